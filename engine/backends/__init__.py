@@ -1,0 +1,1 @@
+"""Training backends: the NumPy reference backend and the TensorFlow backend."""

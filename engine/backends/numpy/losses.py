@@ -1,0 +1,405 @@
+"""Losses and metrics of the NumPy backend, with Keras 3's names, formulas and reduction.
+
+Reduction is Keras' default ``"sum_over_batch_size"``: each loss is first reduced to one value
+per sample (the mean over the last axis for mean_squared_error, mean_absolute_error, hinge and
+binary_crossentropy; the sum over classes for the crossentropies), then averaged over the
+samples. Every gradient is the gradient of that scalar.
+
+When the output layer's activation is softmax (categorical and sparse categorical
+crossentropy) or sigmoid (binary crossentropy), Keras' TensorFlow backend does not use the
+activation's output: it takes the logits the activation stored and computes a fused,
+numerically stable loss from them. :func:`compute_loss` does the same when given ``z`` and
+returns the gradient with respect to the logits directly; otherwise it clips the output to
+``[1e-7, 1 - 1e-7]`` exactly as Keras does and lets the caller backpropagate through the
+activation.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+LOSS_NAMES: tuple[str, ...] = (
+    "mean_squared_error",
+    "mean_absolute_error",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "hinge",
+)
+
+METRIC_NAMES: tuple[str, ...] = ("accuracy", "mean_squared_error", "mean_absolute_error")
+
+_LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}
+_METRIC_ALIASES = {"acc": "accuracy", "mse": "mean_squared_error", "mae": "mean_absolute_error"}
+
+# keras.backend.epsilon(): the clipping bound of the probability-space crossentropies.
+EPSILON = 1e-7
+
+Array = np.ndarray
+
+
+class LossResult(NamedTuple):
+    """What :func:`compute_loss` returns.
+
+    Attributes
+    ----------
+    value : float
+        The loss, averaged over the batch.
+    grad_a : ndarray of shape (n, k)
+        Gradient of ``value`` with respect to the network output ``a``. On the fused paths it
+        is Keras' clipped probability-space gradient, for display only.
+    grad_z : ndarray of shape (n, k) or None
+        Gradient of ``value`` with respect to the output layer's pre-activation ``z`` on the
+        fused paths (softmax + categorical/sparse crossentropy, sigmoid + binary
+        crossentropy), else None: the caller then backpropagates ``grad_a`` through the
+        activation.
+    """
+
+    value: float
+    grad_a: Array
+    grad_z: Array | None
+
+
+def canonical_loss(name: str) -> str:
+    """Return the canonical Keras name of a loss, resolving ``"mse"`` and ``"mae"``.
+
+    Raises
+    ------
+    KeyError
+        For an unknown loss; its single argument is a message for people.
+    """
+    if isinstance(name, str):
+        name = _LOSS_ALIASES.get(name, name)
+        if name in LOSS_NAMES:
+            return name
+    raise KeyError(f"unknown loss {name!r}; expected one of {', '.join(LOSS_NAMES)}, mse, mae")
+
+
+def canonical_metric(name: str) -> str:
+    """Return the canonical name of a metric, resolving ``"acc"``, ``"mse"`` and ``"mae"``.
+
+    Raises
+    ------
+    KeyError
+        For an unknown metric; its single argument is a message for people.
+    """
+    if isinstance(name, str):
+        name = _METRIC_ALIASES.get(name, name)
+        if name in METRIC_NAMES:
+            return name
+    raise KeyError(
+        f"unknown metric {name!r}; expected one of {', '.join(METRIC_NAMES)}, acc, mse, mae"
+    )
+
+
+def _float_array(x: object) -> Array:
+    arr = np.asarray(x)
+    if arr.dtype.kind != "f":
+        arr = arr.astype(np.float64)
+    return arr
+
+
+def _sparse_labels(y_true: object, shape: tuple[int, ...]) -> Array:
+    """Integer class labels of shape ``shape[:-1]`` (a trailing axis of 1 is squeezed)."""
+    labels = np.asarray(y_true)
+    if labels.ndim == len(shape) and labels.shape[-1] == 1:
+        labels = labels[..., 0]
+    if labels.shape != shape[:-1]:
+        raise ValueError(
+            f"sparse_categorical_crossentropy needs one integer label per sample, shape "
+            f"{shape[:-1]}, but the labels have shape {labels.shape}"
+        )
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+            raise ValueError("sparse_categorical_crossentropy labels must be whole numbers")
+    elif labels.dtype.kind not in "iub":
+        raise ValueError(
+            f"sparse_categorical_crossentropy labels must be integers, not {labels.dtype}"
+        )
+    labels = labels.astype(np.intp)
+    k = shape[-1]
+    if labels.size and (labels.min() < 0 or labels.max() >= k):
+        bad = labels[(labels < 0) | (labels >= k)].ravel()[0]
+        raise ValueError(
+            f"label {bad} is out of range for {k} classes (labels must be in 0..{k - 1})"
+        )
+    return labels
+
+
+def _one_hot(labels: Array, k: int, dtype: np.dtype) -> Array:
+    out = np.zeros(labels.shape + (k,), dtype=dtype)
+    np.put_along_axis(out, labels[..., None], 1, axis=-1)
+    return out
+
+
+def _mean_value(per_sample: Array, count: int) -> float:
+    # sum_over_batch_size: the sum of the per-sample losses divided by their number.
+    return float(np.sum(per_sample) / count)
+
+
+def _log_softmax(z: Array) -> tuple[Array, Array]:
+    """Return ``(log_softmax(z), softmax(z))`` over the last axis, without overflow."""
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    total = np.sum(exp, axis=-1, keepdims=True)
+    exp /= total
+    return shifted - np.log(total), exp
+
+
+def _sigmoid(z: Array) -> Array:
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _clip_mask(p: Array) -> tuple[Array, Array]:
+    """Keras' clip to [eps, 1 - eps] and where its gradient passes (bounds inclusive, as TF)."""
+    clipped = np.clip(p, EPSILON, 1 - EPSILON)
+    mask = (p >= EPSILON) & (p <= 1 - EPSILON)
+    return clipped, mask
+
+
+# ---------------------------------------------------------------------------------------------
+# Probability-space (non-fused) losses. Each returns (per-sample loss, grad of the mean wrt a).
+# ---------------------------------------------------------------------------------------------
+
+
+def _mse(y: Array, a: Array, count: int) -> tuple[Array, Array]:
+    diff = a - y
+    per = np.mean(diff * diff, axis=-1)
+    return per, diff * (2 / (count * a.shape[-1]))
+
+
+def _mae(y: Array, a: Array, count: int) -> tuple[Array, Array]:
+    diff = a - y
+    per = np.mean(np.abs(diff), axis=-1)
+    return per, np.sign(diff) * (1 / (count * a.shape[-1]))
+
+
+def _hinge(y: Array, a: Array, count: int) -> tuple[Array, Array]:
+    # keras.losses.hinge turns 0/1 labels into -1/+1, but only when every label is 0 or 1.
+    if np.all((y == 0) | (y == 1)):
+        y = 2 * y - 1
+    margin = 1 - y * a
+    per = np.mean(np.maximum(margin, 0), axis=-1)
+    # tf.maximum sends the gradient to its first argument on ties, so a zero margin counts.
+    grad = np.where(margin >= 0, -y, 0).astype(a.dtype) * (1 / (count * a.shape[-1]))
+    return per, grad
+
+
+def _bce(y: Array, a: Array, count: int) -> tuple[Array, Array]:
+    c, mask = _clip_mask(a)
+    per = -np.mean(y * np.log(c) + (1 - y) * np.log(1 - c), axis=-1)
+    grad = np.where(mask, (1 - y) / (1 - c) - y / c, 0).astype(a.dtype)
+    grad *= 1 / (count * a.shape[-1])
+    return per, grad
+
+
+def _cce(y: Array, a: Array, count: int) -> tuple[Array, Array]:
+    # Keras renormalises the output to sum to 1 over the classes before clipping.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # An all-zero row gives NaN, as in Keras; the training loop reports it.
+        total = np.sum(a, axis=-1, keepdims=True)
+        p = a / total
+        c, mask = _clip_mask(p)
+        per = -np.sum(y * np.log(c), axis=-1)
+        grad_p = np.where(mask, -y / c, 0).astype(a.dtype)
+        grad = (grad_p - np.sum(grad_p * p, axis=-1, keepdims=True)) / total
+    grad *= 1 / count
+    return per, grad
+
+
+def _scce(labels: Array, a: Array, count: int) -> tuple[Array, Array]:
+    # Keras clips, takes the log and feeds it to sparse_softmax_cross_entropy_with_logits, which
+    # renormalises: loss = log(sum(c)) - log(c[label]).
+    c, mask = _clip_mask(a)
+    total = np.sum(c, axis=-1, keepdims=True)
+    picked = np.take_along_axis(c, labels[..., None], axis=-1)
+    per = (np.log(total) - np.log(picked))[..., 0]
+    grad = 1 / total - _one_hot(labels, a.shape[-1], a.dtype) / c
+    grad = np.where(mask, grad, 0).astype(a.dtype)
+    grad *= 1 / count
+    return per, grad
+
+
+# ---------------------------------------------------------------------------------------------
+# Fused losses from the logits. Each returns (per-sample loss, grad of the mean wrt z).
+# ---------------------------------------------------------------------------------------------
+
+
+def _cce_logits(y: Array, z: Array, count: int) -> tuple[Array, Array]:
+    log_sm, sm = _log_softmax(z)
+    per = -np.sum(y * log_sm, axis=-1)
+    # tf.nn.softmax_cross_entropy_with_logits' gradient is softmax - labels, which assumes each
+    # label row sums to 1; keep it so that both backends agree.
+    sm -= y
+    sm *= 1 / count
+    return per, sm
+
+
+def _scce_logits(labels: Array, z: Array, count: int) -> tuple[Array, Array]:
+    log_sm, sm = _log_softmax(z)
+    per = -np.take_along_axis(log_sm, labels[..., None], axis=-1)[..., 0]
+    sm -= _one_hot(labels, z.shape[-1], z.dtype)
+    sm *= 1 / count
+    return per, sm
+
+
+def _bce_logits(y: Array, z: Array, count: int) -> tuple[Array, Array]:
+    # tf.nn.sigmoid_cross_entropy_with_logits: max(z, 0) - z*y + log1p(exp(-|z|)).
+    per = np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))), axis=-1)
+    grad = _sigmoid(z) - y
+    grad *= 1 / (count * z.shape[-1])
+    return per, grad
+
+
+_PROBABILITY_LOSSES = {
+    "mean_squared_error": _mse,
+    "mean_absolute_error": _mae,
+    "binary_crossentropy": _bce,
+    "categorical_crossentropy": _cce,
+    "sparse_categorical_crossentropy": _scce,
+    "hinge": _hinge,
+}
+
+# loss -> (activation whose logits it uses, fused function)
+_FUSED = {
+    "categorical_crossentropy": ("softmax", _cce_logits),
+    "sparse_categorical_crossentropy": ("softmax", _scce_logits),
+    "binary_crossentropy": ("sigmoid", _bce_logits),
+}
+
+
+def compute_loss(
+    name: str,
+    y_true: Array,
+    a: Array,
+    z: Array | None = None,
+    activation: str | None = None,
+) -> LossResult:
+    """Loss value and gradients for one batch, as Keras 3 computes them.
+
+    Parameters
+    ----------
+    name : str
+        A name from :data:`LOSS_NAMES`, or ``"mse"`` / ``"mae"``.
+    y_true : ndarray
+        Targets: integer class labels of shape (n,) for sparse_categorical_crossentropy
+        (shape (n, 1) is accepted too, as in Keras); otherwise of shape (n, k) like ``a``.
+        Cast to the dtype of ``a``.
+    a : ndarray of shape (n, k)
+        The network's output (after the output activation).
+    z : ndarray of shape (n, k), optional
+        The output layer's pre-activation (logits). Used, together with ``activation``, for
+        the fused softmax/sigmoid crossentropy paths.
+    activation : str, optional
+        The output layer's activation name.
+
+    Returns
+    -------
+    LossResult
+        ``(value, grad_a, grad_z)``; gradients have the shape and dtype of ``a``; ``grad_z`` is
+        None unless a fused path was taken.
+
+    Raises
+    ------
+    KeyError
+        For an unknown loss name.
+    ValueError
+        When shapes do not fit or sparse labels are not valid class indices.
+    """
+    loss = canonical_loss(name)
+    a = _float_array(a)
+    if a.ndim < 2:
+        raise ValueError(f"the network output must have shape (n, k), got {a.shape}")
+    count = a.size // a.shape[-1] if a.shape[-1] else 0
+    if count == 0:
+        raise ValueError(f"cannot compute a loss on an empty batch (output shape {a.shape})")
+
+    if loss == "sparse_categorical_crossentropy":
+        target = _sparse_labels(y_true, a.shape)
+    else:
+        target = np.asarray(y_true, dtype=a.dtype)
+        if target.shape != a.shape:
+            raise ValueError(
+                f"{loss} needs targets of the output's shape {a.shape}, got {target.shape}"
+            )
+
+    per, grad_a = _PROBABILITY_LOSSES[loss](target, a, count)
+    fused = _FUSED.get(loss)
+    if z is None or fused is None or fused[0] != activation:
+        return LossResult(_mean_value(per, count), grad_a, None)
+
+    z = np.asarray(z, dtype=a.dtype)
+    if z.shape != a.shape:
+        raise ValueError(f"the logits have shape {z.shape} but the output has shape {a.shape}")
+    per, grad_z = fused[1](target, z, count)
+    return LossResult(_mean_value(per, count), grad_a, grad_z)
+
+
+def _same_rank(y_true: Array, y_pred: Array) -> tuple[Array, Array]:
+    """Keras' squeeze_or_expand_to_same_rank for ranks that differ by one."""
+    if y_true.ndim == y_pred.ndim - 1:
+        y_true = y_true[..., None]
+    elif y_pred.ndim == y_true.ndim - 1:
+        y_pred = y_pred[..., None]
+    return y_true, y_pred
+
+
+def metric_value(metric: str, loss: str | None, y_true: Array, y_pred: Array) -> float:
+    """One metric over a batch, as Keras' ``compile(metrics=[...])`` computes it.
+
+    Parameters
+    ----------
+    metric : str
+        A name from :data:`METRIC_NAMES`, or ``"acc"``, ``"mse"``, ``"mae"``.
+    loss : str or None
+        The compiled loss; None for the Perceptron, whose accuracy is the fraction of ±1
+        predictions equal to the ±1 targets.
+    y_true : ndarray of shape (n,) or (n, k)
+        Targets: integer labels of shape (n,) with sparse_categorical_crossentropy, else the
+        shape of ``y_pred``.
+    y_pred : ndarray of shape (n, k)
+        The network's output (for the Perceptron, its ±1 predictions).
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    ``"accuracy"`` is resolved like Keras 3's ``compile_utils.get_metric``, from the shapes:
+    binary accuracy (threshold 0.5) when the output has width 1, sparse categorical accuracy
+    when ``y_true`` has one axis fewer (or width 1 against a wider output), else categorical
+    accuracy (argmax equal).
+    """
+    metric = canonical_metric(metric)
+    if loss is not None:
+        canonical_loss(loss)
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    if y_true.size == 0:
+        raise ValueError("cannot compute a metric on an empty batch")
+
+    if metric == "accuracy":
+        if loss is None:
+            y_true, y_pred = _same_rank(y_true, y_pred)
+            return float(np.mean(y_pred == y_true))
+        is_binary = y_pred.shape[-1] == 1
+        is_sparse = y_true.ndim < y_pred.ndim or (y_true.shape[-1] == 1 and y_pred.shape[-1] > 1)
+        if is_binary:
+            y_true, y_pred = _same_rank(y_true, y_pred)
+            return float(np.mean((y_pred > 0.5) == y_true))
+        if is_sparse:
+            if y_true.ndim == y_pred.ndim:
+                y_true = y_true[..., 0]
+            return float(np.mean(np.argmax(y_pred, axis=-1) == y_true))
+        return float(np.mean(np.argmax(y_pred, axis=-1) == np.argmax(y_true, axis=-1)))
+
+    y_pred = _float_array(y_pred)
+    y_true, y_pred = _same_rank(y_true.astype(y_pred.dtype), y_pred)
+    diff = y_true - y_pred
+    if metric == "mean_squared_error":
+        return float(np.mean(np.mean(diff * diff, axis=-1)))
+    return float(np.mean(np.mean(np.abs(diff), axis=-1)))

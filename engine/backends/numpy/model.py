@@ -1,0 +1,566 @@
+"""The NumPy reference engine: forward, backward, optimizer steps and the step trace.
+
+One code path computes a training step; :meth:`NumpyModel.train_step` runs it lean and
+:meth:`NumpyModel.trace_step` runs the same per-layer functions while yielding a phase event
+after each layer. Running a trace to its end leaves bit-identical weights to ``train_step``;
+closing it early changes nothing (weights, optimizer state and dropout RNG are restored).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+
+from engine.activations import get_activation
+from engine.backends.numpy.losses import canonical_loss, compute_loss, metric_value
+from engine.backends.numpy.optimizers import make_optimizer, resolve_optimizer
+from engine.errors import DataError, NonFiniteError
+from engine.graph import INPUT, Graph, Node
+from engine.initializers import initialize
+
+FUSED = {
+    ("softmax", "categorical_crossentropy"),
+    ("softmax", "sparse_categorical_crossentropy"),
+    ("sigmoid", "binary_crossentropy"),
+}
+
+
+@dataclass
+class PhaseEvent:
+    """One phase of a traced training step.
+
+    ``phase`` is ``forward``, ``loss``, ``backward`` or ``update``; ``layer`` the layer it
+    concerns; ``data`` its arrays (copies, safe to keep):
+
+    - forward: ``inputs`` (ndarray, or a list of them for merge layers), ``z`` (pre-activation,
+      where the layer has one), ``a`` (output), and for Dropout ``mask`` (the multiplier).
+    - loss: ``value`` (float), ``targets``, ``grad`` (dL/d output).
+    - backward: ``grad_a``, ``grad_z`` (where there is a z), ``grad_kernel``, ``grad_bias``
+      (where the layer has them), ``grad_inputs`` (list for merge layers).
+    - update: ``before`` and ``after``, each ``{"kernel": ..., "bias": ...}``, and
+      ``optimizer`` (the optimizer's slots for this layer after the update, e.g. Adam's m, v).
+    """
+
+    phase: str
+    layer: str | None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        out: dict[str, Any] = {"phase": self.phase, "layer": self.layer}
+        for key, value in self.data.items():
+            out[key] = _jsonable(value)
+        return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@dataclass
+class StepResult:
+    loss: float
+    y_pred: np.ndarray
+
+
+class _Cache:
+    __slots__ = ("inputs", "z", "a", "mask")
+
+    def __init__(self) -> None:
+        self.inputs: list[np.ndarray] = []
+        self.z: np.ndarray | None = None
+        self.a: np.ndarray | None = None
+        self.mask: np.ndarray | None = None
+
+
+class NumpyModel:
+    """A network built from a validated :class:`~engine.graph.Graph`, trained with NumPy.
+
+    Parameters
+    ----------
+    graph : Graph
+    loss : str or None
+        Keras loss name (None only with the Perceptron optimizer).
+    metrics : list of str
+    optimizer : str or dict
+        Keras optimizer spec (``"adam"`` or ``{"class_name": ..., "config": ...}``).
+    dtype : {"float32", "float64"}
+    seed : int
+        Seeds the initializers and the dropout masks.
+    """
+
+    name = "numpy"
+
+    def __init__(
+        self,
+        graph: Graph,
+        loss: str | None,
+        metrics: list[str] | None = None,
+        optimizer: str | dict = "rmsprop",
+        dtype: str = "float32",
+        seed: int = 0,
+    ) -> None:
+        self.graph = graph
+        self.loss = canonical_loss(loss) if loss is not None else None
+        self.metrics = list(metrics or [])
+        self.dtype = np.dtype(dtype)
+        self.seed = int(seed)
+        self.optimizer_class, self.optimizer_config = resolve_optimizer(optimizer)
+        self.perceptron = self.optimizer_class == "Perceptron"
+        self.optimizer = make_optimizer(self.optimizer_class, self.optimizer_config)
+        self._acts = {n.name: get_activation(n.activation) for n in graph.nodes if n.activation}
+        out = graph.output_node
+        self._fused = (out.activation, self.loss) in FUSED
+        # Layers whose input gradient nobody needs (they read only the model input).
+        self._needs_input_grad = {n.name: any(s != INPUT for s in n.inbound) for n in graph.nodes}
+        self.weights: dict[str, dict[str, np.ndarray]] = {}
+        self.initialize(self.seed)
+
+    # ----------------------------------------------------------------- weights
+    def initialize(self, seed: int | None = None) -> None:
+        """(Re-)initialise every weight from the layers' initializers, seeded by ``seed``."""
+        seed = self.seed if seed is None else int(seed)
+        rng = np.random.default_rng(seed)
+        self.weights = {}
+        for node in self.graph.nodes:
+            if node.class_name != "Dense":
+                continue
+            fan_in = node.input_shapes[0][-1]
+            units = node.config["units"]
+            w = {"kernel": initialize(node.config["kernel_initializer"], (fan_in, units), rng, self.dtype)}
+            if node.config["use_bias"]:
+                w["bias"] = initialize(node.config["bias_initializer"], (units,), rng, self.dtype)
+            self.weights[node.name] = w
+        self._flat = {f"{k}/{w}": arr for k, ws in self.weights.items() for w, arr in ws.items()}
+        self._backup = {k: np.empty_like(v) for k, v in self._flat.items()}
+        self.optimizer = make_optimizer(self.optimizer_class, self.optimizer_config)
+        self._dropout_rngs = {
+            n.name: np.random.default_rng(
+                n.config["seed"] if n.config.get("seed") is not None else [seed, n.index + 1]
+            )
+            for n in self.graph.nodes
+            if n.class_name == "Dropout"
+        }
+
+    def get_weights(self) -> dict[str, dict[str, np.ndarray]]:
+        """Copies, as ``{layer: {"kernel": (in, out), "bias": (out,)}}``."""
+        return {k: {w: a.copy() for w, a in ws.items()} for k, ws in self.weights.items()}
+
+    def set_weights(self, weights: dict[str, dict[str, np.ndarray]]) -> None:
+        """Copy weights in (shapes are checked; values cast to the model's dtype)."""
+        for layer, ws in self.weights.items():
+            if layer not in weights:
+                raise DataError(f"no weights given for layer '{layer}'")
+            for wname, arr in ws.items():
+                if wname not in weights[layer]:
+                    raise DataError(f"no '{wname}' given for layer '{layer}'")
+                new = np.asarray(weights[layer][wname])
+                if new.shape != arr.shape:
+                    raise DataError(
+                        f"layer '{layer}' {wname}: expected shape {arr.shape}, got {new.shape}"
+                    )
+                np.copyto(arr, new, casting="unsafe")
+
+    def flat_weights(self) -> dict[str, np.ndarray]:
+        """Copies keyed ``"<layer>/kernel"``, ``"<layer>/bias"``."""
+        return {k: v.copy() for k, v in self._flat.items()}
+
+    def set_flat_weights(self, flat: dict[str, np.ndarray]) -> None:
+        nested: dict[str, dict[str, np.ndarray]] = {}
+        for key, arr in flat.items():
+            layer, _, w = key.rpartition("/")
+            nested.setdefault(layer, {})[w] = arr
+        self.set_weights(nested)
+
+    @property
+    def learning_rate(self) -> float:
+        return float(self.optimizer.learning_rate)
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self.optimizer.learning_rate = float(value)
+
+    # ----------------------------------------------------------------- per-layer math
+    def _forward_node(self, node: Node, inputs: list[np.ndarray], training: bool) -> tuple[np.ndarray, _Cache]:
+        c = _Cache()
+        c.inputs = inputs
+        cls = node.class_name
+        if cls == "Dense":
+            x = inputs[0]
+            w = self.weights[node.name]
+            if x.ndim == 2:
+                z = x @ w["kernel"]
+            else:
+                z = (x.reshape(-1, x.shape[-1]) @ w["kernel"]).reshape(x.shape[:-1] + (w["kernel"].shape[1],))
+            if "bias" in w:
+                z += w["bias"]
+            c.z = z
+            act = self._acts[node.name]
+            c.a = z if node.activation == "linear" else act.forward(z)
+        elif cls == "Activation":
+            c.z = inputs[0]
+            c.a = self._acts[node.name].forward(inputs[0])
+        elif cls == "Dropout":
+            rate = node.config["rate"]
+            if training and rate > 0:
+                rng = self._dropout_rngs[node.name]
+                keep = rng.random(inputs[0].shape, dtype=self.dtype) >= rate
+                c.mask = keep * self.dtype.type(1.0 / (1.0 - rate))
+                c.a = inputs[0] * c.mask
+            else:
+                c.a = inputs[0]
+        elif cls == "Flatten":
+            c.a = inputs[0].reshape(len(inputs[0]), -1)
+        elif cls == "Add":
+            out = inputs[0] + inputs[1]
+            for extra in inputs[2:]:
+                out += extra
+            c.a = out
+        elif cls == "Concatenate":
+            axis = node.config["axis"]
+            c.a = np.concatenate(inputs, axis=axis)
+        else:  # pragma: no cover - the validator rejects unknown classes
+            raise AssertionError(cls)
+        return c.a, c
+
+    def _backward_node(
+        self,
+        node: Node,
+        c: _Cache,
+        grad_a: np.ndarray | None,
+        grad_z: np.ndarray | None,
+        need_input_grad: bool,
+    ) -> tuple[list[np.ndarray | None], dict[str, np.ndarray], np.ndarray | None]:
+        """Return (grads of the inputs, grads of the weights, dL/dz)."""
+        cls = node.class_name
+        if cls == "Dense":
+            if grad_z is None:
+                if node.activation == "linear":
+                    grad_z = grad_a
+                else:
+                    grad_z = self._acts[node.name].backward(c.z, c.a, grad_a)
+            x = c.inputs[0]
+            kernel = self.weights[node.name]["kernel"]
+            if x.ndim == 2:
+                x2, g2 = x, grad_z
+            else:
+                x2, g2 = x.reshape(-1, x.shape[-1]), grad_z.reshape(-1, grad_z.shape[-1])
+            wgrads = {"kernel": x2.T @ g2}
+            if "bias" in self.weights[node.name]:
+                wgrads["bias"] = g2.sum(axis=0)
+            gin = None
+            if need_input_grad:
+                gin = (g2 @ kernel.T).reshape(x.shape)
+            return [gin], wgrads, grad_z
+        if cls == "Activation":
+            if grad_z is None:
+                grad_z = self._acts[node.name].backward(c.z, c.a, grad_a)
+            return [grad_z], {}, grad_z
+        if cls == "Dropout":
+            return [grad_a * c.mask if c.mask is not None else grad_a], {}, None
+        if cls == "Flatten":
+            return [grad_a.reshape(c.inputs[0].shape)], {}, None
+        if cls == "Add":
+            return [grad_a for _ in c.inputs], {}, None
+        if cls == "Concatenate":
+            axis = node.config["axis"]
+            sizes = np.cumsum([x.shape[axis] for x in c.inputs])[:-1]
+            return list(np.split(grad_a, sizes, axis=axis)), {}, None
+        raise AssertionError(cls)  # pragma: no cover
+
+    # ----------------------------------------------------------------- passes
+    def _cast_x(self, x: np.ndarray) -> np.ndarray:
+        return x if x.dtype == self.dtype else x.astype(self.dtype)
+
+    def forward(self, x: np.ndarray, training: bool = False) -> tuple[np.ndarray, dict[str, _Cache]]:
+        """Run the network; return the output and the per-layer caches."""
+        outs = {INPUT: self._cast_x(x)}
+        caches: dict[str, _Cache] = {}
+        for node in self.graph.nodes:
+            outs[node.name], caches[node.name] = self._forward_node(
+                node, [outs[s] for s in node.inbound], training
+            )
+        return outs[self.graph.output], caches
+
+    def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Inference (dropout off) in batches; ``x`` of shape (n, *input_shape)."""
+        parts = [self.forward(x[i : i + batch_size])[0] for i in range(0, len(x), batch_size)]
+        if not parts:
+            return np.zeros((0,) + self.graph.output_shape, dtype=self.dtype)
+        return np.concatenate(parts)
+
+    def _loss(self, y: np.ndarray, out: np.ndarray, caches: dict[str, _Cache]):
+        node = self.graph.output_node
+        c = caches[node.name]
+        return compute_loss(self.loss, y, out, c.z if self._fused else None, node.activation if self._fused else None)
+
+    def _backward(
+        self, caches: dict[str, _Cache], grad_out: np.ndarray | None, grad_z_out: np.ndarray | None
+    ) -> dict[str, np.ndarray]:
+        """Backprop from the output; return weight gradients keyed ``layer/kernel``."""
+        grads: dict[str, np.ndarray] = {}
+        pending: dict[str, np.ndarray] = {}
+        out_name = self.graph.output
+        for node in reversed(self.graph.nodes):
+            if node.name == out_name:
+                ga, gz = grad_out, grad_z_out
+            else:
+                ga, gz = pending.pop(node.name, None), None
+                if ga is None:
+                    continue  # does not reach the output (validation forbids this)
+            gins, wgrads, _ = self._backward_node(node, caches[node.name], ga, gz, self._needs_input_grad[node.name])
+            for wname, g in wgrads.items():
+                grads[f"{node.name}/{wname}"] = g
+            for src, g in zip(node.inbound, gins):
+                if src == INPUT or g is None:
+                    continue
+                if src in pending:
+                    pending[src] = pending[src] + g
+                else:
+                    pending[src] = g
+        return grads
+
+    def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        """Loss and weight gradients at the current weights (training mode, no update)."""
+        out, caches = self.forward(x, training=True)
+        res = self._loss(y, out, caches)
+        return float(res.value), self._backward(caches, res.grad_a if res.grad_z is None else None, res.grad_z)
+
+    def train_step(self, x: np.ndarray, y: np.ndarray, epoch: int = 0, step: int = 0) -> StepResult:
+        """One optimizer step on a batch. Raises NonFiniteError before touching the weights
+        when the loss or a gradient is not finite."""
+        if self.perceptron:
+            return self._perceptron_step(self._cast_x(x), y)
+        # Divergence is detected and reported below; NumPy's overflow warnings would only add noise.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._train_step(x, y, epoch, step)
+
+    def _train_step(self, x: np.ndarray, y: np.ndarray, epoch: int, step: int) -> StepResult:
+        out, caches = self.forward(x, training=True)
+        res = self._loss(y, out, caches)
+        loss = float(res.value)
+        if not np.isfinite(loss):
+            raise NonFiniteError(epoch, step, self._first_nonfinite_forward(caches), "the loss")
+        grads = self._backward(caches, res.grad_a if res.grad_z is None else None, res.grad_z)
+        bad = self._first_nonfinite_grad(grads)
+        if bad is not None:
+            raise NonFiniteError(epoch, step, bad, "the gradient")
+        # Keep the pre-update weights in preallocated buffers: an update can overflow even when
+        # the gradient is finite (a huge learning rate), and then we put the last finite ones back.
+        for key, arr in self._flat.items():
+            np.copyto(self._backup[key], arr)
+        self.optimizer.apply(self._flat, grads)
+        bad = self._first_nonfinite_weights()
+        if bad is not None:
+            for key, arr in self._flat.items():
+                np.copyto(arr, self._backup[key])
+            raise NonFiniteError(epoch, step, bad, "the weights")
+        return StepResult(loss, out)
+
+    def _first_nonfinite_weights(self) -> str | None:
+        for node in self.graph.nodes:
+            for wname in node.weight_names:
+                flat = self.weights[node.name][wname].reshape(-1)
+                if not np.isfinite(np.dot(flat, flat)) and not np.isfinite(flat).all():
+                    return node.name
+        return None
+
+    def _first_nonfinite_forward(self, caches: dict[str, _Cache]) -> str | None:
+        for node in self.graph.nodes:
+            if not np.isfinite(caches[node.name].a).all():
+                return node.name
+        return None
+
+    def _first_nonfinite_grad(self, grads: dict[str, np.ndarray]) -> str | None:
+        # A dot product is a cheap finiteness probe (NaN/inf propagate); only when it fails do we
+        # look element by element, so an overflowing sum of squares is not a false alarm.
+        for node in reversed(self.graph.nodes):
+            for wname in node.weight_names:
+                g = grads.get(f"{node.name}/{wname}")
+                if g is None:
+                    continue
+                flat = g.reshape(-1)
+                if not np.isfinite(np.dot(flat, flat)) and not np.isfinite(g).all():
+                    return node.name
+        return None
+
+    def _perceptron_node(self) -> Node:
+        return next(n for n in self.graph.nodes if n.class_name == "Dense")
+
+    def _perceptron_step(self, x: np.ndarray, y: np.ndarray) -> StepResult:
+        """The seed's rule, sample by sample: w += lr*(t - predict(x))*x; b += lr*(t - predict(x))."""
+        node = self._perceptron_node()
+        w = self.weights[node.name]
+        kernel = w["kernel"][:, 0]  # a view: updates land in the weights
+        bias = w.get("bias")
+        lr = self.optimizer.learning_rate
+        x2 = x.reshape(len(x), -1)
+        t = y.reshape(-1)
+        preds = np.empty((len(x2), 1), dtype=self.dtype)
+        errors = 0
+        for i in range(len(x2)):
+            xi = x2[i]
+            net = np.dot(xi, kernel) + (bias[0] if bias is not None else 0.0)
+            pred = 1.0 if net >= 0.0 else -1.0
+            preds[i, 0] = pred
+            update = lr * (t[i] - pred)
+            if update != 0:
+                errors += 1
+                kernel += update * xi
+                if bias is not None:
+                    bias[0] += update
+        self.optimizer.iterations += 1
+        return StepResult(errors / max(len(x2), 1), preds)
+
+    # ----------------------------------------------------------------- evaluation
+    def metric_values(self, y: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+        return {m: float(metric_value(m, self.loss, y, y_pred)) for m in self.metrics}
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> dict[str, float]:
+        """Loss and metrics over a dataset (inference mode), averaged over samples like Keras."""
+        totals: dict[str, float] = {}
+        n = len(x)
+        if n == 0:
+            return {}
+        for i in range(0, n, batch_size):
+            xb, yb = x[i : i + batch_size], y[i : i + batch_size]
+            out, caches = self.forward(xb)
+            vals = {"loss": self._loss_value_for(yb, out, caches)}
+            vals.update(self.metric_values(yb, out))
+            for k, v in vals.items():
+                totals[k] = totals.get(k, 0.0) + v * len(xb)
+        return {k: v / n for k, v in totals.items()}
+
+    def _loss_value_for(self, y: np.ndarray, out: np.ndarray, caches: dict[str, _Cache]) -> float:
+        if self.perceptron:
+            return float(np.mean(out.reshape(-1) != y.reshape(-1)))
+        return float(self._loss(y, out, caches).value)
+
+    # ----------------------------------------------------------------- the step trace
+    def trace_step(self, x: np.ndarray, y: np.ndarray) -> Iterator[PhaseEvent]:
+        """One training step as phase events: forward per layer, loss, backward per layer (in
+        reverse), update per layer. Weights change only after the last update event has been
+        consumed; closing the generator earlier leaves the model exactly as it was."""
+        if self.perceptron:
+            yield from self._perceptron_trace(self._cast_x(x), y)
+            return
+        rng_states = {k: r.bit_generator.state for k, r in self._dropout_rngs.items()}
+        committed = False
+        try:
+            outs = {INPUT: self._cast_x(x)}
+            caches: dict[str, _Cache] = {}
+            for node in self.graph.nodes:
+                inputs = [outs[s] for s in node.inbound]
+                outs[node.name], caches[node.name] = self._forward_node(node, inputs, True)
+                c = caches[node.name]
+                data: dict[str, Any] = {
+                    "inputs": [i.copy() for i in inputs] if node.layer_type.merge else inputs[0].copy()
+                }
+                if c.z is not None:
+                    data["z"] = c.z.copy()
+                data["a"] = c.a.copy()
+                if c.mask is not None:
+                    data["mask"] = c.mask.copy()
+                yield PhaseEvent("forward", node.name, data)
+
+            out = outs[self.graph.output]
+            res = self._loss(y, out, caches)
+            yield PhaseEvent(
+                "loss",
+                self.graph.output,
+                {"value": float(res.value), "targets": np.array(y, copy=True), "grad": res.grad_a.copy()},
+            )
+
+            grads: dict[str, np.ndarray] = {}
+            pending: dict[str, np.ndarray] = {}
+            for node in reversed(self.graph.nodes):
+                if node.name == self.graph.output:
+                    ga, gz = res.grad_a, res.grad_z
+                else:
+                    ga, gz = pending.pop(node.name), None
+                # The trace shows dL/d inputs everywhere, so compute it even for first layers.
+                gins, wgrads, gz_used = self._backward_node(node, caches[node.name], ga, gz, True)
+                for wname, g in wgrads.items():
+                    grads[f"{node.name}/{wname}"] = g
+                for src, g in zip(node.inbound, gins):
+                    if src == INPUT:
+                        continue
+                    pending[src] = pending[src] + g if src in pending else g
+                data = {"grad_a": ga.copy()}
+                if gz_used is not None:
+                    data["grad_z"] = gz_used.copy()
+                for wname, g in wgrads.items():
+                    data[f"grad_{wname}"] = g.copy()
+                data["grad_inputs"] = [g.copy() for g in gins] if node.layer_type.merge else gins[0].copy()
+                yield PhaseEvent("backward", node.name, data)
+
+            # Updates are computed on copies so that a half-consumed update phase changes nothing.
+            state = self.optimizer.get_state()
+            new_flat = {k: v.copy() for k, v in self._flat.items()}
+            self.optimizer.apply(new_flat, grads)
+            new_state = self.optimizer.get_state()
+            slots = self.optimizer.slots()
+            self.optimizer.set_state(state)
+            for node in self.graph.nodes:
+                if node.name not in self.weights:
+                    continue
+                before = {w: a.copy() for w, a in self.weights[node.name].items()}
+                after = {w: new_flat[f"{node.name}/{w}"].copy() for w in before}
+                opt = {f"{w}/{s}": v.copy() for w in before for s, v in slots.get(f"{node.name}/{w}", {}).items()}
+                yield PhaseEvent("update", node.name, {"before": before, "after": after, "optimizer": opt})
+            for key, arr in self._flat.items():
+                np.copyto(arr, new_flat[key])
+            self.optimizer.set_state(new_state)
+            committed = True
+        finally:
+            if not committed:
+                for k, r in self._dropout_rngs.items():
+                    r.bit_generator.state = rng_states[k]
+
+    def _perceptron_trace(self, x: np.ndarray, y: np.ndarray) -> Iterator[PhaseEvent]:
+        """The seed's rule on one sample, as phases. The 'gradient' shown is the perceptron
+        criterion's, -(t - y_hat)·x, so that w <- w - lr·grad is exactly w + lr·(t - y_hat)·x."""
+        node = self._perceptron_node()
+        x1 = x[:1].reshape(1, -1)
+        t = np.asarray(y).reshape(-1)[:1].astype(self.dtype)
+        w = self.weights[node.name]
+        kernel, bias = w["kernel"], w.get("bias")
+        net = np.dot(x1[0], kernel[:, 0]) + (bias[0] if bias is not None else 0.0)
+        z = np.array([[net]], dtype=self.dtype)
+        a = np.where(z >= 0.0, 1.0, -1.0).astype(self.dtype)
+        yield PhaseEvent("forward", node.name, {"inputs": x1.copy(), "z": z.copy(), "a": a.copy()})
+        err = (t - a[:, 0]).reshape(1, 1)
+        yield PhaseEvent(
+            "loss",
+            node.name,
+            {"value": float(a[0, 0] != t[0]), "targets": t.reshape(1, 1).copy(), "grad": -err},
+        )
+        lr = self.optimizer.learning_rate
+        update = lr * (t[0] - a[0, 0])
+        data = {
+            "grad_a": -err,
+            "grad_z": -err,
+            "grad_kernel": (-(t[0] - a[0, 0]) * x1[0]).reshape(-1, 1),
+            "grad_inputs": (-err[0, 0] * kernel[:, 0]).reshape(1, -1),
+        }
+        if bias is not None:
+            data["grad_bias"] = -err[0]
+        yield PhaseEvent("backward", node.name, data)
+        before = {k: v.copy() for k, v in w.items()}
+        after = {k: v.copy() for k, v in w.items()}
+        after["kernel"][:, 0] += update * x1[0]
+        if bias is not None:
+            after["bias"][0] += update
+        yield PhaseEvent("update", node.name, {"before": before, "after": after, "optimizer": {}})
+        for k in w:
+            np.copyto(w[k], after[k])
+        self.optimizer.iterations += 1

@@ -1,0 +1,529 @@
+"""Optimizers of the NumPy backend with Keras 3's names, defaults and update formulas.
+
+:func:`resolve_optimizer` turns what a project file says (``"adam"`` or
+``{"class_name": "Adam", "config": {...}}``, as ``keras.optimizers.serialize`` writes it) into a
+class name and a complete config, rejecting anything the NumPy backend cannot honour with a
+message for people. :func:`make_optimizer` builds the optimizer, whose :meth:`Optimizer.apply`
+updates weights in place with the operations of ``keras/src/optimizers/{sgd,adam,rmsprop,
+adagrad}.py`` in the same order, so that both backends agree to rounding.
+
+``Perceptron`` is not a Keras optimizer: it is the seed Perceptron's learning rule
+``w += learning_rate * (y - y_hat) * x``. Its :meth:`Optimizer.apply` is the plain step
+``w -= learning_rate * g``, so the model passes the rule's pseudo-gradient
+``g = -(y - y_hat) * x``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+
+OPTIMIZER_NAMES: tuple[str, ...] = ("SGD", "Adam", "RMSprop", "Adagrad", "Perceptron")
+
+# Keras 3's defaults of each optimizer's own arguments, in the order of its signature.
+_OWN_DEFAULTS: dict[str, dict[str, Any]] = {
+    "SGD": {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False},
+    "Adam": {
+        "learning_rate": 0.001,
+        "beta_1": 0.9,
+        "beta_2": 0.999,
+        "epsilon": 1e-7,
+        "amsgrad": False,
+    },
+    "RMSprop": {
+        "learning_rate": 0.001,
+        "rho": 0.9,
+        "momentum": 0.0,
+        "epsilon": 1e-7,
+        "centered": False,
+    },
+    "Adagrad": {"learning_rate": 0.001, "initial_accumulator_value": 0.1, "epsilon": 1e-7},
+    "Perceptron": {"learning_rate": 0.01},
+}
+
+# The arguments every Keras 3 optimizer takes (keras.optimizers.Optimizer.get_config), with
+# their defaults. The NumPy backend implements the clipping ones and accepts the others only
+# at values that leave the update unchanged.
+_GENERIC_DEFAULTS: dict[str, Any] = {
+    "name": None,
+    "weight_decay": None,
+    "clipnorm": None,
+    "global_clipnorm": None,
+    "clipvalue": None,
+    "use_ema": False,
+    "ema_momentum": 0.99,
+    "ema_overwrite_frequency": None,
+    "loss_scale_factor": None,
+    "gradient_accumulation_steps": None,
+}
+
+_SPEC_KEYS = frozenset({"class_name", "config", "module", "registered_name"})
+_BY_LOWER = {name.lower(): name for name in OPTIMIZER_NAMES}
+
+
+def _defaults(class_name: str) -> dict[str, Any]:
+    if class_name == "Perceptron":
+        return {"name": None, **_OWN_DEFAULTS["Perceptron"]}
+    return {
+        "name": None,
+        "learning_rate": _OWN_DEFAULTS[class_name]["learning_rate"],
+        **{k: v for k, v in _GENERIC_DEFAULTS.items() if k != "name"},
+        **_OWN_DEFAULTS[class_name],
+    }
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_config(cls: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Validate a complete config; return it with numbers as floats. Raise ValueError."""
+
+    def fail(key: str, requirement: str) -> ValueError:
+        return ValueError(f"{cls}: '{key}' must be {requirement}, got {config[key]!r}")
+
+    def number(key: str, low: float, high: float, low_open: bool, high_open: bool) -> None:
+        value = config[key]
+        ok = _is_number(value)
+        if ok:
+            ok = (value > low if low_open else value >= low) and (
+                value < high if high_open else value <= high
+            )
+        if not ok:
+            left = "(" if low_open else "["
+            right = ")" if high_open else "]"
+            span = (
+                f"greater than {low:g}"
+                if high == math.inf
+                else f"in {left}{low:g}, {high:g}{right}"
+            )
+            raise fail(key, f"a number {span}")
+        config[key] = float(value)
+
+    if config["name"] is not None and not isinstance(config["name"], str):
+        raise fail("name", "a string or null")
+    number("learning_rate", 0.0, math.inf, True, True)
+    if "momentum" in config:
+        number("momentum", 0.0, 1.0, False, True)
+    for key in ("beta_1", "beta_2", "rho"):
+        if key in config:
+            number(key, 0.0, 1.0, False, True)
+    if "epsilon" in config:
+        number("epsilon", 0.0, math.inf, True, True)
+    if "initial_accumulator_value" in config:
+        number("initial_accumulator_value", 0.0, math.inf, False, True)
+    for key in ("nesterov", "amsgrad", "centered"):
+        if key in config and not isinstance(config[key], bool):
+            raise fail(key, "true or false")
+    if cls == "Perceptron":
+        return config
+
+    if config["weight_decay"] not in (None, 0, 0.0) or isinstance(config["weight_decay"], bool):
+        raise fail("weight_decay", "null or 0 (the NumPy backend has no weight decay)")
+    clips = [k for k in ("clipnorm", "global_clipnorm", "clipvalue") if config[k] is not None]
+    for key in clips:
+        number(key, 0.0, math.inf, True, True)
+    if len(clips) > 1:
+        raise ValueError(
+            f"{cls}: only one of 'clipnorm', 'clipvalue' and 'global_clipnorm' can be set, "
+            f"got {', '.join(clips)}"
+        )
+    if config["use_ema"] is not False:
+        raise fail("use_ema", "false (the NumPy backend has no weight averaging)")
+    number("ema_momentum", 0.0, 1.0, False, False)
+    freq = config["ema_overwrite_frequency"]
+    if freq is not None and (not isinstance(freq, int) or isinstance(freq, bool) or freq < 1):
+        raise fail("ema_overwrite_frequency", "null or an integer >= 1")
+    if config["loss_scale_factor"] is not None:
+        raise fail("loss_scale_factor", "null (the NumPy backend computes in full precision)")
+    if config["gradient_accumulation_steps"] is not None:
+        raise fail(
+            "gradient_accumulation_steps",
+            "null (the NumPy backend updates after every batch)",
+        )
+    return config
+
+
+def resolve_optimizer(spec: str | dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Resolve an optimizer spec to its class name and complete config.
+
+    Parameters
+    ----------
+    spec : str or dict
+        A name (``"adam"``, ``"SGD"``..., case-insensitive) or Keras' serialized form
+        ``{"class_name": "Adam", "config": {...}}`` (``module`` and ``registered_name`` keys are
+        accepted and ignored).
+
+    Returns
+    -------
+    class_name : str
+        One of :data:`OPTIMIZER_NAMES`.
+    config : dict
+        Every argument of the Keras 3 optimizer with its default filled in (for
+        ``Perceptron``: ``name`` and ``learning_rate``); numbers are floats.
+
+    Raises
+    ------
+    ValueError
+        For an unknown optimizer, an unknown setting, a value of the wrong type or out of
+        range, or a Keras feature the NumPy backend does not implement.
+    """
+    if isinstance(spec, str):
+        given_name, given_config = spec, {}
+    elif isinstance(spec, dict):
+        unknown = sorted(str(k) for k in set(spec) - _SPEC_KEYS)
+        if unknown:
+            raise ValueError(
+                f"unknown key {unknown[0]!r} in the optimizer; expected 'class_name' and "
+                "optionally 'config'"
+            )
+        if not isinstance(spec.get("class_name"), str):
+            raise ValueError("the optimizer needs a 'class_name' such as 'Adam'")
+        given_name = spec["class_name"]
+        given_config = spec.get("config") or {}
+        if not isinstance(given_config, dict):
+            raise ValueError(
+                f"the optimizer's 'config' must be a mapping, got {type(given_config).__name__}"
+            )
+    else:
+        raise ValueError(
+            "an optimizer must be a name or a {'class_name': ..., 'config': {...}} mapping, "
+            f"got {type(spec).__name__}"
+        )
+
+    cls = _BY_LOWER.get(given_name.lower())
+    if cls is None:
+        raise ValueError(
+            f"unknown optimizer {given_name!r}; expected one of {', '.join(OPTIMIZER_NAMES)}"
+        )
+    config = _defaults(cls)
+    for key in given_config:
+        if key not in config:
+            raise ValueError(f"{cls} has no setting {key!r}; known settings: {', '.join(config)}")
+    config.update(given_config)
+    return cls, _check_config(cls, config)
+
+
+class Optimizer:
+    """Base of the NumPy optimizers: state, clipping and bookkeeping.
+
+    Weights and gradients are dicts keyed by weight path (``"dense/kernel"``). Slot variables
+    (Keras' optimizer variables, same names: ``momentum``, ``velocity``, ``accumulator``...)
+    are created lazily, per key, with the dtype and shape of the weight.
+
+    Attributes
+    ----------
+    class_name : str
+        One of :data:`OPTIMIZER_NAMES`.
+    config : dict
+        The resolved config (see :func:`resolve_optimizer`).
+    learning_rate : float
+        Read at every :meth:`apply`, so it can be changed while training.
+    iterations : int
+        Number of :meth:`apply` calls so far (Keras' ``optimizer.iterations``).
+    """
+
+    class_name = ""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = dict(config)
+        self.learning_rate = float(config["learning_rate"])
+        self.iterations = 0
+        self._slots: dict[str, dict[str, np.ndarray]] = {}
+        # Scratch buffers by (shape, dtype), reused every step to avoid temporaries.
+        self._scratch: dict[tuple[tuple[int, ...], str], tuple[np.ndarray, np.ndarray]] = {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(learning_rate={self.learning_rate!r})"
+
+    # --- state -------------------------------------------------------------------------------
+
+    def _slot_names(self) -> tuple[str, ...]:
+        return ()
+
+    def _slot_initial_value(self, slot: str) -> float:
+        return 0.0
+
+    def _slots_for(self, key: str, weight: np.ndarray) -> dict[str, np.ndarray]:
+        slots = self._slots.get(key)
+        if slots is None:
+            slots = {
+                name: np.full(weight.shape, self._slot_initial_value(name), dtype=weight.dtype)
+                for name in self._slot_names()
+            }
+            self._slots[key] = slots
+        return slots
+
+    def _buffers(self, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        tag = (weight.shape, weight.dtype.str)
+        buffers = self._scratch.get(tag)
+        if buffers is None:
+            buffers = (np.empty_like(weight), np.empty_like(weight))
+            self._scratch[tag] = buffers
+        return buffers
+
+    def slots(self) -> dict[str, dict[str, np.ndarray]]:
+        """Copies of the slot variables, e.g. ``{"dense/kernel": {"momentum": ..., ...}}``.
+
+        Returns
+        -------
+        dict of str to dict of str to ndarray
+            Each array has the shape and dtype of its weight. Keys appear after the first
+            :meth:`apply` that updated them.
+        """
+        return {key: {n: s.copy() for n, s in slots.items()} for key, slots in self._slots.items()}
+
+    def get_state(self) -> dict[str, Any]:
+        """A deep copy of everything :meth:`apply` changes, for :meth:`set_state`.
+
+        Returns
+        -------
+        dict
+            ``{"iterations": int, "learning_rate": float, "slots": {...}}``.
+        """
+        return {
+            "iterations": self.iterations,
+            "learning_rate": self.learning_rate,
+            "slots": self.slots(),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore a state from :meth:`get_state` (copied, so the state can be reused)."""
+        self.iterations = int(state["iterations"])
+        self.learning_rate = float(state["learning_rate"])
+        self._slots = copy.deepcopy(state["slots"])
+
+    # --- update ------------------------------------------------------------------------------
+
+    def _clip(self, grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Keras' ``_clip_gradients``; returns new arrays, never changes the caller's."""
+        clipnorm = self.config.get("clipnorm")
+        global_clipnorm = self.config.get("global_clipnorm")
+        clipvalue = self.config.get("clipvalue")
+        if clipnorm:
+            clipped = {}
+            for key, g in grads.items():
+                l2sum = float(np.sum(np.square(g)))
+                l2norm = math.sqrt(l2sum) if l2sum > 0 else l2sum
+                clipped[key] = g * clipnorm / max(l2norm, clipnorm)
+            return clipped
+        if global_clipnorm:
+            norm = math.sqrt(sum(float(np.sum(np.square(g))) for g in grads.values()))
+            if math.isfinite(norm):
+                inverse = 1.0 / norm if norm > 0 else math.inf
+                scale = global_clipnorm * min(inverse, 1.0 / global_clipnorm)
+            else:
+                # Keras adds (norm - norm) so that a non-finite norm poisons every gradient.
+                scale = math.nan
+            return {key: g * scale for key, g in grads.items()}
+        if clipvalue:
+            return {key: np.clip(g, -clipvalue, clipvalue) for key, g in grads.items()}
+        return grads
+
+    def apply(self, weights: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        """Update ``weights`` in place from ``grads`` and count one iteration.
+
+        Parameters
+        ----------
+        weights : dict of str to ndarray
+            The weights by path; the arrays are modified in place.
+        grads : dict of str to ndarray
+            Gradients by path, each of its weight's shape; weights without a gradient are
+            left alone. Not modified.
+        """
+        for key, g in self._clip(grads).items():
+            w = weights[key]
+            g = np.asarray(g)
+            if g.dtype != w.dtype:
+                g = g.astype(w.dtype)
+            self._update(key, w, g, self.learning_rate)
+        self.iterations += 1
+
+    def _update(self, key: str, w: np.ndarray, g: np.ndarray, lr: float) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Keras 3 SGD: ``m = momentum*m - lr*g; w += m`` (Nesterov: ``w += momentum*m - lr*g``)."""
+
+    class_name = "SGD"
+
+    def _slot_names(self) -> tuple[str, ...]:
+        # Keras creates the momentum variables only for a non-zero momentum.
+        return ("momentum",) if self.config["momentum"] != 0 else ()
+
+    def _update(self, key: str, w: np.ndarray, g: np.ndarray, lr: float) -> None:
+        step, tmp = self._buffers(w)
+        np.multiply(g, lr, out=step)
+        momentum = self.config["momentum"]
+        if momentum == 0:
+            w -= step
+            return
+        m = self._slots_for(key, w)["momentum"]
+        m *= momentum
+        m -= step
+        if self.config["nesterov"]:
+            np.multiply(m, momentum, out=tmp)
+            tmp -= step
+            w += tmp
+        else:
+            w += m
+
+
+class Adam(Optimizer):
+    """Keras 3 Adam, with its bias correction folded into the step size ``alpha``."""
+
+    class_name = "Adam"
+
+    def _slot_names(self) -> tuple[str, ...]:
+        if self.config["amsgrad"]:
+            return ("momentum", "velocity", "velocity_hat")
+        return ("momentum", "velocity")
+
+    def _update(self, key: str, w: np.ndarray, g: np.ndarray, lr: float) -> None:
+        cfg = self.config
+        beta_1, beta_2 = cfg["beta_1"], cfg["beta_2"]
+        # Keras computes the scalars in the variable's dtype.
+        dt = w.dtype.type
+        t = dt(self.iterations + 1)
+        alpha = dt(lr) * np.sqrt(1 - dt(beta_2) ** t) / (1 - dt(beta_1) ** t)
+        slots = self._slots_for(key, w)
+        m, v = slots["momentum"], slots["velocity"]
+        tmp, step = self._buffers(w)
+        np.subtract(g, m, out=tmp)
+        tmp *= 1 - beta_1
+        m += tmp
+        np.multiply(g, g, out=tmp)
+        tmp -= v
+        tmp *= 1 - beta_2
+        v += tmp
+        if cfg["amsgrad"]:
+            v_hat = slots["velocity_hat"]
+            np.maximum(v_hat, v, out=v_hat)
+            v = v_hat
+        np.sqrt(v, out=tmp)
+        tmp += cfg["epsilon"]
+        np.multiply(m, alpha, out=step)
+        step /= tmp
+        w -= step
+
+
+class RMSprop(Optimizer):
+    """Keras 3 RMSprop (optionally centered, optionally with momentum)."""
+
+    class_name = "RMSprop"
+
+    def _slot_names(self) -> tuple[str, ...]:
+        names = ["velocity"]
+        if self.config["momentum"] > 0:
+            names.append("momentum")
+        if self.config["centered"]:
+            names.append("average_gradient")
+        return tuple(names)
+
+    def _update(self, key: str, w: np.ndarray, g: np.ndarray, lr: float) -> None:
+        cfg = self.config
+        rho = cfg["rho"]
+        slots = self._slots_for(key, w)
+        velocity = slots["velocity"]
+        tmp, step = self._buffers(w)
+        # velocity = rho*velocity + (1-rho)*g², each product rounded as in Keras.
+        np.multiply(g, g, out=tmp)
+        tmp *= 1 - rho
+        velocity *= rho
+        velocity += tmp
+        if cfg["centered"]:
+            average = slots["average_gradient"]
+            np.multiply(g, 1 - rho, out=tmp)
+            average *= rho
+            average += tmp
+            # denominator = velocity - average² + epsilon
+            np.multiply(average, average, out=tmp)
+            np.subtract(velocity, tmp, out=tmp)
+            tmp += cfg["epsilon"]
+        else:
+            np.add(velocity, cfg["epsilon"], out=tmp)
+        np.sqrt(tmp, out=tmp)
+        np.multiply(g, lr, out=step)
+        step /= tmp
+        if cfg["momentum"] > 0:
+            momentum = slots["momentum"]
+            momentum *= cfg["momentum"]
+            momentum += step
+            w -= momentum
+        else:
+            w -= step
+
+
+class Adagrad(Optimizer):
+    """Keras 3 Adagrad: ``acc += g²; w -= lr*g / sqrt(acc + epsilon)``."""
+
+    class_name = "Adagrad"
+
+    def _slot_names(self) -> tuple[str, ...]:
+        return ("accumulator",)
+
+    def _slot_initial_value(self, slot: str) -> float:
+        return self.config["initial_accumulator_value"]
+
+    def _update(self, key: str, w: np.ndarray, g: np.ndarray, lr: float) -> None:
+        accumulator = self._slots_for(key, w)["accumulator"]
+        tmp, step = self._buffers(w)
+        np.multiply(g, g, out=tmp)
+        accumulator += tmp
+        np.add(accumulator, self.config["epsilon"], out=tmp)
+        np.sqrt(tmp, out=tmp)
+        np.multiply(g, lr, out=step)
+        step /= tmp
+        w -= step
+
+
+class Perceptron(Optimizer):
+    """The seed Perceptron's rule as a plain step ``w -= lr*g`` on the rule's pseudo-gradient.
+
+    The model passes ``g = -(y - y_hat) * x`` (and ``-(y - y_hat)`` for the bias), which makes
+    this step the rule ``w += lr * (y - y_hat) * x``.
+    """
+
+    class_name = "Perceptron"
+
+    def _update(self, key: str, w: np.ndarray, g: np.ndarray, lr: float) -> None:
+        step, _ = self._buffers(w)
+        np.multiply(g, lr, out=step)
+        w -= step
+
+
+_CLASSES: dict[str, type[Optimizer]] = {
+    "SGD": SGD,
+    "Adam": Adam,
+    "RMSprop": RMSprop,
+    "Adagrad": Adagrad,
+    "Perceptron": Perceptron,
+}
+
+
+def make_optimizer(class_name: str, config: dict[str, Any] | None = None) -> Optimizer:
+    """Build an optimizer from a class name and config.
+
+    Parameters
+    ----------
+    class_name : str
+        One of :data:`OPTIMIZER_NAMES` (any case).
+    config : dict, optional
+        Settings; missing ones take Keras' defaults. The pair is validated by
+        :func:`resolve_optimizer`, so its output can be passed straight in.
+
+    Returns
+    -------
+    Optimizer
+
+    Raises
+    ------
+    ValueError
+        As :func:`resolve_optimizer`.
+    """
+    cls, full = resolve_optimizer({"class_name": class_name, "config": dict(config or {})})
+    return _CLASSES[cls](full)

@@ -1,0 +1,293 @@
+"""``nndesigner``: open the app, or run a headless subcommand.
+
+Headless subcommands (train, summary, gradcheck, trace) never import Qt. Exit status: 0
+success; 1 gradient check above tolerance; 2 bad input (a short message on stderr, no
+traceback); 3 training stopped on a non-finite loss or gradient.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from engine.errors import NNDError, NonFiniteError
+
+SUBCOMMANDS = ("train", "summary", "gradcheck", "trace", "screenshot")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # exit 2 with one line, as for any bad input
+        self.print_usage(sys.stderr)
+        raise SystemExit(f"nndesigner: error: {message}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="nndesigner", description="Design, train and step through neural networks.")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a project headless and save the trained .nnd")
+    t.add_argument("project")
+    t.add_argument("--backend", choices=("numpy", "tensorflow"))
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--seed", type=int)
+    t.add_argument("-o", "--output", help="where to write the trained project (.nnd)")
+    t.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+    s = sub.add_parser("summary", help="print the layer table: output shapes, parameters, FLOPs")
+    s.add_argument("project")
+
+    g = sub.add_parser("gradcheck", help="backprop vs central differences, per layer (float64)")
+    g.add_argument("project")
+    g.add_argument("--batch-size", type=int, default=8)
+    g.add_argument("--entries", type=int, default=24, help="entries checked per weight array")
+    g.add_argument("--tolerance", type=float, default=1e-6)
+
+    r = sub.add_parser("trace", help="one training step, phase by phase, as JSON")
+    r.add_argument("project")
+    r.add_argument("--batch-size", type=int)
+    r.add_argument("-o", "--output", required=True)
+
+    sc = sub.add_parser("screenshot", help="render the main window offscreen to a PNG")
+    sc.add_argument("project", nargs="?")
+    sc.add_argument("-o", "--output", required=True)
+    sc.add_argument("--size", default="1600x1000")
+    sc.add_argument("--train-epochs", type=int, default=0)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
+        if len(argv) > 1:
+            print(f"nndesigner: error: unknown command {argv[0]!r}; commands: {', '.join(SUBCOMMANDS)}", file=sys.stderr)
+            return 2
+        from designer.app import main as app_main
+
+        return app_main(argv[0] if argv else None)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+            return 2
+        return int(exc.code or 0)
+    try:
+        return COMMANDS[args.command](args)
+    except NonFiniteError as exc:
+        print(f"nndesigner: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except NNDError as exc:
+        print(f"nndesigner: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("nndesigner: interrupted", file=sys.stderr)
+        return 130
+
+
+def _load(path: str):
+    from engine.project import load_project
+
+    return load_project(path)
+
+
+def cmd_summary(args) -> int:
+    from engine.validate import check_project
+
+    project = _load(args.project)
+    graph = check_project(project)
+    print(graph.summary_text(project.name))
+    return 0
+
+
+def _fmt_logs(logs: dict[str, float]) -> str:
+    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+
+
+def _fmt_took(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.1f}s"
+
+
+def _fmt_time(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def cmd_train(args) -> int:
+    from engine.project import save_project
+    from engine.training import Trainer, build_model, load_training_data
+    from engine.validate import check_project
+
+    project = _load(args.project)
+    fit = project.data.setdefault("fit", {})
+    for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size), ("seed", args.seed)):
+        if value is not None:
+            fit[key] = value
+    if args.backend:
+        project.data["backend"] = args.backend
+    graph = check_project(project)
+    data = load_training_data(project, graph)
+    model = build_model(project, graph)
+    f = project.fit
+    trainer = Trainer(model, data, f["batch_size"], f["shuffle"], f["seed"])
+    epochs = f["epochs"]
+    out = Path(args.output) if args.output else _default_output(project)
+    if out.suffix.lower() != ".nnd":
+        raise NNDError("the trained project must be written to a .nnd file (it holds the weights)", str(out))
+    quiet = args.quiet
+    tty = sys.stdout.isatty()
+    if not quiet:
+        n_val = 0 if data.x_val is None else len(data.x_val)
+        print(
+            f"Training '{project.name}' on {len(data.x_train)} samples"
+            f" (validating on {n_val}) with the {project.backend} backend: {epochs} epochs"
+            f" of {trainer.steps_per_epoch} steps, batch size {f['batch_size']}",
+            flush=True,
+        )
+    last_draw = 0.0
+    t_epoch = time.perf_counter()
+    result = None
+    for ev in trainer.run(epochs):
+        if ev.kind == "step" and not quiet and tty:
+            now = time.perf_counter()
+            if now - last_draw > 0.1 or ev.step == ev.steps_per_epoch:
+                last_draw = now
+                frac = ev.step / ev.steps_per_epoch
+                done = (ev.epoch - 1) * ev.steps_per_epoch + ev.step
+                total = ev.epochs * ev.steps_per_epoch
+                eta = ev.elapsed / done * (total - done) if done else 0.0
+                bar = "█" * int(frac * 24) + "·" * (24 - int(frac * 24))
+                sys.stdout.write(
+                    f"\rEpoch {ev.epoch}/{ev.epochs} {bar} {ev.step}/{ev.steps_per_epoch}"
+                    f" ETA {_fmt_time(eta)} - {_fmt_logs(ev.logs)}\x1b[K"
+                )
+                sys.stdout.flush()
+        elif ev.kind == "epoch" and not quiet:
+            took = time.perf_counter() - t_epoch
+            t_epoch = time.perf_counter()
+            remaining = (ev.epochs - ev.epoch) * took
+            prefix = "\r" if tty else ""
+            print(
+                f"{prefix}Epoch {ev.epoch}/{ev.epochs} - {_fmt_took(took)} - {_fmt_logs(ev.logs)}"
+                + (f" - ETA {_fmt_time(remaining)}" if ev.epoch < ev.epochs else "")
+                + ("\x1b[K" if tty else ""),
+                flush=True,
+            )
+        elif ev.kind == "end":
+            result = ev
+    project.weights = model.flat_weights()
+    project.history = trainer.history
+    save_project(project, out)
+    if result is not None and result.error is not None:
+        print(f"nndesigner: {result.error}", file=sys.stderr)
+        if not quiet:
+            print(f"Saved the last finite weights to {out}")
+        return result.error.exit_code
+    if not quiet:
+        print(f"Saved the trained project to {out}")
+    return 0
+
+
+def _default_output(project) -> Path:
+    path = project.path
+    if path is None:
+        return Path("trained.nnd")
+    return path.with_suffix(".nnd")
+
+
+def _first_batch(project, graph, batch_size: int, dtype: str | None = None):
+    from engine.training import load_training_data
+
+    if dtype:
+        project.data["dtype"] = dtype
+    data = load_training_data(project, graph)
+    return data.x_train[:batch_size], data.y_train[:batch_size]
+
+
+def cmd_gradcheck(args) -> int:
+    from engine.gradcheck import gradient_check
+    from engine.training import build_model
+    from engine.validate import check_project, optimizer_class
+
+    project = _load(args.project)
+    graph = check_project(project)
+    if optimizer_class(project) == "Perceptron":
+        raise NNDError("the Perceptron's 'sign' activation has no gradient to check")
+    project.data["fit"] = dict(project.fit, validation_split=0.0)
+    x, y = _first_batch(project, graph, max(1, args.batch_size), dtype="float64")
+    model = build_model(project, graph, backend="numpy")
+    checks = gradient_check(model, x, y, entries=args.entries)
+    width = max(len(f"{c.layer}/{c.weight}") for c in checks) if checks else 10
+    print(f"Gradient check of '{project.name}' on {len(x)} samples (float64, central differences)")
+    print(f"{'weight'.ljust(width)}  max rel. error  checked  skipped (kink)  result")
+    worst = 0.0
+    for c in checks:
+        ok = c.max_rel_error <= args.tolerance
+        worst = max(worst, c.max_rel_error)
+        print(
+            f"{f'{c.layer}/{c.weight}'.ljust(width)}  {c.max_rel_error:14.3e}  {c.checked:7d}"
+            f"  {c.skipped:14d}  {'ok' if ok else 'FAIL'}"
+        )
+    passed = worst <= args.tolerance
+    print(f"{'PASSED' if passed else 'FAILED'}: largest relative error {worst:.3e} (tolerance {args.tolerance:g})")
+    return 0 if passed else 1
+
+
+def cmd_trace(args) -> int:
+    from engine.training import build_model
+    from engine.validate import check_project, optimizer_class
+
+    project = _load(args.project)
+    graph = check_project(project)
+    perceptron = optimizer_class(project) == "Perceptron"
+    batch = 1 if perceptron else (args.batch_size or project.fit["batch_size"])
+    if batch < 1:
+        raise NNDError(f"--batch-size must be at least 1, got {batch}")
+    project.data["fit"] = dict(project.fit, shuffle=False)
+    x, y = _first_batch(project, graph, batch)
+    model = build_model(project, graph)
+    phases = [ev.to_json() for ev in model.trace_step(x, y)]
+    doc = {
+        "project": project.name,
+        "batch_size": len(x),
+        "optimizer": model.optimizer_class,
+        "loss": model.loss,
+        "phases": phases,
+    }
+    try:
+        text = json.dumps(doc, allow_nan=False)
+    except ValueError:
+        raise NNDError("the step produced NaN or inf values; the trace cannot be written as JSON") from None
+    from engine.project import atomic_write
+
+    atomic_write(Path(args.output), text.encode("utf-8"))
+    print(f"Wrote {len(phases)} phases of one training step ({len(x)} samples) to {args.output}")
+    return 0
+
+
+def cmd_screenshot(args) -> int:
+    try:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise NNDError(f"--size must look like 1600x1000, got {args.size!r}") from None
+    from designer.app import screenshot
+
+    screenshot(args.project, args.output, (w, h), train_epochs=args.train_epochs)
+    print(f"Saved {args.output}")
+    return 0
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "summary": cmd_summary,
+    "gradcheck": cmd_gradcheck,
+    "trace": cmd_trace,
+    "screenshot": cmd_screenshot,
+}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,537 @@
+"""The :class:`Dataset` container and loading a dataset from the user's ``.npz`` file.
+
+A file spec is ``{"path": "data.npz"}`` with an optional ``"task"`` (``"classification"`` or
+``"regression"``) that overrides the inferred task. The archive holds either ``x`` and ``y``
+or Keras' layout ``x_train`` and ``y_train``, each optionally with ``x_test`` and ``y_test``,
+and optionally ``class_names`` / ``feature_names`` (1-D string arrays).
+
+Every problem raises :class:`~engine.errors.DataError` naming the file, the key and, for bad
+values, the first bad index.
+"""
+
+from __future__ import annotations
+
+import math
+import pathlib
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.errors import DataError
+
+__all__ = [
+    "MAX_AUTO_CLASSES",
+    "TASKS",
+    "Dataset",
+    "dataset_from_arrays",
+    "load_npz_file",
+    "npz_keys",
+    "read_npz_arrays",
+    "resolve_path",
+]
+
+TASKS = ("classification", "regression")
+
+#: An integer target with more distinct classes than this is refused unless the spec says
+#: ``"task": "classification"``: it is far more likely a regression target stored as integers.
+MAX_AUTO_CLASSES = 1000
+
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+@dataclass
+class Dataset:
+    """A loaded dataset, ready for :func:`engine.data.prepare`.
+
+    Attributes
+    ----------
+    x : ndarray of shape (n_samples, *feature_shape), float32
+        Training inputs (the validation split is taken from these later).
+    y : ndarray
+        Classification: shape (n_samples,), int64 class indices in ``[0, n_classes)``.
+        Regression: shape (n_samples, n_targets), float32.
+    x_test, y_test : ndarray or None
+        A held-out test set with the same layout, when the source provides one.
+    task : {"classification", "regression"}
+    n_classes : int or None
+        Number of classes (classification only).
+    class_names : list of str or None
+        One name per class, when known.
+    feature_names : list of str or None
+        One name per input feature (flat inputs only), when known.
+    name : str
+        Display name, e.g. ``"moons (400 samples)"``.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    task: str = "classification"
+    n_classes: int | None = None
+    class_names: list[str] | None = None
+    feature_names: list[str] | None = None
+    name: str = ""
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        """Shape of one input sample, ``x.shape[1:]`` (e.g. ``(2,)`` or ``(784,)``)."""
+        return tuple(self.x.shape[1:])
+
+    @property
+    def n_samples(self) -> int:
+        """Number of training samples (``len(x)``)."""
+        return int(self.x.shape[0])
+
+
+def resolve_path(path: str, base_dir: pathlib.Path | None) -> pathlib.Path:
+    """Resolve a spec's ``path``: ``~`` expanded, relative paths taken from ``base_dir``.
+
+    Parameters
+    ----------
+    path : str
+        The path as written in the project file.
+    base_dir : Path or None
+        The project file's folder; the current directory when None.
+
+    Returns
+    -------
+    Path
+        An absolute path.
+    """
+    resolved = pathlib.Path(path).expanduser()
+    if not resolved.is_absolute():
+        resolved = (pathlib.Path(base_dir) if base_dir is not None else pathlib.Path.cwd()) / (
+            resolved
+        )
+    return resolved.absolute()
+
+
+def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
+
+
+def _fmt_index(key: str, index: tuple[int, ...]) -> str:
+    return f"{key}[{', '.join(str(i) for i in index)}]"
+
+
+def _read_member(archive: zipfile.ZipFile, member: str, key: str, where: str) -> np.ndarray:
+    """Read one ``.npy`` member, checking its header before allocating anything."""
+    try:
+        info = archive.getinfo(member)
+        with archive.open(info) as stream:
+            version = np.lib.format.read_magic(stream)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+            header_size = stream.tell()
+        if dtype.hasobject:
+            raise DataError(
+                f"key '{key}' holds Python objects (dtype {dtype}); save plain numeric arrays "
+                "(e.g. np.asarray(x, dtype='float32')) so the file can be read safely",
+                where=where,
+            )
+        needed = math.prod(shape) * dtype.itemsize
+        if needed > info.file_size - header_size:
+            raise DataError(
+                f"key '{key}' is truncated or corrupt: its header declares shape {shape} of "
+                f"{dtype} ({needed} bytes) but the archive member holds "
+                f"{max(info.file_size - header_size, 0)} bytes",
+                where=where,
+            )
+        with archive.open(info) as stream:
+            array = np.lib.format.read_array(stream, allow_pickle=False)
+    except DataError:
+        raise
+    except (MemoryError, OverflowError):
+        raise DataError(f"key '{key}' declares an array too large to load", where=where) from None
+    except Exception as exc:  # noqa: BLE001
+        # Damaged bytes surface as many types (ValueError for bad headers, BadZipFile for CRC
+        # errors, zlib.error, EOFError, NotImplementedError for unknown compression,
+        # RuntimeError for encryption...). Each means the same thing to the user.
+        raise DataError(
+            f"key '{key}' is not a readable array ({type(exc).__name__}: {exc})", where=where
+        ) from None
+    if not isinstance(array, np.ndarray):  # pragma: no cover - read_array always returns one
+        raise DataError(f"key '{key}' is not an array", where=where)
+    return array
+
+
+def read_npz_arrays(
+    path: pathlib.Path, keys: list[str] | None = None, *, what: str = "data file"
+) -> dict[str, np.ndarray]:
+    """Read arrays from an ``.npz`` archive without ever unpickling.
+
+    Parameters
+    ----------
+    path : Path
+        The archive.
+    keys : list of str, optional
+        The keys to read; all ``.npy`` members when None. Missing keys are simply absent from
+        the result (the caller decides which are required); present keys are listed by
+        :func:`npz_keys`.
+    what : str
+        How the file is called in messages (``"data file"``, ``"Keras cache file"``).
+
+    Returns
+    -------
+    dict of str to ndarray
+        The arrays as stored (any dtype except object, any shape).
+
+    Raises
+    ------
+    DataError
+        The file is missing, unreadable, not an npz archive, or a requested member is corrupt
+        or holds objects. The message names the file and the key.
+    """
+    where = str(path)
+    archive = _open_npz(path, what)
+    with archive:
+        members = _npz_members(archive)
+        wanted = list(members) if keys is None else [k for k in keys if k in members]
+        return {k: _read_member(archive, members[k], k, where) for k in wanted}
+
+
+def npz_keys(path: pathlib.Path, *, what: str = "data file") -> list[str]:
+    """The keys (member names without ``.npy``) of an npz archive, in archive order."""
+    with _open_npz(path, what) as archive:
+        return list(_npz_members(archive))
+
+
+def _npz_members(archive: zipfile.ZipFile) -> dict[str, str]:
+    members: dict[str, str] = {}
+    for name in archive.namelist():
+        key = name[:-4] if name.endswith(".npy") else name
+        members.setdefault(key, name)
+    return members
+
+
+def _open_npz(path: pathlib.Path, what: str) -> zipfile.ZipFile:
+    where = str(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except FileNotFoundError:
+        raise DataError(f"{what} not found", where=where) from None
+    except IsADirectoryError:
+        raise DataError(f"{what} is a folder, not an .npz file", where=where) from None
+    except OSError as exc:
+        raise DataError(f"cannot read {what}: {exc.strerror or exc}", where=where) from None
+    if head.startswith(_NPY_MAGIC):
+        raise DataError(
+            f"{what} is a single-array .npy file; save an .npz archive with named arrays "
+            "instead, e.g. np.savez('data.npz', x=x, y=y)",
+            where=where,
+        )
+    if not head.startswith(_ZIP_MAGICS):
+        raise DataError(
+            f"{what} is not an .npz archive (it does not start like a zip file); save one "
+            "with np.savez('data.npz', x=x, y=y)",
+            where=where,
+        )
+    try:
+        return zipfile.ZipFile(path)
+    except Exception as exc:  # noqa: BLE001 - any failure to parse the directory is damage
+        raise DataError(f"{what} is a damaged .npz (zip) archive ({exc})", where=where) from None
+
+
+def _check_numeric(array: np.ndarray, key: str, where: str) -> None:
+    if array.dtype.kind not in "biuf":
+        raise DataError(
+            f"'{key}' has dtype {array.dtype}, not numbers; only bool, integer and float "
+            "arrays can be used",
+            where=where,
+        )
+
+
+def _to_float32(array: np.ndarray, key: str, where: str) -> np.ndarray:
+    """Cast to float32, refusing NaN, inf and values too large for float32."""
+    _check_numeric(array, key, where)
+    with np.errstate(over="ignore"):  # overflow is reported below, naming the index
+        out = array.astype(np.float32)
+    finite = np.isfinite(out)
+    if not finite.all():
+        index = _first_bad(~finite)
+        original = array[index].item()
+        if math.isfinite(original):
+            detail = f"is {original!r}, too large for float32"
+        else:
+            detail = f"is {float(original)!r}"
+        raise DataError(
+            f"{_fmt_index(key, index)} {detail}; the data must hold finite numbers only",
+            where=where,
+        )
+    return out
+
+
+def _check_rows(x: np.ndarray, y: np.ndarray, x_key: str, y_key: str, where: str) -> None:
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise DataError(f"'{x_key}' has no rows (shape {x.shape})", where=where)
+    if y.ndim == 0:
+        raise DataError(f"'{y_key}' is a single value, not one target per row", where=where)
+    if x.shape[0] != y.shape[0]:
+        raise DataError(
+            f"'{x_key}' has {x.shape[0]} rows but '{y_key}' has {y.shape[0]}; they must match",
+            where=where,
+        )
+    if y.ndim > 2:
+        raise DataError(
+            f"'{y_key}' has shape {y.shape}; targets must be (n,) or (n, k)", where=where
+        )
+
+
+def _integer_valued(y: np.ndarray) -> bool:
+    if y.dtype.kind in "biu":
+        return True
+    return bool(np.all(np.floor(y) == y))
+
+
+def _infer_task(ys: list[tuple[str, np.ndarray]]) -> str:
+    """Classification when every target is integer-valued and 1-D or (n, 1)."""
+    for _, y in ys:
+        if y.ndim == 2 and y.shape[1] != 1:
+            return "regression"
+        if y.dtype.kind == "f" and not _integer_valued(y):
+            return "regression"
+    return "classification"
+
+
+def _target_layout(y: np.ndarray) -> tuple[int, ...]:
+    """Per-row target shape, with (n,) and (n, 1) counted as the same layout."""
+    return () if y.shape[1:] in ((), (1,)) else tuple(y.shape[1:])
+
+
+def _class_indices(y: np.ndarray, key: str, where: str) -> np.ndarray:
+    """Turn integer-valued labels (or one-hot rows) of shape (n,) / (n, 1) / (n, k) into int64."""
+    if y.ndim == 2 and y.shape[1] > 1:
+        rows_ok = np.isin(y, (0, 1)).all(axis=1) & (y.sum(axis=1) == 1)
+        if not rows_ok.all():
+            bad = int(np.argmin(rows_ok))
+            raise DataError(
+                f"'{key}' has shape {y.shape} but row {bad} is not a one-hot vector; for "
+                "classification give class indices of shape (n,) or one-hot rows",
+                where=where,
+            )
+        return np.argmax(y, axis=1).astype(np.int64)
+    flat = y.reshape(-1)
+    if flat.dtype.kind == "f":
+        non_int = np.floor(flat) != flat
+        if non_int.any():
+            i = int(np.argmax(non_int))
+            raise DataError(
+                f"{_fmt_index(key, (i,))} is {flat[i].item()!r}, not a class index; class labels "
+                'must be whole numbers 0, 1, 2... (or set "task": "regression")',
+                where=where,
+            )
+    negative = flat < 0
+    if negative.any():
+        i = int(np.argmax(negative))
+        raise DataError(
+            f"{_fmt_index(key, (i,))} is {flat[i].item()!r}; class labels must be 0 or more "
+            '(or set "task": "regression")',
+            where=where,
+        )
+    return flat.astype(np.int64)
+
+
+def dataset_from_arrays(
+    arrays: dict[str, np.ndarray],
+    *,
+    where: str,
+    task: str | None = None,
+    x_key: str = "x",
+    y_key: str = "y",
+    name: str = "",
+    class_names: list[str] | None = None,
+    feature_names: list[str] | None = None,
+) -> Dataset:
+    """Check raw arrays and build a :class:`Dataset`.
+
+    Parameters
+    ----------
+    arrays : dict of str to ndarray
+        ``arrays[x_key]`` of shape (n, ...) and ``arrays[y_key]`` of shape (n,), (n, 1) or
+        (n, k); optionally ``x_test`` / ``y_test`` with the same layout. Any numeric dtype.
+    where : str
+        The source named in error messages (usually the file path).
+    task : {"classification", "regression"} or None
+        Forces the task; inferred from ``y`` when None (integer-valued 1-D or (n, 1) targets
+        mean classification).
+    x_key, y_key : str
+        The keys of the training arrays.
+    name : str
+        Display name of the result.
+    class_names, feature_names : list of str, optional
+        Passed through after a length check.
+
+    Returns
+    -------
+    Dataset
+        ``x`` as float32 (a 1-D ``x`` becomes one feature, shape (n, 1)); ``y`` as int64 (n,)
+        for classification or float32 (n, k) for regression.
+
+    Raises
+    ------
+    DataError
+        Non-numeric dtypes, NaN/inf (naming the first bad index), row count mismatches,
+        negative or fractional class labels, feature shape mismatches between train and test.
+    """
+    x_raw, y_raw = arrays[x_key], arrays[y_key]
+    _check_rows(x_raw, y_raw, x_key, y_key, where)
+    pairs = [(x_key, y_key, x_raw, y_raw)]
+    has_test = "x_test" in arrays
+    if has_test:
+        x_test_raw, y_test_raw = arrays["x_test"], arrays["y_test"]
+        _check_rows(x_test_raw, y_test_raw, "x_test", "y_test", where)
+        if x_test_raw.shape[1:] != x_raw.shape[1:]:
+            raise DataError(
+                f"'x_test' rows have shape {x_test_raw.shape[1:]} but '{x_key}' rows have "
+                f"shape {x_raw.shape[1:]}; they must match",
+                where=where,
+            )
+        if _target_layout(y_test_raw) != _target_layout(y_raw):
+            raise DataError(
+                f"'y_test' has shape {y_test_raw.shape} but '{y_key}' has shape "
+                f"{y_raw.shape}; the targets must have the same layout",
+                where=where,
+            )
+        pairs.append(("x_test", "y_test", x_test_raw, y_test_raw))
+
+    xs: list[np.ndarray] = []
+    ys: list[tuple[str, np.ndarray]] = []
+    for xk, yk, x, y in pairs:
+        x = _to_float32(x, xk, where)
+        xs.append(x.reshape(-1, 1) if x.ndim == 1 else x)
+        _check_numeric(y, yk, where)
+        if y.dtype.kind == "f":
+            _to_float32(y, yk, where)  # NaN/inf check with the index named
+        ys.append((yk, y))
+
+    if task is None:
+        task = _infer_task(ys)
+        if task == "classification":
+            top = max(int(y.max()) for _, y in ys)
+            if top + 1 > MAX_AUTO_CLASSES:
+                raise DataError(
+                    f"'{y_key}' looks like class labels but its largest value is {top}, which "
+                    f"would mean {top + 1} classes; if it is a quantity to predict, set "
+                    '"task": "regression" in the dataset (or "classification" to keep it)',
+                    where=where,
+                )
+    elif task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+
+    n_classes = None
+    if task == "classification":
+        labels = [_class_indices(y, yk, where) for yk, y in ys]
+        n_classes = max(int(lab.max()) + 1 for lab in labels)
+        if y_raw.ndim == 2:  # one-hot: the width counts classes even when one never occurs
+            n_classes = max(n_classes, y_raw.shape[1])
+        if class_names is not None and len(class_names) != n_classes:
+            raise DataError(
+                f"'class_names' has {len(class_names)} names but there are {n_classes} "
+                f"classes (labels 0 to {n_classes - 1})",
+                where=where,
+            )
+    else:
+        labels = [_to_float32(y, yk, where) for yk, y in ys]
+        labels = [lab.reshape(-1, 1) if lab.ndim == 1 else lab for lab in labels]
+        class_names = None
+
+    if feature_names is not None:
+        flat = xs[0].shape[1:]
+        if len(flat) != 1 or flat[0] != len(feature_names):
+            raise DataError(
+                f"'feature_names' has {len(feature_names)} names but '{x_key}' rows have "
+                f"shape {flat}",
+                where=where,
+            )
+
+    return Dataset(
+        x=xs[0],
+        y=labels[0],
+        x_test=xs[1] if has_test else None,
+        y_test=labels[1] if has_test else None,
+        task=task,
+        n_classes=n_classes,
+        class_names=list(class_names) if class_names is not None else None,
+        feature_names=list(feature_names) if feature_names is not None else None,
+        name=name,
+    )
+
+
+def _names(arrays: dict[str, np.ndarray], key: str, where: str) -> list[str] | None:
+    if key not in arrays:
+        return None
+    names = arrays[key]
+    if names.ndim != 1 or names.dtype.kind not in "US":
+        raise DataError(
+            f"'{key}' must be a 1-D array of strings, got dtype {names.dtype} and shape "
+            f"{names.shape}",
+            where=where,
+        )
+    return [n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n) for n in names]
+
+
+def load_npz_file(
+    path: pathlib.Path, *, task: str | None = None, display_name: str | None = None
+) -> Dataset:
+    """Load a user's ``.npz`` dataset.
+
+    Parameters
+    ----------
+    path : Path
+        The resolved archive path.
+    task : {"classification", "regression"} or None
+        Forces the task; inferred from ``y`` when None.
+    display_name : str, optional
+        Base of :attr:`Dataset.name`; the file name when None.
+
+    Returns
+    -------
+    Dataset
+        See :func:`dataset_from_arrays` for the shapes and dtypes.
+
+    Raises
+    ------
+    DataError
+        Any problem with the file or its arrays; the message names the file and the key.
+    """
+    where = str(path)
+    keys = npz_keys(path)
+    if "x" in keys and "x_train" in keys:
+        raise DataError(
+            "the archive has both 'x' and 'x_train'; keep one layout (x/y or x_train/y_train)",
+            where=where,
+        )
+    x_key, y_key = ("x_train", "y_train") if "x_train" in keys else ("x", "y")
+    required = [x_key, y_key]
+    if "x_test" in keys or "y_test" in keys:
+        required += ["x_test", "y_test"]
+    missing = [k for k in required if k not in keys]
+    if missing:
+        present = ", ".join(repr(k) for k in keys) or "none"
+        raise DataError(
+            f"missing key {' and '.join(repr(k) for k in missing)}; the archive needs 'x' and "
+            f"'y' (or 'x_train' and 'y_train'), keys present: {present}",
+            where=where,
+        )
+    arrays = read_npz_arrays(path, [*required, "class_names", "feature_names"])
+    dataset = dataset_from_arrays(
+        arrays,
+        where=where,
+        task=task,
+        x_key=x_key,
+        y_key=y_key,
+        class_names=_names(arrays, "class_names", where),
+        feature_names=_names(arrays, "feature_names", where),
+    )
+    base = display_name or path.name
+    counts = f"{dataset.n_samples} samples"
+    if dataset.x_test is not None:
+        counts += f" + {len(dataset.x_test)} test"
+    dataset.name = f"{base} ({counts})"
+    return dataset

@@ -1,0 +1,279 @@
+"""Weight initializers in Keras 3's vocabulary, drawing from a NumPy Generator.
+
+A spec is either a Keras name (``"glorot_uniform"``, or the class name ``"GlorotUniform"``) or
+Keras' serialized dict form ``{"class_name": "GlorotUniform", "config": {...}}`` (the extra
+``module`` and ``registered_name`` keys that ``keras.initializers.serialize`` writes are
+accepted). Formulas and defaults are those of Keras 3: fans from ``compute_fans`` (a Dense
+kernel ``(in, out)`` has ``fan_in = in``, ``fan_out = out``; a 1-D shape has both equal to its
+length), variance scaling with ``scale / max(1, fan)``, and a normal distribution that is
+truncated at two standard deviations with the stddev divided by 0.87962566103423978 so that the
+truncated draw keeps the intended variance.
+
+Keras' ``seed`` config key is accepted and ignored: draws come from the caller's Generator, so a
+whole project is reproducible from one seed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+INITIALIZER_NAMES: tuple[str, ...] = (
+    "zeros",
+    "ones",
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_normal",
+    "random_normal",
+    "random_uniform",
+)
+
+_CLASS_NAMES: dict[str, str] = {
+    "Zeros": "zeros",
+    "Ones": "ones",
+    "GlorotUniform": "glorot_uniform",
+    "GlorotNormal": "glorot_normal",
+    "HeUniform": "he_uniform",
+    "HeNormal": "he_normal",
+    "LecunNormal": "lecun_normal",
+    "RandomNormal": "random_normal",
+    "RandomUniform": "random_uniform",
+}
+
+# (scale, mode, distribution) of Keras' VarianceScaling subclasses.
+_VARIANCE_SCALING: dict[str, tuple[float, str, str]] = {
+    "glorot_uniform": (1.0, "fan_avg", "uniform"),
+    "glorot_normal": (1.0, "fan_avg", "truncated_normal"),
+    "he_uniform": (2.0, "fan_in", "uniform"),
+    "he_normal": (2.0, "fan_in", "truncated_normal"),
+    "lecun_normal": (1.0, "fan_in", "truncated_normal"),
+}
+
+# Config keys and defaults per initializer, as keras.initializers.serialize writes them.
+_CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
+    "zeros": {},
+    "ones": {},
+    "random_normal": {"seed": None, "mean": 0.0, "stddev": 0.05},
+    "random_uniform": {"seed": None, "minval": -0.05, "maxval": 0.05},
+    **{name: {"seed": None, "input_axes": None, "output_axes": None} for name in _VARIANCE_SCALING},
+}
+
+_SPEC_KEYS = frozenset({"class_name", "config", "module", "registered_name"})
+
+# Keras' constant: the stddev of a standard normal truncated to (-2, 2).
+_TRUNCATED_STDDEV = 0.87962566103423978
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _parse(spec: object) -> tuple[str, dict[str, Any]]:
+    """Resolve a spec to ``(snake_name, full config)``; raise ValueError with a message."""
+    expected = ", ".join(INITIALIZER_NAMES)
+    if isinstance(spec, str):
+        class_name, config = spec, {}
+    elif isinstance(spec, dict):
+        unknown = sorted(str(k) for k in set(spec) - _SPEC_KEYS)
+        if unknown:
+            raise ValueError(
+                f"unknown key {unknown[0]!r} in initializer spec; expected 'class_name' "
+                "and optionally 'config'"
+            )
+        if "class_name" not in spec:
+            raise ValueError("initializer spec has no 'class_name'")
+        class_name = spec["class_name"]
+        if not isinstance(class_name, str):
+            raise ValueError(
+                f"initializer 'class_name' must be a string, got {type(class_name).__name__}"
+            )
+        config = spec.get("config", {})
+        if config is None:
+            config = {}
+        if not isinstance(config, dict):
+            raise ValueError(f"initializer 'config' must be a mapping, got {type(config).__name__}")
+    else:
+        raise ValueError(
+            "an initializer must be a name or a {'class_name': ..., 'config': {...}} mapping, "
+            f"got {type(spec).__name__}"
+        )
+
+    name = _CLASS_NAMES.get(class_name, class_name)
+    if name not in _CONFIG_DEFAULTS:
+        raise ValueError(f"unknown initializer {class_name!r}; expected one of {expected}")
+
+    defaults = _CONFIG_DEFAULTS[name]
+    for key in config:
+        if key not in defaults:
+            known = ", ".join(defaults) if defaults else "none"
+            raise ValueError(
+                f"initializer {name!r} has no setting {key!r}; known settings: {known}"
+            )
+    full = {**defaults, **config}
+    _check_values(name, full)
+    return name, full
+
+
+def _check_values(name: str, config: dict[str, Any]) -> None:
+    seed = config.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise ValueError(f"initializer {name!r}: 'seed' must be an integer or null, got {seed!r}")
+    for key in ("mean", "stddev", "minval", "maxval"):
+        if key in config:
+            value = config[key]
+            if not _is_number(value) or not math.isfinite(value):
+                raise ValueError(
+                    f"initializer {name!r}: {key!r} must be a finite number, got {value!r}"
+                )
+    if name == "random_normal" and config["stddev"] < 0:
+        raise ValueError(f"initializer {name!r}: 'stddev' must be >= 0, got {config['stddev']!r}")
+    if name == "random_uniform" and config["minval"] > config["maxval"]:
+        raise ValueError(
+            f"initializer {name!r}: 'minval' ({config['minval']!r}) must not exceed "
+            f"'maxval' ({config['maxval']!r})"
+        )
+    for key in ("input_axes", "output_axes"):
+        axes = config.get(key)
+        if axes is None:
+            continue
+        if not isinstance(axes, (list, tuple)) or not all(
+            isinstance(a, int) and not isinstance(a, bool) for a in axes
+        ):
+            raise ValueError(
+                f"initializer {name!r}: {key!r} must be a list of integers or null, got {axes!r}"
+            )
+    if (config.get("input_axes") is None) != (config.get("output_axes") is None):
+        # Keras silently ignores one without the other; say so instead of guessing.
+        raise ValueError(
+            f"initializer {name!r}: 'input_axes' and 'output_axes' must be given together"
+        )
+
+
+def check_initializer(spec: object) -> str | None:
+    """Say what is wrong with an initializer spec.
+
+    Parameters
+    ----------
+    spec : str or dict
+        A Keras initializer name or ``{"class_name": ..., "config": {...}}``.
+
+    Returns
+    -------
+    str or None
+        None when the spec is valid, else a message for people naming the problem.
+    """
+    try:
+        _parse(spec)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def compute_fans(
+    shape: tuple[int, ...],
+    input_axes: list[int] | tuple[int, ...] | None = None,
+    output_axes: list[int] | tuple[int, ...] | None = None,
+) -> tuple[int, int]:
+    """Number of input and output units of a weight shape, as Keras' ``compute_fans``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The weight's shape; a Dense kernel is ``(n_in, n_out)``.
+    input_axes, output_axes : sequence of int, optional
+        Axes counted as inputs and outputs; both or neither.
+
+    Returns
+    -------
+    (fan_in, fan_out) : tuple of int
+    """
+    shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        return (
+            int(math.prod(shape[a] for a in input_axes)),
+            int(math.prod(shape[a] for a in output_axes)),
+        )
+    if len(shape) < 1:
+        return 1, 1
+    if len(shape) == 1:
+        return int(shape[0]), int(shape[0])
+    if len(shape) == 2:
+        return int(shape[0]), int(shape[1])
+    receptive_field = math.prod(shape[:-2])
+    return int(shape[-2] * receptive_field), int(shape[-1] * receptive_field)
+
+
+def _truncated_standard_normal(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Standard normal draws, each one outside (-2, 2) redrawn until it falls inside."""
+    values = rng.standard_normal(shape)
+    outside = np.abs(values) > 2
+    while outside.any():
+        values[outside] = rng.standard_normal(int(outside.sum()))
+        outside = np.abs(values) > 2
+    return values
+
+
+def initialize(
+    spec: object,
+    shape: tuple[int, ...],
+    rng: np.random.Generator,
+    dtype: npt.DTypeLike = np.float32,
+) -> np.ndarray:
+    """Draw a weight array from an initializer spec.
+
+    Parameters
+    ----------
+    spec : str or dict
+        A Keras initializer name (``"he_normal"``, ``"HeNormal"``) or
+        ``{"class_name": ..., "config": {...}}``.
+    shape : tuple of int
+        Shape of the weight, e.g. ``(n_in, n_out)`` for a Dense kernel or ``(n_out,)`` for a
+        bias.
+    rng : numpy.random.Generator
+        Source of randomness; Keras' ``seed`` config key is ignored in favour of it.
+    dtype : dtype, default float32
+        Floating dtype of the result.
+
+    Returns
+    -------
+    ndarray of shape ``shape`` and dtype ``dtype``
+
+    Raises
+    ------
+    ValueError
+        When the spec is invalid (the message is :func:`check_initializer`'s).
+    """
+    name, config = _parse(spec)
+    shape = tuple(int(s) for s in shape)
+    dtype = np.dtype(dtype)
+    if name == "zeros":
+        return np.zeros(shape, dtype=dtype)
+    if name == "ones":
+        return np.ones(shape, dtype=dtype)
+    if name == "random_normal":
+        values = rng.normal(config["mean"], config["stddev"], size=shape)
+        return values.astype(dtype, copy=False)
+    if name == "random_uniform":
+        values = rng.uniform(config["minval"], config["maxval"], size=shape)
+        return values.astype(dtype, copy=False)
+
+    scale, mode, distribution = _VARIANCE_SCALING[name]
+    fan_in, fan_out = compute_fans(shape, config["input_axes"], config["output_axes"])
+    if mode == "fan_in":
+        scale /= max(1.0, fan_in)
+    elif mode == "fan_out":
+        scale /= max(1.0, fan_out)
+    else:
+        scale /= max(1.0, (fan_in + fan_out) / 2.0)
+    if distribution == "uniform":
+        limit = math.sqrt(3.0 * scale)
+        values = rng.uniform(-limit, limit, size=shape)
+    else:
+        stddev = math.sqrt(scale) / _TRUNCATED_STDDEV
+        values = _truncated_standard_normal(shape, rng) * stddev
+    return values.astype(dtype, copy=False)

@@ -1,0 +1,257 @@
+"""The training loop, shared by scripts, the CLI and the GUI's worker.
+
+:class:`Trainer` runs epochs of mini-batch steps as a generator of :class:`TrainEvent`; it
+honours stop and pause requests from another thread, records a Keras-style history, and stops at
+the first non-finite loss or gradient keeping the last finite weights.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from engine.errors import BackendUnavailableError, DataError, NNDError, NonFiniteError
+from engine.graph import Graph
+
+
+@dataclass
+class TrainingData:
+    """Arrays ready for a model: inputs cast to the project dtype, targets encoded for the loss."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray | None
+    y_val: np.ndarray | None
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    dataset: object | None = None
+    standardizer: object | None = None
+
+
+@dataclass
+class TrainEvent:
+    """What the loop reports.
+
+    ``kind``: ``"begin"`` (once), ``"step"`` (after each batch), ``"epoch"`` (after each epoch,
+    with validation), ``"end"`` (once; ``error`` holds a NonFiniteError when training diverged,
+    ``stopped`` is True when a stop was requested). ``epoch`` and ``step`` are 1-based; ``logs``
+    holds Keras-style values (``loss``, ``accuracy``, ``val_loss``...): running means over the
+    epoch so far for step events, the epoch's values for epoch events.
+    """
+
+    kind: str
+    epoch: int = 0
+    step: int = 0
+    steps_per_epoch: int = 0
+    epochs: int = 0
+    logs: dict[str, float] = field(default_factory=dict)
+    batch_loss: float = math.nan
+    elapsed: float = 0.0
+    samples: int = 0
+    stopped: bool = False
+    error: NNDError | None = None
+
+
+def build_model(project, graph: Graph, backend: str | None = None):
+    """Build the project's model on ``backend`` (default: the project's)."""
+    backend = backend or project.backend
+    comp = project.compile
+    args = dict(
+        loss=comp.get("loss"),
+        metrics=comp.get("metrics", []),
+        optimizer=comp.get("optimizer", "rmsprop"),
+        dtype=project.dtype,
+        seed=project.fit.get("seed", 0),
+    )
+    if backend == "numpy":
+        from engine.backends.numpy.model import NumpyModel
+
+        model = NumpyModel(graph, **args)
+    elif backend == "tensorflow":
+        raise BackendUnavailableError(
+            "the TensorFlow backend is not available in this version yet; use --backend numpy"
+        )
+    else:
+        raise DataError(f"unknown backend {backend!r}; expected numpy or tensorflow")
+    if project.weights:
+        model.set_flat_weights(project.weights)
+    return model
+
+
+def load_training_data(project, graph: Graph) -> TrainingData:
+    """Load the project's dataset, check it fits the network, split, scale and encode it.
+
+    Raises
+    ------
+    DataError
+        When the data cannot be loaded.
+    ValidationError
+        When the network does not fit the data (input shape, output width, loss).
+    """
+    from engine.data import load_dataset, prepare
+    from engine.validate import check_data_fit, encode_targets
+
+    ds = load_dataset(project.dataset, project.base_dir)
+    check_data_fit(project, graph, ds)
+    fit = project.fit
+    prep = prepare(
+        ds,
+        validation_split=float(fit.get("validation_split", 0.0)),
+        seed=int(fit.get("seed", 0)),
+        standardize=bool(project.dataset.get("standardize", False)),
+        dtype=np.dtype(project.dtype),
+    )
+
+    def enc(y):
+        if y is None:
+            return None
+        return encode_targets(project, graph, y, ds.n_classes, ds.task, np.dtype(project.dtype))
+
+    return TrainingData(
+        x_train=prep.x_train,
+        y_train=enc(prep.y_train),
+        x_val=prep.x_val,
+        y_val=enc(prep.y_val),
+        x_test=prep.x_test,
+        y_test=enc(prep.y_test),
+        dataset=ds,
+        standardizer=prep.standardizer,
+    )
+
+
+class Trainer:
+    """Runs training epochs on a model and keeps the history.
+
+    Parameters
+    ----------
+    model
+        A backend model (``train_step``, ``evaluate``, ``metric_values``).
+    data : TrainingData
+    batch_size : int
+    shuffle : bool
+        Reshuffle the training set every epoch (seeded by ``seed``).
+    seed : int
+    """
+
+    def __init__(self, model, data: TrainingData, batch_size: int = 32, shuffle: bool = True, seed: int = 0) -> None:
+        if len(data.x_train) == 0:
+            raise DataError("the training split is empty; lower validation_split or add data")
+        self.model = model
+        self.data = data
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self._rng = np.random.default_rng([int(seed), 7])
+        self.history: dict[str, list[float]] = {}
+        self.epochs_done = 0
+        self.error: NonFiniteError | None = None
+        self._stop = threading.Event()
+        self._resume = threading.Event()
+        self._resume.set()
+
+    # Thread-safe controls (the GUI calls these from the UI thread).
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._resume.set()
+
+    def pause(self) -> None:
+        self._resume.clear()
+
+    def resume(self) -> None:
+        self._resume.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._resume.is_set()
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.data.x_train) / self.batch_size)
+
+    def run(self, epochs: int) -> Iterator[TrainEvent]:
+        """Train ``epochs`` more epochs, yielding events. Stops early on request or divergence."""
+        self._stop.clear()
+        n = len(self.data.x_train)
+        spe = self.steps_per_epoch
+        total_epochs = self.epochs_done + epochs
+        t0 = time.perf_counter()
+        samples = 0
+        yield TrainEvent("begin", self.epochs_done, 0, spe, total_epochs)
+        stopped = False
+        for _ in range(epochs):
+            epoch = self.epochs_done + 1
+            order = self._rng.permutation(n) if self.shuffle else None
+            sums: dict[str, float] = {}
+            seen = 0
+            for step in range(1, spe + 1):
+                if not self._resume.is_set():
+                    self._resume.wait()
+                if self._stop.is_set():
+                    stopped = True
+                    break
+                lo, hi = (step - 1) * self.batch_size, min(step * self.batch_size, n)
+                if order is None:
+                    xb, yb = self.data.x_train[lo:hi], self.data.y_train[lo:hi]
+                else:
+                    idx = order[lo:hi]
+                    xb, yb = self.data.x_train[idx], self.data.y_train[idx]
+                try:
+                    res = self.model.train_step(xb, yb, epoch=epoch, step=step)
+                except NonFiniteError as exc:
+                    self.error = exc
+                    yield TrainEvent(
+                        "end", epoch, step, spe, total_epochs, self._last_logs(), elapsed=time.perf_counter() - t0,
+                        samples=samples, error=exc,
+                    )
+                    return
+                m = hi - lo
+                seen += m
+                samples += m
+                # Keras reports running means of batch values weighted by batch size.
+                sums["loss"] = sums.get("loss", 0.0) + res.loss * m
+                for k, v in self.model.metric_values(yb, res.y_pred).items():
+                    sums[k] = sums.get(k, 0.0) + v * m
+                logs = {k: v / seen for k, v in sums.items()}
+                yield TrainEvent(
+                    "step", epoch, step, spe, total_epochs, logs, res.loss, time.perf_counter() - t0, samples
+                )
+            if stopped or seen == 0:
+                break
+            logs = {k: v / seen for k, v in sums.items()}
+            if self.data.x_val is not None and len(self.data.x_val):
+                for k, v in self.model.evaluate(self.data.x_val, self.data.y_val, batch_size=max(self.batch_size, 256)).items():
+                    logs[f"val_{k}"] = v
+            self.epochs_done = epoch
+            for k, v in logs.items():
+                self.history.setdefault(k, []).append(float(v))
+            yield TrainEvent("epoch", epoch, spe, spe, total_epochs, logs, elapsed=time.perf_counter() - t0, samples=samples)
+        yield TrainEvent(
+            "end", self.epochs_done, 0, spe, total_epochs, self._last_logs(), elapsed=time.perf_counter() - t0,
+            samples=samples, stopped=stopped,
+        )
+
+    def _last_logs(self) -> dict[str, float]:
+        return {k: v[-1] for k, v in self.history.items() if v}
+
+    def best(self, key: str = "val_loss") -> float | None:
+        """The lowest finite value of ``key`` in the history (NaN never counts as best)."""
+        vals = [v for v in self.history.get(key, []) if math.isfinite(v)]
+        return min(vals) if vals else None
+
+
+def train_project(project, epochs: int | None = None, backend: str | None = None) -> tuple[object, Trainer]:
+    """Validate, load data, build and train ``project`` to the end without events (scripts)."""
+    from engine.validate import check_project
+
+    graph = check_project(project)
+    data = load_training_data(project, graph)
+    model = build_model(project, graph, backend)
+    fit = project.fit
+    trainer = Trainer(model, data, fit["batch_size"], fit["shuffle"], fit["seed"])
+    for _ in trainer.run(epochs or fit["epochs"]):
+        pass
+    return model, trainer

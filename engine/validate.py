@@ -1,0 +1,284 @@
+"""Whole-project validation: the model, compile/fit settings, dataset spec, and the fit between
+the network, the loss and the data. Every problem names the layer and field at fault."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine.backends.numpy.losses import canonical_loss, canonical_metric
+from engine.backends.numpy.optimizers import resolve_optimizer
+from engine.errors import Problem, ValidationError
+from engine.graph import BACKENDS, DTYPES, Graph, analyze_model, memory_estimate, physical_memory
+from engine.layers import format_shape
+
+COMPILE_KEYS = ("optimizer", "loss", "metrics")
+FIT_KEYS = ("epochs", "batch_size", "validation_split", "shuffle", "seed")
+TOP_KEYS_KNOWN = ("format_version", "name", "model", "compile", "fit", "dataset", "backend", "dtype")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def optimizer_class(project) -> str | None:
+    """The resolved optimizer class name, or None when the spec is invalid."""
+    try:
+        return resolve_optimizer(project.compile.get("optimizer", "rmsprop"))[0]
+    except (ValueError, TypeError):
+        return None
+
+
+def settings_problems(project) -> list[Problem]:
+    """Problems in compile, fit, dataset, backend and dtype (not the layers)."""
+    from engine.data import dataset_param_problems
+
+    problems: list[Problem] = []
+    data = project.data
+    comp = data.get("compile", {})
+    if not isinstance(comp, dict):
+        problems.append(Problem("must be an object", field="compile"))
+        comp = {}
+    for key in comp:
+        if key not in COMPILE_KEYS:
+            problems.append(Problem(f"unknown key; known: {', '.join(COMPILE_KEYS)}", field=f"compile.{key}"))
+    opt_class = None
+    try:
+        # Keras' compile() defaults to "rmsprop" when no optimizer is given.
+        opt_class, _ = resolve_optimizer(comp.get("optimizer", "rmsprop"))
+    except (ValueError, TypeError) as exc:
+        problems.append(Problem(str(exc), field="compile.optimizer"))
+    loss = comp.get("loss")
+    if loss is None:
+        if opt_class not in (None, "Perceptron"):
+            problems.append(Problem("is required (only the Perceptron optimizer needs no loss)", field="compile.loss"))
+    else:
+        try:
+            canonical_loss(loss)
+        except (KeyError, TypeError):
+            from engine.backends.numpy.losses import LOSS_NAMES
+
+            problems.append(Problem(f"unknown loss {loss!r}; expected one of {', '.join(LOSS_NAMES)}", field="compile.loss"))
+    metrics = comp.get("metrics", [])
+    if not isinstance(metrics, list):
+        problems.append(Problem(f"must be a list like [\"accuracy\"], got {metrics!r}", field="compile.metrics"))
+    else:
+        for m in metrics:
+            try:
+                canonical_metric(m)
+            except (KeyError, TypeError):
+                from engine.backends.numpy.losses import METRIC_NAMES
+
+                problems.append(Problem(f"unknown metric {m!r}; expected one of {', '.join(METRIC_NAMES)}", field="compile.metrics"))
+
+    fit = data.get("fit", {})
+    if not isinstance(fit, dict):
+        problems.append(Problem("must be an object", field="fit"))
+        fit = {}
+    for key in fit:
+        if key not in FIT_KEYS:
+            problems.append(Problem(f"unknown key; known: {', '.join(FIT_KEYS)}", field=f"fit.{key}"))
+    for key, lo in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
+        if key in fit and (not _is_int(fit[key]) or fit[key] < lo):
+            problems.append(Problem(f"must be an integer of at least {lo}, got {fit[key]!r}", field=f"fit.{key}"))
+    if "validation_split" in fit:
+        v = fit["validation_split"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v < 1) or not math.isfinite(v):
+            problems.append(Problem(f"must be a number in [0, 1), got {v!r}", field="fit.validation_split"))
+    if "shuffle" in fit and not isinstance(fit["shuffle"], bool):
+        problems.append(Problem(f"must be true or false, got {fit['shuffle']!r}", field="fit.shuffle"))
+
+    ds = data.get("dataset")
+    if not isinstance(ds, dict):
+        problems.append(Problem("must be an object like {\"name\": \"digits\"} or {\"path\": \"data.npz\"}", field="dataset"))
+    else:
+        for msg in dataset_param_problems(ds):
+            problems.append(Problem(msg, field="dataset"))
+
+    if data.get("backend", "numpy") not in BACKENDS:
+        problems.append(Problem(f"must be one of {', '.join(BACKENDS)}, got {data.get('backend')!r}", field="backend"))
+    if data.get("dtype", "float32") not in DTYPES:
+        problems.append(Problem(f"must be one of {', '.join(DTYPES)}, got {data.get('dtype')!r}", field="dtype"))
+    if "name" in data and not isinstance(data["name"], str):
+        problems.append(Problem(f"must be a text, got {data['name']!r}", field="name"))
+    return problems
+
+
+def combination_problems(project, graph: Graph) -> list[Problem]:
+    """Problems that need both the graph and the settings (sign/Perceptron, memory)."""
+    problems: list[Problem] = []
+    opt_class = optimizer_class(project)
+    for node in graph.nodes:
+        if node.activation == "sign" and opt_class not in (None, "Perceptron"):
+            problems.append(
+                Problem(
+                    "activation 'sign' has no useful gradient; it is valid only with the "
+                    f"Perceptron optimizer (the project uses {opt_class})",
+                    layer=node.name,
+                    field="activation",
+                )
+            )
+    if opt_class == "Perceptron":
+        dense = [n for n in graph.nodes if n.class_name == "Dense"]
+        others = [n for n in graph.nodes if n.class_name not in ("Dense", "Flatten")]
+        if len(dense) != 1 or others:
+            problems.append(
+                Problem(
+                    "the Perceptron optimizer trains a single perceptron: the model must be one "
+                    "Dense(1, activation=\"sign\") layer (a Flatten before it is allowed)",
+                    field="compile.optimizer",
+                )
+            )
+        else:
+            d = dense[0]
+            if d.config["units"] != 1 or d.activation != "sign":
+                problems.append(
+                    Problem(
+                        "the Perceptron optimizer needs units=1 and activation=\"sign\" "
+                        f"(got units={d.config['units']}, activation={d.activation!r})",
+                        layer=d.name,
+                    )
+                )
+            if d.output_shape != (1,):
+                problems.append(Problem("the perceptron's input must be flat (add a Flatten)", layer=d.name))
+    fit = project.fit
+    batch = fit.get("batch_size", 32) if _is_int(fit.get("batch_size")) else 32
+    need = memory_estimate(graph, project.dtype if project.dtype in DTYPES else "float32", batch)
+    have = physical_memory()
+    if have is not None and need > have * 0.8:
+        problems.append(
+            Problem(
+                f"the network is too large for this machine: training it needs about "
+                f"{need / 2**30:,.1f} GiB (weights, gradients, optimizer state and one batch of "
+                f"activations) but the machine has {have / 2**30:,.1f} GiB of memory",
+                field="model",
+            )
+        )
+    return problems
+
+
+def project_problems(project) -> tuple[Graph | None, list[Problem]]:
+    """Every problem of the project that can be found without loading data."""
+    graph, problems = analyze_model(project.model)
+    problems = problems + settings_problems(project)
+    if graph is not None:
+        problems += combination_problems(project, graph)
+    return graph, problems
+
+
+def check_project(project) -> Graph:
+    """Validate everything except the data; return the graph or raise ValidationError."""
+    graph, problems = project_problems(project)
+    if problems:
+        raise ValidationError(problems)
+    assert graph is not None
+    return graph
+
+
+def data_fit_problems(project, graph: Graph, dataset) -> list[Problem]:
+    """Does the network fit the data: input shape, output width vs loss and classes."""
+    problems: list[Problem] = []
+    feat = tuple(dataset.feature_shape)
+    if feat != tuple(graph.input_shape):
+        problems.append(
+            Problem(
+                f"the data has samples of shape {format_shape(feat)} but the model input is "
+                f"{format_shape(graph.input_shape)}; set input_shape to {list(feat)}",
+                field="model.input_shape",
+            )
+        )
+    out = graph.output_node
+    width = out.output_shape[-1]
+    loss_raw = project.compile.get("loss")
+    loss = canonical_loss(loss_raw) if loss_raw is not None else None
+    opt_class = optimizer_class(project)
+    cls = dataset.task == "classification"
+    k = dataset.n_classes or 0
+    where = {"layer": out.name, "field": "units" if out.class_name == "Dense" else None}
+
+    if opt_class == "Perceptron":
+        if not cls or k > 2:
+            problems.append(
+                Problem(
+                    f"the Perceptron separates two classes; the data has "
+                    f"{'a numeric target' if not cls else f'{k} classes'}",
+                    field="dataset",
+                )
+            )
+        return problems
+    if loss is None:
+        return problems
+    if loss == "sparse_categorical_crossentropy":
+        if not cls:
+            problems.append(Problem("sparse_categorical_crossentropy needs class labels, the data has a numeric target", field="compile.loss"))
+        elif width < k:
+            problems.append(Problem(f"the output has {width} units but the data has {k} classes; set units to {k}", **where))
+    elif loss == "categorical_crossentropy":
+        if cls and width != k:
+            problems.append(Problem(f"categorical_crossentropy needs one output unit per class: {k} classes but {width} units", **where))
+        if not cls:
+            problems.append(Problem("categorical_crossentropy needs class labels, the data has a numeric target", field="compile.loss"))
+    elif loss in ("binary_crossentropy", "hinge"):
+        if cls and k > 2 and width != k:
+            problems.append(
+                Problem(
+                    f"{loss} with {k} classes needs {k} output units (one-hot), got {width}; "
+                    "for one label per sample use sparse_categorical_crossentropy",
+                    **where,
+                )
+            )
+        elif cls and k <= 2 and width != 1 and width != k:
+            problems.append(Problem(f"{loss} on two classes needs 1 output unit, got {width}", **where))
+        if not cls:
+            ys = dataset.y
+            if ys.ndim == 2 and ys.shape[1] != width:
+                problems.append(Problem(f"the target has {ys.shape[1]} columns but the output has {width} units", **where))
+    else:  # mean_squared_error, mean_absolute_error
+        if cls and width not in (1, k):
+            problems.append(
+                Problem(f"{loss} on {k} classes needs {k} output units (one-hot) or 1 (the label as a number), got {width}", **where)
+            )
+        if not cls:
+            cols = dataset.y.shape[1] if dataset.y.ndim == 2 else 1
+            if cols != width:
+                problems.append(Problem(f"the target has {cols} column(s) but the output has {width} units", **where))
+    return problems
+
+
+def check_data_fit(project, graph: Graph, dataset) -> None:
+    problems = data_fit_problems(project, graph, dataset)
+    if problems:
+        raise ValidationError(problems)
+
+
+def encode_targets(project, graph: Graph, y: np.ndarray, n_classes: int | None, task: str, dtype) -> np.ndarray:
+    """Turn dataset labels into what the loss expects.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n,) int for classification, (n, k) float for regression
+
+    Returns
+    -------
+    ndarray
+        ``(n,)`` int64 for sparse_categorical_crossentropy; ``(n, width)`` floats otherwise
+        (one-hot when the output has one unit per class; -1/+1 for the Perceptron).
+    """
+    width = graph.output_node.output_shape[-1]
+    opt_class = optimizer_class(project)
+    if opt_class == "Perceptron":
+        # The seed's rule works on targets -1/+1; 0/1 labels map to them.
+        return np.where(y.reshape(-1, 1) > 0, 1.0, -1.0).astype(dtype)
+    loss_raw = project.compile.get("loss")
+    loss = canonical_loss(loss_raw) if loss_raw is not None else None
+    if task != "classification":
+        y2 = y.reshape(len(y), -1)
+        return y2.astype(dtype)
+    if loss == "sparse_categorical_crossentropy":
+        return y.astype(np.int64).reshape(-1)
+    if width == 1:
+        return y.reshape(-1, 1).astype(dtype)
+    onehot = np.zeros((len(y), width), dtype=dtype)
+    onehot[np.arange(len(y)), y.astype(np.int64)] = 1
+    return onehot

@@ -1,0 +1,252 @@
+"""Validation: one test per class of error, each message naming the layer and the field."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from engine.data import Dataset
+from engine.errors import ValidationError
+from engine.graph import build_graph
+from engine.project import from_dict, seed_project
+from engine.validate import check_project, data_fit_problems, project_problems
+
+
+def mlp(**overrides):
+    data = copy.deepcopy(seed_project().data)
+    data["dataset"] = {"name": "digits"}
+    data["model"]["input_shape"] = [64]
+    for key, value in overrides.items():
+        data[key] = value
+    return data
+
+
+def problems_of(data):
+    _, problems = project_problems(from_dict(data))
+    return [str(p) for p in problems], problems
+
+
+def with_layers(layers, input_shape=(4,), **extra):
+    data = mlp(**extra)
+    data["model"] = {"input_shape": list(input_shape), "layers": layers}
+    return data
+
+
+def one(data):
+    texts, problems = problems_of(data)
+    assert len(problems) >= 1, "expected a problem"
+    return texts[0], problems[0]
+
+
+def test_seed_is_valid_and_summary_matches_keras():
+    graph = check_project(seed_project())
+    rows = graph.summary()
+    assert [(r.name, r.output_shape, r.params) for r in rows] == [
+        ("hidden", (128,), 784 * 128 + 128),
+        ("dropout", (128,), 0),
+        ("dense", (10,), 1290),
+    ]
+    assert graph.total_params == 101_770  # Keras' model.summary() of the seed model
+    assert graph.total_flops == 2 * 784 * 128 + 128 + 128 + 2 * 128 * 10 + 10 + 4 * 10
+    text = graph.summary_text("Seed MLP")
+    assert "hidden (Dense)" in text and "(None, 128)" in text and "101,770" in text
+
+
+def test_unknown_class_names_layer_and_suggests():
+    text, p = one(with_layers([{"class_name": "Dens", "config": {"name": "h", "units": 3}}]))
+    assert p.layer == "h" and p.field == "class_name" and "did you mean 'Dense'" in text
+
+
+def test_unknown_activation():
+    text, p = one(with_layers([{"class_name": "Dense", "config": {"name": "h", "units": 3, "activation": "rellu"}}]))
+    assert (p.layer, p.field) == ("h", "activation") and "unknown activation 'rellu'" in text
+
+
+def test_unknown_key_suggests():
+    text, p = one(with_layers([{"class_name": "Dense", "config": {"name": "h", "unit": 3}}]))
+    assert p.layer == "h" and "did you mean 'units'" in text
+
+
+@pytest.mark.parametrize(
+    "config, field, needle",
+    [
+        ({"units": 0}, "units", "at least 1"),
+        ({"units": 2.5}, "units", "integer"),
+        ({"units": "3"}, "units", "integer"),
+        ({"units": 3, "use_bias": "yes"}, "use_bias", "true or false"),
+        ({"units": 3, "kernel_initializer": "glorot_unifrom"}, "kernel_initializer", "glorot_unifrom"),
+    ],
+)
+def test_wrong_type_or_range_dense(config, field, needle):
+    text, p = one(with_layers([{"class_name": "Dense", "config": {"name": "h", **config}}]))
+    assert (p.layer, p.field) == ("h", field) and needle in text
+
+
+@pytest.mark.parametrize("rate", [1.0, -0.1, 1.5])
+def test_dropout_rate_range(rate):
+    layers = [{"class_name": "Dropout", "config": {"name": "d", "rate": rate}}, {"class_name": "Dense", "config": {"units": 2}}]
+    text, p = one(with_layers(layers))
+    assert (p.layer, p.field) == ("d", "rate")
+
+
+def test_optimizer_problems():
+    text, p = one(mlp(compile={"optimizer": {"class_name": "Adam", "config": {"learning_rate": -1}}, "loss": "mse"}))
+    assert p.field == "compile.optimizer" and "learning_rate" in text
+    text, p = one(mlp(compile={"optimizer": "adamw2", "loss": "mse"}))
+    assert p.field == "compile.optimizer" and "adamw2" in text
+
+
+def test_unknown_loss_and_metric():
+    texts, problems = problems_of(mlp(compile={"optimizer": "adam", "loss": "crossentropy", "metrics": ["f1"]}))
+    fields = {p.field for p in problems}
+    assert {"compile.loss", "compile.metrics"} <= fields
+    assert any("crossentropy" in t for t in texts) and any("'f1'" in t for t in texts)
+
+
+@pytest.mark.parametrize(
+    "fit, field",
+    [({"batch_size": 0}, "fit.batch_size"), ({"epochs": 0}, "fit.epochs"), ({"validation_split": 1.0}, "fit.validation_split"),
+     ({"shuffle": 1}, "fit.shuffle"), ({"epoch": 3}, "fit.epoch")],
+)
+def test_fit_problems(fit, field):
+    _, p = one(mlp(fit=fit))
+    assert p.field == field
+
+
+def test_duplicate_names():
+    layers = [{"class_name": "Dense", "config": {"name": "a", "units": 3}}, {"class_name": "Dense", "config": {"name": "a", "units": 3}}]
+    text, p = one(with_layers(layers))
+    assert p.layer == "a" and p.field == "name" and "duplicate" in text
+
+
+def test_unknown_inbound():
+    layers = [{"class_name": "Dense", "config": {"name": "a", "units": 3}, "inbound": ["ghost"]}]
+    text, p = one(with_layers(layers))
+    assert (p.layer, p.field) == ("a", "inbound") and "'ghost'" in text
+
+
+def test_cycle():
+    layers = [
+        {"class_name": "Dense", "config": {"name": "a", "units": 3}, "inbound": ["input"]},
+        {"class_name": "Add", "config": {"name": "b"}, "inbound": ["a", "c"]},
+        {"class_name": "Dense", "config": {"name": "c", "units": 3}, "inbound": ["b"]},
+    ]
+    text, _ = one(with_layers(layers))
+    assert "cycle" in text and "'b'" in text and "'c'" in text
+
+
+def test_two_outputs_unreachable():
+    layers = [
+        {"class_name": "Dense", "config": {"name": "a", "units": 3}},
+        {"class_name": "Dense", "config": {"name": "b", "units": 3}, "inbound": ["input"]},
+    ]
+    text, _ = one(with_layers(layers))
+    assert "'a'" in text and "'b'" in text and "one output" in text
+
+
+def test_add_shape_mismatch_names_both_shapes():
+    layers = [
+        {"class_name": "Dense", "config": {"name": "a", "units": 3}, "inbound": ["input"]},
+        {"class_name": "Dense", "config": {"name": "b", "units": 5}, "inbound": ["input"]},
+        {"class_name": "Add", "config": {"name": "sum"}, "inbound": ["a", "b"]},
+    ]
+    text, p = one(with_layers(layers))
+    assert p.layer == "sum" and "(None, 3)" in text and "(None, 5)" in text
+
+
+def test_dense_with_two_inputs():
+    layers = [
+        {"class_name": "Dense", "config": {"name": "a", "units": 3}, "inbound": ["input"]},
+        {"class_name": "Dense", "config": {"name": "b", "units": 3}, "inbound": ["input", "a"]},
+    ]
+    text, p = one(with_layers(layers))
+    assert (p.layer, p.field) == ("b", "inbound") and "exactly one input" in text
+
+
+def test_graph_with_merges_infers_shapes():
+    layers = [
+        {"class_name": "Dense", "config": {"name": "a", "units": 3}, "inbound": ["input"]},
+        {"class_name": "Dense", "config": {"name": "b", "units": 3}, "inbound": ["input"]},
+        {"class_name": "Add", "config": {"name": "sum"}, "inbound": ["a", "b"]},
+        {"class_name": "Concatenate", "config": {"name": "cat"}, "inbound": ["sum", "input"]},
+        {"class_name": "Dense", "config": {"name": "out", "units": 2}},
+    ]
+    graph = build_graph(from_dict(with_layers(layers)))
+    assert graph.by_name["cat"].output_shape == (7,)
+    assert graph.output == "out" and not graph.is_chain
+    assert "Connected to" in graph.summary_text()
+
+
+def test_sign_needs_perceptron():
+    layers = [{"class_name": "Dense", "config": {"name": "p", "units": 1, "activation": "sign"}}]
+    text, p = one(with_layers(layers, compile={"optimizer": "sgd", "loss": "hinge"}))
+    assert (p.layer, p.field) == ("p", "activation") and "Perceptron" in text and "SGD" in text
+
+
+def test_perceptron_needs_single_sign_unit():
+    layers = [{"class_name": "Dense", "config": {"name": "p", "units": 2, "activation": "sign"}}]
+    text, p = one(with_layers(layers, compile={"optimizer": "Perceptron"}))
+    assert p.layer == "p" and "units=1" in text
+
+
+def test_loss_required_unless_perceptron():
+    _, p = one(mlp(compile={"optimizer": "adam"}))
+    assert p.field == "compile.loss"
+
+
+def test_network_too_large_for_memory():
+    layers = [{"class_name": "Dense", "config": {"name": "huge", "units": 10_000_000}}]
+    text, p = one(with_layers(layers, input_shape=(100_000,)))
+    assert "too large" in text and "GiB" in text
+
+
+def test_bad_backend_dtype_dataset():
+    texts, problems = problems_of(mlp(backend="torch", dtype="float16", dataset={"name": "nope"}))
+    fields = {p.field for p in problems}
+    assert {"backend", "dtype", "dataset"} <= fields
+
+
+def test_errors_collected_all_at_once():
+    layers = [
+        {"class_name": "Dense", "config": {"name": "a", "units": 0}},
+        {"class_name": "Dropout", "config": {"name": "b", "rate": 2}},
+    ]
+    with pytest.raises(ValidationError) as err:
+        check_project(from_dict(with_layers(layers)))
+    assert len(err.value.problems) == 2 and "2 problems" in str(err.value)
+
+
+def _ds(n_classes=3, shape=(64,), task="classification"):
+    x = np.zeros((6,) + shape, np.float32)
+    y = np.arange(6) % n_classes if task == "classification" else np.zeros((6, 1), np.float32)
+    return Dataset(x=x, y=y, task=task, n_classes=n_classes if task == "classification" else None)
+
+
+def test_output_fewer_units_than_classes():
+    project = from_dict(mlp())
+    graph = build_graph(project)
+    probs = data_fit_problems(project, graph, _ds(n_classes=12))
+    assert probs and probs[0].layer == "dense" and probs[0].field == "units" and "12 classes" in str(probs[0])
+
+
+def test_input_shape_mismatch_names_both_shapes():
+    project = from_dict(mlp())
+    graph = build_graph(project)
+    probs = data_fit_problems(project, graph, _ds(shape=(784,)))
+    assert probs[0].field == "model.input_shape" and "(None, 784)" in str(probs[0]) and "(None, 64)" in str(probs[0])
+
+
+def test_categorical_needs_one_unit_per_class():
+    project = from_dict(mlp(compile={"optimizer": "adam", "loss": "categorical_crossentropy"}))
+    graph = build_graph(project)
+    assert data_fit_problems(project, graph, _ds(n_classes=10)) == []
+    assert data_fit_problems(project, graph, _ds(n_classes=3))
+
+
+def test_regression_target_with_classification_loss():
+    project = from_dict(mlp())
+    graph = build_graph(project)
+    probs = data_fit_problems(project, graph, _ds(task="regression"))
+    assert probs and "numeric target" in str(probs[0])
