@@ -187,38 +187,51 @@ class Trainer:
             order = self._rng.permutation(n) if self.shuffle else None
             sums: dict[str, float] = {}
             seen = 0
-            for step in range(1, spe + 1):
+            k = max(1, int(getattr(self.model, "steps_per_call", 1)))
+            step = 1
+            while step <= spe:
                 if not self._resume.is_set():
                     self._resume.wait()
                 if self._stop.is_set():
                     stopped = True
                     break
-                lo, hi = (step - 1) * self.batch_size, min(step * self.batch_size, n)
-                if order is None:
-                    xb, yb = self.data.x_train[lo:hi], self.data.y_train[lo:hi]
-                else:
-                    idx = order[lo:hi]
-                    xb, yb = self.data.x_train[idx], self.data.y_train[idx]
+                steps = range(step, min(step + k, spe + 1))
+                batches = []
+                for s in steps:
+                    lo, hi = (s - 1) * self.batch_size, min(s * self.batch_size, n)
+                    if order is None:
+                        batches.append((self.data.x_train[lo:hi], self.data.y_train[lo:hi]))
+                    else:
+                        idx = order[lo:hi]
+                        batches.append((self.data.x_train[idx], self.data.y_train[idx]))
                 try:
-                    res = self.model.train_step(xb, yb, epoch=epoch, step=step)
+                    if k == 1:
+                        results = [self.model.train_step(*batches[0], epoch=epoch, step=step)]
+                    else:
+                        results = self.model.train_steps(
+                            [b[0] for b in batches], [b[1] for b in batches], epoch=epoch, first_step=step
+                        )
                 except NonFiniteError as exc:
                     self.error = exc
                     yield TrainEvent(
-                        "end", epoch, step, spe, total_epochs, self._last_logs(), elapsed=time.perf_counter() - t0,
-                        samples=samples, error=exc,
+                        "end", epoch, exc.step, spe, total_epochs, self._last_logs(),
+                        elapsed=time.perf_counter() - t0, samples=samples, error=exc,
                     )
                     return
-                m = hi - lo
-                seen += m
-                samples += m
-                # Keras reports running means of batch values weighted by batch size.
-                sums["loss"] = sums.get("loss", 0.0) + res.loss * m
-                for k, v in self.model.metric_values(yb, res.y_pred).items():
-                    sums[k] = sums.get(k, 0.0) + v * m
-                logs = {k: v / seen for k, v in sums.items()}
-                yield TrainEvent(
-                    "step", epoch, step, spe, total_epochs, logs, res.loss, time.perf_counter() - t0, samples
-                )
+                for s, (xb, yb), res in zip(steps, batches, results):
+                    m = len(xb)
+                    seen += m
+                    samples += m
+                    # Keras reports running means of batch values weighted by batch size.
+                    sums["loss"] = sums.get("loss", 0.0) + res.loss * m
+                    metrics = res.metrics if res.metrics is not None else self.model.metric_values(yb, res.y_pred)
+                    for key, v in metrics.items():
+                        sums[key] = sums.get(key, 0.0) + v * m
+                    logs = {key: v / seen for key, v in sums.items()}
+                    yield TrainEvent(
+                        "step", epoch, s, spe, total_epochs, logs, res.loss, time.perf_counter() - t0, samples
+                    )
+                step += len(steps)
             if stopped or seen == 0:
                 break
             logs = {k: v / seen for k, v in sums.items()}

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from engine.activations import get_activation
+from engine.backends.base import StepResult
 from engine.backends.numpy.losses import canonical_loss, compute_loss, metric_value
 from engine.backends.numpy.optimizers import make_optimizer, resolve_optimizer
 from engine.errors import DataError, NonFiniteError
@@ -66,12 +67,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-@dataclass
-class StepResult:
-    loss: float
-    y_pred: np.ndarray
-
-
 class _Cache:
     __slots__ = ("inputs", "z", "a", "mask")
 
@@ -99,6 +94,7 @@ class NumpyModel:
     """
 
     name = "numpy"
+    steps_per_call = 1
 
     def __init__(
         self,
