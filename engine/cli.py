@@ -63,7 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
         if len(argv) > 1:
-            print(f"nndesigner: error: unknown command {argv[0]!r}; commands: {', '.join(SUBCOMMANDS)}", file=sys.stderr)
+            print(
+                f"nndesigner: error: unknown command {argv[0]!r}; "
+                f"commands: {', '.join(SUBCOMMANDS)}",
+                file=sys.stderr,
+            )
             return 2
         from designer.app import main as app_main
 
@@ -123,7 +127,11 @@ def cmd_train(args) -> int:
 
     project = _load(args.project)
     fit = project.data.setdefault("fit", {})
-    for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size), ("seed", args.seed)):
+    for key, value in (
+        ("epochs", args.epochs),
+        ("batch_size", args.batch_size),
+        ("seed", args.seed),
+    ):
         if value is not None:
             fit[key] = value
     if args.backend:
@@ -136,7 +144,9 @@ def cmd_train(args) -> int:
     epochs = f["epochs"]
     out = Path(args.output) if args.output else _default_output(project)
     if out.suffix.lower() != ".nnd":
-        raise NNDError("the trained project must be written to a .nnd file (it holds the weights)", str(out))
+        raise NNDError(
+            "the trained project must be written to a .nnd file (it holds the weights)", str(out)
+        )
     quiet = args.quiet
     tty = sys.stdout.isatty()
     if not quiet:
@@ -232,7 +242,10 @@ def cmd_gradcheck(args) -> int:
             f"  {c.skipped:14d}  {'ok' if ok else 'FAIL'}"
         )
     passed = worst <= args.tolerance
-    print(f"{'PASSED' if passed else 'FAILED'}: largest relative error {worst:.3e} (tolerance {args.tolerance:g})")
+    print(
+        f"{'PASSED' if passed else 'FAILED'}: largest relative error {worst:.3e} "
+        f"(tolerance {args.tolerance:g})"
+    )
     return 0 if passed else 1
 
 
@@ -260,7 +273,9 @@ def cmd_trace(args) -> int:
     try:
         text = json.dumps(doc, allow_nan=False)
     except ValueError:
-        raise NNDError("the step produced NaN or inf values; the trace cannot be written as JSON") from None
+        raise NNDError(
+            "the step produced NaN or inf values; the trace cannot be written as JSON"
+        ) from None
     from engine.project import atomic_write
 
     atomic_write(Path(args.output), text.encode("utf-8"))

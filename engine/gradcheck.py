@@ -25,7 +25,9 @@ class LayerCheck:
     skipped: int
 
 
-def gradient_check(model, x: np.ndarray, y: np.ndarray, entries: int = 24, eps: float = 1e-6, seed: int = 0) -> list[LayerCheck]:
+def gradient_check(
+    model, x: np.ndarray, y: np.ndarray, entries: int = 24, eps: float = 1e-6, seed: int = 0
+) -> list[LayerCheck]:
     """Compare ``model``'s backprop gradients with central differences.
 
     Parameters
@@ -71,7 +73,7 @@ def gradient_check(model, x: np.ndarray, y: np.ndarray, entries: int = 24, eps: 
             flat[i] = old - eps
             minus, s_minus = loss_and_signs(x)
             flat[i] = old
-            if any((a != b).any() for a, b in zip(s_plus, s_minus)):
+            if any((a != b).any() for a, b in zip(s_plus, s_minus, strict=True)):
                 skipped += 1
                 continue
             numeric = (plus - minus) / (2 * eps)

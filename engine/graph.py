@@ -128,7 +128,7 @@ class Graph:
         total_width = sum(widths) + 3 * (len(widths) - 1)
 
         def line(cells: list[str]) -> str:
-            return "   ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+            return "   ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
         out = []
         if title:
@@ -207,7 +207,11 @@ def analyze_model(model: dict) -> tuple[Graph | None, list[Problem]]:
     for i, layer in enumerate(layers):
         label = f"#{i + 1}"
         if not isinstance(layer, dict):
-            problems.append(Problem("must be an object with 'class_name' and 'config'", field=f"model.layers[{i}]"))
+            problems.append(
+                Problem(
+                    "must be an object with 'class_name' and 'config'", field=f"model.layers[{i}]"
+                )
+            )
             names.append(None)
             entries.append(None)
             continue
@@ -218,7 +222,11 @@ def analyze_model(model: dict) -> tuple[Graph | None, list[Problem]]:
         names.append(name if isinstance(name, str) and name else None)
         extra = set(layer) - {"class_name", "config", "inbound"}
         for key in sorted(extra):
-            problems.append(Problem(f"unknown key '{key}' (a layer has class_name, config, inbound)", layer=label))
+            problems.append(
+                Problem(
+                    f"unknown key '{key}' (a layer has class_name, config, inbound)", layer=label
+                )
+            )
         class_name = layer.get("class_name")
         ltype = LAYER_TYPES.get(class_name) if isinstance(class_name, str) else None
         if ltype is None:
@@ -249,7 +257,11 @@ def analyze_model(model: dict) -> tuple[Graph | None, list[Problem]]:
             continue
         if name in seen:
             problems.append(
-                Problem(f"duplicate layer name (layers {seen[name] + 1} and {i + 1})", layer=name, field="name")
+                Problem(
+                    f"duplicate layer name (layers {seen[name] + 1} and {i + 1})",
+                    layer=name,
+                    field="name",
+                )
             )
         else:
             seen[name] = i
@@ -262,10 +274,24 @@ def analyze_model(model: dict) -> tuple[Graph | None, list[Problem]]:
         name = names[i]
         inbound = _inbound_of(layer, i, names)
         if inbound is None:
-            problems.append(Problem("cannot tell which layer feeds it (the previous layer has no name)", layer=name))
+            problems.append(
+                Problem(
+                    "cannot tell which layer feeds it (the previous layer has no name)", layer=name
+                )
+            )
             continue
-        if not isinstance(inbound, list) or not inbound or not all(isinstance(s, str) for s in inbound):
-            problems.append(Problem(f"must be a non-empty list of layer names, got {inbound!r}", layer=name, field="inbound"))
+        if (
+            not isinstance(inbound, list)
+            or not inbound
+            or not all(isinstance(s, str) for s in inbound)
+        ):
+            problems.append(
+                Problem(
+                    f"must be a non-empty list of layer names, got {inbound!r}",
+                    layer=name,
+                    field="inbound",
+                )
+            )
             continue
         bad = False
         for src in inbound:
@@ -291,7 +317,11 @@ def analyze_model(model: dict) -> tuple[Graph | None, list[Problem]]:
             bad = True
         if entry is not None and entry[1].merge and len(inbound) < 2:
             problems.append(
-                Problem(f"{entry[1].class_name} needs at least 2 inputs, got {len(inbound)}", layer=name, field="inbound")
+                Problem(
+                    f"{entry[1].class_name} needs at least 2 inputs, got {len(inbound)}",
+                    layer=name,
+                    field="inbound",
+                )
             )
             bad = True
         if not bad:
@@ -316,7 +346,12 @@ def analyze_model(model: dict) -> tuple[Graph | None, list[Problem]]:
             break
     if pending:
         cyc = ", ".join(f"'{n}'" for n in pending)
-        problems.append(Problem(f"layers {cyc} form a cycle or depend on one; a model must be acyclic", field="model.layers"))
+        problems.append(
+            Problem(
+                f"layers {cyc} form a cycle or depend on one; a model must be acyclic",
+                field="model.layers",
+            )
+        )
         return None, problems
 
     consumers: dict[str, list[str]] = {n: [] for n in [INPUT, *order]}

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from engine.activations import ACTIVATION_NAMES
 from engine.initializers import check_initializer
@@ -58,7 +59,9 @@ class Param:
                 return f"must be true or false, got {value!r}"
         elif self.kind == "activation":
             if not isinstance(value, str) or value not in ACTIVATION_NAMES:
-                return f"unknown activation {value!r}; expected one of {', '.join(ACTIVATION_NAMES)}"
+                return (
+                    f"unknown activation {value!r}; expected one of {', '.join(ACTIVATION_NAMES)}"
+                )
         elif self.kind == "initializer":
             return check_initializer(value)
         elif self.kind == "name":
@@ -122,7 +125,11 @@ class LayerType:
                 hint = difflib.get_close_matches(key, sorted(known), n=1)
                 tip = f" (did you mean '{hint[0]}'?)" if hint else ""
                 problems.append(
-                    (key, f"unknown key for {self.class_name}{tip}; known keys: {', '.join(sorted(known))}")
+                    (
+                        key,
+                        f"unknown key for {self.class_name}{tip}; "
+                        f"known keys: {', '.join(sorted(known))}",
+                    )
                 )
         for p in self.params:
             if p.name not in config:

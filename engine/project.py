@@ -39,7 +39,10 @@ SEED_PROJECT: dict = {
     "model": {
         "input_shape": [784],
         "layers": [
-            {"class_name": "Dense", "config": {"name": "hidden", "units": 128, "activation": "relu"}},
+            {
+                "class_name": "Dense",
+                "config": {"name": "hidden", "units": 128, "activation": "relu"},
+            },
             {"class_name": "Dropout", "config": {"rate": 0.2}},
             {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}},
         ],
@@ -181,7 +184,9 @@ def migrate(data: dict, source: str = "project") -> dict:
         return data
     major = _major(version)
     if major is None:
-        raise ProjectError(f"'format_version' must be a number like 1 or \"1.2\", got {version!r}", source)
+        raise ProjectError(
+            f"'format_version' must be a number like 1 or \"1.2\", got {version!r}", source
+        )
     if major > FORMAT_VERSION:
         raise ProjectError(
             f"this project was written by a newer NN Designer (format version {version}); "
@@ -294,7 +299,8 @@ def _load_nnd(raw: bytes, source: str) -> Project:
         names = set(zf.namelist())
         if "project.json" not in names:
             raise ProjectError(
-                f"the .nnd archive has no project.json (it holds: {', '.join(sorted(names)) or 'nothing'})",
+                f"the .nnd archive has no project.json (it holds: "
+                f"{', '.join(sorted(names)) or 'nothing'})",
                 source,
             )
         try:
@@ -320,7 +326,9 @@ def _read_weights(raw: bytes, source: str) -> dict[str, np.ndarray]:
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
             weights = {key: npz[key] for key in npz.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise ProjectError(f"weights.npz is damaged or holds non-numeric data: {exc}", source) from exc
+        raise ProjectError(
+            f"weights.npz is damaged or holds non-numeric data: {exc}", source
+        ) from exc
     for key, arr in weights.items():
         if arr.dtype.kind != "f":
             raise ProjectError(f"weights.npz: '{key}' is not a float array ({arr.dtype})", source)
@@ -336,7 +344,9 @@ def _weights_bytes(weights: dict[str, np.ndarray]) -> bytes:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for key in sorted(weights):
             arr_buf = io.BytesIO()
-            np.lib.format.write_array(arr_buf, np.ascontiguousarray(weights[key]), allow_pickle=False)
+            np.lib.format.write_array(
+                arr_buf, np.ascontiguousarray(weights[key]), allow_pickle=False
+            )
             info = zipfile.ZipInfo(key + ".npy", date_time=_ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, arr_buf.getvalue())

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 
@@ -138,7 +138,9 @@ class Trainer:
     seed : int
     """
 
-    def __init__(self, model, data: TrainingData, batch_size: int = 32, shuffle: bool = True, seed: int = 0) -> None:
+    def __init__(
+        self, model, data: TrainingData, batch_size: int = 32, shuffle: bool = True, seed: int = 0
+    ) -> None:
         if len(data.x_train) == 0:
             raise DataError("the training split is empty; lower validation_split or add data")
         self.model = model
@@ -209,42 +211,82 @@ class Trainer:
                         results = [self.model.train_step(*batches[0], epoch=epoch, step=step)]
                     else:
                         results = self.model.train_steps(
-                            [b[0] for b in batches], [b[1] for b in batches], epoch=epoch, first_step=step
+                            [b[0] for b in batches],
+                            [b[1] for b in batches],
+                            epoch=epoch,
+                            first_step=step,
                         )
                 except NonFiniteError as exc:
                     self.error = exc
                     yield TrainEvent(
-                        "end", epoch, exc.step, spe, total_epochs, self._last_logs(),
-                        elapsed=time.perf_counter() - t0, samples=samples, error=exc,
+                        "end",
+                        epoch,
+                        exc.step,
+                        spe,
+                        total_epochs,
+                        self._last_logs(),
+                        elapsed=time.perf_counter() - t0,
+                        samples=samples,
+                        error=exc,
                     )
                     return
-                for s, (xb, yb), res in zip(steps, batches, results):
+                for s, (xb, yb), res in zip(steps, batches, results, strict=True):
                     m = len(xb)
                     seen += m
                     samples += m
                     # Keras reports running means of batch values weighted by batch size.
                     sums["loss"] = sums.get("loss", 0.0) + res.loss * m
-                    metrics = res.metrics if res.metrics is not None else self.model.metric_values(yb, res.y_pred)
+                    metrics = (
+                        res.metrics
+                        if res.metrics is not None
+                        else self.model.metric_values(yb, res.y_pred)
+                    )
                     for key, v in metrics.items():
                         sums[key] = sums.get(key, 0.0) + v * m
                     logs = {key: v / seen for key, v in sums.items()}
                     yield TrainEvent(
-                        "step", epoch, s, spe, total_epochs, logs, res.loss, time.perf_counter() - t0, samples
+                        "step",
+                        epoch,
+                        s,
+                        spe,
+                        total_epochs,
+                        logs,
+                        res.loss,
+                        time.perf_counter() - t0,
+                        samples,
                     )
                 step += len(steps)
             if stopped or seen == 0:
                 break
             logs = {k: v / seen for k, v in sums.items()}
             if self.data.x_val is not None and len(self.data.x_val):
-                for k, v in self.model.evaluate(self.data.x_val, self.data.y_val, batch_size=max(self.batch_size, 256)).items():
+                for k, v in self.model.evaluate(
+                    self.data.x_val, self.data.y_val, batch_size=max(self.batch_size, 256)
+                ).items():
                     logs[f"val_{k}"] = v
             self.epochs_done = epoch
             for k, v in logs.items():
                 self.history.setdefault(k, []).append(float(v))
-            yield TrainEvent("epoch", epoch, spe, spe, total_epochs, logs, elapsed=time.perf_counter() - t0, samples=samples)
+            yield TrainEvent(
+                "epoch",
+                epoch,
+                spe,
+                spe,
+                total_epochs,
+                logs,
+                elapsed=time.perf_counter() - t0,
+                samples=samples,
+            )
         yield TrainEvent(
-            "end", self.epochs_done, 0, spe, total_epochs, self._last_logs(), elapsed=time.perf_counter() - t0,
-            samples=samples, stopped=stopped,
+            "end",
+            self.epochs_done,
+            0,
+            spe,
+            total_epochs,
+            self._last_logs(),
+            elapsed=time.perf_counter() - t0,
+            samples=samples,
+            stopped=stopped,
         )
 
     def _last_logs(self) -> dict[str, float]:
@@ -256,7 +298,9 @@ class Trainer:
         return min(vals) if vals else None
 
 
-def train_project(project, epochs: int | None = None, backend: str | None = None) -> tuple[object, Trainer]:
+def train_project(
+    project, epochs: int | None = None, backend: str | None = None
+) -> tuple[object, Trainer]:
     """Validate, load data, build and train ``project`` to the end without events (scripts)."""
     from engine.validate import check_project
 

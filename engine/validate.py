@@ -15,7 +15,16 @@ from engine.layers import format_shape
 
 COMPILE_KEYS = ("optimizer", "loss", "metrics")
 FIT_KEYS = ("epochs", "batch_size", "validation_split", "shuffle", "seed")
-TOP_KEYS_KNOWN = ("format_version", "name", "model", "compile", "fit", "dataset", "backend", "dtype")
+TOP_KEYS_KNOWN = (
+    "format_version",
+    "name",
+    "model",
+    "compile",
+    "fit",
+    "dataset",
+    "backend",
+    "dtype",
+)
 
 
 def _is_int(v) -> bool:
@@ -42,7 +51,9 @@ def settings_problems(project) -> list[Problem]:
         comp = {}
     for key in comp:
         if key not in COMPILE_KEYS:
-            problems.append(Problem(f"unknown key; known: {', '.join(COMPILE_KEYS)}", field=f"compile.{key}"))
+            problems.append(
+                Problem(f"unknown key; known: {', '.join(COMPILE_KEYS)}", field=f"compile.{key}")
+            )
     opt_class = None
     try:
         # Keras' compile() defaults to "rmsprop" when no optimizer is given.
@@ -52,17 +63,29 @@ def settings_problems(project) -> list[Problem]:
     loss = comp.get("loss")
     if loss is None:
         if opt_class not in (None, "Perceptron"):
-            problems.append(Problem("is required (only the Perceptron optimizer needs no loss)", field="compile.loss"))
+            problems.append(
+                Problem(
+                    "is required (only the Perceptron optimizer needs no loss)",
+                    field="compile.loss",
+                )
+            )
     else:
         try:
             canonical_loss(loss)
         except (KeyError, TypeError):
             from engine.backends.numpy.losses import LOSS_NAMES
 
-            problems.append(Problem(f"unknown loss {loss!r}; expected one of {', '.join(LOSS_NAMES)}", field="compile.loss"))
+            problems.append(
+                Problem(
+                    f"unknown loss {loss!r}; expected one of {', '.join(LOSS_NAMES)}",
+                    field="compile.loss",
+                )
+            )
     metrics = comp.get("metrics", [])
     if not isinstance(metrics, list):
-        problems.append(Problem(f"must be a list like [\"accuracy\"], got {metrics!r}", field="compile.metrics"))
+        problems.append(
+            Problem(f'must be a list like ["accuracy"], got {metrics!r}', field="compile.metrics")
+        )
     else:
         for m in metrics:
             try:
@@ -70,7 +93,12 @@ def settings_problems(project) -> list[Problem]:
             except (KeyError, TypeError):
                 from engine.backends.numpy.losses import METRIC_NAMES
 
-                problems.append(Problem(f"unknown metric {m!r}; expected one of {', '.join(METRIC_NAMES)}", field="compile.metrics"))
+                problems.append(
+                    Problem(
+                        f"unknown metric {m!r}; expected one of {', '.join(METRIC_NAMES)}",
+                        field="compile.metrics",
+                    )
+                )
 
     fit = data.get("fit", {})
     if not isinstance(fit, dict):
@@ -78,28 +106,54 @@ def settings_problems(project) -> list[Problem]:
         fit = {}
     for key in fit:
         if key not in FIT_KEYS:
-            problems.append(Problem(f"unknown key; known: {', '.join(FIT_KEYS)}", field=f"fit.{key}"))
+            problems.append(
+                Problem(f"unknown key; known: {', '.join(FIT_KEYS)}", field=f"fit.{key}")
+            )
     for key, lo in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
         if key in fit and (not _is_int(fit[key]) or fit[key] < lo):
-            problems.append(Problem(f"must be an integer of at least {lo}, got {fit[key]!r}", field=f"fit.{key}"))
+            problems.append(
+                Problem(
+                    f"must be an integer of at least {lo}, got {fit[key]!r}", field=f"fit.{key}"
+                )
+            )
     if "validation_split" in fit:
         v = fit["validation_split"]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v < 1) or not math.isfinite(v):
-            problems.append(Problem(f"must be a number in [0, 1), got {v!r}", field="fit.validation_split"))
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, (int, float))
+            or not (0 <= v < 1)
+            or not math.isfinite(v)
+        ):
+            problems.append(
+                Problem(f"must be a number in [0, 1), got {v!r}", field="fit.validation_split")
+            )
     if "shuffle" in fit and not isinstance(fit["shuffle"], bool):
-        problems.append(Problem(f"must be true or false, got {fit['shuffle']!r}", field="fit.shuffle"))
+        problems.append(
+            Problem(f"must be true or false, got {fit['shuffle']!r}", field="fit.shuffle")
+        )
 
     ds = data.get("dataset")
     if not isinstance(ds, dict):
-        problems.append(Problem("must be an object like {\"name\": \"digits\"} or {\"path\": \"data.npz\"}", field="dataset"))
+        problems.append(
+            Problem(
+                'must be an object like {"name": "digits"} or {"path": "data.npz"}', field="dataset"
+            )
+        )
     else:
         for msg in dataset_param_problems(ds):
             problems.append(Problem(msg, field="dataset"))
 
     if data.get("backend", "numpy") not in BACKENDS:
-        problems.append(Problem(f"must be one of {', '.join(BACKENDS)}, got {data.get('backend')!r}", field="backend"))
+        problems.append(
+            Problem(
+                f"must be one of {', '.join(BACKENDS)}, got {data.get('backend')!r}",
+                field="backend",
+            )
+        )
     if data.get("dtype", "float32") not in DTYPES:
-        problems.append(Problem(f"must be one of {', '.join(DTYPES)}, got {data.get('dtype')!r}", field="dtype"))
+        problems.append(
+            Problem(f"must be one of {', '.join(DTYPES)}, got {data.get('dtype')!r}", field="dtype")
+        )
     if "name" in data and not isinstance(data["name"], str):
         problems.append(Problem(f"must be a text, got {data['name']!r}", field="name"))
     return problems
@@ -126,7 +180,7 @@ def combination_problems(project, graph: Graph) -> list[Problem]:
             problems.append(
                 Problem(
                     "the Perceptron optimizer trains a single perceptron: the model must be one "
-                    "Dense(1, activation=\"sign\") layer (a Flatten before it is allowed)",
+                    'Dense(1, activation="sign") layer (a Flatten before it is allowed)',
                     field="compile.optimizer",
                 )
             )
@@ -135,13 +189,15 @@ def combination_problems(project, graph: Graph) -> list[Problem]:
             if d.config["units"] != 1 or d.activation != "sign":
                 problems.append(
                     Problem(
-                        "the Perceptron optimizer needs units=1 and activation=\"sign\" "
+                        'the Perceptron optimizer needs units=1 and activation="sign" '
                         f"(got units={d.config['units']}, activation={d.activation!r})",
                         layer=d.name,
                     )
                 )
             if d.output_shape != (1,):
-                problems.append(Problem("the perceptron's input must be flat (add a Flatten)", layer=d.name))
+                problems.append(
+                    Problem("the perceptron's input must be flat (add a Flatten)", layer=d.name)
+                )
     fit = project.fit
     batch = fit.get("batch_size", 32) if _is_int(fit.get("batch_size")) else 32
     need = memory_estimate(graph, project.dtype if project.dtype in DTYPES else "float32", batch)
@@ -211,14 +267,36 @@ def data_fit_problems(project, graph: Graph, dataset) -> list[Problem]:
         return problems
     if loss == "sparse_categorical_crossentropy":
         if not cls:
-            problems.append(Problem("sparse_categorical_crossentropy needs class labels, the data has a numeric target", field="compile.loss"))
+            problems.append(
+                Problem(
+                    "sparse_categorical_crossentropy needs class labels, the data has a numeric "
+                    "target",
+                    field="compile.loss",
+                )
+            )
         elif width < k:
-            problems.append(Problem(f"the output has {width} units but the data has {k} classes; set units to {k}", **where))
+            problems.append(
+                Problem(
+                    f"the output has {width} units but the data has {k} classes; set units to {k}",
+                    **where,
+                )
+            )
     elif loss == "categorical_crossentropy":
         if cls and width != k:
-            problems.append(Problem(f"categorical_crossentropy needs one output unit per class: {k} classes but {width} units", **where))
+            problems.append(
+                Problem(
+                    f"categorical_crossentropy needs one output unit per class: {k} classes but "
+                    f"{width} units",
+                    **where,
+                )
+            )
         if not cls:
-            problems.append(Problem("categorical_crossentropy needs class labels, the data has a numeric target", field="compile.loss"))
+            problems.append(
+                Problem(
+                    "categorical_crossentropy needs class labels, the data has a numeric target",
+                    field="compile.loss",
+                )
+            )
     elif loss in ("binary_crossentropy", "hinge"):
         if cls and k > 2 and width != k:
             problems.append(
@@ -229,20 +307,35 @@ def data_fit_problems(project, graph: Graph, dataset) -> list[Problem]:
                 )
             )
         elif cls and k <= 2 and width != 1 and width != k:
-            problems.append(Problem(f"{loss} on two classes needs 1 output unit, got {width}", **where))
+            problems.append(
+                Problem(f"{loss} on two classes needs 1 output unit, got {width}", **where)
+            )
         if not cls:
             ys = dataset.y
             if ys.ndim == 2 and ys.shape[1] != width:
-                problems.append(Problem(f"the target has {ys.shape[1]} columns but the output has {width} units", **where))
+                problems.append(
+                    Problem(
+                        f"the target has {ys.shape[1]} columns but the output has {width} units",
+                        **where,
+                    )
+                )
     else:  # mean_squared_error, mean_absolute_error
         if cls and width not in (1, k):
             problems.append(
-                Problem(f"{loss} on {k} classes needs {k} output units (one-hot) or 1 (the label as a number), got {width}", **where)
+                Problem(
+                    f"{loss} on {k} classes needs {k} output units (one-hot) or 1 (the label as a "
+                    f"number), got {width}",
+                    **where,
+                )
             )
         if not cls:
             cols = dataset.y.shape[1] if dataset.y.ndim == 2 else 1
             if cols != width:
-                problems.append(Problem(f"the target has {cols} column(s) but the output has {width} units", **where))
+                problems.append(
+                    Problem(
+                        f"the target has {cols} column(s) but the output has {width} units", **where
+                    )
+                )
     return problems
 
 
@@ -252,7 +345,9 @@ def check_data_fit(project, graph: Graph, dataset) -> None:
         raise ValidationError(problems)
 
 
-def encode_targets(project, graph: Graph, y: np.ndarray, n_classes: int | None, task: str, dtype) -> np.ndarray:
+def encode_targets(
+    project, graph: Graph, y: np.ndarray, n_classes: int | None, task: str, dtype
+) -> np.ndarray:
     """Turn dataset labels into what the loss expects.
 
     Parameters

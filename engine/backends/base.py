@@ -31,7 +31,9 @@ class Model(Protocol):
     name: str
     steps_per_call: int
 
-    def train_step(self, x: np.ndarray, y: np.ndarray, epoch: int = 0, step: int = 0) -> StepResult: ...
+    def train_step(
+        self, x: np.ndarray, y: np.ndarray, epoch: int = 0, step: int = 0
+    ) -> StepResult: ...
 
     def train_steps(
         self, xs: list[np.ndarray], ys: list[np.ndarray], epoch: int = 0, first_step: int = 1

@@ -77,7 +77,7 @@ def handwritten_epoch(x: np.ndarray, y: np.ndarray, batch: int, seed: int) -> fl
         gc1 = gz1.sum(axis=0)
         t += 1
         alpha = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
-        for p, g, mi, vi in zip(params, (gw1, gc1, gw2, gc2), m, v):
+        for p, g, mi, vi in zip(params, (gw1, gc1, gw2, gc2), m, v, strict=True):
             mi += (g - mi) * (1 - b1)
             vi += (g * g - vi) * (1 - b2)
             p -= alpha * mi / (np.sqrt(vi) + eps)
@@ -86,7 +86,13 @@ def handwritten_epoch(x: np.ndarray, y: np.ndarray, batch: int, seed: int) -> fl
 
 def engine_epoch(x: np.ndarray, y: np.ndarray, batch: int, seed: int) -> float:
     project = seed_project()
-    project.data["fit"] = {"epochs": 1, "batch_size": batch, "validation_split": 0.0, "shuffle": True, "seed": seed}
+    project.data["fit"] = {
+        "epochs": 1,
+        "batch_size": batch,
+        "validation_split": 0.0,
+        "shuffle": True,
+        "seed": seed,
+    }
     graph = check_project(project)
     model = build_model(project, graph)
     trainer = Trainer(model, TrainingData(x, y, None, None), batch, True, seed)

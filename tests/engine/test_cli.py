@@ -19,11 +19,18 @@ ROOT = Path(__file__).resolve().parents[2]
 XOR = {
     "format_version": 1,
     "name": "XOR",
-    "model": {"input_shape": [2], "layers": [
-        {"class_name": "Dense", "config": {"name": "hidden", "units": 8, "activation": "tanh"}},
-        {"class_name": "Dense", "config": {"name": "out", "units": 1, "activation": "sigmoid"}}]},
-    "compile": {"optimizer": {"class_name": "Adam", "config": {"learning_rate": 0.05}},
-                "loss": "binary_crossentropy", "metrics": ["accuracy"]},
+    "model": {
+        "input_shape": [2],
+        "layers": [
+            {"class_name": "Dense", "config": {"name": "hidden", "units": 8, "activation": "tanh"}},
+            {"class_name": "Dense", "config": {"name": "out", "units": 1, "activation": "sigmoid"}},
+        ],
+    },
+    "compile": {
+        "optimizer": {"class_name": "Adam", "config": {"learning_rate": 0.05}},
+        "loss": "binary_crossentropy",
+        "metrics": ["accuracy"],
+    },
     "fit": {"epochs": 3, "batch_size": 16, "validation_split": 0.2, "shuffle": True, "seed": 0},
     "dataset": {"name": "xor", "n_samples": 120},
 }
@@ -37,7 +44,14 @@ def write(tmp_path, data, name="p.json"):
 
 def run_cli(*args, cwd=None):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "engine.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_train_writes_nnd_with_keras_layout_weights(tmp_path, capsys):
@@ -79,7 +93,15 @@ def test_summary(tmp_path, capsys):
     [
         ("{oops", "not valid JSON"),
         (json.dumps({**XOR, "format_version": 9}), "newer"),
-        (json.dumps({**XOR, "model": {"input_shape": [2], "layers": [{"class_name": "LSTM", "config": {}}]}}), "LSTM"),
+        (
+            json.dumps(
+                {
+                    **XOR,
+                    "model": {"input_shape": [2], "layers": [{"class_name": "LSTM", "config": {}}]},
+                }
+            ),
+            "LSTM",
+        ),
         (json.dumps({**XOR, "dataset": {"path": "missing.npz"}}), "missing.npz"),
     ],
 )
@@ -141,15 +163,23 @@ def test_trace_json_format(tmp_path):
     doc = json.loads(out.read_text())
     phases = doc["phases"]
     assert [(p["phase"], p["layer"]) for p in phases] == [
-        ("forward", "hidden"), ("forward", "out"), ("loss", "out"),
-        ("backward", "out"), ("backward", "hidden"), ("update", "hidden"), ("update", "out"),
+        ("forward", "hidden"),
+        ("forward", "out"),
+        ("loss", "out"),
+        ("backward", "out"),
+        ("backward", "hidden"),
+        ("update", "hidden"),
+        ("update", "out"),
     ]
     fwd = phases[0]
     assert np.array(fwd["inputs"]).shape == (4, 2) and np.array(fwd["z"]).shape == (4, 8)
     assert set(phases[2]) >= {"value", "targets", "grad"}
     assert set(phases[3]) >= {"grad_a", "grad_z", "grad_kernel", "grad_bias", "grad_inputs"}
     upd = phases[5]
-    assert set(upd["before"]) == {"kernel", "bias"} and np.array(upd["after"]["kernel"]).shape == (2, 8)
+    assert set(upd["before"]) == {"kernel", "bias"} and np.array(upd["after"]["kernel"]).shape == (
+        2,
+        8,
+    )
 
 
 def test_trace_uses_trained_weights(tmp_path):
@@ -170,5 +200,11 @@ def test_cli_headless_commands_do_not_import_qt_or_tensorflow(tmp_path):
         "bad = [m for m in ('PySide6', 'pyqtgraph', 'tensorflow', 'keras') if m in sys.modules]; "
         "print(rc, bad)"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        timeout=120,
+    )
     assert r.stdout.strip().endswith("0 []"), r.stdout + r.stderr

@@ -17,8 +17,15 @@ ALL = sorted(p.name for p in EXAMPLES.glob("*.json"))
 
 
 def test_examples_present():
-    assert {"perceptron.json", "xor.json", "seed_mlp.json", "seed_mlp_digits.json", "spiral.json",
-            "iris.json", "skip_connection.json"} <= set(ALL)
+    assert {
+        "perceptron.json",
+        "xor.json",
+        "seed_mlp.json",
+        "seed_mlp_digits.json",
+        "spiral.json",
+        "iris.json",
+        "skip_connection.json",
+    } <= set(ALL)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -43,7 +50,10 @@ def test_seed_mlp_is_the_seed_keras_model():
     project = load_project(EXAMPLES / "seed_mlp.json")
     graph = check_project(project)
     assert [(n.class_name, n.output_shape, n.activation) for n in graph.nodes] == [
-        ("Dense", (128,), "relu"), ("Dropout", (128,), None), ("Dense", (10,), "softmax")]
+        ("Dense", (128,), "relu"),
+        ("Dropout", (128,), None),
+        ("Dense", (10,), "softmax"),
+    ]
     assert graph.nodes[1].config["rate"] == 0.2
     assert project.compile["loss"] == "sparse_categorical_crossentropy"
     assert project.compile["metrics"] == ["accuracy"]
@@ -60,9 +70,13 @@ def test_seed_mlp_trains_from_a_cached_mnist(tmp_path, monkeypatch):
     home = tmp_path / "keras"
     (home / "datasets").mkdir(parents=True)
     rng = np.random.default_rng(0)
-    np.savez(home / "datasets" / "mnist.npz",
-             x_train=rng.integers(0, 256, (300, 28, 28), dtype=np.uint8), y_train=rng.integers(0, 10, 300, dtype=np.uint8),
-             x_test=rng.integers(0, 256, (50, 28, 28), dtype=np.uint8), y_test=rng.integers(0, 10, 50, dtype=np.uint8))
+    np.savez(
+        home / "datasets" / "mnist.npz",
+        x_train=rng.integers(0, 256, (300, 28, 28), dtype=np.uint8),
+        y_train=rng.integers(0, 10, 300, dtype=np.uint8),
+        x_test=rng.integers(0, 256, (50, 28, 28), dtype=np.uint8),
+        y_test=rng.integers(0, 10, 50, dtype=np.uint8),
+    )
     monkeypatch.setenv("KERAS_HOME", str(home))
     _, trainer = train_project(load_project(EXAMPLES / "seed_mlp.json"), epochs=1)
     assert len(trainer.history["val_loss"]) == 1

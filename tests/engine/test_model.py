@@ -13,14 +13,25 @@ from engine.graph import build_graph
 from engine.project import from_dict
 
 
-def make_model(layers, input_shape, loss="mean_squared_error", optimizer="sgd", dtype="float64", seed=0, metrics=()):
+def make_model(
+    layers,
+    input_shape,
+    loss="mean_squared_error",
+    optimizer="sgd",
+    dtype="float64",
+    seed=0,
+    metrics=(),
+):
     project = from_dict({"model": {"input_shape": list(input_shape), "layers": layers}})
     graph = build_graph(project)
     return NumpyModel(graph, loss, list(metrics), optimizer, dtype, seed)
 
 
 def dense(name, units, activation="linear", **kw):
-    return {"class_name": "Dense", "config": {"name": name, "units": units, "activation": activation, **kw}}
+    return {
+        "class_name": "Dense",
+        "config": {"name": name, "units": units, "activation": activation, **kw},
+    }
 
 
 def targets_for(model, loss, n, rng):
@@ -76,16 +87,40 @@ def test_gradcheck_every_loss(loss, out_act):
 
 
 GRAPHS = {
-    "dropout": ([dense("h", 6, "tanh"), {"class_name": "Dropout", "config": {"name": "d", "rate": 0.4}}, dense("o", 2)], (4,)),
-    "activation_layer": ([dense("h", 6), {"class_name": "Activation", "config": {"name": "act", "activation": "softsign"}}, dense("o", 2)], (4,)),
-    "flatten": ([{"class_name": "Flatten", "config": {"name": "f"}}, dense("o", 2, "tanh")], (2, 3)),
-    "dense_on_rank3": ([dense("h", 3, "tanh"), {"class_name": "Flatten", "config": {"name": "f"}}, dense("o", 2)], (2, 3)),
+    "dropout": (
+        [
+            dense("h", 6, "tanh"),
+            {"class_name": "Dropout", "config": {"name": "d", "rate": 0.4}},
+            dense("o", 2),
+        ],
+        (4,),
+    ),
+    "activation_layer": (
+        [
+            dense("h", 6),
+            {"class_name": "Activation", "config": {"name": "act", "activation": "softsign"}},
+            dense("o", 2),
+        ],
+        (4,),
+    ),
+    "flatten": (
+        [{"class_name": "Flatten", "config": {"name": "f"}}, dense("o", 2, "tanh")],
+        (2, 3),
+    ),
+    "dense_on_rank3": (
+        [dense("h", 3, "tanh"), {"class_name": "Flatten", "config": {"name": "f"}}, dense("o", 2)],
+        (2, 3),
+    ),
     "add_concat": (
         [
             {**dense("a", 4, "tanh"), "inbound": ["input"]},
             {**dense("b", 4, "elu"), "inbound": ["input"]},
             {"class_name": "Add", "config": {"name": "sum"}, "inbound": ["a", "b"]},
-            {"class_name": "Concatenate", "config": {"name": "cat"}, "inbound": ["sum", "a", "input"]},
+            {
+                "class_name": "Concatenate",
+                "config": {"name": "cat"},
+                "inbound": ["sum", "a", "input"],
+            },
             dense("o", 2, "sigmoid"),
         ],
         (3,),
@@ -122,7 +157,9 @@ OPTIMIZERS = [
 ]
 
 
-@pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=lambda o: o if isinstance(o, str) else o["class_name"])
+@pytest.mark.parametrize(
+    "optimizer", OPTIMIZERS, ids=lambda o: o if isinstance(o, str) else o["class_name"]
+)
 @pytest.mark.parametrize("graph", ["dropout", "add_concat"])
 def test_trace_equals_train_step_bit_for_bit(optimizer, graph):
     layers, shape = GRAPHS[graph]
@@ -163,7 +200,9 @@ def test_trace_phase_order_and_contents():
     np.testing.assert_allclose(f["z"], f["inputs"] @ before["kernel"] + before["bias"], rtol=1e-6)
     # dL/d kernel = inputs^T · dL/dz
     bw = by[("backward", "o")]
-    np.testing.assert_allclose(bw["grad_kernel"], by[("forward", "o")]["inputs"].T @ bw["grad_z"], rtol=1e-5)
+    np.testing.assert_allclose(
+        bw["grad_kernel"], by[("forward", "o")]["inputs"].T @ bw["grad_z"], rtol=1e-5
+    )
 
 
 def test_stopping_trace_part_way_changes_nothing():
@@ -200,7 +239,11 @@ def test_same_seed_same_weights_different_seed_differs():
 
 
 def test_dropout_identity_at_inference_and_scaled_in_training():
-    model = make_model([{"class_name": "Dropout", "config": {"name": "d", "rate": 0.5}}, dense("o", 2)], (1000,), dtype="float32")
+    model = make_model(
+        [{"class_name": "Dropout", "config": {"name": "d", "rate": 0.5}}, dense("o", 2)],
+        (1000,),
+        dtype="float32",
+    )
     x = np.ones((4, 1000), np.float32)
     out, caches = model.forward(x, training=False)
     np.testing.assert_array_equal(caches["d"].a, x)
@@ -210,11 +253,24 @@ def test_dropout_identity_at_inference_and_scaled_in_training():
     assert 0.4 < (caches["d"].a == 0).mean() < 0.6
 
 
-@pytest.mark.parametrize("loss, act", [("categorical_crossentropy", "softmax"), ("sparse_categorical_crossentropy", "softmax"), ("binary_crossentropy", "sigmoid")])
+@pytest.mark.parametrize(
+    "loss, act",
+    [
+        ("categorical_crossentropy", "softmax"),
+        ("sparse_categorical_crossentropy", "softmax"),
+        ("binary_crossentropy", "sigmoid"),
+    ],
+)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_no_overflow_at_huge_logits(loss, act, dtype):
-    model = make_model([dense("o", 3 if act == "softmax" else 1, act)], (2,), loss=loss, dtype=dtype)
-    model.weights["o"]["kernel"][...] = np.array([[1e4], [-1e4]]) if act == "sigmoid" else np.array([[1e4, -1e4, 0], [-1e4, 1e4, 0]])
+    model = make_model(
+        [dense("o", 3 if act == "softmax" else 1, act)], (2,), loss=loss, dtype=dtype
+    )
+    model.weights["o"]["kernel"][...] = (
+        np.array([[1e4], [-1e4]])
+        if act == "sigmoid"
+        else np.array([[1e4, -1e4, 0], [-1e4, 1e4, 0]])
+    )
     x = np.array([[1.0, 0.0], [0.0, 1.0]])
     y = targets_for(model, loss, 2, np.random.default_rng(0))
     with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is fine
@@ -246,7 +302,7 @@ class SeedPerceptron:
     def fit(self, X, y):
         self.weights = np.zeros(1 + X.shape[1])
         for _ in range(self.n_iterations):
-            for xi, target in zip(X, y):
+            for xi, target in zip(X, y):  # noqa: B905 (the seed, verbatim)
                 update = self.learning_rate * (target - self.predict(xi))
                 self.weights[1:] += update * xi
                 self.weights[0] += update
@@ -282,7 +338,9 @@ def test_perceptron_reproduces_seed_exactly(n_features, lr, seed):
 
 def test_perceptron_trace_is_the_seed_rule_on_one_sample():
     model = make_model(
-        [dense("p", 1, "sign", kernel_initializer="zeros")], (2,), loss=None,
+        [dense("p", 1, "sign", kernel_initializer="zeros")],
+        (2,),
+        loss=None,
         optimizer={"class_name": "Perceptron", "config": {"learning_rate": 0.5}},
     )
     model.weights["p"]["kernel"][:, 0] = [1.0, -1.0]
@@ -297,8 +355,13 @@ def test_perceptron_trace_is_the_seed_rule_on_one_sample():
 
 
 def test_predict_and_evaluate_shapes():
-    model = make_model([dense("h", 4, "relu"), dense("o", 3, "softmax")], (2,), loss="sparse_categorical_crossentropy",
-                       metrics=["accuracy"], dtype="float32")
+    model = make_model(
+        [dense("h", 4, "relu"), dense("o", 3, "softmax")],
+        (2,),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        dtype="float32",
+    )
     x = np.random.default_rng(0).normal(size=(10, 2)).astype(np.float32)
     p = model.predict(x, batch_size=3)
     assert p.shape == (10, 3) and p.dtype == np.float32

@@ -42,7 +42,12 @@ def test_auto_names_avoid_user_names_and_count_per_class():
             }
         }
     )
-    assert [layer["config"]["name"] for layer in p.layers] == ["dense", "dense_1", "dense_2", "dropout"]
+    assert [layer["config"]["name"] for layer in p.layers] == [
+        "dense",
+        "dense_1",
+        "dense_2",
+        "dropout",
+    ]
     assert p.data["format_version"] == FORMAT_VERSION
 
 
@@ -62,7 +67,10 @@ def test_json_round_trip_same_bytes_and_unknown_keys_kept(tmp_path):
 def test_nnd_round_trip_with_weights_and_history(tmp_path):
     p = seed_project()
     rng = np.random.default_rng(0)
-    p.weights = {"hidden/kernel": rng.random((784, 128), dtype=np.float32), "hidden/bias": np.zeros(128, np.float32)}
+    p.weights = {
+        "hidden/kernel": rng.random((784, 128), dtype=np.float32),
+        "hidden/bias": np.zeros(128, np.float32),
+    }
     p.history = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.6]}
     save_project(p, tmp_path / "a.nnd")
     q = load_project(tmp_path / "a.nnd")
@@ -156,18 +164,29 @@ def test_atomic_save_leaves_old_file_when_write_fails(tmp_path, monkeypatch):
 
 # Hypothesis: random (structurally plausible) projects round-trip losslessly and deterministically.
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-1000, 1000), st.floats(allow_nan=False, allow_infinity=False),
+    st.none(),
+    st.booleans(),
+    st.integers(-1000, 1000),
+    st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=8),
 )
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(st.text(max_size=6), children, max_size=3)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
     max_leaves=8,
 )
 layer = st.fixed_dictionaries(
     {
-        "class_name": st.sampled_from(["Dense", "Dropout", "Activation", "Flatten", "Add", "Concatenate"]),
-        "config": st.dictionaries(st.sampled_from(["units", "rate", "activation", "name", "axis"]), json_scalars, max_size=3),
+        "class_name": st.sampled_from(
+            ["Dense", "Dropout", "Activation", "Flatten", "Add", "Concatenate"]
+        ),
+        "config": st.dictionaries(
+            st.sampled_from(["units", "rate", "activation", "name", "axis"]),
+            json_scalars,
+            max_size=3,
+        ),
     }
 )
 projects = st.fixed_dictionaries(
@@ -175,9 +194,14 @@ projects = st.fixed_dictionaries(
         "format_version": st.just(1),
         "name": st.text(max_size=20),
         "model": st.fixed_dictionaries(
-            {"input_shape": st.lists(st.integers(1, 64), min_size=1, max_size=3), "layers": st.lists(layer, max_size=6)}
+            {
+                "input_shape": st.lists(st.integers(1, 64), min_size=1, max_size=3),
+                "layers": st.lists(layer, max_size=6),
+            }
         ),
-        "fit": st.dictionaries(st.sampled_from(["epochs", "batch_size", "seed"]), st.integers(1, 100), max_size=3),
+        "fit": st.dictionaries(
+            st.sampled_from(["epochs", "batch_size", "seed"]), st.integers(1, 100), max_size=3
+        ),
     },
     optional={"extra": json_values, "layout": json_values},
 )

@@ -24,9 +24,19 @@ def moons_project(**fit):
                     {"class_name": "Dense", "config": {"units": 2, "activation": "softmax"}},
                 ],
             },
-            "compile": {"optimizer": {"class_name": "Adam", "config": {"learning_rate": 0.02}},
-                        "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
-            "fit": {"epochs": 3, "batch_size": 16, "validation_split": 0.2, "shuffle": True, "seed": 3, **fit},
+            "compile": {
+                "optimizer": {"class_name": "Adam", "config": {"learning_rate": 0.02}},
+                "loss": "sparse_categorical_crossentropy",
+                "metrics": ["accuracy"],
+            },
+            "fit": {
+                "epochs": 3,
+                "batch_size": 16,
+                "validation_split": 0.2,
+                "shuffle": True,
+                "seed": 3,
+                **fit,
+            },
             "dataset": {"name": "moons", "n_samples": 200, "noise": 0.1},
         }
     )
@@ -131,12 +141,29 @@ def test_empty_training_split_is_an_error():
 def test_digits_seed_mlp_reaches_90_percent():
     project = from_dict(
         {
-            "model": {"input_shape": [64], "layers": [
-                {"class_name": "Dense", "config": {"name": "hidden", "units": 128, "activation": "relu"}},
-                {"class_name": "Dropout", "config": {"rate": 0.2}},
-                {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}}]},
-            "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
-            "fit": {"epochs": 10, "batch_size": 32, "validation_split": 0.1, "shuffle": True, "seed": 0},
+            "model": {
+                "input_shape": [64],
+                "layers": [
+                    {
+                        "class_name": "Dense",
+                        "config": {"name": "hidden", "units": 128, "activation": "relu"},
+                    },
+                    {"class_name": "Dropout", "config": {"rate": 0.2}},
+                    {"class_name": "Dense", "config": {"units": 10, "activation": "softmax"}},
+                ],
+            },
+            "compile": {
+                "optimizer": "adam",
+                "loss": "sparse_categorical_crossentropy",
+                "metrics": ["accuracy"],
+            },
+            "fit": {
+                "epochs": 10,
+                "batch_size": 32,
+                "validation_split": 0.1,
+                "shuffle": True,
+                "seed": 0,
+            },
             "dataset": {"name": "digits", "standardize": True},
         }
     )
@@ -147,12 +174,31 @@ def test_digits_seed_mlp_reaches_90_percent():
 def test_perceptron_project_trains_on_separable_blobs():
     project = from_dict(
         {
-            "model": {"input_shape": [2], "layers": [
-                {"class_name": "Dense", "config": {"name": "perceptron", "units": 1, "activation": "sign",
-                                                   "kernel_initializer": "zeros"}}]},
-            "compile": {"optimizer": {"class_name": "Perceptron", "config": {"learning_rate": 0.01}},
-                        "metrics": ["accuracy"]},
-            "fit": {"epochs": 10, "batch_size": 1, "validation_split": 0.0, "shuffle": False, "seed": 0},
+            "model": {
+                "input_shape": [2],
+                "layers": [
+                    {
+                        "class_name": "Dense",
+                        "config": {
+                            "name": "perceptron",
+                            "units": 1,
+                            "activation": "sign",
+                            "kernel_initializer": "zeros",
+                        },
+                    }
+                ],
+            },
+            "compile": {
+                "optimizer": {"class_name": "Perceptron", "config": {"learning_rate": 0.01}},
+                "metrics": ["accuracy"],
+            },
+            "fit": {
+                "epochs": 10,
+                "batch_size": 1,
+                "validation_split": 0.0,
+                "shuffle": False,
+                "seed": 0,
+            },
             "dataset": {"name": "blobs", "n_samples": 100, "centers": 2, "noise": 0.2},
         }
     )

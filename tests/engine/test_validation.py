@@ -60,7 +60,11 @@ def test_unknown_class_names_layer_and_suggests():
 
 
 def test_unknown_activation():
-    text, p = one(with_layers([{"class_name": "Dense", "config": {"name": "h", "units": 3, "activation": "rellu"}}]))
+    text, p = one(
+        with_layers(
+            [{"class_name": "Dense", "config": {"name": "h", "units": 3, "activation": "rellu"}}]
+        )
+    )
     assert (p.layer, p.field) == ("h", "activation") and "unknown activation 'rellu'" in text
 
 
@@ -76,7 +80,11 @@ def test_unknown_key_suggests():
         ({"units": 2.5}, "units", "integer"),
         ({"units": "3"}, "units", "integer"),
         ({"units": 3, "use_bias": "yes"}, "use_bias", "true or false"),
-        ({"units": 3, "kernel_initializer": "glorot_unifrom"}, "kernel_initializer", "glorot_unifrom"),
+        (
+            {"units": 3, "kernel_initializer": "glorot_unifrom"},
+            "kernel_initializer",
+            "glorot_unifrom",
+        ),
     ],
 )
 def test_wrong_type_or_range_dense(config, field, needle):
@@ -86,20 +94,32 @@ def test_wrong_type_or_range_dense(config, field, needle):
 
 @pytest.mark.parametrize("rate", [1.0, -0.1, 1.5])
 def test_dropout_rate_range(rate):
-    layers = [{"class_name": "Dropout", "config": {"name": "d", "rate": rate}}, {"class_name": "Dense", "config": {"units": 2}}]
+    layers = [
+        {"class_name": "Dropout", "config": {"name": "d", "rate": rate}},
+        {"class_name": "Dense", "config": {"units": 2}},
+    ]
     text, p = one(with_layers(layers))
     assert (p.layer, p.field) == ("d", "rate")
 
 
 def test_optimizer_problems():
-    text, p = one(mlp(compile={"optimizer": {"class_name": "Adam", "config": {"learning_rate": -1}}, "loss": "mse"}))
+    text, p = one(
+        mlp(
+            compile={
+                "optimizer": {"class_name": "Adam", "config": {"learning_rate": -1}},
+                "loss": "mse",
+            }
+        )
+    )
     assert p.field == "compile.optimizer" and "learning_rate" in text
     text, p = one(mlp(compile={"optimizer": "adamw2", "loss": "mse"}))
     assert p.field == "compile.optimizer" and "adamw2" in text
 
 
 def test_unknown_loss_and_metric():
-    texts, problems = problems_of(mlp(compile={"optimizer": "adam", "loss": "crossentropy", "metrics": ["f1"]}))
+    texts, problems = problems_of(
+        mlp(compile={"optimizer": "adam", "loss": "crossentropy", "metrics": ["f1"]})
+    )
     fields = {p.field for p in problems}
     assert {"compile.loss", "compile.metrics"} <= fields
     assert any("crossentropy" in t for t in texts) and any("'f1'" in t for t in texts)
@@ -107,8 +127,13 @@ def test_unknown_loss_and_metric():
 
 @pytest.mark.parametrize(
     "fit, field",
-    [({"batch_size": 0}, "fit.batch_size"), ({"epochs": 0}, "fit.epochs"), ({"validation_split": 1.0}, "fit.validation_split"),
-     ({"shuffle": 1}, "fit.shuffle"), ({"epoch": 3}, "fit.epoch")],
+    [
+        ({"batch_size": 0}, "fit.batch_size"),
+        ({"epochs": 0}, "fit.epochs"),
+        ({"validation_split": 1.0}, "fit.validation_split"),
+        ({"shuffle": 1}, "fit.shuffle"),
+        ({"epoch": 3}, "fit.epoch"),
+    ],
 )
 def test_fit_problems(fit, field):
     _, p = one(mlp(fit=fit))
@@ -116,7 +141,10 @@ def test_fit_problems(fit, field):
 
 
 def test_duplicate_names():
-    layers = [{"class_name": "Dense", "config": {"name": "a", "units": 3}}, {"class_name": "Dense", "config": {"name": "a", "units": 3}}]
+    layers = [
+        {"class_name": "Dense", "config": {"name": "a", "units": 3}},
+        {"class_name": "Dense", "config": {"name": "a", "units": 3}},
+    ]
     text, p = one(with_layers(layers))
     assert p.layer == "a" and p.field == "name" and "duplicate" in text
 
@@ -228,14 +256,23 @@ def test_output_fewer_units_than_classes():
     project = from_dict(mlp())
     graph = build_graph(project)
     probs = data_fit_problems(project, graph, _ds(n_classes=12))
-    assert probs and probs[0].layer == "dense" and probs[0].field == "units" and "12 classes" in str(probs[0])
+    assert (
+        probs
+        and probs[0].layer == "dense"
+        and probs[0].field == "units"
+        and "12 classes" in str(probs[0])
+    )
 
 
 def test_input_shape_mismatch_names_both_shapes():
     project = from_dict(mlp())
     graph = build_graph(project)
     probs = data_fit_problems(project, graph, _ds(shape=(784,)))
-    assert probs[0].field == "model.input_shape" and "(None, 784)" in str(probs[0]) and "(None, 64)" in str(probs[0])
+    assert (
+        probs[0].field == "model.input_shape"
+        and "(None, 784)" in str(probs[0])
+        and "(None, 64)" in str(probs[0])
+    )
 
 
 def test_categorical_needs_one_unit_per_class():

@@ -8,8 +8,9 @@ closing it early changes nothing (weights, optimizer state and dropout RNG are r
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -132,7 +133,11 @@ class NumpyModel:
                 continue
             fan_in = node.input_shapes[0][-1]
             units = node.config["units"]
-            w = {"kernel": initialize(node.config["kernel_initializer"], (fan_in, units), rng, self.dtype)}
+            w = {
+                "kernel": initialize(
+                    node.config["kernel_initializer"], (fan_in, units), rng, self.dtype
+                )
+            }
             if node.config["use_bias"]:
                 w["bias"] = initialize(node.config["bias_initializer"], (units,), rng, self.dtype)
             self.weights[node.name] = w
@@ -186,7 +191,9 @@ class NumpyModel:
         self.optimizer.learning_rate = float(value)
 
     # ----------------------------------------------------------------- per-layer math
-    def _forward_node(self, node: Node, inputs: list[np.ndarray], training: bool) -> tuple[np.ndarray, _Cache]:
+    def _forward_node(
+        self, node: Node, inputs: list[np.ndarray], training: bool
+    ) -> tuple[np.ndarray, _Cache]:
         c = _Cache()
         c.inputs = inputs
         cls = node.class_name
@@ -196,7 +203,9 @@ class NumpyModel:
             if x.ndim == 2:
                 z = x @ w["kernel"]
             else:
-                z = (x.reshape(-1, x.shape[-1]) @ w["kernel"]).reshape(x.shape[:-1] + (w["kernel"].shape[1],))
+                z = (x.reshape(-1, x.shape[-1]) @ w["kernel"]).reshape(
+                    x.shape[:-1] + (w["kernel"].shape[1],)
+                )
             if "bias" in w:
                 z += w["bias"]
             c.z = z
@@ -277,7 +286,9 @@ class NumpyModel:
     def _cast_x(self, x: np.ndarray) -> np.ndarray:
         return x if x.dtype == self.dtype else x.astype(self.dtype)
 
-    def forward(self, x: np.ndarray, training: bool = False) -> tuple[np.ndarray, dict[str, _Cache]]:
+    def forward(
+        self, x: np.ndarray, training: bool = False
+    ) -> tuple[np.ndarray, dict[str, _Cache]]:
         """Run the network; return the output and the per-layer caches."""
         outs = {INPUT: self._cast_x(x)}
         caches: dict[str, _Cache] = {}
@@ -297,7 +308,13 @@ class NumpyModel:
     def _loss(self, y: np.ndarray, out: np.ndarray, caches: dict[str, _Cache]):
         node = self.graph.output_node
         c = caches[node.name]
-        return compute_loss(self.loss, y, out, c.z if self._fused else None, node.activation if self._fused else None)
+        return compute_loss(
+            self.loss,
+            y,
+            out,
+            c.z if self._fused else None,
+            node.activation if self._fused else None,
+        )
 
     def _backward(
         self, caches: dict[str, _Cache], grad_out: np.ndarray | None, grad_z_out: np.ndarray | None
@@ -313,10 +330,12 @@ class NumpyModel:
                 ga, gz = pending.pop(node.name, None), None
                 if ga is None:
                     continue  # does not reach the output (validation forbids this)
-            gins, wgrads, _ = self._backward_node(node, caches[node.name], ga, gz, self._needs_input_grad[node.name])
+            gins, wgrads, _ = self._backward_node(
+                node, caches[node.name], ga, gz, self._needs_input_grad[node.name]
+            )
             for wname, g in wgrads.items():
                 grads[f"{node.name}/{wname}"] = g
-            for src, g in zip(node.inbound, gins):
+            for src, g in zip(node.inbound, gins, strict=True):
                 if src == INPUT or g is None:
                     continue
                 if src in pending:
@@ -329,7 +348,9 @@ class NumpyModel:
         """Loss and weight gradients at the current weights (training mode, no update)."""
         out, caches = self.forward(x, training=True)
         res = self._loss(y, out, caches)
-        return float(res.value), self._backward(caches, res.grad_a if res.grad_z is None else None, res.grad_z)
+        return float(res.value), self._backward(
+            caches, res.grad_a if res.grad_z is None else None, res.grad_z
+        )
 
     def train_step(self, x: np.ndarray, y: np.ndarray, epoch: int = 0, step: int = 0) -> StepResult:
         """One optimizer step on a batch. Raises NonFiniteError before touching the weights
@@ -393,7 +414,7 @@ class NumpyModel:
         return next(n for n in self.graph.nodes if n.class_name == "Dense")
 
     def _perceptron_step(self, x: np.ndarray, y: np.ndarray) -> StepResult:
-        """The seed's rule, sample by sample: w += lr*(t - predict(x))*x; b += lr*(t - predict(x))."""
+        """The seed's rule per sample: update = lr*(t - predict(x)); w += update*x; b += update."""
         node = self._perceptron_node()
         w = self.weights[node.name]
         kernel = w["kernel"][:, 0]  # a view: updates land in the weights
@@ -459,7 +480,9 @@ class NumpyModel:
                 outs[node.name], caches[node.name] = self._forward_node(node, inputs, True)
                 c = caches[node.name]
                 data: dict[str, Any] = {
-                    "inputs": [i.copy() for i in inputs] if node.layer_type.merge else inputs[0].copy()
+                    "inputs": [i.copy() for i in inputs]
+                    if node.layer_type.merge
+                    else inputs[0].copy()
                 }
                 if c.z is not None:
                     data["z"] = c.z.copy()
@@ -473,7 +496,11 @@ class NumpyModel:
             yield PhaseEvent(
                 "loss",
                 self.graph.output,
-                {"value": float(res.value), "targets": np.array(y, copy=True), "grad": res.grad_a.copy()},
+                {
+                    "value": float(res.value),
+                    "targets": np.array(y, copy=True),
+                    "grad": res.grad_a.copy(),
+                },
             )
 
             grads: dict[str, np.ndarray] = {}
@@ -487,7 +514,7 @@ class NumpyModel:
                 gins, wgrads, gz_used = self._backward_node(node, caches[node.name], ga, gz, True)
                 for wname, g in wgrads.items():
                     grads[f"{node.name}/{wname}"] = g
-                for src, g in zip(node.inbound, gins):
+                for src, g in zip(node.inbound, gins, strict=True):
                     if src == INPUT:
                         continue
                     pending[src] = pending[src] + g if src in pending else g
@@ -496,7 +523,9 @@ class NumpyModel:
                     data["grad_z"] = gz_used.copy()
                 for wname, g in wgrads.items():
                     data[f"grad_{wname}"] = g.copy()
-                data["grad_inputs"] = [g.copy() for g in gins] if node.layer_type.merge else gins[0].copy()
+                data["grad_inputs"] = (
+                    [g.copy() for g in gins] if node.layer_type.merge else gins[0].copy()
+                )
                 yield PhaseEvent("backward", node.name, data)
 
             # Updates are computed on copies so that a half-consumed update phase changes nothing.
@@ -511,8 +540,14 @@ class NumpyModel:
                     continue
                 before = {w: a.copy() for w, a in self.weights[node.name].items()}
                 after = {w: new_flat[f"{node.name}/{w}"].copy() for w in before}
-                opt = {f"{w}/{s}": v.copy() for w in before for s, v in slots.get(f"{node.name}/{w}", {}).items()}
-                yield PhaseEvent("update", node.name, {"before": before, "after": after, "optimizer": opt})
+                opt = {
+                    f"{w}/{s}": v.copy()
+                    for w in before
+                    for s, v in slots.get(f"{node.name}/{w}", {}).items()
+                }
+                yield PhaseEvent(
+                    "update", node.name, {"before": before, "after": after, "optimizer": opt}
+                )
             for key, arr in self._flat.items():
                 np.copyto(arr, new_flat[key])
             self.optimizer.set_state(new_state)
