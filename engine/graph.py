@@ -280,11 +280,16 @@ def analyze_model(model: dict) -> tuple[Graph | None, list[Problem]]:
                 )
             )
             continue
-        if (
-            not isinstance(inbound, list)
-            or not inbound
-            or not all(isinstance(s, str) for s in inbound)
-        ):
+        if isinstance(inbound, list) and not inbound:
+            problems.append(
+                Problem(
+                    "is not connected: connect a layer (or the input) to it",
+                    layer=name,
+                    field="inbound",
+                )
+            )
+            continue
+        if not isinstance(inbound, list) or not all(isinstance(s, str) for s in inbound):
             problems.append(
                 Problem(
                     f"must be a non-empty list of layer names, got {inbound!r}",
