@@ -4,6 +4,7 @@ so undo restores the project exactly, byte for byte."""
 from __future__ import annotations
 
 import copy
+import weakref
 
 from PySide6.QtGui import QUndoCommand
 
@@ -21,10 +22,16 @@ class EditCommand(QUndoCommand):
         self, document, text: str, before: dict, after: dict, merge_key: object | None = None
     ) -> None:
         super().__init__(text)
-        self.document = document
+        # A weak reference: the document's undo stack owns this command, and a strong one back
+        # would keep the document alive until interpreter shutdown, where Qt crashes freeing it.
+        self._document = weakref.ref(document)
         self.before = before
         self.after = after
         self.merge_key = merge_key
+
+    @property
+    def document(self):
+        return self._document()
 
     def id(self) -> int:  # Qt override
         return _MERGE_ID if self.merge_key is not None else -1
