@@ -15,7 +15,7 @@ from pathlib import Path
 
 from engine.errors import NNDError, NonFiniteError
 
-SUBCOMMANDS = ("train", "summary", "gradcheck", "trace", "screenshot")
+SUBCOMMANDS = ("train", "summary", "gradcheck", "trace", "export", "import", "screenshot")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,6 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("project")
     r.add_argument("--batch-size", type=int)
     r.add_argument("-o", "--output", required=True)
+
+    x = sub.add_parser("export", help="write the project as a Keras script (and its weights)")
+    x.add_argument("project")
+    x.add_argument("-o", "--output", help="the .py file to write (default: beside the project)")
+
+    i = sub.add_parser("import", help="read a saved Keras model (.keras or .h5) into a project")
+    i.add_argument("model")
+    i.add_argument("-o", "--output", help="the project to write (default: MODEL with .nnd)")
 
     sc = sub.add_parser("screenshot", help="render the main window offscreen to a PNG")
     sc.add_argument("project", nargs="?")
@@ -283,6 +291,27 @@ def cmd_trace(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from engine.export import export_project
+
+    project = _load(args.project)
+    out = Path(args.output) if args.output else Path(args.project).with_suffix(".py")
+    for path in export_project(project, out):
+        print(f"Wrote {path}")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from engine.export import import_keras_model
+    from engine.project import save_project
+
+    project = import_keras_model(args.model)
+    out = Path(args.output) if args.output else Path(args.model).with_suffix(".nnd")
+    save_project(project, out)
+    print(f"Wrote {out}")
+    return 0
+
+
 def cmd_screenshot(args) -> int:
     try:
         w, h = (int(v) for v in args.size.lower().split("x"))
@@ -300,6 +329,8 @@ COMMANDS = {
     "summary": cmd_summary,
     "gradcheck": cmd_gradcheck,
     "trace": cmd_trace,
+    "export": cmd_export,
+    "import": cmd_import,
     "screenshot": cmd_screenshot,
 }
 

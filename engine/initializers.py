@@ -73,7 +73,7 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _parse(spec: object) -> tuple[str, dict[str, Any]]:
+def parse_initializer(spec: object) -> tuple[str, dict[str, Any]]:
     """Resolve a spec to ``(snake_name, full config)``; raise ValueError with a message."""
     expected = ", ".join(INITIALIZER_NAMES)
     if isinstance(spec, str):
@@ -168,7 +168,7 @@ def check_initializer(spec: object) -> str | None:
         None when the spec is valid, else a message for people naming the problem.
     """
     try:
-        _parse(spec)
+        parse_initializer(spec)
     except ValueError as exc:
         return str(exc)
     return None
@@ -248,7 +248,7 @@ def initialize(
     ValueError
         When the spec is invalid (the message is :func:`check_initializer`'s).
     """
-    name, config = _parse(spec)
+    name, config = parse_initializer(spec)
     shape = tuple(int(s) for s in shape)
     dtype = np.dtype(dtype)
     if name == "zeros":

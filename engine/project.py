@@ -391,6 +391,19 @@ def save_project(project: Project, path: str | os.PathLike) -> Path:
     return path
 
 
+# Read once at import: os.umask can only be read by setting it, which is not thread-safe later.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def make_ordinary(path: Path) -> None:
+    """Give a file made by mkstemp (private, 0600) the mode a plain ``open()`` would give it."""
+    try:
+        os.chmod(path, 0o666 & ~_UMASK)
+    except OSError:
+        pass
+
+
 def atomic_write(path: Path, payload: bytes) -> None:
     """Write ``payload`` to ``path`` atomically (temp file, fsync, os.replace, fsync dir)."""
     folder = path.parent if str(path.parent) else Path(".")
@@ -399,6 +412,7 @@ def atomic_write(path: Path, payload: bytes) -> None:
     except OSError as exc:
         raise ProjectError(f"cannot write in {folder}: {exc.strerror}", str(path)) from exc
     try:
+        make_ordinary(Path(tmp))
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()

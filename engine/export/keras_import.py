@@ -1,0 +1,575 @@
+"""A saved Keras model (``.keras`` or legacy ``.h5``) as a project, with its weights.
+
+:func:`import_keras_model` loads the model with Keras, walks its layers and maps each Keras
+config onto NN Designer's layer table: a key the table lacks is dropped only when Keras holds it
+at its "not used" value (``trainable`` true, no regularizer, no constraint...); anything else
+NN Designer cannot represent is refused with a message naming the layer and the key. Layer names
+are kept, so the weights are keyed ``"<keras layer name>/kernel"`` and ``"/bias"``. The compile
+settings (optimizer, loss, metrics) are read when the model was saved compiled.
+
+Keras is imported when :func:`import_keras_model` is called, never when this module is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.activations import ACTIVATION_NAMES
+from engine.errors import BackendUnavailableError, NNDError, ProjectError
+from engine.graph import DTYPES, INPUT, analyze_model
+from engine.initializers import parse_initializer as _parse_initializer
+from engine.layers import LAYER_CLASS_NAMES, LAYER_TYPES
+from engine.project import FORMAT_VERSION, Project, from_dict
+
+__all__ = ["MODEL_SUFFIXES", "import_keras_model"]
+
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+
+# Keras config keys NN Designer has no field for, with the value that means "not used".
+_UNUSED_VALUES: dict[str, Any] = {
+    "trainable": True,
+    "kernel_regularizer": None,
+    "bias_regularizer": None,
+    "activity_regularizer": None,
+    "kernel_constraint": None,
+    "bias_constraint": None,
+    "lora_rank": None,
+    "lora_alpha": None,
+    "quantization_config": None,
+    "noise_shape": None,
+    "data_format": "channels_last",
+}
+
+_OPTIMIZERS = ("SGD", "Adam", "RMSprop", "Adagrad")
+_LOSS_CLASSES = {
+    "MeanSquaredError": "mean_squared_error",
+    "MeanAbsoluteError": "mean_absolute_error",
+    "BinaryCrossentropy": "binary_crossentropy",
+    "CategoricalCrossentropy": "categorical_crossentropy",
+    "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
+    "Hinge": "hinge",
+}
+# A loss object's settings that leave it equal to the plain Keras loss function.
+_LOSS_PLAIN = {
+    "reduction": "sum_over_batch_size",
+    "from_logits": False,
+    "label_smoothing": 0.0,
+    "axis": -1,
+    "ignore_class": None,
+    "dtype": None,
+}
+_METRIC_CLASSES = {
+    "Accuracy": "accuracy",
+    "BinaryAccuracy": "accuracy",
+    "CategoricalAccuracy": "accuracy",
+    "SparseCategoricalAccuracy": "accuracy",
+    "MeanSquaredError": "mean_squared_error",
+    "MeanAbsoluteError": "mean_absolute_error",
+}
+# Names Keras gives models it was not told to name: the file name says more.
+_AUTO_MODEL_NAME = re.compile(r"(sequential|functional|model)(_\d+)?")
+
+
+def import_keras_model(path: str | os.PathLike) -> Project:
+    """Read a saved Keras model into a project.
+
+    Parameters
+    ----------
+    path : path
+        A ``.keras`` file or a legacy ``.h5`` / ``.hdf5`` file; the model is Sequential or
+        functional, with one input and one output, built from layers NN Designer supports.
+
+    Returns
+    -------
+    Project
+        Not yet saved (``path`` None): ``name`` (the model's, or the file's stem when Keras
+        named the model), ``model`` (``input_shape`` and the layers, with ``inbound`` only when
+        the model is not a plain chain), ``compile`` when the model was saved compiled,
+        ``backend`` and ``dtype``; no dataset. ``weights`` holds every weight keyed
+        ``"<layer>/kernel"`` / ``"<layer>/bias"`` (None when the model has none).
+
+    Raises
+    ------
+    NNDError
+        The file is missing or not a Keras model (naming the file), a layer is of a class NN
+        Designer does not support (naming the layer and the class) or uses a setting it cannot
+        represent (naming the layer and the key), or Keras cannot be imported.
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.exists():
+        raise ProjectError("no such file", source)
+    if path.is_dir():
+        raise ProjectError(
+            "is a folder (a TensorFlow SavedModel?), not a Keras model file; save the model with "
+            "model.save('model.keras') and import that",
+            source,
+        )
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        raise ProjectError(
+            f"is not a Keras model file: expected a name ending in {', '.join(MODEL_SUFFIXES)}",
+            source,
+        )
+    keras = _import_keras()
+    model = _load(keras, path)
+    try:
+        return _project_from_model(keras, model, path)
+    except NNDError as exc:
+        if exc.where is None:
+            raise NNDError(exc.message, source) from None
+        raise
+    except Exception as exc:  # noqa: BLE001 - Keras internals on an unusual model
+        raise NNDError(
+            f"cannot be imported ({type(exc).__name__}: {_first_line(exc)})", source
+        ) from exc
+
+
+# ------------------------------------------------------------------------------------------------
+# Loading
+# ------------------------------------------------------------------------------------------------
+
+
+def _import_keras():
+    try:
+        import keras
+    except Exception as exc:  # noqa: BLE001 - a broken TensorFlow fails in many ways
+        raise BackendUnavailableError(
+            f"importing a Keras model needs Keras (TensorFlow), which cannot be imported: {exc}"
+        ) from None
+    return keras
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence Keras' warnings while loading (legacy-format and optimizer notices)."""
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        absl.setLevel(level)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _load(keras, path: Path):
+    source = str(path)
+    with _quiet():
+        try:
+            return keras.saving.load_model(path, compile=True)
+        except Exception:  # noqa: BLE001 - retried without the compile settings below
+            pass
+        try:
+            return keras.saving.load_model(path, compile=False)
+        except Exception as exc:  # noqa: BLE001 - damaged files fail in many ways
+            raise ProjectError(
+                f"cannot be read as a Keras model ({type(exc).__name__}: {_first_line(exc)})",
+                source,
+            ) from None
+
+
+# ------------------------------------------------------------------------------------------------
+# Model -> spec
+# ------------------------------------------------------------------------------------------------
+
+
+def _article(word: str) -> str:
+    if len(word) > 1 and word[:2].isupper():  # an acronym: LSTM, GRU, ReLU...
+        return "an" if word[0] in "AEFHILMNORSX" else "a"
+    return "an" if word[0].lower() in "aeiou" else "a"
+
+
+def _unsupported(layer_name: str, class_name: str) -> NNDError:
+    return NNDError(
+        f"layer '{layer_name}' is {_article(class_name)} {class_name}, which NN Designer does "
+        f"not support (supported: {', '.join(LAYER_CLASS_NAMES)})"
+    )
+
+
+def _project_name(model, path: Path) -> str:
+    name = str(model.name or "")
+    if not name or _AUTO_MODEL_NAME.fullmatch(name):
+        return path.stem
+    return name
+
+
+def _project_from_model(keras, model, path: Path) -> Project:
+    if not isinstance(model, keras.Model):
+        raise NNDError(f"holds a {type(model).__name__}, not a Keras model")
+    try:
+        inputs, outputs = list(model.inputs), list(model.outputs)
+    except (AttributeError, ValueError):
+        inputs, outputs = [], []
+    if not inputs:
+        raise NNDError(
+            "the model has no defined input; build it with keras.Input(shape=...) before saving"
+        )
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise NNDError(
+            f"the model has {len(inputs)} inputs and {len(outputs)} outputs; NN Designer "
+            "models have one of each"
+        )
+    input_shape = list(inputs[0].shape[1:])
+    if not input_shape or not all(isinstance(d, int) and d >= 1 for d in input_shape):
+        shown = "(None, " + ", ".join(str(d) for d in input_shape) + ")"
+        raise NNDError(
+            f"the model input has shape {shown}; NN Designer needs every axis but the batch "
+            "axis fixed"
+        )
+
+    input_names: set[str] = set()
+    kept = []
+    for layer in model.layers:
+        cls = type(layer).__name__
+        if cls == "InputLayer":
+            input_names.add(layer.name)
+            continue
+        if cls not in LAYER_TYPES or not type(layer).__module__.startswith("keras."):
+            raise _unsupported(layer.name, cls)
+        kept.append(layer)
+    if not kept:
+        raise NNDError("the model has no layers")
+
+    names = _project_names([layer.name for layer in kept])
+    inbound = _inbound(model, kept, names, input_names)
+    layers: list[dict] = []
+    weights: dict[str, np.ndarray] = {}
+    dtypes = set()
+    for layer in kept:
+        name = names[layer.name]
+        cls = type(layer).__name__
+        config = _layer_config(layer, cls, name)
+        entry: dict[str, Any] = {"class_name": cls, "config": config}
+        if inbound is not None:
+            entry["inbound"] = inbound[layer.name]
+        layers.append(entry)
+        dtypes.add(_dtype_of(layer))
+        expected = set(LAYER_TYPES[cls].weight_names(LAYER_TYPES[cls].resolve(config)))
+        for var in layer.weights:
+            wname = var.name.rpartition("/")[2]
+            if wname not in expected:
+                raise NNDError(
+                    f"layer '{layer.name}' holds a weight '{wname}' that NN Designer cannot "
+                    f"represent (a {cls} has {', '.join(sorted(expected)) or 'no weights'})"
+                )
+            weights[f"{name}/{wname}"] = np.array(var.numpy())
+    if len(dtypes) > 1:
+        raise NNDError(
+            f"the layers compute in different dtypes ({', '.join(sorted(dtypes))}); NN Designer "
+            "models use one dtype"
+        )
+    dtype = dtypes.pop()
+
+    data: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "name": _project_name(model, path),
+        "model": {"input_shape": input_shape, "layers": layers},
+    }
+    comp = _compile_settings(model)
+    if comp:
+        data["compile"] = comp
+    data["backend"] = "numpy"
+    data["dtype"] = dtype
+    graph, problems = analyze_model(data["model"])
+    if problems:
+        raise NNDError("the model cannot be represented: " + "; ".join(str(p) for p in problems))
+    project = from_dict(data, str(path))
+    project.weights = weights or None
+    return project
+
+
+def _project_names(keras_names: list[str]) -> dict[str, str]:
+    """Keras layer name -> project layer name: the same, except NN Designer's reserved
+    ``input`` (the model input), which becomes ``input_1`` or the next free name."""
+    taken = set(keras_names)
+    out = {}
+    for name in keras_names:
+        if name == INPUT:
+            n = 1
+            while f"{INPUT}_{n}" in taken:
+                n += 1
+            new = f"{INPUT}_{n}"
+            taken.add(new)
+            out[name] = new
+        else:
+            out[name] = name
+    return out
+
+
+def _dtype_of(layer) -> str:
+    policy = getattr(layer, "dtype_policy", None)
+    name = getattr(policy, "name", None) or str(getattr(layer, "dtype", "float32"))
+    if name not in DTYPES:
+        raise NNDError(
+            f"layer '{layer.name}' computes in dtype policy '{name}'; NN Designer supports "
+            f"{' and '.join(DTYPES)}"
+        )
+    return name
+
+
+def _inbound(
+    model, kept, names: dict[str, str], input_names: set[str]
+) -> dict[str, list[str]] | None:
+    """Each layer's inputs by project name, or None for a plain chain (a Sequential)."""
+    if type(model).__name__ == "Sequential":
+        return None
+    entries = {entry.get("name"): entry for entry in model.get_config().get("layers", [])}
+    result: dict[str, list[str]] = {}
+    for layer in kept:
+        nodes = (entries.get(layer.name) or {}).get("inbound_nodes") or []
+        if len(nodes) != 1:
+            raise NNDError(
+                f"layer '{layer.name}' is called {len(nodes)} times in the model; NN Designer "
+                "layers are used once each (no shared layers)"
+            )
+        sources = []
+        for tensor in _tensors(nodes[0].get("args", [])):
+            history = tensor.get("config", {}).get("keras_history")
+            if not history:
+                continue
+            src = history[0]
+            sources.append(INPUT if src in input_names else names.get(src, src))
+        if not sources:
+            raise NNDError(f"cannot tell which layer feeds layer '{layer.name}'")
+        result[layer.name] = sources
+    previous = INPUT
+    for layer in kept:
+        if result[layer.name] != [previous]:
+            return {names[k]: v for k, v in result.items()}
+        previous = names[layer.name]
+    return None
+
+
+def _tensors(args: Any) -> list[dict]:
+    """The serialized Keras tensors among a node's call arguments, in order."""
+    if isinstance(args, dict):
+        if args.get("class_name") == "__keras_tensor__":
+            return [args]
+        return []
+    if isinstance(args, (list, tuple)):
+        out = []
+        for a in args:
+            out += _tensors(a)
+        return out
+    return []
+
+
+def _activation_name(value: Any, where: str) -> str:
+    if isinstance(value, dict):  # a serialized function
+        value = value.get("config") if value.get("class_name") == "function" else None
+    if value is None:
+        return "linear"
+    if not isinstance(value, str) or value not in ACTIVATION_NAMES or value == "sign":
+        raise NNDError(
+            f"{where} uses the activation {value!r}, which NN Designer does not support "
+            f"(supported: {', '.join(a for a in ACTIVATION_NAMES if a != 'sign')})"
+        )
+    return value
+
+
+def _initializer_spec(value: Any, where: str) -> Any:
+    if isinstance(value, str):
+        spec: Any = value
+    elif isinstance(value, dict):
+        spec = {"class_name": value.get("class_name"), "config": value.get("config") or {}}
+    else:
+        raise NNDError(f"{where} is {value!r}, which NN Designer cannot represent")
+    try:
+        name, config = _parse_initializer(spec)
+    except ValueError as exc:
+        raise NNDError(f"{where}: {exc}") from None
+    _, defaults = _parse_initializer(name)
+    changed = {
+        k: v for k, v in config.items() if (v is None) != (defaults[k] is None) or v != defaults[k]
+    }
+    if not changed:
+        return name
+    class_name = "".join(part.capitalize() for part in name.split("_"))
+    return {"class_name": class_name, "config": changed}
+
+
+def _layer_config(layer, cls: str, name: str) -> dict:
+    """The project config of one Keras layer: its name and the non-default values."""
+    ltype = LAYER_TYPES[cls]
+    raw = layer.get_config()
+    config: dict[str, Any] = {"name": name}
+    label = f"layer '{layer.name}'"
+    for key, value in raw.items():
+        if key in ("name", "dtype"):
+            continue
+        param = ltype.param(key)
+        if param is None:
+            if key in _UNUSED_VALUES and value == _UNUSED_VALUES[key]:
+                continue
+            if key not in _UNUSED_VALUES and value is None:
+                continue  # a Keras setting left unset
+            raise NNDError(
+                f"{label} ({cls}) sets {key}={value!r}, which NN Designer cannot represent"
+            )
+        if param.kind == "activation":
+            value = _activation_name(value, label)
+        elif param.kind == "initializer":
+            value = _initializer_spec(value, f"{label}, {key}")
+        elif param.kind == "float" and isinstance(value, (int, float)):
+            value = float(value)
+        problem = param.check(value)
+        if problem:
+            raise NNDError(f"{label}, {key}: {problem}")
+        if param.required or value != param.default or (value is None) != (param.default is None):
+            config[key] = value
+    return config
+
+
+# ------------------------------------------------------------------------------------------------
+# Compile settings
+# ------------------------------------------------------------------------------------------------
+
+
+def _compile_settings(model) -> dict:
+    try:
+        cc = model.get_compile_config()
+    except Exception:  # noqa: BLE001 - no compile settings to read
+        return {}
+    if not cc:
+        return {}
+    for key in ("loss_weights", "weighted_metrics"):
+        if cc.get(key):
+            raise NNDError(f"the model was compiled with {key}, which NN Designer does not support")
+    out: dict[str, Any] = {}
+    if cc.get("optimizer") is not None:
+        out["optimizer"] = _optimizer(cc["optimizer"])
+    if cc.get("loss") is not None:
+        out["loss"] = _loss(cc["loss"])
+    metrics = cc.get("metrics")
+    if metrics:
+        if not isinstance(metrics, (list, tuple)):
+            raise NNDError(
+                f"the model's metrics {metrics!r} are not a list; NN Designer models have one "
+                "output"
+            )
+        out["metrics"] = [_metric(m) for m in metrics]
+    return out
+
+
+def _as_float32_value(value: Any) -> Any:
+    # Keras keeps the learning rate in a float32 variable: 0.01 comes back as
+    # 0.009999999776482582. The shortest float32 text gives the number the user wrote.
+    if isinstance(value, float):
+        return float(str(np.float32(value)))
+    return value
+
+
+def _optimizer(spec: Any) -> Any:
+    from engine.backends.numpy.optimizers import resolve_optimizer
+
+    if isinstance(spec, str):
+        class_name, config = spec, {}
+    elif isinstance(spec, dict):
+        class_name, config = spec.get("class_name"), dict(spec.get("config") or {})
+    else:
+        raise NNDError(f"the model's optimizer {spec!r} cannot be read")
+    resolved = next((o for o in _OPTIMIZERS if o.lower() == str(class_name).lower()), None)
+    if resolved is None:
+        raise NNDError(
+            f"the model was compiled with the {class_name} optimizer, which NN Designer does not "
+            f"support (supported: {', '.join(_OPTIMIZERS)})"
+        )
+    if isinstance(config.get("learning_rate"), dict):
+        raise NNDError(
+            "the model's optimizer uses a learning-rate schedule, which NN Designer does not "
+            "support"
+        )
+    config.pop("name", None)
+    config = {k: _as_float32_value(v) if k == "learning_rate" else v for k, v in config.items()}
+    try:
+        _, full = resolve_optimizer({"class_name": resolved, "config": config})
+    except ValueError as exc:
+        raise NNDError(f"the model's optimizer: {exc}") from None
+    _, defaults = resolve_optimizer(resolved)
+    kept = {"learning_rate": full["learning_rate"]}
+    kept.update(
+        {
+            k: v
+            for k, v in full.items()
+            if k not in ("name", "learning_rate")
+            and ((v is None) != (defaults[k] is None) or v != defaults[k])
+        }
+    )
+    return {"class_name": resolved, "config": kept}
+
+
+def _loss(spec: Any) -> str:
+    from engine.backends.numpy.losses import canonical_loss
+
+    name: Any = spec
+    if isinstance(spec, dict):
+        cls = spec.get("class_name")
+        config = spec.get("config")
+        if cls == "function":
+            name = config
+        elif cls in _LOSS_CLASSES:
+            for key, value in (config or {}).items():
+                if key in _LOSS_PLAIN and value != _LOSS_PLAIN[key]:
+                    raise NNDError(
+                        f"the model's loss {cls} sets {key}={value!r}, which NN Designer does "
+                        "not support"
+                    )
+                if key not in _LOSS_PLAIN and key != "name":
+                    raise NNDError(
+                        f"the model's loss {cls} sets {key}, which NN Designer does not support"
+                    )
+            name = _LOSS_CLASSES[cls]
+        else:
+            name = cls
+    try:
+        return canonical_loss(name)
+    except (KeyError, TypeError):
+        from engine.backends.numpy.losses import LOSS_NAMES
+
+        raise NNDError(
+            f"the model was compiled with the loss {name!r}, which NN Designer does not support "
+            f"(supported: {', '.join(LOSS_NAMES)})"
+        ) from None
+
+
+def _metric(spec: Any) -> str:
+    from engine.backends.numpy.losses import canonical_metric
+
+    name: Any = spec
+    if isinstance(spec, dict):
+        cls = spec.get("class_name")
+        config = spec.get("config")
+        if cls == "function":
+            name = config
+        elif cls in _METRIC_CLASSES:
+            threshold = (config or {}).get("threshold", 0.5)
+            if threshold != 0.5:
+                raise NNDError(
+                    f"the model's metric {cls} uses threshold={threshold!r}; NN Designer's is 0.5"
+                )
+            name = _METRIC_CLASSES[cls]
+        else:
+            name = cls
+    try:
+        return canonical_metric(name)
+    except (KeyError, TypeError):
+        from engine.backends.numpy.losses import METRIC_NAMES
+
+        raise NNDError(
+            f"the model was compiled with the metric {name!r}, which NN Designer does not "
+            f"support (supported: {', '.join(METRIC_NAMES)})"
+        ) from None

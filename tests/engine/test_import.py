@@ -1,0 +1,296 @@
+"""Import a saved Keras model: layers, weights, compile settings, refusals, and the identity
+import -> export -> import. The Keras models are built here, tiny, and saved as .keras and .h5.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.errors import NNDError
+from engine.export import export_project, import_keras_model
+from engine.project import load_project, save_project
+
+keras = pytest.importorskip("keras")
+layers = keras.layers
+
+# Keras 3.15 on NumPy 2 warns from its own weight handling; not ours to fix.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+)
+
+
+def sequential_model():
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(4,)),
+            layers.Dense(5, activation="relu", kernel_initializer="he_normal", name="hidden"),
+            layers.Dropout(0.25, name="drop"),
+            layers.Dense(3, activation="softmax", name="out"),
+        ],
+        name="tiny_seq",
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=0.01, amsgrad=True),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def functional_model(dtype="float32"):
+    inputs = keras.Input(shape=(2, 3), dtype=dtype)
+    flat = layers.Flatten(dtype=dtype, name="flat")(inputs)
+    # A branch declared before the layer it merges with: Keras orders layers by depth.
+    side = layers.Dense(4, use_bias=False, dtype=dtype, name="side")(flat)
+    a = layers.Dense(4, activation="tanh", dtype=dtype, name="a")(flat)
+    b = layers.Dense(4, dtype=dtype, name="b")(a)
+    total = layers.Add(dtype=dtype, name="total")([a, b, side])
+    act = layers.Activation("sigmoid", dtype=dtype, name="act")(total)
+    cat = layers.Concatenate(axis=1, dtype=dtype, name="cat")([act, flat])
+    out = layers.Dense(1, dtype=dtype, name="out")(cat)
+    model = keras.Model(inputs, out, name="tiny_graph")
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
+        loss=keras.losses.MeanSquaredError(),
+        metrics=["mae"],
+    )
+    return model
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("keras_models")
+    paths = {}
+    for name, model in (
+        ("seq", sequential_model()),
+        ("graph", functional_model()),
+        ("graph64", functional_model("float64")),
+    ):
+        for suffix in (".keras", ".h5"):
+            path = tmp / f"{name}{suffix}"
+            model.save(path)
+            paths[path.name] = path
+        paths[f"{name}:weights"] = {
+            f"{layer.name}/{w.name}": np.array(w.numpy())
+            for layer in model.layers
+            for w in layer.weights
+        }
+    plain = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2, name="only")])
+    plain.save(tmp / "uncompiled.keras")
+    paths["uncompiled.keras"] = tmp / "uncompiled.keras"
+    return paths
+
+
+SEQ_DATA = {
+    "format_version": 1,
+    "name": "tiny_seq",
+    "model": {
+        "input_shape": [4],
+        "layers": [
+            {
+                "class_name": "Dense",
+                "config": {
+                    "name": "hidden",
+                    "units": 5,
+                    "activation": "relu",
+                    "kernel_initializer": "he_normal",
+                },
+            },
+            {"class_name": "Dropout", "config": {"name": "drop", "rate": 0.25}},
+            {"class_name": "Dense", "config": {"name": "out", "units": 3, "activation": "softmax"}},
+        ],
+    },
+    "compile": {
+        "optimizer": {"class_name": "Adam", "config": {"learning_rate": 0.01, "amsgrad": True}},
+        "loss": "sparse_categorical_crossentropy",
+        "metrics": ["accuracy"],
+    },
+    "backend": "numpy",
+    "dtype": "float32",
+}
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_import_sequential_model(saved, suffix):
+    project = import_keras_model(saved[f"seq{suffix}"])
+    assert project.data == SEQ_DATA
+    expected = saved["seq:weights"]
+    assert (
+        sorted(project.weights)
+        == sorted(expected)
+        == [
+            "hidden/bias",
+            "hidden/kernel",
+            "out/bias",
+            "out/kernel",
+        ]
+    )
+    for key, value in expected.items():
+        np.testing.assert_array_equal(project.weights[key], value)
+        assert project.weights[key].dtype == np.float32
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_import_functional_model(saved, suffix):
+    project = import_keras_model(saved[f"graph{suffix}"])
+    layers_by_name = {layer["config"]["name"]: layer for layer in project.layers}
+    assert layers_by_name["flat"] == {
+        "class_name": "Flatten",
+        "config": {"name": "flat"},
+        "inbound": ["input"],
+    }
+    assert layers_by_name["side"]["config"] == {"name": "side", "units": 4, "use_bias": False}
+    assert layers_by_name["total"]["inbound"] == ["a", "b", "side"]
+    assert layers_by_name["cat"] == {
+        "class_name": "Concatenate",
+        "config": {"name": "cat", "axis": 1},
+        "inbound": ["act", "flat"],
+    }
+    assert project.model["input_shape"] == [2, 3]
+    assert project.compile == {
+        "optimizer": {
+            "class_name": "SGD",
+            "config": {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True},
+        },
+        "loss": "mean_squared_error",
+        "metrics": ["mean_absolute_error"],
+    }
+    assert "side/bias" not in project.weights
+    assert set(project.weights) == set(saved["graph:weights"])
+
+
+def test_float64_model_gives_a_float64_project(saved):
+    project = import_keras_model(saved["graph64.keras"])
+    assert project.dtype == "float64"
+    assert all(w.dtype == np.float64 for w in project.weights.values())
+
+
+def test_uncompiled_model_has_no_compile_settings(saved):
+    project = import_keras_model(saved["uncompiled.keras"])
+    assert "compile" not in project.data
+    assert project.name == "uncompiled"  # Keras' automatic model name gives way to the file's
+    assert project.layers == [{"class_name": "Dense", "config": {"name": "only", "units": 2}}]
+
+
+def test_imported_project_saves_and_loads_as_nnd(saved, tmp_path):
+    project = import_keras_model(saved["graph.h5"])
+    save_project(project, tmp_path / "graph.nnd")
+    again = load_project(tmp_path / "graph.nnd")
+    assert again.data == project.data
+    for key, value in project.weights.items():
+        np.testing.assert_array_equal(again.weights[key], value)
+
+
+def reexport(project, folder: Path, name: str) -> Path:
+    """Export the project, build the model with the exported code, save it as .keras."""
+    script = export_project(project, folder / f"{name}.py")[0]
+    spec = importlib.util.spec_from_file_location(f"reexported_{name}", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    path = folder / f"{name}_again.keras"
+    module.build_model().save(path)
+    return path
+
+
+@pytest.mark.parametrize("name", ["seq.keras", "graph.h5", "graph64.keras"])
+def test_import_export_import_is_the_identity(saved, tmp_path, name):
+    first = import_keras_model(saved[name])
+    second = import_keras_model(reexport(first, tmp_path, Path(name).stem))
+    assert second.data == first.data
+    assert sorted(second.weights) == sorted(first.weights)
+    for key, value in first.weights.items():
+        np.testing.assert_array_equal(second.weights[key], value)
+        assert second.weights[key].dtype == value.dtype
+
+
+# --------------------------------------------------------------------------------------------
+# Refusals
+# --------------------------------------------------------------------------------------------
+
+
+def test_unsupported_layer_is_named_with_its_class(tmp_path):
+    model = keras.Sequential(
+        [keras.Input(shape=(5, 3)), layers.LSTM(4, name="lstm"), layers.Dense(1, name="out")]
+    )
+    path = tmp_path / "rnn.keras"
+    model.save(path)
+    with pytest.raises(NNDError) as info:
+        import_keras_model(path)
+    message = str(info.value)
+    assert "layer 'lstm' is an LSTM, which NN Designer does not support" in message
+    assert "Dense, Dropout" in message
+    assert str(path) in message
+
+
+def test_settings_nn_designer_cannot_represent_are_refused(tmp_path):
+    regularized = keras.Sequential(
+        [keras.Input(shape=(3,)), layers.Dense(2, kernel_regularizer="l2", name="reg")]
+    )
+    regularized.save(tmp_path / "reg.keras")
+    with pytest.raises(NNDError, match=r"layer 'reg' \(Dense\) sets kernel_regularizer"):
+        import_keras_model(tmp_path / "reg.keras")
+
+    logits = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2, name="d")])
+    logits.compile(
+        optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    logits.save(tmp_path / "logits.keras")
+    with pytest.raises(NNDError, match="from_logits=True"):
+        import_keras_model(tmp_path / "logits.keras")
+
+    nadam = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2, name="d")])
+    nadam.compile(optimizer="nadam", loss="mse")
+    nadam.save(tmp_path / "nadam.keras")
+    with pytest.raises(NNDError, match="Nadam optimizer"):
+        import_keras_model(tmp_path / "nadam.keras")
+
+
+def test_missing_damaged_and_foreign_files_are_named(tmp_path):
+    with pytest.raises(NNDError, match="no such file") as info:
+        import_keras_model(tmp_path / "nothing.keras")
+    assert "nothing.keras" in str(info.value)
+    damaged = tmp_path / "damaged.keras"
+    damaged.write_bytes(b"PK\x03\x04 this is not a model")
+    with pytest.raises(NNDError, match="cannot be read as a Keras model") as info:
+        import_keras_model(damaged)
+    assert str(damaged) in str(info.value)
+    text = tmp_path / "model.txt"
+    text.write_text("hello")
+    with pytest.raises(NNDError, match=r"\.keras"):
+        import_keras_model(text)
+
+
+def test_cli_import_exits_2_without_traceback(tmp_path, capsys):
+    from engine import cli
+
+    if "import" not in cli.SUBCOMMANDS:
+        pytest.skip("the CLI has no import subcommand yet")
+    model = keras.Sequential([keras.Input(shape=(5, 3)), layers.LSTM(2, name="lstm")])
+    model.save(tmp_path / "rnn.keras")
+    assert cli.main(["import", str(tmp_path / "rnn.keras")]) == 2
+    err = capsys.readouterr().err
+    assert "LSTM" in err and "Traceback" not in err
+    tiny = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2, name="d")])
+    tiny.compile(optimizer="adam", loss="mse")
+    tiny.save(tmp_path / "tiny.keras")
+    assert cli.main(["import", str(tmp_path / "tiny.keras"), "-o", str(tmp_path / "t.nnd")]) == 0
+    assert load_project(tmp_path / "t.nnd").weights["d/kernel"].shape == (3, 2)
+
+
+def test_a_layer_named_input_is_renamed(tmp_path):
+    inputs = keras.Input(shape=(3,))
+    hidden = layers.Dense(2, name="input")(inputs)
+    model = keras.Model(inputs, layers.Dense(1, name="input_1")(hidden))
+    model.save(tmp_path / "named.keras")
+    project = import_keras_model(tmp_path / "named.keras")
+    assert [layer["config"]["name"] for layer in project.layers] == ["input_2", "input_1"]
+    assert sorted(project.weights) == [
+        "input_1/bias",
+        "input_1/kernel",
+        "input_2/bias",
+        "input_2/kernel",
+    ]
