@@ -1,0 +1,1 @@
+"""Dockable panels: palette, inspector, summary, code preview, activation functions."""

@@ -1,0 +1,511 @@
+"""Editor fields of the inspector: one editor, an inline error label and an optional reset
+button each. A field shows a value without emitting (signals blocked, unchanged values left
+alone so that the cursor of a widget being typed in never jumps) and calls ``on_commit(value)``
+when the user changes it."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSizePolicy,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from designer.plots.theme import is_dark
+
+INT_MAX = 2**31 - 1
+NOT_SET = "(not set)"
+
+
+def error_color(widget: QWidget | None = None) -> str:
+    """A red that reads well on the current background."""
+    return "#ff8a80" if is_dark(widget) else "#c62828"
+
+
+def make_error_label(parent: QWidget | None = None) -> QLabel:
+    label = QLabel(parent)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setStyleSheet(f"color: {error_color(parent)};")
+    label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+    label.setVisible(False)
+    return label
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equality that tells ``True`` from ``1`` and ``1`` from ``"1"``."""
+    if isinstance(a, bool) != isinstance(b, bool):
+        return False
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+def format_number(value: float) -> str:
+    return f"{value:.6g}"
+
+
+class WheelGuard(QObject):
+    """Stops the mouse wheel from changing spin boxes and combo boxes that do not have focus,
+    so that scrolling the inspector never edits the project by accident."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # Qt override
+        if event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget):
+            if not watched.hasFocus():
+                event.ignore()  # the scroll area above gets it instead
+                return True
+        return False
+
+
+class FloatSpinBox(QDoubleSpinBox):
+    """A QDoubleSpinBox that shows numbers like ``%g`` (0.001, 1e-07), accepts any float text,
+    and can step along a 1-2-5 ladder (for learning rates and epsilons)."""
+
+    def __init__(self, parent: QWidget | None = None, *, log_step: bool = False) -> None:
+        super().__init__(parent)
+        self.setDecimals(15)
+        self.log_step = log_step
+
+    def textFromValue(self, value: float) -> str:  # Qt override
+        return format_number(value)
+
+    def valueFromText(self, text: str) -> float:  # Qt override
+        try:
+            return float(text)
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int) -> QValidator.State:  # Qt override
+        stripped = text.strip()
+        if self.specialValueText() and stripped == self.specialValueText():
+            return QValidator.State.Acceptable
+        if stripped in ("", "-", "+", ".", "-.") or stripped.lower().endswith(("e", "e-", "e+")):
+            return QValidator.State.Intermediate
+        try:
+            value = float(stripped)
+        except ValueError:
+            return QValidator.State.Invalid
+        if not math.isfinite(value):
+            return QValidator.State.Invalid
+        if self.minimum() <= value <= self.maximum():
+            return QValidator.State.Acceptable
+        return QValidator.State.Intermediate
+
+    def stepBy(self, steps: int) -> None:  # Qt override
+        if not self.log_step or self.value() <= 0:
+            super().stepBy(steps)
+            return
+        value = self.value()
+        for _ in range(abs(steps)):
+            value = _ladder_step(value, up=steps > 0)
+        self.setValue(min(max(value, self.minimum()), self.maximum()))
+
+
+def _ladder_step(value: float, up: bool) -> float:
+    """The next value of the 1-2-5 ladder (…, 0.001, 0.002, 0.005, 0.01, …) above or below."""
+    exp = math.floor(math.log10(value))
+    candidates = sorted(m * 10.0**e for e in (exp - 1, exp, exp + 1) for m in (1, 2, 5))
+    if up:
+        nxt = [c for c in candidates if c > value * (1 + 1e-9)]
+        return float(f"{nxt[0]:.12g}")
+    prev = [c for c in candidates if c < value * (1 - 1e-9)]
+    return float(f"{prev[-1]:.12g}")
+
+
+class Field:
+    """Base of the editor fields.
+
+    Attributes
+    ----------
+    key : str
+        What the field edits (``"units"``, ``"fit.epochs"``...).
+    editor : QWidget
+        The input widget.
+    widget : QWidget
+        The editor with its error label (and reset button), to put in a form.
+    """
+
+    def __init__(self, key: str, on_commit: Callable[[Any], None]) -> None:
+        self.key = key
+        self.on_commit = on_commit
+        self.widget = QWidget()
+        self._outer = QVBoxLayout(self.widget)
+        self._outer.setContentsMargins(0, 0, 0, 0)
+        self._outer.setSpacing(2)
+        self._row = QHBoxLayout()
+        self._row.setContentsMargins(0, 0, 0, 0)
+        self._row.setSpacing(4)
+        self._outer.addLayout(self._row)
+        self.error_label = make_error_label(self.widget)
+        self._outer.addWidget(self.error_label)
+        # Every field keeps room for a reset button, so that editors in a column line up.
+        self.reset_button = QToolButton()
+        self.reset_button.setText("↺")
+        self.reset_button.setAutoRaise(True)
+        self.reset_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.reset_button.setFixedWidth(20)
+        policy = self.reset_button.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.reset_button.setSizePolicy(policy)
+        self.reset_button.setVisible(False)
+        self._resettable = False
+
+    def _set_editor(self, editor: QWidget, stretch: int = 1) -> None:
+        self.editor = editor
+        self._row.addWidget(editor, stretch)
+        self._row.addWidget(self.reset_button, 0, Qt.AlignmentFlag.AlignTop)
+
+    def add_reset(self, on_reset: Callable[[], None], tooltip: str) -> None:
+        """Make the reset button put the default back (shown when a value is set)."""
+        self.reset_button.setToolTip(tooltip)
+        self.reset_button.clicked.connect(on_reset)
+        self._resettable = True
+
+    def set_overridden(self, overridden: bool) -> None:
+        """Whether the value is set explicitly (shows the reset button)."""
+        self.reset_button.setVisible(self._resettable and overridden)
+
+    def show_value(self, value: Any) -> None:
+        raise NotImplementedError
+
+    def show_errors(self, messages: Sequence[str]) -> None:
+        text = "\n".join(messages)
+        if self.error_label.text() != text:
+            self.error_label.setText(text)
+        self.error_label.setVisible(bool(text))
+
+    @property
+    def error_text(self) -> str:
+        return "" if self.error_label.isHidden() else self.error_label.text()
+
+
+class IntField(Field):
+    """An integer in a QSpinBox; ``nullable`` shows None as "None" just below the minimum."""
+
+    def __init__(
+        self,
+        key: str,
+        on_commit: Callable[[Any], None],
+        minimum: float | None = None,
+        maximum: float | None = None,
+        nullable: bool = False,
+        none_text: str = "None",
+    ) -> None:
+        super().__init__(key, on_commit)
+        self.nullable = nullable
+        low = -INT_MAX if minimum is None else int(minimum)
+        high = INT_MAX if maximum is None else int(min(maximum, INT_MAX))
+        if nullable:
+            low -= 1
+        self.low, self.high = low, high
+        spin = QSpinBox()
+        spin.setRange(low, high)
+        spin.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        spin.setAccelerated(True)
+        if nullable:
+            spin.setSpecialValueText(none_text)
+        spin.valueChanged.connect(self._changed)
+        self._set_editor(spin)
+
+    def _changed(self, value: int) -> None:
+        self.on_commit(None if self.nullable and value == self.low else value)
+
+    def show_value(self, value: Any) -> None:
+        spin: QSpinBox = self.editor
+        if value is None or isinstance(value, bool) or not isinstance(value, int):
+            target = self.low
+        else:
+            target = value
+            # A value outside the range (from a file) is shown as it is; validation flags it.
+            if target < spin.minimum() and not self.nullable:
+                spin.setMinimum(max(target, -INT_MAX))
+            if target > spin.maximum():
+                spin.setMaximum(min(target, INT_MAX))
+        if spin.value() != target:
+            spin.blockSignals(True)
+            spin.setValue(target)
+            spin.blockSignals(False)
+
+
+class FloatField(Field):
+    """A number in a :class:`FloatSpinBox`; ``nullable`` shows None as "None" at the minimum."""
+
+    def __init__(
+        self,
+        key: str,
+        on_commit: Callable[[Any], None],
+        minimum: float,
+        maximum: float,
+        step: float = 0.1,
+        log_step: bool = False,
+        nullable: bool = False,
+        none_text: str = "None",
+    ) -> None:
+        super().__init__(key, on_commit)
+        self.nullable = nullable
+        spin = FloatSpinBox(log_step=log_step)
+        spin.setRange(minimum, maximum)
+        spin.setSingleStep(step)
+        spin.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        spin.setAccelerated(True)
+        if nullable:
+            spin.setSpecialValueText(none_text)
+        spin.valueChanged.connect(self._changed)
+        self._set_editor(spin)
+
+    def _changed(self, value: float) -> None:
+        spin: FloatSpinBox = self.editor
+        if self.nullable and value == spin.minimum():
+            self.on_commit(None)
+        else:
+            self.on_commit(float(f"{value:.12g}"))
+
+    def show_value(self, value: Any) -> None:
+        spin: FloatSpinBox = self.editor
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            target = spin.minimum()
+        elif not math.isfinite(value):
+            target = spin.minimum()
+        else:
+            target = float(value)
+            if target < spin.minimum() and not self.nullable:
+                spin.setMinimum(target)
+            if target > spin.maximum():
+                spin.setMaximum(target)
+        if spin.value() != target:
+            spin.blockSignals(True)
+            spin.setValue(target)
+            spin.blockSignals(False)
+
+
+class BoolField(Field):
+    def __init__(self, key: str, on_commit: Callable[[Any], None], text: str = "") -> None:
+        super().__init__(key, on_commit)
+        box = QCheckBox(text)
+        box.toggled.connect(lambda checked: self.on_commit(bool(checked)))
+        self._set_editor(box)
+
+    def show_value(self, value: Any) -> None:
+        box: QCheckBox = self.editor
+        checked = value is True
+        if box.isChecked() != checked:
+            box.blockSignals(True)
+            box.setChecked(checked)
+            box.blockSignals(False)
+
+
+class ChoiceCombo(QComboBox):
+    """A QComboBox that says when its popup closes (to end a hover preview)."""
+
+    popup_hidden = Signal()
+
+    def hidePopup(self) -> None:  # Qt override
+        super().hidePopup()
+        self.popup_hidden.emit()
+
+
+_EXTRA = object()  # data marker of the extra item that shows an unknown or missing value
+
+
+class ChoiceField(Field):
+    """One of a list of values in a combo box. A value not in the list (an unknown name from a
+    file, or a missing required value) is shown as an extra first item."""
+
+    def __init__(
+        self,
+        key: str,
+        on_commit: Callable[[Any], None],
+        choices: Sequence[tuple[str, Any]],
+        tooltips: dict[Any, str] | None = None,
+    ) -> None:
+        super().__init__(key, on_commit)
+        self._values: list[Any] = []
+        combo = ChoiceCombo()
+        combo.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(10)
+        self._set_editor(combo)
+        self.set_choices(choices, tooltips)
+        combo.currentIndexChanged.connect(self._activated)
+
+    @property
+    def combo(self) -> ChoiceCombo:
+        return self.editor
+
+    def set_choices(
+        self, choices: Sequence[tuple[str, Any]], tooltips: dict[Any, str] | None = None
+    ) -> None:
+        combo = self.combo
+        current = self.value()
+        combo.blockSignals(True)
+        combo.clear()
+        self._values = [value for _, value in choices]
+        for label, value in choices:
+            combo.addItem(label)
+            combo.setItemData(
+                combo.count() - 1, (tooltips or {}).get(value, ""), Qt.ItemDataRole.ToolTipRole
+            )
+        combo.blockSignals(False)
+        # The open list is as wide as its longest entry, even when the box itself is narrow.
+        combo.view().setMinimumWidth(combo.view().sizeHintForColumn(0) + 24)
+        if current is not None:
+            self.show_value(current)
+
+    def _index_of(self, value: Any) -> int:
+        for i, v in enumerate(self._values):
+            if same_value(v, value):
+                return i
+        return -1
+
+    def value_at(self, index: int) -> Any:
+        offset = 1 if self._has_extra() else 0
+        if index < offset:
+            return _EXTRA
+        return self._values[index - offset]
+
+    def value(self) -> Any:
+        index = self.combo.currentIndex()
+        if index < 0:
+            return None
+        v = self.value_at(index)
+        return None if v is _EXTRA else v
+
+    def _has_extra(self) -> bool:
+        return self.combo.count() > len(self._values)
+
+    def _activated(self, index: int) -> None:
+        value = self.value_at(index)
+        if value is _EXTRA:
+            return
+        if self._has_extra():
+            self.combo.blockSignals(True)
+            self.combo.removeItem(0)
+            self.combo.setCurrentIndex(index - 1)
+            self.combo.blockSignals(False)
+        self.combo.setToolTip(self.combo.currentText())
+        self.on_commit(value)
+
+    def show_value(self, value: Any, extra_text: str | None = None) -> None:
+        combo = self.combo
+        index = self._index_of(value)
+        combo.blockSignals(True)
+        if index >= 0:
+            if self._has_extra():
+                combo.removeItem(0)
+            if combo.currentIndex() != index:
+                combo.setCurrentIndex(index)
+        else:
+            text = extra_text or (NOT_SET if value is None else f"{value!r} (unknown)")
+            if self._has_extra():
+                combo.setItemText(0, text)
+            else:
+                combo.insertItem(0, text)
+            combo.setCurrentIndex(0)
+        combo.blockSignals(False)
+        combo.setToolTip(combo.currentText())
+
+
+class TextField(Field):
+    """A line of text. ``live``: commit on every keystroke (merged into one undo step by the
+    caller); otherwise on Enter or when the field loses focus."""
+
+    def __init__(
+        self, key: str, on_commit: Callable[[Any], None], live: bool = False, placeholder: str = ""
+    ) -> None:
+        super().__init__(key, on_commit)
+        edit = QLineEdit()
+        edit.setPlaceholderText(placeholder)
+        self.pending = False
+        if live:
+            edit.textEdited.connect(self.on_commit)
+        else:
+            edit.textEdited.connect(self._edited)
+            edit.editingFinished.connect(self._finished)
+        self._set_editor(edit)
+
+    def _edited(self, _text: str) -> None:
+        self.pending = True
+
+    def _finished(self) -> None:
+        if self.pending:
+            self.pending = False
+            self.on_commit(self.editor.text())
+
+    def show_value(self, value: Any) -> None:
+        edit: QLineEdit = self.editor
+        text = "" if value is None else str(value)
+        # Never overwrite what the user is typing, or a refused text they are to correct.
+        if self.pending:
+            return
+        if edit.text() != text:
+            edit.setText(text)
+
+    def discard(self) -> None:
+        """Forget text that was typed but not committed (the field shows the value again)."""
+        self.pending = False
+
+
+class ReadOnlyField(Field):
+    """A value shown as text that cannot be edited here (a file path, a custom spec)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key, lambda value: None)
+        edit = QLineEdit()
+        edit.setReadOnly(True)
+        edit.setFrame(False)
+        edit.setStyleSheet("background: transparent;")
+        self._set_editor(edit)
+
+    def show_value(self, value: Any) -> None:
+        text = value if isinstance(value, str) else json.dumps(value)
+        if self.editor.text() != text:
+            self.editor.setText(text)
+            self.editor.setCursorPosition(0)
+            self.editor.setToolTip(text)
+
+
+class ChecklistField(Field):
+    """Several names, each a check box (Keras metrics)."""
+
+    def __init__(self, key: str, on_commit: Callable[[Any], None], names: Sequence[str]) -> None:
+        super().__init__(key, on_commit)
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        self.boxes: dict[str, QCheckBox] = {}
+        for name in names:
+            check = QCheckBox(name)
+            check.toggled.connect(self._toggled)
+            layout.addWidget(check)
+            self.boxes[name] = check
+        self._set_editor(box)
+
+    def checked(self) -> list[str]:
+        return [name for name, box in self.boxes.items() if box.isChecked()]
+
+    def _toggled(self, _checked: bool) -> None:
+        self.on_commit(self.checked())
+
+    def show_value(self, value: Any) -> None:
+        chosen = set(value or [])
+        for name, box in self.boxes.items():
+            if box.isChecked() != (name in chosen):
+                box.blockSignals(True)
+                box.setChecked(name in chosen)
+                box.blockSignals(False)
