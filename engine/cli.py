@@ -15,7 +15,16 @@ from pathlib import Path
 
 from engine.errors import NNDError, NonFiniteError
 
-SUBCOMMANDS = ("train", "summary", "gradcheck", "trace", "export", "import", "screenshot")
+SUBCOMMANDS = (
+    "train",
+    "summary",
+    "gradcheck",
+    "parity",
+    "trace",
+    "export",
+    "import",
+    "screenshot",
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--batch-size", type=int, default=8)
     g.add_argument("--entries", type=int, default=24, help="entries checked per weight array")
     g.add_argument("--tolerance", type=float, default=1e-6)
+
+    pa = sub.add_parser("parity", help="compare one training step of NumPy and TensorFlow")
+    pa.add_argument("project")
+    pa.add_argument("--batch-size", type=int, default=32)
 
     r = sub.add_parser("trace", help="one training step, phase by phase, as JSON")
     r.add_argument("project")
@@ -157,6 +170,12 @@ def cmd_train(args) -> int:
         )
     quiet = args.quiet
     tty = sys.stdout.isatty()
+    if not quiet and project.weights:
+        print(
+            f"Continuing from the trained weights in {project.path.name}"
+            " (the optimizer state restarts: it is not saved with the project)",
+            flush=True,
+        )
     if not quiet:
         n_val = 0 if data.x_val is None else len(data.x_val)
         print(
@@ -257,6 +276,14 @@ def cmd_gradcheck(args) -> int:
     return 0 if passed else 1
 
 
+def cmd_parity(args) -> int:
+    from engine.parity import parity_report
+
+    report = parity_report(_load(args.project), batch_size=args.batch_size)
+    print(report.text())
+    return 0 if report.ok else 1
+
+
 def cmd_trace(args) -> int:
     from engine.training import build_model
     from engine.validate import check_project, optimizer_class
@@ -328,6 +355,7 @@ COMMANDS = {
     "train": cmd_train,
     "summary": cmd_summary,
     "gradcheck": cmd_gradcheck,
+    "parity": cmd_parity,
     "trace": cmd_trace,
     "export": cmd_export,
     "import": cmd_import,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.errors import BackendUnavailableError, DataError, NNDError, NonFiniteError
+from engine.errors import DataError, NNDError, NonFiniteError
 from engine.graph import Graph
 
 
@@ -73,9 +73,9 @@ def build_model(project, graph: Graph, backend: str | None = None):
 
         model = NumpyModel(graph, **args)
     elif backend == "tensorflow":
-        raise BackendUnavailableError(
-            "the TensorFlow backend is not available in this version yet; use --backend numpy"
-        )
+        from engine.backends.tensorflow import TensorFlowModel
+
+        model = TensorFlowModel(graph, **args)
     else:
         raise DataError(f"unknown backend {backend!r}; expected numpy or tensorflow")
     if project.weights:
@@ -189,9 +189,10 @@ class Trainer:
             order = self._rng.permutation(n) if self.shuffle else None
             sums: dict[str, float] = {}
             seen = 0
-            k = max(1, int(getattr(self.model, "steps_per_call", 1)))
             step = 1
             while step <= spe:
+                # Read every call: a backend adapts it, and the model may be switched mid-epoch.
+                k = max(1, int(getattr(self.model, "steps_per_call", 1)))
                 if not self._resume.is_set():
                     self._resume.wait()
                 if self._stop.is_set():
@@ -296,6 +297,21 @@ class Trainer:
         """The lowest finite value of ``key`` in the history (NaN never counts as best)."""
         vals = [v for v in self.history.get(key, []) if math.isfinite(v)]
         return min(vals) if vals else None
+
+
+def switch_backend(trainer: Trainer, project, graph: Graph, backend: str) -> str:
+    """Move a trainer to another backend, carrying the weights and the optimizer state over.
+
+    Returns a sentence for the user saying what was carried over.
+    """
+    old = trainer.model
+    new = build_model(project, graph, backend)
+    new.set_weights(old.get_weights())
+    get_state = getattr(old, "get_optimizer_state", None) or old.optimizer.get_state
+    set_state = getattr(new, "set_optimizer_state", None) or new.optimizer.set_state
+    set_state(get_state())
+    trainer.model = new
+    return f"switched to the {backend} backend: weights and optimizer state carried over"
 
 
 def train_project(

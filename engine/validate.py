@@ -198,6 +198,10 @@ def combination_problems(project, graph: Graph) -> list[Problem]:
                 problems.append(
                     Problem("the perceptron's input must be flat (add a Flatten)", layer=d.name)
                 )
+    if project.backend == "tensorflow":
+        from engine.backends.tensorflow import unsupported_problems
+
+        problems += unsupported_problems(graph, project.compile.get("optimizer", "rmsprop"))
     fit = project.fit
     batch = fit.get("batch_size", 32) if _is_int(fit.get("batch_size")) else 32
     need = memory_estimate(graph, project.dtype if project.dtype in DTYPES else "float32", batch)

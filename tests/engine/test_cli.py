@@ -208,3 +208,48 @@ def test_cli_headless_commands_do_not_import_qt_or_tensorflow(tmp_path):
         timeout=120,
     )
     assert r.stdout.strip().endswith("0 []"), r.stdout + r.stderr
+
+
+def test_train_with_tensorflow_then_numpy_carries_weights(tmp_path, capsys):
+    pytest.importorskip("tensorflow")
+    f = write(tmp_path, XOR)
+    assert (
+        main(
+            [
+                "train",
+                str(f),
+                "--backend",
+                "tensorflow",
+                "--epochs",
+                "2",
+                "-o",
+                str(tmp_path / "tf.nnd"),
+            ]
+        )
+        == 0
+    )
+    tf_weights = load_project(tmp_path / "tf.nnd").weights
+    capsys.readouterr()
+    assert main(["train", str(tmp_path / "tf.nnd"), "--backend", "numpy", "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Continuing from the trained weights" in out and "optimizer state restarts" in out
+    np_weights = load_project(tmp_path / "tf.nnd").weights
+    assert set(np_weights) == set(tf_weights)
+    # One more epoch moved the weights a little from where TensorFlow left them, not from scratch.
+    diff = np.abs(np_weights["hidden/kernel"] - tf_weights["hidden/kernel"]).max()
+    assert 0 < diff < 0.5
+
+
+def test_parity_command(tmp_path, capsys):
+    pytest.importorskip("tensorflow")
+    assert main(["parity", str(write(tmp_path, XOR)), "--batch-size", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "hidden" in out and "agree" in out
+
+
+def test_perceptron_refused_on_tensorflow(tmp_path):
+    data = json.loads((ROOT / "resources" / "examples" / "perceptron.json").read_text())
+    data["backend"] = "tensorflow"
+    f = write(tmp_path, data)
+    r = run_cli("train", str(f), "-o", str(tmp_path / "p.nnd"))
+    assert r.returncode == 2 and "NumPy" in r.stderr and "Traceback" not in r.stderr
