@@ -45,11 +45,14 @@ def handwritten_epoch(x: np.ndarray, y: np.ndarray, batch: int, seed: int) -> fl
     ]
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
+    tmps = [np.empty_like(p) for p in params]
+    steps = [np.empty_like(p) for p in params]
     lr, b1, b2, eps = 0.001, 0.9, 0.999, 1e-7
     drop_rng = np.random.default_rng(seed + 1)
     order = np.random.default_rng(seed + 2).permutation(len(x))
     t = 0
     total = 0.0
+    correct = 0
     for lo in range(0, len(x), batch):
         idx = order[lo : lo + batch]
         xb, yb = x[idx], y[idx]
@@ -66,6 +69,7 @@ def handwritten_epoch(x: np.ndarray, y: np.ndarray, batch: int, seed: int) -> fl
         e = np.exp(z2)
         s = e.sum(axis=1, keepdims=True)
         total += float(np.mean(np.log(s[:, 0]) - z2[np.arange(n), yb]))
+        correct += int((z2.argmax(axis=1) == yb).sum())  # the accuracy a training loop reports
         gz2 = e / s
         gz2[np.arange(n), yb] -= 1
         gz2 /= n
@@ -77,10 +81,22 @@ def handwritten_epoch(x: np.ndarray, y: np.ndarray, batch: int, seed: int) -> fl
         gc1 = gz1.sum(axis=0)
         t += 1
         alpha = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
-        for p, g, mi, vi in zip(params, (gw1, gc1, gw2, gc2), m, v, strict=True):
-            mi += (g - mi) * (1 - b1)
-            vi += (g * g - vi) * (1 - b2)
-            p -= alpha * mi / (np.sqrt(vi) + eps)
+        # In place with preallocated buffers, as a careful hand-written loop would do it.
+        for p, g, mi, vi, tmp, step in zip(
+            params, (gw1, gc1, gw2, gc2), m, v, tmps, steps, strict=True
+        ):
+            np.subtract(g, mi, out=tmp)
+            tmp *= 1 - b1
+            mi += tmp
+            np.multiply(g, g, out=tmp)
+            tmp -= vi
+            tmp *= 1 - b2
+            vi += tmp
+            np.sqrt(vi, out=tmp)
+            tmp += eps
+            np.multiply(mi, f32(alpha), out=step)
+            step /= tmp
+            p -= step
     return total
 
 

@@ -277,6 +277,7 @@ def compute_loss(
     a: Array,
     z: Array | None = None,
     activation: str | None = None,
+    want_grad_a: bool = True,
 ) -> LossResult:
     """Loss value and gradients for one batch, as Keras 3 computes them.
 
@@ -295,6 +296,9 @@ def compute_loss(
         the fused softmax/sigmoid crossentropy paths.
     activation : str, optional
         The output layer's activation name.
+    want_grad_a : bool
+        When False and a fused path applies, ``grad_a`` (only shown, never used for the update)
+        is not computed and is None: the fast training path skips that work.
 
     Returns
     -------
@@ -326,10 +330,11 @@ def compute_loss(
                 f"{loss} needs targets of the output's shape {a.shape}, got {target.shape}"
             )
 
-    per, grad_a = _PROBABILITY_LOSSES[loss](target, a, count)
     fused = _FUSED.get(loss)
     if z is None or fused is None or fused[0] != activation:
+        per, grad_a = _PROBABILITY_LOSSES[loss](target, a, count)
         return LossResult(_mean_value(per, count), grad_a, None)
+    grad_a = _PROBABILITY_LOSSES[loss](target, a, count)[1] if want_grad_a else None
 
     z = np.asarray(z, dtype=a.dtype)
     if z.shape != a.shape:

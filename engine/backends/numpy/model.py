@@ -305,7 +305,9 @@ class NumpyModel:
             return np.zeros((0,) + self.graph.output_shape, dtype=self.dtype)
         return np.concatenate(parts)
 
-    def _loss(self, y: np.ndarray, out: np.ndarray, caches: dict[str, _Cache]):
+    def _loss(
+        self, y: np.ndarray, out: np.ndarray, caches: dict[str, _Cache], want_grad_a: bool = True
+    ):
         node = self.graph.output_node
         c = caches[node.name]
         return compute_loss(
@@ -314,6 +316,7 @@ class NumpyModel:
             out,
             c.z if self._fused else None,
             node.activation if self._fused else None,
+            want_grad_a=want_grad_a,
         )
 
     def _backward(
@@ -347,7 +350,7 @@ class NumpyModel:
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         """Loss and weight gradients at the current weights (training mode, no update)."""
         out, caches = self.forward(x, training=True)
-        res = self._loss(y, out, caches)
+        res = self._loss(y, out, caches, want_grad_a=False)
         return float(res.value), self._backward(
             caches, res.grad_a if res.grad_z is None else None, res.grad_z
         )
@@ -363,7 +366,7 @@ class NumpyModel:
 
     def _train_step(self, x: np.ndarray, y: np.ndarray, epoch: int, step: int) -> StepResult:
         out, caches = self.forward(x, training=True)
-        res = self._loss(y, out, caches)
+        res = self._loss(y, out, caches, want_grad_a=False)
         loss = float(res.value)
         if not np.isfinite(loss):
             raise NonFiniteError(epoch, step, self._first_nonfinite_forward(caches), "the loss")
@@ -460,7 +463,7 @@ class NumpyModel:
     def _loss_value_for(self, y: np.ndarray, out: np.ndarray, caches: dict[str, _Cache]) -> float:
         if self.perceptron:
             return float(np.mean(out.reshape(-1) != y.reshape(-1)))
-        return float(self._loss(y, out, caches).value)
+        return float(self._loss(y, out, caches, want_grad_a=False).value)
 
     # ----------------------------------------------------------------- the step trace
     def trace_step(self, x: np.ndarray, y: np.ndarray) -> Iterator[PhaseEvent]:
