@@ -45,6 +45,24 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int)
     t.add_argument("-o", "--output", help="where to write the trained project (.nnd)")
     t.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    t.add_argument(
+        "--data",
+        metavar="FILE",
+        help="train on this file or image folder instead of the project's dataset (CSV/TSV, "
+        ".npz, .npy, IDX images, a folder of class subfolders); the project file is not changed",
+    )
+    t.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="with --data: the column to predict, a header name or a 0-based index "
+        "(default: the last column)",
+    )
+    t.add_argument(
+        "--match",
+        action="store_true",
+        help="fit the input shape, output layer and loss to the data first "
+        "(like the dataset panel's 'Match network to data')",
+    )
 
     s = sub.add_parser("summary", help="print the layer table: output shapes, parameters, FLOPs")
     s.add_argument("project")
@@ -157,6 +175,18 @@ def cmd_train(args) -> int:
             fit[key] = value
     if args.backend:
         project.data["backend"] = args.backend
+    data_path = None
+    if args.target is not None and args.data is None:
+        raise NNDError("--target names a column of the --data file; give --data too")
+    if args.data is not None:
+        data_path = Path(args.data).expanduser().absolute()
+        project.data["dataset"] = _data_spec(project.dataset, data_path, args.target)
+    if args.match:
+        from engine.data import load_dataset
+        from engine.data.match import match_network_to_data
+
+        dataset = load_dataset(project.dataset, project.base_dir)
+        project.data = match_network_to_data(project.data, dataset)
     graph = check_project(project)
     data = load_training_data(project, graph)
     model = build_model(project, graph)
@@ -217,6 +247,11 @@ def cmd_train(args) -> int:
             result = ev
     project.weights = model.flat_weights()
     project.history = trainer.history
+    if data_path is not None:
+        from engine.data import relative_data_path
+
+        # Stored relative to the trained file, where it will be opened from.
+        project.data["dataset"]["path"] = relative_data_path(data_path, out.absolute().parent)
     save_project(project, out)
     if result is not None and result.error is not None:
         print(f"nndesigner: {result.error}", file=sys.stderr)
@@ -226,6 +261,18 @@ def cmd_train(args) -> int:
     if not quiet:
         print(f"Saved the trained project to {out}")
     return 0
+
+
+def _data_spec(current: dict, path: Path, target: str | None) -> dict:
+    """The dataset spec for ``--data``: the file, its target, and the project's preparation
+    keys (scaling, test split), which apply to any data."""
+    from engine.data import COMMON_KEYS
+
+    spec = {key: value for key, value in current.items() if key in COMMON_KEYS}
+    spec["path"] = str(path)
+    if target is not None:
+        spec["target"] = target
+    return spec
 
 
 def _default_output(project) -> Path:

@@ -93,7 +93,7 @@ def load_training_data(project, graph: Graph) -> TrainingData:
     ValidationError
         When the network does not fit the data (input shape, output width, loss).
     """
-    from engine.data import load_dataset, prepare
+    from engine.data import load_dataset, prepare, scale_of
     from engine.validate import check_data_fit, encode_targets
 
     ds = load_dataset(project.dataset, project.base_dir)
@@ -103,7 +103,8 @@ def load_training_data(project, graph: Graph) -> TrainingData:
         ds,
         validation_split=float(fit.get("validation_split", 0.0)),
         seed=int(fit.get("seed", 0)),
-        standardize=bool(project.dataset.get("standardize", False)),
+        scale=scale_of(project.dataset),
+        test_split=float(project.dataset.get("test_split", 0.0)),
         dtype=np.dtype(project.dtype),
     )
 
@@ -120,7 +121,7 @@ def load_training_data(project, graph: Graph) -> TrainingData:
         x_test=prep.x_test,
         y_test=enc(prep.y_test),
         dataset=ds,
-        standardizer=prep.standardizer,
+        standardizer=prep.scaler,
     )
 
 

@@ -1,20 +1,27 @@
-"""The :class:`Dataset` container and loading a dataset from the user's ``.npz`` file.
+"""The :class:`Dataset` container and loading datasets from NumPy files.
 
-A file spec is ``{"path": "data.npz"}`` with an optional ``"task"`` (``"classification"`` or
-``"regression"``) that overrides the inferred task. The archive holds either ``x`` and ``y``
-or Keras' layout ``x_train`` and ``y_train``, each optionally with ``x_test`` and ``y_test``,
-and optionally ``class_names`` / ``feature_names`` (1-D string arrays).
+- ``{"path": "data.npz"}``: the archive holds either ``x`` and ``y`` or Keras' layout
+  ``x_train`` and ``y_train``, each optionally with ``x_test`` and ``y_test``, and optionally
+  ``class_names`` / ``feature_names`` (1-D string arrays).
+- ``{"path": "x.npy", "y_path": "y.npy"}``: two single-array files of the same length. Without
+  ``y_path``, ``y`` is looked for beside ``x`` by name (``x.npy`` -> ``y.npy``,
+  ``x_train.npy`` -> ``y_train.npy``).
 
-Every problem raises :class:`~engine.errors.DataError` naming the file, the key and, for bad
-values, the first bad index.
+An optional ``"task"`` (``"classification"`` or ``"regression"``) overrides the inferred task.
+Both formats are read with ``allow_pickle=False`` and their headers are checked before any
+array is allocated. Every problem raises :class:`~engine.errors.DataError` naming the file, the
+key and, for bad values, the first bad index.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import pathlib
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
 
 import numpy as np
 
@@ -24,11 +31,17 @@ __all__ = [
     "MAX_AUTO_CLASSES",
     "TASKS",
     "Dataset",
+    "check_several_classes",
     "dataset_from_arrays",
+    "find_y_file",
+    "load_npy_pair",
     "load_npz_file",
     "npz_keys",
+    "read_npy",
     "read_npz_arrays",
+    "relative_data_path",
     "resolve_path",
+    "show_value",
 ]
 
 TASKS = ("classification", "regression")
@@ -63,6 +76,15 @@ class Dataset:
         One name per input feature (flat inputs only), when known.
     name : str
         Display name, e.g. ``"moons (400 samples)"``.
+    target_names : list of str or None
+        The target column(s) of a table, when known (e.g. ``["species"]``).
+    notes : list of str
+        Sentences for the user about how the file was read (``"read as Latin-1 ..."``,
+        ``"column 'name' holds text and was left out of the features"``).
+    detected : dict
+        The reading options that were detected or applied (for a table: ``delimiter``,
+        ``header``, ``encoding``, ``decimal``, ``target``, ``features``, ``task``). Writing
+        them into the project's dataset spec pins them, so later reads cannot differ.
     """
 
     x: np.ndarray
@@ -74,6 +96,9 @@ class Dataset:
     class_names: list[str] | None = None
     feature_names: list[str] | None = None
     name: str = ""
+    target_names: list[str] | None = None
+    notes: list[str] = field(default_factory=list)
+    detected: dict[str, Any] = field(default_factory=dict)
 
     @property
     def feature_shape(self) -> tuple[int, ...]:
@@ -109,6 +134,56 @@ def resolve_path(path: str, base_dir: pathlib.Path | None) -> pathlib.Path:
     return resolved.absolute()
 
 
+def relative_data_path(
+    path: str | os.PathLike[str], base_dir: pathlib.Path | None, max_up: int = 2
+) -> str:
+    """How a project should store a data path: relative to its folder when possible.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The data file or folder (absolute, or relative to the current directory).
+    base_dir : Path or None
+        The project file's folder; None (an unsaved project) keeps the path absolute.
+    max_up : int
+        The most ``..`` steps a relative path may take; further away, the absolute path is
+        kept (a project moved with its data folder still finds it; one moved alone does not).
+
+    Returns
+    -------
+    str
+        A POSIX-style relative path (``"data/iris.csv"``, ``"../data/iris.csv"``) or the
+        absolute path (another drive, too far away, or no ``base_dir``).
+    """
+    target = pathlib.Path(path).expanduser().absolute()
+    if base_dir is None:
+        return str(target)
+    base = pathlib.Path(base_dir).expanduser().absolute()
+    try:
+        rel = pathlib.Path(os.path.relpath(target, base))
+    except ValueError:  # Windows: another drive
+        return str(target)
+    ups = 0
+    for part in rel.parts:
+        if part != "..":
+            break
+        ups += 1
+    if ups > max_up:
+        return str(target)
+    return rel.as_posix()
+
+
+def show_value(value: object, limit: int = 40) -> str:
+    """A cell or array value as messages quote it: ``'n/a'``, ``''``, ``3.5``."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        if len(value) > limit:
+            value = value[:limit] + "..."
+        return repr(value)
+    return repr(value)
+
+
 def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
 
@@ -117,11 +192,16 @@ def _fmt_index(key: str, index: tuple[int, ...]) -> str:
     return f"{key}[{', '.join(str(i) for i in index)}]"
 
 
-def _read_member(archive: zipfile.ZipFile, member: str, key: str, where: str) -> np.ndarray:
-    """Read one ``.npy`` member, checking its header before allocating anything."""
+def _read_array(
+    opener: Callable[[], IO[bytes]], available: int, key: str, where: str
+) -> np.ndarray:
+    """Read one ``.npy`` stream, checking its header before allocating anything.
+
+    ``opener`` opens the stream from its start (called twice: header, then data);
+    ``available`` is the number of bytes the stream holds.
+    """
     try:
-        info = archive.getinfo(member)
-        with archive.open(info) as stream:
+        with opener() as stream:
             version = np.lib.format.read_magic(stream)
             if version == (1, 0):
                 shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
@@ -135,14 +215,14 @@ def _read_member(archive: zipfile.ZipFile, member: str, key: str, where: str) ->
                 where=where,
             )
         needed = math.prod(shape) * dtype.itemsize
-        if needed > info.file_size - header_size:
+        if needed > available - header_size:
             raise DataError(
                 f"key '{key}' is truncated or corrupt: its header declares shape {shape} of "
-                f"{dtype} ({needed} bytes) but the archive member holds "
-                f"{max(info.file_size - header_size, 0)} bytes",
+                f"{dtype} ({needed} bytes) but the file holds "
+                f"{max(available - header_size, 0)} bytes",
                 where=where,
             )
-        with archive.open(info) as stream:
+        with opener() as stream:
             array = np.lib.format.read_array(stream, allow_pickle=False)
     except DataError:
         raise
@@ -158,6 +238,74 @@ def _read_member(archive: zipfile.ZipFile, member: str, key: str, where: str) ->
     if not isinstance(array, np.ndarray):  # pragma: no cover - read_array always returns one
         raise DataError(f"key '{key}' is not an array", where=where)
     return array
+
+
+def _read_member(archive: zipfile.ZipFile, member: str, key: str, where: str) -> np.ndarray:
+    """Read one ``.npy`` member of an npz archive (see :func:`_read_array`)."""
+    try:
+        info = archive.getinfo(member)
+    except KeyError:  # pragma: no cover - members come from the archive's own name list
+        raise DataError(f"key '{key}' is missing", where=where) from None
+    return _read_array(lambda: archive.open(info), info.file_size, key, where)
+
+
+def read_npy(path: pathlib.Path, *, key: str | None = None, what: str = "data file") -> np.ndarray:
+    """Read a single-array ``.npy`` file without ever unpickling.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    key : str, optional
+        How the array is called in messages; the file name when None.
+    what : str
+        How the file is called in messages.
+
+    Returns
+    -------
+    ndarray
+        The array as stored (any dtype except object).
+
+    Raises
+    ------
+    DataError
+        The file is missing, a folder, not an ``.npy`` file, truncated, or holds objects.
+    """
+    where = str(path)
+    key = key or path.name
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(len(_NPY_MAGIC))
+    except FileNotFoundError:
+        raise DataError(f"{what} not found", where=where) from None
+    except IsADirectoryError:
+        raise DataError(f"{what} is a folder, not an .npy file", where=where) from None
+    except OSError as exc:
+        raise DataError(f"cannot read {what}: {exc.strerror or exc}", where=where) from None
+    if head != _NPY_MAGIC:
+        hint = ""
+        if head.startswith(_ZIP_MAGICS):
+            hint = " (it is a zip archive: an .npz file? name it .npz)"
+        raise DataError(
+            f"{what} is not an .npy file: it does not start with the NumPy magic bytes{hint}; "
+            "save one with np.save('x.npy', x)",
+            where=where,
+        )
+    return _read_array(lambda: open(path, "rb"), size, key, where)
+
+
+def find_y_file(x_path: pathlib.Path) -> pathlib.Path | None:
+    """The targets file beside an ``x`` ``.npy`` file, by name: ``x.npy`` -> ``y.npy``,
+    ``x_train.npy`` -> ``y_train.npy``, ``X_test.npy`` -> ``y_test.npy``; None when absent."""
+    name = x_path.name
+    if name[:1] not in ("x", "X"):
+        return None
+    for first in ("y", "Y"):
+        candidate = x_path.with_name(first + name[1:])
+        if candidate != x_path and candidate.is_file():
+            return candidate
+    return None
 
 
 def read_npz_arrays(
@@ -535,3 +683,86 @@ def load_npz_file(
         counts += f" + {len(dataset.x_test)} test"
     dataset.name = f"{base} ({counts})"
     return dataset
+
+
+def load_npy_pair(
+    path: pathlib.Path, y_path: pathlib.Path | None = None, *, task: str | None = None
+) -> Dataset:
+    """Load a dataset from two ``.npy`` files: inputs and targets.
+
+    Parameters
+    ----------
+    path : Path
+        The inputs, shape (n, ...).
+    y_path : Path, optional
+        The targets, shape (n,), (n, 1) or (n, k); found beside ``path`` by
+        :func:`find_y_file` when None.
+    task : {"classification", "regression"} or None
+        Forces the task; inferred from the targets when None.
+
+    Returns
+    -------
+    Dataset
+        See :func:`dataset_from_arrays`; the keys in messages are the file names.
+
+    Raises
+    ------
+    DataError
+        A missing targets file, unreadable files, or any problem :func:`dataset_from_arrays`
+        finds.
+    """
+    where = str(path)
+    notes: list[str] = []
+    if y_path is None:
+        y_path = find_y_file(path)
+        if y_path is None:
+            raise DataError(
+                "an .npy file holds one array, and no targets file was found beside it; give "
+                'the targets file as "y_path" (e.g. {"path": "x.npy", "y_path": "y.npy"})',
+                where=where,
+            )
+        notes.append(f"targets read from {y_path.name}, found beside {path.name}")
+    x_key, y_key = path.name, y_path.name
+    if x_key == y_key:
+        x_key, y_key = f"x ({path})", f"y ({y_path})"
+    x = read_npy(path, key=x_key)
+    y = read_npy(y_path, key=y_key)
+    dataset = dataset_from_arrays(
+        {x_key: x, y_key: y}, where=where, task=task, x_key=x_key, y_key=y_key
+    )
+    dataset.name = f"{path.name} + {y_path.name} ({dataset.n_samples} samples)"
+    dataset.notes = notes
+    dataset.detected = {"y_path": str(y_path), "task": dataset.task}
+    return dataset
+
+
+def check_several_classes(dataset: Dataset, where: str, target: str = "the target") -> None:
+    """Refuse classification data whose training labels hold a single class.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    where : str
+        The source named in the message.
+    target : str
+        How the target is called (``"column 'species'"``, ``"'y'"``).
+
+    Raises
+    ------
+    DataError
+        Fewer than 2 distinct labels in ``dataset.y``.
+    """
+    if dataset.task != "classification" or len(dataset.y) == 0:
+        return
+    present = np.unique(dataset.y)
+    if len(present) >= 2:
+        return
+    label = int(present[0])
+    names = dataset.class_names
+    shown = names[label] if names is not None and label < len(names) else str(label)
+    raise DataError(
+        f"{target} holds a single class, {shown!r}, in all {len(dataset.y)} samples; a "
+        'classifier needs at least 2 classes (for a number to predict, set "task": '
+        '"regression")',
+        where=where,
+    )

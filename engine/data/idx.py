@@ -1,8 +1,16 @@
-"""Read and write IDX files, the format of MNIST and Fashion-MNIST.
+"""Read and write IDX files, the format of MNIST and Fashion-MNIST, and load them as datasets.
 
 An IDX file is a 4-byte magic number (two zero bytes, a type code, the number of dimensions),
 one big-endian uint32 per dimension, then the values in C order, big-endian. Files may be
 gzip-compressed; compression is recognised by its magic bytes, not by the file name.
+
+A dataset spec ``{"path": "train-images-idx3-ubyte.gz"}`` names the images; the labels come
+from ``"labels_path"`` or are found beside the images by the standard naming
+(``*-images-idx3-ubyte[.gz]`` -> ``*-labels-idx1-ubyte[.gz]``, also with ``.`` before
+``idx``). Images are flattened to (n, rows * cols) like the built-in MNIST; uint8 pixels are
+scaled to [0, 1] (divided by 255), other types are kept as stored. When the images are a
+``train-`` file and the matching ``t10k-`` images and labels lie beside them, those become the
+test set.
 """
 
 from __future__ import annotations
@@ -11,14 +19,16 @@ import gzip
 import math
 import os
 import pathlib
+import re
 import zlib
 from typing import BinaryIO
 
 import numpy as np
 
+from engine.data.files import Dataset, dataset_from_arrays
 from engine.errors import DataError
 
-__all__ = ["read_idx", "write_idx"]
+__all__ = ["find_labels_file", "is_idx_name", "load_idx_dataset", "read_idx", "write_idx"]
 
 # Type code -> big-endian dtype (LeCun's "THE IDX FILE FORMAT").
 _CODE_TO_DTYPE: dict[int, np.dtype] = {
@@ -31,6 +41,7 @@ _CODE_TO_DTYPE: dict[int, np.dtype] = {
 }
 _KIND_SIZE_TO_CODE = {(dt.kind, dt.itemsize): code for code, dt in _CODE_TO_DTYPE.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
+_IDX_NAME = re.compile(r"idx\d+[-_.]ubyte|\.idx\d*(\.gz)?$", re.IGNORECASE)
 
 
 def _read_exactly(stream: BinaryIO, size: int, path: pathlib.Path, what: str) -> bytes:
@@ -98,7 +109,17 @@ def _read_idx_stream(stream: BinaryIO, path: pathlib.Path) -> np.ndarray:
     dtype = _CODE_TO_DTYPE[code]
     expected = math.prod(dims) * dtype.itemsize
     # Read one byte more than needed: it tells extra data apart without reading all of it.
-    data = stream.read(expected + 1)
+    # Read in chunks: a damaged header can declare far more bytes than the file holds, and a
+    # single read() of that size would try to allocate it.
+    chunks: list[bytes] = []
+    total = 0
+    while total <= expected:
+        chunk = stream.read(min(1 << 20, expected + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    data = b"".join(chunks)
     if len(data) != expected:
         found = f"{len(data)}" if len(data) <= expected else "more than that"
         raise DataError(
@@ -136,3 +157,138 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray) -> None:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "wb") as stream:
         stream.write(header + body)
+
+
+def is_idx_name(name: str) -> bool:
+    """Whether a file name follows IDX naming (``*-idx3-ubyte``, ``*.idx1-ubyte.gz``, ``*.idx``)."""
+    return bool(_IDX_NAME.search(name))
+
+
+def _labels_names(name: str) -> list[str]:
+    """Candidate labels file names for an images file name, most likely first."""
+    base = name[:-3] if name.lower().endswith(".gz") else name
+    swapped = re.sub(r"images", "labels", base, flags=re.IGNORECASE)
+    swapped = re.sub(r"idx[2-9]", "idx1", swapped, flags=re.IGNORECASE)
+    if swapped == base:
+        return []
+    first, second = (
+        (swapped + ".gz", swapped)
+        if name.lower().endswith(".gz")
+        else (
+            swapped,
+            swapped + ".gz",
+        )
+    )
+    return [first, second]
+
+
+def find_labels_file(images: pathlib.Path) -> pathlib.Path | None:
+    """The labels file beside an images file, by MNIST's naming; None when there is none.
+
+    ``train-images-idx3-ubyte.gz`` -> ``train-labels-idx1-ubyte.gz`` (or without ``.gz``);
+    ``t10k-images.idx3-ubyte`` -> ``t10k-labels.idx1-ubyte``.
+    """
+    for candidate in _labels_names(images.name):
+        path = images.with_name(candidate)
+        if path.is_file():
+            return path
+    return None
+
+
+def _test_pair(images: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path] | None:
+    if not images.name.lower().startswith("train"):
+        return None
+    test_images = images.with_name("t10k" + images.name[len("train") :])
+    if not test_images.is_file():
+        return None
+    test_labels = find_labels_file(test_images)
+    return (test_images, test_labels) if test_labels is not None else None
+
+
+def _images_to_x(images: np.ndarray, path: pathlib.Path) -> np.ndarray:
+    if images.ndim < 2:
+        raise DataError(
+            f"IDX images must have at least 2 dimensions (n, rows, cols), the header declares "
+            f'{images.shape}; is this a labels file? point "path" at the images',
+            where=str(path),
+        )
+    flat = images.reshape(images.shape[0], -1)
+    if images.dtype == np.uint8:
+        return flat.astype(np.float32) / np.float32(255.0)
+    return flat
+
+
+def _labels_to_y(labels: np.ndarray, path: pathlib.Path) -> np.ndarray:
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels.reshape(-1)
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise DataError(
+            f"IDX labels must be one integer per image, the file holds {labels.dtype} of shape "
+            f"{labels.shape}",
+            where=str(path),
+        )
+    return labels
+
+
+def load_idx_dataset(
+    path: pathlib.Path, labels_path: pathlib.Path | None = None, *, task: str | None = None
+) -> Dataset:
+    """Load MNIST-format images and labels as a classification dataset.
+
+    Parameters
+    ----------
+    path : Path
+        The images, e.g. ``train-images-idx3-ubyte.gz``: shape (n, rows, cols[, ...]).
+    labels_path : Path, optional
+        The labels, shape (n,); found beside the images by :func:`find_labels_file` when None.
+    task : {"classification", "regression"} or None
+        Forces the task; classification (labels are class indices) when None.
+
+    Returns
+    -------
+    Dataset
+        ``x`` float32 of shape (n, rows * cols) (uint8 pixels scaled to [0, 1]); ``y`` int64
+        of shape (n,); class names ``"0"``, ``"1"``...; ``x_test`` / ``y_test`` from the
+        matching ``t10k-`` files when they lie beside ``train-`` files.
+
+    Raises
+    ------
+    DataError
+        A missing labels file, corrupt IDX files, labels that are not integers, counts that
+        differ between images and labels.
+    """
+    where = str(path)
+    notes: list[str] = []
+    if labels_path is None:
+        labels_path = find_labels_file(path)
+        if labels_path is None:
+            looked = " or ".join(_labels_names(path.name)) or "a '*-labels-idx1-ubyte' file"
+            raise DataError(
+                f'no labels file beside the images (looked for {looked}); give it as "labels_path"',
+                where=where,
+            )
+        notes.append(f"labels read from {labels_path.name}, found beside the images")
+    arrays = {path.name: _images_to_x(read_idx(path), path)}
+    y_key = labels_path.name if labels_path.name != path.name else f"labels ({labels_path})"
+    arrays[y_key] = _labels_to_y(read_idx(labels_path), labels_path)
+    test = _test_pair(path) if labels_path == find_labels_file(path) else None
+    if test is not None:
+        arrays["x_test"] = _images_to_x(read_idx(test[0]), test[0])
+        arrays["y_test"] = _labels_to_y(read_idx(test[1]), test[1])
+        notes.append(f"test set read from {test[0].name} and {test[1].name}")
+    dataset = dataset_from_arrays(
+        arrays,
+        where=where,
+        task=task or "classification",
+        x_key=path.name,
+        y_key=y_key,
+    )
+    if dataset.task == "classification":
+        dataset.class_names = [str(c) for c in range(dataset.n_classes or 0)]
+    counts = f"{dataset.n_samples} samples"
+    if dataset.x_test is not None:
+        counts += f" + {len(dataset.x_test)} test"
+    dataset.name = f"{path.name} ({counts})"
+    dataset.notes = notes
+    dataset.detected = {"labels_path": str(labels_path), "task": dataset.task}
+    return dataset

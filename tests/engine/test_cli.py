@@ -253,3 +253,54 @@ def test_perceptron_refused_on_tensorflow(tmp_path):
     f = write(tmp_path, data)
     r = run_cli("train", str(f), "-o", str(tmp_path / "p.nnd"))
     assert r.returncode == 2 and "NumPy" in r.stderr and "Traceback" not in r.stderr
+
+
+IRIS_CSV = "sepal_length,sepal_width,petal_length,petal_width,species\n" + "".join(
+    f"{5 + (i % 7) * 0.1:.1f},{3 + (i % 5) * 0.1:.1f},{1 + (i % 3) * 2.2:.1f},{0.2 + (i % 3):.1f},"
+    f"{['setosa', 'versicolor', 'virginica'][i % 3]}\n"
+    for i in range(60)
+)
+
+
+def test_train_on_a_csv_with_match(tmp_path, capsys):
+    (tmp_path / "flowers.csv").write_text(IRIS_CSV)
+    f = write(tmp_path, XOR)
+    rc = main(
+        [
+            "train",
+            str(f),
+            "--data",
+            str(tmp_path / "flowers.csv"),
+            "--target",
+            "species",
+            "--match",
+            "--epochs",
+            "2",
+            "-o",
+            str(tmp_path / "out.nnd"),
+        ]
+    )
+    assert rc == 0, capsys.readouterr().err
+    p = load_project(tmp_path / "out.nnd")
+    assert p.data["dataset"]["path"] == "flowers.csv" and p.data["model"]["input_shape"] == [4]
+    assert p.weights["out/kernel"].shape[1] == 3  # one softmax unit per species
+    assert json.loads(f.read_text()) == XOR  # the project file itself is untouched
+
+
+def test_train_on_a_broken_csv_names_the_cell(tmp_path):
+    bad = IRIS_CSV.splitlines()
+    bad[5] = "5.1,n/a,1.4,0.2,setosa"
+    (tmp_path / "bad.csv").write_text("\n".join(bad) + "\n")
+    r = run_cli("train", str(write(tmp_path, XOR)), "--data", str(tmp_path / "bad.csv"), "--match")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert (
+        "bad.csv" in r.stderr
+        and "row 6" in r.stderr
+        and "sepal_width" in r.stderr
+        and "n/a" in r.stderr
+    )
+
+
+def test_target_without_data_is_refused(tmp_path):
+    r = run_cli("train", str(write(tmp_path, XOR)), "--target", "species")
+    assert r.returncode == 2 and "--data" in r.stderr

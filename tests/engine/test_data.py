@@ -189,7 +189,7 @@ def test_npz_keras_layout_with_test_set_and_names(tmp_path: pathlib.Path) -> Non
 
 
 def test_npz_relative_path_defaults_to_cwd(tmp_path: pathlib.Path, monkeypatch) -> None:
-    save_npz(tmp_path / "d.npz", x=np.zeros((3, 1)), y=np.zeros(3, int))
+    save_npz(tmp_path / "d.npz", x=np.zeros((3, 1)), y=np.array([0, 1, 0]))
     monkeypatch.chdir(tmp_path)
     assert load_dataset({"path": "d.npz"}).x.shape == (3, 1)
 

@@ -1,0 +1,167 @@
+""" "Match network to data": one pure edit that fits a project's input, output layer and loss to
+a loaded dataset.
+
+The rules (Keras' textbook choices):
+
+- k >= 3 classes: ``Dense(k, softmax)`` + ``sparse_categorical_crossentropy``, metrics
+  ``["accuracy"]``;
+- 2 classes (default): ``Dense(2, softmax)`` + ``sparse_categorical_crossentropy``, metrics
+  ``["accuracy"]``;
+- 2 classes with ``binary="sigmoid"``: ``Dense(1, sigmoid)`` + ``binary_crossentropy``,
+  metrics ``["accuracy"]``;
+- k numeric targets: ``Dense(k, linear)`` + ``mean_squared_error``, metrics ``["mae"]``.
+
+Two classes get a 2-unit softmax by default so that every classifier has one output per class:
+predictions, the confusion matrix and the class names work the same for 2 classes as for 10,
+and adding a third class changes only ``units``. ``binary="sigmoid"`` gives the one-unit form.
+
+A project whose optimizer is the Perceptron keeps its single ``Dense(1, sign)`` unit and has
+no loss set (the Perceptron rule needs none).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from engine import edits
+from engine.data.files import Dataset
+from engine.graph import INPUT
+
+__all__ = ["BINARY_OUTPUTS", "match_network_to_data", "output_layer_name"]
+
+BINARY_OUTPUTS = ("softmax", "sigmoid")
+_FLATTENING = ("Flatten",)
+
+
+def output_layer_name(data: dict) -> str | None:
+    """The layer the network's output comes from: the layer no other layer consumes (the last
+    such in the list when there are several); None for a model without layers."""
+    inbound = edits.explicit_inbound(data)
+    consumed = {src for sources in inbound.values() for src in sources}
+    sinks = [name for name, sources in inbound.items() if name not in consumed and sources]
+    if sinks:
+        return sinks[-1]
+    names = list(inbound)
+    return names[-1] if names else None
+
+
+def _is_perceptron(data: dict) -> bool:
+    optimizer = (
+        data.get("compile", {}).get("optimizer") if isinstance(data.get("compile"), dict) else None
+    )
+    try:
+        from engine.backends.numpy.optimizers import resolve_optimizer
+
+        return resolve_optimizer(optimizer if optimizer is not None else "rmsprop")[0] == (
+            "Perceptron"
+        )
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
+def _position_after(data: dict, name: str, dx: float = 220.0) -> tuple[float, float] | None:
+    pos = edits.positions(data).get(name)
+    if not pos:
+        return None
+    return (float(pos[0]) + dx, float(pos[1]))
+
+
+def _flatten_input(data: dict) -> dict:
+    """Insert a Flatten right after the input, feeding every layer the input fed."""
+    inbound = edits.explicit_inbound(data)
+    consumers = [name for name, sources in inbound.items() if INPUT in sources]
+    position = _position_after(data, INPUT, 110.0)
+    if not consumers:  # an empty model: the Flatten becomes the sink the output follows
+        return edits.add_layer(data, "Flatten", position=position, inbound=[INPUT])[0]
+    new, flat = edits.insert_on_edge(data, "Flatten", INPUT, consumers[0], position=position)
+    for name in consumers[1:]:
+        new = edits.disconnect(new, INPUT, name)
+        new = edits.connect(new, flat, name)
+    return new
+
+
+def match_network_to_data(
+    data: dict[str, Any], dataset: Dataset, *, binary: str = "softmax"
+) -> dict[str, Any]:
+    """Fit a project spec to a dataset; returns a new spec (the input is not changed).
+
+    Parameters
+    ----------
+    data : dict
+        The project spec (``Project.data``): ``model``, ``compile``...
+    dataset : Dataset
+        The loaded data.
+    binary : {"softmax", "sigmoid"}
+        The output for two classes (see the module docstring).
+
+    Returns
+    -------
+    dict
+        A copy of ``data`` where
+
+        - ``model.input_shape`` is the data's feature shape; when it has more than one axis
+          and the model has no Flatten layer, a Flatten is inserted right after the input;
+        - the output layer (the graph's sink) is a Dense with the units and activation of the
+          table above; when the sink is not a Dense (or there are no layers), a new Dense is
+          appended after it;
+        - ``compile.loss`` and ``compile.metrics`` follow the table; the optimizer and every
+          other setting are kept.
+
+    Raises
+    ------
+    ValueError
+        ``binary`` is not one of :data:`BINARY_OUTPUTS`.
+    """
+    if binary not in BINARY_OUTPUTS:
+        raise ValueError(f"binary must be one of {', '.join(BINARY_OUTPUTS)}, got {binary!r}")
+    new = copy.deepcopy(data)
+    if not isinstance(new.get("model"), dict):
+        new["model"] = {}
+    if not isinstance(new["model"].get("layers"), list):
+        new["model"]["layers"] = []
+    if not isinstance(new.get("compile"), dict):
+        new["compile"] = {}
+    feature_shape = [int(d) for d in dataset.feature_shape] or [1]
+    new["model"]["input_shape"] = feature_shape
+
+    perceptron = _is_perceptron(new)
+    classification = dataset.task == "classification"
+    if classification:
+        k = int(dataset.n_classes or (int(dataset.y.max()) + 1 if len(dataset.y) else 2))
+        if perceptron and k <= 2:
+            units, activation, loss, metrics = 1, "sign", None, ["accuracy"]
+        elif k <= 2 and binary == "sigmoid":
+            units, activation, loss, metrics = 1, "sigmoid", "binary_crossentropy", ["accuracy"]
+        else:
+            units, activation = max(k, 2), "softmax"
+            loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+    else:
+        k = int(dataset.y.shape[1]) if dataset.y.ndim == 2 else 1
+        units, activation, loss, metrics = k, "linear", "mean_squared_error", ["mae"]
+
+    classes = {layer.get("class_name") for layer in new["model"]["layers"]}
+    if len(feature_shape) > 1 and not classes & set(_FLATTENING):
+        new = _flatten_input(new)
+
+    out = output_layer_name(new)
+    layer = edits.find_layer(new, out) if out is not None else None
+    if layer is not None and layer.get("class_name") == "Dense":
+        layer["config"]["units"] = units
+        layer["config"]["activation"] = activation
+    else:
+        source = out if out is not None else INPUT
+        new, _ = edits.add_layer(
+            new,
+            "Dense",
+            {"units": units, "activation": activation},
+            position=_position_after(new, source),
+            inbound=[source],
+        )
+
+    if loss is None:
+        new["compile"].pop("loss", None)
+    else:
+        new["compile"]["loss"] = loss
+    new["compile"]["metrics"] = metrics
+    return new
