@@ -1,167 +1,149 @@
-"""The application entry point and, until the real designer window lands, a minimal main window.
+"""The application entry points: :func:`main` (the designer window) and :func:`screenshot`.
 
-The window shows what the engine knows about the project: its summary table (layer, class,
-output shape, parameters, FLOPs) with totals, and a status line. Nothing here imports
-TensorFlow: building the summary needs only the engine's shape inference.
+Nothing here imports TensorFlow: the window needs only the engine's shape inference, and the
+TensorFlow backend and Keras export import it when they are used.
+
+``NNDESIGNER_STARTUP_PROBE=<time.time() at launch>`` makes :func:`main` print
+``startup_s=<seconds>`` when the window first paints, then quit (the start-up benchmark).
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from os import PathLike
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QApplication,
-    QHeaderView,
-    QMainWindow,
-    QMessageBox,
-    QTableWidget,
-    QTableWidgetItem,
-    QWidget,
-)
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
 
-from engine.errors import NNDError
+from designer.settings import APPLICATION, ORGANIZATION
 
 APP_NAME = "NN Designer"
 RESOURCES_DIR = Path(__file__).resolve().parents[1] / "resources"
 SEED_PROJECT_PATH = RESOURCES_DIR / "examples" / "seed_mlp.json"
-
-SUMMARY_HEADERS = ("Layer", "Class", "Output shape", "Params", "FLOPs")
-_NUMERIC_COLUMNS = (3, 4)
-
-
-def format_shape(shape: tuple[int | None, ...]) -> str:
-    """Keras' notation for an output shape: the batch dimension shows as ``None``."""
-    return "(" + ", ".join(str(d) for d in (None, *shape)) + ")"
+STARTUP_PROBE_ENV = "NNDESIGNER_STARTUP_PROBE"
+THEME_ENV = "NNDESIGNER_THEME"
 
 
-class SummaryPanel(QTableWidget):
-    """The model summary as a read-only table: one row per layer, then a totals row."""
-
-    def __init__(self, graph, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setColumnCount(len(SUMMARY_HEADERS))
-        self.setHorizontalHeaderLabels(SUMMARY_HEADERS)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setAlternatingRowColors(True)
-        self.verticalHeader().setVisible(False)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setStretchLastSection(False)
-        self.show_graph(graph)
-
-    def show_graph(self, graph) -> None:
-        rows = graph.summary()
-        self.setRowCount(len(rows) + 1)
-        for r, row in enumerate(rows):
-            cells = (
-                row.name,
-                row.class_name,
-                format_shape(row.output_shape),
-                row.params,
-                row.flops,
-            )
-            for c, value in enumerate(cells):
-                self.setItem(r, c, self._item(value, c))
-        total = len(rows)
-        totals = ("Total", "", "", graph.total_params, graph.total_flops)
-        bold = QFont()
-        bold.setBold(True)
-        for c, value in enumerate(totals):
-            item = self._item(value, c)
-            item.setFont(bold)
-            self.setItem(total, c, item)
-
-    @staticmethod
-    def _item(value: str | int, column: int) -> QTableWidgetItem:
-        if isinstance(value, int):
-            item = QTableWidgetItem(f"{value:,}")
-            # The raw number, for sorting and for tests that compare with the engine.
-            item.setData(Qt.ItemDataRole.UserRole, value)
-        else:
-            item = QTableWidgetItem(value)
-        if column in _NUMERIC_COLUMNS:
-            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-        return item
-
-
-class MainWindow(QMainWindow):
-    """The main window for one project: its summary table and a status line."""
-
-    def __init__(self, project, graph, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.project = project
-        self.graph = graph
-        self.setWindowTitle(f"{APP_NAME} — {project.name}")
-        self.summary_panel = SummaryPanel(graph, self)
-        self.setCentralWidget(self.summary_panel)
-        rows = graph.summary()
-        path = getattr(project, "path", None)
-        source = path.name if path else "built-in seed project"
-        self.status_text = (
-            f"{len(rows)} layers · {graph.total_params:,} parameters · "
-            f"{graph.total_flops:,} FLOPs per sample · {source}"
-        )
-        self.statusBar().showMessage(self.status_text)
-        self.resize(1000, 640)
-
-    def show_training(self, trainer) -> None:
-        """Add the last epoch's metrics (or the error that stopped training) to the status."""
-        last = ", ".join(
-            f"{key} {values[-1]:.4g}" for key, values in trainer.history.items() if values
-        )
-        text = f"{self.status_text} · after {trainer.epochs_done} epochs: {last or 'no metrics'}"
-        if trainer.error is not None:
-            text += f" · {trainer.error}"
-        self.statusBar().showMessage(text)
-
-
-def open_project(project_path: str | PathLike | None = None):
-    """Load ``project_path`` (default: the seed project) and build its graph.
-
-    Raises
-    ------
-    NNDError
-        When the file cannot be read or describes an invalid network.
-    """
-    from engine.graph import build_graph
-    from engine.project import load_project, seed_project
-
-    project = load_project(project_path) if project_path is not None else seed_project()
-    return project, build_graph(project)
-
-
-def create_window(project_path: str | PathLike | None = None) -> MainWindow:
-    """A main window for ``project_path``; needs a QApplication. Raises :class:`NNDError`."""
-    project, graph = open_project(project_path)
-    return MainWindow(project, graph)
-
-
-def _application(argv: list[str]) -> QApplication:
+def create_application(argv: list[str]) -> QApplication:
+    """The QApplication (the existing one if any), named, crisp on fractional-DPI screens and
+    with a readable base font."""
     app = QApplication.instance()
     if app is None:
+        # Fractional scale factors (125 %, 150 %) render at their true size instead of rounded.
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+        )
         app = QApplication(argv)
-    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setDesktopFileName("nndesigner")
+    from designer.theme import ensure_readable_font
+
+    ensure_readable_font(app)
     return app
 
 
+def create_window(project_path: str | PathLike | None = None, **options):
+    """A main window for ``project_path`` (default: the seed project); needs a QApplication.
+
+    ``options`` go to :class:`~designer.main_window.MainWindow` (settings, recovery_dir,
+    autosave_ms). Raises :class:`~engine.errors.NNDError` when the file cannot be read.
+    """
+    from designer.document import Document
+    from designer.main_window import MainWindow
+    from engine.project import load_project
+
+    project = load_project(project_path) if project_path is not None else None
+    return MainWindow(Document(project), **options)
+
+
+class _StartupProbe(QObject):
+    """Prints the seconds from ``t0`` to the first paint of ``widget``, then quits."""
+
+    def __init__(self, widget, t0: float) -> None:
+        super().__init__(widget)
+        self.t0 = t0
+        self.done = False
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:  # Qt override
+        if not self.done and event.type() == QEvent.Type.Paint:
+            self.done = True
+            # Reported once this paint has finished.
+            QTimer.singleShot(0, self._report)
+        return False
+
+    def _report(self) -> None:
+        print(f"startup_s={time.time() - self.t0:.3f}", flush=True)
+        QApplication.instance().quit()
+
+
 def main(project_path: str | None = None) -> int:
-    """Run the designer on ``project_path`` (default: the seed project); the exit status."""
-    app = _application(sys.argv[:1])
-    try:
-        window = create_window(project_path)
-    except NNDError as exc:
-        QMessageBox.critical(None, APP_NAME, f"Could not open the project.\n\n{exc}")
-        return 2
+    """Run the designer on ``project_path`` (default: the seed project); the exit status.
+
+    A file that cannot be opened is reported in a dialog and the window opens on the seed
+    project instead. After a crash the window first offers to recover the autosave.
+    """
+    app = create_application(sys.argv[:1])
+    from designer.document import Document
+    from designer.main_window import MainWindow
+    from designer.recovery import default_recovery_dir
+    from designer.settings import add_recent_file, app_settings, theme_mode
+    from designer.theme import apply_theme
+    from engine.errors import NNDError
+    from engine.project import load_project
+
+    settings = app_settings()
+    apply_theme(app, os.environ.get(THEME_ENV) or theme_mode(settings))
+    error = None
+    project = None
+    if project_path is not None:
+        try:
+            project = load_project(project_path)
+        except NNDError as exc:
+            error = exc
+    window = MainWindow(Document(project), settings=settings, recovery_dir=default_recovery_dir())
+    if project is not None:
+        add_recent_file(settings, project.path)
+    probe = os.environ.get(STARTUP_PROBE_ENV)
+    if probe:
+        _StartupProbe(window.canvas.viewport(), float(probe))
     window.show()
-    return app.exec()
+    if not probe:
+
+        def after_show() -> None:
+            if error is not None:
+                window.show_open_error(error)
+            window.offer_recovery()
+
+        QTimer.singleShot(0, after_show)
+    rc = app.exec()
+    if window.recovery is not None:
+        window.recovery.close(remove_file=not window.document.dirty)
+    _dispose(app, window)
+    return rc
+
+
+def _dispose(app: QApplication, window) -> None:
+    """Hide and delete ``window``, leaving no quit request behind.
+
+    Closing the last window posts a Quit event; one still queued when the event loop has
+    ended would be delivered by the next ``processEvents`` and make every later event loop
+    return at once (in a test session, or a host application that goes on after us)."""
+    quit_on_close = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(False)
+    try:
+        window.hide()
+        window.deleteLater()
+        app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    finally:
+        app.setQuitOnLastWindowClosed(quit_on_close)
+    QCoreApplication.removePostedEvents(app, QEvent.Type.Quit)
 
 
 def screenshot(
@@ -170,28 +152,40 @@ def screenshot(
     size: tuple[int, int] = (1600, 1000),
     train_epochs: int = 0,
 ) -> None:
-    """Render the window for ``project_path`` offscreen to a PNG of exactly ``size`` pixels.
+    """Render the main window for ``project_path`` offscreen to a PNG of exactly ``size``.
 
-    With ``train_epochs`` > 0 the project is first trained that many epochs (on its own
-    backend) and the status line shows the last epoch's metrics. Creates an offscreen
-    QApplication when none exists. Raises :class:`NNDError` when the project cannot be opened
-    or trained and :class:`OSError` when the PNG cannot be written.
+    With ``train_epochs`` > 0 the project is first trained that many epochs (headless, on its
+    own backend) and the status bar shows the last epoch's metrics. The theme is light, or
+    ``$NNDESIGNER_THEME`` (light/dark). Creates an offscreen QApplication when none exists;
+    an existing application gets its style and palette back afterwards. Raises
+    :class:`~engine.errors.NNDError` when the project cannot be opened or trained and
+    :class:`OSError` when the PNG cannot be written.
     """
     # "-platform offscreen" only applies to an application created here; an existing one
     # (a test's, say) keeps its platform.
-    _application([APP_NAME, "-platform", "offscreen"])
-    window = create_window(project_path)
-    if train_epochs > 0:
-        from engine.training import train_project
+    app = create_application([APP_NAME, "-platform", "offscreen"])
+    from designer.theme import apply_theme, restore_state, save_state
 
-        _model, trainer = train_project(window.project, epochs=train_epochs)
-        window.show_training(trainer)
+    saved_theme = save_state(app)
+    apply_theme(app, os.environ.get(THEME_ENV) or "light")
+    window = None
     try:
+        window = create_window(project_path)
+        trainer = None
+        if train_epochs > 0:
+            from engine.training import train_project
+
+            _model, trainer = train_project(window.document.project, epochs=train_epochs)
         width, height = size
         # Laid out and painted like a shown window, without appearing on any screen.
         window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
         window.resize(width, height)
         window.show()
+        window.apply_default_sizes()
+        if trainer is not None:
+            window.show_training(trainer)
+        QApplication.processEvents()
+        window.canvas.fit_all()
         QApplication.processEvents()
         image = window.grab().toImage()
         if (image.width(), image.height()) != (width, height):  # a high-DPI screen
@@ -204,4 +198,8 @@ def screenshot(
         if not image.save(str(out_png), "PNG"):
             raise OSError(f"could not write the screenshot to {out_png}")
     finally:
-        window.close()
+        if window is not None:
+            window.document.undo_stack.setClean()  # nothing to ask: the file is untouched
+            window.close()
+            _dispose(app, window)
+        restore_state(app, saved_theme)

@@ -693,7 +693,12 @@ class NetworkScene(QGraphicsScene):
         if moves:
             n = len(moves)
             text = f"Move {next(iter(moves))}" if n == 1 else f"Move {n} blocks"
-            if not self._edit(text, lambda d: edits.move_layers(d, moves)):
+            # Pin the blocks that only had a display position too, so that the saved layout
+            # reopens exactly as the user sees it now.
+            stored = edits.positions(self.document.data)
+            shown = {k: v for k, v in self.display_positions().items() if k not in stored}
+            all_moves = {**shown, **moves}
+            if not self._edit(text, lambda d: edits.move_layers(d, all_moves)):
                 self.sync()
 
     def _target_port(self, pos: QPointF) -> PortItem | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -26,6 +26,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+if TYPE_CHECKING:
+    from designer.plots.activation_plot import ActivationPlot
 
 from designer.panels.fields import (
     BoolField,
@@ -41,7 +44,6 @@ from designer.panels.fields import (
     same_value,
 )
 from designer.panels.layer_icons import layer_pixmap
-from designer.plots.activation_plot import ActivationPlot, activation_title
 from engine import edits
 from engine.activations import ACTIVATION_NAMES
 from engine.backends.numpy.losses import LOSS_NAMES, METRIC_NAMES, canonical_loss, canonical_metric
@@ -145,6 +147,9 @@ class ActivationField(ChoiceField):
     follows the item under the mouse while the list is open."""
 
     def __init__(self, key: str, on_commit: Callable[[Any], None]) -> None:
+        # Imported here: pyqtgraph loads only when a layer with an activation is inspected.
+        from designer.plots.activation_plot import ActivationPlot, activation_title
+
         super().__init__(
             key,
             on_commit,

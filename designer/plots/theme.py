@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pyqtgraph as pg
+from typing import TYPE_CHECKING
+
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
+
+if TYPE_CHECKING:  # pyqtgraph is imported when a plot is made, not at start-up
+    import pyqtgraph as pg
 
 # Matplotlib's first two colours: the seed document's plots are matplotlib's defaults.
 F_COLOR = "#1f77b4"
@@ -41,6 +45,8 @@ def curve_colors(widget: QWidget | None = None) -> tuple[str, str]:
 def configure_pyqtgraph() -> None:
     """Global pyqtgraph options from the application palette (call before creating plots:
     axes read the foreground colour when they are created)."""
+    import pyqtgraph as pg
+
     pg.setConfigOptions(
         antialias=True,
         background=background_color(),
@@ -50,6 +56,8 @@ def configure_pyqtgraph() -> None:
 
 def style_plot_item(plot: pg.PlotItem, widget: QWidget | None = None) -> None:
     """Axis pens and text in the palette's colours, with a faint grid."""
+    import pyqtgraph as pg
+
     fg = foreground_color(widget)
     for name in ("left", "bottom"):
         axis = plot.getAxis(name)

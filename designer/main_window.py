@@ -1,0 +1,1042 @@
+"""The designer's main window: the canvas in the centre, dockable panels around it, the menus,
+file handling (new/open/save/recent/examples/drop), autosave and crash recovery.
+
+Layout by default: Palette (left); Inspector and Keras code (right, tabbed); Summary and Undo
+history (bottom, tabbed). Dock positions and the window geometry are remembered in QSettings.
+
+Every edit goes through :class:`~designer.document.Document` (one undo step each); this window
+only wires gestures, menus and files to it. Dialogs are reached through small methods
+(``ask_save_changes``, ``ask_recover``, ``ask_weights_json``) or QFileDialog/QMessageBox static
+functions, so tests can replace them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QEvent, QPointF, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QUndoView,
+    QWidget,
+)
+
+from designer import theme
+from designer.canvas.items import BLOCK_H, BLOCK_W
+from designer.canvas.scene import COLUMN_DX, ROW_DY, new_layer_config
+from designer.canvas.view import NetworkView
+from designer.document import Document
+from designer.panels.code import CodePanel
+from designer.panels.inspector import InspectorPanel
+from designer.panels.palette import PalettePanel
+from designer.panels.summary import SummaryPanel
+from designer.recovery import (
+    AUTOSAVE_INTERVAL_MS,
+    RecoveryEntry,
+    RecoveryStore,
+    remove_stale_temp_files,
+)
+from designer.settings import (
+    KEY_GEOMETRY,
+    KEY_STATE,
+    add_recent_file,
+    recent_files,
+    remove_recent_file,
+    set_theme_mode,
+)
+from engine import edits
+from engine.errors import NNDError
+from engine.graph import INPUT
+from engine.project import Project, load_project
+
+APP_NAME = "NN Designer"
+RESOURCES_DIR = Path(__file__).resolve().parents[1] / "resources"
+EXAMPLES_DIR = RESOURCES_DIR / "examples"
+EXAMPLE_ORDER = (
+    "perceptron",
+    "xor",
+    "seed_mlp",
+    "seed_mlp_digits",
+    "spiral",
+    "iris",
+    "skip_connection",
+)
+PROJECT_SUFFIXES = (".json", ".nnd")
+PROJECT_FILTER = "NN Designer projects (*.json *.nnd);;All files (*)"
+SAVE_FILTERS = ("Project JSON, architecture only (*.json)", "Project with weights (*.nnd)")
+STATE_VERSION = 1
+STATUS_MS = 6000
+OK_COLORS = ("#15803d", "#4ade80")  # light, dark
+BAD_COLORS = ("#dc2626", "#f87171")
+
+
+@dataclass(frozen=True)
+class Example:
+    path: Path
+    title: str
+    description: str
+    needs_mnist: bool
+
+
+def mnist_cache_problem() -> str:
+    """'' when MNIST is in the Keras cache, else the engine's message saying how to get it.
+
+    Only looks for the file (a stat per folder): MNIST itself is never loaded here."""
+    from engine.data import builtin
+
+    if builtin._find_cached("mnist.npz") is not None:
+        return ""
+    return str(builtin._not_cached("MNIST", "mnist", ["mnist.npz"]))
+
+
+def list_examples(folder: Path = EXAMPLES_DIR) -> list[Example]:
+    """The shipped examples, in teaching order, titled by their ``name``."""
+    files = sorted(folder.glob("*.json"), key=_example_rank)
+    out = []
+    for path in files:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        dataset = (data.get("dataset") or {}).get("name", "")
+        needs_mnist = dataset == "mnist"
+        title = str(data.get("name") or path.stem)
+        if needs_mnist and "mnist" not in title.lower():
+            title += " on MNIST"
+        description = str(data.get("description") or _default_description(data))
+        if needs_mnist:
+            description += " Needs MNIST in the Keras cache (NN Designer never downloads data)."
+        out.append(Example(path, title, description, needs_mnist))
+    return out
+
+
+def _example_rank(path: Path) -> tuple[int, str]:
+    stem = path.stem
+    return (EXAMPLE_ORDER.index(stem) if stem in EXAMPLE_ORDER else len(EXAMPLE_ORDER), stem)
+
+
+def _default_description(data: dict) -> str:
+    model = data.get("model") or {}
+    layers = model.get("layers") or []
+    parts = [f"Input {tuple(model.get('input_shape') or [])}"]
+    for layer in layers:
+        cfg = layer.get("config") or {}
+        args = ", ".join(
+            str(cfg[k]) for k in ("units", "rate", "activation") if k in cfg and cfg[k] is not None
+        )
+        parts.append(f"{layer.get('class_name')}({args})")
+    dataset = (data.get("dataset") or {}).get("name", "?")
+    return f"{' → '.join(parts)}, trained on {dataset}."
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_").lower() or "project"
+
+
+class MainWindow(QMainWindow):
+    """The designer window for one :class:`Document`.
+
+    Parameters
+    ----------
+    document : Document, optional
+        A new one holding the seed project when omitted.
+    settings : QSettings, optional
+        Where the layout, recent files and theme are remembered; None remembers nothing
+        (screenshots, most tests).
+    recovery_dir : path, optional
+        The autosave folder; None turns autosave and recovery off.
+    autosave_ms : int
+        The autosave interval (60 s).
+
+    Attributes
+    ----------
+    canvas : NetworkView
+    palette_panel, inspector_panel, summary_panel, code_panel, undo_view
+    palette_dock, inspector_dock, code_dock, summary_dock, history_dock : QDockWidget
+    actions : dict of str to QAction
+        ``new open save save_as export quit undo redo cut copy paste duplicate delete
+        select_all rename auto_layout fit activations theme_system theme_light theme_dark``.
+    validity_label : QLabel
+        The status bar's "Valid — N params" or first problem.
+    recovery : RecoveryStore or None
+    autosave_timer : QTimer
+    """
+
+    #: Emitted after a file was opened, saved or recovered (its path, '' for untitled).
+    file_opened = Signal(str)
+
+    def __init__(
+        self,
+        document: Document | None = None,
+        *,
+        settings: QSettings | None = None,
+        recovery_dir: str | Path | None = None,
+        autosave_ms: int = AUTOSAVE_INTERVAL_MS,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.document = document if document is not None else Document(parent=self)
+        if self.document.parent() is None:
+            self.document.setParent(self)
+        self.settings = settings
+        self.recovery = RecoveryStore(recovery_dir) if recovery_dir is not None else None
+        self._revision = 0
+        self._autosaved_revision: int | None = None
+        self._activations_dialog = None
+        self._layout_restored = False
+        self._first_show_done = False
+        self.actions: dict[str, QAction] = {}
+
+        self.setObjectName("MainWindow")
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self.setDocumentMode(True)
+        self.setTabPosition(Qt.DockWidgetArea.AllDockWidgetAreas, QTabWidget.TabPosition.North)
+
+        self.canvas = NetworkView(self.document, self)
+        self.setCentralWidget(self.canvas)
+        self._build_docks()
+        self._build_actions()
+        self._build_menus()
+        self._build_tool_bar()
+        self._build_status_bar()
+
+        doc = self.document
+        doc.changed.connect(self._on_changed)
+        doc.replaced.connect(self._on_changed)
+        doc.file_state_changed.connect(self._on_file_state)
+        self.canvas.status_message.connect(self.show_message)
+        self.palette_panel.add_requested.connect(self.add_layer_from_palette)
+
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(max(int(autosave_ms), 1))
+        self.autosave_timer.timeout.connect(self.autosave_now)
+        if self.recovery is not None:
+            self.autosave_timer.start()
+
+        self.resize(1440, 900)
+        self._restore_layout()
+        self._on_changed()
+        self._on_file_state()
+
+    # ================================================================== construction
+    def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(area, dock)
+        dock.topLevelChanged.connect(lambda _floating: self._update_title_bars())
+        dock.dockLocationChanged.connect(lambda _area: self._update_title_bars())
+        return dock
+
+    def _docks(self) -> list[QDockWidget]:
+        return [
+            self.palette_dock,
+            self.inspector_dock,
+            self.code_dock,
+            self.summary_dock,
+            self.history_dock,
+        ]
+
+    def _update_title_bars(self) -> None:
+        """Tabbed docks show their tab only (a title bar would repeat the tab's text);
+        single and floating docks keep their title bar (to move, float and close them)."""
+        for dock in self._docks():
+            tabbed = not dock.isFloating() and bool(self.tabifiedDockWidgets(dock))
+            has_blank = isinstance(dock.titleBarWidget(), _BlankTitleBar)
+            if tabbed and not has_blank:
+                dock.setTitleBarWidget(_BlankTitleBar(dock))
+            elif not tabbed and has_blank:
+                blank = dock.titleBarWidget()
+                dock.setTitleBarWidget(None)
+                blank.deleteLater()
+
+    def _build_docks(self) -> None:
+        doc = self.document
+        left = Qt.DockWidgetArea.LeftDockWidgetArea
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        # The bottom docks span only the canvas: the side panels keep their full height.
+        self.setCorner(Qt.Corner.BottomLeftCorner, left)
+        self.setCorner(Qt.Corner.BottomRightCorner, right)
+        self.palette_panel = PalettePanel(self)
+        self.inspector_panel = InspectorPanel(doc, self)
+        self.code_panel = CodePanel(doc, parent=self)
+        self.summary_panel = SummaryPanel(doc, self)
+        self.undo_view = QUndoView(doc.undo_stack, self)
+        self.undo_view.setEmptyLabel("<project opened>")
+
+        self.palette_dock = self._dock("Layers", "palette_dock", self.palette_panel, left)
+        self.inspector_dock = self._dock("Inspector", "inspector_dock", self.inspector_panel, right)
+        self.code_dock = self._dock("Keras code", "code_dock", self.code_panel, right)
+        self.summary_dock = self._dock("Summary", "summary_dock", self.summary_panel, bottom)
+        self.history_dock = self._dock("Undo history", "history_dock", self.undo_view, bottom)
+        # Tabbed on first show (see showEvent): Qt 6.11 leaves a stray duplicate tab bar when
+        # two groups are tabified before the window is shown.
+
+    def _tabify_defaults(self) -> None:
+        self.tabifyDockWidget(self.inspector_dock, self.code_dock)
+        self.tabifyDockWidget(self.summary_dock, self.history_dock)
+        self.inspector_dock.raise_()
+        self.summary_dock.raise_()
+        self._update_title_bars()
+
+    def _action(
+        self,
+        key: str,
+        text: str,
+        slot=None,
+        shortcut=None,
+        tip: str = "",
+        canvas_only: bool = False,
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            if isinstance(shortcut, (list, tuple)):
+                action.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        if slot is not None:
+            action.triggered.connect(lambda _checked=False, f=slot: f())
+        if canvas_only:
+            # Layer editing keys act on the canvas: in a text field the same keys edit text.
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.canvas.addAction(action)
+        else:
+            self.addAction(action)
+        self.actions[key] = action
+        return action
+
+    def _build_actions(self) -> None:
+        SK = QKeySequence.StandardKey
+        canvas = self.canvas
+        a = self._action
+        a("new", "&New", self.new_project, SK.New, "Start a new, empty project")
+        a("open", "&Open…", self.open_dialog, SK.Open, "Open a .json or .nnd project")
+        a("save", "&Save", self.save, SK.Save, "Save the project")
+        a("save_as", "Save &As…", self.save_as, SK.SaveAs, "Save the project under a new name")
+        a("export", "&Export Keras code…", self.export_code, "Ctrl+E")
+        a("quit", "&Quit", self.close, SK.Quit, "Close the window")
+        self.actions["quit"].setMenuRole(QAction.MenuRole.QuitRole)
+
+        stack = self.document.undo_stack
+        undo = stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence(SK.Undo))
+        redo = stack.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence(SK.Redo), QKeySequence("Ctrl+Y")])
+        for key, action in (("undo", undo), ("redo", redo)):
+            self.addAction(action)
+            self.actions[key] = action
+
+        a("cut", "Cu&t", canvas.cut_selection, SK.Cut, "Cut the selected layers", True)
+        a("copy", "&Copy", canvas.copy_selection, SK.Copy, "Copy the selected layers", True)
+        a("paste", "&Paste", canvas.paste, SK.Paste, "Paste layers", True)
+        a("duplicate", "D&uplicate", canvas.duplicate_selection, "Ctrl+D", "", True)
+        a("delete", "&Delete", canvas.delete_selection, SK.Delete, "", True)
+        a("select_all", "Select &All", canvas.select_all, SK.SelectAll, "", True)
+        a("rename", "&Rename…", canvas.rename_selected, "F2", "Rename the selected layer", True)
+        a("auto_layout", "Auto-&layout", canvas.auto_layout, "Ctrl+L", "Tidy the blocks")
+        a("fit", "&Fit to Window", canvas.fit_all, "Ctrl+0", "Show the whole network")
+        a("activations", "&Activation Functions", self.show_activations, None)
+        self.actions["activations"].setToolTip("Sigmoid, ReLU and tanh side by side")
+        a("about", "&About NN Designer", self.show_about)
+        self.actions["about"].setMenuRole(QAction.MenuRole.AboutRole)
+
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        for mode, label in theme.THEMES:
+            action = self._action(f"theme_{mode}", label, lambda m=mode: self.set_theme(m))
+            action.setCheckable(True)
+            action.setChecked(mode == theme.current_mode())
+            group.addAction(action)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        act = self.actions
+        file_menu = bar.addMenu("&File")
+        file_menu.setToolTipsVisible(True)
+        file_menu.addAction(act["new"])
+        file_menu.addAction(act["open"])
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._fill_recent_menu()
+        file_menu.addSeparator()
+        file_menu.addAction(act["save"])
+        file_menu.addAction(act["save_as"])
+        file_menu.addSeparator()
+        file_menu.addAction(act["export"])
+        file_menu.addSeparator()
+        file_menu.addAction(act["quit"])
+
+        edit = bar.addMenu("&Edit")
+        edit.setToolTipsVisible(True)
+        for key in ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete"):
+            edit.addSeparator() if key is None else edit.addAction(act[key])
+        edit.addSeparator()
+        edit.addAction(act["select_all"])
+        edit.addAction(act["rename"])
+        edit.addSeparator()
+        edit.addAction(act["auto_layout"])
+
+        view = bar.addMenu("&View")
+        view.setToolTipsVisible(True)
+        self.panels_menu = view.addMenu("&Panels")
+        for dock in self._docks():
+            self.panels_menu.addAction(dock.toggleViewAction())
+        self.panels_menu.addSeparator()
+        reset = QAction("&Reset Layout", self)
+        reset.triggered.connect(self.reset_layout)
+        self.panels_menu.addAction(reset)
+        self.actions["reset_layout"] = reset
+        view.addSeparator()
+        view.addAction(act["fit"])
+        view.addAction(act["auto_layout"])
+        view.addSeparator()
+        view.addAction(act["activations"])
+        view.addSeparator()
+        theme_menu = view.addMenu("&Theme")
+        for mode, _label in theme.THEMES:
+            theme_menu.addAction(act[f"theme_{mode}"])
+
+        self.examples_menu = bar.addMenu("E&xamples")
+        self.examples_menu.setToolTipsVisible(True)
+        for example in list_examples():
+            action = self.examples_menu.addAction(example.title)
+            action.setToolTip(example.description)
+            action.setStatusTip(example.description)
+            action.setData(str(example.path))
+            action.triggered.connect(lambda _c=False, e=example: self.open_example(e.path))
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(act["about"])
+
+    def _build_tool_bar(self) -> None:
+        bar = self.addToolBar("Main")
+        bar.setObjectName("main_toolbar")
+        bar.setMovable(False)
+        bar.setFloatable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        groups = (
+            ("new", "open", "save"),
+            ("undo", "redo"),
+            ("auto_layout", "fit"),
+            ("export",),
+        )
+        for i, group in enumerate(groups):
+            if i:
+                bar.addSeparator()
+            for key in group:
+                bar.addAction(self.actions[key])
+        self.tool_bar = bar
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        bar.setSizeGripEnabled(True)
+        self.hint_label = QLabel(
+            "Drag a layer from the Layers panel onto the canvas · connect blocks by dragging "
+            "from an output port · double-click a layer type to add it after the selection"
+        )
+        self.hint_label.setContentsMargins(6, 0, 6, 0)
+        self.hint_label.setStyleSheet("color: palette(placeholder-text);")
+        bar.addWidget(self.hint_label, 1)
+        self.validity_label = QLabel()
+        self.validity_label.setObjectName("validity_label")
+        self.validity_label.setContentsMargins(8, 0, 8, 0)
+        self.validity_label.setTextFormat(Qt.TextFormat.PlainText)
+        bar.addPermanentWidget(self.validity_label)
+
+    # ================================================================== layout
+    def _restore_layout(self) -> None:
+        s = self.settings
+        if s is None:
+            return
+        geometry, state = s.value(KEY_GEOMETRY), s.value(KEY_STATE)
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self._layout_restored = self.restoreState(state, STATE_VERSION)
+            self._update_title_bars()
+
+    def save_layout(self) -> None:
+        if self.settings is None:
+            return
+        self.settings.setValue(KEY_GEOMETRY, self.saveGeometry())
+        self.settings.setValue(KEY_STATE, self.saveState(STATE_VERSION))
+        self.settings.sync()
+
+    def apply_default_sizes(self) -> None:
+        """Dock sizes for the window's current size: side panels about a fifth of the width,
+        the bottom about a quarter of the height."""
+        width, height = self.width(), self.height()
+        side = max(260, min(380, width // 5))
+        self.resizeDocks(
+            [self.palette_dock, self.inspector_dock],
+            [max(240, min(300, width // 6)), side],
+            Qt.Orientation.Horizontal,
+        )
+        self.resizeDocks([self.summary_dock], [max(180, height // 4)], Qt.Orientation.Vertical)
+
+    def reset_layout(self) -> None:
+        """Put every panel back where it starts."""
+        left = Qt.DockWidgetArea.LeftDockWidgetArea
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        for dock, area in (
+            (self.palette_dock, left),
+            (self.inspector_dock, right),
+            (self.code_dock, right),
+            (self.summary_dock, bottom),
+            (self.history_dock, bottom),
+        ):
+            dock.setFloating(False)
+            self.addDockWidget(area, dock)
+            dock.show()
+        self._tabify_defaults()
+        self.apply_default_sizes()
+
+    def showEvent(self, event) -> None:  # Qt override
+        super().showEvent(event)
+        if not self._first_show_done:
+            self._first_show_done = True
+            if not self._layout_restored:
+                self._tabify_defaults()
+                self.apply_default_sizes()
+
+    # ================================================================== state display
+    def _on_changed(self) -> None:
+        self._revision += 1
+        doc = self.document
+        dark = theme.resolve(theme.current_mode()) == "dark"
+        if doc.valid and doc.graph is not None:
+            text = f"●  Valid — {doc.graph.total_params:,} params"
+            color = OK_COLORS[dark]
+            tip = "The network is valid: it can be exported and trained."
+        else:
+            text = f"●  {doc.problems[0]}" if doc.problems else "●  Not valid"
+            if len(doc.problems) > 1:
+                text += f"   (+{len(doc.problems) - 1} more)"
+            color = BAD_COLORS[dark]
+            tip = "\n".join(str(p) for p in doc.problems)
+        self.validity_label.setText(text)
+        self.validity_label.setToolTip(tip)
+        self.validity_label.setStyleSheet(f"color: {color}; font-weight: 600;")
+        self._update_title()
+        self._update_actions()
+
+    def _on_file_state(self) -> None:
+        self._update_title()
+        self.actions["save"].setEnabled(True)
+        if not self.document.dirty and self.recovery is not None:
+            # Saved (or back at the saved state): nothing left to recover.
+            self.recovery.remove()
+            self._autosaved_revision = None
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.document.title} — {APP_NAME}")
+
+    def _update_actions(self) -> None:
+        doc = self.document
+        export = self.actions["export"]
+        export.setEnabled(doc.valid)
+        if doc.valid:
+            tip = "Write the project as a runnable Keras script (.py)"
+        else:
+            tip = f"Fix the network first: {doc.invalid_reason()}"
+        export.setToolTip(tip)
+        export.setStatusTip(tip)
+
+    def show_message(self, text: str, ms: int = STATUS_MS) -> None:
+        self.statusBar().showMessage(text, ms)
+
+    def show_training(self, trainer) -> None:
+        """Show the last epoch's metrics (or the error that stopped training) in the status
+        bar (headless training for screenshots, until the training panel exists)."""
+        last = ", ".join(
+            f"{key} {values[-1]:.4g}" for key, values in trainer.history.items() if values
+        )
+        text = f"Trained {trainer.epochs_done} epochs: {last or 'no metrics'}"
+        if trainer.error is not None:
+            text += f" · {trainer.error}"
+        self.statusBar().showMessage(text)
+
+    # ================================================================== palette
+    def add_layer_from_palette(self, class_name: str) -> str:
+        """Add ``class_name`` after the selected layer (inserted before its consumer when it
+        has one), or unconnected in view when nothing is selected. Returns the new name."""
+        scene = self.canvas.network_scene
+        selected = scene.selected_layer_names(include_input=True)
+        if not selected:
+            centre = self.canvas.mapToScene(self.canvas.viewport().rect().center())
+            return scene.add_layer_at(class_name, self._free_spot(centre))
+        anchor = selected[-1]
+        shown = scene.display_positions()
+        ax, ay = shown.get(anchor, (0.0, 0.0))
+        doc_data = self.document.data
+        config = new_layer_config(class_name)
+        result: dict[str, str] = {}
+
+        def fn(data: dict) -> dict:
+            ins = edits.explicit_inbound(data)
+            consumers = [n for n, srcs in ins.items() if anchor in srcs]
+            if consumers:
+                new, name = edits.insert_on_edge(data, class_name, anchor, consumers[0], config)
+                # Make room: everything downstream of the new block moves one column right.
+                after = _downstream(edits.explicit_inbound(new), name)
+                moves = {n: shown[n] for n in shown if n in ins or n == INPUT}
+                for n in after:
+                    if n in moves:
+                        moves[n] = (moves[n][0] + COLUMN_DX, moves[n][1])
+                moves[name] = (ax + COLUMN_DX, ay)
+            else:
+                new, name = edits.add_layer(data, class_name, config, None, inbound=[anchor])
+                spot = self._free_spot(QPointF(ax + COLUMN_DX, ay))
+                moves = {n: shown[n] for n in shown if n in ins or n == INPUT}
+                moves[name] = (spot.x(), spot.y())
+            result["name"] = name
+            return edits.move_layers(new, moves)
+
+        has_consumer = any(anchor in srcs for srcs in edits.explicit_inbound(doc_data).values())
+        text = f"{'Insert' if has_consumer else 'Add'} {class_name}"
+        try:
+            changed = self.document.edit(text, fn)
+        except (KeyError, ValueError) as exc:
+            self.show_message(f"{text}: {exc.args[0] if exc.args else exc}")
+            return ""
+        if not changed:
+            return ""
+        self.document.set_selection([result["name"]])
+        self.canvas.ensureVisible(scene.item_for(result["name"]).sceneBoundingRect(), 40, 40)
+        return result["name"]
+
+    def _free_spot(self, pos: QPointF) -> QPointF:
+        """``pos``, or the first place below it where a block does not overlap another."""
+        taken = list(self.canvas.network_scene.display_positions().values())
+        x, y = round(pos.x()), round(pos.y())
+        for _ in range(50):
+            if all(
+                abs(x - px) >= BLOCK_W * 0.8 or abs(y - py) >= BLOCK_H * 0.9 for px, py in taken
+            ):
+                break
+            y += ROW_DY
+        return QPointF(x, y)
+
+    # ================================================================== files
+    def _start_folder(self) -> str:
+        path = self.document.path
+        if path is not None:
+            return str(path.parent)
+        recent = self.recent_files()
+        return str(Path(recent[0]).parent) if recent else str(Path.home())
+
+    def recent_files(self) -> list[str]:
+        return recent_files(self.settings)
+
+    def _remember(self, path: Path | str) -> None:
+        add_recent_file(self.settings, path)
+
+    def _fill_recent_menu(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        files = self.recent_files()
+        for i, file in enumerate(files, 1):
+            path = Path(file)
+            action = menu.addAction(f"&{i}  {path.name}   —   {path.parent}")
+            action.setData(file)
+            action.triggered.connect(lambda _c=False, f=file: self.open_recent(f))
+        if not files:
+            none = menu.addAction("No recent files")
+            none.setEnabled(False)
+        else:
+            menu.addSeparator()
+            clear = menu.addAction("Clear Recent Files")
+            clear.triggered.connect(self.clear_recent)
+
+    def clear_recent(self) -> None:
+        if self.settings is not None:
+            for f in self.recent_files():
+                remove_recent_file(self.settings, f)
+
+    def open_recent(self, file: str) -> bool:
+        if not Path(file).exists():
+            remove_recent_file(self.settings, file)
+            QMessageBox.critical(
+                self,
+                "Open project",
+                f"The file no longer exists:\n{file}\n\nIt was removed from the recent files.",
+            )
+            return False
+        return self.open_path(file)
+
+    def ask_save_changes(self) -> QMessageBox.StandardButton:
+        """Save / Discard / Cancel for unsaved changes."""
+        name = self.document.project.name
+        return QMessageBox.question(
+            self,
+            "Unsaved changes",
+            f"“{name}” has unsaved changes.\n\nSave them before continuing?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the current document (saved, discarded or clean)."""
+        if not self.document.dirty:
+            return True
+        answer = self.ask_save_changes()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def _replace(self, project: Project, message: str) -> None:
+        self.document.replace(project)
+        self.show_message(message)
+        self.file_opened.emit(str(project.path or ""))
+
+    def new_project(self) -> bool:
+        if not self.maybe_save():
+            return False
+        self.document.new()
+        self.show_message("New project: drag layers from the Layers panel onto the canvas")
+        return True
+
+    def open_dialog(self) -> bool:
+        path, _filter = QFileDialog.getOpenFileName(
+            self, "Open project", self._start_folder(), PROJECT_FILTER
+        )
+        return self.open_path(path) if path else False
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open ``path``. A file that cannot be read is reported and changes nothing."""
+        try:
+            project = load_project(path)
+        except NNDError as exc:
+            self.show_open_error(exc)
+            return False
+        if not self.maybe_save():
+            return False
+        self._replace(project, f"Opened {project.path}")
+        self._remember(project.path)
+        self._warn_mnist(project)
+        return True
+
+    def show_open_error(self, exc: Exception) -> None:
+        QMessageBox.critical(self, "Open project", f"Could not open the project.\n\n{exc}")
+
+    def open_example(self, path: str | Path) -> bool:
+        """Open a shipped example as a new, untitled project (Save asks where to put it, so
+        the example itself is never overwritten)."""
+        try:
+            project = load_project(path)
+        except NNDError as exc:
+            self.show_open_error(exc)
+            return False
+        if not self.maybe_save():
+            return False
+        project.path = None
+        self._replace(project, f"Opened the example “{project.name}”")
+        self._warn_mnist(project)
+        return True
+
+    def _warn_mnist(self, project: Project) -> None:
+        if (project.dataset or {}).get("name") != "mnist":
+            return
+        problem = mnist_cache_problem()
+        if problem:
+            self.show_message(problem, 20000)
+
+    def ask_weights_json(self, path: Path) -> str:
+        """A trained project is about to be saved as .json, which cannot hold weights:
+        ``"nnd"`` (save as .nnd instead), ``"json"`` (drop the weights) or ``"cancel"``."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Save project")
+        box.setText(
+            "This project has trained weights, but a .json file holds only the "
+            "architecture and settings."
+        )
+        box.setInformativeText(f"Save as {path.with_suffix('.nnd').name} to keep the weights?")
+        nnd = box.addButton("Save as .nnd", QMessageBox.ButtonRole.AcceptRole)
+        json_button = box.addButton(
+            "Save .json without weights", QMessageBox.ButtonRole.DestructiveRole
+        )
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(nnd)
+        box.exec()
+        clicked = box.clickedButton()
+        return "nnd" if clicked is nnd else "json" if clicked is json_button else "cancel"
+
+    def save(self) -> bool:
+        path = self.document.path
+        if path is None:
+            return self.save_as()
+        return self._save_to(Path(path))
+
+    def save_as(self) -> bool:
+        project = self.document.project
+        suffix = ".nnd" if project.weights else ".json"
+        folder = Path(self._start_folder())
+        start = self.document.path or folder / f"{_slug(project.name)}{suffix}"
+        selected = SAVE_FILTERS[1] if suffix == ".nnd" else SAVE_FILTERS[0]
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Save project as", str(start), ";;".join(SAVE_FILTERS), selected
+        )
+        if not path:
+            return False
+        target = Path(path)
+        if target.suffix.lower() not in PROJECT_SUFFIXES:
+            target = target.with_name(target.name + (".nnd" if "nnd" in (chosen or "") else suffix))
+        return self._save_to(target)
+
+    def _save_to(self, target: Path) -> bool:
+        project = self.document.project
+        if target.suffix.lower() == ".json" and project.weights:
+            choice = self.ask_weights_json(target)
+            if choice == "cancel":
+                return False
+            if choice == "nnd":
+                target = target.with_suffix(".nnd")
+        try:
+            remove_stale_temp_files(target)
+            saved = self.document.save(target)
+        except NNDError as exc:
+            QMessageBox.critical(self, "Save project", f"The project was not saved.\n\n{exc}")
+            return False
+        if self.recovery is not None:
+            self.recovery.remove()
+        self._remember(saved)
+        self.show_message(f"Saved {saved}")
+        self.file_opened.emit(str(self.document.path))
+        return True
+
+    def export_code(self) -> bool:
+        """Write the project as a Keras script (File ▸ Export Keras code…)."""
+        doc = self.document
+        if not doc.valid:
+            self.show_message(f"Cannot export: {doc.invalid_reason()}")
+            return False
+        folder = Path(self._start_folder())
+        start = folder / f"{_slug(doc.project.name)}.py"
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export Keras code", str(start), "Python script (*.py)"
+        )
+        if not path:
+            return False
+        target = Path(path) if path.endswith(".py") else Path(path + ".py")
+        from engine.export import export_project
+
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            written = export_project(doc.project, target)
+        except NNDError as exc:
+            QApplication.restoreOverrideCursor()
+            QMessageBox.critical(self, "Export Keras code", f"Nothing was exported.\n\n{exc}")
+            return False
+        QApplication.restoreOverrideCursor()
+        self.show_message("Exported " + ", ".join(str(p) for p in written))
+        return True
+
+    # ------------------------------------------------------------------ drops
+    @staticmethod
+    def _dropped_project(event) -> Path | None:
+        mime = event.mimeData()
+        if mime is None or not mime.hasUrls():
+            return None
+        for url in mime.urls():
+            if url.isLocalFile():
+                path = Path(url.toLocalFile())
+                if path.suffix.lower() in PROJECT_SUFFIXES:
+                    return path
+        return None
+
+    def dragEnterEvent(self, event) -> None:  # Qt override
+        if self._dropped_project(event) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # Qt override
+        if self._dropped_project(event) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:  # Qt override
+        path = self._dropped_project(event)
+        if path is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        # Opened after the drop returns: a dialog inside a drop would block the drag source.
+        QTimer.singleShot(0, lambda p=path: self.open_path(p))
+
+    # ================================================================== autosave & recovery
+    def autosave_now(self) -> Path | None:
+        """Write the recovery file if there are unsaved changes not yet autosaved; the
+        recovery file's path (None when nothing needs recovering)."""
+        store = self.recovery
+        if store is None:
+            return None
+        if not self.document.dirty:
+            store.remove()
+            return None
+        if self._autosaved_revision == self._revision and store.exists():
+            return store.path
+        try:
+            store.write(self.document.project, self.document.path)
+        except NNDError as exc:
+            self.show_message(f"Autosave failed: {exc}")
+            return None
+        self._autosaved_revision = self._revision
+        return store.path
+
+    def ask_recover(self, entry: RecoveryEntry) -> str:
+        """``"recover"``, ``"discard"`` or ``"later"`` (ask again next start)."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Recover unsaved changes")
+        box.setText("NN Designer did not close properly last time.")
+        if entry.error:
+            box.setInformativeText(entry.describe())
+            recover = None
+        else:
+            box.setInformativeText(f"Recover the unsaved changes of {entry.describe()}?")
+            recover = box.addButton("Recover", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Not Now", QMessageBox.ButtonRole.RejectRole)
+        if recover is not None:
+            box.setDefaultButton(recover)
+        box.exec()
+        clicked = box.clickedButton()
+        if recover is not None and clicked is recover:
+            return "recover"
+        return "discard" if clicked is discard else "later"
+
+    def offer_recovery(self) -> bool:
+        """Offer the autosaves that crashed sessions left, newest first; True when one was
+        recovered (it becomes this window's document, with unsaved changes)."""
+        store = self.recovery
+        if store is None:
+            return False
+        entries = store.orphans()
+        try:
+            for i, entry in enumerate(entries):
+                choice = self.ask_recover(entry)
+                if choice == "discard":
+                    store.discard(entry)
+                    continue
+                if choice != "recover" or entry.error:
+                    return False  # "later": every file stays for the next start
+                try:
+                    project = store.load(entry)
+                except NNDError as exc:
+                    QMessageBox.critical(self, "Recover", f"The autosave cannot be read.\n\n{exc}")
+                    continue
+                self.document.replace(project)
+                self.document.undo_stack.resetClean()  # recovered changes are unsaved changes
+                self.autosave_now()  # safe in this session's file before the old one goes
+                store.adopted(entry)
+                when = entry.saved_at.strftime("%H:%M:%S")
+                self.show_message(f"Recovered “{project.name}” as autosaved at {when}", 15000)
+                self.file_opened.emit(str(project.path or ""))
+                del entries[: i + 1]
+                return True
+            return False
+        finally:
+            for entry in entries:
+                store.release(entry.path)
+
+    # ================================================================== view
+    def show_activations(self):
+        """View ▸ Activation Functions: sigmoid, ReLU and tanh side by side."""
+        if self._activations_dialog is None:
+            from designer.panels.activations import ActivationsDialog
+
+            self._activations_dialog = ActivationsDialog(self)
+        dialog = self._activations_dialog
+        if dialog.isVisible() and QGuiApplication.platformName() != "offscreen":
+            dialog.raise_()  # the offscreen platform warns that it cannot raise windows
+            dialog.activateWindow()
+        dialog.show()
+        return dialog
+
+    def set_theme(self, mode: str) -> None:
+        app = QApplication.instance()
+        theme.apply_theme(app, mode)
+        set_theme_mode(self.settings, mode)
+        self.actions[f"theme_{mode}"].setChecked(True)
+        self._on_changed()
+        self.canvas.viewport().update()
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self,
+            f"About {APP_NAME}",
+            f"<b>{APP_NAME}</b><p>Design, train and step through small Keras-style neural "
+            "networks.</p><p>Drag layers from the Layers panel onto the canvas, connect them by "
+            "dragging from an output port, and edit them in the Inspector. The Keras code "
+            "panel shows the model as a runnable script.</p>",
+        )
+
+    # ================================================================== closing
+    def closeEvent(self, event) -> None:  # Qt override
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.save_layout()
+        self.autosave_timer.stop()
+        if self.recovery is not None:
+            self.recovery.close(remove_file=True)
+        if self._activations_dialog is not None:
+            self._activations_dialog.close()
+        event.accept()
+
+    def changeEvent(self, event) -> None:  # Qt override
+        if event.type() == QEvent.Type.PaletteChange:
+            self.canvas.viewport().update()
+        super().changeEvent(event)
+
+
+class _BlankTitleBar(QWidget):
+    """An empty title bar for a tabbed dock."""
+
+    def sizeHint(self):  # Qt override
+        return QSize(0, 0)
+
+    def minimumSizeHint(self):  # Qt override
+        return QSize(0, 0)
+
+
+def _downstream(inbound: dict[str, list[str]], start: str) -> set[str]:
+    """Every layer fed, directly or not, by ``start``."""
+    consumers: dict[str, list[str]] = {}
+    for name, srcs in inbound.items():
+        for s in srcs:
+            consumers.setdefault(s, []).append(name)
+    seen: set[str] = set()
+    todo = list(consumers.get(start, []))
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo += consumers.get(n, [])
+    return seen
