@@ -210,6 +210,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_tool_bar()
         self._build_status_bar()
+        self._attach_modes()
 
         doc = self.document
         doc.changed.connect(self._on_changed)
@@ -245,13 +246,23 @@ class MainWindow(QMainWindow):
         return dock
 
     def _docks(self) -> list[QDockWidget]:
-        return [
+        docks = [
             self.palette_dock,
             self.inspector_dock,
             self.code_dock,
             self.summary_dock,
             self.history_dock,
         ]
+        return docks + [d for d in getattr(self, "mode_docks", []) if d is not None]
+
+    def _attach_modes(self) -> None:
+        """Backprop mode (issue 6): its toolbar toggle, dock and View-menu entry."""
+        from designer.stepper import attach_stepper
+
+        self.stepper = attach_stepper(self)
+        self.mode_docks = [self.stepper.dock]
+        self.view_menu.addSeparator()
+        self.view_menu.addAction(self.stepper.action)
 
     def _update_title_bars(self) -> None:
         """Tabbed docks show their tab only (a title bar would repeat the tab's text);
@@ -396,7 +407,7 @@ class MainWindow(QMainWindow):
         edit.addSeparator()
         edit.addAction(act["auto_layout"])
 
-        view = bar.addMenu("&View")
+        view = self.view_menu = bar.addMenu("&View")
         view.setToolTipsVisible(True)
         self.panels_menu = view.addMenu("&Panels")
         for dock in self._docks():
@@ -430,7 +441,7 @@ class MainWindow(QMainWindow):
 
     def _build_tool_bar(self) -> None:
         bar = self.addToolBar("Main")
-        bar.setObjectName("main_toolbar")
+        bar.setObjectName("main")  # the Backprop and training modes add their actions here
         bar.setMovable(False)
         bar.setFloatable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)

@@ -8,7 +8,6 @@ traceback); 3 training stopped on a non-finite loss or gradient.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -344,24 +343,12 @@ def cmd_trace(args) -> int:
     project.data["fit"] = dict(project.fit, shuffle=False)
     x, y = _first_batch(project, graph, batch)
     model = build_model(project, graph)
-    phases = [ev.to_json() for ev in model.trace_step(x, y)]
-    doc = {
-        "project": project.name,
-        "batch_size": len(x),
-        "optimizer": model.optimizer_class,
-        "loss": model.loss,
-        "phases": phases,
-    }
-    try:
-        text = json.dumps(doc, allow_nan=False)
-    except ValueError:
-        raise NNDError(
-            "the step produced NaN or inf values; the trace cannot be written as JSON"
-        ) from None
-    from engine.project import atomic_write
+    events = list(model.trace_step(x, y))
+    from engine.stepper import trace_document, write_trace_json
 
-    atomic_write(Path(args.output), text.encode("utf-8"))
-    print(f"Wrote {len(phases)} phases of one training step ({len(x)} samples) to {args.output}")
+    doc = trace_document(project.name, len(x), model.optimizer_class, model.loss, events)
+    write_trace_json(Path(args.output), doc)
+    print(f"Wrote {len(events)} phases of one training step ({len(x)} samples) to {args.output}")
     return 0
 
 

@@ -1,0 +1,121 @@
+"""The README's Backprop-mode screenshots, rendered offscreen from the XOR example.
+
+``python -m designer.stepper.screenshots docs`` writes ``stepper_forward.png`` (a forward
+phase), ``stepper_backward.png`` (a backward phase) and ``stepper_math.png`` (the math panel
+of two pinned neurons and a pinned weight after the update).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QMainWindow, QVBoxLayout, QWidget
+
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+
+
+def _app() -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(["nndesigner", "-platform", "offscreen"])
+    from designer.theme import apply_theme, ensure_readable_font
+
+    apply_theme(app, "light")
+    ensure_readable_font(app)
+    return app
+
+
+def _settle(app: QApplication) -> None:
+    for _ in range(3):
+        app.processEvents()
+
+
+def render_docs(out_dir: str | Path, project_path: str | Path | None = None) -> list[Path]:
+    """Render the three screenshots into ``out_dir``; returns their paths."""
+    from designer.canvas.view import NetworkView
+    from designer.document import Document
+    from designer.stepper.controller import attach_stepper
+    from designer.stepper.panel import MathBrowser
+    from engine.explain import explain_neuron, explain_weight
+    from engine.project import load_project
+
+    app = _app()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    doc = Document(load_project(project_path or RESOURCES / "examples" / "xor.json"))
+    window = QMainWindow()
+    window.document = doc
+    window.setWindowTitle("NN Designer — Backprop mode")
+    window.setCentralWidget(NetworkView(doc))
+    controller = attach_stepper(window)
+    controller.dock.setMinimumWidth(640)
+    window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+    window.resize(1600, 1000)
+    window.show()
+    _settle(app)
+    controller.set_active(True)
+    _settle(app)
+    panel, view = controller.panel, controller.view
+    written = []
+
+    def shot(name: str) -> None:
+        _settle(app)
+        view.fit()
+        _settle(app)
+        path = out / name
+        window.grab().save(str(path), "PNG")
+        written.append(path)
+
+    panel.next_phase()  # Forward hidden
+    view.pin_neuron("hidden", 1)
+    shot("stepper_forward.png")
+    while not (
+        panel.session.current.phase == "backward" and panel.session.current.layer == "hidden"
+    ):
+        panel.next_phase()
+    shot("stepper_backward.png")
+    panel.run_to_end()
+
+    # The math of one neuron and one weight after the update, in full, side by side.
+    session = panel.session
+    sheet = QWidget()
+    sheet.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+    row = QHBoxLayout(sheet)
+    browsers = []
+    for title, exp in (
+        ("Pinned neuron: hidden unit 2", explain_neuron(session, "hidden", 0, 1)),
+        ("Pinned neuron: the output (loss and δ)", explain_neuron(session, "output", 0, 0)),
+        ("Pinned weight: output w₂,₁ (after the update)", explain_weight(session, "output", 1, 0)),
+    ):
+        col = QVBoxLayout()
+        label = QLabel(f"<b>{title}</b>")
+        col.addWidget(label)
+        browser = MathBrowser()
+        browser.set_explanation(exp)
+        browser.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        browser.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        browser.setFixedWidth(700)
+        col.addWidget(browser)
+        row.addLayout(col)
+        browsers.append(browser)
+    sheet.show()
+    _settle(app)
+    height = max(int(b.document().size().height()) + 12 for b in browsers)
+    for b in browsers:
+        b.setFixedHeight(height)
+    sheet.adjustSize()
+    _settle(app)
+    path = out / "stepper_math.png"
+    sheet.grab().save(str(path), "PNG")
+    written.append(path)
+    sheet.close()
+    controller.set_active(False)
+    window.close()
+    return written
+
+
+if __name__ == "__main__":  # pragma: no cover
+    for p in render_docs(sys.argv[1] if len(sys.argv) > 1 else "docs"):
+        print(f"Wrote {p}")

@@ -1,0 +1,922 @@
+"""The Backprop view: the network drawn neuron by neuron, coloured by the numbers of the phase
+being shown.
+
+Layers of up to :data:`NEURON_MAX` units are drawn unit by unit (as pills with their value for
+up to :data:`PILL_MAX` units, as dots above that); larger ones as heatmaps. During the forward
+pass the neurons show their activations ``a`` (the data flows left to right), during the
+backward pass ``δ = ∂L/∂z`` (or ∂L/∂a where a layer has no z; the error flows right to left),
+and during the update the edges show each weight's change. Colours are a symmetric diverging
+map per layer (blue negative, red positive), its scale in the layer's header. Hovering a neuron
+or an edge shows its exact values; clicking pins it (signals ``neuron_pinned`` and
+``weight_pinned``), and the math panel explains it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPalette,
+    QPen,
+)
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsSimpleTextItem,
+    QGraphicsView,
+    QWidget,
+)
+
+from designer.canvas.items import blend, class_color, palette, with_alpha
+from designer.stepper.colors import diverging, neutral, text_on
+from engine.explain import exact_text, fmt
+from engine.graph import INPUT
+
+PILL_MAX = 12
+NEURON_MAX = 32
+PILL_W, PILL_H, PILL_GAP = 84.0, 28.0, 12.0
+DOT_R, DOT_GAP = 9.0, 6.0
+CELL = 9.0
+COL_GAP = 210.0
+ROW_GAP = 70.0
+HEADER_H = 64.0
+MAX_ZOOM = 1.6
+
+
+def _font(scale: float = 1.0, bold: bool = False, italic: bool = False) -> QFont:
+    font = QFont(QApplication.font())
+    size = font.pointSizeF() if font.pointSizeF() > 0 else 10.0
+    font.setPointSizeF(max(size, 9.0) * scale)
+    font.setBold(bold)
+    font.setItalic(italic)
+    return font
+
+
+def _values_row(arr, sample: int) -> np.ndarray:
+    a = np.asarray(arr)
+    return a[min(sample, len(a) - 1)].reshape(-1).astype(np.float64)
+
+
+def _scale(values: np.ndarray | None) -> float:
+    if values is None or values.size == 0:
+        return 1.0
+    finite = values[np.isfinite(values)]
+    m = float(np.max(np.abs(finite))) if finite.size else 0.0
+    return m if m > 0 else 1.0
+
+
+# --------------------------------------------------------------------------------- items
+class NeuronItem(QGraphicsItem):
+    """One unit: a pill with its value (small layers) or a dot (up to 32 units)."""
+
+    def __init__(self, view: BackpropView, layer: str, unit: int, pill: bool, hue: QColor):
+        super().__init__()
+        self.view = view
+        self.layer = layer
+        self.unit = unit
+        self.pill = pill
+        self.hue = hue
+        self.value: float | None = None
+        self.scale = 1.0
+        self.faded = False
+        self.pinned = False
+        self._hover = False
+        self.setAcceptHoverEvents(True)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setZValue(3)
+
+    @property
+    def half_width(self) -> float:
+        return PILL_W / 2 if self.pill else DOT_R
+
+    def boundingRect(self) -> QRectF:  # Qt override
+        w = self.half_width + 4
+        h = (PILL_H / 2 if self.pill else DOT_R) + 4
+        return QRectF(-w, -h, 2 * w, 2 * h)
+
+    def shape(self) -> QPainterPath:  # Qt override
+        path = QPainterPath()
+        if self.pill:
+            path.addRoundedRect(
+                QRectF(-PILL_W / 2, -PILL_H / 2, PILL_W, PILL_H), PILL_H / 2, PILL_H / 2
+            )
+        else:
+            path.addEllipse(QPointF(0, 0), DOT_R, DOT_R)
+        return path
+
+    def text(self) -> str:
+        return "" if self.value is None else fmt(self.value)
+
+    def paint(self, painter: QPainter, option, widget: QWidget | None = None) -> None:  # Qt
+        pal = palette()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        fill = diverging(self.value, self.scale) if self.value is not None else neutral()
+        if self.faded:
+            fill = blend(fill, neutral(), 0.6)
+        accent = pal.color(QPalette.ColorRole.Highlight)
+        if self.pinned:
+            border = QPen(accent, 3.0)
+        elif self._hover:
+            border = QPen(accent, 2.0)
+        else:
+            border = QPen(blend(self.hue, pal.color(QPalette.ColorRole.Text), 0.25), 1.3)
+        painter.setPen(border)
+        painter.setBrush(fill)
+        painter.drawPath(self.shape())
+        if self.pill and self.value is not None:
+            color = text_on(fill)
+            if self.faded:
+                color = blend(color, fill, 0.45)
+            painter.setPen(color)
+            painter.setFont(_font(0.95))
+            painter.drawText(
+                QRectF(-PILL_W / 2, -PILL_H / 2, PILL_W, PILL_H),
+                Qt.AlignmentFlag.AlignCenter,
+                self.text(),
+            )
+
+    def hoverEnterEvent(self, event) -> None:  # Qt override
+        self._hover = True
+        self.update()
+
+    def hoverLeaveEvent(self, event) -> None:  # Qt override
+        self._hover = False
+        self.update()
+
+    def mousePressEvent(self, event) -> None:  # Qt override
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.view.pin_neuron(self.layer, self.unit)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+
+class HeatmapItem(QGraphicsItem):
+    """A large layer: one cell per unit, in the layer's own 2-D shape when it has one."""
+
+    def __init__(self, view: BackpropView, layer: str, shape: tuple[int, ...], hue: QColor):
+        super().__init__()
+        self.view = view
+        self.layer = layer
+        self.n = int(np.prod(shape))
+        if len(shape) >= 2:
+            self.rows, self.cols = int(shape[0]), int(np.prod(shape[1:]))
+        else:
+            self.cols = int(math.ceil(math.sqrt(self.n)))
+            self.rows = int(math.ceil(self.n / self.cols))
+        self.cell = CELL if max(self.rows, self.cols) <= 40 else max(2.0, 360.0 / self.rows)
+        self.hue = hue
+        self.values: np.ndarray | None = None
+        self.scale = 1.0
+        self.faded = False
+        self.pinned_unit: int | None = None
+        self.hover_unit: int | None = None
+        self._image: QImage | None = None
+        self.setAcceptHoverEvents(True)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setZValue(3)
+
+    @property
+    def half_width(self) -> float:
+        return self.cols * self.cell / 2
+
+    @property
+    def half_height(self) -> float:
+        return self.rows * self.cell / 2
+
+    def boundingRect(self) -> QRectF:  # Qt override
+        return QRectF(
+            -self.half_width - 3, -self.half_height - 3, 2 * self.half_width + 6,
+            2 * self.half_height + 6,
+        )  # fmt: skip
+
+    def set_values(self, values: np.ndarray | None, scale: float, faded: bool) -> None:
+        self.values, self.scale, self.faded = values, scale, faded
+        img = QImage(self.cols, self.rows, QImage.Format.Format_RGB32)
+        img.fill(neutral())
+        if values is not None:
+            for u in range(min(self.n, values.size)):
+                c = diverging(float(values[u]), scale)
+                if faded:
+                    c = blend(c, neutral(), 0.6)
+                img.setPixelColor(u % self.cols, u // self.cols, c)
+        self._image = img
+        self.update()
+
+    def unit_at(self, pos: QPointF) -> int | None:
+        col = int((pos.x() + self.half_width) // self.cell)
+        row = int((pos.y() + self.half_height) // self.cell)
+        if 0 <= col < self.cols and 0 <= row < self.rows:
+            u = row * self.cols + col
+            return u if u < self.n else None
+        return None
+
+    def unit_center(self, unit: int) -> QPointF:
+        return QPointF(
+            -self.half_width + (unit % self.cols + 0.5) * self.cell,
+            -self.half_height + (unit // self.cols + 0.5) * self.cell,
+        )
+
+    def paint(self, painter: QPainter, option, widget: QWidget | None = None) -> None:  # Qt
+        rect = QRectF(
+            -self.half_width, -self.half_height, 2 * self.half_width, 2 * self.half_height
+        )
+        if self._image is not None:
+            painter.drawImage(rect, self._image)
+        pal = palette()
+        painter.setPen(QPen(blend(self.hue, pal.color(QPalette.ColorRole.Text), 0.25), 1.3))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(rect)
+        accent = pal.color(QPalette.ColorRole.Highlight)
+        for unit, width in ((self.hover_unit, 1.5), (self.pinned_unit, 2.5)):
+            if unit is not None:
+                c = self.unit_center(unit)
+                painter.setPen(QPen(accent, width))
+                h = self.cell / 2 + 1
+                painter.drawRect(QRectF(c.x() - h, c.y() - h, 2 * h, 2 * h))
+
+    def hoverMoveEvent(self, event) -> None:  # Qt override
+        unit = self.unit_at(event.pos())
+        if unit != self.hover_unit:
+            self.hover_unit = unit
+            self.setToolTip(self.view.neuron_tooltip(self.layer, unit) if unit is not None else "")
+            self.update()
+
+    def hoverLeaveEvent(self, event) -> None:  # Qt override
+        self.hover_unit = None
+        self.update()
+
+    def mousePressEvent(self, event) -> None:  # Qt override
+        unit = self.unit_at(event.pos())
+        if event.button() == Qt.MouseButton.LeftButton and unit is not None:
+            self.view.pin_neuron(self.layer, unit)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+
+class EdgeItem(QGraphicsPathItem):
+    """A connection. ``weight`` = (layer, i, j) for a Dense kernel entry (hover shows it, a
+    click pins it); None for an identity link or a bundle between large layers."""
+
+    def __init__(self, view: BackpropView, a: QPointF, b: QPointF, weight=None, bundle=False):
+        super().__init__()
+        self.view = view
+        self.weight = weight
+        self.bundle = bundle
+        self.value: float | None = None
+        self.mode = "plain"
+        self.pinned = False
+        path = QPainterPath(a)
+        dx = (b.x() - a.x()) * 0.45
+        path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
+        self.setPath(path)
+        self.setZValue(1)
+        if weight is not None:
+            self.setAcceptHoverEvents(True)
+            self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def shape(self) -> QPainterPath:  # Qt override
+        stroker = QPainterPathStroker()
+        stroker.setWidth(max(7.0, self.pen().widthF() + 4))
+        return stroker.createStroke(self.path())
+
+    def hoverEnterEvent(self, event) -> None:  # Qt override
+        if self.weight is not None:
+            self.setToolTip(self.view.weight_tooltip(*self.weight))
+        self.setZValue(2)
+        super().hoverEnterEvent(event)
+
+    def hoverLeaveEvent(self, event) -> None:  # Qt override
+        self.setZValue(1.5 if self.pinned else 1)
+        super().hoverLeaveEvent(event)
+
+    def mousePressEvent(self, event) -> None:  # Qt override
+        if event.button() == Qt.MouseButton.LeftButton and self.weight is not None:
+            self.view.pin_weight(*self.weight)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+
+class _Column:
+    """Where one layer is drawn."""
+
+    def __init__(self, name: str, class_name: str, shape: tuple[int, ...], x: float, y: float):
+        self.name = name
+        self.class_name = class_name
+        self.shape = shape
+        self.n = int(np.prod(shape))
+        self.x, self.y = x, y
+        self.neurons: list[NeuronItem] = []
+        self.heatmap: HeatmapItem | None = None
+        self.header: QGraphicsSimpleTextItem | None = None
+        self.legend: QGraphicsSimpleTextItem | None = None
+        self.highlight: QGraphicsRectItem | None = None
+
+    @property
+    def small(self) -> bool:
+        return self.n <= NEURON_MAX
+
+    @property
+    def pill(self) -> bool:
+        return self.n <= PILL_MAX
+
+    def unit_offset(self, u: int) -> float:
+        step = (PILL_H + PILL_GAP) if self.pill else (2 * DOT_R + DOT_GAP)
+        return (u - (self.n - 1) / 2) * step
+
+    def half_height(self) -> float:
+        if self.small:
+            step = (PILL_H + PILL_GAP) if self.pill else (2 * DOT_R + DOT_GAP)
+            return (self.n - 1) / 2 * step + (PILL_H / 2 if self.pill else DOT_R)
+        assert self.heatmap is not None
+        return self.heatmap.half_height
+
+    def half_width(self) -> float:
+        if self.small:
+            return PILL_W / 2 if self.pill else DOT_R
+        assert self.heatmap is not None
+        return self.heatmap.half_width
+
+    def port(self, u: int | None, side: str) -> QPointF:
+        dx = self.half_width() if side == "out" else -self.half_width()
+        if u is None or not self.small:
+            return QPointF(self.x + dx, self.y)
+        return QPointF(self.x + dx, self.y + self.unit_offset(u))
+
+
+# --------------------------------------------------------------------------------- the view
+class BackpropView(QGraphicsView):
+    """The network of a :class:`~engine.stepper.StepSession`, coloured by the phase shown.
+
+    Call :meth:`set_session` once per session and :meth:`refresh` after every move.
+
+    Signals
+    -------
+    neuron_pinned(str, int) : a neuron was clicked (layer or "input", unit).
+    weight_pinned(str, int, int) : an edge was clicked (layer, i, j).
+    """
+
+    neuron_pinned = Signal(str, int)
+    weight_pinned = Signal(str, int, int)
+    next_requested = Signal()
+    previous_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("backprop_view")
+        self._scene = QGraphicsScene(self)
+        self.setScene(self._scene)
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.session = None
+        self.sample = 0
+        self.pinned: tuple | None = None
+        self.active_layer: str | None = None
+        self.columns: dict[str, _Column] = {}
+        self.edges: dict[str, list[EdgeItem]] = {}
+        self.weight_edges: dict[tuple[str, int, int], EdgeItem] = {}
+        self._edge_scales: dict[str, float] = {}
+        self.edge_labels: list[QGraphicsRectItem] = []
+        self.banner: QGraphicsSimpleTextItem | None = None
+        self.loss_box: QGraphicsRectItem | None = None
+        self.loss_text: QGraphicsSimpleTextItem | None = None
+        self.placeholder = self._scene.addSimpleText(
+            "Turn on Backprop mode on a valid project to step through a training step."
+        )
+
+    # ------------------------------------------------------------------ building
+    def set_session(self, session) -> None:
+        """Draw ``session``'s network (rebuilds the scene)."""
+        self.session = session
+        self.sample = 0
+        self.pinned = None
+        self._build()
+        self.refresh()
+        self.fit()
+
+    def _build(self) -> None:
+        self._scene.clear()
+        self.edge_labels = []
+        self.columns, self.edges, self.weight_edges = {}, {}, {}
+        self.placeholder = None
+        s = self.session
+        if s is None:
+            return
+        graph = s.graph
+        nodes = [n for n in graph.nodes]
+        depth: dict[str, int] = {INPUT: 0}
+        for n in nodes:
+            depth[n.name] = 1 + max(depth[src] for src in n.inbound)
+        by_depth: dict[int, list[tuple[str, str, tuple[int, ...]]]] = {}
+        by_depth.setdefault(0, []).append((INPUT, "Input", tuple(graph.input_shape)))
+        for n in nodes:
+            by_depth.setdefault(depth[n.name], []).append((n.name, n.class_name, n.output_shape))
+        for d, entries in sorted(by_depth.items()):
+            cols = []
+            for name, cls, shape in entries:
+                col = _Column(name, cls, shape, d * COL_GAP, 0.0)
+                hue = class_color(cls)
+                if col.small:
+                    for u in range(col.n):
+                        item = NeuronItem(self, name, u, col.pill, hue)
+                        col.neurons.append(item)
+                        self._scene.addItem(item)
+                else:
+                    col.heatmap = HeatmapItem(self, name, shape, hue)
+                    self._scene.addItem(col.heatmap)
+                cols.append(col)
+            total = sum(2 * c.half_height() for c in cols) + ROW_GAP * (len(cols) - 1)
+            y = -total / 2
+            for col in cols:
+                col.y = y + col.half_height()
+                y += 2 * col.half_height() + ROW_GAP
+                for u, item in enumerate(col.neurons):
+                    item.setPos(col.x, col.y + col.unit_offset(u))
+                if col.heatmap is not None:
+                    col.heatmap.setPos(col.x, col.y)
+                self.columns[col.name] = col
+        for col in self.columns.values():
+            self._add_header(col)
+        for n in nodes:
+            self._add_edges(n)
+        self._add_loss_box()
+        accent = palette().color(QPalette.ColorRole.Highlight)
+        self.banner = self._scene.addSimpleText("", _font(1.25, bold=True))
+        self.banner.setBrush(accent)
+
+    def _add_header(self, col: _Column) -> None:
+        pal = palette()
+        text = pal.color(QPalette.ColorRole.Text)
+        top = col.y - col.half_height()
+        hl = QGraphicsRectItem(
+            QRectF(col.x - col.half_width() - 14, top - HEADER_H - 6, 2 * col.half_width() + 28,
+                   2 * col.half_height() + HEADER_H + 20)
+        )  # fmt: skip
+        accent = pal.color(QPalette.ColorRole.Highlight)
+        hl.setPen(QPen(accent, 2.0, Qt.PenStyle.DashLine))
+        hl.setBrush(with_alpha(accent, 0.08))
+        hl.setZValue(0)
+        hl.setVisible(False)
+        self._scene.addItem(hl)
+        col.highlight = hl
+        title = col.name if col.name != INPUT else "input"
+        header = self._scene.addSimpleText(title, _font(1.05, bold=True))
+        header.setBrush(text)
+        sub = self._subtitle(col)
+        legend = self._scene.addSimpleText(sub, _font(0.85))
+        legend.setBrush(blend(text, pal.color(QPalette.ColorRole.Base), 0.35))
+        for item, dy in ((header, -HEADER_H + 2), (legend, -HEADER_H + 24)):
+            w = item.boundingRect().width()
+            item.setPos(col.x - w / 2, top + dy)
+            item.setZValue(4)
+        col.header = header
+        col.legend = legend
+
+    def _subtitle(self, col: _Column) -> str:
+        units = "×".join(str(d) for d in col.shape)
+        if col.name == INPUT:
+            return f"{units} features"
+        node = self.session.graph.by_name[col.name]
+        act = f" · {node.activation}" if node.activation and node.activation != "linear" else ""
+        return f"{node.class_name}{act} · {units}"
+
+    def _add_edges(self, node) -> None:
+        dst = self.columns[node.name]
+        items: list[EdgeItem] = []
+        for k, src_name in enumerate(node.inbound):
+            src = self.columns[src_name]
+            both_small = src.small and dst.small
+            if node.class_name == "Dense" and both_small and len(node.input_shapes[0]) == 1:
+                for i in range(src.n):
+                    for j in range(dst.n):
+                        e = EdgeItem(self, src.port(i, "out"), dst.port(j, "in"), (node.name, i, j))
+                        self.weight_edges[(node.name, i, j)] = e
+                        items.append(e)
+            elif both_small and node.class_name != "Dense":
+                offset = 0
+                if node.class_name == "Concatenate":
+                    offset = sum(int(np.prod(s)) for s in node.input_shapes[:k])
+                for u in range(src.n):
+                    v = u + offset
+                    if v < dst.n:
+                        items.append(EdgeItem(self, src.port(u, "out"), dst.port(v, "in")))
+            else:
+                items.append(
+                    EdgeItem(self, src.port(None, "out"), dst.port(None, "in"), bundle=True)
+                )
+        for e in items:
+            self._scene.addItem(e)
+        self.edges[node.name] = items
+
+    def _add_loss_box(self) -> None:
+        s = self.session
+        out = self.columns[s.graph.output]
+        x = out.x + out.half_width() + 70
+        pal = palette()
+        box = QGraphicsRectItem(QRectF(x, out.y - 60, 190, 120))
+        box.setPen(
+            QPen(
+                blend(pal.color(QPalette.ColorRole.Text), pal.color(QPalette.ColorRole.Base), 0.5),
+                1.3,
+            )
+        )
+        box.setBrush(pal.color(QPalette.ColorRole.Base))
+        box.setZValue(2)
+        self._scene.addItem(box)
+        txt = QGraphicsSimpleTextItem("")
+        txt.setFont(_font(0.95))
+        txt.setBrush(pal.color(QPalette.ColorRole.Text))
+        txt.setParentItem(box)
+        txt.setPos(x + 10, out.y - 52)
+        txt.setZValue(3)
+        link = EdgeItem(self, out.port(None, "out"), QPointF(x, out.y), bundle=True)
+        self._scene.addItem(link)
+        self.edges["(loss)"] = [link]
+        self.loss_box, self.loss_text = box, txt
+
+    # ------------------------------------------------------------------ state
+    def set_sample(self, sample: int) -> None:
+        self.sample = max(0, int(sample))
+        self.refresh()
+
+    def set_pinned(self, pinned: tuple | None) -> None:
+        """``("neuron", layer, unit)``, ``("weight", layer, i, j)`` or None."""
+        self.pinned = pinned
+        self._show_pins()
+
+    def pin_neuron(self, layer: str, unit: int) -> None:
+        self.set_pinned(("neuron", layer, unit))
+        self.neuron_pinned.emit(layer, unit)
+
+    def pin_weight(self, layer: str, i: int, j: int) -> None:
+        self.set_pinned(("weight", layer, i, j))
+        self.weight_pinned.emit(layer, i, j)
+
+    def _show_pins(self) -> None:
+        p = self.pinned
+        for col in self.columns.values():
+            for item in col.neurons:
+                on = p is not None and p[0] == "neuron" and p[1] == col.name and p[2] == item.unit
+                if item.pinned != on:
+                    item.pinned = on
+                    item.update()
+            if col.heatmap is not None:
+                unit = p[2] if p is not None and p[0] == "neuron" and p[1] == col.name else None
+                col.heatmap.pinned_unit = unit
+                col.heatmap.update()
+        for key, e in self.weight_edges.items():
+            on = p is not None and p[0] == "weight" and tuple(p[1:]) == key
+            if e.pinned != on:
+                e.pinned = on
+                self._style_edge(e, e.value, self._edge_scales.get(key[0], 1.0), key[0])
+        self._label_pinned_edges()
+
+    _MODE_NAMES = {"flow": "w·x", "grad": "∂L/∂w", "update": "Δw"}
+
+    def _label_pinned_edges(self) -> None:
+        """The numbers on the edges that the math panel talks about: those into a pinned
+        neuron (up to 12), or the pinned weight."""
+        for item in self.edge_labels:
+            self._scene.removeItem(item)
+        self.edge_labels = []
+        p = self.pinned
+        if p is None:
+            return
+        if p[0] == "weight":
+            edges = [self.weight_edges.get(tuple(p[1:]))]
+        else:
+            edges = [e for (layer, _i, j), e in self.weight_edges.items()
+                     if layer == p[1] and j == p[2]]  # fmt: skip
+            if len(edges) > PILL_MAX:
+                return
+        pal = palette()
+        for e in edges:
+            if e is None or e.value is None:
+                continue
+            text = QGraphicsSimpleTextItem(f"{self._MODE_NAMES.get(e.mode, '')} {fmt(e.value)}")
+            text.setFont(_font(0.78))
+            text.setBrush(pal.color(QPalette.ColorRole.Text))
+            r = text.boundingRect()
+            box = QGraphicsRectItem(QRectF(-4, -2, r.width() + 8, r.height() + 4))
+            box.setBrush(with_alpha(pal.color(QPalette.ColorRole.Base), 0.92))
+            box.setPen(
+                QPen(
+                    blend(
+                        pal.color(QPalette.ColorRole.Text), pal.color(QPalette.ColorRole.Base), 0.7
+                    ),
+                    0.8,
+                )
+            )
+            text.setParentItem(box)
+            mid = e.path().pointAtPercent(0.3)
+            box.setPos(mid.x() - r.width() / 2, mid.y() - r.height() / 2)
+            box.setZValue(5)
+            self._scene.addItem(box)
+            self.edge_labels.append(box)
+
+    # ------------------------------------------------------------------ the phase shown
+    def neuron(self, layer: str, unit: int) -> NeuronItem | None:
+        col = self.columns.get(layer)
+        return col.neurons[unit] if col is not None and unit < len(col.neurons) else None
+
+    def edge(self, layer: str, i: int, j: int) -> EdgeItem | None:
+        return self.weight_edges.get((layer, i, j))
+
+    def layer_values(self, layer: str) -> tuple[str, np.ndarray | None]:
+        """What a layer's neurons show now for the chosen sample: (quantity, values)."""
+        s = self.session
+        if layer == INPUT:
+            return "x", _values_row(s.batch_x, self.sample)
+        kind = self.phase_kind()
+        bwd = s.event("backward", layer)
+        if kind in ("backward", "update") and bwd is not None:
+            if "grad_z" in bwd.data:
+                return "δ", _values_row(bwd.data["grad_z"], self.sample)
+            return "∂L/∂a", _values_row(bwd.data["grad_a"], self.sample)
+        fwd = s.event("forward", layer)
+        if fwd is not None:
+            return "a", _values_row(fwd.data["a"], self.sample)
+        return "", None
+
+    def phase_kind(self) -> str:
+        s = self.session
+        if s is None or s.index < 0:
+            return "ready"
+        return s.plan()[s.index][0]
+
+    def refresh(self) -> None:
+        """Recolour everything for the session's current phase and the chosen sample."""
+        s = self.session
+        if s is None or not self.columns:
+            return
+        self.sample = min(self.sample, len(s.batch_x) - 1)
+        kind = self.phase_kind()
+        plan = s.plan()
+        active = None
+        if s.index >= 0:
+            active = plan[s.index][1] or s.graph.output
+        self.active_layer = active
+        for col in self.columns.values():
+            quantity, values = self.layer_values(col.name)
+            faded = kind in ("backward", "update") and col.name != INPUT and quantity == "a"
+            scale = _scale(values)
+            for item in col.neurons:
+                item.value = None if values is None else float(values[item.unit])
+                item.scale, item.faded = scale, faded
+                item.setToolTip(self.neuron_tooltip(col.name, item.unit))
+                item.update()
+            if col.heatmap is not None:
+                col.heatmap.set_values(values, scale, faded)
+            base = self._subtitle(col)
+            if values is not None and quantity:
+                names = {"x": "x", "a": "a", "δ": "δ = ∂L/∂z", "∂L/∂a": "∂L/∂a"}
+                base += f"\nshows {names[quantity]} · colours ±{fmt(scale)}"
+            col.legend.setText(base)
+            w = col.legend.boundingRect().width()
+            col.legend.setPos(col.x - w / 2, col.legend.pos().y())
+            half = (
+                max(
+                    col.half_width(),
+                    col.legend.boundingRect().width() / 2,
+                    col.header.boundingRect().width() / 2,
+                )
+                + 14
+            )
+            top = col.y - col.half_height() - HEADER_H - 6
+            col.highlight.setRect(
+                QRectF(col.x - half, top, 2 * half, 2 * col.half_height() + HEADER_H + 20)
+            )
+            col.highlight.setVisible(col.name == active and kind != "loss")
+        self._refresh_edges(kind, active)
+        self._refresh_loss(kind)
+        self._refresh_banner(kind, active)
+        self._show_pins()
+        self._scene.setSceneRect(self._scene.itemsBoundingRect().adjusted(-30, -30, 30, 30))
+        self.viewport().update()
+
+    def _refresh_edges(self, kind: str, active: str | None) -> None:
+        s = self.session
+        self._edge_scales = {}
+        for node in s.graph.nodes:
+            name = node.name
+            upd = s.event("update", name)
+            bwd = s.event("backward", name)
+            fwd = s.event("forward", name)
+            mode, values = "plain", None
+            if node.class_name == "Dense" and (node.name, 0, 0) in self.weight_edges:
+                if kind == "update" and upd is not None:
+                    mode = "update"
+                    values = upd.data["after"]["kernel"].astype(np.float64) - upd.data["before"][
+                        "kernel"
+                    ].astype(np.float64)
+                elif kind in ("backward", "update") and bwd is not None:
+                    mode, values = "grad", np.asarray(bwd.data["grad_kernel"], np.float64)
+                elif fwd is not None and kind in ("forward", "loss") and name == active:
+                    x = _values_row(fwd.data["inputs"], self.sample)
+                    w = s.weights_before[name]["kernel"].astype(np.float64)
+                    mode, values = "flow", w * x[:, None]
+            scale = _scale(values)
+            self._edge_scales[name] = scale
+            for e in self.edges.get(name, []):
+                if e.weight is not None and values is not None:
+                    e.value = float(values[e.weight[1], e.weight[2]])
+                else:
+                    e.value = None
+                e.mode = mode
+                self._style_edge(e, e.value, scale, name, active)
+        for e in self.edges.get("(loss)", []):
+            self._style_edge(e, None, 1.0, "(loss)", active)
+
+    def _style_edge(self, e: EdgeItem, value, scale: float, layer: str, active=None) -> None:
+        pal = palette()
+        text = pal.color(QPalette.ColorRole.Text)
+        base = pal.color(QPalette.ColorRole.Base)
+        active = self.active_layer if active is None else active
+        if value is not None:
+            t = min(1.0, abs(value) / scale) if scale > 0 else 0.0
+            color = diverging(value, scale)
+            width = 0.8 + 4.2 * t
+            color.setAlphaF(0.35 + 0.65 * t)
+        else:
+            on = layer == active
+            color = blend(text, base, 0.55 if on else 0.8)
+            width = 6.0 if e.bundle else (1.4 if on else 0.9)
+            if e.bundle:
+                color = with_alpha(color, 0.5)
+        if e.pinned:
+            color = pal.color(QPalette.ColorRole.Highlight)
+            width = max(width, 3.5)
+            e.setZValue(1.5)
+        pen = QPen(color, width)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        e.setPen(pen)
+
+    def _refresh_loss(self, kind: str) -> None:
+        s = self.session
+        loss_ev = s.event("loss")
+        name = "perceptron error" if s.perceptron else (s.loss_name or "")
+        lines = [f"Loss · {name}"]
+        if loss_ev is not None:
+            targets = np.asarray(loss_ev.data["targets"])
+            row = targets[min(self.sample, len(targets) - 1)].reshape(-1)
+            shown = ", ".join(fmt(v) for v in row[:6]) + (" …" if row.size > 6 else "")
+            lines.append(f"target y = {shown}")
+            label = "misclassified" if s.perceptron else "L"
+            lines.append(f"{label} = {fmt(loss_ev.data['value'])}")
+            lines.append(f"(batch of {len(s.batch_x)})")
+        else:
+            lines.append("not computed yet")
+        self.loss_text.setText("\n".join(lines))
+        pal = palette()
+        accent = pal.color(QPalette.ColorRole.Highlight)
+        on = kind == "loss"
+        self.loss_box.setPen(
+            QPen(accent, 2.5)
+            if on
+            else QPen(
+                blend(pal.color(QPalette.ColorRole.Text), pal.color(QPalette.ColorRole.Base), 0.5),
+                1.3,
+            )
+        )
+        self.loss_box.setBrush(
+            with_alpha(accent, 0.1) if on else QBrush(pal.color(QPalette.ColorRole.Base))
+        )
+        r = self.loss_text.boundingRect()
+        rect = self.loss_box.rect()
+        self.loss_box.setRect(
+            QRectF(rect.x(), rect.y(), max(190.0, r.width() + 20), r.height() + 16)
+        )
+
+    def _refresh_banner(self, kind: str, active: str | None) -> None:
+        s = self.session
+        step = f"Step {s.step_number}"
+        texts = {
+            "ready": f"{step} · the batch is loaded: press Next phase to start the forward pass",
+            "forward": f"{step} · Forward pass through '{active}': data flows left to right  →",
+            "loss": f"{step} · Loss: compare the output with the target",
+            "backward": f"{step} · Backward pass through '{active}': the error flows right to left"
+            "  ←",
+            "update": f"{step} · Update of '{active}': edges show each weight's change Δw",
+        }
+        text = texts[kind]
+        if kind == "update" and s.committed and s.at_end:
+            text += " (applied)"
+        self.banner.setText(text)
+        top = min((c.y - c.half_height() for c in self.columns.values()), default=0.0)
+        left = min((c.x - c.half_width() for c in self.columns.values()), default=0.0)
+        self.banner.setPos(left - 10, top - HEADER_H - 52)
+
+    # ------------------------------------------------------------------ tooltips
+    def neuron_tooltip(self, layer: str, unit: int) -> str:
+        s = self.session
+        if s is None:
+            return ""
+        sample = self.sample
+        if layer == INPUT:
+            v = np.asarray(s.batch_x)[sample].reshape(-1)[unit]
+            return f"input x{unit + 1} (sample {sample + 1})\nx = {exact_text(v)}"
+        lines = [f"{layer} · unit {unit + 1} (sample {sample + 1})"]
+        fwd = s.event("forward", layer)
+        if fwd is not None:
+            for key, label in (("z", "z"), ("a", "a"), ("mask", "dropout mask m")):
+                if key in fwd.data:
+                    v = np.asarray(fwd.data[key])[sample].reshape(-1)[unit]
+                    lines.append(f"{label} = {exact_text(v)}")
+        bwd = s.event("backward", layer)
+        if bwd is not None:
+            for key, label in (("grad_a", "∂L/∂a"), ("grad_z", "δ = ∂L/∂z")):
+                if key in bwd.data:
+                    v = np.asarray(bwd.data[key])[sample].reshape(-1)[unit]
+                    lines.append(f"{label} = {exact_text(v)}")
+            if "grad_bias" in bwd.data:
+                v = np.asarray(bwd.data["grad_bias"]).reshape(-1)[unit % bwd.data["grad_bias"].size]
+                lines.append(f"∂L/∂b = {exact_text(v)} (summed over the batch)")
+        upd = s.event("update", layer)
+        if upd is not None and "bias" in upd.data["before"]:
+            j = unit % upd.data["before"]["bias"].size
+            b0, b1 = upd.data["before"]["bias"][j], upd.data["after"]["bias"][j]
+            lines.append(f"b: {exact_text(b0)} → {exact_text(b1)}")
+        if len(lines) == 1:
+            lines.append("not computed yet in this step")
+        lines.append("Click to explain it in the math panel")
+        return "\n".join(lines)
+
+    def weight_tooltip(self, layer: str, i: int, j: int) -> str:
+        s = self.session
+        if s is None:
+            return ""
+        w = s.weights_before[layer]["kernel"][i, j]
+        lines = [f"{layer} · weight w{i + 1},{j + 1} (from unit {i + 1} to unit {j + 1})"]
+        lines.append(f"w = {exact_text(w)}")
+        fwd = s.event("forward", layer)
+        if fwd is not None:
+            x = np.asarray(fwd.data["inputs"])[self.sample][i]
+            lines.append(f"x{i + 1} = {exact_text(x)} (sample {self.sample + 1})")
+        bwd = s.event("backward", layer)
+        if bwd is not None:
+            lines.append(f"∂L/∂w = {exact_text(bwd.data['grad_kernel'][i, j])}")
+        upd = s.event("update", layer)
+        if upd is not None:
+            after = upd.data["after"]["kernel"][i, j]
+            before = upd.data["before"]["kernel"][i, j]
+            lines.append(f"after the update: {exact_text(after)}")
+            lines.append(f"Δw = {float(after) - float(before):.9g}")
+        lines.append("Click to explain it in the math panel")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ view
+    preferred_size = QSize(900, 640)
+
+    def sizeHint(self) -> QSize:  # Qt override
+        # Large: in place of a main window's canvas the view should keep the canvas's room.
+        return self.preferred_size
+
+    def fit(self) -> None:
+        rect = self._scene.sceneRect()
+        if rect.isNull():
+            return
+        self.resetTransform()
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        if self.transform().m11() > MAX_ZOOM:
+            self.resetTransform()
+            self.scale(MAX_ZOOM, MAX_ZOOM)
+        self.centerOn(rect.center())
+
+    def resizeEvent(self, event) -> None:  # Qt override
+        super().resizeEvent(event)
+        self.fit()
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # Qt override
+        pal = palette()
+        painter.fillRect(
+            rect,
+            blend(pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Window), 0.35),
+        )
+
+    def keyPressEvent(self, event) -> None:  # Qt override
+        if event.key() in (Qt.Key.Key_Right, Qt.Key.Key_Space):
+            self.next_requested.emit()
+            event.accept()
+            return
+        if event.key() == Qt.Key.Key_Left:
+            self.previous_requested.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
