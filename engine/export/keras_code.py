@@ -5,14 +5,27 @@
 - ``build_model()``: the network (``keras.Sequential`` for a chain, the functional API for a
   graph with merges), compiled with the project's optimizer, loss and metrics, and loading the
   exported weights when the project was trained;
-- ``load_data()``: the project's dataset, split and scaled exactly as NN Designer does (the
-  generators of the 2-D sets, the seeded stratified validation split and the standardization
-  are written out in the file, which never imports NN Designer);
-- ``main()``: trains with the project's fit settings; ``--epochs N`` overrides the epochs.
+- ``load_data()``: the project's dataset, read and prepared exactly as NN Designer does: the
+  built-in sets, ``.npz`` and ``.npy`` files, IDX images, CSV/TSV tables and image folders;
+  the test split, the seeded stratified validation split and the scaling (standardization or
+  min-max, fitted on the training split) are written out in the file, which never imports NN
+  Designer. It returns ``(x_train, y_train), validation`` (``(x_val, y_val)``, or None
+  without a validation split) and, when the project has a test set (the data's own, such as
+  MNIST's or an ``.npz`` file's ``x_test``, or a ``test_split``), ``(x_test, y_test)`` as a
+  third item;
+- ``main()``: trains with the project's fit settings, then evaluates on the test set when
+  there is one; ``--epochs N`` overrides the epochs.
 
-It is a pure function of the spec and never imports TensorFlow, so the designer's code preview
-can call it on every edit. :func:`export_project` writes the file atomically and, for a trained
-project, ``<stem>.weights.h5`` beside it (Keras' own weights format; Keras is imported then).
+What the data looks like when the code is generated is written into the script as constants
+(which files, the settings a table is read with, whether there is a test set); the values
+are read when the script runs. Generation never imports TensorFlow, so the designer's code
+preview can call :func:`keras_code` on every edit, and it reads no data except where a spec
+leaves something to detection: the directory of an ``.npz`` archive and the presence of the
+files beside an ``.npy`` or IDX file (stat calls), and the reading settings of a table or an
+image folder that the spec does not pin (``engine.data.load_dataset``'s ``Dataset.detected``;
+read once per version of the file, then remembered). :func:`export_project` writes the file
+atomically and, for a trained project, ``<stem>.weights.h5`` beside it (Keras' own weights
+format; Keras is imported then).
 
 The code is written as a person would: only non-default arguments, Keras' names, lines of at
 most 88 characters, and calls that do not fit split one argument per line with a trailing
@@ -22,6 +35,7 @@ comma, so that ``ruff format`` leaves the text as it is.
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 import keyword
 import os
@@ -88,6 +102,21 @@ _RESERVED = frozenset(
         "SEED",
         "WEIGHTS_PATH",
         "DATA_PATH",
+        "TEST_SPLIT",
+        "Y_PATH",
+        "LABELS_PATH",
+        "TEST_DATA_PATH",
+        "TEST_LABELS_PATH",
+        "DELIMITER",
+        "HEADER",
+        "ENCODING",
+        "DECIMAL",
+        "TARGET",
+        "FEATURES",
+        "IMAGE_SIZE",
+        "csv",
+        "gzip",
+        "Image",
     }
 )
 _BUILTINS = frozenset(dir(builtins))
@@ -171,7 +200,10 @@ def _docstring(text: str, indent: int) -> list[str]:
         if i:
             lines.append("")
         # The first line shares its room with the opening quotes.
-        lines += textwrap.wrap(" ".join(para.split()), width - (3 if i == 0 else 0)) or [""]
+        # Never at hyphens: file names such as train-images-idx3-ubyte.gz stay whole.
+        room = width - (3 if i == 0 else 0)
+        text = " ".join(para.split())
+        lines += textwrap.wrap(text, room, break_on_hyphens=False) or [""]
     lines = [_safe_doc(line) for line in lines]
     if len(lines) == 1 and len(pad) + len(lines[0]) + 6 <= LINE_LENGTH:
         return [f'{pad}"""{lines[0]}"""']
@@ -428,13 +460,17 @@ def make_spiral(n_samples, noise, seed, n_classes):
 '''
 
 _READ_NPZ = '''
-def read_npz(path):
-    """Inputs and targets of an .npz file (keys x and y, or x_train and y_train)."""
+def read_npz(path, *keys):
+    """Arrays of an .npz file, by key (read without unpickling anything)."""
     with np.load(path, allow_pickle=False) as data:
-        suffix = "_train" if "x_train" in data.files else ""
-        x, y = data["x" + suffix], data["y" + suffix]
+        return [data[key] for key in keys]
+'''
+
+_AS_INPUTS = '''
+def as_inputs(x):
+    """Inputs as float32 rows; a 1-D array is one feature."""
     x = x.astype(np.float32)
-    return (x.reshape(-1, 1) if x.ndim == 1 else x), y
+    return x.reshape(-1, 1) if x.ndim == 1 else x
 '''
 
 _IS_CLASSIFICATION = '''
@@ -445,39 +481,159 @@ def is_classification(y):
     return y.dtype.kind in "biu" or bool(np.all(np.floor(y) == y))
 '''
 
-_CLASS_LABELS = '''
-def class_labels(y):
-    """Class indices of shape (n,) from labels (n,) or (n, 1), or from one-hot rows."""
+_AS_TARGETS = '''
+def as_targets(y, classification):
+    """Class indices of shape (n,), from labels (n,) or (n, 1) or from one-hot rows; for
+    regression, float32 targets of shape (n, k)."""
+    if not classification:
+        return y.astype(np.float32).reshape(len(y), -1)
     if y.ndim == 2 and y.shape[1] > 1:
         return y.argmax(axis=1).astype(np.int64)
     return y.reshape(-1).astype(np.int64)
 '''
 
-_SPLIT_VALIDATION = '''
-def split_validation(x, y, fraction, seed):
+_READ_TABLE = '''
+def read_table(path):
+    """The header (None without one) and the other non-blank rows of a delimited text
+    file, each row a list of cells."""
+    # Universal newlines, not newline="": NN Designer reads \\r\\n and \\r as \\n, in quoted
+    # cells too.
+    with open(path, encoding=ENCODING) as f:
+        reader = csv.reader(f, delimiter=DELIMITER, skipinitialspace=True)
+        rows = [row for row in reader if any(cell.strip() for cell in row)]
+    if HEADER:
+        return [cell.strip() for cell in rows[0]], rows[1:]
+    return None, rows
+'''
+
+_COLUMN = '''
+def column(header, rows, ref):
+    """The cells of one column, named by its header or by its 0-based index."""
+    j = header.index(ref) if isinstance(ref, str) else ref
+    return [row[j] for row in rows]
+'''
+
+_TO_NUMBERS = '''
+def to_numbers(cells):
+    """Cells as float64 numbers; ValueError for a cell that is not one."""
+    if DECIMAL == ",":
+        cells = [cell.replace(",", ".") for cell in cells]
+    return np.array(cells, dtype=np.float64)
+'''
+
+_CLASS_INDICES = '''
+def class_indices(cells):
+    """Class indices 0, 1, ... of a target column, in sorted order of its values: sorted
+    as numbers when every cell is a finite number, else as text."""
+    try:
+        values = to_numbers(cells)
+        numeric = bool(np.all(np.abs(values) <= np.finfo(np.float32).max))
+    except ValueError:
+        numeric = False
+    if not numeric:
+        values = np.array([cell.strip() for cell in cells], dtype=str)
+    return np.unique(values, return_inverse=True)[1].astype(np.int64).reshape(-1)
+'''
+
+_READ_IDX = '''
+def read_idx(path):
+    """The array in an IDX file (MNIST's format), gzip-compressed or not."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:2] == b"\\x1f\\x8b":
+        data = gzip.decompress(data)
+    types = {8: "u1", 9: "i1", 11: ">i2", 12: ">i4", 13: ">f4", 14: ">f8"}
+    dtype = np.dtype(types[data[2]])
+    shape = [int(d) for d in np.frombuffer(data, ">u4", count=data[3], offset=4)]
+    values = np.frombuffer(data, dtype, offset=4 + 4 * data[3])
+    return values.reshape(shape).astype(dtype.newbyteorder("="))
+'''
+
+_IDX_INPUTS = '''
+def idx_inputs(images):
+    """IDX images as float32 rows; 8-bit pixels are scaled to [0, 1]."""
+    x = images.reshape(len(images), -1).astype(np.float32)
+    return x / np.float32(255.0) if images.dtype == np.uint8 else x
+'''
+
+_READ_IMAGE_FOLDER = '''
+def read_image_folder(folder):
+    """Images and class indices from a folder with one subfolder per class: classes in
+    sorted order of their names; hidden folders and other files are skipped."""
+    suffixes = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+    entries = sorted(Path(folder).iterdir(), key=lambda p: p.name)
+    classes = [p for p in entries if p.is_dir() and not p.name.startswith(".")]
+    images, labels = [], []
+    for label, class_folder in enumerate(classes):
+        for path in sorted(class_folder.iterdir(), key=lambda p: p.name):
+            if path.is_file() and path.suffix.lower() in suffixes:
+                images.append(read_image(path))
+                labels.append(label)
+    return np.stack(images), np.asarray(labels, dtype=np.int64)
+'''
+
+_READ_IMAGE_GRAY = '''
+def read_image(path):
+    """One image as float32 values in [0, 1]: grayscale, resized to IMAGE_SIZE with
+    bilinear filtering, flattened row by row."""
+    with Image.open(path) as image:
+        image.load()
+        if image.mode.startswith("I;16"):  # 16-bit grayscale to 8 bits
+            pixels = np.asarray(image, dtype=np.float64) / 65535.0 * 255.0
+            image = Image.fromarray(pixels.round().astype(np.uint8))
+        elif image.mode in ("I", "F"):  # 32 bits have no fixed range: to its maximum
+            pixels = np.asarray(image, dtype=np.float64)
+            finite = pixels.size and np.isfinite(pixels).all()
+            top = float(pixels.max()) if finite else 0.0
+            pixels = np.clip(pixels / top if top > 0 else pixels * 0, 0, 1) * 255.0
+            image = Image.fromarray(pixels.round().astype(np.uint8))
+        image = image.convert("L")
+        size = (IMAGE_SIZE[1], IMAGE_SIZE[0])  # Pillow's sizes are (width, height)
+        if image.size != size:
+            image = image.resize(size, Image.Resampling.BILINEAR)
+        pixels = np.asarray(image, dtype=np.float32)
+    return pixels.reshape(-1) / np.float32(255.0)
+'''
+
+_READ_IMAGE_RGB = '''
+def read_image(path):
+    """One image as float32 values in [0, 1]: RGB, resized to IMAGE_SIZE with bilinear
+    filtering, flattened row by row with the channels last."""
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        size = (IMAGE_SIZE[1], IMAGE_SIZE[0])  # Pillow's sizes are (width, height)
+        if image.size != size:
+            image = image.resize(size, Image.Resampling.BILINEAR)
+        pixels = np.asarray(image, dtype=np.float32)
+    return pixels.reshape(-1) / np.float32(255.0)
+'''
+
+_HOLD_OUT = '''
+def hold_out(x, y, fraction, seed):
     """Hold out a seeded random share of the samples, keeping each class's share.
 
-    Returns ``(x_train, y_train), (x_val, y_val)``, both in the original sample order.
+    Returns the rest and the share held out, ``(x, y), (x_out, y_out)``, both in the
+    original sample order.
     """
     n = len(x)
-    n_val = min(max(round(fraction * n), 1), n - 1)
+    n_out = min(max(round(fraction * n), 1), n - 1)
     rng = np.random.default_rng(seed)
     if y.ndim == 1 and y.dtype.kind in "biu":
         classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-        ideal = n_val * counts / n
+        ideal = n_out * counts / n
         take = np.floor(ideal).astype(np.int64)
         # Leftover samples go to the classes with the largest remainders.
         order = np.lexsort((rng.random(len(classes)), -(ideal - take)))
-        take[order[: n_val - int(take.sum())]] += 1
+        take[order[: n_out - int(take.sum())]] += 1
         chosen = []
         for c in range(len(classes)):
             chosen.append(rng.permutation(np.flatnonzero(inverse == c))[: take[c]])
-        val_index = np.concatenate(chosen)
+        out_index = np.concatenate(chosen)
     else:
-        val_index = rng.permutation(n)[:n_val]
-    is_val = np.zeros(n, dtype=bool)
-    is_val[val_index] = True
-    return (x[~is_val], y[~is_val]), (x[is_val], y[is_val])
+        out_index = rng.permutation(n)[:n_out]
+    is_out = np.zeros(n, dtype=bool)
+    is_out[out_index] = True
+    return (x[~is_out], y[~is_out]), (x[is_out], y[is_out])
 '''
 
 _FIT_STANDARDIZER = '''
@@ -489,18 +645,41 @@ def fit_standardizer(x):
     return x64.mean(axis=0).astype(x.dtype), std.astype(x.dtype)
 '''
 
+_FIT_MINMAX = '''
+def fit_minmax(x):
+    """Per-feature minimum and range of x (range 1 for a constant feature)."""
+    x64 = x.astype(np.float64)
+    low = x64.min(axis=0)
+    span = x64.max(axis=0) - low
+    span[span <= 0] = 1.0
+    return low.astype(x.dtype), span.astype(x.dtype)
+'''
+
+# The settings a table is read with; the script writes each as a constant.
+_TABLE_KEYS = ("delimiter", "header", "encoding", "decimal", "target", "features", "task")
+
 
 @dataclass
 class _Data:
     """What load_data needs: helper functions, imports and its body."""
 
     helpers: list[str] = field(default_factory=list)
+    # "numpy", "Path", "csv", "gzip", "PIL"
     imports: set[str] = field(default_factory=set)
     sklearn: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     description: str = ""
     task: str | None = "classification"  # None: decided when the file is read
     constants: list[str] = field(default_factory=list)
+    # The source holds a test set of its own: the lines define x_test and y_test too.
+    own_test: bool = False
+    test_split: float = 0.0
+    # Why the data could not be described (a table or image folder unreadable at export).
+    unavailable: str | None = None
+
+    @property
+    def has_test(self) -> bool:
+        return self.own_test or self.test_split > 0
 
 
 def _kwargs(params: dict[str, Any]) -> str:
@@ -556,21 +735,26 @@ def _builtin_source(name: str, params: dict[str, Any], data: _Data) -> None:
         else:
             emit("y = np.asarray(bunch.target, dtype=np.int64)")
     else:  # the Keras cache sets: keras.datasets reads (or fetches) the same files
-        emit(f"(x, y), _ = keras.datasets.{name}.load_data()")
+        data.own_test = True
+        data.description += " with its test set"
+        emit(f"(x, y), (x_test, y_test) = keras.datasets.{name}.load_data()")
         emit("x = x.reshape(len(x), -1).astype(np.float32) / np.float32(255.0)")
-        emit("y = y.astype(np.int64)")
+        emit("x_test = x_test.reshape(len(x_test), -1).astype(np.float32) / np.float32(255.0)")
+        emit("y, y_test = y.astype(np.int64), y_test.astype(np.int64)")
 
 
-def _data_path_expr(project: Project, path: str, script_dir: Path | None) -> str:
+def _data_path(project: Project, path: str, script_dir: Path | None) -> tuple[str, str]:
+    """Where a spec's path points, for the script: ``("home", "~/...")``, ``("beside",
+    relative path from the script's folder)`` or ``("absolute", path)``."""
     if path.startswith("~"):
-        return f"Path({_lit(path)}).expanduser()"
+        return "home", path
     pure = PurePath(path)
     base = project.base_dir
     if pure.is_absolute():
         target = Path(path)
     elif base is None:
         # No project folder known: the file is taken to sit beside the script.
-        return _path_beside(pure.as_posix())
+        return "beside", pure.as_posix()
     else:
         target = Path(os.path.normpath(base / pure))
     script_dir = script_dir or base
@@ -580,33 +764,319 @@ def _data_path_expr(project: Project, path: str, script_dir: Path | None) -> str
         except ValueError:  # another drive (Windows)
             rel = None
         if rel is not None and not rel.startswith(".."):
-            return _path_beside(Path(rel).as_posix())
-    return f"Path({_lit(target.as_posix())})"
+            return "beside", Path(rel).as_posix()
+    return "absolute", target.as_posix()
 
 
-def _path_beside(rel: str) -> str:
-    return f"Path(__file__).resolve().parent / {_lit(rel)}"
+def _path_constant(name: str, kind: str, path: str) -> list[str]:
+    """``NAME = <the path as a pathlib expression>``, its path split at slashes over lines
+    when the line would be too long (ruff format keeps that layout)."""
+    one_line = {
+        "home": f"Path({_lit(path)}).expanduser()",
+        "beside": f"Path(__file__).resolve().parent / {_lit(path)}",
+        "absolute": f"Path({_lit(path)})",
+    }[kind]
+    if len(f"{name} = {one_line}") <= LINE_LENGTH:
+        return [f"{name} = {one_line}"]
+    room = LINE_LENGTH - len(_INDENT) - 3  # quotes and comma
+    chunks: list[str] = []
+    for part in path.split("/"):
+        joined = chunks[-1].rstrip("/") + "/" + part if chunks else part or "/"
+        if chunks and len(_lit(joined)) - 2 <= room:
+            chunks[-1] = joined
+        else:
+            chunks.append(part or "/")
+    func = "Path(__file__).resolve().parent.joinpath" if kind == "beside" else "Path"
+    trailer = ".expanduser()" if kind == "home" else ""
+    call = _Call(func, [_lit(c) for c in chunks], explode=True)
+    return _render(call, 0, f"{name} = ", trailer)
+
+
+@dataclass
+class _Source:
+    """A file dataset as code generation sees it."""
+
+    project: Project
+    spec: dict
+    path: Path  # resolved
+    script_dir: Path | None
+    data: _Data
+
+    def path_constant(self, name: str, path: str) -> list[str]:
+        return _path_constant(name, *_data_path(self.project, path, self.script_dir))
 
 
 def _file_source(project: Project, spec: dict, script_dir: Path | None, data: _Data) -> None:
+    from engine.data import detect_format
+    from engine.data.files import resolve_path
+
+    source = _Source(project, spec, resolve_path(spec["path"], project.base_dir), script_dir, data)
+    fmt = spec.get("format") or detect_format(source.path)
     data.imports |= {"numpy", "Path"}
-    data.helpers.append(_READ_NPZ)
-    data.constants.append(f"DATA_PATH = {_data_path_expr(project, spec['path'], script_dir)}")
-    data.description = f"The data file {spec['path']}"
-    data.lines.append("x, y = read_npz(DATA_PATH)")
-    task = spec.get("task")
-    data.task = task
-    if task is None:
-        data.helpers += [_IS_CLASSIFICATION, _CLASS_LABELS]
-        data.lines += [
-            "classification = is_classification(y)",
-            "y = class_labels(y) if classification else y.astype(np.float32).reshape(len(y), -1)",
-        ]
-    elif task == "classification":
-        data.helpers.append(_CLASS_LABELS)
-        data.lines.append("y = class_labels(y)")
+    data.constants += source.path_constant("DATA_PATH", spec["path"])
+    if fmt == "csv":
+        _table_source(source)
+    elif fmt == "npz":
+        _npz_source(source)
+    elif fmt == "npy":
+        _npy_source(source)
+    elif fmt == "idx":
+        _idx_source(source)
     else:
-        data.lines.append("y = y.astype(np.float32).reshape(len(y), -1)")
+        _images_source(source)
+
+
+def _file_targets(source: _Source, ys: list[str]) -> None:
+    """Targets of an .npz or .npy file: the project's task, else inferred from all of them."""
+    data = source.data
+    data.task = source.spec.get("task")
+    data.helpers.append(_AS_TARGETS)
+    if data.task is None:
+        data.helpers.append(_IS_CLASSIFICATION)
+        data.lines.append("classification = " + " and ".join(f"is_classification({y})" for y in ys))
+        flag = "classification"
+    else:
+        flag = f"classification={data.task == 'classification'}"
+    data.lines += [f"{y} = as_targets({y}, {flag})" for y in ys]
+
+
+def _npz_source(source: _Source) -> None:
+    from engine.data.files import npz_keys
+
+    data = source.data
+    try:
+        # The archive's directory only (not its arrays): which layout, whether a test set.
+        keys = npz_keys(source.path)
+    except NNDError:
+        keys = []  # not readable now: the x/y layout, without a test set
+    suffix = "_train" if "x_train" in keys else ""
+    data.own_test = "x_test" in keys or "y_test" in keys
+    data.helpers += [_READ_NPZ, _AS_INPUTS]
+    data.description = f"The data file {source.spec['path']}"
+    data.lines.append(f'x, y = read_npz(DATA_PATH, "x{suffix}", "y{suffix}")')
+    if data.own_test:
+        data.description += " with its test set"
+        data.lines.append('x_test, y_test = read_npz(DATA_PATH, "x_test", "y_test")')
+        data.lines.append("x, x_test = as_inputs(x), as_inputs(x_test)")
+    else:
+        data.lines.append("x = as_inputs(x)")
+    _file_targets(source, ["y", "y_test"] if data.own_test else ["y"])
+
+
+def _npy_source(source: _Source) -> None:
+    from engine.data.files import find_y_file, resolve_path
+
+    data, spec = source.data, source.spec
+    if "y_path" in spec:
+        y_path = resolve_path(spec["y_path"], source.project.base_dir)
+        data.constants += source.path_constant("Y_PATH", spec["y_path"])
+    else:
+        y_path = find_y_file(source.path)  # by name, beside the inputs
+        if y_path is None:
+            data.unavailable = (
+                f"no targets file was found beside {source.path.name} when this script was "
+                'exported; give it as "y_path"'
+            )
+            return
+        data.constants.append(f"Y_PATH = DATA_PATH.with_name({_lit(y_path.name)})")
+    data.helpers.append(_AS_INPUTS)
+    data.description = f"The arrays {source.path.name} and {y_path.name}"
+    data.lines.append("x = as_inputs(np.load(DATA_PATH, allow_pickle=False))")
+    data.lines.append("y = np.load(Y_PATH, allow_pickle=False)")
+    _file_targets(source, ["y"])
+
+
+def _idx_source(source: _Source) -> None:
+    from engine.data.files import resolve_path
+    from engine.data.idx import find_labels_file
+
+    data, spec, path = source.data, source.spec, source.path
+    found = find_labels_file(path)  # stat calls only, as for the test files below
+    if "labels_path" in spec:
+        labels = resolve_path(spec["labels_path"], source.project.base_dir)
+        data.constants += source.path_constant("LABELS_PATH", spec["labels_path"])
+    elif found is not None:
+        labels = found
+        data.constants.append(f"LABELS_PATH = DATA_PATH.with_name({_lit(found.name)})")
+    else:
+        data.unavailable = (
+            f"no labels file was found beside {path.name} when this script was exported; "
+            'give it as "labels_path"'
+        )
+        return
+    # As NN Designer does: train-* images with their own labels get the t10k-* files beside
+    # them as the test set.
+    test_images = path.with_name("t10k" + path.name[len("train") :])
+    test_labels = None
+    if labels == found and path.name.lower().startswith("train") and test_images.is_file():
+        test_labels = find_labels_file(test_images)
+    data.own_test = test_labels is not None
+    data.imports.add("gzip")
+    data.helpers += [_READ_IDX, _IDX_INPUTS]
+    data.task = spec.get("task") or "classification"
+    data.description = f"The IDX images {path.name} with the labels {labels.name}"
+    parts = [("", "DATA_PATH", "LABELS_PATH")]
+    if test_labels is not None:
+        data.constants += [
+            f"TEST_DATA_PATH = DATA_PATH.with_name({_lit(test_images.name)})",
+            f"TEST_LABELS_PATH = DATA_PATH.with_name({_lit(test_labels.name)})",
+        ]
+        data.description += f", and the test set in {test_images.name} and {test_labels.name}"
+        parts.append(("_test", "TEST_DATA_PATH", "TEST_LABELS_PATH"))
+    for suffix, images, labels_name in parts:
+        data.lines.append(f"x{suffix} = idx_inputs(read_idx({images}))")
+        if data.task == "classification":
+            data.lines.append(f"y{suffix} = read_idx({labels_name}).reshape(-1).astype(np.int64)")
+        else:
+            data.lines.append(
+                f"y{suffix} = read_idx({labels_name}).astype(np.float32).reshape(-1, 1)"
+            )
+
+
+def _table_source(source: _Source) -> None:
+    from engine.data.tables import normalize_encoding
+
+    data, spec = source.data, source.spec
+    settings = _pinned_table_settings(spec)
+    if settings is None:
+        settings, error = _detected(spec, source.path)
+        if settings is None:
+            data.unavailable = (
+                f"{spec['path']} could not be read when this script was exported ({error})"
+            )
+            return
+    encoding = normalize_encoding(settings["encoding"])
+    data.imports.add("csv")
+    data.constants += [
+        "# How NN Designer reads the table:",
+        f"DELIMITER = {_lit(settings['delimiter'])}",
+        f"HEADER = {_lit(bool(settings['header']))}",
+        # NN Designer skips a byte order mark at the start of UTF-8 text, as utf-8-sig does.
+        'ENCODING = "utf-8-sig"  # UTF-8, skipping a byte order mark'
+        if encoding == "utf-8"
+        else f"ENCODING = {_lit(encoding)}",
+        f"DECIMAL = {_lit(settings['decimal'])}",
+    ]
+    target, features = settings["target"], settings["features"]
+    data.constants += _render(_list_expr(target), 0, "TARGET = ")
+    data.constants += _render(_list_expr(features), 0, "FEATURES = ")
+    data.helpers += [_READ_TABLE, _COLUMN, _TO_NUMBERS]
+    data.task = settings["task"]
+    data.description = f"The table {spec['path']}"
+    emit = data.lines.append
+    emit("header, rows = read_table(DATA_PATH)")
+    emit("x = np.stack([to_numbers(column(header, rows, name)) for name in FEATURES], axis=1)")
+    emit("x = x.astype(np.float32)")
+    if isinstance(target, list):
+        emit("y = np.stack([to_numbers(column(header, rows, t)) for t in TARGET], axis=1)")
+        emit("y = y.astype(np.float32)")
+    elif data.task == "classification":
+        data.helpers.append(_CLASS_INDICES)
+        emit("y = class_indices(column(header, rows, TARGET))")
+    else:
+        emit("y = to_numbers(column(header, rows, TARGET)).astype(np.float32).reshape(-1, 1)")
+
+
+def _list_expr(value: Any) -> Any:
+    if not isinstance(value, list):
+        return _lit(value)
+    first = value[0] if value else None
+    if (
+        len(value) > 3
+        and isinstance(first, int)
+        and not isinstance(first, bool)
+        and value == list(range(first, first + len(value)))
+    ):
+        start = f"{first}, " if first else ""
+        return f"list(range({start}{first + len(value)}))"  # the columns of a wide table
+    return _Call("", [_lit(v) for v in value], "[", "]")
+
+
+def _pinned_table_settings(spec: dict) -> dict | None:
+    """The table settings when the spec pins every one of them in the form the script uses
+    (columns by header name or by index from 0), else None."""
+    if not all(key in spec for key in _TABLE_KEYS):
+        return None
+    target = spec["target"]
+    refs = (target if isinstance(target, list) else [target]) + list(spec["features"])
+    for ref in refs:
+        if isinstance(ref, bool) or not isinstance(ref, (int, str)):
+            return None
+        if isinstance(ref, int) and ref < 0:
+            return None
+        if isinstance(ref, str) and (not spec["header"] or ref != ref.strip() or _int_like(ref)):
+            return None  # a name to resolve, or a string read as an index: detect them
+    return {key: spec[key] for key in _TABLE_KEYS}
+
+
+def _int_like(text: str) -> bool:
+    try:
+        int(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def _images_source(source: _Source) -> None:
+    data, spec = source.data, source.spec
+    if "image_size" in spec and "color" in spec:
+        settings = {"image_size": spec["image_size"], "color": spec["color"]}
+    else:
+        settings, error = _detected(spec, source.path)
+        if settings is None:
+            data.unavailable = (
+                f"{spec['path']} could not be read when this script was exported ({error})"
+            )
+            return
+    height, width = (int(v) for v in settings["image_size"])
+    color = settings["color"]
+    data.constants.append(f"IMAGE_SIZE = ({height}, {width})  # height, width")
+    data.imports.add("PIL")
+    data.helpers += [
+        _READ_IMAGE_GRAY if color == "grayscale" else _READ_IMAGE_RGB,
+        _READ_IMAGE_FOLDER,
+    ]
+    data.description = (
+        f"The images in {spec['path']}, one subfolder per class, {height}x{width} {color}"
+    )
+    data.lines.append("x, y = read_image_folder(DATA_PATH)")
+
+
+def _detected(spec: dict, path: Path) -> tuple[dict | None, str | None]:
+    """How NN Designer reads a table or image folder (``Dataset.detected``), or None and why
+    it cannot be read.
+
+    The script writes these settings as constants so that it never sniffs. Knowing them
+    means reading the data once: the result is kept per version of the file (size and
+    modification time; for a folder, those of it and its class folders), so the code
+    preview, which regenerates the code on every edit, reads the data once per change.
+    """
+    from engine.data import COMMON_KEYS
+
+    file_spec = {k: v for k, v in spec.items() if k not in COMMON_KEYS}
+    file_spec["path"] = str(path)
+    detected, error = _detect(json.dumps(file_spec, sort_keys=True), _version(path))
+    return (dict(detected) if detected is not None else None), error
+
+
+@functools.lru_cache(maxsize=16)
+def _detect(spec_json: str, version: tuple) -> tuple[dict | None, str | None]:
+    from engine.data import load_dataset
+
+    try:
+        return load_dataset(json.loads(spec_json)).detected, None
+    except NNDError as exc:
+        return None, str(exc)
+
+
+def _version(path: Path) -> tuple:
+    try:
+        stats = [path.stat()]
+        if path.is_dir():
+            stats += [p.stat() for p in sorted(path.iterdir()) if p.is_dir()]
+    except OSError:
+        return ()
+    return tuple((s.st_size, s.st_mtime_ns) for s in stats)
 
 
 def _encode_lines(project: Project, graph: Graph, np_dtype: str, parts: list[str]) -> list[str]:
@@ -626,67 +1096,114 @@ def _encode_lines(project: Project, graph: Graph, np_dtype: str, parts: list[str
     return lines
 
 
+def _raising_load_data(doc: str, message: str) -> list[str]:
+    """A load_data() that stops the script with ``message``."""
+    body = ["def load_data():"] + _docstring(doc, 1)
+    one_line = f"{_INDENT}raise SystemExit({_lit(message)})"
+    if len(one_line) <= LINE_LENGTH:
+        return body + [one_line]
+    # Implicitly concatenated pieces, one a line, each ending in a space but the last.
+    width = LINE_LENGTH - 2 * len(_INDENT) - 2
+    pieces, piece = [], ""
+    for word in message.split(" "):
+        if piece and len(_lit(piece + word)) > width:
+            pieces.append(piece)
+            piece = ""
+        piece += word + " "
+    pieces.append(piece.rstrip(" "))
+    return (
+        body
+        + [f"{_INDENT}raise SystemExit("]
+        + [_INDENT * 2 + _lit(p) for p in pieces]
+        + [f"{_INDENT})"]
+    )
+
+
 def _load_data(project: Project, graph: Graph, script_dir: Path | None) -> tuple[list[str], _Data]:
+    from engine.data import COMMON_KEYS, scale_of
+
     spec = project.dataset
     data = _Data()
     if "dataset" not in project.data:
-        data.lines = [
-            "raise SystemExit(",
-            f'{_INDENT}"This model was exported without a dataset: write load_data() to return "',
-            f'{_INDENT}"(x_train, y_train), (x_val, y_val)."',
-            ")",
-        ]
-        body = ["def load_data():"]
-        body += _docstring("Training and validation data: the project names no dataset.", 1)
-        body += [_INDENT + line for line in data.lines]
+        body = _raising_load_data(
+            "Training and validation data: the project names no dataset.",
+            "This model was exported without a dataset: write load_data() to return "
+            "(x_train, y_train), (x_val, y_val).",
+        )
         return body, data
     if "name" in spec:
-        params = {k: v for k, v in spec.items() if k not in ("name", "standardize")}
+        params = {k: v for k, v in spec.items() if k != "name" and k not in COMMON_KEYS}
         _builtin_source(spec["name"], params, data)
     else:
         _file_source(project, spec, script_dir, data)
+    if data.unavailable is not None:
+        body = _raising_load_data(
+            "Training and validation data: the data could not be read at export.",
+            f"{data.unavailable}. Export the project again once NN Designer can read its data.",
+        )
+        return body, _Data()
+    data.test_split = float(spec.get("test_split", 0.0))
+    if data.own_test and data.test_split:
+        # NN Designer refuses it too (engine.data.prepare).
+        raise NNDError(
+            f"{spec.get('name') or spec['path']} has a test set of its own; remove "
+            '"test_split" from the dataset or use the data without its test set'
+        )
     np_dtype = f"np.{project.dtype}"
     lines = data.lines
+    xs, ys = (["x", "x_test"], ["y", "y_test"]) if data.own_test else (["x"], ["y"])
     if project.dtype != "float32":
-        lines.append(f"x = x.astype({np_dtype})")
+        lines += [f"{x} = {x}.astype({np_dtype})" for x in xs]
         if data.task == "regression":
-            lines.append(f"y = y.astype({np_dtype})")
+            lines += [f"{y} = {y}.astype({np_dtype})" for y in ys]
         elif data.task is None:
-            lines += ["if not classification:", f"{_INDENT}y = y.astype({np_dtype})"]
+            lines.append("if not classification:")
+            lines += [f"{_INDENT}{y} = {y}.astype({np_dtype})" for y in ys]
     split = float(project.fit.get("validation_split", 0.0)) > 0
+    if data.test_split:
+        data.helpers.append(_HOLD_OUT)
+        lines += [
+            "# The test set first, from a seed stream of its own: another validation_split",
+            "# never changes which samples it holds.",
+            "(x, y), (x_test, y_test) = hold_out(x, y, TEST_SPLIT, (SEED, 0x7E57))",
+        ]
     if split:
-        data.helpers.append(_SPLIT_VALIDATION)
-        lines.append(
-            "(x_train, y_train), (x_val, y_val) = split_validation(x, y, VALIDATION_SPLIT, SEED)"
-        )
+        data.helpers.append(_HOLD_OUT)
+        lines.append("(x_train, y_train), (x_val, y_val) = hold_out(x, y, VALIDATION_SPLIT, SEED)")
     else:
         lines.append("x_train, y_train = x, y")
-    if project.dataset.get("standardize"):
-        data.helpers.append(_FIT_STANDARDIZER)
-        lines.append("mean, std = fit_standardizer(x_train)")
-        lines.append("x_train = (x_train - mean) / std")
-        if split:
-            lines.append("x_val = (x_val - mean) / std")
-    ys = ["y_train", "y_val"] if split else ["y_train"]
-    encode = _encode_lines(project, graph, np_dtype, ys)
+    parts = ["train"] + (["val"] if split else []) + (["test"] if data.has_test else [])
+    scale = scale_of(spec)
+    if scale != "none":
+        helper, fit, shift, factor = {
+            "standardize": (_FIT_STANDARDIZER, "fit_standardizer", "mean", "std"),
+            "minmax": (_FIT_MINMAX, "fit_minmax", "low", "span"),
+        }[scale]
+        data.helpers.append(helper)
+        lines.append(f"{shift}, {factor} = {fit}(x_train)")
+        lines += [f"x_{p} = (x_{p} - {shift}) / {factor}" for p in parts]
+    encode = _encode_lines(project, graph, np_dtype, [f"y_{p}" for p in parts])
     if encode and data.task is None:
         lines.append("if classification:")
         lines += [_INDENT + line for line in encode]
     elif data.task != "regression":
         lines += encode
-    lines.append(
-        "return (x_train, y_train), (x_val, y_val)" if split else "return (x_train, y_train), None"
-    )
+    returned = ["(x_train, y_train)", "(x_val, y_val)" if split else "None"]
+    if data.has_test:
+        returned.append("(x_test, y_test)")
+    lines.append("return " + ", ".join(returned))
 
-    how = ["split"] if split else []
-    if project.dataset.get("standardize"):
-        how.append("standardized")
+    how = ["split"] if split or data.test_split else []
+    how += {"standardize": ["standardized"], "minmax": ["min-max scaled"]}.get(scale, [])
     done = f", {' and '.join(how)} as NN Designer does" if how else ""
-    returns = "``(x_val, y_val)``" if split else "None (the project holds out no validation data)"
-    doc = (
-        "Training and validation data, prepared as in NN Designer.\n\n"
-        f"{data.description}{done}. Returns ``(x_train, y_train)`` and {returns}."
-    )
+    val = "``(x_val, y_val)``" if split else "None (the project holds out no validation data)"
+    if data.has_test:
+        title = "Training, validation and test data, prepared as in NN Designer."
+        returns = f"``(x_train, y_train)``, {val} and ``(x_test, y_test)``"
+    else:
+        title = "Training and validation data, prepared as in NN Designer."
+        returns = f"``(x_train, y_train)`` and {val}"
+    doc = f"{title}\n\n{data.description}{done}. Returns {returns}."
     body = (
         ["def load_data():"]
         + _docstring(doc, 1)
@@ -732,22 +1249,26 @@ def keras_code(project: Project, *, script_dir: str | os.PathLike | None = None)
     split = "dataset" in project.data and float(fit.get("validation_split", 0.0)) > 0
 
     imports_std = ["import argparse"]
+    imports_std += [f"import {m}" for m in ("csv", "gzip") if m in data.imports]
     if project.weights or "Path" in data.imports:
         imports_std.append("from pathlib import Path")
     imports_third = ["import keras"]
     if "numpy" in data.imports:
         imports_third.append("import numpy as np")
     imports_third.append("from keras import layers")
+    if "PIL" in data.imports:
+        imports_third.append("from PIL import Image")
     if data.sklearn:
         imports_third.append(f"from sklearn.datasets import {', '.join(sorted(data.sklearn))}")
 
     title = project.name
+    then = " and then evaluates it on the test set" if data.has_test else ""
     doc = (
         f"{title}: a Keras model exported from NN Designer.\n\n"
         f'Generated by NN Designer from the project "{title}". build_model() returns the '
         "compiled network, load_data() the data prepared as in the designer, and running this "
         "file trains the model with the project's settings (--epochs N overrides the number "
-        "of epochs)."
+        f"of epochs){then}."
     )
     if project.weights:
         doc += (
@@ -761,6 +1282,8 @@ def keras_code(project: Project, *, script_dir: str | os.PathLike | None = None)
     ]
     if split:
         constants.append(f"VALIDATION_SPLIT = {_lit(float(fit['validation_split']))}")
+    if data.test_split:
+        constants.append(f"TEST_SPLIT = {_lit(data.test_split)}")
     constants.append(f"SEED = {int(fit['seed'])}")
     if project.weights:
         constants.append('WEIGHTS_PATH = Path(__file__).with_suffix(".weights.h5")')
@@ -774,14 +1297,15 @@ def keras_code(project: Project, *, script_dir: str | os.PathLike | None = None)
         seen.add(helper)
         out += ["", ""] + helper.strip("\n").split("\n")
     out += ["", ""] + data_lines
-    out += ["", ""] + _main_lines(project)
+    out += ["", ""] + _main_lines(project, data.has_test)
     out += ["", "", 'if __name__ == "__main__":', f"{_INDENT}main()"]
     return "\n".join(out) + "\n"
 
 
-def _main_lines(project: Project) -> list[str]:
+def _main_lines(project: Project, test: bool) -> list[str]:
     lines = ["def main():"]
-    lines += _docstring("Train the model with the project's settings.", 1)
+    doc = "Train the model with the project's settings"
+    lines += _docstring(doc + (", then evaluate it on the test set." if test else "."), 1)
     lines.append(f"{_INDENT}parser = argparse.ArgumentParser(description=__doc__)")
     lines += _render(
         _Call(
@@ -797,7 +1321,12 @@ def _main_lines(project: Project) -> list[str]:
     )
     lines.append(f"{_INDENT}args = parser.parse_args()")
     lines.append(f"{_INDENT}keras.utils.set_random_seed(SEED)")
-    lines.append(f"{_INDENT}(x_train, y_train), validation_data = load_data()")
+    if test:
+        lines.append(
+            f"{_INDENT}(x_train, y_train), validation_data, (x_test, y_test) = load_data()"
+        )
+    else:
+        lines.append(f"{_INDENT}(x_train, y_train), validation_data = load_data()")
     lines.append(f"{_INDENT}model = build_model()")
     fit = _Call(
         "model.fit",
@@ -811,6 +1340,21 @@ def _main_lines(project: Project) -> list[str]:
         ],
     )
     lines += _render(fit, 1)
+    if test:
+        evaluate = _Call(
+            "model.evaluate",
+            [
+                "x_test",
+                "y_test",
+                ("batch_size", "BATCH_SIZE"),
+                ("verbose", "0"),
+                ("return_dict", "True"),
+            ],
+        )
+        lines += _render(evaluate, 1, "scores = ")
+        lines.append(
+            f'{_INDENT}print("test:", ", ".join(f"{{k}} {{v:.4f}}" for k, v in scores.items()))'
+        )
     return lines
 
 

@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -136,7 +137,47 @@ XOR_SGD = {
     "dtype": "float32",
 }
 
-GOLDEN_PROJECTS = {"seed_mlp": SEED, "merge_graph": GRAPH, "xor_sgd": XOR_SGD}
+# Its data, penguins.csv, lies beside the golden files; the script writes the settings
+# NN Designer detects in it (and leaves the text column "island" out of the features).
+CSV_TABLE = {
+    "format_version": 1,
+    "name": "Penguins from a table",
+    "model": {
+        "input_shape": [4],
+        "layers": [
+            {"class_name": "Dense", "config": {"units": 16, "activation": "relu"}},
+            {"class_name": "Dense", "config": {"units": 3, "activation": "softmax"}},
+        ],
+    },
+    "compile": {
+        "optimizer": "adam",
+        "loss": "sparse_categorical_crossentropy",
+        "metrics": ["accuracy"],
+    },
+    "fit": {"epochs": 50, "batch_size": 8, "validation_split": 0.2, "shuffle": True, "seed": 0},
+    "dataset": {
+        "path": "penguins.csv",
+        "target": "species",
+        "scale": "standardize",
+        "test_split": 0.2,
+    },
+    "backend": "numpy",
+    "dtype": "float32",
+}
+
+GOLDEN_PROJECTS = {
+    "seed_mlp": SEED,
+    "merge_graph": GRAPH,
+    "xor_sgd": XOR_SGD,
+    "csv_table": CSV_TABLE,
+}
+
+
+def golden_project(name: str, folder: Path = GOLDEN) -> object:
+    """A golden project, as if saved in ``folder`` (where its data files lie)."""
+    project = from_dict(copy.deepcopy(GOLDEN_PROJECTS[name]))
+    project.path = folder / f"{name}.json"
+    return project
 
 
 def make(spec: dict, **changes) -> object:
@@ -210,7 +251,7 @@ def ruff() -> list[str] | None:
 
 @pytest.mark.parametrize("name", sorted(GOLDEN_PROJECTS))
 def test_generated_code_matches_golden_file(name):
-    text = keras_code(from_dict(copy.deepcopy(GOLDEN_PROJECTS[name])))
+    text = keras_code(golden_project(name))
     path = GOLDEN / f"{name}.py"
     if os.environ.get("UPDATE_GOLDEN"):
         path.parent.mkdir(exist_ok=True)
@@ -285,13 +326,19 @@ def generated_variants() -> dict[str, str]:
         "config": {"learning_rate": 0.002, "epsilon": 1e-08, "clipnorm": 1e20, "amsgrad": True},
     }
     npz = chain(3, 1, "linear", "mse", {"path": "data/points.npz"}, dtype="float64")
+    no_data = make(SEED)
+    del no_data.data["dataset"]
     return {
-        **{name: keras_code(make(spec)) for name, spec in GOLDEN_PROJECTS.items()},
+        **{name: keras_code(golden_project(name)) for name in GOLDEN_PROJECTS},
         "odd_names": keras_code(odd),
         "weights": keras_code(with_weights(make(GRAPH))),
         "float64_npz": keras_code(npz),
         "no_split": keras_code(
             chain(4, 3, "softmax", "categorical_crossentropy", {"name": "iris"}, split=0)
+        ),
+        "no_dataset": keras_code(no_data),
+        "unreadable_table": keras_code(
+            chain(2, 1, "linear", "mse", {"path": "a/folder/that/is/not/there/data.csv"})
         ),
     }
 
@@ -301,7 +348,9 @@ def test_generated_code_is_ruff_clean_and_formatted(tmp_path):
     if cmd is None:
         pytest.skip("ruff is not installed")
     files = []
-    for name, text in generated_variants().items():
+    variants = generated_variants()
+    variants.update({f"data_{k}": keras_code(p) for k, p in data_cases(tmp_path).items()})
+    for name, text in variants.items():
         path = tmp_path / f"{name}.py"
         path.write_text(text, encoding="utf-8")
         files.append(str(path))
@@ -391,21 +440,144 @@ def test_export_refuses_weights_that_do_not_fit(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_data_paths_relative_to_the_script_or_absolute(tmp_path):
+def test_data_paths_relative_to_the_script_or_absolute(tmp_path, monkeypatch):
     proj_dir = tmp_path / "proj"
     (proj_dir / "data").mkdir(parents=True)
     project = chain(3, 1, "linear", "mse", {"path": "data/points.npz"})
     save_project(project, proj_dir / "p.json")
     beside = keras_code(project, script_dir=proj_dir)
     assert 'DATA_PATH = Path(__file__).resolve().parent / "data/points.npz"' in beside
+    (tmp_path / "other").mkdir()
     elsewhere = keras_code(project, script_dir=tmp_path / "other")
-    expected = (proj_dir / "data" / "points.npz").as_posix()
-    assert f'DATA_PATH = Path("{expected}")' in elsewhere
+    assert "__file__" not in elsewhere.split("DATA_PATH = ")[1].split("\n\n")[0]
+    # However long (split over lines), each points at the file.
+    deep = tmp_path / ("a_rather_long_folder_name_" * 3) / "and" / ("another_one_" * 4)
+    deep.mkdir(parents=True)
+    expected = {}
+    for path, text in (
+        (proj_dir / "beside.py", beside),
+        (tmp_path / "other" / "elsewhere.py", elsewhere),
+        (deep / "far.py", keras_code(project, script_dir=deep)),
+    ):
+        expected[path] = (text, proj_dir / "data" / "points.npz")
+    far_data = deep.relative_to(tmp_path) / "points.npz"
+    far_project = chain(3, 1, "linear", "mse", {"path": far_data.as_posix()})
+    save_project(far_project, tmp_path / "far.json")
+    expected[tmp_path / "near.py"] = (keras_code(far_project), tmp_path / far_data)
+    for path, (text, data_path) in expected.items():
+        path.write_text(text, encoding="utf-8")
+        assert import_with_keras_stub(path, monkeypatch).DATA_PATH == data_path, path.name
+    assert "DATA_PATH = Path(\n" in expected[deep / "far.py"][0]
+    assert (
+        "DATA_PATH = Path(__file__).resolve().parent.joinpath(\n"
+        in expected[tmp_path / "near.py"][0]
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # The data: load_data() gives exactly the arrays the NumPy engine trains on
 # --------------------------------------------------------------------------------------------
+
+
+def write_png(path: Path, array: np.ndarray) -> None:
+    """uint8 (h, w): grayscale; uint8 (h, w, 3): RGB; uint16 (h, w): 16-bit grayscale."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def write_data_files(root: Path) -> None:
+    """Small files of every format the engine reads, with the quirks it detects."""
+    from engine.data.idx import write_idx
+
+    rng = np.random.default_rng(0)
+    root.mkdir(parents=True, exist_ok=True)
+    # Comma-separated, UTF-8 with a byte order mark (before the name of a column used), CRLF
+    # line ends, a quoted cell, a text column that is left out and a text target (classes
+    # in sorted order of their names, blanks around them ignored).
+    species = ["virginica", "setosa ", "versicolor", "setosa"]
+    lines = ["sepal_length,name,sepal_width,species"]
+    for i in range(36):
+        a, b = rng.normal(5.0, 1.0), rng.normal(3.0, 0.5)
+        lines.append(f'{a:.3f},"n{i}, x",{b:.2f},{species[i % 4]}')
+    (root / "iris.csv").write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
+    # Semicolons, decimal commas, Windows-1252 text, a numeric target to predict.
+    lines = ["ville;surface;pièces;prix"]
+    for i in range(30):
+        area, rooms = rng.uniform(20, 120), rng.integers(1, 6)
+        lines.append(
+            f"Orléans {i} €;{area:.2f};{rooms};{area * 0.031 + rooms:.3f}".replace(".", ",")
+        )
+    (root / "prix.csv").write_bytes("\n".join(lines).encode("cp1252"))
+    # Tabs, no header, a trailing tab, whole-number classes that sort as numbers (2 < 9 < 10).
+    lines = []
+    for i in range(40):
+        label = (2, 9, 10)[i % 3]
+        lines.append(f"{label}\t{rng.normal():.4f}\t{rng.normal() + label:.4f}\t")
+    (root / "numbers.tsv").write_text("\n\n".join(lines) + "\n", encoding="utf-8")
+    # Pipes, blanks after column names, two regression targets.
+    lines = ["a |b |t1|t2"]
+    for _ in range(25):
+        a, b = rng.normal(size=2)
+        lines.append(f"{a:.5f}|{b:.5f}|{a + b:.5f}|{a - 2 * b:.5f}")
+    (root / "two.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # Wide, without a header: the features are columns 0 to 5.
+    lines = [",".join(f"{v:.3f}" for v in rng.normal(size=6)) + f",{i % 2}" for i in range(20)]
+    (root / "wide.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # A target of numbers and missing-value marks: with "task": "classification" they are
+    # classes sorted as text ("10" < "2" < "9" < "n/a"); CRLF in a quoted cell reads as LF.
+    labels = ["10", "2", "9", "n/a", '"x\r\ny"', '"x\ny"']
+    lines = ["a,b,label"]
+    for i in range(36):
+        lines.append(f"{rng.normal():.3f},{rng.normal():.3f},{labels[i % 6]}")
+    (root / "marked.csv").write_bytes("\r\n".join(lines).encode() + b"\r\n")
+    # .npy pairs: y found beside x by name, or named by y_path.
+    np.save(root / "x.npy", rng.normal(size=(30, 3)))
+    np.save(root / "y.npy", rng.integers(0, 2, size=30))
+    np.save(root / "inputs.npy", rng.normal(size=(24, 2)).astype(np.float32))
+    np.save(root / "targets.npy", rng.normal(size=(24,)))
+    # IDX: train files with t10k test files beside them, gzip-compressed.
+    for prefix, n in (("train", 30), ("t10k", 12)):
+        write_idx(
+            root / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 3, 4), np.uint8)
+        )
+        write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 3, n).astype(np.uint8))
+    # Other labels for the train images: named by labels_path, they come without a test set.
+    write_idx(root / "relabelled-idx1-ubyte", rng.integers(0, 2, 30).astype(np.uint8))
+    # IDX of int16 values with a labels file named by labels_path.
+    (root / "raw").mkdir()
+    write_idx(
+        root / "raw" / "pics-idx3-ubyte", rng.integers(-500, 500, (20, 2, 3)).astype(np.int16)
+    )
+    write_idx(root / "raw" / "values.idx1-ubyte", rng.integers(0, 50, 20).astype(np.int32))
+    # Image folders: RGB of several sizes (resized), and grayscale of one size, a 16-bit one
+    # among them; hidden folders and files that are not images are skipped.
+    for c, name in enumerate(["cats", "dogs", "eels"]):
+        for i in range(4):
+            size = (5 + i, 7 - c)
+            write_png(root / "rgb" / name / f"{i}.png", rng.integers(0, 256, (*size, 3), np.uint8))
+        write_png(root / "gray" / name / "a.png", rng.integers(0, 256, (4, 3), np.uint8))
+        write_png(root / "gray" / name / "b.png", rng.integers(0, 256, (4, 3), np.uint8))
+        wide = rng.integers(0, 65536, (4, 3)).astype(np.uint16)
+        write_png(root / "gray" / name / "c.png", wide)
+    write_png(root / "rgb" / ".thumbs" / "0.png", np.zeros((2, 2, 3), np.uint8))
+    (root / "rgb" / "cats" / "notes.txt").write_text("not an image", encoding="utf-8")
+    # .npz archives with their own test sets.
+    np.savez(
+        root / "own_test.npz",
+        x_train=rng.normal(size=(40, 2)),
+        y_train=rng.integers(0, 3, size=40),
+        x_test=rng.normal(size=(10, 2)),
+        y_test=rng.integers(0, 3, size=10),
+    )
+    np.savez(
+        root / "own_test_reg.npz",
+        x=rng.normal(size=30),
+        y=rng.integers(0, 4, size=30),
+        x_test=rng.normal(size=8),
+        y_test=rng.normal(size=8),  # not whole numbers: the task is regression for both
+    )
 
 
 def data_cases(tmp_path: Path) -> dict[str, object]:
@@ -416,6 +588,14 @@ def data_cases(tmp_path: Path) -> dict[str, object]:
     np.savez(cls, x_train=rng.normal(size=(50, 3)), y_train=rng.integers(0, 3, size=(50, 1)))
     onehot = tmp_path / "onehot.npz"
     np.savez(onehot, x=rng.normal(size=(40, 2)), y=np.eye(4)[rng.integers(0, 4, size=40)])
+    root = tmp_path / "files"
+    write_data_files(root)
+
+    def file(name: str, **keys) -> dict:
+        return {"path": str(root / name), **keys}
+
+    sparse = "sparse_categorical_crossentropy"
+    onehot_loss = "categorical_crossentropy"
     return {
         "xor_sgd": make(XOR_SGD),
         "merge_graph": make(GRAPH),
@@ -423,74 +603,253 @@ def data_cases(tmp_path: Path) -> dict[str, object]:
             2,
             3,
             "softmax",
-            "categorical_crossentropy",
+            onehot_loss,
             {"name": "spiral", "n_classes": 3, "n_samples": 150, "standardize": True},
             dtype="float64",
         ),
-        "iris": chain(
-            4,
-            3,
-            "softmax",
-            "sparse_categorical_crossentropy",
-            {"name": "iris", "standardize": True},
-        ),
-        "moons_no_split": chain(
-            2, 2, "softmax", "sparse_categorical_crossentropy", {"name": "moons"}, split=0
-        ),
+        "iris": chain(4, 3, "softmax", sparse, {"name": "iris", "standardize": True}),
+        "moons_no_split": chain(2, 2, "softmax", sparse, {"name": "moons"}, split=0),
         "circles": chain(2, 2, "sigmoid", "mse", {"name": "circles", "noise": 0.0, "factor": 0.3}),
         "diabetes": chain(
             10, 1, "linear", "mse", {"name": "diabetes", "standardize": True}, dtype="float64"
         ),
-        "digits": chain(64, 10, "softmax", "sparse_categorical_crossentropy", {"name": "digits"}),
+        "digits": chain(64, 10, "softmax", sparse, {"name": "digits"}),
         "npz_regression": chain(1, 1, "linear", "mae", {"path": str(reg)}),
         "npz_classes_float64": chain(
-            3, 3, "softmax", "categorical_crossentropy", {"path": str(cls)}, dtype="float64"
+            3, 3, "softmax", onehot_loss, {"path": str(cls)}, dtype="float64"
         ),
         "npz_onehot": chain(
+            2, 4, "softmax", onehot_loss, {"path": str(onehot), "task": "classification"}
+        ),
+        # Built-in sets with a test split and min-max scaling.
+        "moons_test_minmax": chain(
             2,
-            4,
+            2,
             "softmax",
-            "categorical_crossentropy",
-            {"path": str(onehot), "task": "classification"},
+            sparse,
+            {"name": "moons", "test_split": 0.2, "scale": "minmax"},
+        ),
+        "diabetes_test_float64": chain(
+            10,
+            1,
+            "linear",
+            "mse",
+            {"name": "diabetes", "test_split": 0.3, "scale": "standardize"},
+            dtype="float64",
+            split=0,
+        ),
+        # Tables.
+        "csv_text_target": chain(
+            2,
+            3,
+            "softmax",
+            onehot_loss,
+            file("iris.csv", scale="minmax", test_split=0.25),
+        ),
+        "csv_decimal_comma_cp1252": chain(
+            2,
+            1,
+            "linear",
+            "mse",
+            file("prix.csv", scale="standardize", test_split=0.2),
+            dtype="float64",
+        ),
+        "tsv_no_header_numeric_classes": chain(
+            2, 3, "softmax", sparse, file("numbers.tsv", target=0, features=[2, 1])
+        ),
+        "csv_wide_no_header": chain(6, 2, "softmax", sparse, file("wide.csv", scale="minmax")),
+        "txt_two_targets": chain(
+            2,
+            2,
+            "linear",
+            "mse",
+            file("two.txt", target=["t1", "t2"], standardize=True, test_split=0.3),
+            split=0,
+        ),
+        "csv_pinned_text_classes": chain(
+            2,
+            5,
+            "softmax",
+            sparse,
+            file(
+                "marked.csv",
+                delimiter=",",
+                header=True,
+                encoding="UTF8",
+                decimal=".",
+                target="label",
+                features=["b", "a"],
+                task="classification",
+            ),
+        ),
+        # NumPy pairs.
+        "npy_beside": chain(3, 1, "sigmoid", "binary_crossentropy", file("x.npy", test_split=0.2)),
+        "npy_y_path_float64": chain(
+            2,
+            1,
+            "linear",
+            "mse",
+            file("inputs.npy", y_path=str(root / "targets.npy"), scale="minmax"),
+            dtype="float64",
+        ),
+        # IDX.
+        "idx_with_t10k": chain(
+            12, 3, "softmax", onehot_loss, file("train-images-idx3-ubyte.gz", scale="minmax")
+        ),
+        "idx_other_labels_no_test": chain(
+            12,
+            2,
+            "softmax",
+            sparse,
+            file("train-images-idx3-ubyte.gz", labels_path=str(root / "relabelled-idx1-ubyte")),
+        ),
+        "idx_labels_path_regression": chain(
+            6,
+            1,
+            "linear",
+            "mse",
+            file(
+                "raw/pics-idx3-ubyte",
+                labels_path=str(root / "raw" / "values.idx1-ubyte"),
+                task="regression",
+                test_split=0.25,
+            ),
+        ),
+        # Image folders.
+        "images_rgb_resized": chain(
+            90, 3, "softmax", sparse, file("rgb", image_size=[6, 5], color="rgb", test_split=0.25)
+        ),
+        "images_gray_detected_float64": chain(
+            12, 3, "softmax", onehot_loss, file("gray", scale="standardize"), dtype="float64"
+        ),
+        "golden_csv_table": golden_project("csv_table"),
+        # .npz files with their own test sets.
+        "npz_own_test": chain(2, 3, "softmax", sparse, file("own_test.npz")),
+        "npz_own_test_regression": chain(
+            1, 1, "linear", "mse", file("own_test_reg.npz", scale="minmax"), dtype="float64"
         ),
     }
 
 
-def test_load_data_gives_the_engines_prepared_arrays(tmp_path):
-    pytest.importorskip("keras")
-    for name, project in data_cases(tmp_path).items():
+def import_with_keras_stub(path: Path, monkeypatch, **datasets):
+    """Import an exported script with a stand-in ``keras`` module: load_data() needs Keras
+    only for its cached datasets (``datasets``: name -> what its load_data() returns), so
+    the data checks run without TensorFlow."""
+    stub = types.ModuleType("keras")
+    stub.layers = types.ModuleType("keras.layers")
+    stub.datasets = types.SimpleNamespace(
+        **{name: types.SimpleNamespace(load_data=lambda v=v: v) for name, v in datasets.items()}
+    )
+    monkeypatch.setitem(sys.modules, "keras", stub)
+    return import_module(path)
+
+
+def assert_prepared(returned, expected, name: str) -> None:
+    """load_data()'s return equals load_training_data()'s arrays: dtype, shape, values."""
+    has_test = expected.x_test is not None
+    assert len(returned) == (3 if has_test else 2), name
+    (x_train, y_train), validation = returned[:2]
+    pairs = [("x_train", x_train, expected.x_train), ("y_train", y_train, expected.y_train)]
+    if expected.x_val is None:
+        assert validation is None, name
+    else:
+        pairs += [
+            ("x_val", validation[0], expected.x_val),
+            ("y_val", validation[1], expected.y_val),
+        ]
+    if has_test:
+        pairs += [
+            ("x_test", returned[2][0], expected.x_test),
+            ("y_test", returned[2][1], expected.y_test),
+        ]
+    for part, got, want in pairs:
+        what = f"{name}: {part}"
+        assert got.dtype == want.dtype, what
+        assert got.shape == want.shape, what
+        np.testing.assert_array_equal(got, want, err_msg=what)
+
+
+def test_load_data_gives_the_engines_prepared_arrays(tmp_path, monkeypatch):
+    cases = data_cases(tmp_path)
+    for name, project in cases.items():
         graph = build_graph(project)
         expected = load_training_data(project, graph)
         path = tmp_path / f"{name}.py"
+        path.write_text(keras_code(project, script_dir=tmp_path), encoding="utf-8")
+        assert_prepared(import_with_keras_stub(path, monkeypatch).load_data(), expected, name)
+
+
+def test_load_data_reads_the_keras_cache_sets_with_their_test_set(tmp_path, monkeypatch):
+    rng = np.random.default_rng(3)
+    arrays = {
+        "x_train": rng.integers(0, 256, (50, 28, 28), np.uint8),
+        "y_train": rng.integers(0, 10, 50).astype(np.uint8),
+        "x_test": rng.integers(0, 256, (12, 28, 28), np.uint8),
+        "y_test": rng.integers(0, 10, 12).astype(np.uint8),
+    }
+    # A stand-in for the Keras cache, which keras.datasets.mnist.load_data() reads too.
+    (tmp_path / "keras" / "datasets").mkdir(parents=True)
+    np.savez(tmp_path / "keras" / "datasets" / "mnist.npz", **arrays)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    for name, project in {
+        "seed": make(SEED),
+        "seed_minmax_float64": make(
+            SEED, dataset={"name": "mnist", "scale": "minmax"}, dtype="float64"
+        ),
+    }.items():
+        expected = load_training_data(project, build_graph(project))
+        path = tmp_path / f"{name}.py"
         path.write_text(keras_code(project), encoding="utf-8")
-        (x_train, y_train), validation = import_module(path).load_data()
-        pairs = [(x_train, expected.x_train), (y_train, expected.y_train)]
-        if expected.x_val is None:
-            assert validation is None, name
-        else:
-            pairs += [(validation[0], expected.x_val), (validation[1], expected.y_val)]
-        for got, want in pairs:
-            assert got.dtype == want.dtype, name
-            assert got.shape == want.shape, name
-            np.testing.assert_array_equal(got, want, err_msg=name)
+        keras_arrays = (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+        module = import_with_keras_stub(path, monkeypatch, mnist=keras_arrays)
+        assert_prepared(module.load_data(), expected, name)
 
 
-def test_mnist_load_data_matches_when_cached(tmp_path):
-    from engine.data import load_dataset
-    from engine.errors import DataError
+def test_a_test_split_of_data_with_its_own_test_set_is_refused(tmp_path):
+    with pytest.raises(NNDError, match="test_split"):
+        keras_code(make(SEED, dataset={"name": "mnist", "test_split": 0.1}))
+    write_data_files(tmp_path)
+    own = chain(
+        2, 3, "softmax", "categorical_crossentropy", {"path": str(tmp_path / "own_test.npz")}
+    )
+    own.data["dataset"]["test_split"] = 0.2
+    with pytest.raises(NNDError, match="own_test.npz has a test set of its own"):
+        keras_code(own)
 
-    try:
-        load_dataset({"name": "mnist"})
-    except DataError:
-        pytest.skip("MNIST is not in the Keras cache")
-    pytest.importorskip("keras")
-    project = make(SEED)
-    expected = load_training_data(project, build_graph(project))
-    path = tmp_path / "seed.py"
-    path.write_text(keras_code(project), encoding="utf-8")
-    (x_train, y_train), (x_val, y_val) = import_module(path).load_data()
-    np.testing.assert_array_equal(x_train, expected.x_train)
-    np.testing.assert_array_equal(y_val, expected.y_val)
+
+def test_tables_are_read_with_the_detected_settings_written_out(tmp_path, monkeypatch):
+    write_data_files(tmp_path)
+    text = keras_code(chain(2, 1, "linear", "mse", {"path": str(tmp_path / "prix.csv")}))
+    for line in (
+        'DELIMITER = ";"',
+        "HEADER = True",
+        'ENCODING = "cp1252"',
+        'DECIMAL = ","',
+        'TARGET = "prix"',
+        'FEATURES = ["surface", "pièces"]',
+    ):
+        assert f"\n{line}\n" in text, line
+    assert "Sniffer" not in text and "import engine" not in text and "from engine" not in text
+    # A spec that pins every setting is exported without reading the file (it is gone).
+    pinned = {
+        "path": str(tmp_path / "gone.csv"),
+        "delimiter": "\t",
+        "header": False,
+        "encoding": "latin-1",
+        "decimal": ".",
+        "target": 3,
+        "features": [0, 2],
+        "task": "regression",
+    }
+    import engine.data
+
+    monkeypatch.setattr(engine.data, "load_dataset", None)  # any read would fail
+    text = keras_code(chain(2, 1, "linear", "mse", pinned))
+    assert 'DELIMITER = "\\t"' in text and "TARGET = 3" in text and "FEATURES = [0, 2]" in text
+    monkeypatch.undo()
+    # Unreadable data: the model is still exported, and load_data() says why it cannot run.
+    text = keras_code(chain(2, 1, "linear", "mse", {"path": str(tmp_path / "missing.csv")}))
+    assert "raise SystemExit(" in text and "missing.csv" in text and "import numpy" not in text
 
 
 # --------------------------------------------------------------------------------------------
@@ -537,18 +896,18 @@ for job in json.loads(sys.argv[1]):
         np.save(job["out"], model.predict(x, verbose=0))
     report[job["name"]] = entry
 
-# Last, run one script as `python SCRIPT --epochs 1` would (same process: one TensorFlow
+# Last, run scripts as `python SCRIPT --epochs 1` would (same process: one TensorFlow
 # start-up for all the checks).
-script = sys.argv[2]
-sys.argv = [script, "--epochs", "1"]
-out = io.StringIO()
-try:
-    with contextlib.redirect_stdout(out):
-        runpy.run_path(script, run_name="__main__")
-    code = 0
-except SystemExit as exc:
-    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-report["__run__"] = {"exit": code, "stdout": out.getvalue()}
+for name, script in json.loads(sys.argv[2]).items():
+    sys.argv = [script, "--epochs", "1"]
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            runpy.run_path(script, run_name="__main__")
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    report["__run__" + name] = {"exit": code, "stdout": out.getvalue()}
 print("REPORT " + json.dumps(report))
 """
 
@@ -595,7 +954,10 @@ def built(tmp_path_factory):
         "graph_float64": with_weights(make(GRAPH, dtype="float64"), 3),
         "activations": with_weights(activations, 4),
         "xor_untrained": make(XOR_SGD),
+        # Data read from a table beside the project, with a test set to evaluate on.
+        "csv_table": golden_project("csv_table", tmp),
     }
+    shutil.copy(GOLDEN / "penguins.csv", tmp / "penguins.csv")
     jobs, written = [], {}
     rng = np.random.default_rng(9)
     for name, project in cases.items():
@@ -609,7 +971,13 @@ def built(tmp_path_factory):
             job.update(x=str(tmp / f"{name}_x.npy"), out=str(tmp / f"{name}_pred.npy"))
         jobs.append(job)
     r = subprocess.run(
-        [sys.executable, "-c", CHECKER, json.dumps(jobs), str(written["graph"][0])],
+        [
+            sys.executable,
+            "-c",
+            CHECKER,
+            json.dumps(jobs),
+            json.dumps({name: str(written[name][0]) for name in ("graph", "csv_table")}),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -671,10 +1039,19 @@ def test_exported_weights_predict_what_the_numpy_engine_predicts(built):
 
 
 def test_running_the_exported_file_trains_for_the_given_epochs(built):
-    run = built["report"]["__run__"]
+    run = built["report"]["__run__graph"]
     assert run["exit"] == 0, run["stdout"][-2000:]
     # One epoch: one end-of-epoch report with validation metrics (the project says 30).
     assert run["stdout"].count("val_loss") == 1, run["stdout"][-2000:]
+    assert "test:" not in run["stdout"]
+
+
+def test_running_a_file_with_a_test_set_evaluates_on_it(built):
+    run = built["report"]["__run__csv_table"]
+    assert run["exit"] == 0, run["stdout"][-2000:]
+    assert run["stdout"].count("val_loss") == 1, run["stdout"][-2000:]
+    last = run["stdout"].strip().splitlines()[-1]
+    assert last.startswith("test: accuracy ") and " loss " in last, last
 
 
 def test_example_projects_export_or_are_refused_by_name():

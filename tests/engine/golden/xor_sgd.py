@@ -52,30 +52,31 @@ def make_xor(n_samples, noise, seed):
     return points, y
 
 
-def split_validation(x, y, fraction, seed):
+def hold_out(x, y, fraction, seed):
     """Hold out a seeded random share of the samples, keeping each class's share.
 
-    Returns ``(x_train, y_train), (x_val, y_val)``, both in the original sample order.
+    Returns the rest and the share held out, ``(x, y), (x_out, y_out)``, both in the
+    original sample order.
     """
     n = len(x)
-    n_val = min(max(round(fraction * n), 1), n - 1)
+    n_out = min(max(round(fraction * n), 1), n - 1)
     rng = np.random.default_rng(seed)
     if y.ndim == 1 and y.dtype.kind in "biu":
         classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-        ideal = n_val * counts / n
+        ideal = n_out * counts / n
         take = np.floor(ideal).astype(np.int64)
         # Leftover samples go to the classes with the largest remainders.
         order = np.lexsort((rng.random(len(classes)), -(ideal - take)))
-        take[order[: n_val - int(take.sum())]] += 1
+        take[order[: n_out - int(take.sum())]] += 1
         chosen = []
         for c in range(len(classes)):
             chosen.append(rng.permutation(np.flatnonzero(inverse == c))[: take[c]])
-        val_index = np.concatenate(chosen)
+        out_index = np.concatenate(chosen)
     else:
-        val_index = rng.permutation(n)[:n_val]
-    is_val = np.zeros(n, dtype=bool)
-    is_val[val_index] = True
-    return (x[~is_val], y[~is_val]), (x[is_val], y[is_val])
+        out_index = rng.permutation(n)[:n_out]
+    is_out = np.zeros(n, dtype=bool)
+    is_out[out_index] = True
+    return (x[~is_out], y[~is_out]), (x[is_out], y[is_out])
 
 
 def fit_standardizer(x):
@@ -94,7 +95,7 @@ def load_data():
     """
     x, y = make_xor(n_samples=200, noise=0.05, seed=0)
     x = x.astype(np.float32)
-    (x_train, y_train), (x_val, y_val) = split_validation(x, y, VALIDATION_SPLIT, SEED)
+    (x_train, y_train), (x_val, y_val) = hold_out(x, y, VALIDATION_SPLIT, SEED)
     mean, std = fit_standardizer(x_train)
     x_train = (x_train - mean) / std
     x_val = (x_val - mean) / std
