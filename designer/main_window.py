@@ -263,6 +263,10 @@ class MainWindow(QMainWindow):
         self.mode_docks = [self.stepper.dock]
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.stepper.action)
+        # Own data (issue 7): the Dataset dock, File > Open Data File..., data-file drops.
+        from designer.dataset import attach_dataset
+
+        attach_dataset(self)  # sets self.dataset; adds its dock to self.mode_docks
 
     def _update_title_bars(self) -> None:
         """Tabbed docks show their tab only (a title bar would repeat the tab's text);
@@ -302,6 +306,7 @@ class MainWindow(QMainWindow):
 
     def _tabify_defaults(self) -> None:
         self.tabifyDockWidget(self.inspector_dock, self.code_dock)
+        self.tabifyDockWidget(self.inspector_dock, self.dataset.dock)
         self.tabifyDockWidget(self.summary_dock, self.history_dock)
         self.inspector_dock.raise_()
         self.summary_dock.raise_()
@@ -514,6 +519,7 @@ class MainWindow(QMainWindow):
             (self.palette_dock, left),
             (self.inspector_dock, right),
             (self.code_dock, right),
+            (self.dataset.dock, right),
             (self.summary_dock, bottom),
             (self.history_dock, bottom),
         ):

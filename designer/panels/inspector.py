@@ -48,7 +48,7 @@ from engine import edits
 from engine.activations import ACTIVATION_NAMES
 from engine.backends.numpy.losses import LOSS_NAMES, METRIC_NAMES, canonical_loss, canonical_metric
 from engine.backends.numpy.optimizers import OPTIMIZER_NAMES, resolve_optimizer
-from engine.data import BUILTIN_DATASETS, COMMON_KEYS
+from engine.data import BUILTIN_DATASETS, COMMON_KEYS, SCALES, scale_of
 from engine.errors import Problem
 from engine.graph import BACKENDS, DTYPES, INPUT
 from engine.initializers import INITIALIZER_NAMES
@@ -638,9 +638,10 @@ class _SettingsForm(_Form):
         self.data_rows = _RowGroup(data, self.dataset_info)
         self.add_field(
             data,
-            "standardize",
-            BoolField("dataset.standardize", self._setter_default("dataset.standardize", False)),
-            "Scale each feature to mean 0 and standard deviation 1 (from the training part).",
+            "scale",
+            ChoiceField("dataset.scale", self._set_scale, [(s, s) for s in SCALES]),
+            "Scale the inputs, fitted on the training split only: standardize (mean 0, "
+            "standard deviation 1) or minmax (0 to 1). The Dataset panel has the rest.",
         )
         self.main.addStretch(1)
 
@@ -652,6 +653,18 @@ class _SettingsForm(_Form):
         return form
 
     # ------------------------------------------------------------------ edits
+    def _set_scale(self, value: Any) -> None:
+        def fn(data: dict) -> dict:
+            spec = dict(data.get("dataset") or {})
+            spec.pop("standardize", None)  # the older spelling of "scale": "standardize"
+            if value == "none":
+                spec.pop("scale", None)
+            else:
+                spec["scale"] = value
+            return edits.set_setting(data, "dataset", spec)
+
+        self.panel.apply_edit(f"Scale inputs: {value}", fn, merge_key=("settings", "dataset.scale"))
+
     def _set(self, path: str, value: Any, text: str | None = None) -> None:
         self.panel.apply_edit(
             text or f"Change {path}",
@@ -885,7 +898,7 @@ class _SettingsForm(_Form):
                 field = self.fields[f"dataset.{key}"]
                 field.show_value(ds.get(key, p.default))
                 field.set_overridden(key in ds)
-        self.fields["dataset.standardize"].show_value(ds.get("standardize", False))
+        self.fields["dataset.scale"].show_value(scale_of(ds))
 
         self._show_settings_problems()
 

@@ -21,11 +21,9 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from designer import theme
 from designer.canvas.view import NetworkView
-from designer.document import Document
 from designer.main_window import MainWindow, list_examples
 from engine import edits
 from engine.graph import INPUT
-from engine.project import load_project
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "resources" / "examples"
@@ -33,41 +31,12 @@ SEED = EXAMPLES / "seed_mlp.json"
 SKIP = EXAMPLES / "skip_connection.json"
 
 
-def _unexpected(*args, **kwargs):
-    raise AssertionError(f"unexpected dialog: {args[1:3] if len(args) > 2 else args}")
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """No real settings, no real recovery folder, and no dialog a test did not ask for."""
-    monkeypatch.setenv("NNDESIGNER_SETTINGS_DIR", str(tmp_path / "settings"))
-    monkeypatch.setenv("NNDESIGNER_RECOVERY_DIR", str(tmp_path / "recovery"))
-    for name in ("question", "critical", "warning", "information", "about"):
-        monkeypatch.setattr(QMessageBox, name, staticmethod(_unexpected))
-    monkeypatch.setattr(QMessageBox, "exec", _unexpected)
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(_unexpected))
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(_unexpected))
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 @pytest.fixture
-def make_window(qtbot):
-    windows: list[MainWindow] = []
-
-    def make(project=None, show: bool = True, **options) -> MainWindow:
-        doc = Document(load_project(project) if isinstance(project, (str, Path)) else project)
-        window = MainWindow(doc, **options)
-        # pytest-qt closes its widgets before fixtures tear down: closing must not ask to save.
-        qtbot.addWidget(window, before_close_func=lambda w: w.document.undo_stack.setClean())
-        windows.append(window)
-        if show:
-            window.resize(1400, 900)
-            window.show()
-            qtbot.waitExposed(window)
-        return window
-
-    yield make
-    for window in windows:
-        window.document.undo_stack.clear()
+def window_size() -> tuple[int, int]:
+    return (1400, 900)
 
 
 @pytest.fixture
@@ -96,7 +65,10 @@ def test_window_shows_the_docks_and_the_seed_project(make_window):
     assert area(window.code_dock) == Qt.DockWidgetArea.RightDockWidgetArea
     assert area(window.summary_dock) == Qt.DockWidgetArea.BottomDockWidgetArea
     assert area(window.history_dock) == Qt.DockWidgetArea.BottomDockWidgetArea
-    assert window.tabifiedDockWidgets(window.inspector_dock) == [window.code_dock]
+    assert window.tabifiedDockWidgets(window.inspector_dock) == [
+        window.code_dock,
+        window.dataset.dock,
+    ]
     assert window.tabifiedDockWidgets(window.summary_dock) == [window.history_dock]
     for dock in (window.palette_dock, window.inspector_dock, window.summary_dock):
         assert dock.isVisible() and not dock.visibleRegion().isEmpty()
@@ -131,7 +103,7 @@ def test_menus_hold_the_actions_with_standard_shortcuts(make_window):
     assert act["delete"].shortcutContext() == Qt.ShortcutContext.WidgetWithChildrenShortcut
     assert act["delete"] in window.canvas.actions()
     toggles = [a.text() for a in window.panels_menu.actions() if a.isCheckable()]
-    assert toggles == ["Layers", "Inspector", "Keras code", "Summary", "Undo history"]
+    assert toggles == ["Layers", "Inspector", "Keras code", "Summary", "Undo history", "Dataset"]
 
 
 def test_title_follows_name_file_and_unsaved_changes(make_window):

@@ -1,0 +1,340 @@
+"""Loading a dataset for the Dataset panel, without Qt: the table preview and the dataset
+itself through :mod:`engine.data`, every failure turned into a message (:func:`load_now`).
+
+Large files and image folders are loaded in a child process (:func:`load_in_subprocess`):
+the engine's table reader holds Python's interpreter lock for a second or more on a file of a
+few hundred thousand rows, which would freeze the window even from a thread; a child process
+also lets a superseded load be stopped at once. ``python -m designer.dataset.loading`` is that
+child: it reads a pickled :class:`LoadRequest` on stdin and writes the pickled
+:class:`LoadResult` on stdout.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import os
+import pickle
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.data import (
+    COMMON_KEYS,
+    DataError,
+    Dataset,
+    TableError,
+    TablePreview,
+    dataset_param_problems,
+    detect_format,
+    load_dataset,
+    preview_table,
+)
+from engine.data.files import resolve_path
+
+__all__ = [
+    "BUILTIN_IMAGE_SHAPES",
+    "DATA_SUFFIXES",
+    "SUBPROCESS_BYTES",
+    "LoadRequest",
+    "LoadResult",
+    "image_shape_of",
+    "is_data_path",
+    "load_in_subprocess",
+    "load_key",
+    "load_now",
+    "spec_format",
+    "wants_subprocess",
+]
+
+#: Files at least this large (and image folders) load in a child process.
+SUBPROCESS_BYTES = 8_000_000
+_ROOT = Path(__file__).resolve().parents[2]  # holds the engine and designer packages
+
+#: Built-in sets whose flat inputs are images: (height, width).
+BUILTIN_IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28), "fashion_mnist": (28, 28)}
+#: File endings the panel offers and the window accepts when dropped (besides folders).
+DATA_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".dat", ".data", ".npz", ".npy", ".gz")
+#: Rows of a table shown in the preview.
+PREVIEW_ROWS = 20
+#: Rows read into the preview when a bad cell lies further down (the rows around it are shown).
+MAX_ERROR_PREVIEW_ROWS = 200_000
+
+
+def load_key(spec: dict[str, Any] | None, base_dir: Path | None) -> str:
+    """What decides the loaded arrays: the spec without its preparation keys, and, for a file,
+    the folder relative paths are resolved against."""
+    spec = spec if isinstance(spec, dict) else {}
+    core = {k: v for k, v in spec.items() if k not in COMMON_KEYS}
+    where = str(base_dir) if "path" in core else ""
+    return json.dumps(core, sort_keys=True, default=str) + "|" + where
+
+
+def spec_format(spec: dict[str, Any], base_dir: Path | None) -> str:
+    """``"builtin"``, or the file format :func:`engine.data.load_dataset` will read."""
+    if "name" in spec:
+        return "builtin"
+    if spec.get("format"):
+        return str(spec["format"])
+    path = spec.get("path")
+    if not isinstance(path, str) or not path.strip():
+        return "csv"
+    return detect_format(resolve_path(path, base_dir))
+
+
+def is_data_path(path: Path) -> bool:
+    """Whether a dropped path looks like data: an existing folder (of images) or an existing
+    file with a data ending or an IDX name."""
+    from engine.data.idx import is_idx_name
+
+    if path.is_dir():
+        return True
+    if not path.is_file():
+        return False
+    name = path.name.lower()
+    return name.endswith(DATA_SUFFIXES) or is_idx_name(name)
+
+
+def _idx_dims(path: Path) -> tuple[int, ...] | None:
+    """The dimensions in an IDX file's header (plain or gzip), without reading the data."""
+    try:
+        with open(path, "rb") as raw:
+            compressed = raw.read(2) == b"\x1f\x8b"
+        opener = gzip.open if compressed else open
+        with opener(path, "rb") as stream:
+            magic = stream.read(4)
+            if len(magic) != 4 or magic[:2] != b"\x00\x00" or magic[3] == 0:
+                return None
+            dims = stream.read(4 * magic[3])
+            if len(dims) != 4 * magic[3]:
+                return None
+            return tuple(int(d) for d in np.frombuffer(dims, ">u4"))
+    except (OSError, EOFError):
+        return None
+
+
+def image_shape_of(
+    dataset: Dataset, spec: dict[str, Any], base_dir: Path | None, fmt: str
+) -> tuple[int, ...] | None:
+    """The shape of one sample as an image, ``(h, w)`` or ``(h, w, 3)``; None when the data
+    are not images.
+
+    Known from the built-in set's name (digits 8x8, MNIST 28x28), an image folder's detected
+    size and colour, an IDX file's header, or inputs that keep their image axes.
+    """
+    n_values = int(np.prod(dataset.feature_shape)) if dataset.feature_shape else 1
+    shape: tuple[int, ...] | None = None
+    if fmt == "builtin":
+        shape = BUILTIN_IMAGE_SHAPES.get(spec.get("name", ""))
+    elif fmt == "images" and "image_size" in dataset.detected:
+        h, w = (int(v) for v in dataset.detected["image_size"])
+        shape = (h, w, 3) if dataset.detected.get("color") == "rgb" else (h, w)
+    elif fmt == "idx" and isinstance(spec.get("path"), str):
+        dims = _idx_dims(resolve_path(spec["path"], base_dir))
+        if dims is not None and len(dims) >= 3:
+            shape = tuple(dims[1:])
+    if shape is None:
+        feature = tuple(int(d) for d in dataset.feature_shape)
+        if len(feature) == 2 or (len(feature) == 3 and feature[2] in (1, 3)):
+            shape = feature
+    if shape is not None and len(shape) == 3 and shape[2] == 1:
+        shape = shape[:2]
+    if shape is None or math.prod(shape) != n_values or len(shape) not in (2, 3):
+        return None
+    return shape
+
+
+@dataclass
+class LoadRequest:
+    """One thing to load. ``purpose``: ``"project"`` (the project's own dataset) or
+    ``"propose"`` (a choice that enters the project only if it loads)."""
+
+    id: int
+    spec: dict[str, Any]
+    base_dir: Path | None
+    purpose: str = "project"
+
+    @property
+    def key(self) -> str:
+        return load_key(self.spec, self.base_dir)
+
+
+@dataclass
+class LoadResult:
+    """What a request gave.
+
+    Attributes
+    ----------
+    dataset : Dataset or None
+        None when loading failed.
+    preview : TablePreview or None
+        The table's first rows (and the rows around a bad cell), for delimited text.
+    error : str
+        The message for the user ('' when it loaded); names the file, row and column.
+    error_row, error_column : int or None
+        Where a :class:`~engine.data.TableError` points (spreadsheet row, 0-based column).
+    image_shape : tuple or None
+        See :func:`image_shape_of`.
+    format : str
+        ``"builtin"``, ``"csv"``, ``"npz"``, ``"npy"``, ``"idx"`` or ``"images"``.
+    size : int or None
+        The file's size in bytes.
+    seconds : float
+        How long the load took.
+    """
+
+    request: LoadRequest
+    dataset: Dataset | None = None
+    preview: TablePreview | None = None
+    error: str = ""
+    error_row: int | None = None
+    error_column: int | None = None
+    image_shape: tuple[int, ...] | None = None
+    format: str = "builtin"
+    size: int | None = None
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.dataset is not None and not self.error
+
+
+def load_now(request: LoadRequest) -> LoadResult:
+    """Do the work of one request on the calling thread (the worker calls this)."""
+    t0 = time.perf_counter()
+    spec, base_dir = request.spec, request.base_dir
+    result = LoadResult(request)
+    try:
+        problems = dataset_param_problems(spec)
+        if problems:
+            raise DataError("; ".join(problems))
+        result.format = spec_format(spec, base_dir)
+        if "path" in spec:
+            try:
+                result.size = resolve_path(spec["path"], base_dir).stat().st_size
+            except OSError:
+                result.size = None
+        if result.format == "csv":
+            result.preview = preview_table(spec, base_dir, PREVIEW_ROWS)
+        dataset = load_dataset(spec, base_dir)
+        result.image_shape = image_shape_of(dataset, spec, base_dir, result.format)
+        result.dataset = dataset
+    except TableError as exc:
+        result.error = str(exc)
+        result.error_row, result.error_column = exc.row, exc.column
+        _extend_preview(result)
+    except DataError as exc:
+        result.error = str(exc)
+    except MemoryError:
+        result.error = f"{_where(spec, base_dir)}: the data do not fit in memory"
+    except Exception as exc:  # a message, never a traceback, whatever went wrong
+        what = f"{type(exc).__name__}: {exc}"
+        result.error = f"{_where(spec, base_dir)}: could not be loaded ({what})"
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _where(spec: dict[str, Any], base_dir: Path | None) -> str:
+    if isinstance(spec.get("path"), str):
+        return str(resolve_path(spec["path"], base_dir))
+    return f"dataset {spec.get('name', '?')!r}"
+
+
+def _extend_preview(result: LoadResult) -> None:
+    """Make the preview reach the bad cell's row, when it lies below the first rows."""
+    preview, row = result.preview, result.error_row
+    if preview is None or row is None or not preview.row_numbers:
+        return
+    if row <= preview.row_numbers[-1] or row > MAX_ERROR_PREVIEW_ROWS:
+        return
+    try:
+        longer = preview_table(result.request.spec, result.request.base_dir, row + 3)
+    except DataError:
+        return
+    keep = [
+        i
+        for i, number in enumerate(longer.row_numbers)
+        if i < PREVIEW_ROWS or abs(number - row) <= 3
+    ]
+    longer.rows = [longer.rows[i] for i in keep]
+    longer.row_numbers = [longer.row_numbers[i] for i in keep]
+    result.preview = longer
+
+
+def wants_subprocess(request: LoadRequest) -> bool:
+    """Whether a request should load in a child process: an image folder, or a file of at
+    least :data:`SUBPROCESS_BYTES`."""
+    path = request.spec.get("path")
+    if not isinstance(path, str) or not path.strip():
+        return False
+    resolved = resolve_path(path, request.base_dir)
+    try:
+        return resolved.is_dir() or resolved.stat().st_size >= SUBPROCESS_BYTES
+    except OSError:
+        return False
+
+
+def load_in_subprocess(
+    request: LoadRequest, superseded: Callable[[], bool] = lambda: False, poll: float = 0.05
+) -> LoadResult | None:
+    """:func:`load_now` in a child process; None when ``superseded()`` turned true first (the
+    child is killed)."""
+    env = dict(os.environ)
+    paths = [str(_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    t0 = time.perf_counter()
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "designer.dataset.loading"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+    except OSError:  # no child process possible: load here instead
+        return load_now(request)
+    payload: bytes | None = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+    while True:
+        try:
+            out, err = child.communicate(payload, timeout=poll)
+            break
+        except subprocess.TimeoutExpired:
+            payload = None  # sent; a retry must not send it again
+            if superseded():
+                child.kill()
+                child.communicate()
+                return None
+    if child.returncode == 0 and out:
+        try:
+            return pickle.loads(out)  # trusted: from the child this process started
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            pass
+    last = (err or b"").decode("utf-8", "replace").strip().splitlines()
+    detail = last[-1] if last else f"exit status {child.returncode}"
+    where = _where(request.spec, request.base_dir)
+    result = LoadResult(request, error=f"{where}: the loading process failed ({detail})")
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _child_main() -> int:
+    # Run as ``-m``, this file is __main__; the parent unpickles the module's own classes.
+    from designer.dataset import loading
+
+    request = pickle.load(sys.stdin.buffer)  # trusted: from the parent process
+    result = loading.load_now(request)
+    sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    sys.stdout.buffer.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_child_main())
