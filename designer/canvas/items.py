@@ -11,7 +11,6 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
-    QFont,
     QFontMetricsF,
     QPainter,
     QPainterPath,
@@ -21,7 +20,6 @@ from PySide6.QtGui import (
     QPolygonF,
 )
 from PySide6.QtWidgets import (
-    QApplication,
     QGraphicsItem,
     QGraphicsPathItem,
     QGraphicsTextItem,
@@ -31,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.canvas.glyphs import activation_path, axes_path
+from designer.canvas.paint import HoverHighlight, blend, font, is_dark, palette, with_alpha
 
 BLOCK_W = 172.0
 BLOCK_H = 86.0
@@ -60,49 +59,17 @@ _FALLBACK_COLOR = "#94a3b8"
 ERROR_COLOR = QColor("#dc2626")
 
 
-def palette() -> QPalette:
-    return QApplication.palette()
-
-
-def is_dark() -> bool:
-    return palette().color(QPalette.ColorRole.Base).lightnessF() < 0.5
-
-
 def class_color(class_name: str) -> QColor:
     return QColor(CLASS_COLORS.get(class_name, _FALLBACK_COLOR))
 
 
-def blend(a: QColor, b: QColor, t: float) -> QColor:
-    """``a`` moved a fraction ``t`` towards ``b``."""
-    return QColor.fromRgbF(
-        a.redF() + (b.redF() - a.redF()) * t,
-        a.greenF() + (b.greenF() - a.greenF()) * t,
-        a.blueF() + (b.blueF() - a.blueF()) * t,
-        1.0,
-    )
-
-
-def with_alpha(c: QColor, alpha: float) -> QColor:
-    out = QColor(c)
-    out.setAlphaF(alpha)
-    return out
-
-
-def _font(scale: float = 1.0, bold: bool = False) -> QFont:
-    font = QFont(QApplication.font())
-    size = font.pointSizeF()
-    if size <= 0:
-        size = 9.0
-    font.setPointSizeF(max(size, 9.0) * scale)
-    font.setBold(bold)
-    return font
-
-
-class PortItem(QGraphicsItem):
+class PortItem(HoverHighlight, QGraphicsItem):
     """A connection point on a block's side: ``kind`` is ``"in"`` or ``"out"``.
 
     A merge layer's input port is a pill tall enough for one slot per incoming edge.
     """
+
+    hover_flag = "hot"
 
     def __init__(self, layer: LayerItem, kind: str) -> None:
         super().__init__(layer)
@@ -150,16 +117,8 @@ class PortItem(QGraphicsItem):
         h = self._half_height() + (1.5 if self.hot else 0.0)
         painter.drawRoundedRect(QRectF(-r, -h, 2 * r, 2 * h), r, r)
 
-    def hoverEnterEvent(self, event) -> None:  # Qt override
-        self.hot = True
-        self.update()
 
-    def hoverLeaveEvent(self, event) -> None:  # Qt override
-        self.hot = False
-        self.update()
-
-
-class LayerItem(QGraphicsItem):
+class LayerItem(HoverHighlight, QGraphicsItem):
     """One block: a layer (or the model input) with its name, type, output shape, parameter
     count and activation glyph. ``pos()`` is the block's centre, stored in the spec's layout."""
 
@@ -295,14 +254,6 @@ class LayerItem(QGraphicsItem):
                 edge.update_path()
         return super().itemChange(change, value)
 
-    def hoverEnterEvent(self, event) -> None:  # Qt override
-        self._hover = True
-        self.update()
-
-    def hoverLeaveEvent(self, event) -> None:  # Qt override
-        self._hover = False
-        self.update()
-
     def mouseDoubleClickEvent(self, event) -> None:  # Qt override
         scene = self.scene()
         if (
@@ -369,8 +320,8 @@ class LayerItem(QGraphicsItem):
         right = rect.right() - PAD + 2
         muted = blend(text, base, 0.38)
 
-        name_font = _font(1.08, bold=True)
-        small = _font(0.92)
+        name_font = font(1.08, bold=True)
+        small = font(0.92)
         painter.setFont(name_font)
         painter.setPen(text)
         nr = self.name_rect()
@@ -436,7 +387,7 @@ class LayerItem(QGraphicsItem):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.drawPolygon(QPolygonF([QPointF(x1 + 7, 0), QPointF(x1, -4), QPointF(x1, 4)]))
             painter.setPen(muted)
-            painter.setFont(_font(0.8))
+            painter.setFont(font(0.8))
             painter.drawText(
                 QRectF(x0 - 4, 3, 44, 16),
                 Qt.AlignmentFlag.AlignCenter,
@@ -445,14 +396,14 @@ class LayerItem(QGraphicsItem):
 
 
 def _small_line_height() -> float:
-    return QFontMetricsF(_font(0.92)).height() + 1
+    return QFontMetricsF(font(0.92)).height() + 1
 
 
 def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-class EdgeItem(QGraphicsPathItem):
+class EdgeItem(HoverHighlight, QGraphicsPathItem):
     """A connection ``src -> dst``: a bezier from the output port to the input port, with an
     arrowhead. Selectable (Delete disconnects); lights up as a drop target during a palette
     drag; red when the engine reports a problem with the destination's inputs."""
@@ -545,14 +496,6 @@ class EdgeItem(QGraphicsPathItem):
         stroker.setWidth(14)
         return stroker.createStroke(self.path())
 
-    def hoverEnterEvent(self, event) -> None:  # Qt override
-        self._hover = True
-        self.update()
-
-    def hoverLeaveEvent(self, event) -> None:  # Qt override
-        self._hover = False
-        self.update()
-
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:  # Qt override
@@ -620,7 +563,7 @@ class NameEditorItem(QGraphicsTextItem):
         super().__init__(layer.name, layer)
         self.layer = layer
         self.done = False
-        self.setFont(_font(1.08, bold=True))
+        self.setFont(font(1.08, bold=True))
         self.setDefaultTextColor(palette().color(QPalette.ColorRole.Text))
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextEditorInteraction)
         self.setZValue(5)

@@ -10,7 +10,8 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPainter, QPalette
 from PySide6.QtWidgets import QFrame, QGraphicsView, QMenu, QWidget
 
-from designer.canvas.items import EdgeItem, LayerItem, blend, palette
+from designer.canvas.items import EdgeItem, LayerItem
+from designer.canvas.paint import blend, palette
 from designer.canvas.scene import (
     LAYER_MIME,
     NetworkScene,
@@ -191,7 +192,7 @@ class NetworkView(QGraphicsView):
     def _drop_pos(self, event) -> QPointF:
         return self.mapToScene(event.position().toPoint())
 
-    def dragEnterEvent(self, event) -> None:  # Qt override
+    def _drag_over(self, event) -> None:
         # Only palette layers: project files dragged in are left to the main window.
         if self._layer_class(event) is None:
             event.ignore()
@@ -200,13 +201,11 @@ class NetworkView(QGraphicsView):
         event.accept()
         self.network_scene.set_drop_edge(self.network_scene.edge_at(self._drop_pos(event)))
 
+    def dragEnterEvent(self, event) -> None:  # Qt override
+        self._drag_over(event)
+
     def dragMoveEvent(self, event) -> None:  # Qt override
-        if self._layer_class(event) is None:
-            event.ignore()
-            return
-        event.setDropAction(Qt.DropAction.CopyAction)
-        event.accept()
-        self.network_scene.set_drop_edge(self.network_scene.edge_at(self._drop_pos(event)))
+        self._drag_over(event)
 
     def dragLeaveEvent(self, event) -> None:  # Qt override
         self.network_scene.set_drop_edge(None)

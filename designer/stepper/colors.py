@@ -7,7 +7,7 @@ import math
 
 from PySide6.QtGui import QColor, QPalette
 
-from designer.canvas.items import blend, is_dark, palette
+from designer.canvas.paint import blend, is_dark, palette
 
 # ColorBrewer's RdBu ends: colour-blind safe, and the usual "negative blue, positive red".
 NEGATIVE = QColor("#2166ac")

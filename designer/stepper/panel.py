@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.canvas.items import blend, is_dark
+from designer.canvas.paint import blend, is_dark
 from designer.panels.fields import make_error_label
 from designer.stepper.colors import GRADE_COLORS, PASS_COLOR
 from designer.stepper.math_html import PHASE_COLORS, explanation_html, placeholder_html

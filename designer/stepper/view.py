@@ -29,7 +29,6 @@ from PySide6.QtGui import (
     QPen,
 )
 from PySide6.QtWidgets import (
-    QApplication,
     QFrame,
     QGraphicsItem,
     QGraphicsPathItem,
@@ -40,7 +39,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.canvas.items import blend, class_color, palette, with_alpha
+from designer.canvas.items import class_color
+from designer.canvas.paint import HoverHighlight, blend, font, palette, with_alpha
 from designer.stepper.colors import diverging, neutral, text_on
 from engine.explain import exact_text, fmt
 from engine.graph import INPUT
@@ -56,13 +56,8 @@ HEADER_H = 64.0
 MAX_ZOOM = 1.6
 
 
-def _font(scale: float = 1.0, bold: bool = False, italic: bool = False) -> QFont:
-    font = QFont(QApplication.font())
-    size = font.pointSizeF() if font.pointSizeF() > 0 else 10.0
-    font.setPointSizeF(max(size, 9.0) * scale)
-    font.setBold(bold)
-    font.setItalic(italic)
-    return font
+def _font(scale: float = 1.0, bold: bool = False) -> QFont:
+    return font(scale, bold, unsized=10.0)
 
 
 def _values_row(arr, sample: int) -> np.ndarray:
@@ -79,7 +74,7 @@ def _scale(values: np.ndarray | None) -> float:
 
 
 # --------------------------------------------------------------------------------- items
-class NeuronItem(QGraphicsItem):
+class NeuronItem(HoverHighlight, QGraphicsItem):
     """One unit: a pill with its value (small layers) or a dot (up to 32 units)."""
 
     def __init__(self, view: BackpropView, layer: str, unit: int, pill: bool, hue: QColor):
@@ -147,14 +142,6 @@ class NeuronItem(QGraphicsItem):
                 Qt.AlignmentFlag.AlignCenter,
                 self.text(),
             )
-
-    def hoverEnterEvent(self, event) -> None:  # Qt override
-        self._hover = True
-        self.update()
-
-    def hoverLeaveEvent(self, event) -> None:  # Qt override
-        self._hover = False
-        self.update()
 
     def mousePressEvent(self, event) -> None:  # Qt override
         if event.button() == Qt.MouseButton.LeftButton:

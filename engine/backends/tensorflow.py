@@ -254,6 +254,15 @@ def unsupported_problems(graph: Graph, optimizer: str | dict) -> list[Problem]:
 
 
 # --------------------------------------------------------------------------------- the model
+def _kernel(plain, variant, slot: str, slots: list | None):
+    """The raw training kernel an update calls as ``kernel(i, **args)`` for variable ``i``:
+    ``plain(**args)`` without the optional slot list (AMSGrad's ``vhat``, centered RMSprop's
+    ``mg``), ``variant(slot=slots[i].handle, **args)`` with it."""
+    if slots is None:
+        return lambda i, **args: plain(**args)
+    return lambda i, **args: variant(**{slot: slots[i].handle}, **args)
+
+
 class TensorFlowModel:
     """A network built from a validated :class:`~engine.graph.Graph` as a Keras 3 model.
 
@@ -722,11 +731,16 @@ class TensorFlowModel:
                 beta_2 = tf.constant(cfg["beta_2"], dtype)
                 eps = tf.constant(cfg["epsilon"], dtype)
 
+                adam = _kernel(
+                    raw.ResourceApplyAdam, raw.ResourceApplyAdamWithAmsgrad, "vhat", hats
+                )
+
                 def update(grads, lr):
                     t = tf.cast(opt.iterations + 1, dtype)
                     b1p, b2p = tf.pow(beta_1, t), tf.pow(beta_2, t)
                     for i, (v, g) in enumerate(zip(variables, grads, strict=True)):
-                        args = dict(
+                        adam(
+                            i,
                             var=v.handle,
                             m=ms[i].handle,
                             v=vs[i].handle,
@@ -738,10 +752,6 @@ class TensorFlowModel:
                             epsilon=eps,
                             grad=g,
                         )
-                        if hats is None:
-                            raw.ResourceApplyAdam(**args)
-                        else:
-                            raw.ResourceApplyAdamWithAmsgrad(vhat=hats[i].handle, **args)
 
             elif self.optimizer_class == "RMSprop":
                 velocities = list(opt._velocities)
@@ -759,9 +769,14 @@ class TensorFlowModel:
                 momentum = tf.constant(cfg["momentum"], dtype)
                 eps = tf.constant(cfg["epsilon"], dtype)
 
+                rmsprop = _kernel(
+                    raw.ResourceApplyRMSProp, raw.ResourceApplyCenteredRMSProp, "mg", avgs
+                )
+
                 def update(grads, lr):
                     for i, (v, g) in enumerate(zip(variables, grads, strict=True)):
-                        args = dict(
+                        rmsprop(
+                            i,
                             var=v.handle,
                             ms=velocities[i].handle,
                             mom=moms[i].handle,
@@ -771,10 +786,6 @@ class TensorFlowModel:
                             epsilon=eps,
                             grad=g,
                         )
-                        if avgs is None:
-                            raw.ResourceApplyRMSProp(**args)
-                        else:
-                            raw.ResourceApplyCenteredRMSProp(mg=avgs[i].handle, **args)
 
             else:
                 return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -120,17 +120,128 @@ def _split(
     return x[~is_val], y[~is_val], x[is_val], y[is_val]
 
 
-class Standardizer:
+class _FeatureScaler:
+    """What :class:`Standardizer` and :class:`MinMaxScaler` share: two fitted float64 arrays
+    of shape feature_shape (named by ``_keys``), an affine ``(x - offset) / scale`` transform
+    and its inverse, and the ``to_dict`` / ``from_dict`` round trip.
+
+    A subclass sets ``_keys``, ``_label`` (how error messages name it) and ``_verb`` (what
+    :meth:`fit` cannot do without samples), and defines :meth:`_offset_scale` and
+    :meth:`_check`.
+    """
+
+    _keys: tuple[str, str]
+    _label: str
+    _verb: str
+
+    def _samples(self, x: np.ndarray) -> np.ndarray:
+        """``x`` as float64 for :meth:`fit`; raises DataError when it has no rows."""
+        x = np.asarray(x)
+        if x.ndim == 0 or len(x) == 0:
+            raise DataError(f"cannot {self._verb}: there are no training samples")
+        return x.astype(np.float64, copy=False)
+
+    def _arrays(self, method: str) -> tuple[np.ndarray, np.ndarray]:
+        first, second = (getattr(self, key) for key in self._keys)
+        if first is None or second is None:
+            raise RuntimeError(f"{type(self).__name__}.fit() must be called before {method}()")
+        return first, second
+
+    @staticmethod
+    def _offset_scale(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The float64 ``offset`` and ``scale`` of the transform, from the fitted arrays."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _check(first: np.ndarray, second: np.ndarray) -> None:
+        """Raise DataError when the two arrays :meth:`from_dict` read do not fit together."""
+        raise NotImplementedError
+
+    def _fitted(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.dtype]:
+        first, second = self._arrays("transform")
+        if tuple(x.shape[1:]) != first.shape:
+            raise DataError(
+                f"the {self._label} was fitted on samples of shape {first.shape}, got "
+                f"{tuple(x.shape[1:])}"
+            )
+        offset, scale = self._offset_scale(first, second)
+        dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+        return offset.astype(dtype), scale.astype(dtype), dtype
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """Scale ``x`` of shape (n_samples, *feature_shape).
+
+        Returns
+        -------
+        ndarray of the same shape
+            In ``x``'s dtype when it is floating, float64 otherwise.
+        """
+        x = np.asarray(x)
+        offset, scale, dtype = self._fitted(x)
+        return ((x.astype(dtype, copy=False) - offset) / scale).astype(dtype, copy=False)
+
+    def inverse_transform(self, z: np.ndarray) -> np.ndarray:
+        """Undo :meth:`transform` (``z * scale + offset``), same shape and dtype rule."""
+        z = np.asarray(z)
+        offset, scale, dtype = self._fitted(z)
+        return (z.astype(dtype, copy=False) * scale + offset).astype(dtype, copy=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready ``{key: nested lists}`` of the two fitted arrays, keyed by ``_keys``."""
+        arrays = self._arrays("to_dict")
+        return {key: value.tolist() for key, value in zip(self._keys, arrays, strict=True)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Rebuild from :meth:`to_dict`'s output.
+
+        Raises
+        ------
+        DataError
+            Missing keys, non-numeric or non-finite values, shapes that differ, or values
+            that :meth:`_check` rejects.
+        """
+        label, (a, b) = cls._label, cls._keys
+        if not isinstance(data, dict):
+            raise DataError(f"{label}: expected an object with {a} and {b}, got {data!r}")
+        arrays = {}
+        for key in cls._keys:
+            if key not in data:
+                raise DataError(f"{label}: missing key '{key}'")
+            try:
+                value = np.asarray(data[key], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise DataError(f"{label}.{key}: not a (nested) list of numbers") from None
+            if not np.isfinite(value).all():
+                raise DataError(f"{label}.{key}: holds NaN or inf")
+            arrays[key] = value
+        if arrays[a].shape != arrays[b].shape:
+            raise DataError(
+                f"{label}: {a} has shape {arrays[a].shape} but {b} has shape {arrays[b].shape}"
+            )
+        cls._check(arrays[a], arrays[b])
+        result = cls()
+        for key in cls._keys:
+            setattr(result, key, arrays[key])
+        return result
+
+
+class Standardizer(_FeatureScaler):
     """Per-feature standardization, ``(x - mean) / std``, like scikit-learn's StandardScaler.
 
     Mean and (population) standard deviation are taken over axis 0, so each feature (each
     pixel, for images) gets its own. A feature that is constant in the fitted data gets
-    ``std = 1``, so it maps to 0 instead of dividing by zero.
+    ``std = 1``, so it maps to 0 instead of dividing by zero. :meth:`inverse_transform` is
+    ``z * std + mean``; :meth:`to_dict` gives ``{"mean": nested lists, "std": nested lists}``.
 
     Attributes
     ----------
     mean, std : ndarray of shape feature_shape, float64, or None before :meth:`fit`
     """
+
+    _keys = ("mean", "std")
+    _label = "standardizer"
+    _verb = "standardize"
 
     def __init__(self) -> None:
         self.mean: np.ndarray | None = None
@@ -144,10 +255,7 @@ class Standardizer:
         DataError
             ``x`` has no rows.
         """
-        x = np.asarray(x)
-        if x.ndim == 0 or len(x) == 0:
-            raise DataError("cannot standardize: there are no training samples")
-        x64 = x.astype(np.float64, copy=False)
+        x64 = self._samples(x)
         mean = x64.mean(axis=0)
         std = x64.std(axis=0)
         # Exactly constant features, not merely small std: the float mean of identical values
@@ -156,87 +264,34 @@ class Standardizer:
         self.mean, self.std = mean, std
         return self
 
-    def _fitted(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.dtype]:
-        if self.mean is None or self.std is None:
-            raise RuntimeError("Standardizer.fit() must be called before transform()")
-        if tuple(x.shape[1:]) != self.mean.shape:
-            raise DataError(
-                f"the standardizer was fitted on samples of shape {self.mean.shape}, got "
-                f"{tuple(x.shape[1:])}"
-            )
-        dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-        return self.mean.astype(dtype), self.std.astype(dtype), dtype
+    @staticmethod
+    def _offset_scale(mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return mean, std
 
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        """Standardize ``x`` of shape (n_samples, *feature_shape).
-
-        Returns
-        -------
-        ndarray of the same shape
-            In ``x``'s dtype when it is floating, float64 otherwise.
-        """
-        x = np.asarray(x)
-        mean, std, dtype = self._fitted(x)
-        return ((x.astype(dtype, copy=False) - mean) / std).astype(dtype, copy=False)
-
-    def inverse_transform(self, z: np.ndarray) -> np.ndarray:
-        """Undo :meth:`transform`: ``z * std + mean``, same shape and dtype rule."""
-        z = np.asarray(z)
-        mean, std, dtype = self._fitted(z)
-        return (z.astype(dtype, copy=False) * std + mean).astype(dtype, copy=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready ``{"mean": nested lists, "std": nested lists}`` of the fitted values."""
-        if self.mean is None or self.std is None:
-            raise RuntimeError("Standardizer.fit() must be called before to_dict()")
-        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Standardizer:
-        """Rebuild from :meth:`to_dict`'s output.
-
-        Raises
-        ------
-        DataError
-            Missing keys, non-numeric or non-finite values, shapes that differ, or std <= 0.
-        """
-        if not isinstance(data, dict):
-            raise DataError(f"standardizer: expected an object with mean and std, got {data!r}")
-        arrays = {}
-        for key in ("mean", "std"):
-            if key not in data:
-                raise DataError(f"standardizer: missing key '{key}'")
-            try:
-                value = np.asarray(data[key], dtype=np.float64)
-            except (TypeError, ValueError):
-                raise DataError(f"standardizer.{key}: not a (nested) list of numbers") from None
-            if not np.isfinite(value).all():
-                raise DataError(f"standardizer.{key}: holds NaN or inf")
-            arrays[key] = value
-        if arrays["mean"].shape != arrays["std"].shape:
-            raise DataError(
-                f"standardizer: mean has shape {arrays['mean'].shape} but std has shape "
-                f"{arrays['std'].shape}"
-            )
-        if (arrays["std"] <= 0).any():
+    @staticmethod
+    def _check(mean: np.ndarray, std: np.ndarray) -> None:
+        if (std <= 0).any():
             raise DataError("standardizer.std: every value must be above 0")
-        result = cls()
-        result.mean, result.std = arrays["mean"], arrays["std"]
-        return result
 
 
-class MinMaxScaler:
+class MinMaxScaler(_FeatureScaler):
     """Per-feature min-max scaling to [0, 1], ``(x - min) / (max - min)``, like scikit-learn's
     MinMaxScaler.
 
     Minimum and maximum are taken over axis 0 of the fitted data. A feature that is constant
     there gets a range of 1, so it maps to 0. Data outside the fitted range (validation or
-    test samples) maps outside [0, 1]; it is not clipped.
+    test samples) maps outside [0, 1]; it is not clipped. :meth:`inverse_transform` is
+    ``z * (max - min) + min``; :meth:`to_dict` gives ``{"min": nested lists, "max": nested
+    lists}``, and :meth:`from_dict` also rejects a max below its min.
 
     Attributes
     ----------
     min, max : ndarray of shape feature_shape, float64, or None before :meth:`fit`
     """
+
+    _keys = ("min", "max")
+    _label = "scaler"
+    _verb = "scale"
 
     def __init__(self) -> None:
         self.min: np.ndarray | None = None
@@ -250,77 +305,19 @@ class MinMaxScaler:
         DataError
             ``x`` has no rows.
         """
-        x = np.asarray(x)
-        if x.ndim == 0 or len(x) == 0:
-            raise DataError("cannot scale: there are no training samples")
-        x64 = x.astype(np.float64, copy=False)
+        x64 = self._samples(x)
         self.min, self.max = x64.min(axis=0), x64.max(axis=0)
         return self
 
-    def _fitted(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.dtype]:
-        if self.min is None or self.max is None:
-            raise RuntimeError("MinMaxScaler.fit() must be called before transform()")
-        if tuple(x.shape[1:]) != self.min.shape:
-            raise DataError(
-                f"the scaler was fitted on samples of shape {self.min.shape}, got "
-                f"{tuple(x.shape[1:])}"
-            )
-        span = self.max - self.min
-        span = np.where(span > 0, span, 1.0)
-        dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-        return self.min.astype(dtype), span.astype(dtype), dtype
+    @staticmethod
+    def _offset_scale(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        span = high - low
+        return low, np.where(span > 0, span, 1.0)
 
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        """Scale ``x`` of shape (n_samples, *feature_shape); same shape, ``x``'s float dtype
-        (float64 for integer input)."""
-        x = np.asarray(x)
-        low, span, dtype = self._fitted(x)
-        return ((x.astype(dtype, copy=False) - low) / span).astype(dtype, copy=False)
-
-    def inverse_transform(self, z: np.ndarray) -> np.ndarray:
-        """Undo :meth:`transform`: ``z * (max - min) + min``."""
-        z = np.asarray(z)
-        low, span, dtype = self._fitted(z)
-        return (z.astype(dtype, copy=False) * span + low).astype(dtype, copy=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready ``{"min": nested lists, "max": nested lists}``."""
-        if self.min is None or self.max is None:
-            raise RuntimeError("MinMaxScaler.fit() must be called before to_dict()")
-        return {"min": self.min.tolist(), "max": self.max.tolist()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MinMaxScaler:
-        """Rebuild from :meth:`to_dict`'s output.
-
-        Raises
-        ------
-        DataError
-            Missing keys, non-numeric or non-finite values, shapes that differ, max < min.
-        """
-        if not isinstance(data, dict):
-            raise DataError(f"scaler: expected an object with min and max, got {data!r}")
-        arrays = {}
-        for key in ("min", "max"):
-            if key not in data:
-                raise DataError(f"scaler: missing key '{key}'")
-            try:
-                value = np.asarray(data[key], dtype=np.float64)
-            except (TypeError, ValueError):
-                raise DataError(f"scaler.{key}: not a (nested) list of numbers") from None
-            if not np.isfinite(value).all():
-                raise DataError(f"scaler.{key}: holds NaN or inf")
-            arrays[key] = value
-        if arrays["min"].shape != arrays["max"].shape:
-            raise DataError(
-                f"scaler: min has shape {arrays['min'].shape} but max has shape "
-                f"{arrays['max'].shape}"
-            )
-        if (arrays["max"] < arrays["min"]).any():
+    @staticmethod
+    def _check(low: np.ndarray, high: np.ndarray) -> None:
+        if (high < low).any():
             raise DataError("scaler: every max must be at least its min")
-        result = cls()
-        result.min, result.max = arrays["min"], arrays["max"]
-        return result
 
 
 def scaler_from_dict(data: dict[str, Any]) -> Standardizer | MinMaxScaler:

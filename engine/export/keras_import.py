@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -513,63 +514,62 @@ def _optimizer(spec: Any) -> Any:
 
 
 def _loss(spec: Any) -> str:
-    from engine.backends.numpy.losses import canonical_loss
+    from engine.backends.numpy.losses import LOSS_NAMES, canonical_loss
 
-    name: Any = spec
-    if isinstance(spec, dict):
-        cls = spec.get("class_name")
-        config = spec.get("config")
-        if cls == "function":
-            name = config
-        elif cls in _LOSS_CLASSES:
-            for key, value in (config or {}).items():
-                if key in _LOSS_PLAIN and value != _LOSS_PLAIN[key]:
-                    raise NNDError(
-                        f"the model's loss {cls} sets {key}={value!r}, which NN Designer does "
-                        "not support"
-                    )
-                if key not in _LOSS_PLAIN and key != "name":
-                    raise NNDError(
-                        f"the model's loss {cls} sets {key}, which NN Designer does not support"
-                    )
-            name = _LOSS_CLASSES[cls]
-        else:
-            name = cls
-    try:
-        return canonical_loss(name)
-    except (KeyError, TypeError):
-        from engine.backends.numpy.losses import LOSS_NAMES
+    def check(cls: str, config: dict) -> None:
+        for key, value in config.items():
+            if key in _LOSS_PLAIN and value != _LOSS_PLAIN[key]:
+                raise NNDError(
+                    f"the model's loss {cls} sets {key}={value!r}, which NN Designer does "
+                    "not support"
+                )
+            if key not in _LOSS_PLAIN and key != "name":
+                raise NNDError(
+                    f"the model's loss {cls} sets {key}, which NN Designer does not support"
+                )
 
-        raise NNDError(
-            f"the model was compiled with the loss {name!r}, which NN Designer does not support "
-            f"(supported: {', '.join(LOSS_NAMES)})"
-        ) from None
+    return _compiled_name(spec, "loss", _LOSS_CLASSES, check, canonical_loss, LOSS_NAMES)
 
 
 def _metric(spec: Any) -> str:
-    from engine.backends.numpy.losses import canonical_metric
+    from engine.backends.numpy.losses import METRIC_NAMES, canonical_metric
 
+    def check(cls: str, config: dict) -> None:
+        threshold = config.get("threshold", 0.5)
+        if threshold != 0.5:
+            raise NNDError(
+                f"the model's metric {cls} uses threshold={threshold!r}; NN Designer's is 0.5"
+            )
+
+    return _compiled_name(spec, "metric", _METRIC_CLASSES, check, canonical_metric, METRIC_NAMES)
+
+
+def _compiled_name(
+    spec: Any,
+    what: str,
+    classes: dict[str, str],
+    check: Callable[[str, dict], None],
+    canonical: Callable[[Any], str],
+    names: Iterable[str],
+) -> str:
+    """The canonical name of a compiled loss or metric: ``spec`` is a name, a serialized
+    function (``{"class_name": "function", "config": name}``) or one of ``classes``, whose
+    config ``check`` vets (raising NNDError for settings NN Designer does not have)."""
     name: Any = spec
     if isinstance(spec, dict):
         cls = spec.get("class_name")
         config = spec.get("config")
         if cls == "function":
             name = config
-        elif cls in _METRIC_CLASSES:
-            threshold = (config or {}).get("threshold", 0.5)
-            if threshold != 0.5:
-                raise NNDError(
-                    f"the model's metric {cls} uses threshold={threshold!r}; NN Designer's is 0.5"
-                )
-            name = _METRIC_CLASSES[cls]
+        elif cls in classes:
+            check(cls, config or {})
+            name = classes[cls]
         else:
             name = cls
     try:
-        return canonical_metric(name)
+        return canonical(name)
     except (KeyError, TypeError):
-        from engine.backends.numpy.losses import METRIC_NAMES
-
         raise NNDError(
-            f"the model was compiled with the metric {name!r}, which NN Designer does not "
-            f"support (supported: {', '.join(METRIC_NAMES)})"
+            f"the model was compiled with the {what} {name!r}, which NN Designer does not "
+            f"support (supported: {', '.join(names)})"
         ) from None

@@ -23,13 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from engine.project import seed_project  # noqa: E402
 from engine.training import Trainer, TrainingData, build_model  # noqa: E402
 from engine.validate import check_project  # noqa: E402
-
-
-def make_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    x = rng.random((n, 784), dtype=np.float32)
-    y = rng.integers(0, 10, size=n)
-    return x, y
+from tests.benchmarks.common import make_data  # noqa: E402
 
 
 def handwritten_epoch(x: np.ndarray, y: np.ndarray, batch: int, seed: int) -> float:

@@ -30,20 +30,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from engine.project import seed_project  # noqa: E402
 from engine.training import Trainer, TrainingData  # noqa: E402
 from engine.validate import check_project  # noqa: E402
-
-
-def make_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    x = rng.random((n, 784), dtype=np.float32)
-    y = rng.integers(0, 10, size=n)
-    return x, y
+from tests.benchmarks.common import make_data  # noqa: E402
 
 
 def _model_args(project) -> dict:

@@ -24,7 +24,7 @@ from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from designer.document import Document, spec_text
+from designer.document import spec_text
 from designer.main_window import MainWindow
 from designer.recovery import (
     RecoveryStore,
@@ -42,45 +42,12 @@ XOR = EXAMPLES / "xor.json"
 Button = QMessageBox.StandardButton
 
 
-def _unexpected(*args, **kwargs):
-    raise AssertionError(f"unexpected dialog: {args[1:3] if len(args) > 2 else args}")
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """No real settings, no real recovery folder, and no dialog a test did not ask for."""
-    monkeypatch.setenv("NNDESIGNER_SETTINGS_DIR", str(tmp_path / "settings"))
-    monkeypatch.setenv("NNDESIGNER_RECOVERY_DIR", str(tmp_path / "recovery"))
-    for name in ("question", "critical", "warning", "information", "about"):
-        monkeypatch.setattr(QMessageBox, name, staticmethod(_unexpected))
-    monkeypatch.setattr(QMessageBox, "exec", _unexpected)
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(_unexpected))
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(_unexpected))
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 @pytest.fixture
 def recovery_dir(tmp_path) -> Path:
     return tmp_path / "recovery"
-
-
-@pytest.fixture
-def make_window(qtbot):
-    windows: list[MainWindow] = []
-
-    def make(project=None, show: bool = True, **options) -> MainWindow:
-        doc = Document(load_project(project) if isinstance(project, (str, Path)) else project)
-        window = MainWindow(doc, **options)
-        # pytest-qt closes its widgets before fixtures tear down: closing must not ask to save.
-        qtbot.addWidget(window, before_close_func=lambda w: w.document.undo_stack.setClean())
-        windows.append(window)
-        if show:
-            window.show()
-            qtbot.waitExposed(window)
-        return window
-
-    yield make
-    for window in windows:
-        window.document.undo_stack.clear()
 
 
 def answer(monkeypatch, button: QMessageBox.StandardButton) -> list[str]:
@@ -503,11 +470,13 @@ def test_recovery_discard_and_not_now(make_window, recovery_dir, monkeypatch):
     assert not autosave.exists() and units(third) == 128
 
 
-def test_a_running_sessions_autosave_is_not_offered(make_window, recovery_dir, monkeypatch):
+def test_a_running_sessions_autosave_is_not_offered(
+    make_window, recovery_dir, monkeypatch, unexpected_dialog
+):
     running = make_window(recovery_dir=recovery_dir)
     set_units(running, 3)
     assert running.autosave_now().exists()
-    monkeypatch.setattr(MainWindow, "ask_recover", _unexpected)
+    monkeypatch.setattr(MainWindow, "ask_recover", unexpected_dialog)
     other = make_window(recovery_dir=recovery_dir)
     assert not other.offer_recovery()
     assert RecoveryStore(recovery_dir).orphans() == []

@@ -32,16 +32,6 @@ def measured(row, dtype):
     return (MEASURED_STEP if row.kind == "after step" else MEASURED)[dtype]
 
 
-@pytest.fixture(scope="module")
-def tf_ready():
-    from engine.backends.tensorflow import tensorflow_available
-
-    ok, message = tensorflow_available()
-    if not ok:
-        pytest.skip(message)
-    return message
-
-
 def project_of(layers, input_shape, loss, dtype, optimizer="adam", metrics=("accuracy",)):
     return from_dict(
         {

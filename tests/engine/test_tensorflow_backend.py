@@ -25,16 +25,6 @@ from engine.training import Trainer, TrainingData
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def tf_ready():
-    from engine.backends.tensorflow import tensorflow_available
-
-    ok, message = tensorflow_available()
-    if not ok:
-        pytest.skip(message)
-    return message
-
-
 def mlp_graph(n_in=4, hidden=8, out=3, act="tanh", out_act="softmax", dropout=0.0):
     layers = [
         {"class_name": "Dense", "config": {"name": "hidden", "units": hidden, "activation": act}}

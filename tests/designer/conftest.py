@@ -1,0 +1,69 @@
+"""Fixtures shared by the main-window tests (test_files.py, test_main_window.py).
+
+``isolated`` is not autouse here: a test module opts in with
+``pytestmark = pytest.mark.usefixtures("isolated")``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from designer.document import Document
+from designer.main_window import MainWindow
+from engine.project import load_project
+
+
+def _unexpected(*args, **kwargs):
+    raise AssertionError(f"unexpected dialog: {args[1:3] if len(args) > 2 else args}")
+
+
+@pytest.fixture
+def unexpected_dialog():
+    """A stand-in for a dialog no test asked for: it fails the test."""
+    return _unexpected
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """No real settings, no real recovery folder, and no dialog a test did not ask for."""
+    monkeypatch.setenv("NNDESIGNER_SETTINGS_DIR", str(tmp_path / "settings"))
+    monkeypatch.setenv("NNDESIGNER_RECOVERY_DIR", str(tmp_path / "recovery"))
+    for name in ("question", "critical", "warning", "information", "about"):
+        monkeypatch.setattr(QMessageBox, name, staticmethod(_unexpected))
+    monkeypatch.setattr(QMessageBox, "exec", _unexpected)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(_unexpected))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(_unexpected))
+
+
+@pytest.fixture
+def window_size() -> tuple[int, int] | None:
+    """The size :func:`make_window` gives a window it shows; None keeps MainWindow's own.
+    A test module overrides this fixture to choose another."""
+    return None
+
+
+@pytest.fixture
+def make_window(qtbot, window_size):
+    """``make(project=None, show=True, **options)``: a MainWindow on ``project`` (a path, a
+    project dict, or None for the seed), shown unless ``show`` is false."""
+    windows: list[MainWindow] = []
+
+    def make(project=None, show: bool = True, **options) -> MainWindow:
+        doc = Document(load_project(project) if isinstance(project, (str, Path)) else project)
+        window = MainWindow(doc, **options)
+        # pytest-qt closes its widgets before fixtures tear down: closing must not ask to save.
+        qtbot.addWidget(window, before_close_func=lambda w: w.document.undo_stack.setClean())
+        windows.append(window)
+        if show:
+            if window_size is not None:
+                window.resize(*window_size)
+            window.show()
+            qtbot.waitExposed(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.document.undo_stack.clear()
