@@ -267,6 +267,10 @@ class MainWindow(QMainWindow):
         from designer.dataset import attach_dataset
 
         attach_dataset(self)  # sets self.dataset; adds its dock to self.mode_docks
+        # Training with live views (issue 5): Play/Pause/Step/Stop, the panel and the views.
+        from designer.training import attach_training
+
+        self.training = attach_training(self)
 
     def _update_title_bars(self) -> None:
         """Tabbed docks show their tab only (a title bar would repeat the tab's text);

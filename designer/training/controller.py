@@ -1,0 +1,824 @@
+"""Training in the main window: :func:`attach_training` adds the controls, the panel and the
+live views to any QMainWindow that has a ``document`` (:class:`designer.document.Document`).
+
+The controller is the only place that connects the document, the worker and the views:
+
+- Play / Pause / Step / Step epoch / Stop / Reset drive a :class:`TrainingSession`; Play is
+  disabled, with the reason as its tooltip, while the document is invalid.
+- Document edits are sorted by what they need: the learning rate and the epoch count apply
+  live; anything else rebuilds the model (asking first while training runs). Editing the
+  network while trained weights exist asks whether to keep the weights of unchanged layers
+  (same name, class and weight shapes) or to reinitialise everything.
+- When training pauses, stops, ends or diverges, the worker's copies of the weights and the
+  history go into ``document.project.weights`` / ``.history`` (so Save writes them into the
+  .nnd). An exception in the worker leaves the project as it was and shows the message.
+- Closing the window stops the thread and waits for it (no dangling thread).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QPen
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QGraphicsEllipseItem,
+    QGraphicsView,
+    QMainWindow,
+    QMessageBox,
+    QToolBar,
+    QWidget,
+)
+
+from designer.training.activity import NetworkActivityView
+from designer.training.history import RunHistory
+from designer.training.panel import TrainingPanel, effective_learning_rate
+from designer.training.plots import (
+    ConfusionMatrixView,
+    DecisionBoundaryView,
+    LayerStatsView,
+    LossPlot,
+    PaintMeter,
+    PredictionsGrid,
+    WeightTilesView,
+)
+from designer.workers import RunConfig, TrainingSession, layer_classes
+
+#: The views render at most this often while training runs...
+RENDER_HZ = 10.0
+#: ...and spaced so that rendering takes at most this fraction of the time.
+RENDER_COST_FACTOR = 25.0
+#: The run id of a history waiting for the worker to confirm a reset.
+PENDING_RUN = -1
+TRAINING_KEYS = ("model", "compile", "fit", "dataset", "backend", "dtype")
+BADGE_KEY = 0x4E4E44  # QGraphicsItem.data() key marking our badges
+
+
+def training_signature(data: dict) -> str:
+    """What a built model depends on: the spec minus the live settings (learning rate,
+    epochs) and minus what training ignores (name, description, layout)."""
+    from engine.backends.numpy.optimizers import resolve_optimizer
+
+    d = {k: copy.deepcopy(data.get(k)) for k in TRAINING_KEYS}
+    fit = dict(d.get("fit") or {})
+    fit.pop("epochs", None)
+    d["fit"] = fit
+    comp = dict(d.get("compile") or {})
+    try:
+        cls, cfg = resolve_optimizer(comp.get("optimizer", "rmsprop"))
+        cfg = dict(cfg)
+        cfg.pop("learning_rate", None)
+        comp["optimizer"] = [cls, cfg]
+    except (ValueError, TypeError, KeyError):
+        pass
+    d["compile"] = comp
+    return json.dumps(d, sort_keys=True, default=str)
+
+
+def graph_weight_shapes(graph) -> dict[str, dict[str, tuple[int, ...]]]:
+    """``{layer: {"kernel": (in, out), "bias": (out,)}}`` from a graph, without a model."""
+    out: dict[str, dict[str, tuple[int, ...]]] = {}
+    if graph is None:
+        return out
+    for node in graph.nodes:
+        names = node.weight_names
+        if not names:
+            continue
+        units = int(node.output_shape[-1])
+        fan_in = int(node.input_shapes[0][-1])
+        shapes = {}
+        for w in names:
+            shapes[w] = (fan_in, units) if w == "kernel" else (units,)
+        out[node.name] = shapes
+    return out
+
+
+def flat_shapes(flat: dict[str, np.ndarray] | None) -> dict[str, dict[str, tuple[int, ...]]]:
+    out: dict[str, dict[str, tuple[int, ...]]] = {}
+    for key, arr in (flat or {}).items():
+        layer, _, w = key.rpartition("/")
+        out.setdefault(layer, {})[w] = tuple(np.shape(arr))
+    return out
+
+
+def changed_layers(
+    old_shapes: dict, old_classes: dict, new_shapes: dict, new_classes: dict
+) -> list[str]:
+    """Layers with weights whose trained weights cannot be kept (new, other class or shape)."""
+    return [
+        name
+        for name, shapes in new_shapes.items()
+        if old_shapes.get(name) != shapes or old_classes.get(name) != new_classes.get(name)
+    ]
+
+
+class _BadgeItem(QGraphicsEllipseItem):
+    """A small warning disc on a canvas block (a child item: it goes with its block)."""
+
+    def __init__(self, parent) -> None:
+        super().__init__(-8, -8, 16, 16, parent)
+        self.setBrush(QBrush(QColor("#f59e0b")))
+        self.setPen(QPen(QColor("#7c2d12"), 1.2))
+        self.setZValue(10)
+        self.setData(BADGE_KEY, True)
+        self.setAcceptHoverEvents(True)
+
+
+class TrainingController(QObject):
+    """Connects a window's document, a :class:`TrainingSession` and the views."""
+
+    def __init__(self, window: QMainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.document = window.document
+        self.session = TrainingSession(self)
+        self.panel = TrainingPanel(self.document)
+        self.loss_plot = LossPlot()
+        self.layer_stats = LayerStatsView()
+        self.boundary = DecisionBoundaryView()
+        self.tiles = WeightTilesView()
+        self.predictions = PredictionsGrid()
+        self.confusion = ConfusionMatrixView()
+        self.activity = NetworkActivityView()
+        self.history = RunHistory()
+        self.info = None
+        self.snapshot = None
+        self.report = None
+        self.state = "idle"
+        self.run_id = 0
+        self.batches = 0
+        #: Counters of what the worker reported (tests and scripts wait on them).
+        self.finished_runs = 0
+        self.handoffs = 0
+        self.errors: list[str] = []
+        self._gen = 0
+        self._sent_signature: str | None = None
+        self._keep_weights = True
+        self._asked_keep = False
+        self._fresh = True
+        self._weights_spec = (
+            copy.deepcopy(self.document.data) if self.document.project.weights else None
+        )
+        self._reverting = False
+        self._closing = False
+        self._shut = False
+        self._rate = (0.0, 0.0, 0)  # (samples/s, time of last batch, gstep then)
+        self._target_epochs = 1
+        self._last_build: dict | None = None
+        self._pending_progress = None
+        self._render_next = 0
+        self._badges_view: QGraphicsView | None = None
+        self._build_ui()
+        self.session.drained.connect(self._on_batch)
+        self.document.changed.connect(self._on_document_changed)
+        self.document.replaced.connect(self._on_replaced)
+        self.panel.show_settings_requested.connect(self.show_all_settings)
+        self.activity.sample_spin.valueChanged.connect(self.session.select_sample)
+        window.installEventFilter(self)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+        self._load_project_history()
+        self._update_controls()
+
+    # ------------------------------------------------------------------ window parts
+    def _build_ui(self) -> None:
+        w = self.window
+        a = self.panel.actions
+        a["play"].triggered.connect(self.play)
+        a["pause"].triggered.connect(self.pause)
+        a["step"].triggered.connect(self.step)
+        a["step_epoch"].triggered.connect(self.step_epoch)
+        a["stop"].triggered.connect(self.stop)
+        a["reset"].triggered.connect(self.reset)
+        a["play"].setShortcut("F5")
+        a["pause"].setShortcut("F6")
+        a["step"].setShortcut("F10")
+        a["stop"].setShortcut("Shift+F5")
+        toolbar = w.findChild(QToolBar, "main")
+        if toolbar is None:
+            toolbar = w.addToolBar("Training")
+            toolbar.setObjectName("training_toolbar")
+        else:
+            toolbar.addSeparator()
+        for key in ("play", "pause", "step", "step_epoch", "stop", "reset"):
+            toolbar.addAction(a[key])
+        self.toolbar = toolbar
+
+        def dock(title: str, name: str, widget: QWidget, area) -> QDockWidget:
+            d = QDockWidget(title, w)
+            d.setObjectName(name)
+            d.setWidget(widget)
+            w.addDockWidget(area, d)
+            return d
+
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self.docks = {
+            "panel": dock("Training", "training_panel_dock", self.panel, bottom),
+            "boundary": dock("Decision boundary", "training_boundary_dock", self.boundary, right),
+            "tiles": dock("Weight tiles", "training_tiles_dock", self.tiles, right),
+            "predictions": dock(
+                "Predictions", "training_predictions_dock", self.predictions, right
+            ),
+            "activity": dock("Network activity", "training_activity_dock", self.activity, right),
+            "loss": dock("Loss and metrics", "training_loss_dock", self.loss_plot, bottom),
+            "layers": dock("Layer statistics", "training_layers_dock", self.layer_stats, bottom),
+            "confusion": dock(
+                "Confusion matrix", "training_confusion_dock", self.confusion, bottom
+            ),
+        }
+        self._laid_out = False
+        if w.isVisible():
+            self.lay_out_docks()
+        # else on the window's first show (Qt 6.11 leaves a stray tab bar when dock groups
+        # are tabified before the window is shown); a restored saved layout wins either way.
+        for view in self.views():
+            view.auto_refresh = False
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.timeout.connect(self.render_views)
+        self._next_render = 0.0
+
+    def lay_out_docks(self) -> None:
+        """The default arrangement. Bottom: the panel beside the loss / layer statistics /
+        confusion tabs. Right: the views of the data (boundary, tiles, predictions, network
+        activity) as tabs."""
+        self._laid_out = True
+        w, d = self.window, self.docks
+        w.splitDockWidget(d["panel"], d["loss"], Qt.Orientation.Horizontal)
+        for key in ("tiles", "predictions", "activity"):
+            w.tabifyDockWidget(d["boundary"], d[key])
+        for key in ("layers", "confusion"):
+            w.tabifyDockWidget(d["loss"], d[key])
+        d["boundary"].raise_()
+        d["loss"].raise_()
+        w.resizeDocks([d["panel"], d["loss"]], [330, 900], Qt.Orientation.Horizontal)
+        w.resizeDocks([d["loss"]], [330], Qt.Orientation.Vertical)
+        w.resizeDocks([d["boundary"]], [520], Qt.Orientation.Horizontal)
+        update = getattr(w, "_update_title_bars", None)  # the main window's tab-only titles
+        if callable(update):
+            update()
+
+    def train_blocking(self, epochs: int | None = None, timeout_s: float = 600.0) -> bool:
+        """Play and wait (running the event loop) until the run ends, diverges or fails, or
+        ``timeout_s`` passes; for scripts and the screenshot command. ``epochs`` sets the
+        project's epoch count first (a live setting). True when the run finished."""
+        from PySide6.QtCore import QEventLoop
+
+        if epochs is not None:
+            self.document.project.data.setdefault("fit", {})["epochs"] = int(epochs)
+            if self._sent_signature is not None:
+                self.session.apply_live(self.document.data)
+            self._target_epochs = int(epochs)
+            self.panel.sync()
+        done = self.finished_runs
+        deadline = time.perf_counter() + timeout_s
+        loop = QEventLoop()
+        timer = QTimer()
+
+        def check() -> None:
+            if (
+                self.finished_runs > done
+                or self.errors
+                or self.history.divergence is not None
+                or time.perf_counter() > deadline
+                or (self.state == "idle" and not self.session.alive)
+            ):
+                loop.quit()
+
+        timer.timeout.connect(check)
+        timer.start(50)
+        self.play()
+        loop.exec()
+        timer.stop()
+        self.render_views(all_views=True)
+        return self.finished_runs > done
+
+    def views(self) -> list[QWidget]:
+        return [
+            self.loss_plot,
+            self.layer_stats,
+            self.boundary,
+            self.tiles,
+            self.predictions,
+            self.confusion,
+            self.activity,
+        ]
+
+    def show_all_settings(self) -> None:
+        """The inspector's project-settings page: nothing selected, its dock raised."""
+        self.document.set_selection([])
+        for d in self.window.findChildren(QDockWidget):
+            inner = d.widget()
+            if inner is not None and type(inner).__name__ == "InspectorPanel":
+                d.show()
+                d.raise_()
+
+    # ------------------------------------------------------------------ commands
+    def can_train(self) -> tuple[bool, str]:
+        reason = self.document.invalid_reason()
+        if reason:
+            return False, f"Fix the project first: {reason}"
+        return True, ""
+
+    def play(self) -> None:
+        if self._start():
+            self.session.play()
+
+    def step(self) -> None:
+        if self._start():
+            self.session.step(1)
+
+    def step_epoch(self) -> None:
+        if self._start():
+            self.session.step_epoch()
+
+    def pause(self) -> None:
+        self.session.pause()
+
+    def stop(self) -> None:
+        self.session.stop()
+
+    def reset(self) -> None:
+        """Re-initialise the weights from the seed; this run's curves stay, faint."""
+        self.loss_plot.archive(self.history)
+        # Until the worker confirms the reset, what it posted before belongs to no run shown.
+        self.history = RunHistory(PENDING_RUN)
+        self.session.reset()
+        self.panel.clear_message()
+        self.panel.progress.setValue(0)
+        self.panel.progress.setFormat("Not trained")
+        self.panel.progress_label.setText("")
+        self._render_history()
+
+    def _start(self) -> bool:
+        ok, _reason = self.can_train()
+        if not ok:
+            self._update_controls()
+            return False
+        if self.panel.message_level == "error" or self.panel.message_level == "warning":
+            self.panel.clear_message()
+        self._configure_if_needed()
+        self._set_state("running")
+        return True
+
+    def _configure_if_needed(self) -> None:
+        sig = training_signature(self.document.data)
+        if sig == self._sent_signature and not self._fresh:
+            return
+        p = self.document.project
+        self._gen += 1
+        history = copy.deepcopy(p.history) if p.history else None
+        epochs_done = len(history.get("loss", [])) if history else 0
+        self.session.configure(
+            RunConfig(
+                spec=copy.deepcopy(self.document.data),
+                path=str(p.path) if p.path else None,
+                weights={k: v.copy() for k, v in p.weights.items()} if p.weights else None,
+                weights_spec=copy.deepcopy(self._weights_spec),
+                keep_weights=self._keep_weights,
+                history=history,
+                epochs_done=epochs_done,
+                fresh=self._fresh,
+                gen=self._gen,
+            )
+        )
+        self._sent_signature = sig
+        self._fresh = False
+        self._keep_weights = True
+        self._asked_keep = False
+
+    # ------------------------------------------------------------------ questions
+    def ask_rebuild(self) -> bool:
+        """Training runs and an edit needs a rebuild: apply it now (True) or undo it."""
+        answer = QMessageBox.question(
+            self.window,
+            "Rebuild the model?",
+            "This change needs the model to be rebuilt. Rebuild now and continue training "
+            "(the weights are kept where the layers did not change)?\n\n"
+            "No keeps training as it was and undoes the change.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.Yes,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def ask_keep_weights(self, changed: list[str]) -> bool:
+        """Trained weights exist and the network changed: keep those of unchanged layers?"""
+        names = ", ".join(f"'{n}'" for n in changed[:6]) + (" …" if len(changed) > 6 else "")
+        box = QMessageBox(self.window)
+        box.setWindowTitle("Keep the trained weights?")
+        box.setText(
+            f"The network changed ({names} cannot keep their weights). Keep the trained "
+            "weights of the layers that did not change (same name, type and shapes), or "
+            "re-initialise every layer?"
+        )
+        keep = box.addButton("Keep unchanged layers", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Re-initialise all", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(keep)
+        box.exec()
+        return box.clickedButton() is keep
+
+    # ------------------------------------------------------------------ document
+    def _trained_reference(self) -> tuple[dict, dict] | None:
+        """(weight shapes, layer classes) of the trained weights we have, if any."""
+        p = self.document.project
+        if p.weights:
+            return flat_shapes(p.weights), layer_classes(self._weights_spec)
+        if self._last_build is not None and self.history.gsteps > 0:
+            info = self._last_build["info"]
+            shapes = {
+                layer.name: layer.weight_shapes for layer in info.layers if layer.weight_shapes
+            }
+            return shapes, {layer.name: layer.class_name for layer in info.layers}
+        return None
+
+    def _on_document_changed(self) -> None:
+        self._update_controls()
+        if self._reverting or self._shut:
+            return
+        doc = self.document
+        if not doc.valid:
+            return
+        sig = training_signature(doc.data)
+        if self._sent_signature is None:
+            self._check_keep_weights()
+            return
+        if sig == self._sent_signature:
+            self.session.apply_live(doc.data)  # the learning rate or the epochs
+            self._target_epochs = int(doc.project.fit.get("epochs", 1))
+            return
+        if self.state == "running":
+            if not self.ask_rebuild():
+                self._reverting = True
+                QTimer.singleShot(0, self._undo_last)
+                return
+            self._check_keep_weights()
+            self._configure_if_needed()
+            self.session.play()
+            return
+        self._check_keep_weights()
+
+    def _undo_last(self) -> None:
+        try:
+            self.document.undo_stack.undo()
+        finally:
+            self._reverting = False
+
+    def _check_keep_weights(self) -> None:
+        if self._asked_keep:
+            return
+        ref = self._trained_reference()
+        if ref is None:
+            return
+        old_shapes, old_classes = ref
+        new_shapes = graph_weight_shapes(self.document.graph)
+        new_classes = layer_classes(self.document.data)
+        changed = changed_layers(old_shapes, old_classes, new_shapes, new_classes)
+        if not changed:
+            return
+        self._asked_keep = True
+        keep = self.ask_keep_weights(changed)
+        self._keep_weights = keep
+        if not keep:
+            self._fresh = True
+            self.loss_plot.archive(self.history)
+            self.history = RunHistory(self.run_id)
+            self.document.project.weights = None
+            self.document.project.history = None
+            self._weights_spec = None
+            self._render_history()
+
+    def _on_replaced(self) -> None:
+        """Another project was opened: stop, forget the model, start the views over."""
+        self.session.stop()
+        self._sent_signature = None
+        self._fresh = True
+        self._keep_weights = True
+        self._asked_keep = False
+        self._weights_spec = (
+            copy.deepcopy(self.document.data) if self.document.project.weights else None
+        )
+        self.loss_plot.clear_earlier()
+        self.history = RunHistory()
+        self.info = self.snapshot = self.report = None
+        self._last_build = None
+        for view in (self.boundary, self.tiles, self.predictions, self.confusion, self.activity):
+            view.set_build(None)
+        self.layer_stats.set_layers([])
+        self.layer_stats.snapshot = None
+        self.panel.clear_message()
+        self._load_project_history()
+        self._update_controls()
+
+    def _load_project_history(self) -> None:
+        h = self.document.project.history
+        if h:
+            self.history.load_epochs(h)
+        self._render_history()
+
+    # ------------------------------------------------------------------ state
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self._update_controls()
+
+    def _update_controls(self) -> None:
+        ok, reason = self.can_train()
+        self.panel.set_state(self.state, ok, reason)
+
+    # ------------------------------------------------------------------ worker output
+    def _on_batch(self, batch) -> None:
+        self.batches += 1
+        h = self.history
+        for ev in batch.events:
+            kind = ev[0]
+            if kind == "build":
+                self._on_build(ev[1])
+                h = self.history
+            elif kind == "reset":
+                self.snapshot = None
+                self.history = h = RunHistory(ev[1] if ev[1] is not None else self.run_id)
+                self.run_id = h.run_id
+                p = self.document.project
+                p.weights = p.history = None
+                self._weights_spec = None
+            elif kind == "state":
+                self.state = ev[1]
+            elif kind == "handoff":
+                self._on_handoff(ev[1])
+            elif kind == "diverged":
+                self._on_diverged(ev[1])
+            elif kind == "error":
+                self.errors.append(ev[1])
+                self.panel.show_message(
+                    f"<b>Training failed.</b> {_esc(ev[1])}<br>The project was not changed.",
+                    "error",
+                )
+                self._status(f"Training failed: {ev[1]}")
+            elif kind == "finished":
+                self.finished_runs += 1
+                self._status(f"Training finished after {ev[1]} epochs")
+        run = h.run_id
+        steps = [r for r in batch.steps if r.run == run]
+        h.add_steps(steps)
+        h.add_epochs([e for e in batch.epochs if e[2] == run])
+        if batch.snapshot is not None and batch.snapshot.run != run:
+            batch.snapshot = None
+        if batch.epoch_report is not None and batch.epoch_report.run != run:
+            batch.epoch_report = None
+        batch.steps = steps
+        if batch.snapshot is not None:
+            self.snapshot = batch.snapshot
+            h.add_snapshot(batch.snapshot)
+            for view in (
+                self.layer_stats,
+                self.boundary,
+                self.tiles,
+                self.predictions,
+                self.activity,
+            ):
+                view.set_snapshot(batch.snapshot)
+            self._update_badges(batch.snapshot.warnings())
+        if batch.epoch_report is not None:
+            self.report = batch.epoch_report
+            self.confusion.set_report(batch.epoch_report)
+        if batch.steps or batch.epochs or batch.snapshot is not None:
+            self._render_history()
+        if batch.steps:
+            self._pending_progress = batch.steps[-1]
+        if any(ev[0] == "state" for ev in batch.events):
+            self._update_controls()
+            if self.state != "running":
+                self.render_views(all_views=True)  # a pause/stop shows its state at once
+        else:
+            self._schedule_render()
+
+    # ------------------------------------------------------------------ render pacing
+    def _schedule_render(self) -> None:
+        if self._render_timer.isActive():
+            return
+        delay = max(0.0, self._next_render - time.perf_counter())
+        self._render_timer.start(int(delay * 1000))
+
+    def render_views(self, all_views: bool = False) -> None:
+        """Render the next visible view that has new data (round robin: one view's paint per
+        event-loop turn keeps each stall short), or every one with ``all_views``.
+
+        Paced: at most RENDER_HZ renders a second, and spaced so that rendering and painting
+        take at most 1/RENDER_COST_FACTOR of the time: the worker shares the interpreter
+        (and on small machines the CPU) with the UI thread.
+        """
+        self._render_timer.stop()
+        # CPU time of this thread, not wall time: waiting for the interpreter lock while the
+        # worker computes is no cost to training.
+        t0 = time.thread_time()
+        painted = PaintMeter.take()  # what the previous renders cost to paint
+        if self._pending_progress is not None:
+            self._update_progress(self._pending_progress)
+            self._pending_progress = None
+        views = self.views()
+        n = len(views)
+        for k in range(n):
+            view = views[(self._render_next + k) % n]
+            if view.dirty and view.isVisible():
+                view.refresh()
+                self._render_next = (self._render_next + k + 1) % n
+                if not all_views:
+                    break
+        cost = (time.thread_time() - t0) + painted
+        self._next_render = time.perf_counter() + max(1.0 / RENDER_HZ, RENDER_COST_FACTOR * cost)
+        if any(v.dirty and v.isVisible() for v in views):
+            self._schedule_render()
+
+    def _on_build(self, build: dict) -> None:
+        if build.get("gen", self._gen) != self._gen:
+            return
+        info = build["info"]
+        if not build["continued"]:
+            self.loss_plot.archive(self.history)
+            self.history = RunHistory(build["run_id"])
+            if build["history"]:
+                self.history.load_epochs(build["history"])
+        self.run_id = build["run_id"]
+        self._last_build = build
+        self.info = info
+        self._target_epochs = int(self.document.project.fit.get("epochs", 1))
+        self.layer_stats.set_layers([x.name for x in info.layers if x.weight_shapes])
+        for view in (self.boundary, self.tiles, self.predictions, self.confusion, self.activity):
+            view.set_build(info)
+        relevant = {
+            "boundary": info.points is not None,
+            "tiles": info.tiles_layer is not None,
+            "predictions": info.sample_images is not None,
+            "confusion": info.task == "classification",
+        }
+        for key, show in relevant.items():
+            self.docks[key].setVisible(show)
+        if info.points is not None:
+            self.docks["boundary"].raise_()
+        elif info.tiles_layer is not None:
+            self.docks["tiles"].raise_()
+        else:
+            self.docks["activity"].raise_()
+        if build.get("kept"):
+            self.document.project.weights = build["weights"]
+            self._weights_spec = copy.deepcopy(self.document.data)
+        if build.get("note"):
+            self.panel.show_message(_esc(build["note"]), "info")
+
+    def _on_handoff(self, payload: dict) -> None:
+        if payload.get("gen", self._gen) != self._gen:
+            return  # from before the project was replaced or rebuilt
+        p = self.document.project
+        p.weights = payload["weights"]
+        p.history = payload["history"] or None
+        self._weights_spec = payload["spec"]
+        self.handoffs += 1
+
+    def _on_diverged(self, info: dict) -> None:
+        last = self.history.last_step
+        spe = last.steps_per_epoch if last is not None else 1
+        x = (info["epoch"] - 1) + info["step"] / max(spe, 1)
+        self.history.divergence = {**info, "x": x}
+        where = f" in layer <b>{_esc(info['layer'])}</b>" if info.get("layer") else ""
+        lr = effective_learning_rate(self.document.project)
+        lr_text = f" (now {lr:g})" if lr is not None else ""
+        html = (
+            f"<b>Training stopped at epoch {info['epoch']}, step {info['step']}</b>: "
+            f"{_esc(info['what'])}{where} became non-finite (NaN or inf). The last finite "
+            f"weights were restored.<br>What usually helps: a lower learning rate{lr_text}, "
+            "gradient clipping (clipnorm), standardized inputs, or fewer/narrower layers. "
+            "It may also indicate a bug in the data (NaN or huge values)."
+        )
+        self.panel.show_message(html, "warning")
+        self._status(
+            f"Training diverged at epoch {info['epoch']}, step {info['step']}"
+            + (f" in layer '{info['layer']}'" if info.get("layer") else "")
+        )
+
+    def _status(self, text: str) -> None:
+        try:
+            self.window.statusBar().showMessage(text, 10000)
+        except (AttributeError, RuntimeError):
+            pass
+
+    def _render_history(self) -> None:
+        self.loss_plot.set_history(self.history)
+        self.layer_stats.set_history(self.history)
+        self._schedule_render()
+
+    def _update_progress(self, rec) -> None:
+        now = time.perf_counter()
+        rate, t_prev, g_prev = self._rate
+        batch_size = self._last_build["batch_size"] if self._last_build else 1
+        if t_prev > 0 and now > t_prev and rec.gstep > g_prev:
+            inst = (rec.gstep - g_prev) * batch_size / (now - t_prev)
+            rate = inst if rate <= 0 else 0.8 * rate + 0.2 * inst
+        self._rate = (rate, now, rec.gstep)
+        target = max(self._target_epochs, rec.epoch)
+        remaining = (target - rec.epoch) * rec.steps_per_epoch + (rec.steps_per_epoch - rec.step)
+        eta = remaining * batch_size / rate if rate > 0 else math.nan
+        self.panel.set_progress(rec.epoch, target, rec.step, rec.steps_per_epoch, rate, eta)
+
+    # ------------------------------------------------------------------ canvas badges
+    def _canvas_scene(self):
+        view = self._badges_view
+        if view is None:
+            for v in self.window.findChildren(QGraphicsView):
+                if hasattr(v.scene(), "item_for"):
+                    self._badges_view = view = v
+                    break
+        return view.scene() if view is not None else None
+
+    def _update_badges(self, warnings: dict[str, str]) -> None:
+        scene = self._canvas_scene()
+        if scene is None:
+            return
+        for item in scene.layer_items():
+            badge = next(
+                (c for c in item.childItems() if c.data(BADGE_KEY)),
+                None,
+            )
+            text = warnings.get(item.name)
+            if text is None:
+                if badge is not None:
+                    badge.setVisible(False)
+                continue
+            if badge is None:
+                badge = _BadgeItem(item)
+                rect = item.block_rect() if hasattr(item, "block_rect") else item.boundingRect()
+                badge.setPos(rect.right() - 6, rect.top() + 6)
+            badge.setToolTip(f"⚠ {item.name}: {text}")
+            badge.setVisible(True)
+
+    def badge_texts(self) -> dict[str, str]:
+        """The warnings shown on the canvas now (for tests)."""
+        scene = self._canvas_scene()
+        out = {}
+        if scene is None:
+            return out
+        for item in scene.layer_items():
+            for c in item.childItems():
+                if c.data(BADGE_KEY) and c.isVisible():
+                    out[item.name] = c.toolTip()
+        return out
+
+    # ------------------------------------------------------------------ shutdown
+    def eventFilter(self, watched, event) -> bool:  # Qt override
+        if watched is self.window:
+            t = event.type()
+            if t == QEvent.Type.Show and not self._laid_out:
+                # A layout the window restored from its settings (the main window's
+                # restoreState, which knows these docks by name) is the user's: keep it.
+                if not getattr(self.window, "_layout_restored", False):
+                    self.lay_out_docks()
+                self._laid_out = True
+            elif t == QEvent.Type.Close:
+                self._closing = True
+                QTimer.singleShot(0, self._close_check)
+            elif t == QEvent.Type.Hide and self._closing and not event.spontaneous():
+                self.shutdown()
+        return False
+
+    def _close_check(self) -> None:
+        self._closing = False
+
+    def shutdown(self) -> None:
+        """Stop training and end the worker thread (waits for it). Idempotent."""
+        if self._shut:
+            return
+        self._shut = True
+        self.session.shutdown()
+
+
+def _esc(text: str) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def attach_training(window: QMainWindow) -> TrainingController:
+    """Add training to ``window`` (a QMainWindow with a ``document``): toolbar actions (on the
+    toolbar named "main" when there is one), the training panel and the live views in docks
+    (added to ``window.mode_docks`` and the ``window.view_menu`` when the window has them).
+    Returns the controller (also kept as ``window.training_controller``); a second call
+    returns the same one."""
+    existing = getattr(window, "training_controller", None)
+    if isinstance(existing, TrainingController):
+        return existing  # attached already: one controller per window
+    controller = TrainingController(window)
+    window.training_controller = controller
+    docks = list(controller.docks.values())
+    # The main window keeps its mode docks' title bars tab-only and lists them under View.
+    if isinstance(getattr(window, "mode_docks", None), list):
+        window.mode_docks.extend(docks)
+    view_menu = getattr(window, "view_menu", None)
+    if view_menu is not None and hasattr(view_menu, "addAction"):
+        view_menu.addSeparator()
+        for dock in docks:
+            view_menu.addAction(dock.toggleViewAction())
+    return controller

@@ -1,0 +1,705 @@
+"""What the live views show about a model in training, computed where the model lives.
+
+The GUI's training worker calls a :class:`Monitor` between training steps, at a throttled rate
+(every few steps, at most ~10 times a second), never inside the training fast path. Everything
+returned is a plain NumPy copy or a Python number, safe to hand to another thread:
+
+- :meth:`Monitor.build_info`: once per (re)built model: the layers, the data points of a 2-D
+  set, the sample images of an image set.
+- :meth:`Monitor.snapshot`: per layer, weight copies (small kernels whole, large ones strided),
+  a weight histogram, gradient norms and a gradient-magnitude histogram on a fixed probe batch,
+  update-to-weight ratios since the previous snapshot, activation statistics (dead ReLUs,
+  saturated sigmoid/tanh units), the activations of one selected sample, and for 2-D data the
+  decision boundary over a grid plus each hidden neuron's output over the plane; for image
+  data the first layer's weights as image tiles and predictions for a fixed set of samples.
+- :meth:`Monitor.epoch_report`: the confusion matrix and per-class accuracy on the validation
+  split (the training split when there is none), at each epoch end.
+
+Views never change the run: gradients for the views come from ``loss_and_grads`` with the
+dropout random streams rewound afterwards (NumPy) or from ``layer_gradients`` (TensorFlow).
+This module imports neither Qt nor TensorFlow; scikit-learn is imported for the confusion
+matrix only.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: Gradient norms below this are marked "vanishing", above :data:`GRAD_EXPLODING` "exploding".
+GRAD_VANISHING = 1e-7
+GRAD_EXPLODING = 1e3
+#: A layer is "dying" when this share of its ReLU units output 0 on every probe sample.
+DEAD_WARNING = 0.5
+#: A layer is "saturating" when this share of its sigmoid/tanh outputs sit in the flat tails.
+SATURATION_WARNING = 0.5
+#: Outputs closer than this to a sigmoid's 0/1 (tanh's -1/1) count as saturated.
+SATURATION_MARGIN = 0.02
+#: Fixed edges of the gradient-magnitude histogram, in log10 |g| (values of 0 fall in the
+#: first bin): the same bins in every snapshot, so histograms compare over time.
+GRAD_LOG_EDGES = np.linspace(-10.0, 4.0, 57)
+#: Number of bins of a weight histogram (over [-r, r], r the largest |w| rounded up).
+WEIGHT_BINS = 41
+#: Kernels with more cells than this are copied with a stride (the heatmap shows ~512x512).
+MAX_KERNEL_CELLS = 512 * 512
+#: Layers up to this many units are drawn neuron by neuron by the network view.
+MAX_NEURONS_SHOWN = 32
+#: Hidden-neuron maps over the plane are made when the hidden layers total at most this.
+MAX_NEURON_MAPS = 96
+
+RELU_LIKE = ("relu",)
+SATURATING = {"sigmoid": (0.0, 1.0), "hard_sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist")
+
+
+# ------------------------------------------------------------------------------- data classes
+@dataclass
+class LayerInfo:
+    """A layer as the views need it (from the graph; no arrays)."""
+
+    name: str
+    class_name: str
+    activation: str | None
+    units: int
+    inbound: list[str]
+    weight_shapes: dict[str, tuple[int, ...]]
+
+
+@dataclass
+class BuildInfo:
+    """What does not change while one model trains: sent once per (re)build.
+
+    Attributes
+    ----------
+    layers : list of LayerInfo
+        Every layer, in topological order.
+    input_units : int
+        Number of values in one input sample.
+    task : {"classification", "regression"}
+    n_classes : int
+    class_names : list of str
+    points : dict or None
+        2-D data only: ``x_train`` (n, 2), ``y_train`` (n,) int class labels (or values),
+        ``x_val``/``y_val`` likewise or None, and ``extent`` ``(x0, x1, y0, y1)`` of the grid.
+    image_shape : tuple of int or None
+        ``(h, w)`` when the inputs are images (first-layer tiles, prediction grid).
+    sample_images : ndarray of shape (n, h, w) or None
+        The fixed samples of the prediction grid (scaled to 0..1 per image).
+    sample_labels : ndarray of shape (n,) or None
+    probe_size : int
+        Samples in the probe batch (the selectable samples of the activity view).
+    """
+
+    layers: list[LayerInfo]
+    input_units: int
+    task: str
+    n_classes: int
+    class_names: list[str]
+    points: dict[str, Any] | None = None
+    image_shape: tuple[int, int] | None = None
+    sample_images: np.ndarray | None = None
+    sample_labels: np.ndarray | None = None
+    probe_size: int = 0
+    tiles_layer: str | None = None
+
+
+@dataclass
+class LayerStats:
+    """One layer at one moment (weights, gradients, activations on the probe batch).
+
+    ``kernel`` is the whole kernel (in, out) when it has at most :data:`MAX_KERNEL_CELLS`
+    cells, else a strided copy; ``weight_hist`` is ``(counts, edges)``; ``grad_hist`` counts
+    of log10 |g| over :data:`GRAD_LOG_EDGES`; ``update_ratio`` the norm of the weight change
+    per step since the previous snapshot over the weight norm; ``dead_fraction`` (ReLU layers)
+    the share of units that output 0 for every probe sample; ``saturated_fraction``
+    (sigmoid/tanh) the share of outputs within :data:`SATURATION_MARGIN` of the asymptotes.
+    """
+
+    name: str
+    kernel: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    weight_norm: float = 0.0
+    weight_hist: tuple[np.ndarray, np.ndarray] | None = None
+    grad_norm: float = math.nan
+    grad_hist: np.ndarray | None = None
+    update_ratio: float = math.nan
+    dead_fraction: float | None = None
+    saturated_fraction: float | None = None
+    act_mean: float = math.nan
+    act_std: float = math.nan
+
+
+@dataclass
+class Snapshot:
+    """The state the live views show, at global step ``step``.
+
+    ``activations``: ``{"input": (n_in,), layer: (units,)}`` for the selected probe sample;
+    ``boundary``: (res, res, k) class probabilities (or (res, res, 1) outputs for regression)
+    over the grid of :attr:`BuildInfo.points`, row = y; ``neuron_maps``: ``{layer: (units, r,
+    r)}`` hidden outputs over the same plane; ``tiles``: (units, h, w) first-layer weights and
+    ``tiles_change`` their change since the monitor started (the random start subtracted:
+    what training has learned); ``predictions``: (n,) predicted classes of the sample images,
+    ``confidence`` their probabilities; ``run``: the worker's run id (set by the worker).
+    """
+
+    step: int
+    epoch: int
+    layers: dict[str, LayerStats] = field(default_factory=dict)
+    activations: dict[str, np.ndarray] = field(default_factory=dict)
+    sample_index: int = 0
+    sample_label: str = ""
+    boundary: np.ndarray | None = None
+    neuron_maps: dict[str, np.ndarray] = field(default_factory=dict)
+    tiles: np.ndarray | None = None
+    tiles_change: np.ndarray | None = None
+    predictions: np.ndarray | None = None
+    confidence: np.ndarray | None = None
+    seconds: float = 0.0
+    run: int = 0
+
+    def warnings(self) -> dict[str, str]:
+        """``{layer: sentence}`` for layers that are dying, saturating, vanishing, exploding."""
+        return layer_warnings(self.layers)
+
+
+@dataclass
+class EpochReport:
+    """Classification quality at an epoch end: ``confusion[i, j]`` counts samples of class
+    ``i`` predicted as ``j``; ``per_class_accuracy[i]`` is the recall of class ``i`` (NaN
+    when the split holds none of it)."""
+
+    epoch: int
+    split: str
+    confusion: np.ndarray
+    per_class_accuracy: np.ndarray
+    accuracy: float
+    run: int = 0
+
+
+# ------------------------------------------------------------------------------- statistics
+def weight_histogram(w: np.ndarray, bins: int = WEIGHT_BINS) -> tuple[np.ndarray, np.ndarray]:
+    """Histogram of ``w`` over ``bins`` equal bins on a symmetric range ``[-r, r]``.
+
+    ``r`` is the largest |w| rounded up to 1, 2 or 5 times a power of ten, so the range stays
+    put while the weights grow a little. Returns ``(counts, edges)`` (float64, int64).
+    """
+    w = np.asarray(w, dtype=np.float64).reshape(-1)
+    finite = w[np.isfinite(w)]
+    top = float(np.max(np.abs(finite))) if finite.size else 0.0
+    r = nice_ceiling(top) if top > 0 else 1.0
+    counts, edges = np.histogram(finite, bins=bins, range=(-r, r))
+    return counts.astype(np.int64), edges
+
+
+def nice_ceiling(x: float) -> float:
+    """The smallest of 1, 2, 5 times a power of ten that is >= ``x`` (> 0)."""
+    exp = math.floor(math.log10(x))
+    for m in (1.0, 2.0, 5.0, 10.0):
+        v = m * 10.0**exp
+        if v >= x * (1 - 1e-12):
+            return v
+    return 10.0 ** (exp + 1)  # pragma: no cover - the loop always returns
+
+
+def grad_log_histogram(g: np.ndarray) -> np.ndarray:
+    """Counts of log10 |g| over :data:`GRAD_LOG_EDGES`; zeros and tinier values count in the
+    first bin, huge ones in the last, non-finite ones nowhere."""
+    a = np.abs(np.asarray(g, dtype=np.float64).reshape(-1))
+    a = a[np.isfinite(a)]
+    lo, hi = GRAD_LOG_EDGES[0], GRAD_LOG_EDGES[-1]
+    with np.errstate(divide="ignore"):
+        logs = np.clip(np.log10(a), lo, hi - 1e-9)
+    counts, _ = np.histogram(logs, bins=GRAD_LOG_EDGES)
+    return counts.astype(np.int64)
+
+
+def dead_fraction(a: np.ndarray) -> float:
+    """Share of units (last axis) whose output is <= 0 for every sample (a "dead" ReLU)."""
+    a = np.asarray(a)
+    if a.size == 0:
+        return 0.0
+    flat = a.reshape(len(a), -1)
+    return float(np.mean(np.all(flat <= 0, axis=0)))
+
+
+def saturated_fraction(a: np.ndarray, activation: str, margin: float = SATURATION_MARGIN) -> float:
+    """Share of outputs within ``margin`` (relative to the range) of the activation's
+    asymptotes: sigmoid near 0 or 1, tanh near -1 or 1."""
+    lo, hi = SATURATING[activation]
+    a = np.asarray(a, dtype=np.float64)
+    if a.size == 0:
+        return 0.0
+    m = margin * (hi - lo)
+    return float(np.mean((a <= lo + m) | (a >= hi - m)))
+
+
+def activation_stats(activation: str | None, a: np.ndarray) -> dict[str, float | None]:
+    """``dead`` (ReLU layers), ``saturated`` (sigmoid/tanh), ``mean`` and ``std`` of ``a``."""
+    a = np.asarray(a)
+    finite = a[np.isfinite(a)] if a.size else a
+    return {
+        "dead": dead_fraction(a) if activation in RELU_LIKE else None,
+        "saturated": saturated_fraction(a, activation) if activation in SATURATING else None,
+        "mean": float(finite.mean()) if finite.size else math.nan,
+        "std": float(finite.std()) if finite.size else math.nan,
+    }
+
+
+def update_ratio(before: dict[str, np.ndarray], after: dict[str, np.ndarray], steps: int) -> float:
+    """||after - before|| / ||before|| per step (over a layer's kernel and bias together).
+
+    The classic rule of thumb wants about 1e-3 per update: much lower learns slowly, much
+    higher is unstable. ``steps`` is the number of updates between ``before`` and ``after``.
+    """
+    diff = 0.0
+    base = 0.0
+    for key, b in before.items():
+        a = after.get(key)
+        if a is None or a.shape != b.shape:
+            return math.nan
+        b64 = b.astype(np.float64, copy=False)
+        diff += float(np.sum((a.astype(np.float64, copy=False) - b64) ** 2))
+        base += float(np.sum(b64**2))
+    if steps <= 0:
+        return math.nan
+    return math.sqrt(diff) / max(math.sqrt(base), 1e-12) / steps
+
+
+def layer_warnings(layers: dict[str, LayerStats]) -> dict[str, str]:
+    """One sentence per layer in trouble, for a badge and its tooltip."""
+    out: dict[str, str] = {}
+    for name, st in layers.items():
+        msgs = []
+        if st.dead_fraction is not None and st.dead_fraction >= DEAD_WARNING:
+            msgs.append(
+                f"dying: {st.dead_fraction:.0%} of its ReLU units output 0 for every probe sample"
+            )
+        if st.saturated_fraction is not None and st.saturated_fraction >= SATURATION_WARNING:
+            msgs.append(f"saturating: {st.saturated_fraction:.0%} of its outputs sit in the tails")
+        if math.isfinite(st.grad_norm):
+            if st.grad_norm < GRAD_VANISHING:
+                msgs.append(f"vanishing gradient (norm {st.grad_norm:.1e} < {GRAD_VANISHING:g})")
+            elif st.grad_norm > GRAD_EXPLODING:
+                msgs.append(f"exploding gradient (norm {st.grad_norm:.1e} > {GRAD_EXPLODING:g})")
+        if msgs:
+            out[name] = "; ".join(msgs)
+    return out
+
+
+def class_labels(y: np.ndarray, positive_threshold: float = 0.5) -> np.ndarray:
+    """Integer class labels from encoded targets: sparse labels as they are, one-hot by
+    argmax, a single column by threshold (-1/+1 Perceptron targets by sign)."""
+    y = np.asarray(y)
+    if y.ndim == 1:
+        return y.astype(np.int64)
+    if y.shape[1] == 1:
+        col = y[:, 0]
+        thr = 0.0 if col.min(initial=0.0) < 0 else positive_threshold
+        return (col > thr).astype(np.int64)
+    return np.argmax(y, axis=1).astype(np.int64)
+
+
+def predicted_classes(out: np.ndarray, activation: str | None) -> np.ndarray:
+    """Class predictions from network outputs (argmax, or a threshold for one unit)."""
+    out = np.asarray(out).reshape(len(out), -1)
+    if out.shape[1] == 1:
+        thr = 0.5 if activation in ("sigmoid", "hard_sigmoid", "softmax") else 0.0
+        return (out[:, 0] >= thr).astype(np.int64)
+    return np.argmax(out, axis=1).astype(np.int64)
+
+
+def class_probabilities(out: np.ndarray, activation: str | None) -> np.ndarray:
+    """(n, k) class scores in [0, 1] summing to 1 per row, from network outputs."""
+    out = np.asarray(out, dtype=np.float64).reshape(len(out), -1)
+    if out.shape[1] == 1:
+        if activation in ("sigmoid", "hard_sigmoid"):
+            p = np.clip(out[:, 0], 0.0, 1.0)
+        else:  # a linear/tanh/sign unit separating by sign
+            p = 1.0 / (1.0 + np.exp(-np.clip(out[:, 0] * 4.0, -50, 50)))
+        return np.stack([1.0 - p, p], axis=1)
+    if activation == "softmax":
+        return np.clip(out, 0.0, 1.0)
+    shifted = out - out.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """scikit-learn's confusion matrix with every class present (rows: true, columns: pred)."""
+    from sklearn.metrics import confusion_matrix as sk_confusion
+
+    return sk_confusion(y_true, y_pred, labels=list(range(n_classes))).astype(np.int64)
+
+
+def per_class_accuracy(cm: np.ndarray) -> np.ndarray:
+    """Recall per class from a confusion matrix (NaN for a class with no samples)."""
+    totals = cm.sum(axis=1).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, np.diag(cm) / np.where(totals > 0, totals, 1.0), np.nan)
+
+
+def image_shape_for(n_values: int, dataset_name: str | None, input_shape: tuple) -> tuple | None:
+    """``(h, w)`` when the inputs are images: (h, w[, 1]) inputs, or a known image set's flat
+    vector (digits 8x8, MNIST 28x28)."""
+    if len(input_shape) == 3 and input_shape[2] == 1:
+        return (int(input_shape[0]), int(input_shape[1]))
+    if len(input_shape) == 2:
+        return (int(input_shape[0]), int(input_shape[1]))
+    side = math.isqrt(n_values)
+    if dataset_name in IMAGE_DATASETS and side * side == n_values:
+        return (side, side)
+    return None
+
+
+def _strided(kernel: np.ndarray) -> np.ndarray:
+    if kernel.size <= MAX_KERNEL_CELLS:
+        return np.array(kernel, copy=True)
+    si = max(1, math.ceil(kernel.shape[0] / 512))
+    so = max(1, math.ceil(kernel.shape[1] / 512))
+    return np.array(kernel[::si, ::so], copy=True)
+
+
+def _scale01(images: np.ndarray) -> np.ndarray:
+    flat = images.reshape(len(images), -1).astype(np.float64)
+    lo = flat.min(axis=1, keepdims=True)
+    hi = flat.max(axis=1, keepdims=True)
+    return ((flat - lo) / np.where(hi > lo, hi - lo, 1.0)).reshape(images.shape)
+
+
+# ------------------------------------------------------------------------------- model access
+def layer_outputs(model, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Every layer's output (inference mode) for a batch ``x``, keyed by layer name."""
+    if hasattr(model, "forward"):  # the NumPy engine
+        _, caches = model.forward(x, training=False)
+        return {name: c.a for name, c in caches.items()}
+    return model._layer_outputs(x)  # TensorFlowModel: one call of a probe model
+
+
+def layer_gradients(model, x: np.ndarray, y: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+    """Weight gradients of the loss on ``(x, y)`` at the current weights, without an update and
+    without moving the dropout random streams (so the training run is unchanged)."""
+    if hasattr(model, "layer_gradients"):  # TensorFlow rewinds its dropout streams itself
+        return model.layer_gradients(x, y)
+    if getattr(model, "perceptron", False):
+        return {}
+    rngs = getattr(model, "_dropout_rngs", {})
+    states = {k: r.bit_generator.state for k, r in rngs.items()}
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            _, flat = model.loss_and_grads(x, y)
+    finally:
+        for k, r in rngs.items():
+            r.bit_generator.state = states[k]
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for key, g in flat.items():
+        layer, _, wname = key.rpartition("/")
+        out.setdefault(layer, {})[wname] = g
+    return out
+
+
+def _output_activation(graph) -> str | None:
+    node = graph.output_node
+    act = node.activation
+    if act in (None, "linear") and node.class_name in ("Dropout", "Flatten"):
+        return None
+    return act
+
+
+# ------------------------------------------------------------------------------- the monitor
+class Monitor:
+    """Computes snapshots of one model on fixed probe data. Call it on the model's thread.
+
+    Parameters
+    ----------
+    model
+        A backend model (NumPy or TensorFlow).
+    graph : Graph
+    data : TrainingData
+    dataset_name : str or None
+        The built-in set's name (decides whether flat inputs are images).
+    probe_size : int
+        Samples of the fixed probe batch (drawn from the training split with ``seed``).
+    grid : int
+        Resolution of the decision-boundary grid (2-D data).
+    map_grid : int
+        Resolution of each hidden neuron's map (2-D data, small nets).
+    n_samples_shown : int
+        Images in the prediction grid.
+    """
+
+    def __init__(
+        self,
+        model,
+        graph,
+        data,
+        dataset_name: str | None = None,
+        probe_size: int = 128,
+        seed: int = 0,
+        grid: int = 80,
+        map_grid: int = 28,
+        n_samples_shown: int = 24,
+    ) -> None:
+        self.model = model
+        self.graph = graph
+        self.data = data
+        self.sample_index = 0
+        rng = np.random.default_rng([int(seed), 11])
+        n = len(data.x_train)
+        idx = np.sort(rng.choice(n, size=min(probe_size, n), replace=False))
+        self.probe_x = np.ascontiguousarray(data.x_train[idx])
+        self.probe_y = np.ascontiguousarray(data.y_train[idx])
+        self.probe_labels = class_labels(self.probe_y) if self._is_classification() else None
+        self.out_activation = _output_activation(graph)
+        self._weighted = [nd for nd in graph.nodes if nd.weight_names]
+        self._prev_weights: dict[str, dict[str, np.ndarray]] | None = None
+        self._prev_ratio: dict[str, float] = {}
+        self._prev_step = 0
+        input_shape = tuple(graph.input_shape)
+        self.input_units = int(np.prod(input_shape))
+        ds = data.dataset
+        self.n_classes = int(getattr(ds, "n_classes", None) or graph.output_shape[-1] or 1)
+        if self.n_classes < 2 and self._is_classification():
+            self.n_classes = 2
+        self.class_names = list(getattr(ds, "class_names", None) or []) or [
+            str(i) for i in range(self.n_classes)
+        ]
+        self.image_shape = image_shape_for(self.input_units, dataset_name, input_shape)
+        self._grid = None
+        self._map_grid = None
+        self._points = None
+        if input_shape == (2,):
+            self._make_grids(grid, map_grid)
+        self._samples_x = None
+        self._samples_y = None
+        if self.image_shape is not None and self._is_classification():
+            src_x = data.x_val if data.x_val is not None and len(data.x_val) else data.x_train
+            src_y = data.y_val if data.x_val is not None and len(data.x_val) else data.y_train
+            k = min(n_samples_shown, len(src_x))
+            self._samples_x = np.ascontiguousarray(src_x[:k])
+            self._samples_y = class_labels(src_y[:k])
+        self.tiles_layer = self._first_dense_on_input()
+        self._tiles_start = (
+            np.array(model.get_weights()[self.tiles_layer]["kernel"], copy=True)
+            if self.tiles_layer is not None
+            else None
+        )
+
+    # ------------------------------------------------------------------ setup
+    def _is_classification(self) -> bool:
+        ds = self.data.dataset
+        return getattr(ds, "task", "classification") == "classification"
+
+    def _first_dense_on_input(self) -> str | None:
+        if self.image_shape is None:
+            return None
+        passthrough = {"Flatten", "Dropout"}
+        for node in self.graph.nodes:
+            if node.class_name != "Dense":
+                continue
+            src = node.inbound[0] if node.inbound else None
+            while src is not None and src != "input":
+                prev = self.graph.by_name[src]
+                if prev.class_name not in passthrough:
+                    break
+                src = prev.inbound[0]
+            if src == "input" and node.input_shapes[0][-1] == self.input_units:
+                return node.name
+        return None
+
+    def _make_grids(self, res: int, map_res: int) -> None:
+        parts = [self.data.x_train]
+        if self.data.x_val is not None and len(self.data.x_val):
+            parts.append(self.data.x_val)
+        pts = np.concatenate(parts).astype(np.float64)
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        pad = (hi - lo) * 0.1 + 1e-9
+        lo, hi = lo - pad, hi + pad
+        self.extent = (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
+        dtype = self.data.x_train.dtype
+
+        def plane(r: int) -> np.ndarray:
+            xs = np.linspace(lo[0], hi[0], r)
+            ys = np.linspace(lo[1], hi[1], r)
+            gx, gy = np.meshgrid(xs, ys)  # row index = y
+            return np.stack([gx.ravel(), gy.ravel()], axis=1).astype(dtype)
+
+        self._grid = (res, plane(res))
+        hidden = [
+            nd
+            for nd in self.graph.nodes
+            if nd.class_name == "Dense" and nd.name != self.graph.output
+        ]
+        total = sum(nd.output_shape[-1] for nd in hidden)
+        if hidden and total <= MAX_NEURON_MAPS:
+            self._map_grid = (map_res, plane(map_res), [nd.name for nd in hidden])
+
+    def build_info(self) -> BuildInfo:
+        layers = [
+            LayerInfo(
+                nd.name,
+                nd.class_name,
+                nd.activation,
+                int(nd.output_shape[-1]) if nd.output_shape else 1,
+                list(nd.inbound),
+                {w: tuple(a.shape) for w, a in self.model.get_weights().get(nd.name, {}).items()},
+            )
+            for nd in self.graph.nodes
+        ]
+        points = None
+        if self._grid is not None:
+            cls = self._is_classification()
+
+            def lab(y):
+                if y is None:
+                    return None
+                return class_labels(y) if cls else np.asarray(y, dtype=np.float64).reshape(-1)
+
+            has_val = self.data.x_val is not None and len(self.data.x_val)
+            points = {
+                "x_train": np.array(self.data.x_train, dtype=np.float64),
+                "y_train": lab(self.data.y_train),
+                "x_val": np.array(self.data.x_val, dtype=np.float64) if has_val else None,
+                "y_val": lab(self.data.y_val) if has_val else None,
+                "extent": self.extent,
+            }
+        images = None
+        if self._samples_x is not None:
+            raw = self._samples_x
+            scaler = getattr(self.data, "standardizer", None)
+            if scaler is not None and hasattr(scaler, "inverse_transform"):
+                raw = scaler.inverse_transform(raw)  # show the images, not standardized noise
+            images = _scale01(np.asarray(raw).reshape((len(raw),) + self.image_shape))
+        return BuildInfo(
+            layers=layers,
+            input_units=self.input_units,
+            task="classification" if self._is_classification() else "regression",
+            n_classes=self.n_classes,
+            class_names=self.class_names,
+            points=points,
+            image_shape=self.image_shape,
+            sample_images=images,
+            sample_labels=None if self._samples_y is None else self._samples_y.copy(),
+            probe_size=len(self.probe_x),
+            tiles_layer=self.tiles_layer,
+        )
+
+    # ------------------------------------------------------------------ snapshots
+    def snapshot(self, step: int, epoch: int, gradients: bool = True) -> Snapshot:
+        """The views' state now. ``step`` is the global step (updates so far).
+
+        Weights near divergence may overflow on the way; the views get the inf/NaN values
+        (and skip them), NumPy's warnings would only be noise."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            return self._snapshot(step, epoch, gradients)
+
+    def _snapshot(self, step: int, epoch: int, gradients: bool) -> Snapshot:
+        t0 = time.perf_counter()
+        snap = Snapshot(step=int(step), epoch=int(epoch))
+        weights = self.model.get_weights()  # copies
+        outs = layer_outputs(self.model, self.probe_x)
+        grads = layer_gradients(self.model, self.probe_x, self.probe_y) if gradients else {}
+        steps = step - self._prev_step
+        for node in self._weighted:
+            ws = weights.get(node.name, {})
+            st = LayerStats(node.name)
+            kernel = ws.get("kernel")
+            if kernel is not None:
+                st.kernel = _strided(kernel)
+                st.weight_hist = weight_histogram(kernel)
+            if "bias" in ws:
+                st.bias = ws["bias"]
+            st.weight_norm = math.sqrt(
+                sum(float(np.sum(a.astype(np.float64) ** 2)) for a in ws.values())
+            )
+            g = grads.get(node.name)
+            if g:
+                st.grad_norm = math.sqrt(
+                    sum(float(np.sum(np.asarray(a, dtype=np.float64) ** 2)) for a in g.values())
+                )
+                if "kernel" in g:
+                    st.grad_hist = grad_log_histogram(g["kernel"])
+            if steps > 0 and self._prev_weights is not None and node.name in self._prev_weights:
+                st.update_ratio = update_ratio(self._prev_weights[node.name], ws, steps)
+            else:  # no step since the last snapshot (a pause): the last ratio still holds
+                st.update_ratio = self._prev_ratio.get(node.name, math.nan)
+            self._prev_ratio[node.name] = st.update_ratio
+            stats = activation_stats(node.activation, outs[node.name])
+            st.dead_fraction = stats["dead"]
+            st.saturated_fraction = stats["saturated"]
+            st.act_mean, st.act_std = stats["mean"], stats["std"]
+            snap.layers[node.name] = st
+        # Activation layers following a Dense one count for the Dense block's health too.
+        for node in self.graph.nodes:
+            if node.class_name == "Activation" and node.activation in (
+                RELU_LIKE + tuple(SATURATING)
+            ):
+                st = LayerStats(node.name)
+                stats = activation_stats(node.activation, outs[node.name])
+                st.dead_fraction = stats["dead"]
+                st.saturated_fraction = stats["saturated"]
+                st.act_mean, st.act_std = stats["mean"], stats["std"]
+                snap.layers[node.name] = st
+        if steps > 0 or self._prev_weights is None:
+            self._prev_weights = weights
+            self._prev_step = step
+
+        i = int(min(max(self.sample_index, 0), len(self.probe_x) - 1))
+        snap.sample_index = i
+        snap.activations["input"] = np.asarray(self.probe_x[i], dtype=np.float64).reshape(-1)
+        for name, a in outs.items():
+            snap.activations[name] = np.asarray(a[i], dtype=np.float64).reshape(-1)
+        if self.probe_labels is not None:
+            lab = int(self.probe_labels[i])
+            snap.sample_label = self.class_names[lab] if lab < len(self.class_names) else str(lab)
+
+        if self._grid is not None:
+            res, pts = self._grid
+            out = self.model.predict(pts, batch_size=8192)
+            if self._is_classification():
+                probs = class_probabilities(out, self.out_activation)
+            else:
+                probs = np.asarray(out, dtype=np.float64).reshape(len(out), -1)[:, :1]
+            snap.boundary = probs.reshape(res, res, -1).astype(np.float32)
+        if self._map_grid is not None:
+            mres, mpts, names = self._map_grid
+            mouts = layer_outputs(self.model, mpts)
+            for name in names:
+                a = np.asarray(mouts[name], dtype=np.float32)
+                snap.neuron_maps[name] = np.ascontiguousarray(a.T.reshape(-1, mres, mres))
+        if self.tiles_layer is not None:
+            k = weights[self.tiles_layer]["kernel"]
+            shape = (k.shape[1],) + self.image_shape
+            snap.tiles = np.ascontiguousarray(k.T.reshape(shape))
+            snap.tiles_change = np.ascontiguousarray((k - self._tiles_start).T.reshape(shape))
+        if self._samples_x is not None:
+            out = self.model.predict(self._samples_x)
+            probs = class_probabilities(out, self.out_activation)
+            snap.predictions = predicted_classes(out, self.out_activation)
+            snap.confidence = probs[np.arange(len(probs)), snap.predictions].astype(np.float64)
+        snap.seconds = time.perf_counter() - t0
+        return snap
+
+    def epoch_report(self, epoch: int) -> EpochReport | None:
+        """Confusion matrix on the validation split (else training split), classification only."""
+        if not self._is_classification():
+            return None
+        has_val = self.data.x_val is not None and len(self.data.x_val)
+        x = self.data.x_val if has_val else self.data.x_train
+        y = self.data.y_val if has_val else self.data.y_train
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            out = self.model.predict(x, batch_size=1024)
+        pred = predicted_classes(out, self.out_activation)
+        true = class_labels(y)
+        cm = confusion_matrix(true, pred, self.n_classes)
+        total = int(cm.sum())
+        return EpochReport(
+            epoch=int(epoch),
+            split="validation" if has_val else "training",
+            confusion=cm,
+            per_class_accuracy=per_class_accuracy(cm),
+            accuracy=float(np.trace(cm) / total) if total else math.nan,
+        )

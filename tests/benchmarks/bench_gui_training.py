@@ -1,0 +1,242 @@
+"""Benchmark: live GUI training vs the headless training loop, and event-loop stalls.
+
+For each case (the seed MLP on digits; the seed MLP on 60 000 MNIST-shaped random samples),
+runs alternate (A B A B ...):
+
+- A, headless: the engine's Trainer loop, as ``nndesigner train`` runs it, timed around
+  ``trainer.run(epochs)`` (data loading and model building excluded).
+- B, GUI: a main window with the canvas and :func:`designer.training.attach_training`, every
+  live view open (the docks floated so that none hides behind a tab), Play, until the worker
+  reports the run finished. The time is the worker's own wall time spent training (building
+  excluded, like A).
+- C, the same GUI run with a 10 ms QTimer heartbeat on the UI thread that records the gaps
+  between its ticks while training runs: the event-loop stall is the gap minus 10 ms. (The
+  heartbeat itself takes the interpreter lock 100 times a second, so B, not C, gives the
+  cost ratio.)
+
+Prints medians, the GUI/headless ratio, the heartbeat's max and p99 stall, and the machine's
+load. Offscreen Qt; same backend and settings for A and B.
+
+Run:  python tests/benchmarks/bench_gui_training.py [--repeats 3] [--backend numpy]
+      [--digits-epochs 20] [--mnist-epochs 1] [--cases digits,mnist] [--layout floating|tabs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from engine.project import from_dict, load_project  # noqa: E402
+from engine.training import Trainer, load_training_data  # noqa: E402
+from engine.validate import check_project  # noqa: E402
+
+HEARTBEAT_MS = 10
+
+
+def digits_project(epochs: int, backend: str):
+    p = load_project(ROOT / "resources" / "examples" / "seed_mlp_digits.json")
+    p.data["fit"]["epochs"] = epochs
+    p.data["backend"] = backend
+    return p
+
+
+def mnist_like_project(folder: Path, epochs: int, backend: str):
+    path = folder / "mnist_like.npz"
+    if not path.exists():
+        rng = np.random.default_rng(0)
+        np.savez(
+            path,
+            x=rng.random((60_000, 784), dtype=np.float32),
+            y=rng.integers(0, 10, size=60_000),
+        )
+    data = copy.deepcopy(load_project(ROOT / "resources" / "examples" / "seed_mlp.json").data)
+    data["dataset"] = {"path": str(path)}
+    data["fit"]["epochs"] = epochs
+    data["backend"] = backend
+    p = from_dict(data)
+    p.path = folder / "mnist_like.json"
+    return p
+
+
+def headless(project) -> float:
+    from designer.workers import make_model  # the GUI's model factory: same backend object
+
+    graph = check_project(project)
+    data = load_training_data(project, graph)
+    model = make_model(project, graph)
+    f = project.fit
+    trainer = Trainer(model, data, f["batch_size"], f["shuffle"], f["seed"])
+    t0 = time.perf_counter()
+    for _ in trainer.run(f["epochs"]):
+        pass
+    return time.perf_counter() - t0
+
+
+class _Host:
+    """A stand-in main window: document + canvas (the real one calls attach_training too)."""
+
+    @staticmethod
+    def make(project):
+        from PySide6.QtWidgets import QMainWindow
+
+        from designer.canvas.view import NetworkView
+        from designer.document import Document
+
+        class Host(QMainWindow):
+            def __init__(self) -> None:
+                super().__init__()
+                self.document = Document(project)
+                self.setCentralWidget(NetworkView(self.document))
+
+        return Host()
+
+
+def gui(project, layout: str, heartbeat: bool = True) -> tuple[float, list[float], int]:
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from designer.training import attach_training
+
+    app = QApplication.instance()
+    window = _Host.make(project)
+    ctrl = attach_training(window)
+    window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+    window.resize(1600, 1000)
+    window.show()
+    if layout == "floating":
+        for i, dock in enumerate(ctrl.docks.values()):
+            dock.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+            dock.setFloating(True)
+            dock.resize(640, 420)
+            dock.move(40 * i, 30 * i)
+            dock.show()
+    app.processEvents()
+    ticks: list[float] = []
+    result: dict = {}
+    loop = QEventLoop()
+
+    def on_batch(batch) -> None:
+        for ev in batch.events:
+            if ev[0] == "finished":
+                result["seconds"] = ev[2]
+                loop.quit()
+            elif ev[0] == "error":
+                result["error"] = ev[1]
+                loop.quit()
+            elif ev[0] == "state" and ev[1] == "running":
+                ticks.clear()  # count stalls from when the run starts (after the build)
+
+    ctrl.session.drained.connect(on_batch)
+    beat = QTimer()
+    beat.setTimerType(Qt.TimerType.PreciseTimer)
+    beat.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    if heartbeat:
+        beat.start(HEARTBEAT_MS)
+    ctrl.play()
+    loop.exec()
+    beat.stop()
+    renders = sum(v.renders for v in ctrl.views())
+    ctrl.shutdown()
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+    if "error" in result:
+        raise SystemExit(f"GUI training failed: {result['error']}")
+    gaps = np.diff(np.asarray(ticks)) * 1000.0 - HEARTBEAT_MS
+    return result["seconds"], list(gaps), renders
+
+
+def load_text() -> str:
+    try:
+        la = os.getloadavg()
+        return f"load average {la[0]:.2f} {la[1]:.2f} {la[2]:.2f} on {os.cpu_count()} CPUs"
+    except OSError:
+        return "load average unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--backend", default="numpy", choices=["numpy", "tensorflow"])
+    ap.add_argument("--digits-epochs", type=int, default=20)
+    ap.add_argument("--mnist-epochs", type=int, default=1)
+    ap.add_argument("--cases", default="digits,mnist")
+    ap.add_argument("--layout", default="floating", choices=["floating", "tabs"])
+    ap.add_argument("--json", help="also write the results here")
+    args = ap.parse_args(argv)
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    _ = app
+    print(f"{load_text()}; backend {args.backend}; views {args.layout}")
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for case in args.cases.split(","):
+            if case == "digits":
+
+                def make(case_epochs=args.digits_epochs):
+                    return digits_project(case_epochs, args.backend)
+
+                epochs = args.digits_epochs
+            else:
+
+                def make(case_epochs=args.mnist_epochs):
+                    return mnist_like_project(folder, case_epochs, args.backend)
+
+                epochs = args.mnist_epochs
+            a_times, b_times, stalls, renders = [], [], [], []
+            for r in range(args.repeats):
+                a_times.append(headless(make()))
+                b, _, n_renders = gui(make(), args.layout, heartbeat=False)
+                b_times.append(b)
+                c, gaps, _ = gui(make(), args.layout, heartbeat=True)
+                stalls.extend(gaps)
+                renders.append(n_renders)
+                print(
+                    f"  {case} run {r + 1}: headless {a_times[-1]:.2f} s, GUI {b:.2f} s "
+                    f"({n_renders} view renders); with heartbeat {c:.2f} s, max stall "
+                    f"{max(gaps, default=0):.0f} ms",
+                    flush=True,
+                )
+            a, b = statistics.median(a_times), statistics.median(b_times)
+            st = np.asarray(stalls) if stalls else np.zeros(1)
+            res = {
+                "epochs": epochs,
+                "headless_s": a,
+                "gui_s": b,
+                "ratio": b / a,
+                "stall_max_ms": float(st.max()),
+                "stall_p99_ms": float(np.percentile(st, 99)),
+                "ticks": int(len(st)),
+            }
+            out[case] = res
+            print(
+                f"{case}: {epochs} epochs, headless median {a:.2f} s, GUI median {b:.2f} s, "
+                f"ratio {b / a:.3f}; event-loop stall max {res['stall_max_ms']:.0f} ms, "
+                f"p99 {res['stall_p99_ms']:.0f} ms over {res['ticks']} heartbeats",
+                flush=True,
+            )
+    print(load_text())
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
