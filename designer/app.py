@@ -171,19 +171,19 @@ def screenshot(
     window = None
     try:
         window = create_window(project_path)
-        trainer = None
-        if train_epochs > 0:
-            from engine.training import train_project
-
-            _model, trainer = train_project(window.document.project, epochs=train_epochs)
         width, height = size
         # Laid out and painted like a shown window, without appearing on any screen.
         window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
         window.resize(width, height)
         window.show()
         window.apply_default_sizes()
-        if trainer is not None:
-            window.show_training(trainer)
+        if train_epochs > 0:
+            # Trained in the window itself, so the live views show the run.
+            ctl = window.training
+            if not ctl.train_blocking(train_epochs) and ctl.errors:
+                from engine.errors import NNDError
+
+                raise NNDError(ctl.errors[-1])
         QApplication.processEvents()
         window.canvas.fit_all()
         QApplication.processEvents()
@@ -199,7 +199,7 @@ def screenshot(
             raise OSError(f"could not write the screenshot to {out_png}")
     finally:
         if window is not None:
-            window.document.undo_stack.setClean()  # nothing to ask: the file is untouched
+            window.document.set_clean()  # nothing to ask: the file is untouched
             window.close()
             _dispose(app, window)
         restore_state(app, saved_theme)

@@ -65,6 +65,7 @@ class Document(QObject):
         self.graph: Graph | None = None
         self.problems: list[Problem] = []
         self.selection: list[str] = []
+        self._trained_unsaved = False
         self._validate()
 
     def _on_clean_changed(self, _clean: bool) -> None:
@@ -81,7 +82,22 @@ class Document(QObject):
 
     @property
     def dirty(self) -> bool:
-        return not self.undo_stack.isClean()
+        return not self.undo_stack.isClean() or self._trained_unsaved
+
+    def set_clean(self) -> None:
+        """Treat the current state as saved (nothing to ask on close)."""
+        self._trained_unsaved = False
+        self.undo_stack.setClean()
+        self.file_state_changed.emit()
+
+    def set_trained(self, weights: dict | None, history: dict | None) -> None:
+        """Attach trained weights and history (from the training worker, as copies). They are
+        not an undoable edit, but they are unsaved work: the document becomes dirty, so closing
+        asks to save and autosave keeps them."""
+        self.project.weights = weights
+        self.project.history = history
+        self._trained_unsaved = True
+        self.file_state_changed.emit()
 
     @property
     def valid(self) -> bool:
@@ -147,6 +163,7 @@ class Document(QObject):
         self.project = project
         self.undo_stack.clear()
         self.undo_stack.setClean()
+        self._trained_unsaved = False
         self.selection = []
         self._validate()
         self.replaced.emit()
@@ -166,6 +183,7 @@ class Document(QObject):
         if target is None:
             raise NNDError("the project has no file yet; choose where to save it")
         save_project(self.project, target)
+        self._trained_unsaved = False
         self.undo_stack.setClean()
         self.file_state_changed.emit()
         return target

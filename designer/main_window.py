@@ -587,17 +587,6 @@ class MainWindow(QMainWindow):
     def show_message(self, text: str, ms: int = STATUS_MS) -> None:
         self.statusBar().showMessage(text, ms)
 
-    def show_training(self, trainer) -> None:
-        """Show the last epoch's metrics (or the error that stopped training) in the status
-        bar (headless training for screenshots, until the training panel exists)."""
-        last = ", ".join(
-            f"{key} {values[-1]:.4g}" for key, values in trainer.history.items() if values
-        )
-        text = f"Trained {trainer.epochs_done} epochs: {last or 'no metrics'}"
-        if trainer.error is not None:
-            text += f" · {trainer.error}"
-        self.statusBar().showMessage(text)
-
     # ================================================================== palette
     def add_layer_from_palette(self, class_name: str) -> str:
         """Add ``class_name`` after the selected layer (inserted before its consumer when it

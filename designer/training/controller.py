@@ -675,9 +675,7 @@ class TrainingController(QObject):
     def _on_handoff(self, payload: dict) -> None:
         if payload.get("gen", self._gen) != self._gen:
             return  # from before the project was replaced or rebuilt
-        p = self.document.project
-        p.weights = payload["weights"]
-        p.history = payload["history"] or None
+        self.document.set_trained(payload["weights"], payload["history"] or None)
         self._weights_spec = payload["spec"]
         self.handoffs += 1
 

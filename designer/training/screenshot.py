@@ -68,6 +68,7 @@ def train_and_screenshot(
     ctrl.train_blocking(epochs, timeout_s)
     if ctrl.errors:
         ctrl.shutdown()
+        window.document.set_clean()
         window.close()
         raise RuntimeError(ctrl.errors[-1])
     for key in raise_docks:
@@ -86,6 +87,7 @@ def train_and_screenshot(
     if keep_open:
         return window, ctrl
     ctrl.shutdown()
+    window.document.set_clean()
     window.close()
     return None
 

@@ -380,21 +380,23 @@ def test_screenshot_writes_a_png_of_the_requested_size(qapp, tmp_path, size):
     assert not [w for w in qapp.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
 
 
-def test_screenshot_after_training_shows_the_metrics(qapp, tmp_path, monkeypatch):
+def test_screenshot_after_training_trains_in_the_window(qapp, tmp_path, monkeypatch):
     from designer import app
+    from designer.training.controller import TrainingController
 
-    shown = []
-    original = MainWindow.show_training
+    runs = []
+    original = TrainingController.train_blocking
 
-    def spy(window, trainer):
-        original(window, trainer)
-        shown.append((trainer, window.statusBar().currentMessage()))
+    def spy(ctl, epochs):
+        ok = original(ctl, epochs)
+        runs.append((ok, ctl.document.project.history, ctl.document.dirty))
+        return ok
 
-    monkeypatch.setattr(MainWindow, "show_training", spy)
+    monkeypatch.setattr(TrainingController, "train_blocking", spy)
     app.screenshot(EXAMPLES / "xor.json", tmp_path / "t.png", size=(800, 500), train_epochs=2)
-    ((trainer, status),) = shown
-    assert trainer.epochs_done == 2 and trainer.error is None
-    assert status.startswith(f"Trained 2 epochs: loss {trainer.history['loss'][-1]:.4g}")
+    ((ok, history, dirty),) = runs
+    assert ok and len(history["loss"]) == 2
+    assert dirty  # trained weights are unsaved work
 
 
 def test_screenshot_of_an_unreadable_file_raises(qapp, tmp_path):

@@ -640,6 +640,8 @@ def test_attaches_to_the_main_window(qtbot):
         assert ctrl.train_blocking(2, timeout_s=20)
         assert len(window.document.project.history["loss"]) == 2
         assert ctrl.loss_plot.raw_loss.getData()[0] is not None
+        assert window.document.dirty  # trained weights are unsaved work: closing would ask
+        window.document.set_clean()
         window.close()  # closing the window ends the training thread
         assert ctrl.session.thread_finished
     finally:
