@@ -27,20 +27,9 @@ from PySide6.QtWidgets import (
 
 from designer.plots.theme import background_color, foreground_color, is_dark
 
-#: Class colours: TensorFlow Playground's orange and blue for the first two, then matplotlib's
-#: tab10 (the training views use the same order).
-CLASS_COLORS = [
-    "#f59322",
-    "#0877bd",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-]
+# Class colours shared with the training views (Playground's orange and blue, then tab10).
+from designer.training.colors import CLASS_COLORS  # noqa: E402
+
 #: Most points a scatter draws (a seeded subset of larger data).
 MAX_SCATTER_POINTS = 4000
 
