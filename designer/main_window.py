@@ -271,6 +271,11 @@ class MainWindow(QMainWindow):
         from designer.training import attach_training
 
         self.training = attach_training(self)
+        # One plane for many-feature data, chosen in the Dataset panel's scatter or above the
+        # decision boundary: each follows the other (an unchanged choice emits nothing).
+        self.dataset.projection_changed.connect(self.training.set_projection)
+        self.training.boundary.projection_requested.connect(self.dataset.set_projection)
+        self.training.set_projection(self.dataset.projection_choice)
 
     def _update_title_bars(self) -> None:
         """Tabbed docks show their tab only (a title bar would repeat the tab's text);

@@ -163,6 +163,9 @@ class RunConfig:
     fresh: bool = False
     #: Echoed in the events, so the UI can ignore those of an older configuration.
     gen: int = 0
+    #: The plane of the decision boundary for data with more than two features (see
+    #: :func:`engine.data.projection.Projection.from_choice`); None: the default plane.
+    projection: dict | None = None
 
 
 def layer_classes(spec: dict | None) -> dict[str, str]:
@@ -341,7 +344,7 @@ class TrainingWorker(QObject):
         """Queue a command: ``("configure", RunConfig)``, ``("play",)``, ``("pause",)``,
         ``("step", n)``, ``("step_epoch",)``, ``("stop",)``, ``("reset",)``, ``("live", spec)``
         (a new learning rate or epoch count, applied between two steps), ``("sample", i)``,
-        ``("quit",)``."""
+        ``("projection", choice)`` (the decision boundary's plane), ``("quit",)``."""
         with self._cv:
             self._cmds.append(cmd)
             self._cv.notify()
@@ -472,6 +475,19 @@ class TrainingWorker(QObject):
                 if self._budget is None:
                     self._snapshot(force=True)
                     self.wake.emit()
+        elif kind == "projection":
+            # Another plane for the decision boundary: new grids, the same model and run.
+            if self._config is not None:
+                self._config.projection = cmd[1]
+            if self.monitor is not None:
+                self.monitor.set_projection(cmd[1])
+                self.mailbox.post_event(
+                    "info",
+                    {"info": self.monitor.build_info(), "run_id": self.run_id,
+                     "gen": self._config.gen},
+                )
+                self._snapshot(force=True)
+                self.wake.emit()
         else:  # pragma: no cover - a programming error
             raise ValueError(f"unknown command {cmd!r}")
 
@@ -563,7 +579,12 @@ class TrainingWorker(QObject):
         self.target_epochs = max(trainer.epochs_done + 1, int(fit.get("epochs", 1)))
         ds = project.dataset
         self.monitor = Monitor(
-            model, graph, data, dataset_name=ds.get("name"), seed=int(fit.get("seed", 0))
+            model,
+            graph,
+            data,
+            dataset_name=ds.get("name"),
+            seed=int(fit.get("seed", 0)),
+            projection=cfg.projection,
         )
         self.monitor.sample_index = self._sample_index
         note = ""
@@ -620,6 +641,7 @@ class TrainingWorker(QObject):
             old.data,
             dataset_name=(self._config.spec.get("dataset") or {}).get("name"),
             seed=seed,
+            projection=self._config.projection,
         )
         self.monitor.sample_index = self._sample_index
         self.gstep = 0
@@ -872,6 +894,10 @@ class TrainingSession(QObject):
 
     def select_sample(self, index: int) -> None:
         self._post("sample", int(index))
+
+    def set_projection(self, choice: dict | None) -> None:
+        """The plane of the decision boundary (data with more than two features)."""
+        self._post("projection", copy.deepcopy(choice))
 
     # ------------------------------------------------------------------ draining
     def _collect(self) -> None:

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.data.projection import Projection, default_choice
+
 #: Gradient norms below this are marked "vanishing", above :data:`GRAD_EXPLODING` "exploding".
 GRAD_VANISHING = 1e-7
 GRAD_EXPLODING = 1e3
@@ -50,6 +52,8 @@ MAX_KERNEL_CELLS = 512 * 512
 MAX_NEURONS_SHOWN = 32
 #: Hidden-neuron maps over the plane are made when the hidden layers total at most this.
 MAX_NEURON_MAPS = 96
+#: The decision-boundary view draws at most this many training (and validation) points.
+MAX_POINTS_SHOWN = 3000
 
 RELU_LIKE = ("relu",)
 SATURATING = {"sigmoid": (0.0, 1.0), "hard_sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
@@ -83,8 +87,14 @@ class BuildInfo:
     n_classes : int
     class_names : list of str
     points : dict or None
-        2-D data only: ``x_train`` (n, 2), ``y_train`` (n,) int class labels (or values),
-        ``x_val``/``y_val`` likewise or None, and ``extent`` ``(x0, x1, y0, y1)`` of the grid.
+        Flat, non-image data with two or more features (see
+        :meth:`Monitor.boundary_possible`): ``x_train`` (n, 2) the training points on the
+        boundary's plane (at most :data:`MAX_POINTS_SHOWN`, of ``n_train``), ``y_train`` (n,)
+        int class labels (or values), ``x_val``/``y_val`` likewise or None (of ``n_val``),
+        ``extent`` ``(x0, x1, y0, y1)`` of the grid, ``axis_labels`` (two names),
+        ``projection`` (the plane's choice dict), ``n_features`` and ``feature_names`` (one per
+        input feature, ``x<j>`` where the data names none). Coordinates are the data's
+        own units on a plane of two features, principal-component scores otherwise.
     image_shape : tuple of int or None
         ``(h, w)`` when the inputs are images (first-layer tiles, prediction grid).
     sample_images : ndarray of shape (n, h, w) or None
@@ -429,6 +439,10 @@ class Monitor:
         Resolution of each hidden neuron's map (2-D data, small nets).
     n_samples_shown : int
         Images in the prediction grid.
+    projection : dict or None
+        The plane of the decision boundary for data with more than two features
+        (:meth:`engine.data.projection.Projection.from_choice`); None: the default plane
+        (:func:`~engine.data.projection.default_choice`).
     """
 
     def __init__(
@@ -442,6 +456,7 @@ class Monitor:
         grid: int = 80,
         map_grid: int = 28,
         n_samples_shown: int = 24,
+        projection: dict[str, Any] | None = None,
     ) -> None:
         self.model = model
         self.graph = graph
@@ -468,11 +483,15 @@ class Monitor:
             str(i) for i in range(self.n_classes)
         ]
         self.image_shape = image_shape_for(self.input_units, dataset_name, input_shape)
+        self.feature_names = [str(f) for f in (getattr(ds, "feature_names", None) or [])]
+        self._seed = int(seed)
+        self._grid_res = int(grid)
+        self._map_res = int(map_grid)
         self._grid = None
         self._map_grid = None
-        self._points = None
-        if input_shape == (2,):
-            self._make_grids(grid, map_grid)
+        self.projection: Projection | None = None
+        self.extent = (0.0, 1.0, 0.0, 1.0)
+        self.set_projection(projection)
         self._samples_x = None
         self._samples_y = None
         if self.image_shape is not None and self._is_classification():
@@ -510,24 +529,44 @@ class Monitor:
                 return node.name
         return None
 
-    def _make_grids(self, res: int, map_res: int) -> None:
-        parts = [self.data.x_train]
+    def boundary_possible(self) -> bool:
+        """Whether a decision boundary can be drawn: flat inputs of two or more features that
+        are not images (image sets show weight tiles and predictions instead)."""
+        return (
+            len(self.graph.input_shape) == 1 and self.input_units >= 2 and self.image_shape is None
+        )
+
+    def set_projection(self, choice: dict[str, Any] | None = None) -> bool:
+        """Choose the plane of the decision boundary and rebuild its grids.
+
+        ``choice`` as :meth:`Projection.from_choice` takes it; None, or features out of range
+        for this data, fall back to :func:`default_choice`. The plane is fitted on the training
+        inputs (the other features held at their training means) and its extent widened to the
+        validation inputs. Returns whether there is a boundary now; call :meth:`build_info`
+        for the new points and axes.
+        """
+        self._grid = self._map_grid = self.projection = None
+        if not self.boundary_possible():
+            return False
+        x_train = self.data.x_train.reshape(len(self.data.x_train), -1)
+        try:
+            proj = Projection.from_choice(choice or default_choice(self.input_units))
+            proj.fit(x_train, seed=self._seed)
+        except ValueError:
+            proj = Projection.from_choice(default_choice(self.input_units))
+            proj.fit(x_train, seed=self._seed)
         if self.data.x_val is not None and len(self.data.x_val):
-            parts.append(self.data.x_val)
-        pts = np.concatenate(parts).astype(np.float64)
-        lo, hi = pts.min(axis=0), pts.max(axis=0)
-        pad = (hi - lo) * 0.1 + 1e-9
-        lo, hi = lo - pad, hi + pad
-        self.extent = (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
+            proj.include(self.data.x_val.reshape(len(self.data.x_val), -1))
+        self.projection = proj
+        self.extent = proj.extent(0.1)
         dtype = self.data.x_train.dtype
+        shape = tuple(self.graph.input_shape)
 
         def plane(r: int) -> np.ndarray:
-            xs = np.linspace(lo[0], hi[0], r)
-            ys = np.linspace(lo[1], hi[1], r)
-            gx, gy = np.meshgrid(xs, ys)  # row index = y
-            return np.stack([gx.ravel(), gy.ravel()], axis=1).astype(dtype)
+            _, full = proj.grid(r, 0.1)  # row index = the plane's y
+            return np.ascontiguousarray(full.astype(dtype).reshape((len(full),) + shape))
 
-        self._grid = (res, plane(res))
+        self._grid = (self._grid_res, plane(self._grid_res))
         hidden = [
             nd
             for nd in self.graph.nodes
@@ -535,7 +574,38 @@ class Monitor:
         ]
         total = sum(nd.output_shape[-1] for nd in hidden)
         if hidden and total <= MAX_NEURON_MAPS:
-            self._map_grid = (map_res, plane(map_res), [nd.name for nd in hidden])
+            self._map_grid = (self._map_res, plane(self._map_res), [nd.name for nd in hidden])
+        return True
+
+    def _display(self, plane: np.ndarray) -> np.ndarray:
+        """Plane coordinates as the boundary view's axes show them: for a plane of two chosen
+        features, in the data's own units (the scaling the network sees undone); principal
+        components stay in the scaled space they were computed in."""
+        proj = self.projection
+        scaler = getattr(self.data, "standardizer", None)
+        if proj.kind != "features" or scaler is None or not hasattr(scaler, "inverse_transform"):
+            return np.asarray(plane, dtype=np.float64)
+        full = proj.to_full(plane)
+        try:
+            raw = scaler.inverse_transform(full)
+        except Exception:  # noqa: BLE001 - a scaler of another shape: show scaled values
+            return np.asarray(plane, dtype=np.float64)
+        return np.asarray(raw, dtype=np.float64)[:, list(proj.features)]
+
+    def _points_shown(self, x: np.ndarray, y: np.ndarray | None, salt: int):
+        """At most :data:`MAX_POINTS_SHOWN` samples (a seeded subset), as display coordinates
+        and labels (class indices, or values for regression)."""
+        x = np.asarray(x).reshape(len(x), -1)
+        if len(x) > MAX_POINTS_SHOWN:
+            rng = np.random.default_rng([self._seed, salt])
+            idx = np.sort(rng.choice(len(x), MAX_POINTS_SHOWN, replace=False))
+            x = x[idx]
+            y = None if y is None else np.asarray(y)[idx]
+        if y is not None:
+            y = class_labels(y) if self._is_classification() else np.asarray(
+                y, dtype=np.float64
+            ).reshape(len(y), -1)[:, 0]
+        return self._display(self.projection.to_plane(x)), y
 
     def build_info(self) -> BuildInfo:
         layers = [
@@ -551,20 +621,33 @@ class Monitor:
         ]
         points = None
         if self._grid is not None:
-            cls = self._is_classification()
-
-            def lab(y):
-                if y is None:
-                    return None
-                return class_labels(y) if cls else np.asarray(y, dtype=np.float64).reshape(-1)
-
-            has_val = self.data.x_val is not None and len(self.data.x_val)
+            x_train, y_train = self._points_shown(self.data.x_train, self.data.y_train, 1)
+            x_val = y_val = None
+            if self.data.x_val is not None and len(self.data.x_val):
+                x_val, y_val = self._points_shown(self.data.x_val, self.data.y_val, 2)
+            x0, x1, y0, y1 = self.extent
+            corners = self._display(np.array([[x0, y0], [x1, y1]]))
+            proj = self.projection
             points = {
-                "x_train": np.array(self.data.x_train, dtype=np.float64),
-                "y_train": lab(self.data.y_train),
-                "x_val": np.array(self.data.x_val, dtype=np.float64) if has_val else None,
-                "y_val": lab(self.data.y_val) if has_val else None,
-                "extent": self.extent,
+                "x_train": x_train,
+                "y_train": y_train,
+                "x_val": x_val,
+                "y_val": y_val,
+                "n_train": len(self.data.x_train),
+                "n_val": 0 if self.data.x_val is None else len(self.data.x_val),
+                "extent": (
+                    float(corners[0, 0]),
+                    float(corners[1, 0]),
+                    float(corners[0, 1]),
+                    float(corners[1, 1]),
+                ),
+                "axis_labels": proj.axis_labels(self.feature_names),
+                "projection": proj.choice(),
+                "n_features": self.input_units,
+                "feature_names": [
+                    self.feature_names[j] if j < len(self.feature_names) else f"x{j}"
+                    for j in range(self.input_units)
+                ],
             }
         images = None
         if self._samples_x is not None:

@@ -154,6 +154,10 @@ class DatasetController(QObject):
         """An unfitted :class:`~engine.data.projection.Projection` for the chosen plane."""
         return self.panel.projection()
 
+    def set_projection(self, choice: dict) -> None:
+        """Choose the plane (emits ``projection_changed`` when it changes)."""
+        self.panel.set_projection(choice)
+
     def open_data_file(self, path: str | Path) -> None:
         """Use a data file or folder as the dataset (it enters the project once it loads; a
         failure is shown in the panel and changes nothing) and show the panel."""

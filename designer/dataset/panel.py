@@ -83,7 +83,7 @@ from engine.data import (
 )
 from engine.data.files import resolve_path
 from engine.data.match import match_network_to_data, output_layer_name
-from engine.data.projection import Projection
+from engine.data.projection import Projection, default_choice
 
 __all__ = ["DatasetPanel"]
 
@@ -108,8 +108,6 @@ FORMAT_NAMES = {
     "images": "image folder",
 }
 OK_COLORS = ("#15803d", "#4ade80")
-#: Above this many features the scatter starts on the principal components.
-PCA_DEFAULT_ABOVE = 20
 
 
 def _size_text(size: int | None) -> str:
@@ -952,9 +950,7 @@ class DatasetPanel(QWidget):
         if signature != self._data_signature:
             self._data_signature = signature
             d = int(np.prod(ds.feature_shape)) if ds is not None and ds.feature_shape else 0
-            pca = self.image_shape is not None or d > PCA_DEFAULT_ABOVE
-            choice = {"kind": "pca"} if pca else {"kind": "features", "features": [0, 1]}
-            self._set_projection(choice)
+            self._set_projection(default_choice(d, images=self.image_shape is not None))
         self._scatter_dirty = True
 
     # ================================================================== display

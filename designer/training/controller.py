@@ -174,12 +174,15 @@ class TrainingController(QObject):
         self._pending_progress = None
         self._render_next = 0
         self._badges_view: QGraphicsView | None = None
+        #: The decision boundary's plane for data with more than two features (None: default).
+        self.projection_choice: dict | None = None
         self._build_ui()
         self.session.drained.connect(self._on_batch)
         self.document.changed.connect(self._on_document_changed)
         self.document.replaced.connect(self._on_replaced)
         self.panel.show_settings_requested.connect(self.show_all_settings)
         self.activity.sample_spin.valueChanged.connect(self.session.select_sample)
+        self.boundary.projection_requested.connect(self.set_projection)
         window.installEventFilter(self)
         app = QApplication.instance()
         if app is not None:
@@ -388,6 +391,7 @@ class TrainingController(QObject):
                 epochs_done=epochs_done,
                 fresh=self._fresh,
                 gen=self._gen,
+                projection=copy.deepcopy(self.projection_choice),
             )
         )
         self._sent_signature = sig
@@ -541,6 +545,8 @@ class TrainingController(QObject):
             if kind == "build":
                 self._on_build(ev[1])
                 h = self.history
+            elif kind == "info":
+                self._on_info(ev[1])
             elif kind == "reset":
                 self.snapshot = None
                 self.history = h = RunHistory(ev[1] if ev[1] is not None else self.run_id)
@@ -671,6 +677,26 @@ class TrainingController(QObject):
             self._weights_spec = copy.deepcopy(self.document.data)
         if build.get("note"):
             self.panel.show_message(_esc(build["note"]), "info")
+
+    def _on_info(self, payload: dict) -> None:
+        """The same model, another plane for the decision boundary."""
+        if payload.get("gen", self._gen) != self._gen or payload["run_id"] != self.run_id:
+            return
+        self.info = payload["info"]
+        if self._last_build is not None:
+            self._last_build["info"] = self.info
+        self.boundary.set_build(self.info)
+
+    def set_projection(self, choice: dict | None) -> None:
+        """Draw the decision boundary on another plane (data with more than two features):
+        ``{"kind": "features", "features": [i, j]}`` or ``{"kind": "pca"}``. Applies at once,
+        during training too; the run goes on."""
+        choice = copy.deepcopy(choice) if choice else None
+        if choice == self.projection_choice:
+            return
+        self.projection_choice = choice
+        if self.session.alive:
+            self.session.set_projection(choice)
 
     def _on_handoff(self, payload: dict) -> None:
         if payload.get("gen", self._gen) != self._gen:

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QTransform
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -762,16 +762,25 @@ class LayerStatsView(LiveView):
 
 # ---------------------------------------------------------------------------------- boundary
 class DecisionBoundaryView(LiveView):
-    """2-D data: the model's class probabilities over the plane as a heatmap under the
+    """The model's class probabilities (or output values) over a plane as a heatmap under the
     training points (filled) and validation points (rings), and for small nets each hidden
-    neuron's output over the same plane."""
+    neuron's output over the same plane.
+
+    Data with two features is drawn on its own plane. With more, the plane is spanned by two
+    chosen features (the others held at their training means) or by the first two principal
+    components; the row above the plot chooses it and emits ``projection_requested(dict)``
+    (``{"kind": "features", "features": [i, j]}`` or ``{"kind": "pca"}``); the view shows the
+    plane the worker reports in :meth:`set_build`.
+    """
+
+    projection_requested = Signal(dict)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.graphics = _graphics()
         self.plot = self.graphics.addPlot(row=0, col=0)
         style_plot_item(self.plot, self)
-        self.plot.setAspectLocked(True)
+        self.plot.setAspectLocked(False)
         self.plot.showGrid(x=False, y=False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setZValue(-10)
@@ -783,9 +792,40 @@ class DecisionBoundaryView(LiveView):
         self.maps = _graphics()
         self.maps.setMinimumHeight(0)
         self.map_items: dict[str, tuple[pg.ViewBox, pg.ImageItem]] = {}
+        # The plane (data with more than two features).
+        self.plane_combo = QComboBox()
+        self.plane_combo.addItem("Two features", "features")
+        self.plane_combo.addItem("Principal components", "pca")
+        self.plane_combo.setToolTip(
+            "The plane the boundary is drawn on: two chosen features (every other feature held "
+            "at its training mean), or the first two principal components of the inputs"
+        )
+        self.x_combo = QComboBox()
+        self.y_combo = QComboBox()
+        for combo in (self.x_combo, self.y_combo):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+            combo.setMinimumContentsLength(8)
+        self.plane_combo.currentIndexChanged.connect(self._on_plane_chosen)
+        self.x_combo.currentIndexChanged.connect(self._on_plane_chosen)
+        self.y_combo.currentIndexChanged.connect(self._on_plane_chosen)
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        self.caption.setStyleSheet("color: palette(mid);")
+        self.plane_row = QWidget()
+        row = QHBoxLayout(self.plane_row)
+        row.setContentsMargins(4, 2, 4, 0)
+        row.addWidget(QLabel("Plane:"))
+        row.addWidget(self.plane_combo)
+        self.x_label = QLabel("x:")
+        self.y_label = QLabel("y:")
+        for w in (self.x_label, self.x_combo, self.y_label, self.y_combo):
+            row.addWidget(w)
+        row.addStretch(1)
         content = QWidget()
         inner = QVBoxLayout(content)
         inner.setContentsMargins(0, 0, 0, 0)
+        inner.addWidget(self.plane_row)
+        inner.addWidget(self.caption)
         inner.addWidget(self.graphics, 3)
         inner.addWidget(self.maps, 2)
         self.stack, self.message = _message_stack(self, content)
@@ -794,6 +834,7 @@ class DecisionBoundaryView(LiveView):
         self.snapshot = None
         self.boundary_image: np.ndarray | None = None
         self._rect = QRectF(0, 0, 1, 1)
+        self._syncing = False
         self.set_build(None)
 
     def set_build(self, info) -> None:
@@ -802,15 +843,22 @@ class DecisionBoundaryView(LiveView):
         self.boundary_image = None
         pts = info.points if info is not None else None
         if pts is None:
-            n = info.input_units if info is not None else 0
-            self.message.setText(
-                "The decision boundary is drawn for data with 2 input features"
-                + (f"; this data has {n}." if n else ".")
-            )
+            if info is not None and info.image_shape is not None:
+                text = (
+                    "Image data: see the weight tiles and predictions. The decision boundary is "
+                    "drawn for tables of two or more features."
+                )
+            else:
+                n = info.input_units if info is not None else 0
+                text = "The decision boundary is drawn for data with two or more features" + (
+                    f"; this data has {n}." if n else "."
+                )
+            self.message.setText(text)
             self.stack.setCurrentIndex(1)
             self._set_maps([])
             return
         self.stack.setCurrentIndex(0)
+        self._sync_plane(pts)
         x0, x1, y0, y1 = pts["extent"]
         self._rect = QRectF(x0, y0, x1 - x0, y1 - y0)
         self.image.clear()
@@ -819,13 +867,73 @@ class DecisionBoundaryView(LiveView):
             self._points(self.val_points, pts["x_val"], pts["y_val"], info, filled=False)
         else:
             self.val_points.setData([])
+        # Equal units on both axes only where both axes measure the same kind of thing.
+        self.plot.setAspectLocked(pts.get("n_features", 2) == 2 or self._kind(pts) == "pca")
         self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+        labels = pts.get("axis_labels") or ("x0", "x1")
+        self.plot.setLabel("bottom", labels[0])
+        self.plot.setLabel("left", labels[1])
         hidden = [
             layer
             for layer in info.layers
             if layer.class_name == "Dense" and layer is not info.layers[-1]
         ]
         self._set_maps([(layer.name, layer.units) for layer in hidden])
+
+    @staticmethod
+    def _kind(pts: dict) -> str:
+        return (pts.get("projection") or {}).get("kind", "features")
+
+    def _sync_plane(self, pts: dict) -> None:
+        """Show the reported plane in the row of choices (which only data with more than two
+        features needs) and say what the plot holds."""
+        names = list(pts.get("feature_names") or [])
+        many = len(names) > 2
+        self.plane_row.setVisible(many)
+        choice = pts.get("projection") or {"kind": "features", "features": [0, 1]}
+        pca = choice.get("kind") == "pca"
+        self._syncing = True
+        try:
+            for combo, j in zip((self.x_combo, self.y_combo), choice.get("features", [0, 1])):
+                if [combo.itemText(i) for i in range(combo.count())] != names:
+                    combo.clear()
+                    combo.addItems(names)
+                combo.setCurrentIndex(j if not pca and j < combo.count() else -1)
+            self.plane_combo.setCurrentIndex(1 if pca else 0)
+        finally:
+            self._syncing = False
+        for w in (self.x_label, self.x_combo, self.y_label, self.y_combo):
+            w.setVisible(not pca)
+        parts = []
+        n_train, shown = pts.get("n_train", 0), len(pts["x_train"])
+        if n_train > shown:
+            parts.append(f"{shown} of {n_train} training points shown")
+        if many and not pca:
+            parts.append(f"the other {len(names) - 2} features held at their training means")
+        elif pca:
+            parts.append("the inputs projected on their first two principal components")
+        self.caption.setText("; ".join(parts))
+        self.caption.setVisible(bool(parts))
+
+    def _on_plane_chosen(self, _index: int) -> None:
+        if self._syncing or self.info is None or self.info.points is None:
+            return
+        if self.plane_combo.currentData() == "pca":
+            choice = {"kind": "pca"}
+        else:
+            i, j = self.x_combo.currentIndex(), self.y_combo.currentIndex()
+            current = (self.info.points.get("projection") or {}).get("features", [0, 1])
+            if i < 0 or j < 0:
+                i, j = current
+            if i == j:  # keep two different features: move the other one along
+                n = self.x_combo.count()
+                if self.sender() is self.x_combo:
+                    j = current[0] if current[0] != i else (i + 1) % n
+                else:
+                    i = current[1] if current[1] != j else (j + 1) % n
+            choice = {"kind": "features", "features": [int(i), int(j)]}
+        if choice != self.info.points.get("projection"):
+            self.projection_requested.emit(choice)
 
     def _points(self, item, x, y, info, filled: bool) -> None:
         if info.task == "classification":

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KINDS", "Projection"]
+__all__ = ["KINDS", "PCA_DEFAULT_ABOVE", "Projection", "default_choice"]
 
 #: The kinds of plane.
 KINDS = ("features", "pca")
@@ -31,6 +31,17 @@ KINDS = ("features", "pca")
 #: components of 20000 samples are as good as those of 60000 for a picture, at a third of the
 #: cost.
 MAX_PCA_SAMPLES = 20_000
+#: Above this many features (and for images) the plane starts on the principal components:
+#: two of many features say little about the data.
+PCA_DEFAULT_ABOVE = 20
+
+
+def default_choice(n_features: int, images: bool = False) -> dict[str, Any]:
+    """The plane a view starts on: the first two features, or the principal components for
+    images and data with more than :data:`PCA_DEFAULT_ABOVE` features."""
+    if images or n_features > PCA_DEFAULT_ABOVE:
+        return {"kind": "pca"}
+    return {"kind": "features", "features": [0, 1]}
 
 
 class Projection:
@@ -160,6 +171,17 @@ class Projection:
         self.components = components
         plane = self.to_plane(x)
         self.lo, self.hi = plane.min(axis=0), plane.max(axis=0)
+        return self
+
+    def include(self, x: np.ndarray) -> Projection:
+        """Widen the extent (:attr:`lo`, :attr:`hi`) to cover samples ``x`` too (a validation
+        split drawn beside the training data); the plane itself stays as fitted. Non-finite
+        rows are ignored. Returns ``self``."""
+        plane = self.to_plane(x)
+        plane = plane[np.all(np.isfinite(plane), axis=1)]
+        if len(plane):
+            self.lo = np.minimum(self.lo, plane.min(axis=0))
+            self.hi = np.maximum(self.hi, plane.max(axis=0))
         return self
 
     # ------------------------------------------------------------------ mapping

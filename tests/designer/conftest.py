@@ -55,7 +55,7 @@ def make_window(qtbot, window_size):
         doc = Document(load_project(project) if isinstance(project, (str, Path)) else project)
         window = MainWindow(doc, **options)
         # pytest-qt closes its widgets before fixtures tear down: closing must not ask to save.
-        qtbot.addWidget(window, before_close_func=lambda w: w.document.undo_stack.setClean())
+        qtbot.addWidget(window, before_close_func=lambda w: w.document.set_clean())
         windows.append(window)
         if show:
             if window_size is not None:

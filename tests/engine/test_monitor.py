@@ -280,7 +280,100 @@ def test_regression_has_no_epoch_report_and_a_value_boundary():
     m = mon.Monitor(model, graph, data, "diabetes")
     assert m.epoch_report(1) is None
     info = m.build_info()
-    assert info.task == "regression" and info.points is None
+    # Ten features: the value surface on the plane of the first two, the others at their means.
+    assert info.task == "regression" and info.points["projection"]["kind"] == "features"
+    assert info.points["axis_labels"] == ("age", "sex")
+    np.testing.assert_allclose(info.points["y_train"], data.y_train.reshape(-1))
+    snap = m.snapshot(0, 1)
+    assert snap.boundary.shape == (80, 80, 1)
+    res, grid = m._grid
+    np.testing.assert_allclose(grid[:, 2:], np.tile(data.x_train.mean(axis=0)[2:], (len(grid), 1)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(snap.boundary.reshape(-1), model.predict(grid).reshape(-1), rtol=1e-5)
+
+
+def iris_project(**dataset):
+    return from_dict(
+        {
+            "model": {
+                "input_shape": [4],
+                "layers": [dense("h", 5, "tanh"), dense("out", 3, "softmax")],
+            },
+            "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
+            "fit": {"batch_size": 16, "validation_split": 0.2, "seed": 1},
+            "dataset": {"name": "iris", **dataset},
+        }
+    )
+
+
+def test_boundary_on_two_chosen_features_of_many_in_the_data_units():
+    graph, data, model = setup(iris_project(standardize=True))
+    m = mon.Monitor(model, graph, data, "iris", projection={"kind": "features", "features": [2, 3]})
+    info = m.build_info()
+    pts = info.points
+    assert pts["axis_labels"] == ("petal length (cm)", "petal width (cm)")
+    assert pts["projection"] == {"kind": "features", "features": [2, 3]}
+    # The points are drawn in centimetres (the standardization undone), the grid fed to the
+    # network is standardized: features 2 and 3 vary, 0 and 1 sit at their training means.
+    raw = data.standardizer.inverse_transform(data.x_train)
+    np.testing.assert_allclose(pts["x_train"], raw[:, [2, 3]], rtol=1e-5)
+    x0, x1, y0, y1 = pts["extent"]
+    assert x0 < raw[:, 2].min() and x1 > raw[:, 2].max() and y0 < raw[:, 3].min()
+    res, grid = m._grid
+    means = data.x_train.astype(np.float64).mean(axis=0)
+    np.testing.assert_allclose(grid[:, :2], np.tile(means[:2], (len(grid), 1)), atol=1e-5)
+    assert np.ptp(grid[:, 2]) > 0 and np.ptp(grid[:, 3]) > 0
+    snap = m.snapshot(0, 1)
+    np.testing.assert_allclose(
+        snap.boundary.reshape(-1, 3), model.predict(grid).reshape(-1, 3), rtol=1e-5, atol=1e-6
+    )
+    # The grid's corners map to the extent's corners in centimetres.
+    corner = data.standardizer.inverse_transform(grid[[0, -1]])[:, [2, 3]]
+    np.testing.assert_allclose(corner, [[x0, y0], [x1, y1]], rtol=1e-5)
+    assert snap.neuron_maps["h"].shape == (5, 28, 28)
+
+
+def test_boundary_on_principal_components_and_a_fallback_for_bad_choices():
+    graph, data, model = setup(iris_project())
+    m = mon.Monitor(model, graph, data, "iris", projection={"kind": "pca"})
+    pts = m.build_info().points
+    assert pts["axis_labels"][0].startswith("PC1 (") and pts["projection"] == {"kind": "pca"}
+    np.testing.assert_allclose(pts["x_train"], m.projection.to_plane(data.x_train), rtol=1e-6)
+    before = m.snapshot(0, 1).boundary
+    assert before.shape == (80, 80, 3)
+    # Switching the plane rebuilds the grid without touching the model.
+    assert m.set_projection({"kind": "features", "features": [0, 3]})
+    assert m.build_info().points["axis_labels"] == ("sepal length (cm)", "petal width (cm)")
+    assert not np.allclose(m.snapshot(0, 1).boundary, before)
+    # Features this data does not have: the default plane, not an error.
+    assert m.set_projection({"kind": "features", "features": [0, 9]})
+    assert m.build_info().points["projection"] == {"kind": "features", "features": [0, 1]}
+
+
+def test_boundary_points_are_a_seeded_subset_of_large_data(monkeypatch):
+    monkeypatch.setattr(mon, "MAX_POINTS_SHOWN", 50)
+    p = project([dense("h", 4, "relu"), dense("out", 2, "softmax")])
+    graph, data, model = setup(p)
+    a = mon.Monitor(model, graph, data, "moons").build_info().points
+    b = mon.Monitor(model, graph, data, "moons").build_info().points
+    assert len(a["x_train"]) == 50 and a["n_train"] == len(data.x_train)
+    np.testing.assert_array_equal(a["x_train"], b["x_train"])
+    rows = {tuple(r) for r in np.asarray(data.x_train, dtype=np.float64)}
+    assert all(tuple(r) in rows for r in a["x_train"])
+
+
+def test_image_data_has_no_boundary():
+    p = from_dict(
+        {
+            "model": {"input_shape": [64], "layers": [dense("h", 8, "relu"), dense("o", 10, "softmax")]},
+            "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
+            "fit": {"batch_size": 64, "validation_split": 0.1, "seed": 0},
+            "dataset": {"name": "digits"},
+        }
+    )
+    graph, data, model = setup(p)
+    m = mon.Monitor(model, graph, data, "digits")
+    assert not m.boundary_possible() and m.build_info().points is None
+    assert m.snapshot(0, 1).boundary is None
 
 
 def test_monitor_imports_neither_qt_nor_tensorflow():

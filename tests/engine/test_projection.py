@@ -100,3 +100,22 @@ def test_choice_round_trip_and_image_inputs():
     images = np.random.default_rng(0).random((10, 4, 4))
     proj = Projection("features", (0, 15)).fit(images)
     np.testing.assert_array_equal(proj.to_plane(images)[:, 1], images[:, 3, 3])
+
+
+def test_include_widens_the_extent_only():
+    x = np.array([[0.0, 0.0, 1.0], [1.0, 2.0, 1.0]])
+    proj = Projection("features", (0, 1)).fit(x)
+    mean = proj.mean.copy()
+    proj.include(np.array([[-3.0, 1.0, 0.0], [0.5, 5.0, 0.0], [np.nan, 9.0, 0.0]]))
+    np.testing.assert_array_equal(proj.lo, [-3.0, 0.0])
+    np.testing.assert_array_equal(proj.hi, [1.0, 5.0])
+    np.testing.assert_array_equal(proj.mean, mean)
+
+
+def test_default_choice():
+    from engine.data.projection import PCA_DEFAULT_ABOVE, default_choice
+
+    assert default_choice(2) == {"kind": "features", "features": [0, 1]}
+    assert default_choice(PCA_DEFAULT_ABOVE) == {"kind": "features", "features": [0, 1]}
+    assert default_choice(PCA_DEFAULT_ABOVE + 1) == {"kind": "pca"}
+    assert default_choice(4, images=True) == {"kind": "pca"}
