@@ -17,8 +17,8 @@ returned is a plain NumPy copy or a Python number, safe to hand to another threa
 
 Views never change the run: gradients for the views come from ``loss_and_grads`` with the
 dropout random streams rewound afterwards (NumPy) or from ``layer_gradients`` (TensorFlow).
-This module imports neither Qt nor TensorFlow; scikit-learn is imported for the confusion
-matrix only.
+This module imports neither Qt, TensorFlow nor scikit-learn (whose confusion matrix the tests
+compare against).
 """
 
 from __future__ import annotations
@@ -339,10 +339,17 @@ def class_probabilities(out: np.ndarray, activation: str | None) -> np.ndarray:
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """scikit-learn's confusion matrix with every class present (rows: true, columns: pred)."""
-    from sklearn.metrics import confusion_matrix as sk_confusion
+    """The confusion matrix with every class present (rows: true, columns: predicted), equal
+    to scikit-learn's ``confusion_matrix(..., labels=range(n_classes))`` (tested).
 
-    return sk_confusion(y_true, y_pred, labels=list(range(n_classes))).astype(np.int64)
+    Counted with ``np.bincount``: importing scikit-learn's metrics takes over a second, which
+    at the first epoch end would stall the training it is meant to watch.
+    """
+    k = int(n_classes)
+    t = np.asarray(y_true, dtype=np.int64).reshape(-1)
+    p = np.asarray(y_pred, dtype=np.int64).reshape(-1)
+    keep = (t >= 0) & (t < k) & (p >= 0) & (p < k)
+    return np.bincount(t[keep] * k + p[keep], minlength=k * k).reshape(k, k).astype(np.int64)
 
 
 def per_class_accuracy(cm: np.ndarray) -> np.ndarray:
@@ -546,6 +553,7 @@ class Monitor:
         for the new points and axes.
         """
         self._grid = self._map_grid = self.projection = None
+        self._shown = []
         if not self.boundary_possible():
             return False
         x_train = self.data.x_train.reshape(len(self.data.x_train), -1)
@@ -555,8 +563,12 @@ class Monitor:
         except ValueError:
             proj = Projection.from_choice(default_choice(self.input_units))
             proj.fit(x_train, seed=self._seed)
+        # The points a view draws (seeded subsets of large data) lie inside the grid.
+        self._shown = [self._subset(self.data.x_train, self.data.y_train, 1)]
+        proj.include(self._shown[0][0])
         if self.data.x_val is not None and len(self.data.x_val):
-            proj.include(self.data.x_val.reshape(len(self.data.x_val), -1))
+            self._shown.append(self._subset(self.data.x_val, self.data.y_val, 2))
+            proj.include(self._shown[1][0])
         self.projection = proj
         self.extent = proj.extent(0.1)
         dtype = self.data.x_train.dtype
@@ -592,9 +604,9 @@ class Monitor:
             return np.asarray(plane, dtype=np.float64)
         return np.asarray(raw, dtype=np.float64)[:, list(proj.features)]
 
-    def _points_shown(self, x: np.ndarray, y: np.ndarray | None, salt: int):
-        """At most :data:`MAX_POINTS_SHOWN` samples (a seeded subset), as display coordinates
-        and labels (class indices, or values for regression)."""
+    def _subset(self, x: np.ndarray, y: np.ndarray | None, salt: int):
+        """At most :data:`MAX_POINTS_SHOWN` samples (a seeded subset), flat, with their
+        labels (class indices, or values for regression)."""
         x = np.asarray(x).reshape(len(x), -1)
         if len(x) > MAX_POINTS_SHOWN:
             rng = np.random.default_rng([self._seed, salt])
@@ -605,7 +617,7 @@ class Monitor:
             y = class_labels(y) if self._is_classification() else np.asarray(
                 y, dtype=np.float64
             ).reshape(len(y), -1)[:, 0]
-        return self._display(self.projection.to_plane(x)), y
+        return x, y
 
     def build_info(self) -> BuildInfo:
         layers = [
@@ -621,13 +633,14 @@ class Monitor:
         ]
         points = None
         if self._grid is not None:
-            x_train, y_train = self._points_shown(self.data.x_train, self.data.y_train, 1)
+            proj = self.projection
+            (x_train, y_train), *val = self._shown
+            x_train = self._display(proj.to_plane(x_train))
             x_val = y_val = None
-            if self.data.x_val is not None and len(self.data.x_val):
-                x_val, y_val = self._points_shown(self.data.x_val, self.data.y_val, 2)
+            if val:
+                x_val, y_val = self._display(proj.to_plane(val[0][0])), val[0][1]
             x0, x1, y0, y1 = self.extent
             corners = self._display(np.array([[x0, y0], [x1, y1]]))
-            proj = self.projection
             points = {
                 "x_train": x_train,
                 "y_train": y_train,

@@ -936,19 +936,30 @@ class DecisionBoundaryView(LiveView):
             self.projection_requested.emit(choice)
 
     def _points(self, item, x, y, info, filled: bool) -> None:
+        """Points coloured by class (or by value, in 32 shades, for regression). The brushes
+        and pens are shared objects: pyqtgraph renders one symbol per distinct object, and a
+        fresh brush per point costs ~0.1 ms a point (3000 points: 0.3 s on the UI thread)."""
         if info.task == "classification":
             labels = np.asarray(y, dtype=np.int64)
             colors = [class_qcolor(int(c)) for c in range(max(info.n_classes, 2))]
+            index = labels % len(colors)
             if filled:
-                brushes = [pg.mkBrush(colors[int(c) % len(colors)]) for c in labels]
-                item.setData(pos=x, brush=brushes)
+                palette = [pg.mkBrush(c) for c in colors]
+                item.setData(pos=x, brush=[palette[c] for c in index])
             else:
-                pens = [pg.mkPen(colors[int(c) % len(colors)], width=2) for c in labels]
-                item.setData(pos=x, pen=pens, brush=pg.mkBrush(255, 255, 255, 200))
+                pens = [pg.mkPen(c, width=2) for c in colors]
+                item.setData(
+                    pos=x, pen=[pens[c] for c in index], brush=pg.mkBrush(255, 255, 255, 200)
+                )
         else:
-            rgb = values_to_rgb(np.asarray(y, dtype=np.float64) - np.mean(y))
-            brushes = [pg.mkBrush(*map(int, c)) for c in rgb]
-            item.setData(pos=x, brush=brushes)
+            v = np.asarray(y, dtype=np.float64)
+            shades = np.linspace(-1.0, 1.0, 32)
+            scale = float(np.max(np.abs(v - np.mean(v)))) if len(v) else 1.0
+            rgb = values_to_rgb(shades, scale=1.0)
+            palette = [pg.mkBrush(*map(int, c)) for c in rgb]
+            t = (v - np.mean(v)) / (scale if scale > 0 else 1.0)
+            index = np.clip(np.rint((t + 1.0) / 2.0 * 31), 0, 31).astype(np.int64)
+            item.setData(pos=x, brush=[palette[i] for i in index])
 
     def _set_maps(self, layers: list[tuple[str, int]]) -> None:
         names = [n for n, _ in layers]

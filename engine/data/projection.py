@@ -29,8 +29,11 @@ __all__ = ["KINDS", "PCA_DEFAULT_ABOVE", "Projection", "default_choice"]
 KINDS = ("features", "pca")
 #: PCA is fitted on at most this many samples (a seeded subset of larger data): the
 #: components of 20000 samples are as good as those of 60000 for a picture, at a third of the
-#: cost.
+#: cost...
 MAX_PCA_SAMPLES = 20_000
+#: ...and on at most this many values (samples times features): 784 features (MNIST's
+#: pixels) take 5100 samples, an SVD of ~0.3 s instead of ~1.5 s.
+MAX_PCA_VALUES = 4_000_000
 #: Above this many features (and for images) the plane starts on the principal components:
 #: two of many features say little about the data.
 PCA_DEFAULT_ABOVE = 20
@@ -117,7 +120,7 @@ class Projection:
             Flattened to (n_samples, d); d must be at least 2 and n_samples at least 1.
         seed : int
             Chooses the subset PCA is fitted on when there are more than
-            :data:`MAX_PCA_SAMPLES` samples.
+            :data:`MAX_PCA_SAMPLES` samples (or :data:`MAX_PCA_VALUES` values).
 
         Returns
         -------
@@ -130,7 +133,9 @@ class Projection:
             Fewer than 2 features, no samples, non-finite values, or a feature index out of
             range.
         """
-        x = np.asarray(x_train, dtype=np.float64)
+        x = np.asarray(x_train)
+        if x.dtype.kind not in "fiu":
+            x = x.astype(np.float64)
         x = x.reshape(len(x), -1) if x.ndim != 2 else x
         n, d = x.shape
         if n < 1:
@@ -139,7 +144,8 @@ class Projection:
             raise ValueError(f"a plane needs at least 2 features, the data has {d}")
         if not np.all(np.isfinite(x)):
             raise ValueError("the inputs hold NaN or infinite values")
-        mean = x.mean(axis=0)
+        rng = np.random.default_rng(seed)
+        mean = x.mean(axis=0, dtype=np.float64)  # no float64 copy of large data
         if self.kind == "features":
             for f in self.features:
                 if not -d <= f < d:
@@ -152,11 +158,22 @@ class Projection:
             components[1, self.features[1]] = 1.0
         else:
             sample = x
-            if n > MAX_PCA_SAMPLES:
-                rng = np.random.default_rng(seed)
-                sample = x[np.sort(rng.choice(n, MAX_PCA_SAMPLES, replace=False))]
-            centered = sample - mean
-            _, s, vt = np.linalg.svd(centered, full_matrices=False)
+            cap = max(min(MAX_PCA_SAMPLES, MAX_PCA_VALUES // d), min(n, 2 * d, 1000))
+            if n > cap:
+                sample = x[np.sort(rng.choice(n, cap, replace=False))]
+            centered = sample.astype(np.float64) - mean
+            if len(centered) > 2 * d:
+                # Many more samples than features: the eigenvectors of the d x d scatter
+                # matrix (one matrix product and a small eigh) instead of an SVD of the
+                # samples, ~5x faster for MNIST's 784 pixels.
+                evals, evecs = np.linalg.eigh(centered.T @ centered)
+                order = np.argsort(evals)[::-1]
+                s = np.sqrt(np.clip(evals[order], 0.0, None))
+                vt = evecs[:, order].T
+                vt = vt[: int(np.sum(s > s[0] * 1e-12))] if s[0] > 0 else vt[:0]
+            else:
+                _, s, vt = np.linalg.svd(centered, full_matrices=False)
+                vt = vt[: int(np.sum(s > s[0] * 1e-12))] if len(s) and s[0] > 0 else vt[:0]
             components = _complete_basis(vt[:2], d)
             # A deterministic sign (scikit-learn's svd_flip on the rows).
             big = np.argmax(np.abs(components), axis=1)
@@ -169,6 +186,10 @@ class Projection:
             self.explained_variance_ratio = top / total if total > 0 else np.zeros(2)
         self.mean = mean
         self.components = components
+        # The extent: of every sample, or of a seeded subset of very large data (widen it to
+        # the samples a view draws with include()).
+        if n * d > MAX_PCA_VALUES and n > MAX_PCA_SAMPLES:
+            x = x[np.sort(rng.choice(n, MAX_PCA_SAMPLES, replace=False))]
         plane = self.to_plane(x)
         self.lo, self.hi = plane.min(axis=0), plane.max(axis=0)
         return self

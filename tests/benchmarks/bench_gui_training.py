@@ -14,8 +14,10 @@ runs alternate (A B A B ...):
   heartbeat itself takes the interpreter lock 100 times a second, so B, not C, gives the
   cost ratio.)
 
-Prints medians, the GUI/headless ratio, the heartbeat's max and p99 stall, and the machine's
-load. Offscreen Qt; same backend and settings for A and B.
+Prints medians, the GUI/headless ratio (of the medians, and the median of each A-B pair's
+ratio), the CPU time of the training thread in B over that of A (what live views cost the
+training thread itself, unaffected by other programs on the machine), the heartbeat's max and
+p99 stall, and the machine's load. Offscreen Qt; same backend and settings for A and B.
 
 Run:  python tests/benchmarks/bench_gui_training.py [--repeats 3] [--backend numpy]
       [--digits-epochs 20] [--mnist-epochs 1] [--cases digits,mnist] [--layout floating|tabs]
@@ -45,6 +47,8 @@ from engine.training import Trainer, load_training_data  # noqa: E402
 from engine.validate import check_project  # noqa: E402
 
 HEARTBEAT_MS = 10
+#: CPU time the UI thread used while the last GUI run trained (drains, renders, painting).
+LAST_UI_CPU = 0.0
 
 
 def digits_project(epochs: int, backend: str):
@@ -80,10 +84,10 @@ def headless(project) -> float:
     model = make_model(project, graph)
     f = project.fit
     trainer = Trainer(model, data, f["batch_size"], f["shuffle"], f["seed"])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     for _ in trainer.run(f["epochs"]):
         pass
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.thread_time() - c0
 
 
 class _Host:
@@ -105,7 +109,7 @@ class _Host:
         return Host()
 
 
-def gui(project, layout: str, heartbeat: bool = True) -> tuple[float, list[float], int]:
+def gui(project, layout: str, heartbeat: bool = True) -> tuple[float, list[float], int, float]:
     from PySide6.QtCore import QEventLoop, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -133,12 +137,15 @@ def gui(project, layout: str, heartbeat: bool = True) -> tuple[float, list[float
         for ev in batch.events:
             if ev[0] == "finished":
                 result["seconds"] = ev[2]
+                result["cpu"] = ev[3]
+                result["ui_cpu"] = time.thread_time() - result.get("ui0", time.thread_time())
                 loop.quit()
             elif ev[0] == "error":
                 result["error"] = ev[1]
                 loop.quit()
             elif ev[0] == "state" and ev[1] == "running":
                 ticks.clear()  # count stalls from when the run starts (after the build)
+                result["ui0"] = time.thread_time()
 
     ctrl.session.drained.connect(on_batch)
     beat = QTimer()
@@ -157,7 +164,9 @@ def gui(project, layout: str, heartbeat: bool = True) -> tuple[float, list[float
     if "error" in result:
         raise SystemExit(f"GUI training failed: {result['error']}")
     gaps = np.diff(np.asarray(ticks)) * 1000.0 - HEARTBEAT_MS
-    return result["seconds"], list(gaps), renders
+    global LAST_UI_CPU
+    LAST_UI_CPU = result["ui_cpu"]
+    return result["seconds"], list(gaps), renders, result["cpu"]
 
 
 def load_text() -> str:
@@ -200,27 +209,36 @@ def main(argv: list[str] | None = None) -> int:
                     return mnist_like_project(folder, case_epochs, args.backend)
 
                 epochs = args.mnist_epochs
-            a_times, b_times, stalls, renders = [], [], [], []
+            a_times, b_times, a_cpu, b_cpu, stalls, renders = [], [], [], [], [], []
             for r in range(args.repeats):
-                a_times.append(headless(make()))
-                b, _, n_renders = gui(make(), args.layout, heartbeat=False)
+                a, ac = headless(make())
+                b, _, n_renders, bc = gui(make(), args.layout, heartbeat=False)
+                ui_cpu = LAST_UI_CPU
+                a_times.append(a)
+                a_cpu.append(ac)
                 b_times.append(b)
-                c, gaps, _ = gui(make(), args.layout, heartbeat=True)
+                b_cpu.append(bc)
+                c, gaps, _, _ = gui(make(), args.layout, heartbeat=True)
                 stalls.extend(gaps)
                 renders.append(n_renders)
                 print(
-                    f"  {case} run {r + 1}: headless {a_times[-1]:.2f} s, GUI {b:.2f} s "
-                    f"({n_renders} view renders); with heartbeat {c:.2f} s, max stall "
-                    f"{max(gaps, default=0):.0f} ms",
+                    f"  {case} run {r + 1}: headless {a:.2f} s ({ac:.2f} s CPU), GUI {b:.2f} s "
+                    f"({bc:.2f} s CPU of the worker thread, {ui_cpu:.2f} s of the UI thread, "
+                    f"{n_renders} view renders); with "
+                    f"heartbeat {c:.2f} s, max stall {max(gaps, default=0):.0f} ms",
                     flush=True,
                 )
             a, b = statistics.median(a_times), statistics.median(b_times)
+            pair = statistics.median(bt / at for at, bt in zip(a_times, b_times, strict=True))
+            cpu = statistics.median(b_cpu) / statistics.median(a_cpu)
             st = np.asarray(stalls) if stalls else np.zeros(1)
             res = {
                 "epochs": epochs,
                 "headless_s": a,
                 "gui_s": b,
                 "ratio": b / a,
+                "pair_ratio": pair,
+                "cpu_ratio": cpu,
                 "stall_max_ms": float(st.max()),
                 "stall_p99_ms": float(np.percentile(st, 99)),
                 "ticks": int(len(st)),
@@ -228,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             out[case] = res
             print(
                 f"{case}: {epochs} epochs, headless median {a:.2f} s, GUI median {b:.2f} s, "
-                f"ratio {b / a:.3f}; event-loop stall max {res['stall_max_ms']:.0f} ms, "
+                f"ratio {b / a:.3f} (median of the pairs' ratios {pair:.3f}; worker CPU / "
+                f"headless CPU {cpu:.3f}); event-loop stall max {res['stall_max_ms']:.0f} ms, "
                 f"p99 {res['stall_p99_ms']:.0f} ms over {res['ticks']} heartbeats",
                 flush=True,
             )

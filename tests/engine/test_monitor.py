@@ -8,6 +8,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine import monitor as mon
 from engine.project import from_dict
@@ -132,6 +134,16 @@ def test_confusion_matrix_matches_sklearn_and_keeps_absent_classes():
     acc = mon.per_class_accuracy(cm)
     np.testing.assert_allclose(acc[:3], [1.0, 0.5, 2 / 3])
     assert math.isnan(acc[3])
+
+
+@given(st.integers(2, 12), st.integers(1, 300), st.integers(0, 2**32 - 1))
+def test_confusion_matrix_equals_sklearn_on_random_labels(k, n, seed):
+    from sklearn.metrics import confusion_matrix
+
+    rng = np.random.default_rng(seed)
+    t, p = rng.integers(0, k, n), rng.integers(0, k, n)
+    want = confusion_matrix(t, p, labels=list(range(k)))
+    np.testing.assert_array_equal(mon.confusion_matrix(t, p, k), want)
 
 
 def test_image_shape_for():

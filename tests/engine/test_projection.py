@@ -119,3 +119,17 @@ def test_default_choice():
     assert default_choice(PCA_DEFAULT_ABOVE) == {"kind": "features", "features": [0, 1]}
     assert default_choice(PCA_DEFAULT_ABOVE + 1) == {"kind": "pca"}
     assert default_choice(4, images=True) == {"kind": "pca"}
+
+
+@pytest.mark.parametrize("n, d", [(400, 6), (30, 40), (3000, 120)])
+def test_pca_components_and_variance_agree_with_scikit_learn(n, d):
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(n + d)
+    x = rng.normal(size=(n, d)) @ np.diag(np.linspace(3.0, 0.1, d)) + 5.0
+    proj = Projection("pca").fit(x.astype(np.float32))
+    sk = PCA(n_components=2).fit(x)
+    np.testing.assert_allclose(np.abs(proj.components), np.abs(sk.components_), atol=1e-4)
+    np.testing.assert_allclose(
+        proj.explained_variance_ratio, sk.explained_variance_ratio_, rtol=1e-4
+    )
