@@ -6,7 +6,10 @@
   the class balance and the scatter of two chosen features;
 - ``dataset_images.png``: scikit-learn's digits with the grid of sample images;
 - ``dataset_error.png``: the same CSV with one broken cell: the message naming the row and the
-  column, the cell highlighted, the project keeping its data.
+  column, the cell highlighted, the project keeping its data;
+- ``own_data_training.png``: the whole main window after the CSV was opened, the network
+  matched to it and trained: the decision boundary on two chosen features of four (the
+  others held at their means).
 """
 
 from __future__ import annotations
@@ -159,9 +162,43 @@ def render_docs(out_dir: str | Path) -> list[Path]:
         written.append(path)
         panel.shutdown()
         panel.close()
+        # --- the main window: open the CSV, match the network, train, the boundary
+        path = out / "own_data_training.png"
+        _train_on_csv(app, project_file, csv_path, path)
+        written.append(path)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return written
+
+
+def _train_on_csv(app: QApplication, project_file: Path, csv_path: Path, out: Path) -> None:
+    """Issue 7's "done means" in the real main window, saved as one picture."""
+    from designer.document import Document
+    from designer.main_window import MainWindow
+    from engine.project import load_project
+
+    window = MainWindow(Document(load_project(project_file)))
+    window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+    window.resize(1600, 1000)
+    window.show()
+    _wait(app, lambda: True)
+    panel = window.dataset.panel
+    window.dataset.open_data_file(csv_path)
+    _wait(app, lambda: panel.loader.current is None and panel.pending is None)
+    panel.scale_field.combo.setCurrentIndex(1)  # standardize
+    panel.match_network()
+    panel.set_projection({"kind": "features", "features": [2, 3]})
+    training = window.training
+    training.docks["boundary"].raise_()
+    if not training.train_blocking(60, timeout_s=300):
+        raise RuntimeError("training did not finish: " + "; ".join(training.errors))
+    _wait(app, lambda: True)
+    training.render_views(all_views=True)
+    _wait(app, lambda: True)
+    window.grab().save(str(out), "PNG")
+    window.document.set_clean()
+    window.close()
+    panel.shutdown()
 
 
 if __name__ == "__main__":

@@ -38,6 +38,9 @@ from pathlib import Path
 import numpy as np
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# One BLAS thread in A and B alike (set before NumPy loads): the comparison is about what the
+# live views cost, not about BLAS threads and the UI thread fighting over two cores.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -47,6 +50,19 @@ from engine.training import Trainer, load_training_data  # noqa: E402
 from engine.validate import check_project  # noqa: E402
 
 HEARTBEAT_MS = 10
+#: Where the threads run (``--pin``): {"train": cpu, "ui": cpu} or None (the OS decides).
+PIN: dict | None = None
+
+
+def pin_this_thread(role: str) -> None:
+    """Keep the calling thread on the CPU chosen for ``role`` (Linux; nothing elsewhere).
+
+    On a virtual machine the two CPUs run at different and drifting speeds (the same
+    training took 1.6 s on one and 2.6 s on the other, minutes apart), and where the OS puts a
+    thread decides more than the views do. A pair (A, B) trains on the same CPU; the next pair
+    on the other one."""
+    if PIN is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {PIN[role]})
 #: CPU time the UI thread used while the last GUI run trained (drains, renders, painting).
 LAST_UI_CPU = 0.0
 
@@ -115,7 +131,20 @@ def gui(project, layout: str, heartbeat: bool = True) -> tuple[float, list[float
 
     from designer.training import attach_training
 
+    from designer import workers
+
     app = QApplication.instance()
+    pin_this_thread("ui")
+    # The worker builds its model on its own thread when Play arrives: pin it there. (Not
+    # by replacing ``run``: that is a Qt slot, and a plain function in its place would run on
+    # the thread that emits ``started``.)
+    original_build = workers.TrainingWorker._build
+
+    def pinned_build(self) -> None:
+        pin_this_thread("train")
+        original_build(self)
+
+    workers.TrainingWorker._build = pinned_build
     window = _Host.make(project)
     ctrl = attach_training(window)
     window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
@@ -158,6 +187,7 @@ def gui(project, layout: str, heartbeat: bool = True) -> tuple[float, list[float
     beat.stop()
     renders = sum(v.renders for v in ctrl.views())
     ctrl.shutdown()
+    workers.TrainingWorker._build = original_build
     window.close()
     window.deleteLater()
     app.processEvents()
@@ -186,13 +216,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", default="digits,mnist")
     ap.add_argument("--layout", default="floating", choices=["floating", "tabs"])
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2,
+        help="train on one CPU, the UI thread on another, alternating per pair (default: on "
+        "Linux with 2+ CPUs)",
+    )
     args = ap.parse_args(argv)
+    global PIN
+    cpus = sorted(os.sched_getaffinity(0)) if args.pin else []
+    if len(cpus) < 2:
+        args.pin = False
 
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     _ = app
-    print(f"{load_text()}; backend {args.backend}; views {args.layout}")
+    print(
+        f"{load_text()}; backend {args.backend}; views {args.layout}; OPENBLAS_NUM_THREADS="
+        f"{os.environ.get('OPENBLAS_NUM_THREADS')}; pinned {'yes' if args.pin else 'no'}"
+    )
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -211,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
                 epochs = args.mnist_epochs
             a_times, b_times, a_cpu, b_cpu, stalls, renders = [], [], [], [], [], []
             for r in range(args.repeats):
+                if args.pin:
+                    PIN = {"train": cpus[r % 2], "ui": cpus[(r + 1) % 2]}
                 a, ac = headless(make())
                 b, _, n_renders, bc = gui(make(), args.layout, heartbeat=False)
                 ui_cpu = LAST_UI_CPU
