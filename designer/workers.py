@@ -489,8 +489,11 @@ class TrainingWorker(QObject):
                 self.monitor.set_projection(cmd[1])
                 self.mailbox.post_event(
                     "info",
-                    {"info": self.monitor.build_info(), "run_id": self.run_id,
-                     "gen": self._config.gen},
+                    {
+                        "info": self.monitor.build_info(),
+                        "run_id": self.run_id,
+                        "gen": self._config.gen,
+                    },
                 )
                 self._snapshot(force=True)
                 self.wake.emit()

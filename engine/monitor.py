@@ -614,9 +614,11 @@ class Monitor:
             x = x[idx]
             y = None if y is None else np.asarray(y)[idx]
         if y is not None:
-            y = class_labels(y) if self._is_classification() else np.asarray(
-                y, dtype=np.float64
-            ).reshape(len(y), -1)[:, 0]
+            y = (
+                class_labels(y)
+                if self._is_classification()
+                else np.asarray(y, dtype=np.float64).reshape(len(y), -1)[:, 0]
+            )
         return x, y
 
     def build_info(self) -> BuildInfo:

@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QFormLayout,
     QFrame,
@@ -71,6 +70,7 @@ from designer.panels.fields import (
     error_color,
     same_value,
 )
+from designer.plots.plane import PlanePicker
 from engine import edits
 from engine.data import (
     BUILTIN_DATASETS,
@@ -451,30 +451,12 @@ class DatasetPanel(QWidget):
         layout.setSpacing(2)
         row = QHBoxLayout()
         row.setContentsMargins(6, 0, 6, 0)
-        self.plane_combo = QComboBox()
-        self.plane_combo.addItem("Two features", "features")
-        self.plane_combo.addItem("Principal components", "pca")
-        self.plane_combo.setToolTip(
-            "The plane the data (and the decision boundary, when training) is drawn on: two "
-            "chosen features with the others held at their means, or the first two principal "
-            "components"
-        )
-        self.x_combo = QComboBox()
-        self.y_combo = QComboBox()
-        for combo in (self.x_combo, self.y_combo):
-            combo.setSizeAdjustPolicy(
-                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-            )
-            combo.setMinimumContentsLength(6)
-        self.x_combo.setToolTip("Feature along x")
-        self.y_combo.setToolTip("Feature along y")
-        self.plane_combo.currentIndexChanged.connect(self._on_plane_changed)
-        self.x_combo.currentIndexChanged.connect(self._on_plane_changed)
-        self.y_combo.currentIndexChanged.connect(self._on_plane_changed)
-        row.addWidget(self.plane_combo)
-        row.addWidget(self.x_combo, 1)
-        row.addWidget(QLabel("vs"))
-        row.addWidget(self.y_combo, 1)
+        self.plane_picker = PlanePicker()
+        self.plane_picker.chosen.connect(self.set_projection)
+        self.plane_combo = self.plane_picker.plane_combo
+        self.x_combo = self.plane_picker.x_combo
+        self.y_combo = self.plane_picker.y_combo
+        row.addWidget(self.plane_picker)
         layout.addLayout(row)
         layout.addWidget(self.scatter_view, 1)
 
@@ -1351,44 +1333,8 @@ class DatasetPanel(QWidget):
         return [names[j] if j < len(names) else f"x{j}" for j in range(d)]
 
     def _sync_scatter_controls(self) -> None:
-        names = self._feature_names()
-        enough = len(names) >= 2
-        for combo in (self.x_combo, self.y_combo):
-            if [combo.itemText(i) for i in range(combo.count())] != names:
-                combo.blockSignals(True)
-                combo.clear()
-                combo.addItems(names)
-                combo.blockSignals(False)
-        choice = self.projection_choice
-        pca = choice.get("kind") == "pca"
-        features = choice.get("features", [0, 1])
-        for combo, j in zip((self.x_combo, self.y_combo), features, strict=True):
-            combo.blockSignals(True)
-            combo.setCurrentIndex(j if j < combo.count() else -1)
-            combo.blockSignals(False)
-        self.plane_combo.blockSignals(True)
-        self.plane_combo.setCurrentIndex(1 if pca else 0)
-        self.plane_combo.blockSignals(False)
-        self.plane_combo.setEnabled(enough)
-        self.x_combo.setEnabled(enough and not pca)
-        self.y_combo.setEnabled(enough and not pca)
-
-    def _on_plane_changed(self, _index: int) -> None:
-        if self.plane_combo.currentData() == "pca":
-            choice = {"kind": "pca"}
-        else:
-            i, j = self.x_combo.currentIndex(), self.y_combo.currentIndex()
-            if i < 0 or j < 0:
-                return
-            if i == j:  # keep two different features: move the other one along
-                previous = self.projection_choice.get("features", [0, 1])
-                n = self.x_combo.count()
-                if self.sender() is self.x_combo:
-                    j = previous[0] if previous[0] != i else (i + 1) % n
-                else:
-                    i = previous[1] if previous[1] != j else (j + 1) % n
-            choice = {"kind": "features", "features": [i, j]}
-        self.set_projection(choice)
+        self.plane_picker.set_features(self._feature_names())
+        self.plane_picker.show_choice(self.projection_choice)
 
     def set_projection(self, choice: dict[str, Any]) -> None:
         """Choose the plane: ``{"kind": "features", "features": [i, j]}`` or

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.plots.plane import PlanePicker
 from designer.plots.theme import (
     configure_pyqtgraph,
     curve_colors,
@@ -793,21 +794,11 @@ class DecisionBoundaryView(LiveView):
         self.maps.setMinimumHeight(0)
         self.map_items: dict[str, tuple[pg.ViewBox, pg.ImageItem]] = {}
         # The plane (data with more than two features).
-        self.plane_combo = QComboBox()
-        self.plane_combo.addItem("Two features", "features")
-        self.plane_combo.addItem("Principal components", "pca")
-        self.plane_combo.setToolTip(
-            "The plane the boundary is drawn on: two chosen features (every other feature held "
-            "at its training mean), or the first two principal components of the inputs"
-        )
-        self.x_combo = QComboBox()
-        self.y_combo = QComboBox()
-        for combo in (self.x_combo, self.y_combo):
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-            combo.setMinimumContentsLength(8)
-        self.plane_combo.currentIndexChanged.connect(self._on_plane_chosen)
-        self.x_combo.currentIndexChanged.connect(self._on_plane_chosen)
-        self.y_combo.currentIndexChanged.connect(self._on_plane_chosen)
+        self.plane_picker = PlanePicker()
+        self.plane_picker.chosen.connect(self._on_plane_chosen)
+        self.plane_combo = self.plane_picker.plane_combo
+        self.x_combo = self.plane_picker.x_combo
+        self.y_combo = self.plane_picker.y_combo
         self.caption = QLabel()
         self.caption.setWordWrap(True)
         self.caption.setStyleSheet("color: palette(mid);")
@@ -815,12 +806,7 @@ class DecisionBoundaryView(LiveView):
         row = QHBoxLayout(self.plane_row)
         row.setContentsMargins(4, 2, 4, 0)
         row.addWidget(QLabel("Plane:"))
-        row.addWidget(self.plane_combo)
-        self.x_label = QLabel("x:")
-        self.y_label = QLabel("y:")
-        for w in (self.x_label, self.x_combo, self.y_label, self.y_combo):
-            row.addWidget(w)
-        row.addStretch(1)
+        row.addWidget(self.plane_picker, 1)
         content = QWidget()
         inner = QVBoxLayout(content)
         inner.setContentsMargins(0, 0, 0, 0)
@@ -834,7 +820,6 @@ class DecisionBoundaryView(LiveView):
         self.snapshot = None
         self.boundary_image: np.ndarray | None = None
         self._rect = QRectF(0, 0, 1, 1)
-        self._syncing = False
         self.set_build(None)
 
     def set_build(self, info) -> None:
@@ -892,18 +877,8 @@ class DecisionBoundaryView(LiveView):
         self.plane_row.setVisible(many)
         choice = pts.get("projection") or {"kind": "features", "features": [0, 1]}
         pca = choice.get("kind") == "pca"
-        self._syncing = True
-        try:
-            for combo, j in zip((self.x_combo, self.y_combo), choice.get("features", [0, 1])):
-                if [combo.itemText(i) for i in range(combo.count())] != names:
-                    combo.clear()
-                    combo.addItems(names)
-                combo.setCurrentIndex(j if not pca and j < combo.count() else -1)
-            self.plane_combo.setCurrentIndex(1 if pca else 0)
-        finally:
-            self._syncing = False
-        for w in (self.x_label, self.x_combo, self.y_label, self.y_combo):
-            w.setVisible(not pca)
+        self.plane_picker.set_features(names)
+        self.plane_picker.show_choice(choice)
         parts = []
         n_train, shown = pts.get("n_train", 0), len(pts["x_train"])
         if n_train > shown:
@@ -915,25 +890,10 @@ class DecisionBoundaryView(LiveView):
         self.caption.setText("; ".join(parts))
         self.caption.setVisible(bool(parts))
 
-    def _on_plane_chosen(self, _index: int) -> None:
-        if self._syncing or self.info is None or self.info.points is None:
-            return
-        if self.plane_combo.currentData() == "pca":
-            choice = {"kind": "pca"}
-        else:
-            i, j = self.x_combo.currentIndex(), self.y_combo.currentIndex()
-            current = (self.info.points.get("projection") or {}).get("features", [0, 1])
-            if i < 0 or j < 0:
-                i, j = current
-            if i == j:  # keep two different features: move the other one along
-                n = self.x_combo.count()
-                if self.sender() is self.x_combo:
-                    j = current[0] if current[0] != i else (i + 1) % n
-                else:
-                    i = current[1] if current[1] != j else (j + 1) % n
-            choice = {"kind": "features", "features": [int(i), int(j)]}
-        if choice != self.info.points.get("projection"):
-            self.projection_requested.emit(choice)
+    def _on_plane_chosen(self, choice: dict) -> None:
+        if self.info is not None and self.info.points is not None:
+            if choice != self.info.points.get("projection"):
+                self.projection_requested.emit(choice)
 
     def _points(self, item, x, y, info, filled: bool) -> None:
         """Points coloured by class (or by value, in 32 shades, for regression). The brushes

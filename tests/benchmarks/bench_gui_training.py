@@ -63,6 +63,8 @@ def pin_this_thread(role: str) -> None:
     on the other one."""
     if PIN is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {PIN[role]})
+
+
 #: CPU time the UI thread used while the last GUI run trained (drains, renders, painting).
 LAST_UI_CPU = 0.0
 
@@ -129,9 +131,8 @@ def gui(project, layout: str, heartbeat: bool = True) -> tuple[float, list[float
     from PySide6.QtCore import QEventLoop, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from designer.training import attach_training
-
     from designer import workers
+    from designer.training import attach_training
 
     app = QApplication.instance()
     pin_this_thread("ui")

@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from designer.document import Document
 from designer.main_window import MainWindow
@@ -67,3 +69,25 @@ def make_window(qtbot, window_size):
     yield make
     for window in windows:
         window.document.undo_stack.clear()
+
+
+def _drag_drop(window, path, drop: bool = True):
+    """Drag ``path`` (a file or folder) over the middle of ``window`` and, when the window
+    accepts it and ``drop`` is true, drop it there (Qt delivers a drop only after an accepted
+    enter). Returns ``(accepted, mime)``."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    pos = QPointF(window.width() / 2, window.height() / 2)
+    buttons = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton)
+    enter = QDragEnterEvent(pos.toPoint(), *buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    if enter.isAccepted() and drop:
+        QApplication.sendEvent(window, QDropEvent(pos, *buttons, Qt.KeyboardModifier.NoModifier))
+    return enter.isAccepted(), mime
+
+
+@pytest.fixture
+def drag_drop():
+    """``drag_drop(window, path, drop=True) -> (accepted, mime)``: a file dragged from a file
+    manager onto the window."""
+    return _drag_drop

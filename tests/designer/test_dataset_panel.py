@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QMessageBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox
 
 from designer.dataset import DatasetController, DatasetPanel, attach_dataset, dropped_data_path
 from designer.document import EMPTY_PROJECT, Document, spec_text
@@ -512,21 +511,7 @@ def no_dialogs(monkeypatch, tmp_path):
     monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(unexpected))
 
 
-def _drag(window, path: Path) -> tuple[bool, QMimeData]:
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path))])
-    enter = QDragEnterEvent(
-        QPoint(300, 300),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(window, enter)
-    return enter.isAccepted(), mime
-
-
-def test_attach_dataset_to_the_main_window(qtbot, tmp_path, no_dialogs, request):
+def test_attach_dataset_to_the_main_window(qtbot, tmp_path, no_dialogs, request, drag_drop):
     from designer.main_window import MainWindow
 
     csv_path = iris_like_csv(tmp_path / "iris.csv")
@@ -564,20 +549,13 @@ def test_attach_dataset_to_the_main_window(qtbot, tmp_path, no_dialogs, request)
 
     # A dropped CSV becomes the dataset; project files and missing files are left alone.
     other = regression_csv(tmp_path / "prices.csv")
-    accepted, mime = _drag(window, other)
+    accepted, mime = drag_drop(window, other)
     assert accepted
-    drop = QDropEvent(
-        QPointF(300, 300),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(window, drop)
     qtbot.waitUntil(lambda: doc.data["dataset"].get("path") == str(other), timeout=15000)
     assert dropped_data_path(mime) == other
     project = tmp_path / "p.json"
     project.write_text(json.dumps(doc.data))
-    assert not _drag(window, project)[0] or dropped_data_path(_drag(window, project)[1]) is None
-    assert not _drag(window, tmp_path / "missing.txt")[0]
-    assert _drag(window, tmp_path)[0]  # a folder: image classes
+    accepted, mime = drag_drop(window, project, drop=False)
+    assert not accepted or dropped_data_path(mime) is None
+    assert not drag_drop(window, tmp_path / "missing.txt", drop=False)[0]
+    assert drag_drop(window, tmp_path, drop=False)[0]  # a folder: image classes

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from designer.document import spec_text
 from designer.main_window import MainWindow
@@ -192,43 +191,15 @@ def test_closing_an_untitled_project_with_save_asks_where(make_window, tmp_path,
     }
 
 
-def test_dropping_a_project_file_onto_the_window_opens_it(make_window, qtbot, tmp_path):
+def test_dropping_a_project_file_onto_the_window_opens_it(make_window, qtbot, tmp_path, drag_drop):
     window = make_window()
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(XOR))])
-    pos = QPointF(window.width() / 2, window.height() / 2)
-    enter = QDragEnterEvent(
-        pos.toPoint(),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(window, enter)
-    assert enter.isAccepted()
-    drop = QDropEvent(
-        pos,
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(window, drop)
+    accepted, _mime = drag_drop(window, XOR)
+    assert accepted
     qtbot.waitUntil(lambda: window.document.project.name == "XOR MLP")
     assert window.document.path == XOR.resolve()
 
     # Anything else is refused.
-    other = QMimeData()
-    other.setUrls([QUrl.fromLocalFile(str(tmp_path / "notes.txt"))])
-    enter = QDragEnterEvent(
-        pos.toPoint(),
-        Qt.DropAction.CopyAction,
-        other,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(window, enter)
-    assert not enter.isAccepted()
+    assert not drag_drop(window, tmp_path / "notes.txt")[0]
 
 
 def trained_seed():

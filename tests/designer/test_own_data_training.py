@@ -9,9 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import Qt
 
 from designer.document import Document
 from engine.project import load_project
@@ -41,31 +39,8 @@ def spreadsheet_csv(path: Path, broken: tuple[int, str] | None = None) -> Path:
     return path
 
 
-def drop(window, path: Path) -> None:
-    """Drag ``path`` over the window and drop it (Qt delivers a drop only after its enter)."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path))])
-    enter = QDragEnterEvent(
-        QPoint(300, 300),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(window, enter)
-    assert enter.isAccepted()
-    event = QDropEvent(
-        QPointF(300, 300),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(window, event)
-
-
 def test_drop_pick_target_match_play_and_the_boundary_on_chosen_features(
-    qtbot, make_window, tmp_path
+    qtbot, make_window, tmp_path, drag_drop
 ):
     csv = spreadsheet_csv(tmp_path / "flowers.csv")
     window = make_window(load_project(ROOT / "resources" / "examples" / "xor.json"))
@@ -73,16 +48,20 @@ def test_drop_pick_target_match_play_and_the_boundary_on_chosen_features(
     panel = window.dataset.panel
     train = window.training
 
-    drop(window, csv)
+    assert drag_drop(window, csv)[0]
     qtbot.waitUntil(lambda: doc.data["dataset"].get("path") == str(csv), timeout=TIMEOUT)
-    qtbot.waitUntil(lambda: panel.dataset is not None and panel.loader.current is None, timeout=TIMEOUT)
+    qtbot.waitUntil(
+        lambda: panel.dataset is not None and panel.loader.current is None, timeout=TIMEOUT
+    )
     # The last column is the default target; the user picks "Species".
     combo = panel.target_field.combo
     combo.setCurrentIndex(combo.findText("Species", Qt.MatchFlag.MatchStartsWith))
     qtbot.waitUntil(
-        lambda: panel.dataset is not None
-        and panel.dataset.n_classes == 3
-        and panel.loader.current is None,
+        lambda: (
+            panel.dataset is not None
+            and panel.dataset.n_classes == 3
+            and panel.loader.current is None
+        ),
         timeout=TIMEOUT,
     )
     assert panel.dataset.class_names == list(SPECIES)
@@ -116,8 +95,7 @@ def test_drop_pick_target_match_play_and_the_boundary_on_chosen_features(
     view.plane_combo.setCurrentIndex(view.plane_combo.findData("pca"))
     assert panel.projection_choice == {"kind": "pca"}
     qtbot.waitUntil(
-        lambda: train.info.points["projection"] == {"kind": "pca"}
-        and train.snapshot is not None,
+        lambda: train.info.points["projection"] == {"kind": "pca"} and train.snapshot is not None,
         timeout=TIMEOUT,
     )
     assert train.info.points["axis_labels"][0].startswith("PC1 (")
@@ -126,14 +104,12 @@ def test_drop_pick_target_match_play_and_the_boundary_on_chosen_features(
     # And back to two features picked in the view's own boxes.
     view.plane_combo.setCurrentIndex(view.plane_combo.findData("features"))
     view.y_combo.setCurrentIndex(view.y_combo.findText("Sepal width"))
-    qtbot.waitUntil(
-        lambda: train.info.points["axis_labels"][1] == "Sepal width", timeout=TIMEOUT
-    )
+    qtbot.waitUntil(lambda: train.info.points["axis_labels"][1] == "Sepal width", timeout=TIMEOUT)
     assert panel.projection_choice == train.info.points["projection"]
 
     # The same file with a broken cell: the panel names it, the project keeps its data.
     broken = spreadsheet_csv(tmp_path / "flowers_broken.csv", broken=(42, "n/a"))
-    drop(window, broken)
+    assert drag_drop(window, broken)[0]
     qtbot.waitUntil(lambda: panel.error_box.isVisibleTo(panel), timeout=TIMEOUT)
     text = panel.error_label.text()
     assert "flowers_broken.csv" in text and "row 42" in text and "Sepal width" in text

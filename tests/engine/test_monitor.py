@@ -299,8 +299,12 @@ def test_regression_has_no_epoch_report_and_a_value_boundary():
     snap = m.snapshot(0, 1)
     assert snap.boundary.shape == (80, 80, 1)
     res, grid = m._grid
-    np.testing.assert_allclose(grid[:, 2:], np.tile(data.x_train.mean(axis=0)[2:], (len(grid), 1)), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(snap.boundary.reshape(-1), model.predict(grid).reshape(-1), rtol=1e-5)
+    np.testing.assert_allclose(
+        grid[:, 2:], np.tile(data.x_train.mean(axis=0)[2:], (len(grid), 1)), rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        snap.boundary.reshape(-1), model.predict(grid).reshape(-1), rtol=1e-5
+    )
 
 
 def iris_project(**dataset):
@@ -376,7 +380,10 @@ def test_boundary_points_are_a_seeded_subset_of_large_data(monkeypatch):
 def test_image_data_has_no_boundary():
     p = from_dict(
         {
-            "model": {"input_shape": [64], "layers": [dense("h", 8, "relu"), dense("o", 10, "softmax")]},
+            "model": {
+                "input_shape": [64],
+                "layers": [dense("h", 8, "relu"), dense("o", 10, "softmax")],
+            },
             "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
             "fit": {"batch_size": 64, "validation_split": 0.1, "seed": 0},
             "dataset": {"name": "digits"},
