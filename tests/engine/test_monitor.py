@@ -17,10 +17,10 @@ from engine.training import Trainer, build_model, load_training_data
 from engine.validate import check_project
 
 
-def project(layers, dataset=None, loss="sparse_categorical_crossentropy", **fit):
+def project(layers, dataset=None, loss="sparse_categorical_crossentropy", inputs=2, **fit):
     return from_dict(
         {
-            "model": {"input_shape": [2], "layers": layers},
+            "model": {"input_shape": [inputs], "layers": layers},
             "compile": {"optimizer": "adam", "loss": loss, "metrics": ["accuracy"]},
             "fit": {"batch_size": 16, "validation_split": 0.25, "seed": 2, **fit},
             "dataset": dataset or {"name": "moons", "n_samples": 120, "noise": 0.1},
@@ -277,16 +277,13 @@ def test_epoch_report_is_sklearn_confusion_on_the_validation_split():
 
 
 def test_regression_has_no_epoch_report_and_a_value_boundary():
-    p = from_dict(
-        {
-            "model": {
-                "input_shape": [10],
-                "layers": [dense("h", 4, "relu"), dense("o", 1, "linear")],
-            },
-            "compile": {"optimizer": "adam", "loss": "mean_squared_error"},
-            "fit": {"batch_size": 64, "validation_split": 0.1, "seed": 0},
-            "dataset": {"name": "diabetes"},
-        }
+    p = project(
+        [dense("h", 4, "relu"), dense("o", 1, "linear")],
+        {"name": "diabetes"},
+        "mean_squared_error",
+        inputs=10,
+        batch_size=64,
+        validation_split=0.1,
     )
     graph, data, model = setup(p)
     m = mon.Monitor(model, graph, data, "diabetes")
@@ -308,17 +305,8 @@ def test_regression_has_no_epoch_report_and_a_value_boundary():
 
 
 def iris_project(**dataset):
-    return from_dict(
-        {
-            "model": {
-                "input_shape": [4],
-                "layers": [dense("h", 5, "tanh"), dense("out", 3, "softmax")],
-            },
-            "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
-            "fit": {"batch_size": 16, "validation_split": 0.2, "seed": 1},
-            "dataset": {"name": "iris", **dataset},
-        }
-    )
+    layers = [dense("h", 5, "tanh"), dense("out", 3, "softmax")]
+    return project(layers, {"name": "iris", **dataset}, inputs=4, validation_split=0.2, seed=1)
 
 
 def test_boundary_on_two_chosen_features_of_many_in_the_data_units():
@@ -378,17 +366,8 @@ def test_boundary_points_are_a_seeded_subset_of_large_data(monkeypatch):
 
 
 def test_image_data_has_no_boundary():
-    p = from_dict(
-        {
-            "model": {
-                "input_shape": [64],
-                "layers": [dense("h", 8, "relu"), dense("o", 10, "softmax")],
-            },
-            "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
-            "fit": {"batch_size": 64, "validation_split": 0.1, "seed": 0},
-            "dataset": {"name": "digits"},
-        }
-    )
+    layers = [dense("h", 8, "relu"), dense("o", 10, "softmax")]
+    p = project(layers, {"name": "digits"}, inputs=64, batch_size=64)
     graph, data, model = setup(p)
     m = mon.Monitor(model, graph, data, "digits")
     assert not m.boundary_possible() and m.build_info().points is None
