@@ -23,6 +23,7 @@ How data flows (DESIGN.md principle 6; acq4 #595 is the failure this avoids)::
 
 from __future__ import annotations
 
+import atexit
 import collections
 import copy
 import gc
@@ -31,6 +32,7 @@ import math
 import threading
 import time
 import traceback
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -865,6 +867,7 @@ class TrainingSession(QObject):
         self._gc_timer.setInterval(GC_TICK_MS)
         self._gc_timer.timeout.connect(self._collect)
         self._gc_timer.start()
+        _LIVE_SESSIONS.add(self)
 
     # ------------------------------------------------------------------ commands
     @property
@@ -956,6 +959,21 @@ class TrainingSession(QObject):
         self._gc_timer.stop()
         # Whatever was still in the mailbox is dropped: the views are going away.
         self.mailbox.take()
+
+
+#: Sessions whose thread may still run. A script that makes a window and ends without closing
+#: it (no ``aboutToQuit`` either) would otherwise leave the thread running into interpreter
+#: teardown, where its last signal finds its QObject already deleted.
+_LIVE_SESSIONS: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _shutdown_live_sessions() -> None:
+    for session in list(_LIVE_SESSIONS):
+        try:
+            session.shutdown()
+        except RuntimeError:  # its Qt object is gone already
+            pass
 
 
 def _stopper(thread: QThread, worker: TrainingWorker):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,8 @@ from PySide6.QtWidgets import QMainWindow
 from designer.document import Document
 from engine import edits
 from engine.project import from_dict
+
+ROOT = Path(__file__).resolve().parents[2]
 
 TIMEOUT = 20_000
 
@@ -669,3 +672,32 @@ def test_screenshot_after_training_shows_populated_plots(qtbot, tmp_path):
         assert len(ctrl.history.epochs["loss"]) == 3
     finally:
         ctrl.shutdown()
+
+
+def test_a_script_that_never_closes_its_window_exits_cleanly(tmp_path):
+    """No aboutToQuit, no close: the training thread still ends before the interpreter does
+    (it used to print "Signal source has been deleted" from the worker's last signal)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from designer.main_window import MainWindow\n"
+        "from designer.document import Document\n"
+        "from engine.project import load_project\n"
+        f"w = MainWindow(Document(load_project({str(ROOT / 'resources/examples/xor.json')!r})))\n"
+        "w.show(); app.processEvents(); print('made')\n"
+    )
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "NNDESIGNER_SETTINGS_DIR": str(tmp_path / "settings"),
+        "NNDESIGNER_RECOVERY_DIR": str(tmp_path / "recovery"),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+    )
+    assert out.returncode == 0 and "made" in out.stdout
+    assert "Traceback" not in out.stderr and "Error" not in out.stderr, out.stderr
