@@ -742,12 +742,8 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: str | Path) -> bool:
         """Open ``path``. A file that cannot be read is reported and changes nothing."""
-        try:
-            project = load_project(path)
-        except NNDError as exc:
-            self.show_open_error(exc)
-            return False
-        if not self.maybe_save():
+        project = self._read_to_open(path)
+        if project is None:
             return False
         self._replace(project, f"Opened {project.path}")
         self._remember(project.path)
@@ -760,17 +756,23 @@ class MainWindow(QMainWindow):
     def open_example(self, path: str | Path) -> bool:
         """Open a shipped example as a new, untitled project (Save asks where to put it, so
         the example itself is never overwritten)."""
-        try:
-            project = load_project(path)
-        except NNDError as exc:
-            self.show_open_error(exc)
-            return False
-        if not self.maybe_save():
+        project = self._read_to_open(path)
+        if project is None:
             return False
         project.path = None
         self._replace(project, f"Opened the example “{project.name}”")
         self._warn_mnist(project)
         return True
+
+    def _read_to_open(self, path: str | Path) -> Project | None:
+        """The project at ``path`` when it can be read and the current one may be replaced
+        (saved or discarded); None after reporting a read error or a cancel."""
+        try:
+            project = load_project(path)
+        except NNDError as exc:
+            self.show_open_error(exc)
+            return None
+        return project if self.maybe_save() else None
 
     def _warn_mnist(self, project: Project) -> None:
         if (project.dataset or {}).get("name") != "mnist":

@@ -195,3 +195,15 @@ def _configure_plots() -> None:
         from designer.plots.theme import configure_pyqtgraph
 
         configure_pyqtgraph()
+
+
+def offscreen_app(mode: str | None = "light") -> QApplication:
+    """The QApplication for rendering screenshots: the running one, or a new one on Qt's
+    offscreen platform; with ``mode``, that theme and a readable font (None leaves both)."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(["nndesigner", "-platform", "offscreen"])
+    if mode is not None:
+        apply_theme(app, mode)
+        ensure_readable_font(app)
+    return app

@@ -597,11 +597,8 @@ class Monitor:
         scaler = getattr(self.data, "standardizer", None)
         if proj.kind != "features" or scaler is None or not hasattr(scaler, "inverse_transform"):
             return np.asarray(plane, dtype=np.float64)
-        full = proj.to_full(plane)
-        try:
-            raw = scaler.inverse_transform(full)
-        except Exception:  # noqa: BLE001 - a scaler of another shape: show scaled values
-            return np.asarray(plane, dtype=np.float64)
+        # The scaler was fitted on these flat inputs: the full vectors have its shape.
+        raw = scaler.inverse_transform(proj.to_full(plane))
         return np.asarray(raw, dtype=np.float64)[:, list(proj.features)]
 
     def _subset(self, x: np.ndarray, y: np.ndarray | None, salt: int):

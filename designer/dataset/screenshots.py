@@ -24,19 +24,10 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QApplication
 
+from designer.theme import offscreen_app
+
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 PANEL_SIZE = (500, 1060)
-
-
-def _app() -> QApplication:
-    app = QApplication.instance()
-    if app is None:
-        app = QApplication(["nndesigner", "-platform", "offscreen"])
-    from designer.theme import apply_theme, ensure_readable_font
-
-    apply_theme(app, "light")
-    ensure_readable_font(app)
-    return app
 
 
 def _wait(app: QApplication, condition, timeout: float = 30.0) -> None:
@@ -99,7 +90,7 @@ def render_docs(out_dir: str | Path) -> list[Path]:
     from designer.document import Document
     from engine.project import load_project, save_project
 
-    app = _app()
+    app = offscreen_app()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

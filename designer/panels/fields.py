@@ -165,6 +165,16 @@ class Field:
         self.reset_button.setVisible(False)
         self._resettable = False
 
+    def _set_spin(self, spin, nullable: bool, none_text: str) -> None:
+        """A spin box as this field's editor: focus by click or tab, accelerated, None shown
+        as ``none_text`` at the minimum when ``nullable``, every change committed."""
+        spin.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        spin.setAccelerated(True)
+        if nullable:
+            spin.setSpecialValueText(none_text)
+        spin.valueChanged.connect(self._changed)
+        self._set_editor(spin)
+
     def _set_editor(self, editor: QWidget, stretch: int = 1) -> None:
         self.editor = editor
         self._row.addWidget(editor, stretch)
@@ -215,12 +225,7 @@ class IntField(Field):
         self.low, self.high = low, high
         spin = QSpinBox()
         spin.setRange(low, high)
-        spin.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        spin.setAccelerated(True)
-        if nullable:
-            spin.setSpecialValueText(none_text)
-        spin.valueChanged.connect(self._changed)
-        self._set_editor(spin)
+        self._set_spin(spin, nullable, none_text)
 
     def _changed(self, value: int) -> None:
         self.on_commit(None if self.nullable and value == self.low else value)
@@ -261,12 +266,7 @@ class FloatField(Field):
         spin = FloatSpinBox(log_step=log_step)
         spin.setRange(minimum, maximum)
         spin.setSingleStep(step)
-        spin.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        spin.setAccelerated(True)
-        if nullable:
-            spin.setSpecialValueText(none_text)
-        spin.valueChanged.connect(self._changed)
-        self._set_editor(spin)
+        self._set_spin(spin, nullable, none_text)
 
     def _changed(self, value: float) -> None:
         spin: FloatSpinBox = self.editor

@@ -13,18 +13,9 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QMainWindow, QVBoxLayout, QWidget
 
+from designer.theme import offscreen_app
+
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
-
-
-def _app() -> QApplication:
-    app = QApplication.instance()
-    if app is None:
-        app = QApplication(["nndesigner", "-platform", "offscreen"])
-    from designer.theme import apply_theme, ensure_readable_font
-
-    apply_theme(app, "light")
-    ensure_readable_font(app)
-    return app
 
 
 def _settle(app: QApplication) -> None:
@@ -41,7 +32,7 @@ def render_docs(out_dir: str | Path, project_path: str | Path | None = None) -> 
     from engine.explain import explain_neuron, explain_weight
     from engine.project import load_project
 
-    app = _app()
+    app = offscreen_app()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     doc = Document(load_project(project_path or RESOURCES / "examples" / "xor.json"))

@@ -300,57 +300,47 @@ class LossPlot(LiveView):
         self.loss_range = Ranger(self.loss_plot)
         self.metric_range = Ranger(self.metric_plot)
         fg = foreground_color(self)
-        self.earlier_loss = [
-            self.loss_plot.plot(**CURVE_OPTS, pen=_pen(fg, 1.0, alpha=60)) for _ in range(5)
-        ]
-        self.earlier_metric = [
-            self.metric_plot.plot(**CURVE_OPTS, pen=_pen(fg, 1.0, alpha=60)) for _ in range(5)
-        ]
+
+        def earlier(plot):
+            return [plot.plot(**CURVE_OPTS, pen=_pen(fg, 1.0, alpha=60)) for _ in range(5)]
+
+        def per_epoch(plot, name):  # dots, no line
+            return plot.plot(
+                **CURVE_OPTS,
+                pen=None,
+                symbol="o",
+                symbolSize=6,
+                symbolBrush=main,
+                symbolPen=None,
+                name=name,
+            )
+
+        def validation(plot, name):  # a line with squares
+            return plot.plot(
+                **CURVE_OPTS,
+                pen=_pen(VAL_COLOR, 1.5),
+                symbol="s",
+                symbolSize=6,
+                symbolBrush=VAL_COLOR,
+                symbolPen=None,
+                name=name,
+            )
+
+        self.earlier_loss = earlier(self.loss_plot)
+        self.earlier_metric = earlier(self.metric_plot)
         self.raw_loss = self.loss_plot.plot(
             **CURVE_OPTS, pen=_pen(main, 1.0, alpha=70), name="batch loss"
         )
         self.smooth_loss = self.loss_plot.plot(
             **CURVE_OPTS, pen=_pen(main, 2.0), name="loss (smoothed)"
         )
-        self.epoch_loss = self.loss_plot.plot(
-            **CURVE_OPTS,
-            pen=None,
-            symbol="o",
-            symbolSize=6,
-            symbolBrush=main,
-            symbolPen=None,
-            name="loss/epoch",
-        )
-        self.val_loss = self.loss_plot.plot(
-            **CURVE_OPTS,
-            pen=_pen(VAL_COLOR, 1.5),
-            symbol="s",
-            symbolSize=6,
-            symbolBrush=VAL_COLOR,
-            symbolPen=None,
-            name="val_loss",
-        )
+        self.epoch_loss = per_epoch(self.loss_plot, "loss/epoch")
+        self.val_loss = validation(self.loss_plot, "val_loss")
         self.step_metric = self.metric_plot.plot(
             **CURVE_OPTS, pen=_pen(main, 1.5), name="running mean"
         )
-        self.epoch_metric = self.metric_plot.plot(
-            **CURVE_OPTS,
-            pen=None,
-            symbol="o",
-            symbolSize=6,
-            symbolBrush=main,
-            symbolPen=None,
-            name="per epoch",
-        )
-        self.val_metric = self.metric_plot.plot(
-            **CURVE_OPTS,
-            pen=_pen(VAL_COLOR, 1.5),
-            symbol="s",
-            symbolSize=6,
-            symbolBrush=VAL_COLOR,
-            symbolPen=None,
-            name="validation",
-        )
+        self.epoch_metric = per_epoch(self.metric_plot, "per epoch")
+        self.val_metric = validation(self.metric_plot, "validation")
         for item in (self.raw_loss, self.smooth_loss, self.step_metric, *self.earlier_loss):
             item.setDownsampling(auto=True, method="peak")
             item.setClipToView(True)

@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMainWindow
+from PySide6.QtWidgets import QMainWindow
+
+from designer.theme import offscreen_app
 
 
 class TrainingHost(QMainWindow):
@@ -29,13 +31,6 @@ class TrainingHost(QMainWindow):
         self.canvas = NetworkView(self.document)
         self.setCentralWidget(self.canvas)
         self.setWindowTitle(f"NN Designer — {project.name}")
-
-
-def _app() -> QApplication:
-    app = QApplication.instance()
-    if app is None:
-        app = QApplication(["nndesigner", "-platform", "offscreen"])
-    return app
 
 
 def train_and_screenshot(
@@ -56,7 +51,7 @@ def train_and_screenshot(
     from designer.training import attach_training
     from engine.project import load_project
 
-    app = _app()
+    app = offscreen_app(None)
     window = TrainingHost(load_project(project_path))
     if edit is not None:
         window.document.edit("Prepare the screenshot", edit)

@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 from engine.project import from_dict, load_project  # noqa: E402
 from engine.training import Trainer, load_training_data  # noqa: E402
 from engine.validate import check_project  # noqa: E402
+from tests.benchmarks.common import training_window  # noqa: E402
 
 HEARTBEAT_MS = 10
 #: Where the threads run (``--pin``): {"train": cpu, "ui": cpu} or None (the OS decides).
@@ -108,31 +109,11 @@ def headless(project) -> float:
     return time.perf_counter() - t0, time.thread_time() - c0
 
 
-class _Host:
-    """A stand-in main window: document + canvas (the real one calls attach_training too)."""
-
-    @staticmethod
-    def make(project):
-        from PySide6.QtWidgets import QMainWindow
-
-        from designer.canvas.view import NetworkView
-        from designer.document import Document
-
-        class Host(QMainWindow):
-            def __init__(self) -> None:
-                super().__init__()
-                self.document = Document(project)
-                self.setCentralWidget(NetworkView(self.document))
-
-        return Host()
-
-
 def gui(project, layout: str, heartbeat: bool = True) -> tuple[float, list[float], int, float]:
     from PySide6.QtCore import QEventLoop, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     from designer import workers
-    from designer.training import attach_training
 
     app = QApplication.instance()
     pin_this_thread("ui")
@@ -146,18 +127,7 @@ def gui(project, layout: str, heartbeat: bool = True) -> tuple[float, list[float
         original_build(self)
 
     workers.TrainingWorker._build = pinned_build
-    window = _Host.make(project)
-    ctrl = attach_training(window)
-    window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
-    window.resize(1600, 1000)
-    window.show()
-    if layout == "floating":
-        for i, dock in enumerate(ctrl.docks.values()):
-            dock.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
-            dock.setFloating(True)
-            dock.resize(640, 420)
-            dock.move(40 * i, 30 * i)
-            dock.show()
+    window, ctrl = training_window(project, floating=layout == "floating")
     app.processEvents()
     ticks: list[float] = []
     result: dict = {}

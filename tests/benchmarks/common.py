@@ -13,3 +13,27 @@ def make_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     x = rng.random((n, 784), dtype=np.float32)
     y = rng.integers(0, 10, size=n)
     return x, y
+
+
+def training_window(project, floating: bool = True):
+    """A shown window (offscreen) with the project's document, its canvas and the training
+    views attached, as the GUI benchmarks use it; ``floating``: every view in its own window,
+    so that none hides behind a tab. Returns ``(window, controller)``."""
+    from PySide6.QtCore import Qt
+
+    from designer.training import attach_training
+    from designer.training.screenshot import TrainingHost
+
+    window = TrainingHost(project)
+    ctrl = attach_training(window)
+    window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+    window.resize(1600, 1000)
+    window.show()
+    if floating:
+        for i, dock in enumerate(ctrl.docks.values()):
+            dock.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+            dock.setFloating(True)
+            dock.resize(640, 420)
+            dock.move(40 * i, 30 * i)
+            dock.show()
+    return window, ctrl

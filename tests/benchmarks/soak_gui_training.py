@@ -83,33 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=5_000)
     args = ap.parse_args(argv)
 
-    from PySide6.QtCore import QEventLoop, Qt, QTimer
-    from PySide6.QtWidgets import QApplication, QMainWindow
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
 
-    from designer.canvas.view import NetworkView
-    from designer.document import Document
-    from designer.training import attach_training
     from engine.project import from_dict
+    from tests.benchmarks.common import training_window
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
-
-    class Host(QMainWindow):
-        def __init__(self) -> None:
-            super().__init__()
-            self.document = Document(from_dict(spec(args.steps)))
-            self.setCentralWidget(NetworkView(self.document))
-
-    window = Host()
-    ctrl = attach_training(window)
-    window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
-    window.resize(1600, 1000)
-    window.show()
-    for i, dock in enumerate(ctrl.docks.values()):
-        dock.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
-        dock.setFloating(True)
-        dock.resize(640, 420)
-        dock.move(40 * i, 30 * i)
-        dock.show()
+    window, ctrl = training_window(from_dict(spec(args.steps)))
     app.processEvents()
 
     samples: list[tuple[float, int, float]] = []  # (time, steps, rss)
