@@ -1,313 +1,66 @@
-"""Training off the UI thread: :class:`TrainingWorker` (a QObject living in a QThread) and
-:class:`TrainingSession`, its UI-side owner.
+"""Training off the UI thread: :class:`TrainingSession` owns a :class:`TrainingCore`
+(:mod:`designer.worker_core`, where the data flow is described) running either
 
-How data flows (DESIGN.md principle 6; acq4 #595 is the failure this avoids)::
+- in a **child process** (the default): a forkserver child on Linux, a spawned one elsewhere.
+  Training then never waits for the UI's interpreter lock (on a small machine that wait cost
+  more than the views' own drawing), and a backend that crashes or runs out of memory ends the
+  child, not the window: the session reports it and starts a new one on the next command; or
+- in a **QThread** of this process (``NND_TRAINING_WORKER=thread``, and the fallback when no
+  process can be started).
 
-    worker thread                                  UI thread
-    Trainer.run(1) ─ step ─▶ Mailbox.post_step ┐
-                  ─ ~0.1 s ▶ snapshot ─────────┤   QTimer ≤ 30 Hz ─▶ take() ─▶ drained(Batch)
-                  ─ state/errors ▶ events ─────┘        ▲
-                                      └── wake (queued signal, rare) ─┘
-
-- Nothing is posted as a queued signal per step. Each step appends its loss to a list under a
-  lock; the UI swaps the list out when it drains, so no value is lost and the backlog is
-  bounded by the drain period. Snapshots and progress are "latest value wins" slots; a new
-  snapshot is computed only after the UI has taken the previous one (back-pressure), at most
-  every ``SNAPSHOT_PERIOD`` seconds and never costing more than ~5 % of the training time.
-- Control goes the other way through a thread-safe command queue that the worker reads
-  between steps. The UI never touches the model: weights reach it only as copies made on the
-  worker thread (in snapshots and in "handoff" events).
-- Exceptions inside the worker become an ``error`` event (and the ``failed`` signal) with a
-  message; the worker drops its model and keeps serving commands.
+Either way the UI thread drains one :class:`Mailbox` with a QTimer (≤ 30 Hz) and emits one
+``drained(Batch)`` per drain; every method of the session is called on the UI thread and
+returns at once.
 """
 
 from __future__ import annotations
 
 import atexit
-import collections
 import copy
-import gc
-import json
-import math
+import os
+import pickle
+import queue
+import signal
 import threading
-import time
-import traceback
 import weakref
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from engine.errors import NNDError, NonFiniteError
+from designer.worker_core import (  # noqa: F401 - the names the rest of the app imports
+    CHILD_PRELOAD,
+    DRAIN_INTERVAL_MS,
+    EPOCH_REPORT_PERIOD,
+    GC_TICK_MS,
+    SNAPSHOT_COST_FACTOR,
+    SNAPSHOT_PERIOD,
+    STATES,
+    Batch,
+    GcPause,
+    Mailbox,
+    RunConfig,
+    StepRecord,
+    TrainingCore,
+    child_main,
+    finite_best,
+    layer_classes,
+    make_model,
+    merge_weights,
+)
 
-#: The UI drains the mailbox this often (milliseconds): 20 Hz, under the ~30 Hz ceiling. Every
-#: drain wakes the UI thread, which then takes the interpreter lock from the worker for a
-#: moment; the views render at most 10 times a second anyway.
-DRAIN_INTERVAL_MS = 50
-#: Snapshots for the live views: at most this often (seconds)...
-SNAPSHOT_PERIOD = 0.15
-#: ...and never more than 1/SNAPSHOT_COST_FACTOR of the time (a slow snapshot spaces them out).
-SNAPSHOT_COST_FACTOR = 40.0
-#: How often the UI thread collects garbage while a worker keeps the collector paused (ms).
-GC_TICK_MS = 250
-#: Confusion matrices at epoch ends: at most this often (seconds); the last one always.
-EPOCH_REPORT_PERIOD = 0.5
-
-STATES = ("idle", "building", "running", "paused")
-
-
-# ------------------------------------------------------------------------------ the mailbox
-@dataclass
-class StepRecord:
-    """One training step as the UI keeps it. ``x`` is the position in epochs (epoch - 1 +
-    step / steps_per_epoch), ``logs`` the running means of the epoch so far."""
-
-    gstep: int
-    epoch: int
-    step: int
-    steps_per_epoch: int
-    x: float
-    batch_loss: float
-    logs: dict[str, float]
-    samples: int
-    #: The run it belongs to (a reset or a rebuild that re-initialises starts a new one).
-    run: int = 0
+#: Where the training core runs: "process" (the default) or "thread".
+WORKER_MODES = ("process", "thread")
 
 
-@dataclass
-class Batch:
-    """What one drain hands to the UI: every step and epoch since the last drain, the events
-    in order, and the latest snapshot / epoch report / build info (None when unchanged)."""
-
-    steps: list[StepRecord] = field(default_factory=list)
-    epochs: list[tuple[int, dict[str, float], int]] = field(default_factory=list)
-    events: list[tuple] = field(default_factory=list)
-    snapshot: Any = None
-    epoch_report: Any = None
-
-    def __bool__(self) -> bool:
-        return bool(
-            self.steps
-            or self.epochs
-            or self.events
-            or self.snapshot is not None
-            or self.epoch_report is not None
-        )
+def default_mode() -> str:
+    """``NND_TRAINING_WORKER`` when it names a mode, else "process"."""
+    mode = os.environ.get("NND_TRAINING_WORKER", "").strip().lower()
+    return mode if mode in WORKER_MODES else "process"
 
 
-class Mailbox:
-    """Append-only lists (steps, epochs, events) and latest-value slots, under one lock."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._steps: list[StepRecord] = []
-        self._epochs: list[tuple[int, dict[str, float], int]] = []
-        self._events: list[tuple] = []
-        self._latest: dict[str, Any] = {}
-        #: False while a snapshot waits for the UI: the worker computes no new one meanwhile.
-        self.snapshot_taken = True
-
-    def post_step(self, rec: StepRecord) -> None:
-        with self._lock:
-            self._steps.append(rec)
-
-    def post_epoch(self, epoch: int, logs: dict[str, float], run: int = 0) -> None:
-        with self._lock:
-            self._epochs.append((epoch, dict(logs), run))
-
-    def post_event(self, *event) -> None:
-        with self._lock:
-            self._events.append(event)
-
-    def put(self, key: str, value: Any) -> None:
-        with self._lock:
-            self._latest[key] = value
-            if key == "snapshot":
-                self.snapshot_taken = False
-
-    def pending(self) -> int:
-        """How many step records wait (for tests of the bounded backlog)."""
-        with self._lock:
-            return len(self._steps)
-
-    def take(self) -> Batch:
-        with self._lock:
-            batch = Batch(
-                self._steps,
-                self._epochs,
-                self._events,
-                self._latest.pop("snapshot", None),
-                self._latest.pop("epoch_report", None),
-            )
-            self._steps, self._epochs, self._events = [], [], []
-            if batch.snapshot is not None:
-                self.snapshot_taken = True
-        return batch
-
-
-# ------------------------------------------------------------------------------ configuration
-@dataclass
-class RunConfig:
-    """What the worker builds from: a copy of the spec, where it lives (relative data paths),
-    the weights to start from and the spec they belong to, and whether to keep the weights of
-    unchanged layers."""
-
-    spec: dict
-    path: str | None = None
-    weights: dict[str, np.ndarray] | None = None
-    weights_spec: dict | None = None
-    keep_weights: bool = True
-    history: dict[str, list[float]] | None = None
-    epochs_done: int = 0
-    #: Forget the model built before (another project, or the user chose to re-initialise).
-    fresh: bool = False
-    #: Echoed in the events, so the UI can ignore those of an older configuration.
-    gen: int = 0
-    #: The plane of the decision boundary for data with more than two features (see
-    #: :func:`engine.data.projection.Projection.from_choice`); None: the default plane.
-    projection: dict | None = None
-
-
-def layer_classes(spec: dict | None) -> dict[str, str]:
-    """``{layer name: class name}`` of a spec."""
-    out: dict[str, str] = {}
-    if not spec:
-        return out
-    for layer in (spec.get("model") or {}).get("layers") or []:
-        if isinstance(layer, dict):
-            name = (layer.get("config") or {}).get("name")
-            if isinstance(name, str):
-                out[name] = str(layer.get("class_name"))
-    return out
-
-
-def merge_weights(
-    init: dict[str, dict[str, np.ndarray]],
-    old: dict[str, dict[str, np.ndarray]],
-    old_classes: dict[str, str],
-    new_classes: dict[str, str],
-) -> tuple[dict[str, dict[str, np.ndarray]], list[str]]:
-    """Weights for a rebuilt model: ``old`` ones for layers with the same name, class and
-    weight shapes, ``init`` for the rest. Returns (weights, names of the layers kept)."""
-    out: dict[str, dict[str, np.ndarray]] = {}
-    kept: list[str] = []
-    for layer, ws in init.items():
-        src = old.get(layer)
-        same = (
-            src is not None
-            and old_classes.get(layer) == new_classes.get(layer)
-            and set(src) == set(ws)
-            and all(np.shape(src[k]) == ws[k].shape for k in ws)
-        )
-        if same:
-            out[layer] = {k: np.asarray(src[k]) for k in ws}
-            kept.append(layer)
-        else:
-            out[layer] = ws
-    return out, kept
-
-
-def make_model(project, graph):
-    """The project's model on its backend, freshly initialised from its seed (no weights)."""
-    from engine.training import build_model
-
-    bare = project.copy()
-    bare.weights = None
-    if project.backend != "tensorflow":
-        return build_model(bare, graph)
-    # engine.training.build_model refuses TensorFlow until it is wired there; the backend
-    # module itself takes the same arguments.
-    from engine.backends.tensorflow import TensorFlowModel
-
-    comp = project.compile
-    return TensorFlowModel(
-        graph,
-        loss=comp.get("loss"),
-        metrics=comp.get("metrics", []),
-        optimizer=comp.get("optimizer", "rmsprop"),
-        dtype=project.dtype,
-        seed=project.fit.get("seed", 0),
-    )
-
-
-def _data_key(spec: dict, path: str | None) -> str:
-    """What the loaded data depends on (reloading MNIST for a learning-rate change is slow)."""
-    fit = spec.get("fit") or {}
-    model = spec.get("model") or {}
-    layers = model.get("layers") or []
-    last = layers[-1] if layers else {}
-    return json.dumps(
-        [
-            spec.get("dataset"),
-            fit.get("validation_split"),
-            fit.get("seed"),
-            spec.get("dtype"),
-            (spec.get("compile") or {}).get("loss"),
-            _optimizer_class(spec),
-            model.get("input_shape"),
-            last,
-            path,
-        ],
-        sort_keys=True,
-        default=str,
-    )
-
-
-# ------------------------------------------------------------------------------ the collector
-class GcPause:
-    """Python's cyclic garbage collector kept off while a worker computes.
-
-    The collector runs in whichever thread allocates when a generation fills up. In a
-    training worker that is nearly always the worker, mid-step, and it would then delete
-    garbage Qt objects (closed windows, pyqtgraph menus) off their thread, which can crash or
-    deadlock Qt. So a worker holds the pause while it computes and lets go before it waits
-    for a command; meanwhile :class:`TrainingSession` collects the young generations on the UI
-    thread (:meth:`collect_on_ui`). Nested and thread-safe: the collector comes back on when
-    the last holder lets go (and only if it was on before).
-    """
-
-    _lock = threading.Lock()
-    depth = 0
-    _was_enabled = True
-
-    @classmethod
-    def hold(cls) -> None:
-        with cls._lock:
-            if cls.depth == 0:
-                cls._was_enabled = gc.isenabled()
-                gc.disable()
-            cls.depth += 1
-
-    @classmethod
-    def release(cls) -> None:
-        with cls._lock:
-            if cls.depth == 0:
-                return
-            cls.depth -= 1
-            if cls.depth == 0 and cls._was_enabled:
-                gc.enable()
-
-    @classmethod
-    def collect_on_ui(cls, tick: int) -> None:
-        """While paused: the youngest generation every tick, the middle one every 8th (2 s), a
-        full pass (~0.1 s; ~0.4 s with TensorFlow loaded) every 240th (a minute)."""
-        if cls.depth == 0:
-            return
-        gc.collect(2 if tick % 240 == 0 else 1 if tick % 8 == 0 else 0)
-
-
-# ------------------------------------------------------------------------------ the worker
+# ------------------------------------------------------------------------------ in a thread
 class TrainingWorker(QObject):
-    """Runs the engine's training loop in its thread; controlled through :meth:`post`.
-
-    Signals (emitted from the worker thread; connect them queued):
-
-    wake : something the UI should see now (a state change, an error), rarely.
-    failed(str) : an exception stopped training; the message is for the user.
-    finished : the loop ended (after a ``quit`` command).
-    """
+    """A :class:`TrainingCore` in a QThread of this process. Its signals are emitted from the
+    worker thread (connect them queued): ``wake``, ``failed(str)``, ``finished``."""
 
     wake = Signal()
     failed = Signal(str)
@@ -315,553 +68,233 @@ class TrainingWorker(QObject):
 
     def __init__(self, mailbox: Mailbox) -> None:
         super().__init__()
-        self.mailbox = mailbox
-        self._cmds: collections.deque = collections.deque()
-        self._cv = threading.Condition()
-        self._config: RunConfig | None = None
-        self._dirty = True  # the config changed since the model was built
-        self._data_cache: tuple[str, Any] | None = None
-        self.model = None
-        self.trainer = None
-        self.monitor = None
-        self.graph = None
-        self._gen = None
-        self._budget: tuple | None = None
-        self.state = "idle"
-        self.target_epochs = 1
-        self.gstep = 0
-        self._samples = 0
-        self._next_snapshot = 0.0
-        self._next_report = 0.0
-        self._report_due = False
-        self._sample_index = 0
-        #: Wall time spent training (with a budget), since the last build or reset.
-        self.train_seconds = 0.0
-        self._t_budget: float | None = None
-        #: CPU time of this thread spent training, likewise (benchmarks: wall time minus this
-        #: is time spent waiting, for the interpreter lock or for a CPU).
-        self.train_cpu_seconds = 0.0
-        self._cpu_budget: float | None = None
-        self._built_spec: dict | None = None
-        self.run_id = 0
+        self.core = TrainingCore(
+            mailbox,
+            on_wake=self.wake.emit,
+            on_failed=self.failed.emit,
+            on_finished=self.finished.emit,
+        )
 
-    # ------------------------------------------------------------------ thread-safe API
     def post(self, *cmd) -> None:
-        """Queue a command: ``("configure", RunConfig)``, ``("play",)``, ``("pause",)``,
-        ``("step", n)``, ``("step_epoch",)``, ``("stop",)``, ``("reset",)``, ``("live", spec)``
-        (a new learning rate or epoch count, applied between two steps), ``("sample", i)``,
-        ``("projection", choice)`` (the decision boundary's plane), ``("quit",)``."""
-        with self._cv:
-            self._cmds.append(cmd)
-            self._cv.notify()
+        self.core.post(*cmd)
 
-    # ------------------------------------------------------------------ the loop
     @Slot()
     def run(self) -> None:
-        """The thread's body: serve commands, train while there is a budget."""
-        holding = False
+        self.core.run()
+
+
+class _ThreadHost:
+    """The core on a QThread (a child of ``parent``, which must not be deleted before
+    :meth:`close`; the session connects its ``destroyed`` to it)."""
+
+    mode = "thread"
+
+    def __init__(self, mailbox: Mailbox, on_wake, parent: QObject) -> None:
+        self.thread = QThread(parent)
+        self.thread.setObjectName("nnd-training")
+        self.worker = TrainingWorker(mailbox)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        self.thread.finished.connect(self.worker.deleteLater)
+        self.worker.wake.connect(on_wake)
+        self.thread.start()
+        self.pid = os.getpid()
+        self.dead = False  # a thread does not end on its own
+        self.ended = False
+
+    def post(self, *cmd) -> None:
+        self.worker.post(*cmd)
+
+    def close(self) -> None:
+        """End the thread (blocks until it has ended). Idempotent."""
         try:
-            while True:
-                if self._budget is not None:
-                    cmd = self._cmds.popleft() if self._cmds else None
-                else:
-                    with self._cv:
-                        if not self._cmds and holding:
-                            GcPause.release()  # idle: the collector may run as usual
-                            holding = False
-                        while not self._cmds:
-                            self._cv.wait()
-                        cmd = self._cmds.popleft()
-                if not holding:
-                    GcPause.hold()
-                    holding = True
-                if cmd is not None:
-                    if cmd[0] == "quit":
-                        break
-                    self._guarded(self._handle, cmd)
-                    continue
-                self._guarded(self._advance)
+            if self.thread.isRunning():
+                self.worker.core.quit_now()
+                self.thread.quit()
+                self.thread.wait()
+            self.ended = self.thread.isFinished()
+        except RuntimeError:  # deleted already: nothing left to stop
+            self.ended = True
+
+
+# ------------------------------------------------------------------------------ in a process
+class _Waker(QObject):
+    wake = Signal()
+
+
+def _mp_context():
+    import multiprocessing as mp
+
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(CHILD_PRELOAD)
+        return ctx
+    return mp.get_context("spawn")
+
+
+def _exit_text(code: int | None) -> str:
+    if code is None:
+        return "it did not answer"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (out of memory?)" if -code == getattr(signal, "SIGKILL", 9) else ""
+        return f"it was ended by {name}{hint}"
+    return f"exit status {code}"
+
+
+class _ProcessHost:
+    """The core in a child process (:func:`designer.worker_core.child_main`).
+
+    Two helper threads keep the UI thread from ever blocking on the pipes: the reader starts
+    the process (the fork server's first start takes a moment), then unpickles each batch the
+    child sends into ``mailbox`` and wakes the session; the writer sends the commands, which
+    are pickled on the UI thread. While the host lives, Python's collector is paused
+    (:class:`GcPause`) so that it never runs on those threads; the session collects on the UI
+    thread instead.
+    """
+
+    mode = "process"
+
+    def __init__(self, mailbox: Mailbox, on_wake, parent: QObject) -> None:
+        self.mailbox = mailbox
+        self._waker = _Waker(parent)
+        self._waker.wake.connect(on_wake)
+        ctx = _mp_context()
+        cmd_r, self._cmd_w = ctx.Pipe(duplex=False)
+        self._evt_r, evt_w = ctx.Pipe(duplex=False)
+        self._child_ends = (cmd_r, evt_w)
+        self.process = ctx.Process(
+            target=child_main, args=(cmd_r, evt_w), name="nnd-training", daemon=True
+        )
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._started = threading.Event()
+        self.pid: int | None = None
+        #: Why the process could not start (the session then falls back to a thread).
+        self.start_error: str | None = None
+        #: The child ended without being asked to (the next command starts another).
+        self.dead = False
+        self.ended = False
+        self._closing = False
+        self._holding = True
+        GcPause.hold()
+        self._reader = threading.Thread(target=self._read, name="nnd-training-reader")
+        self._writer = threading.Thread(target=self._write, name="nnd-training-writer")
+        self._reader.daemon = self._writer.daemon = True
+        self._reader.start()
+        self._writer.start()
+
+    def post(self, *cmd) -> None:
+        self._outbox.put(pickle.dumps(cmd, pickle.HIGHEST_PROTOCOL))
+
+    def wait_started(self, timeout: float = 30.0) -> int | None:
+        """Block until the process has started; its pid (None if it could not start)."""
+        self._started.wait(timeout)
+        return self.pid
+
+    # ---------------------------------------------------------------- helper threads
+    def _read(self) -> None:
+        try:
+            self.process.start()
+            self.pid = self.process.pid
+        except Exception as exc:  # noqa: BLE001 - reported to the session, which falls back
+            self.start_error = f"{type(exc).__name__}: {exc}"
         finally:
-            self._close_gen()
-            self.model = self.trainer = self.monitor = None
-            if holding:
-                GcPause.release()
-            self.finished.emit()
-
-    def _guarded(self, fn, *args) -> None:
-        try:
-            fn(*args)
-        except Exception as exc:  # noqa: BLE001 - every failure must reach the user
-            self._fail(exc)
-
-    def _fail(self, exc: BaseException) -> None:
-        if isinstance(exc, NNDError):
-            msg = str(exc)
-        else:
-            tb = traceback.extract_tb(exc.__traceback__)
-            where = f" (in {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
-            msg = f"training failed: {type(exc).__name__}: {exc}{where}"
-        self._close_gen()
-        self._budget = None
-        self.model = self.trainer = self.monitor = None
-        self._dirty = True
-        self._set_state("idle")
-        self.mailbox.post_event("error", msg)
-        self.failed.emit(msg)
-        self.wake.emit()
-
-    def _set_state(self, state: str) -> None:
-        now = time.perf_counter()
-        if state == "running" and self._t_budget is None:
-            self._t_budget = now
-            self._cpu_budget = time.thread_time()
-        elif state != "running" and self._t_budget is not None:
-            self.train_seconds += now - self._t_budget
-            self.train_cpu_seconds += time.thread_time() - self._cpu_budget
-            self._t_budget = self._cpu_budget = None
-        if state != self.state:
-            self.state = state
-            self.mailbox.post_event("state", state)
-            self.wake.emit()
-
-    # ------------------------------------------------------------------ commands
-    def _handle(self, cmd: tuple) -> None:
-        kind = cmd[0]
-        if kind == "configure":
-            self._close_gen()
-            if self._budget is not None:
-                self._budget = None
-                self._handoff()
-            self._config = cmd[1]
-            self._dirty = True
-            self._set_state("idle")
-        elif kind == "play":
-            if self._ensure_model():
-                if self._gen is None and self.trainer.epochs_done >= self.target_epochs:
-                    self.target_epochs = self.trainer.epochs_done + max(
-                        1, int(self._config.spec.get("fit", {}).get("epochs", 1))
-                    )
-                self._budget = ("run",)
-                self._set_state("running")
-        elif kind == "step":
-            if self._ensure_model():
-                self._budget = ("steps", max(1, int(cmd[1]) if len(cmd) > 1 else 1))
-                self._set_state("running")
-        elif kind == "step_epoch":
-            if self._ensure_model():
-                self._budget = ("epoch",)
-                self._set_state("running")
-        elif kind == "pause":
-            if self._budget is not None:
-                self._suspend()
-        elif kind == "stop":
-            was_active = self._budget is not None or self._gen is not None
-            self._budget = None
-            self._close_gen()
-            if self.model is not None and was_active:
-                self._snapshot(force=True)
-                self._handoff()
-            self._set_state("idle")
-        elif kind == "reset":
-            self._reset()
-        elif kind == "live":
-            # Settings that apply without a rebuild: the learning rate and the epoch count.
-            spec = cmd[1]
-            if self._config is not None:
-                self._config.spec = spec
-            if self.model is not None and not self._dirty:
-                self._built_spec = copy.deepcopy(spec)
-                lr = _spec_lr(spec)
-                if lr is not None and lr != self.model.learning_rate:
-                    self.model.learning_rate = lr
-                epochs = int((spec.get("fit") or {}).get("epochs", 1))
-                self.target_epochs = max(1, epochs)
-        elif kind == "sample":
-            self._sample_index = int(cmd[1])
-            if self.monitor is not None:
-                self.monitor.sample_index = self._sample_index
-                if self._budget is None:
-                    self._snapshot(force=True)
-                    self.wake.emit()
-        elif kind == "projection":
-            # Another plane for the decision boundary: new grids, the same model and run.
-            if self._config is not None:
-                self._config.projection = cmd[1]
-            if self.monitor is not None:
-                self.monitor.set_projection(cmd[1])
-                self.mailbox.post_event(
-                    "info",
-                    {
-                        "info": self.monitor.build_info(),
-                        "run_id": self.run_id,
-                        "gen": self._config.gen,
-                    },
-                )
-                self._snapshot(force=True)
-                self.wake.emit()
-        else:  # pragma: no cover - a programming error
-            raise ValueError(f"unknown command {cmd!r}")
-
-    def _suspend(self) -> None:
-        """Stop advancing; the epoch generator (if any) waits at a step boundary."""
-        self._budget = None
-        self._snapshot(force=True)
-        self._handoff()
-        self._set_state("paused" if self._gen is not None else "idle")
-
-    def _close_gen(self) -> None:
-        if self._gen is not None:
-            gen, self._gen = self._gen, None
-            gen.close()
-
-    # ------------------------------------------------------------------ building
-    def _ensure_model(self) -> bool:
-        if self._config is None:
-            raise NNDError("nothing to train: no project was given to the training worker")
-        if self.model is not None and not self._dirty:
-            return True
-        self._build()
-        return self.model is not None
-
-    def _build(self) -> None:
-        from engine.monitor import Monitor
-        from engine.project import Project, weights_by_layer
-        from engine.training import Trainer, load_training_data
-        from engine.validate import check_project
-
-        cfg = self._config
-        self._set_state("building")
-        old_model = self.model
-        old_trainer = self.trainer
-        old_backend = getattr(old_model, "name", None)
-        carried_weights = None
-        if cfg.fresh:
-            old_model = old_trainer = None
-        if old_model is not None:
-            # A rebuild (settings changed): start from the model's current weights.
-            carried_weights = old_model.get_weights()
-            old_spec = self._built_spec
-        elif cfg.weights:
-            carried_weights = weights_by_layer(cfg.weights)
-            old_spec = cfg.weights_spec
-        else:
-            old_spec = None
-        self._close_gen()
-        self.model = self.trainer = self.monitor = None
-        if old_backend == "tensorflow":
-            _clear_keras_session()
-
-        project = Project(copy.deepcopy(cfg.spec), Path(cfg.path) if cfg.path else None)
-        graph = check_project(project)
-        key = _data_key(cfg.spec, cfg.path)
-        if self._data_cache is not None and self._data_cache[0] == key:
-            data = self._data_cache[1]
-        else:
-            self._data_cache = None
-            data = load_training_data(project, graph)
-            self._data_cache = (key, data)
-        model = make_model(project, graph)
-        kept: list[str] = []
-        init = model.get_weights()
-        if carried_weights and cfg.keep_weights:
-            merged, kept = merge_weights(
-                init, carried_weights, layer_classes(old_spec), layer_classes(cfg.spec)
+            for end in self._child_ends:
+                end.close()  # the child has its own copies: EOF comes when the child ends
+            self._started.set()
+        if self.start_error is not None:
+            self.dead = True
+            self._waker.wake.emit()
+            return
+        while True:
+            try:
+                data = self._evt_r.recv_bytes()
+            except (EOFError, OSError):
+                break
+            self.mailbox.merge(pickle.loads(data))
+            self._waker.wake.emit()
+        self.process.join(timeout=10)
+        if not self._closing:
+            self.dead = True
+            self.mailbox.post_event(
+                "error",
+                "the training process stopped unexpectedly "
+                f"({_exit_text(self.process.exitcode)}); the project was not changed. "
+                "Press Play to start again.",
             )
-            model.set_weights(merged)
-        fit = project.fit
-        trainer = Trainer(model, data, fit["batch_size"], fit["shuffle"], fit["seed"])
-        continued = bool(init) and len(kept) == len(init)
-        if continued and old_trainer is not None:
-            trainer.history = copy.deepcopy(old_trainer.history)
-            trainer.epochs_done = old_trainer.epochs_done
-        elif continued and cfg.history:
-            trainer.history = copy.deepcopy(cfg.history)
-            trainer.epochs_done = int(cfg.epochs_done)
-        else:
-            self.gstep = 0
-            self._samples = 0
-            self.train_seconds = self.train_cpu_seconds = 0.0
-            self.run_id += 1
-        self.graph = graph
-        self.model = model
-        self.trainer = trainer
-        self._built_spec = copy.deepcopy(cfg.spec)
-        self._dirty = False
-        self.target_epochs = max(trainer.epochs_done + 1, int(fit.get("epochs", 1)))
-        ds = project.dataset
-        self.monitor = Monitor(
-            model,
-            graph,
-            data,
-            dataset_name=ds.get("name"),
-            seed=int(fit.get("seed", 0)),
-            projection=cfg.projection,
-        )
-        self.monitor.sample_index = self._sample_index
-        note = ""
-        if old_model is not None and continued and old_backend != model.name:
-            from engine.backends.tensorflow import SWITCH_NOTE
+            self.mailbox.post_event("state", "idle")
+            self._waker.wake.emit()
 
-            note = f"switched to the {model.name} backend: {SWITCH_NOTE}"
-        self.mailbox.post_event(
-            "build",
-            {
-                "info": self.monitor.build_info(),
-                "backend": model.name,
-                "continued": continued,
-                "kept": kept,
-                "run_id": self.run_id,
-                "note": note,
-                "epochs_done": trainer.epochs_done,
-                "steps_per_epoch": trainer.steps_per_epoch,
-                "batch_size": trainer.batch_size,
-                "weights": model.flat_weights(),
-                "history": copy.deepcopy(trainer.history),
-                "gen": cfg.gen,
-            },
-        )
-        self._snapshot(force=True)
-        self._set_state("idle")
+    def _write(self) -> None:
+        self._started.wait()
+        while True:
+            data = self._outbox.get()
+            if data is None:
+                break
+            if self.start_error is not None:
+                continue
+            try:
+                self._cmd_w.send_bytes(data)
+            except OSError:  # the child is gone; the reader reports it
+                break
+        self._cmd_w.close()
 
-    def _reset(self) -> None:
-        self._close_gen()
-        self._budget = None
-        if self.model is None or self._dirty:
-            if self._config is not None:
-                self._config.weights = None
-                self._config.history = None
-            self.model = None
-            self._set_state("idle")
-            self.mailbox.post_event("reset", None)
-            self.wake.emit()
+    # ---------------------------------------------------------------- closing
+    def close(self, timeout: float = 10.0) -> None:
+        """Ask the child to end and wait for it (killing it if it does not end in time).
+        Idempotent."""
+        if self.ended:
             return
-        from engine.monitor import Monitor
-        from engine.training import Trainer
-
-        fit = self._config.spec.get("fit") or {}
-        seed = int(fit.get("seed", 0))
-        self.model.initialize(seed)
-        lr = _spec_lr(self._config.spec)
-        if lr is not None:
-            self.model.learning_rate = lr  # a live change outlives the reset
-        old = self.trainer
-        self.trainer = Trainer(self.model, old.data, old.batch_size, old.shuffle, seed)
-        self.monitor = Monitor(
-            self.model,
-            self.graph,
-            old.data,
-            dataset_name=(self._config.spec.get("dataset") or {}).get("name"),
-            seed=seed,
-            projection=self._config.projection,
-        )
-        self.monitor.sample_index = self._sample_index
-        self.gstep = 0
-        self._samples = 0
-        self.train_seconds = self.train_cpu_seconds = 0.0
-        self.run_id += 1
-        self.target_epochs = max(1, int(fit.get("epochs", 1)))
-        self.mailbox.post_event("reset", self.run_id)
-        self._snapshot(force=True)
-        self._set_state("idle")
-
-    # ------------------------------------------------------------------ training
-    def _advance(self) -> None:
-        trainer = self.trainer
-        if self._gen is None:
-            if self._budget[0] == "run" and trainer.epochs_done >= self.target_epochs:
-                self._finish_run()
-                return
-            self._gen = trainer.run(1)
-        try:
-            ev = next(self._gen)
-        except StopIteration:
-            self._gen = None
-            return
-        kind = ev.kind
-        if kind == "step":
-            self.gstep += 1
-            self._samples = ev.samples
-            self.mailbox.post_step(
-                StepRecord(
-                    self.gstep,
-                    ev.epoch,
-                    ev.step,
-                    ev.steps_per_epoch,
-                    ev.epoch - 1 + ev.step / ev.steps_per_epoch,
-                    ev.batch_loss,
-                    ev.logs,
-                    ev.samples,
-                    self.run_id,
-                )
-            )
-            if self._budget[0] == "steps":
-                n = self._budget[1] - 1
-                if n <= 0:
-                    self._suspend()
-                    return
-                self._budget = ("steps", n)
-            now = time.perf_counter()
-            if now >= self._next_snapshot and self.mailbox.snapshot_taken:
-                self._snapshot()
-        elif kind == "epoch":
-            self.mailbox.post_epoch(ev.epoch, ev.logs, self.run_id)
-            self._report_due = True
-            now = time.perf_counter()
-            if now >= self._next_report:
-                self._epoch_report()
-            if now >= self._next_snapshot and self.mailbox.snapshot_taken:
-                self._snapshot()
-        elif kind == "end":
-            self._gen = None
-            if ev.error is not None:
-                self._diverged(ev.error)
-            elif self._budget is not None and self._budget[0] == "epoch":
-                self._budget = None
-                self._handoff()
-                self._set_state("idle")
-            elif self._budget is not None and trainer.epochs_done >= self.target_epochs:
-                self._finish_run()
-
-    def _finish_run(self) -> None:
-        # The run's time: from Play to the end of its last step (as the headless loop is
-        # timed); the last snapshot and the hand-over below come after.
-        running = self._t_budget is not None
-        seconds = self.train_seconds + (time.perf_counter() - self._t_budget if running else 0.0)
-        cpu = self.train_cpu_seconds + (time.thread_time() - self._cpu_budget if running else 0.0)
-        self._budget = None
-        self._snapshot(force=True)
-        self._handoff()
-        self.mailbox.post_event("finished", self.trainer.epochs_done, seconds, cpu)
-        self._set_state("idle")
-
-    def _diverged(self, err: NonFiniteError) -> None:
-        self._budget = None
-        # The engine has put the last finite weights back; show and hand over those.
-        self._snapshot(force=True, gradients=False)
-        self._handoff()
-        self.mailbox.post_event(
-            "diverged",
-            {
-                "message": str(err),
-                "epoch": err.epoch,
-                "step": err.step,
-                "layer": err.layer,
-                "what": err.what,
-                "gstep": self.gstep + 1,
-            },
-        )
-        self._set_state("idle")
-
-    def _epoch_report(self) -> None:
-        """The confusion matrix of the last finished epoch (throttled like snapshots: short
-        epochs would otherwise spend a good share of their time on it)."""
-        if self.monitor is None or not self._report_due:
-            return
-        self._report_due = False
-        t0 = time.perf_counter()
-        report = self.monitor.epoch_report(self.trainer.epochs_done)
-        if report is not None:
-            report.run = self.run_id
-            self.mailbox.put("epoch_report", report)
-        self._next_report = time.perf_counter() + max(
-            EPOCH_REPORT_PERIOD, SNAPSHOT_COST_FACTOR * (time.perf_counter() - t0)
-        )
-
-    def _snapshot(self, force: bool = False, gradients: bool = True) -> None:
-        if self.monitor is None:
-            return
-        if not force and not self.mailbox.snapshot_taken:
-            return
-        epoch = self.trainer.epochs_done + (1 if self._gen is not None else 0)
-        snap = self.monitor.snapshot(self.gstep, epoch, gradients=gradients)
-        snap.run = self.run_id
-        self.mailbox.put("snapshot", snap)
-        self._next_snapshot = time.perf_counter() + max(
-            SNAPSHOT_PERIOD, SNAPSHOT_COST_FACTOR * snap.seconds
-        )
-
-    def _handoff(self) -> None:
-        """Copies of the weights and history for the project (made here, on this thread)."""
-        if self.model is None:
-            return
-        self._epoch_report()  # the run pauses or ends: show the last epoch's matrix
-        self.mailbox.post_event(
-            "handoff",
-            {
-                "weights": self.model.flat_weights(),
-                "history": copy.deepcopy(self.trainer.history),
-                "epochs_done": self.trainer.epochs_done,
-                "backend": self.model.name,
-                "spec": copy.deepcopy(self._built_spec),
-                "run_id": self.run_id,
-                "gen": self._config.gen if self._config is not None else 0,
-            },
-        )
-        self.wake.emit()
-
-
-def _optimizer_class(spec: dict) -> str | None:
-    opt = (spec.get("compile") or {}).get("optimizer")
-    if isinstance(opt, dict):
-        return str(opt.get("class_name"))
-    return str(opt) if opt is not None else None
-
-
-def _spec_lr(spec: dict) -> float | None:
-    opt = (spec.get("compile") or {}).get("optimizer")
-    if isinstance(opt, dict):
-        v = (opt.get("config") or {}).get("learning_rate")
-        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-    return None
-
-
-def _clear_keras_session() -> None:
-    """Keras models built in a loop grow memory (keras #2102): clear between rebuilds."""
-    import sys
-
-    keras = sys.modules.get("keras")
-    if keras is not None:
-        try:
-            keras.backend.clear_session()
-        except Exception:  # noqa: BLE001 - best effort
-            pass
+        self._closing = True
+        self.post("quit")
+        self._outbox.put(None)
+        if self._started.wait(timeout) and self.start_error is None:
+            self._reader.join(timeout)
+            for stop in (self.process.terminate, self.process.kill):
+                if not self._reader.is_alive():
+                    break
+                stop()
+                self._reader.join(5.0)
+        self._writer.join(5.0)
+        self.ended = not self._reader.is_alive()
+        self._evt_r.close()
+        if self._holding:
+            self._holding = False
+            GcPause.release()
 
 
 # ------------------------------------------------------------------------------ UI side
 class TrainingSession(QObject):
-    """The UI-side owner of a :class:`TrainingWorker` and its QThread.
+    """The UI-side owner of a training core (in a process or a thread; see the module).
 
-    Drains the mailbox with a QTimer (≤ 30 Hz) and emits one ``drained(Batch)`` per drain;
-    emits ``state_changed(str)`` and ``error(str)`` from the events. Every method is called on
-    the UI thread and returns at once.
+    Emits one ``drained(Batch)`` per drain, and ``state_changed(str)`` and ``error(str)`` from
+    the events. The core starts with the first command.
     """
 
     drained = Signal(object)
     state_changed = Signal(str)
     error = Signal(str)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, mode: str | None = None) -> None:
         super().__init__(parent)
+        if mode is not None and mode not in WORKER_MODES:
+            raise ValueError(f"unknown worker mode {mode!r}; expected one of {WORKER_MODES}")
+        self.mode = mode or default_mode()
         self.mailbox = Mailbox()
         self.state = "idle"
-        # A child: whatever deletes the session deletes the thread after stopping it (below).
-        self._thread: QThread | None = QThread(self)
-        self._thread.setObjectName("nnd-training")
-        self.worker = TrainingWorker(self.mailbox)
-        self.worker.moveToThread(self._thread)
-        self._thread.started.connect(self.worker.run)
-        self._thread.finished.connect(self.worker.deleteLater)
-        self.worker.wake.connect(self._on_wake)
+        self._host: _ThreadHost | _ProcessHost | None = None
+        self._closed = False
+        #: The last configuration sent: a core started anew (after a crash) gets it again.
+        self._last_config: RunConfig | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(DRAIN_INTERVAL_MS)
         self._timer.timeout.connect(self.drain)
-        self._thread.start()
         self.drains = 0
+        #: True once the worker (thread or process) has ended after :meth:`shutdown`.
         self.thread_finished = False
-        # Deleting a running QThread aborts the process. If the session goes without
-        # shutdown() (its window deleted, say), stop the thread first: ``destroyed`` is
-        # emitted before the children are deleted. The closure holds no reference to self.
-        self.destroyed.connect(_stopper(self._thread, self.worker))
         self._gc_ticks = 0
         self._gc_timer = QTimer(self)
         self._gc_timer.setInterval(GC_TICK_MS)
@@ -869,15 +302,57 @@ class TrainingSession(QObject):
         self._gc_timer.start()
         _LIVE_SESSIONS.add(self)
 
-    # ------------------------------------------------------------------ commands
+    # ------------------------------------------------------------------ the worker
     @property
     def alive(self) -> bool:
-        return self._thread is not None
+        return not self._closed
 
+    @property
+    def worker(self) -> TrainingWorker | None:
+        """The thread-mode worker (None in process mode or before the first command)."""
+        return getattr(self._host, "worker", None)
+
+    def worker_pid(self, timeout: float = 30.0) -> int | None:
+        """The process the core runs in (this one in thread mode), starting it if need be."""
+        if self._closed:
+            return None
+        host = self._ensure_host()
+        return host.wait_started(timeout) if isinstance(host, _ProcessHost) else host.pid
+
+    def _ensure_host(self):
+        host = self._host
+        if host is not None and not host.dead:
+            return host
+        if host is not None:  # the child died (or never started): clean up, start anew
+            host.close()
+            if host.start_error is not None and self.mode == "process":
+                self.mode = "thread"
+                self.mailbox.post_event(
+                    "error",
+                    f"training could not start a separate process ({host.start_error}); "
+                    "it runs in a thread of this window from now on. Press Play again.",
+                )
+        make = _ProcessHost if self.mode == "process" else _ThreadHost
+        self._host = host = make(self.mailbox, self._on_wake, self)
+        # Deleting a running QThread aborts the process, and a child would outlive its
+        # window: if the session goes without shutdown() (its window deleted, say), stop the
+        # worker first (``destroyed`` comes before the children are deleted; the closure
+        # holds no reference to the session).
+        self.destroyed.connect(_stopper(host))
+        if self._last_config is not None:
+            host.post("configure", self._last_config)
+        return host
+
+    # ------------------------------------------------------------------ commands
     def _post(self, *cmd) -> None:
-        if self._thread is None:
+        if self._closed:
             return
-        self.worker.post(*cmd)
+        host = self._ensure_host()
+        if cmd[0] == "configure":
+            self._last_config = cmd[1]
+        elif cmd[0] == "projection" and self._last_config is not None:
+            self._last_config.projection = cmd[1]
+        host.post(*cmd)
         if not self._timer.isActive():
             self._timer.start()
 
@@ -919,11 +394,14 @@ class TrainingSession(QObject):
         GcPause.collect_on_ui(self._gc_ticks)
 
     def _on_wake(self) -> None:
-        if not self._timer.isActive():
+        if not self._closed and not self._timer.isActive():
             self._timer.start()
 
     def drain(self) -> Batch:
         """Take what the worker posted and hand it to the views (one signal)."""
+        host = self._host
+        if host is not None and host.dead and host.start_error is not None:
+            self._ensure_host()  # no process could start: a thread takes over
         batch = self.mailbox.take()
         if batch:
             self.drains += 1
@@ -942,27 +420,23 @@ class TrainingSession(QObject):
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self) -> None:
-        """Stop training and end the thread (blocks until it has ended). Idempotent."""
-        thread = self._thread
-        if thread is None:
+        """Stop training and end the worker (blocks until it has ended). Idempotent."""
+        if self._closed:
             return
-        self._thread = None
+        self._closed = True
         self._timer.stop()
-        with self.worker._cv:
-            self.worker._cmds.clear()
-        self.worker.post("quit")
-        thread.quit()
-        thread.wait()
-        #: True once the thread has ended (tests check that none is left running).
-        self.thread_finished = thread.isFinished()
-        thread.deleteLater()
+        if self._host is not None:
+            self._host.close()
+            self.thread_finished = self._host.ended
+        else:
+            self.thread_finished = True
         self._gc_timer.stop()
         # Whatever was still in the mailbox is dropped: the views are going away.
         self.mailbox.take()
 
 
-#: Sessions whose thread may still run. A script that makes a window and ends without closing
-#: it (no ``aboutToQuit`` either) would otherwise leave the thread running into interpreter
+#: Sessions whose worker may still run. A script that makes a window and ends without closing
+#: it (no ``aboutToQuit`` either) would otherwise leave the worker running into interpreter
 #: teardown, where its last signal finds its QObject already deleted.
 _LIVE_SESSIONS: weakref.WeakSet = weakref.WeakSet()
 
@@ -976,22 +450,8 @@ def _shutdown_live_sessions() -> None:
             pass
 
 
-def _stopper(thread: QThread, worker: TrainingWorker):
+def _stopper(host):
     def stop(*_args) -> None:
-        try:
-            if thread.isRunning():
-                worker.post("quit")
-                thread.quit()
-                thread.wait()
-        except RuntimeError:  # already deleted: nothing left to stop
-            pass
+        host.close()
 
     return stop
-
-
-def finite_best(values: list[float], mode: str = "min") -> float | None:
-    """The best finite value (NaN and inf never count as best)."""
-    vals = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-    if not vals:
-        return None
-    return min(vals) if mode == "min" else max(vals)

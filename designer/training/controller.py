@@ -156,6 +156,7 @@ class TrainingController(QObject):
         #: Counters of what the worker reported (tests and scripts wait on them).
         self.finished_runs = 0
         self.handoffs = 0
+        self.last_handoff: dict | None = None
         self.errors: list[str] = []
         self._gen = 0
         self._sent_signature: str | None = None
@@ -704,6 +705,8 @@ class TrainingController(QObject):
         self.document.set_trained(payload["weights"], payload["history"] or None)
         self._weights_spec = payload["spec"]
         self.handoffs += 1
+        #: The last hand-over: weights, history, backend, learning rate, spec.
+        self.last_handoff = payload
 
     def _on_diverged(self, info: dict) -> None:
         last = self.history.last_step

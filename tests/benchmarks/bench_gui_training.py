@@ -66,6 +66,16 @@ def pin_this_thread(role: str) -> None:
         os.sched_setaffinity(0, {PIN[role]})
 
 
+def pin_process(pid: int, role: str) -> None:
+    """Keep every thread of process ``pid`` on the CPU chosen for ``role`` (Linux)."""
+    if PIN is None or not hasattr(os, "sched_setaffinity"):
+        return
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(tid), {PIN[role]})
+
+
+#: Where the GUI's training core runs ("process" or "thread"; ``--worker``).
+WORKER = "process"
 #: CPU time the UI thread used while the last GUI run trained (drains, renders, painting).
 LAST_UI_CPU = 0.0
 
@@ -113,21 +123,26 @@ def gui(project, layout: str, heartbeat: bool = True) -> tuple[float, list[float
     from PySide6.QtCore import QEventLoop, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from designer import workers
+    from designer import worker_core
 
     app = QApplication.instance()
     pin_this_thread("ui")
-    # The worker builds its model on its own thread when Play arrives: pin it there. (Not
-    # by replacing ``run``: that is a Qt slot, and a plain function in its place would run on
-    # the thread that emits ``started``.)
-    original_build = workers.TrainingWorker._build
+    # A worker thread builds its model on its own thread when Play arrives: pin it there
+    # (not by replacing ``run``: that is a Qt slot, and a plain function in its place would run
+    # on the thread that emits ``started``). A worker process is pinned, every thread of it,
+    # before it gets the project.
+    original_build = worker_core.TrainingCore._build
 
     def pinned_build(self) -> None:
         pin_this_thread("train")
         original_build(self)
 
-    workers.TrainingWorker._build = pinned_build
+    if WORKER == "thread":
+        worker_core.TrainingCore._build = pinned_build
     window, ctrl = training_window(project, floating=layout == "floating")
+    pid = ctrl.session.worker_pid()
+    if WORKER == "process":
+        pin_process(pid, "train")
     app.processEvents()
     ticks: list[float] = []
     result: dict = {}
@@ -158,7 +173,7 @@ def gui(project, layout: str, heartbeat: bool = True) -> tuple[float, list[float
     beat.stop()
     renders = sum(v.renders for v in ctrl.views())
     ctrl.shutdown()
-    workers.TrainingWorker._build = original_build
+    worker_core.TrainingCore._build = original_build
     window.close()
     window.deleteLater()
     app.processEvents()
@@ -194,8 +209,16 @@ def main(argv: list[str] | None = None) -> int:
         help="train on one CPU, the UI thread on another, alternating per pair (default: on "
         "Linux with 2+ CPUs)",
     )
+    ap.add_argument(
+        "--worker",
+        default="process",
+        choices=["process", "thread"],
+        help="where the GUI trains: a child process (the app's default) or a thread",
+    )
     args = ap.parse_args(argv)
-    global PIN
+    global PIN, WORKER
+    WORKER = args.worker
+    os.environ["NND_TRAINING_WORKER"] = WORKER
     cpus = sorted(os.sched_getaffinity(0)) if args.pin else []
     if len(cpus) < 2:
         args.pin = False
@@ -206,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     _ = app
     print(
         f"{load_text()}; backend {args.backend}; views {args.layout}; OPENBLAS_NUM_THREADS="
-        f"{os.environ.get('OPENBLAS_NUM_THREADS')}; pinned {'yes' if args.pin else 'no'}"
+        f"{os.environ.get('OPENBLAS_NUM_THREADS')}; pinned {'yes' if args.pin else 'no'}; "
+        f"GUI worker in a {WORKER}"
     )
     out = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -137,18 +139,22 @@ def test_session_trains_and_keeps_every_step(qtbot):
 def test_worker_exception_reaches_the_user_and_the_project_is_untouched(
     qtbot, make_window, monkeypatch
 ):
-    import designer.workers as workers
+    """An exception in a thread worker (the fallback mode, where a fault can be injected)."""
+    import designer.worker_core as worker_core
 
+    monkeypatch.setenv("NND_TRAINING_WORKER", "thread")
     window, ctrl = make_window()
+    assert ctrl.session.mode == "thread"
     before = window.document.project.weights
 
     def broken(*_a, **_k):
         raise RuntimeError("the data source exploded")
 
-    monkeypatch.setattr(workers, "make_model", broken)
+    monkeypatch.setattr(worker_core, "make_model", broken)
     with qtbot.waitSignal(ctrl.session.error, timeout=TIMEOUT) as blocker:
         ctrl.play()
     assert "the data source exploded" in blocker.args[0]
+    assert "worker_core.py" not in blocker.args[0] or "RuntimeError" in blocker.args[0]
     qtbot.waitUntil(lambda: ctrl.panel.message_level == "error", timeout=TIMEOUT)
     assert "exploded" in ctrl.panel.message_text and "not changed" in ctrl.panel.message_text
     assert window.document.project.weights is before is None
@@ -157,6 +163,42 @@ def test_worker_exception_reaches_the_user_and_the_project_is_untouched(
     ctrl.play()
     wait_finished(qtbot, ctrl)
     assert window.document.project.weights is not None
+
+
+def test_a_failure_in_the_training_process_reaches_the_user(qtbot, make_window, tmp_path):
+    """The default worker is a child process: a data file that breaks after the project was
+    checked fails there, and the message (naming the file) reaches the window."""
+    data = tmp_path / "points.csv"
+    data.write_text("x,y,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40)))
+    spec = tiny_spec()
+    spec["dataset"] = {"path": str(data), "target": "label"}
+    window, ctrl = make_window(spec)
+    assert ctrl.session.mode == "process"
+    data.write_text("x,y,label\n1,2\n")  # broken after the window checked it
+    with qtbot.waitSignal(ctrl.session.error, timeout=TIMEOUT) as blocker:
+        ctrl.play()
+    assert "points.csv" in blocker.args[0]
+    assert ctrl.session.worker_pid() != os.getpid()
+    assert window.document.project.weights is None
+
+
+def test_a_killed_training_process_is_reported_and_the_next_play_starts_another(qtbot, make_window):
+    window, ctrl = make_window(tiny_spec(epochs=1_000_000))
+    ctrl.play()
+    qtbot.waitUntil(lambda: ctrl.history.gsteps > 5, timeout=TIMEOUT)
+    pid = ctrl.session.worker_pid()
+    assert pid != os.getpid()
+    with qtbot.waitSignal(ctrl.session.error, timeout=TIMEOUT) as blocker:
+        os.kill(pid, signal.SIGKILL)
+    assert "stopped unexpectedly" in blocker.args[0] and "SIGKILL" in blocker.args[0]
+    qtbot.waitUntil(lambda: ctrl.state == "idle", timeout=TIMEOUT)
+    assert "stopped unexpectedly" in ctrl.panel.message_text
+    # The window goes on: Play starts a new process, configured as the old one was.
+    window.document.edit("epochs", lambda d: edits.set_setting(d, "fit.epochs", 2))
+    ctrl.play()
+    wait_finished(qtbot, ctrl)
+    assert ctrl.session.worker_pid() not in (pid, os.getpid())
+    assert len(window.document.project.history["loss"]) == 2
 
 
 # ------------------------------------------------------------------------------ controls
@@ -257,7 +299,7 @@ def test_learning_rate_applies_live(qtbot, make_window):
     wait_idle(qtbot, ctrl)
     # ...and the worker's model got it without a rebuild or a question.
     assert not asked
-    assert ctrl.session.worker.model.learning_rate == pytest.approx(0.0123)
+    assert ctrl.last_handoff["learning_rate"] == pytest.approx(0.0123)
     assert ctrl.run_id == 1
 
 
