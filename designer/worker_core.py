@@ -40,6 +40,7 @@ import copy
 import gc
 import json
 import math
+import os
 import pickle
 import threading
 import time
@@ -892,10 +893,15 @@ CHILD_PRELOAD = [
 ]
 
 
-def child_main(commands, events) -> None:
+def child_main(commands, events, environ: dict[str, str] | None = None) -> None:
     """A training process's body. ``commands``: the receiving end of a pipe of commands (as
     :meth:`TrainingCore.post` takes them); ``events``: the sending end of a pipe of pickled
-    :class:`Batch` es. Ends after a ``("quit",)`` command, or when the UI process is gone."""
+    :class:`Batch` es; ``environ``: the UI process's environment now (a fork server's children
+    would otherwise see the one it started with: KERAS_HOME, say). Ends after a ``("quit",)``
+    command, or when the UI process is gone."""
+    if environ is not None:
+        os.environ.clear()
+        os.environ.update(environ)
     mailbox = Mailbox()
     wake = threading.Event()
     done = threading.Event()
@@ -914,7 +920,10 @@ def child_main(commands, events) -> None:
 
     def send() -> None:
         while True:
-            wake.wait(DRAIN_INTERVAL_MS / 1000.0)
+            # While training, every drain period; otherwise only when the core wakes us (it
+            # does after every command and state change): an idle child stays asleep.
+            busy = core.state in ("running", "building") or core._budget is not None
+            wake.wait(DRAIN_INTERVAL_MS / 1000.0 if busy else None)
             wake.clear()
             last = done.is_set()  # before taking: the last batch holds everything posted
             batch = mailbox.take()

@@ -124,7 +124,12 @@ class _Waker(QObject):
 
 def _mp_context():
     import multiprocessing as mp
+    import multiprocessing.util  # noqa: F401 - registers the hook that terminates children
 
+    # Exit hooks run last registered first: ask our children to end before that hook would
+    # terminate them.
+    atexit.unregister(_shutdown_live_sessions)
+    atexit.register(_shutdown_live_sessions)
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(CHILD_PRELOAD)
@@ -167,13 +172,18 @@ class _ProcessHost:
         self._evt_r, evt_w = ctx.Pipe(duplex=False)
         self._child_ends = (cmd_r, evt_w)
         self.process = ctx.Process(
-            target=child_main, args=(cmd_r, evt_w), name="nnd-training", daemon=True
+            target=child_main,
+            args=(cmd_r, evt_w, dict(os.environ)),
+            name="nnd-training",
+            daemon=True,
         )
         self._outbox: queue.SimpleQueue = queue.SimpleQueue()
         self._started = threading.Event()
         self.pid: int | None = None
-        #: Why the process could not start (the session then falls back to a thread).
+        #: Why the process could not start (the session then falls back to a thread, which
+        #: gets the commands this host could not deliver: ``undelivered``, pickled).
         self.start_error: str | None = None
+        self.undelivered: list[bytes] = []
         #: The child ended without being asked to (the next command starts another).
         self.dead = False
         self.ended = False
@@ -214,7 +224,11 @@ class _ProcessHost:
                 data = self._evt_r.recv_bytes()
             except (EOFError, OSError):
                 break
-            self.mailbox.merge(pickle.loads(data))
+            try:
+                batch = pickle.loads(data)
+            except Exception as exc:  # noqa: BLE001 - tell the user; the next batch may do
+                batch = Batch(events=[("error", f"training results could not be read: {exc}")])
+            self.mailbox.merge(batch)
             self._waker.wake.emit()
         self.process.join(timeout=10)
         if not self._closing:
@@ -235,6 +249,7 @@ class _ProcessHost:
             if data is None:
                 break
             if self.start_error is not None:
+                self.undelivered.append(data)  # for whatever takes over
                 continue
             try:
                 self._cmd_w.send_bytes(data)
@@ -259,7 +274,9 @@ class _ProcessHost:
                 stop()
                 self._reader.join(5.0)
         self._writer.join(5.0)
-        self.ended = not self._reader.is_alive()
+        self.ended = self.start_error is not None or (
+            not self._reader.is_alive() and self.process.exitcode is not None
+        )
         self._evt_r.close()
         if self._holding:
             self._holding = False
@@ -323,15 +340,22 @@ class TrainingSession(QObject):
         host = self._host
         if host is not None and not host.dead:
             return host
+        replay: list[tuple] = []
         if host is not None:  # the child died (or never started): clean up, start anew
             host.close()
-            if host.start_error is not None and self.mode == "process":
+            if host.start_error is not None:
+                # No process at all here: a thread takes over, with every command so far.
                 self.mode = "thread"
                 self.mailbox.post_event(
                     "error",
                     f"training could not start a separate process ({host.start_error}); "
-                    "it runs in a thread of this window from now on. Press Play again.",
+                    "it runs in a thread of this window from now on.",
                 )
+                replay = [pickle.loads(d) for d in host.undelivered]
+                replay = [cmd for cmd in replay if cmd[0] != "quit"]
+            elif self._last_config is not None:
+                # The child died: a new one starts from the last configuration.
+                replay = [("configure", self._last_config)]
         make = _ProcessHost if self.mode == "process" else _ThreadHost
         self._host = host = make(self.mailbox, self._on_wake, self)
         # Deleting a running QThread aborts the process, and a child would outlive its
@@ -339,8 +363,8 @@ class TrainingSession(QObject):
         # worker first (``destroyed`` comes before the children are deleted; the closure
         # holds no reference to the session).
         self.destroyed.connect(_stopper(host))
-        if self._last_config is not None:
-            host.post("configure", self._last_config)
+        for cmd in replay:
+            host.post(*cmd)
         return host
 
     # ------------------------------------------------------------------ commands

@@ -12,7 +12,8 @@ The controller is the only place that connects the document, the worker and the 
 - When training pauses, stops, ends or diverges, the worker's copies of the weights and the
   history go into ``document.project.weights`` / ``.history`` (so Save writes them into the
   .nnd). An exception in the worker leaves the project as it was and shows the message.
-- Closing the window stops the thread and waits for it (no dangling thread).
+- Closing the window stops the worker (a child process, or a thread) and waits for it: no
+  dangling thread or process.
 """
 
 from __future__ import annotations
@@ -817,7 +818,7 @@ class TrainingController(QObject):
         self._closing = False
 
     def shutdown(self) -> None:
-        """Stop training and end the worker thread (waits for it). Idempotent."""
+        """Stop training and end the worker (waits for it). Idempotent."""
         if self._shut:
             return
         self._shut = True

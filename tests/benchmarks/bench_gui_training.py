@@ -1,26 +1,34 @@
 """Benchmark: live GUI training vs the headless training loop, and event-loop stalls.
 
 For each case (the seed MLP on digits; the seed MLP on 60 000 MNIST-shaped random samples),
-runs alternate (A B A B ...):
+runs come in pairs, A B then B A (a drift in the machine's speed hits both alike):
 
-- A, headless: the engine's Trainer loop, as ``nndesigner train`` runs it, timed around
+- A, headless: the engine's Trainer loop, as ``nndesigner train`` runs it, in a fresh process
+  (as the command runs; this one carries the window's heap), timed around
   ``trainer.run(epochs)`` (data loading and model building excluded).
 - B, GUI: a main window with the canvas and :func:`designer.training.attach_training`, every
-  live view open (the docks floated so that none hides behind a tab), Play, until the worker
-  reports the run finished. The time is the worker's own wall time spent training (building
-  excluded, like A).
-- C, the same GUI run with a 10 ms QTimer heartbeat on the UI thread that records the gaps
-  between its ticks while training runs: the event-loop stall is the gap minus 10 ms. (The
-  heartbeat itself takes the interpreter lock 100 times a second, so B, not C, gives the
-  cost ratio.)
+  live view open (the docks floated so that none hides behind a tab; ``--layout tabs``: the
+  window's own tabbed docks), Play, until the worker reports the run finished. The time is the
+  worker's own wall time spent training (building excluded, like A). The worker is the app's
+  default, a child process (``--worker thread``: a thread of the window's process).
+- C (after each of the first ``--stall-runs`` pairs), the same GUI run with a 10 ms QTimer
+  heartbeat on the UI thread that records the gaps between its ticks while training runs: the
+  event-loop stall is the gap minus 10 ms. (With a worker thread the heartbeat itself takes
+  the interpreter lock 100 times a second, so B, not C, gives the cost ratio.)
 
-Prints medians, the GUI/headless ratio (of the medians, and the median of each A-B pair's
-ratio), the CPU time of the training thread in B over that of A (what live views cost the
-training thread itself, unaffected by other programs on the machine), the heartbeat's max and
-p99 stall, and the machine's load. Offscreen Qt; same backend and settings for A and B.
+With ``--pin`` (the default on Linux) A and B of a pair train on the same CPU and the UI
+thread runs on the other; every second pair swaps them.
+
+Prints medians, the GUI/headless ratio (of the medians; the median of the pairs' ratios; and,
+order-balanced, the geometric mean of the median ratio of the A-B pairs and that of the B-A
+pairs, which cancels any effect of running first or second), the CPU time of the
+training thread in B over that of A (what live views cost the training thread itself), the
+heartbeat's max and p99 stall, and the machine's load. Offscreen Qt; same backend and settings
+for A and B.
 
 Run:  python tests/benchmarks/bench_gui_training.py [--repeats 3] [--backend numpy]
       [--digits-epochs 20] [--mnist-epochs 1] [--cases digits,mnist] [--layout floating|tabs]
+      [--worker process|thread] [--no-pin]
 """
 
 from __future__ import annotations
@@ -28,8 +36,10 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -105,8 +115,9 @@ def mnist_like_project(folder: Path, epochs: int, backend: str):
     return p
 
 
-def headless(project) -> float:
-    from designer.workers import make_model  # the GUI's model factory: same backend object
+def headless(project) -> tuple[float, float]:
+    """Train as ``nndesigner train`` does, in this process; (wall seconds, CPU seconds)."""
+    from designer.worker_core import make_model  # the GUI's model factory: same backend object
 
     graph = check_project(project)
     data = load_training_data(project, graph)
@@ -117,6 +128,25 @@ def headless(project) -> float:
     for _ in trainer.run(f["epochs"]):
         pass
     return time.perf_counter() - t0, time.thread_time() - c0
+
+
+def headless_process(case: str, epochs: int, backend: str, folder: Path) -> tuple[float, float]:
+    """:func:`headless` in a fresh process, as ``nndesigner train`` runs (a small heap; this
+    process has the window's), pinned where the GUI's training runs."""
+    cmd = [sys.executable, __file__, "--headless-run", case, str(epochs), backend, str(folder)]
+    if PIN is not None:
+        cmd.append(str(PIN["train"]))
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"headless run failed:\n{out.stderr}")
+    seconds, cpu = json.loads(out.stdout.strip().splitlines()[-1])
+    return seconds, cpu
+
+
+def project_for(case: str, epochs: int, backend: str, folder: Path):
+    if case == "digits":
+        return digits_project(epochs, backend)
+    return mnist_like_project(folder, epochs, backend)
 
 
 def gui(project, layout: str, heartbeat: bool = True) -> tuple[float, list[float], int, float]:
@@ -193,9 +223,24 @@ def load_text() -> str:
         return "load average unknown"
 
 
+def headless_main(argv: list[str]) -> int:
+    """``--headless-run CASE EPOCHS BACKEND FOLDER [CPU]``: print [seconds, cpu] as JSON."""
+    case, epochs, backend, folder = argv[0], int(argv[1]), argv[2], Path(argv[3])
+    if len(argv) > 4 and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {int(argv[4])})
+    print(json.dumps(headless(project_for(case, epochs, backend, folder))))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--headless-run"]:
+        return headless_main(argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3, help="A-B pairs per case")
+    ap.add_argument(
+        "--stall-runs", type=int, default=3, help="heartbeat runs (C) per case, at most one a pair"
+    )
     ap.add_argument("--backend", default="numpy", choices=["numpy", "tensorflow"])
     ap.add_argument("--digits-epochs", type=int, default=20)
     ap.add_argument("--mnist-epochs", type=int, default=1)
@@ -236,41 +281,46 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for case in args.cases.split(","):
-            if case == "digits":
+            epochs = args.digits_epochs if case == "digits" else args.mnist_epochs
 
-                def make(case_epochs=args.digits_epochs):
-                    return digits_project(case_epochs, args.backend)
+            def make(case=case, epochs=epochs):
+                return project_for(case, epochs, args.backend, folder)
 
-                epochs = args.digits_epochs
-            else:
-
-                def make(case_epochs=args.mnist_epochs):
-                    return mnist_like_project(folder, case_epochs, args.backend)
-
-                epochs = args.mnist_epochs
             a_times, b_times, a_cpu, b_cpu, stalls, renders = [], [], [], [], [], []
+            make()  # writes the MNIST-shaped file once, before the timed runs
             for r in range(args.repeats):
-                if args.pin:
-                    PIN = {"train": cpus[r % 2], "ui": cpus[(r + 1) % 2]}
-                a, ac = headless(make())
+                if args.pin:  # CPUs swap every second pair, the order every pair (ABBA)
+                    k = (r // 2) % 2
+                    PIN = {"train": cpus[k], "ui": cpus[1 - k]}
+                if r % 2 == 0:
+                    a, ac = headless_process(case, epochs, args.backend, folder)
                 b, _, n_renders, bc = gui(make(), args.layout, heartbeat=False)
                 ui_cpu = LAST_UI_CPU
+                if r % 2 == 1:
+                    a, ac = headless_process(case, epochs, args.backend, folder)
                 a_times.append(a)
                 a_cpu.append(ac)
                 b_times.append(b)
                 b_cpu.append(bc)
-                c, gaps, _, _ = gui(make(), args.layout, heartbeat=True)
-                stalls.extend(gaps)
                 renders.append(n_renders)
-                print(
-                    f"  {case} run {r + 1}: headless {a:.2f} s ({ac:.2f} s CPU), GUI {b:.2f} s "
-                    f"({bc:.2f} s CPU of the worker thread, {ui_cpu:.2f} s of the UI thread, "
-                    f"{n_renders} view renders); with "
-                    f"heartbeat {c:.2f} s, max stall {max(gaps, default=0):.0f} ms",
-                    flush=True,
+                line = (
+                    f"  {case} pair {r + 1} ({'AB' if r % 2 == 0 else 'BA'}): headless {a:.2f} s "
+                    f"({ac:.2f} s CPU), GUI {b:.2f} s ({bc:.2f} s CPU of the training thread, "
+                    f"{ui_cpu:.2f} s of the UI thread, {n_renders} view renders), "
+                    f"ratio {b / a:.3f}"
                 )
+                if r < args.stall_runs:
+                    c, gaps, _, _ = gui(make(), args.layout, heartbeat=True)
+                    stalls.extend(gaps)
+                    line += f"; with heartbeat {c:.2f} s, max stall {max(gaps, default=0):.0f} ms"
+                print(line, flush=True)
             a, b = statistics.median(a_times), statistics.median(b_times)
-            pair = statistics.median(bt / at for at, bt in zip(a_times, b_times, strict=True))
+            ratios = [bt / at for at, bt in zip(a_times, b_times, strict=True)]
+            pair = statistics.median(ratios)
+            # The geometric mean of the medians of the A-B and the B-A pairs cancels any effect
+            # of running first or second.
+            ab, ba = ratios[0::2], ratios[1::2]
+            balanced = math.sqrt(statistics.median(ab) * statistics.median(ba)) if ba else pair
             cpu = statistics.median(b_cpu) / statistics.median(a_cpu)
             st = np.asarray(stalls) if stalls else np.zeros(1)
             res = {
@@ -279,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
                 "gui_s": b,
                 "ratio": b / a,
                 "pair_ratio": pair,
+                "balanced_ratio": balanced,
+                "pair_ratios": ratios,
                 "cpu_ratio": cpu,
                 "stall_max_ms": float(st.max()),
                 "stall_p99_ms": float(np.percentile(st, 99)),
@@ -287,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
             out[case] = res
             print(
                 f"{case}: {epochs} epochs, headless median {a:.2f} s, GUI median {b:.2f} s, "
-                f"ratio {b / a:.3f} (median of the pairs' ratios {pair:.3f}; worker CPU / "
+                f"ratio {b / a:.3f} (median of the pairs' ratios {pair:.3f}, order-balanced "
+                f"{balanced:.3f}; worker CPU / "
                 f"headless CPU {cpu:.3f}); event-loop stall max {res['stall_max_ms']:.0f} ms, "
                 f"p99 {res['stall_p99_ms']:.0f} ms over {res['ticks']} heartbeats",
                 flush=True,

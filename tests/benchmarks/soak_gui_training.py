@@ -2,8 +2,9 @@
 
 A tiny network (2-8-2, tanh, Adam) on moons, batch size 8, trained from a main window with
 :func:`designer.training.attach_training` and every dock floated (all views visible and
-rendering) until 100 000 steps are done. The process's resident memory (RSS, from
-/proc/self/statm) is sampled every second; the start is taken after a warm-up of
+rendering) until 100 000 steps are done. The resident memory (RSS, from /proc/PID/statm) of
+the window's process and of the training process (the same one with ``--worker thread``) is
+sampled every second and summed; the start is taken after a warm-up of
 ``--warmup`` steps (imports, first paints, pyqtgraph caches). Prints start, end, growth, the
 slope over the second half, the number of pyqtgraph items in every scene at the start and end
 (they must not grow: items are reused), and the machine's load.
@@ -28,9 +29,12 @@ sys.path.insert(0, str(ROOT))
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * PAGE / 2**20
+def rss_mb(pid: int | str = "self") -> float:
+    try:
+        with open(f"/proc/{pid}/statm") as fh:
+            return int(fh.read().split()[1]) * PAGE / 2**20
+    except FileNotFoundError:  # the process has ended
+        return 0.0
 
 
 def spec(steps: int) -> dict:
@@ -81,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=100_000)
     ap.add_argument("--warmup", type=int, default=5_000)
+    ap.add_argument("--worker", default="process", choices=["process", "thread"])
     args = ap.parse_args(argv)
+    os.environ["NND_TRAINING_WORKER"] = args.worker
 
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
@@ -92,15 +98,24 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0]])
     window, ctrl = training_window(from_dict(spec(args.steps)))
     app.processEvents()
+    pid = ctrl.session.worker_pid()
+    own = os.getpid()
 
-    samples: list[tuple[float, int, float]] = []  # (time, steps, rss)
+    def memory() -> tuple[float, float]:
+        """(RSS of the window's process, RSS of the training process; 0 if the same)."""
+        return rss_mb(), (rss_mb(pid) if pid != own else 0.0)
+
+    samples: list[tuple[float, int, float]] = []  # (time, steps, total rss)
+    parts: list[tuple[float, float]] = []
     marks: dict = {}
     loop = QEventLoop()
     t0 = time.perf_counter()
 
     def sample() -> None:
         steps = ctrl.history.gsteps
-        samples.append((time.perf_counter() - t0, steps, rss_mb()))
+        ui, worker = memory()
+        samples.append((time.perf_counter() - t0, steps, ui + worker))
+        parts.append((ui, worker))
         if "start" not in marks and steps >= args.warmup:
             marks["start"] = samples[-1]
             marks["items_start"] = scene_items(ctrl)
@@ -116,6 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     ctrl.pause()
     sample()
     end = samples[-1]
+    start_index = samples.index(marks["start"]) if "start" in marks else 0
+    parts_text = (
+        f" (window {parts[start_index][0]:.1f} -> {parts[-1][0]:.1f} MB, training process "
+        f"{parts[start_index][1]:.1f} -> {parts[-1][1]:.1f} MB)"
+        if pid != own
+        else ""
+    )
     items_end = scene_items(ctrl)
     renders = sum(v.renders for v in ctrl.views())
     errors = list(ctrl.errors)
@@ -134,10 +156,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{end[1]:,} steps in {end[0]:.0f} s ({end[1] / max(end[0], 1e-9):,.0f} steps/s), "
         f"{renders} view renders, {ctrl.session.drains} drains"
     )
+    print(f"training worker: {args.worker}")
     print(
         f"RSS after {start[1]:,} warm-up steps {start[2]:.1f} MB; at the end {end[2]:.1f} MB; "
         f"growth {end[2] - start[2]:+.1f} MB (limit 50 MB); second-half slope "
-        f"{slope:+.2f} MB/min; peak {max(s[2] for s in samples):.1f} MB"
+        f"{slope:+.2f} MB/min; peak {max(s[2] for s in samples):.1f} MB{parts_text}"
     )
     print(f"pyqtgraph scene items: {marks.get('items_start')} at the start, {items_end} at the end")
     print(f"load average {la[0]:.2f} {la[1]:.2f} {la[2]:.2f} on {os.cpu_count()} CPUs")

@@ -8,6 +8,7 @@ the tests (qt_log_level_fail = WARNING), which is how cross-thread mistakes show
 from __future__ import annotations
 
 import copy
+import json
 import math
 import os
 import signal
@@ -199,6 +200,75 @@ def test_a_killed_training_process_is_reported_and_the_next_play_starts_another(
     wait_finished(qtbot, ctrl)
     assert ctrl.session.worker_pid() not in (pid, os.getpid())
     assert len(window.document.project.history["loss"]) == 2
+
+
+def test_the_training_process_sees_the_environment_of_the_moment(
+    qtbot, make_window, monkeypatch, tmp_path
+):
+    """Fork-server children start from the server's environment; the session hands them the
+    window's current one (here KERAS_HOME, set after the server started)."""
+    _, first = make_window(show=False)
+    assert first.session.worker_pid() != os.getpid()  # the fork server runs
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "elsewhere"))
+    spec = json.loads((ROOT / "resources" / "examples" / "seed_mlp.json").read_text())
+    window, ctrl = make_window(spec, show=False)
+    with qtbot.waitSignal(ctrl.session.error, timeout=TIMEOUT) as blocker:
+        ctrl.play()
+    assert str(tmp_path / "elsewhere") in blocker.args[0]
+
+
+def test_without_processes_training_falls_back_to_a_thread(qtbot, make_window, monkeypatch):
+    import designer.workers as workers
+
+    real = workers._mp_context()
+
+    class NoProcesses:
+        """A multiprocessing context whose processes cannot start (a locked-down sandbox)."""
+
+        Pipe = staticmethod(real.Pipe)
+
+        @staticmethod
+        def Process(**kwargs):  # noqa: N802 - multiprocessing's name
+            process = real.Process(**kwargs)
+
+            def refuse() -> None:
+                raise OSError("no process for you")
+
+            process.start = refuse
+            return process
+
+    monkeypatch.setattr(workers, "_mp_context", NoProcesses)
+    window, ctrl = make_window()
+    with qtbot.waitSignal(ctrl.session.error, timeout=TIMEOUT) as blocker:
+        ctrl.play()
+    assert "could not start a separate process" in blocker.args[0]
+    assert "no process for you" in blocker.args[0]
+    # The commands the process never got go to the thread: the run goes on.
+    wait_finished(qtbot, ctrl)
+    assert ctrl.session.mode == "thread"
+    assert ctrl.session.worker_pid() == os.getpid()
+    assert len(window.document.project.history["loss"]) == 3
+
+
+def test_a_spawned_training_process_trains(qtbot, monkeypatch):
+    """macOS and Windows start processes by spawning (no fork server): the same session
+    works that way."""
+    import multiprocessing
+
+    import designer.workers as workers
+    from designer.workers import RunConfig, TrainingSession
+
+    monkeypatch.setattr(workers, "_mp_context", lambda: multiprocessing.get_context("spawn"))
+    session = TrainingSession(mode="process")
+    finished = []
+    session.drained.connect(lambda b: finished.extend(e for e in b.events if e[0] == "finished"))
+    session.configure(RunConfig(tiny_spec(epochs=2)))
+    session.play()
+    qtbot.waitUntil(lambda: bool(finished), timeout=60_000)
+    assert finished[0][1] == 2
+    assert session.worker_pid() != os.getpid()
+    session.shutdown()
+    assert session.thread_finished
 
 
 # ------------------------------------------------------------------------------ controls
@@ -636,8 +706,8 @@ def test_loss_plot_log_scale_and_earlier_runs_are_bounded(qtbot):
 
 # ------------------------------------------------------------------------------ torture
 def test_start_pause_stop_reset_torture(qtbot, make_window):
-    """200 cycles of random commands at random moments: no crash, no dangling thread, no Qt
-    warning (qt_log_level_fail), and the state always settles."""
+    """200 cycles of random commands at random moments: no crash, no dangling thread or
+    process, no Qt warning (qt_log_level_fail), and the state always settles."""
     rng = np.random.default_rng(1234)
     spec = tiny_spec(epochs=2)
     spec["dataset"]["n_samples"] = 40
@@ -663,6 +733,10 @@ def test_start_pause_stop_reset_torture(qtbot, make_window):
     assert ctrl.errors == []
     ctrl.shutdown()
     assert all(s.thread_finished for s in sessions)
+    # No training process outlives its window.
+    import multiprocessing
+
+    assert [p for p in multiprocessing.active_children() if p.name == "nnd-training"] == []
 
 
 def test_attaches_to_the_main_window(qtbot):
