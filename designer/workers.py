@@ -138,6 +138,7 @@ def _mp_context():
 
 
 def _exit_text(code: int | None) -> str:
+    """Why a child ended, for people: "it was killed (SIGKILL, often a lack of memory)"."""
     if code is None:
         return "it did not answer"
     if code < 0:
@@ -145,9 +146,9 @@ def _exit_text(code: int | None) -> str:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
-        hint = " (out of memory?)" if -code == getattr(signal, "SIGKILL", 9) else ""
-        return f"it was ended by {name}{hint}"
-    return f"exit status {code}"
+        hint = ", often a lack of memory" if name == "SIGKILL" else ""
+        return f"it was killed ({name}{hint})"
+    return f"it exited with status {code}"
 
 
 class _ProcessHost:
@@ -235,9 +236,8 @@ class _ProcessHost:
             self.dead = True
             self.mailbox.post_event(
                 "error",
-                "the training process stopped unexpectedly "
-                f"({_exit_text(self.process.exitcode)}); the project was not changed. "
-                "Press Play to start again.",
+                "the training process stopped unexpectedly: "
+                f"{_exit_text(self.process.exitcode)}. Play starts a new one.",
             )
             self.mailbox.post_event("state", "idle")
             self._waker.wake.emit()
@@ -306,6 +306,7 @@ class TrainingSession(QObject):
         self._closed = False
         #: The last configuration sent: a core started anew (after a crash) gets it again.
         self._last_config: RunConfig | None = None
+        self._pending_sample: tuple | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(DRAIN_INTERVAL_MS)
         self._timer.timeout.connect(self.drain)
@@ -365,11 +366,24 @@ class TrainingSession(QObject):
         self.destroyed.connect(_stopper(host))
         for cmd in replay:
             host.post(*cmd)
+        if self._pending_sample is not None:
+            host.post(*self._pending_sample)
+            self._pending_sample = None
         return host
 
     # ------------------------------------------------------------------ commands
     def _post(self, *cmd) -> None:
         if self._closed:
+            return
+        if self._host is None and cmd[0] not in ("configure", "play", "step", "step_epoch"):
+            # No worker yet, and this command does not need one (a window that never trains
+            # starts no process): nothing runs to pause or stop; the learning rate and the
+            # plane come with the first configuration; the sample is sent after it.
+            if cmd[0] == "sample":
+                self._pending_sample = cmd
+            elif cmd[0] == "reset":  # what a worker without a model answers
+                self.mailbox.post_event("reset", None)
+                self._on_wake()
             return
         host = self._ensure_host()
         if cmd[0] == "configure":

@@ -217,6 +217,20 @@ def test_the_training_process_sees_the_environment_of_the_moment(
     assert str(tmp_path / "elsewhere") in blocker.args[0]
 
 
+def test_a_window_that_never_trains_starts_no_worker(qtbot, make_window):
+    """Showing the window, picking a sample or pressing Reset starts no process; the sample
+    picked before the first Play reaches the worker with it."""
+    window, ctrl = make_window()
+    ctrl.session.select_sample(3)  # (the view's own box has no range before a build)
+    ctrl.reset()
+    qtbot.waitUntil(lambda: ctrl.history.run_id != -1, timeout=TIMEOUT)  # the reset answered
+    assert ctrl.session._host is None
+    ctrl.play()
+    wait_finished(qtbot, ctrl)
+    assert ctrl.session._host is not None
+    assert ctrl.snapshot.sample_index == 3
+
+
 def test_without_processes_training_falls_back_to_a_thread(qtbot, make_window, monkeypatch):
     import designer.workers as workers
 
