@@ -155,7 +155,9 @@ class Mailbox:
         with self._lock:
             return len(self._steps)
 
-    def take(self) -> Batch:
+    def take(self, mark_taken: bool = True) -> Batch:
+        """Everything posted since the last take. ``mark_taken=False``: a snapshot in it does
+        not count as seen yet (a child process sends it on; the window acknowledges it)."""
         with self._lock:
             batch = Batch(
                 self._steps,
@@ -165,7 +167,7 @@ class Mailbox:
                 self._latest.pop("epoch_report", None),
             )
             self._steps, self._epochs, self._events = [], [], []
-            if batch.snapshot is not None:
+            if batch.snapshot is not None and mark_taken:
                 self.snapshot_taken = True
         return batch
 
@@ -911,6 +913,9 @@ def child_main(commands, events, environ: dict[str, str] | None = None) -> None:
         try:
             while True:
                 cmd = commands.recv()
+                if cmd[0] == "taken":  # the window drained the last snapshot: make another
+                    mailbox.snapshot_taken = True
+                    continue
                 if cmd[0] == "quit":
                     core.quit_now()
                     return
@@ -926,7 +931,7 @@ def child_main(commands, events, environ: dict[str, str] | None = None) -> None:
             wake.wait(DRAIN_INTERVAL_MS / 1000.0 if busy else None)
             wake.clear()
             last = done.is_set()  # before taking: the last batch holds everything posted
-            batch = mailbox.take()
+            batch = mailbox.take(mark_taken=False)
             if batch:
                 try:
                     data = pickle.dumps(batch, pickle.HIGHEST_PROTOCOL)

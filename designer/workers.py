@@ -439,8 +439,16 @@ class TrainingSession(QObject):
         """Take what the worker posted and hand it to the views (one signal)."""
         host = self._host
         if host is not None and host.dead and host.start_error is not None:
-            self._ensure_host()  # no process could start: a thread takes over
+            host = self._ensure_host()  # no process could start: a thread takes over
         batch = self.mailbox.take()
+        if (
+            batch.snapshot is not None
+            and isinstance(host, _ProcessHost)
+            and not (host.dead or self._closed)
+        ):
+            # Back-pressure, as a thread has it: the child makes its next snapshot only now
+            # (one it made sooner would be overwritten here, and missing from the history).
+            host.post("taken")
         if batch:
             self.drains += 1
             for ev in batch.events:
