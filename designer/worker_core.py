@@ -942,7 +942,7 @@ def child_main(commands, events, environ: dict[str, str] | None = None) -> None:
                 try:
                     events.send_bytes(data)
                 except OSError:
-                    core.post("quit")  # nobody reads any more
+                    core.quit_now()  # nobody reads any more
                     return
             if last:
                 return

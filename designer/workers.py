@@ -26,14 +26,10 @@ import weakref
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from designer.worker_core import (  # noqa: F401 - the names the rest of the app imports
+from designer.worker_core import (  # noqa: F401 - also the names the app and tests import here
     CHILD_PRELOAD,
     DRAIN_INTERVAL_MS,
-    EPOCH_REPORT_PERIOD,
     GC_TICK_MS,
-    SNAPSHOT_COST_FACTOR,
-    SNAPSHOT_PERIOD,
-    STATES,
     Batch,
     GcPause,
     Mailbox,
@@ -41,10 +37,8 @@ from designer.worker_core import (  # noqa: F401 - the names the rest of the app
     StepRecord,
     TrainingCore,
     child_main,
-    finite_best,
     layer_classes,
     make_model,
-    merge_weights,
 )
 
 #: Where the training core runs: "process" (the default) or "thread".
@@ -390,6 +384,8 @@ class TrainingSession(QObject):
             self._last_config = cmd[1]
         elif cmd[0] == "projection" and self._last_config is not None:
             self._last_config.projection = cmd[1]
+        elif cmd[0] == "live" and self._last_config is not None:
+            self._last_config.spec = cmd[1]
         host.post(*cmd)
         if not self._timer.isActive():
             self._timer.start()

@@ -564,6 +564,9 @@ class TrainingController(QObject):
                 self._on_diverged(ev[1])
             elif kind == "error":
                 self.errors.append(ev[1])
+                # The worker lost its model (or its process): the next Play configures it
+                # again from the document, with the weights and history handed over last.
+                self._sent_signature = None
                 self.panel.show_message(
                     f"<b>Training failed.</b> {_esc(ev[1])}<br>The project was not changed.",
                     "error",
