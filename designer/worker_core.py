@@ -42,6 +42,7 @@ import json
 import math
 import os
 import pickle
+import signal
 import threading
 import time
 import traceback
@@ -904,6 +905,9 @@ def child_main(commands, events, environ: dict[str, str] | None = None) -> None:
     if environ is not None:
         os.environ.clear()
         os.environ.update(environ)
+    # Ctrl-C in the window's terminal is for the window; this process ends when the window's
+    # process closes the pipe (or asks).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     mailbox = Mailbox()
     wake = threading.Event()
     done = threading.Event()
@@ -937,7 +941,7 @@ def child_main(commands, events, environ: dict[str, str] | None = None) -> None:
                     data = pickle.dumps(batch, pickle.HIGHEST_PROTOCOL)
                 except Exception as exc:  # noqa: BLE001 - tell the user, keep going
                     data = pickle.dumps(
-                        Batch(events=[("error", f"training results could not be sent: {exc}")])
+                        Batch(events=[("notice", f"training results could not be sent: {exc}")])
                     )
                 try:
                     events.send_bytes(data)

@@ -21,6 +21,7 @@ import os
 import pickle
 import queue
 import signal
+import sys
 import threading
 import weakref
 
@@ -124,7 +125,9 @@ def _mp_context():
     # terminate them.
     atexit.unregister(_shutdown_live_sessions)
     atexit.register(_shutdown_live_sessions)
-    if "forkserver" in mp.get_all_start_methods():
+    # Fork servers only on Linux: macOS lists one too, but forking after its system libraries
+    # started (Accelerate, libdispatch) is why Python starts processes there by spawning.
+    if sys.platform.startswith("linux") and "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(CHILD_PRELOAD)
         return ctx
@@ -183,7 +186,10 @@ class _ProcessHost:
         self.dead = False
         self.ended = False
         self._closing = False
-        self._holding = True
+        #: Batches received (a child that dies without sending any failed to start up).
+        self.received = 0
+        self._release_lock = threading.Lock()
+        self._reader_done = self._release_when_done = self._released = False
         GcPause.hold()
         self._reader = threading.Thread(target=self._read, name="nnd-training-reader")
         self._writer = threading.Thread(target=self._write, name="nnd-training-writer")
@@ -202,6 +208,18 @@ class _ProcessHost:
     # ---------------------------------------------------------------- helper threads
     def _read(self) -> None:
         try:
+            self._serve()
+        finally:
+            with self._release_lock:
+                self._reader_done = True
+                release = self._release_when_done
+            if release:
+                self._release()
+
+    def _serve(self) -> None:
+        from multiprocessing.connection import wait
+
+        try:
             self.process.start()
             self.pid = self.process.pid
         except Exception as exc:  # noqa: BLE001 - reported to the session, which falls back
@@ -214,7 +232,14 @@ class _ProcessHost:
             self.dead = True
             self._waker.wake.emit()
             return
+        # The process's sentinel as well as the pipe: a child that dies before it took its
+        # end of the pipe over (spawning, on Windows) would never close the parent's copy.
+        ended = False
         while True:
+            if not ended:
+                ended = self.process.sentinel in wait([self._evt_r, self.process.sentinel])
+            if ended and not self._evt_r.poll():
+                break  # ended, and nothing (or only EOF) is left to read
             try:
                 data = self._evt_r.recv_bytes()
             except (EOFError, OSError):
@@ -222,7 +247,8 @@ class _ProcessHost:
             try:
                 batch = pickle.loads(data)
             except Exception as exc:  # noqa: BLE001 - tell the user; the next batch may do
-                batch = Batch(events=[("error", f"training results could not be read: {exc}")])
+                batch = Batch(events=[("notice", f"training results could not be read: {exc}")])
+            self.received += 1
             self.mailbox.merge(batch)
             self._waker.wake.emit()
         self.process.join(timeout=10)
@@ -271,10 +297,21 @@ class _ProcessHost:
         self.ended = self.start_error is not None or (
             not self._reader.is_alive() and self.process.exitcode is not None
         )
+        # The pipe closes and the collector comes back once the reader has ended (closing
+        # a pipe it still reads, or collecting on its thread, is what must not happen).
+        with self._release_lock:
+            self._release_when_done = True
+            release = self._reader_done
+        if release:
+            self._release()
+
+    def _release(self) -> None:
+        with self._release_lock:
+            if self._released:
+                return
+            self._released = True
         self._evt_r.close()
-        if self._holding:
-            self._holding = False
-            GcPause.release()
+        GcPause.release()
 
 
 # ------------------------------------------------------------------------------ UI side
@@ -300,7 +337,9 @@ class TrainingSession(QObject):
         self._closed = False
         #: The last configuration sent: a core started anew (after a crash) gets it again.
         self._last_config: RunConfig | None = None
-        self._pending_sample: tuple | None = None
+        #: The last sample picked for the activity view (a new worker gets it too).
+        self._last_sample: tuple | None = None
+        self._silent_deaths = 0
         self._timer = QTimer(self)
         self._timer.setInterval(DRAIN_INTERVAL_MS)
         self._timer.timeout.connect(self.drain)
@@ -338,19 +377,30 @@ class TrainingSession(QObject):
         replay: list[tuple] = []
         if host is not None:  # the child died (or never started): clean up, start anew
             host.close()
-            if host.start_error is not None:
-                # No process at all here: a thread takes over, with every command so far.
+            silent = host.start_error is None and host.received == 0
+            self._silent_deaths = self._silent_deaths + 1 if silent else 0
+            if host.start_error is not None or self._silent_deaths >= 2:
+                # No process works here: a thread takes over, with every command so far
+                # (none of which reached a process that could not start).
+                reason = host.start_error or "it ended twice before it could report anything"
                 self.mode = "thread"
                 self.mailbox.post_event(
-                    "error",
-                    f"training could not start a separate process ({host.start_error}); "
-                    "it runs in a thread of this window from now on.",
+                    "notice",
+                    f"Training could not run in a separate process ({reason}); it runs in a "
+                    "thread of this window from now on.",
                 )
-                replay = [pickle.loads(d) for d in host.undelivered]
-                replay = [cmd for cmd in replay if cmd[0] != "quit"]
+                if host.start_error is not None:
+                    replay = [pickle.loads(d) for d in host.undelivered]
+                    replay = [cmd for cmd in replay if cmd[0] not in ("quit", "taken")]
+                elif self._last_config is not None:
+                    replay = [("configure", self._last_config)]
             elif self._last_config is not None:
                 # The child died: a new one starts from the last configuration.
                 replay = [("configure", self._last_config)]
+            if self._last_sample is not None and not any(c[0] == "sample" for c in replay):
+                replay.append(self._last_sample)
+        elif self._last_sample is not None:
+            replay = [self._last_sample]  # picked before the first configuration
         make = _ProcessHost if self.mode == "process" else _ThreadHost
         self._host = host = make(self.mailbox, self._on_wake, self)
         # Deleting a running QThread aborts the process, and a child would outlive its
@@ -360,24 +410,30 @@ class TrainingSession(QObject):
         self.destroyed.connect(_stopper(host))
         for cmd in replay:
             host.post(*cmd)
-        if self._pending_sample is not None:
-            host.post(*self._pending_sample)
-            self._pending_sample = None
         return host
 
     # ------------------------------------------------------------------ commands
     def _post(self, *cmd) -> None:
         if self._closed:
             return
-        if self._host is None and cmd[0] not in ("configure", "play", "step", "step_epoch"):
-            # No worker yet, and this command does not need one (a window that never trains
-            # starts no process): nothing runs to pause or stop; the learning rate and the
-            # plane come with the first configuration; the sample is sent after it.
-            if cmd[0] == "sample":
-                self._pending_sample = cmd
-            elif cmd[0] == "reset":  # what a worker without a model answers
+        if cmd[0] == "sample":
+            self._last_sample = cmd
+        host = self._host
+        idle = host is None or (host.dead and host.start_error is None)
+        if idle and cmd[0] not in ("configure", "play", "step", "step_epoch"):
+            # No worker (yet, or since its process died), and this command does not need
+            # one: a window that never trains starts no process. Nothing runs to pause or
+            # stop; the learning rate and the plane come with the configuration; the sample
+            # follows it.
+            if cmd[0] == "reset":  # what a worker without a model answers
+                if self._last_config is not None:
+                    self._last_config.weights = self._last_config.history = None
                 self.mailbox.post_event("reset", None)
                 self._on_wake()
+            elif cmd[0] == "projection" and self._last_config is not None:
+                self._last_config.projection = cmd[1]
+            elif cmd[0] == "live" and self._last_config is not None:
+                self._last_config.spec = cmd[1]
             return
         host = self._ensure_host()
         if cmd[0] == "configure":
@@ -434,7 +490,7 @@ class TrainingSession(QObject):
     def drain(self) -> Batch:
         """Take what the worker posted and hand it to the views (one signal)."""
         host = self._host
-        if host is not None and host.dead and host.start_error is not None:
+        if not self._closed and host is not None and host.dead and host.start_error is not None:
             host = self._ensure_host()  # no process could start: a thread takes over
         batch = self.mailbox.take()
         if (

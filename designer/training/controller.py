@@ -572,6 +572,9 @@ class TrainingController(QObject):
                     "error",
                 )
                 self._status(f"Training failed: {ev[1]}")
+            elif kind == "notice":  # worth knowing; the run goes on
+                self.panel.show_message(_esc(ev[1]), "warning")
+                self._status(ev[1])
             elif kind == "finished":
                 self.finished_runs += 1
                 self._status(f"Training finished after {ev[1]} epochs")

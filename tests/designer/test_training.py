@@ -194,6 +194,7 @@ def test_a_killed_training_process_is_reported_and_the_next_play_starts_another(
     qtbot.waitUntil(lambda: ctrl.handoffs >= 1 and ctrl.state == "paused", timeout=TIMEOUT)
     handed = {k: v.copy() for k, v in p.weights.items()}
     losses = list(p.history["loss"])
+    ctrl.activity.sample_spin.setValue(2)  # the activity view's sample outlives the process
     g = ctrl.history.gsteps
     ctrl.play()  # the same run goes on...
     qtbot.waitUntil(lambda: ctrl.history.gsteps > g + 3, timeout=TIMEOUT)
@@ -215,6 +216,7 @@ def test_a_killed_training_process_is_reported_and_the_next_play_starts_another(
     # (A fresh start would reproduce the same losses from the seed: check the build itself.)
     assert ctrl._last_build["continued"] and ctrl._last_build["epochs_done"] == k
     assert p.history["loss"][:k] == losses and len(p.history["loss"]) == k + 1
+    assert ctrl.snapshot.sample_index == 2
 
 
 def test_the_training_process_sees_the_environment_of_the_moment(
@@ -268,14 +270,45 @@ def test_without_processes_training_falls_back_to_a_thread(qtbot, make_window, m
 
     monkeypatch.setattr(workers, "_mp_context", NoProcesses)
     window, ctrl = make_window()
-    with qtbot.waitSignal(ctrl.session.error, timeout=TIMEOUT) as blocker:
-        ctrl.play()
-    assert "could not start a separate process" in blocker.args[0]
-    assert "no process for you" in blocker.args[0]
-    # The commands the process never got go to the thread: the run goes on.
+    ctrl.play()
+    # The commands the process never got go to the thread: the run goes on, with a notice.
     wait_finished(qtbot, ctrl)
+    assert ctrl.errors == []
+    assert ctrl.panel.message_level == "warning"
+    assert "could not run in a separate process" in ctrl.panel.message_text
+    assert "no process for you" in ctrl.panel.message_text
     assert ctrl.session.mode == "thread"
     assert ctrl.session.worker_pid() == os.getpid()
+    assert len(window.document.project.history["loss"]) == 3
+
+
+def test_a_process_that_dies_at_start_up_twice_gives_way_to_a_thread(
+    qtbot, make_window, monkeypatch
+):
+    """A child that ends before it reports anything (a broken installation, say): each time
+    the window says so; after the second, training moves to a thread and runs."""
+    import designer.workers as workers
+
+    real = workers._mp_context()
+
+    class DyingProcesses:
+        Pipe = staticmethod(real.Pipe)
+
+        @staticmethod
+        def Process(**kwargs):  # noqa: N802 - multiprocessing's name
+            return real.Process(target=os._exit, args=(3,), name=kwargs.get("name"))
+
+    monkeypatch.setattr(workers, "_mp_context", DyingProcesses)
+    window, ctrl = make_window()
+    for _ in range(2):
+        with qtbot.waitSignal(ctrl.session.error, timeout=TIMEOUT) as blocker:
+            ctrl.play()
+        assert "stopped unexpectedly: it exited with status 3" in blocker.args[0]
+        qtbot.waitUntil(lambda: ctrl.state == "idle", timeout=TIMEOUT)
+    ctrl.play()
+    wait_finished(qtbot, ctrl)
+    assert ctrl.session.mode == "thread"
+    assert "could not run in a separate process" in ctrl.panel.message_text
     assert len(window.document.project.history["loss"]) == 3
 
 
