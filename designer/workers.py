@@ -189,7 +189,7 @@ class _ProcessHost:
         #: Batches received (a child that dies without sending any failed to start up).
         self.received = 0
         self._release_lock = threading.Lock()
-        self._reader_done = self._release_when_done = self._released = False
+        self._reader_done = self._closed = self._released = False
         GcPause.hold()
         self._reader = threading.Thread(target=self._read, name="nnd-training-reader")
         self._writer = threading.Thread(target=self._write, name="nnd-training-writer")
@@ -210,11 +210,7 @@ class _ProcessHost:
         try:
             self._serve()
         finally:
-            with self._release_lock:
-                self._reader_done = True
-                release = self._release_when_done
-            if release:
-                self._release()
+            self._arrive("_reader_done")
 
     def _serve(self) -> None:
         from multiprocessing.connection import wait
@@ -299,15 +295,14 @@ class _ProcessHost:
         )
         # The pipe closes and the collector comes back once the reader has ended (closing
         # a pipe it still reads, or collecting on its thread, is what must not happen).
-        with self._release_lock:
-            self._release_when_done = True
-            release = self._reader_done
-        if release:
-            self._release()
+        self._arrive("_closed")
 
-    def _release(self) -> None:
+    def _arrive(self, flag: str) -> None:
+        """The reader's end and :meth:`close` each set their flag; whichever comes second
+        closes the pipe and lets the collector run again (once)."""
         with self._release_lock:
-            if self._released:
+            setattr(self, flag, True)
+            if not (self._reader_done and self._closed) or self._released:
                 return
             self._released = True
         self._evt_r.close()
