@@ -83,6 +83,9 @@ class _ThreadHost:
     :meth:`close`; the session connects its ``destroyed`` to it)."""
 
     mode = "thread"
+    #: As on a process host: a thread always starts and never dies on its own.
+    start_error = None
+    received = 0
 
     def __init__(self, mailbox: Mailbox, on_wake, parent: QObject) -> None:
         self.thread = QThread(parent)
