@@ -78,6 +78,7 @@ from engine.data import (
     Dataset,
     TablePreview,
     class_balance,
+    keep_common_keys,
     relative_data_path,
     scale_of,
 )
@@ -518,12 +519,7 @@ class DatasetPanel(QWidget):
         core = {k: copy.deepcopy(v) for k, v in spec.items() if k not in COMMON_KEYS}
 
         def fn(data: dict) -> dict:
-            current = data.get("dataset") if isinstance(data.get("dataset"), dict) else {}
-            new = dict(core)
-            for key in COMMON_KEYS:
-                if key in current:
-                    new[key] = current[key]
-            return edits.set_setting(data, "dataset", new)
+            return edits.set_setting(data, "dataset", keep_common_keys(core, data.get("dataset")))
 
         return self.document.edit(text, fn, merge_key)
 

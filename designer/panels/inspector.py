@@ -48,7 +48,7 @@ from engine import edits
 from engine.activations import ACTIVATION_NAMES
 from engine.backends.numpy.losses import LOSS_NAMES, METRIC_NAMES, canonical_loss, canonical_metric
 from engine.backends.numpy.optimizers import OPTIMIZER_NAMES, resolve_optimizer
-from engine.data import BUILTIN_DATASETS, COMMON_KEYS, SCALES, scale_of
+from engine.data import BUILTIN_DATASETS, SCALES, keep_common_keys, scale_of
 from engine.errors import Problem
 from engine.graph import BACKENDS, DTYPES, INPUT
 from engine.initializers import INITIALIZER_NAMES
@@ -739,11 +739,7 @@ class _SettingsForm(_Form):
     def _set_dataset(self, name: Any) -> None:
         if name is _FILE or not isinstance(name, str):
             return
-        ds = self.document.project.dataset
-        new: dict[str, Any] = {"name": name}
-        for key in COMMON_KEYS:
-            if key in ds:
-                new[key] = ds[key]
+        new = keep_common_keys({"name": name}, self.document.project.dataset)
         self._set("dataset", new, f"Use the {name} dataset")
 
     def _commit_dataset_param(self, key: str, value: Any) -> None:

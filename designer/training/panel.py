@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from designer.panels.fields import FloatSpinBox, error_color
 from engine import edits
-from engine.data import BUILTIN_DATASETS, COMMON_KEYS
+from engine.data import BUILTIN_DATASETS, keep_common_keys
 
 BACKEND_TITLES = {"numpy": "NumPy", "tensorflow": "TensorFlow"}
 
@@ -232,11 +232,7 @@ class TrainingPanel(QWidget):
         name = self.dataset_combo.itemData(index)
         if not isinstance(name, str) or name == self.document.project.dataset.get("name"):
             return
-        ds = self.document.project.dataset
-        new: dict[str, Any] = {"name": name}
-        for key in COMMON_KEYS:
-            if key in ds:
-                new[key] = ds[key]
+        new = keep_common_keys({"name": name}, self.document.project.dataset)
         self._set("dataset", new, f"Use the {name} dataset")
 
     def _on_lr(self, value: float) -> None:

@@ -250,6 +250,17 @@ class MeteredGraphicsLayoutWidget(pg.GraphicsLayoutWidget):
         PaintMeter.seconds += time.thread_time() - t0
 
 
+def _graphics_under(view: QWidget, bar: QHBoxLayout) -> pg.GraphicsLayoutWidget:
+    """``view``'s layout: ``bar`` (a row of controls) above a new plot area, which it returns."""
+    graphics = _graphics()
+    layout = QVBoxLayout(view)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(0)
+    layout.addLayout(bar)
+    layout.addWidget(graphics)
+    return graphics
+
+
 def _graphics() -> pg.GraphicsLayoutWidget:
     w = MeteredGraphicsLayoutWidget()
     w.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -280,12 +291,7 @@ class LossPlot(LiveView):
         bar.addWidget(self.clear_button)
         bar.addStretch(1)
         bar.addWidget(self.best_label)
-        self.graphics = _graphics()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addLayout(bar)
-        layout.addWidget(self.graphics)
+        self.graphics = _graphics_under(self, bar)
 
         self.loss_plot = self.graphics.addPlot(row=0, col=0, title="Loss")
         self.metric_plot = self.graphics.addPlot(row=0, col=1, title="Accuracy")
@@ -522,12 +528,7 @@ class LayerStatsView(LiveView):
         bar.addWidget(QLabel("Layer"))
         bar.addWidget(self.layer_combo)
         bar.addWidget(self.stats_label, 1)
-        self.graphics = _graphics()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addLayout(bar)
-        layout.addWidget(self.graphics)
+        self.graphics = _graphics_under(self, bar)
         g = self.graphics
         main, _ = curve_colors(self)
         self._main = main

@@ -95,6 +95,7 @@ __all__ = [
     "prepare",
     "preview_table",
     "relative_data_path",
+    "keep_common_keys",
     "scale_of",
     "scaler_from_dict",
     "split_test",
@@ -115,6 +116,17 @@ FORMAT_KEYS: dict[str, tuple[str, ...]] = {
 }
 _FILE_KEYS = ("path", "task", "format") + tuple(k for keys in FORMAT_KEYS.values() for k in keys)
 _FORMAT_NAMES = {"csv": "CSV/TSV", "npz": ".npz", "npy": ".npy", "idx": "IDX", "images": "image"}
+
+
+def keep_common_keys(spec: dict[str, Any], current: Any) -> dict[str, Any]:
+    """A copy of ``spec`` with the :data:`COMMON_KEYS` that ``current`` (the spec it replaces)
+    holds: switching to other data keeps the scaling and the test split."""
+    new = dict(spec)
+    if isinstance(current, dict):
+        for key in COMMON_KEYS:
+            if key in current:
+                new[key] = current[key]
+    return new
 
 
 def scale_of(spec: dict[str, Any]) -> str:
