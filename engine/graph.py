@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 
 from engine.errors import Problem, ValidationError
@@ -421,11 +420,3 @@ def memory_estimate(graph: Graph, dtype: str, batch_size: int) -> int:
     weights = graph.total_params * item * 4
     acts = sum(math.prod(n.output_shape) for n in graph.nodes) + math.prod(graph.input_shape)
     return weights + acts * batch_size * item * 3
-
-
-def physical_memory() -> int | None:
-    """Total RAM in bytes, or None when the platform cannot tell."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None

@@ -10,8 +10,9 @@ import numpy as np
 from engine.backends.numpy.losses import canonical_loss, canonical_metric
 from engine.backends.numpy.optimizers import resolve_optimizer
 from engine.errors import Problem, ValidationError
-from engine.graph import BACKENDS, DTYPES, Graph, analyze_model, memory_estimate, physical_memory
+from engine.graph import BACKENDS, DTYPES, Graph, analyze_model, memory_estimate
 from engine.layers import format_shape
+from engine.memory import format_bytes, memory_limit
 
 COMPILE_KEYS = ("optimizer", "loss", "metrics")
 FIT_KEYS = ("epochs", "batch_size", "validation_split", "shuffle", "seed")
@@ -205,13 +206,13 @@ def combination_problems(project, graph: Graph) -> list[Problem]:
     fit = project.fit
     batch = fit.get("batch_size", 32) if _is_int(fit.get("batch_size")) else 32
     need = memory_estimate(graph, project.dtype if project.dtype in DTYPES else "float32", batch)
-    have = physical_memory()
-    if have is not None and need > have * 0.8:
+    limit = memory_limit()
+    if limit is not None and need > limit.nbytes * 0.8:
         problems.append(
             Problem(
                 f"the network is too large for this machine: training it needs about "
-                f"{need / 2**30:,.1f} GiB (weights, gradients, optimizer state and one batch of "
-                f"activations) but the machine has {have / 2**30:,.1f} GiB of memory",
+                f"{format_bytes(need)} (weights, gradients, optimizer state and one batch of "
+                f"activations) but the limit here is {limit.describe()}",
                 field="model",
             )
         )
