@@ -30,11 +30,12 @@ import numpy as np
 
 from engine.backends.numpy.model import NumpyModel, PhaseEvent
 from engine.errors import BackendUnavailableError, DataError, NNDError
-from engine.gradcheck import LayerCheck, gradient_check
+from engine.gradcheck import RTOL, LayerCheck, grade, gradient_check
 from engine.graph import Graph
 
-#: Gradient-check verdicts (relative error of backprop vs central differences, float64).
-GRADCHECK_PASS = 1e-6
+#: Gradient-check verdicts (relative error of backprop vs central differences, float64, above
+#: the absolute floor that the loss's round-off sets: see :mod:`engine.gradcheck`).
+GRADCHECK_PASS = RTOL
 GRADCHECK_WARN = 1e-4
 
 PHASE_KINDS = ("forward", "loss", "backward", "update")
@@ -98,18 +99,31 @@ def write_trace_json(path: str | Path, doc: dict) -> None:
 
 
 # --------------------------------------------------------------------------------- checks
-def gradcheck_grade(rel_error: float, checked: int = 1) -> str:
-    """``"pass"`` (< 1e-6), ``"warn"`` (< 1e-4) or ``"fail"``; ``"skipped"`` when no entry
-    could be checked (every perturbation crossed a kink such as ReLU at 0)."""
-    if checked == 0:
-        return "skipped"
-    if not np.isfinite(rel_error):
-        return "fail"
-    if rel_error < GRADCHECK_PASS:
-        return "pass"
-    if rel_error < GRADCHECK_WARN:
+def gradcheck_grade(rel_error: float, checked: int = 1, too_small: int = 0) -> str:
+    """The window's grade of one weight array's gradient check.
+
+    Parameters
+    ----------
+    rel_error : float
+        The array's worst relative error over the entries judged
+        (:attr:`engine.gradcheck.LayerCheck.max_rel_error`: the floored measure, so that
+        round-off on tiny gradients does not count).
+    checked : int
+        Entries compared (those too small to judge included).
+    too_small : int
+        Entries where both gradients sit below the round-off floor.
+
+    Returns
+    -------
+    str
+        ``"pass"`` (≤ 1e-6), ``"warn"`` (< 1e-4) or ``"fail"``; ``"too small to judge"`` when
+        every entry checked sits at the floor (never a failure); ``"skipped"`` when no entry
+        could be checked (every perturbation crossed a kink such as ReLU at 0).
+    """
+    verdict = grade(rel_error, checked, too_small, GRADCHECK_PASS)
+    if verdict == "fail" and rel_error < GRADCHECK_WARN:
         return "warn"
-    return "fail"
+    return verdict
 
 
 @dataclass
@@ -439,8 +453,8 @@ class StepSession:
         """Backprop against central differences on the current batch, per weight array.
 
         Runs on a float64 copy of the model with the weights the current step started from
-        (the live model is untouched). See :func:`engine.gradcheck.gradient_check` and
-        :func:`gradcheck_grade`.
+        (the live model is untouched). See :func:`engine.gradcheck.gradient_check` (the step
+        per entry, the round-off floor, "too small to judge") and :func:`gradcheck_grade`.
 
         Raises
         ------
@@ -453,7 +467,7 @@ class StepSession:
         x = self.batch_x.astype(np.float64)
         y = self.batch_y if self.batch_y.dtype.kind in "iu" else self.batch_y.astype(np.float64)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return gradient_check(twin, x, y, entries=entries)
+            return gradient_check(twin, x, y, entries=entries, rtol=GRADCHECK_PASS)
 
     def tensorflow_problem(self) -> str:
         """Why this project cannot be compared with TensorFlow ('' when it can, as far as can

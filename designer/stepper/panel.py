@@ -42,9 +42,12 @@ from designer.stepper.colors import GRADE_COLORS, PASS_COLOR
 from designer.stepper.math_html import PHASE_COLORS, explanation_html, placeholder_html
 from engine.errors import NNDError
 from engine.explain import Explanation, explain_neuron, explain_weight, fmt
+from engine.gradcheck import FLOOR_SIGMAS, TOO_SMALL
 from engine.graph import INPUT
 from engine.stepper import StepSession, gradcheck_grade
 
+# The gradient check's "too small to judge" is no verdict against the network: grey, as skipped.
+_GRADE_COLORS = {**GRADE_COLORS, TOO_SMALL: GRADE_COLORS["skipped"]}
 KIND_TITLES = {"forward": "FORWARD", "loss": "LOSS", "backward": "BACKWARD", "update": "UPDATE"}
 
 
@@ -301,6 +304,9 @@ class StepperPanel(QWidget):
         self.error = ""
         self.view_grabber: Callable[[], QPixmap] | None = None
         self.last_report = None
+        #: The last gradient check's overall verdict ("pass", "warn", "fail", "too small to
+        #: judge", "skipped"; "" before any or after an error).
+        self.gradcheck_verdict = ""
         self._worker: _CompareWorker | None = None
         self._tf_reason = "no session"
 
@@ -703,29 +709,68 @@ class StepperPanel(QWidget):
         try:
             checks = s.check_gradients()
         except NNDError as exc:
+            self.gradcheck_verdict = ""
             self.checks_label.setText(str(exc))
             self.checks_table.setVisible(False)
             self.checks_finished.emit("gradients")
             return
+        grades = [gradcheck_grade(c.max_rel_error, c.checked, c.too_small) for c in checks]
         self._fill_table(
-            ["weight", "max rel. error", "checked", "skipped (kink)", "result"],
+            ["weight", "worst rel. error", "checked", "too small / kink", "result"],
             [
                 (
-                    [f"{c.layer}/{c.weight}", f"{c.max_rel_error:.2e}", str(c.checked),
-                     str(c.skipped)],
-                    gradcheck_grade(c.max_rel_error, c.checked),
+                    [
+                        f"{c.layer}/{c.weight}",
+                        f"{c.max_rel_error:.2e}" if c.judged else "—",
+                        str(c.checked),
+                        f"{c.too_small} / {c.skipped}",
+                    ],
+                    g,
                 )
-                for c in checks
+                for c, g in zip(checks, grades, strict=True)
             ],
-        )  # fmt: skip
-        grades = [gradcheck_grade(c.max_rel_error, c.checked) for c in checks]
-        worst = max((c.max_rel_error for c in checks if c.checked), default=0.0)
-        verdict = "fail" if "fail" in grades else "warn" if "warn" in grades else "pass"
+        )
+        t = self.checks_table
+        t.horizontalHeaderItem(1).setToolTip(
+            "|backprop − numerical| / max(|backprop|, |numerical|, floor / 1e-6), over the "
+            "entries large enough to judge"
+        )
+        t.horizontalHeaderItem(3).setToolTip(
+            "Entries whose gradients both sit below the floor that the loss's round-off sets "
+            "(too small to judge, never a failure) / entries skipped because a perturbation "
+            "crossed a kink (ReLU at 0 and the like)"
+        )
+        for r, c in enumerate(checks):
+            t.item(r, 1).setToolTip(
+                f"worst |backprop − numerical| {c.max_abs_error:.3g}; absolute floor "
+                f"{c.floor:.3g} ({FLOOR_SIGMAS:g}× the numerical gradient's round-off)"
+            )
+        judged = [c for c, g in zip(checks, grades, strict=True) if g in ("pass", "warn", "fail")]
+        worst = max((c.max_rel_error for c in judged), default=0.0)
+        small = grades.count(TOO_SMALL)
+        if "fail" in grades or "warn" in grades or "pass" in grades:
+            verdict = "fail" if "fail" in grades else "warn" if "warn" in grades else "pass"
+            detail = (
+                f"largest relative error {worst:.2e} (pass ≤ 1e-6, warn &lt; 1e-4, above the "
+                "floor that the loss's round-off sets)"
+            )
+            if small:
+                detail += f"; {small} weight array(s) too small to judge"
+        elif small:
+            verdict = TOO_SMALL
+            detail = (
+                "every gradient sits below the floor that the loss's round-off sets for central "
+                "differences, so nothing contradicts backprop (a batch with samples the network "
+                "gets wrong has larger gradients)"
+            )
+        else:
+            verdict = "skipped"
+            detail = "every perturbation crossed a kink (ReLU at 0 or the like)"
+        self.gradcheck_verdict = verdict
         self.checks_label.setText(
-            f"<b style='color:{GRADE_COLORS[verdict]}'>Gradient check: {verdict.upper()}</b> — "
+            f"<b style='color:{_GRADE_COLORS[verdict]}'>Gradient check: {verdict.upper()}</b> — "
             f"backprop vs central differences (float64) on this step's batch of "
-            f"{len(s.batch_x)}; largest relative error {worst:.2e} (pass &lt; 1e-6, warn "
-            "&lt; 1e-4)."
+            f"{len(s.batch_x)}; {detail}."
         )
         self.checks_finished.emit("gradients")
 
@@ -785,7 +830,7 @@ class StepperPanel(QWidget):
             for c, text in enumerate([*cells, grade]):
                 item = QTableWidgetItem(text)
                 if c == len(cells):
-                    color = QColor(GRADE_COLORS[grade])
+                    color = QColor(_GRADE_COLORS[grade])
                     item.setForeground(color)
                     font = item.font()
                     font.setBold(True)

@@ -419,9 +419,12 @@ def test_check_gradients_reports_small_errors(name):
     for c in checks:
         assert c.checked + c.skipped > 0
         assert c.max_rel_error < 1e-6, c
-        assert gradcheck_grade(c.max_rel_error, c.checked) in ("pass", "skipped")
+        assert gradcheck_grade(c.max_rel_error, c.checked, c.too_small) in ("pass", "skipped")
     assert gradcheck_grade(3e-5) == "warn" and gradcheck_grade(0.2) == "fail"
     assert gradcheck_grade(float("nan")) == "fail" and gradcheck_grade(0.0, 0) == "skipped"
+    # Every entry at the round-off floor: no verdict against the network, never "fail".
+    assert gradcheck_grade(0.0, 5, 5) == "too small to judge"
+    assert gradcheck_grade(0.2, 5, 4) == "fail" and gradcheck_grade(float("nan"), 5, 5) == "fail"
 
 
 def test_check_gradients_refuses_the_perceptron():
