@@ -96,7 +96,8 @@ def load_training_data(project, graph: Graph) -> TrainingData:
     from engine.data import load_dataset, prepare, scale_of
     from engine.validate import check_data_fit, encode_targets
 
-    ds = load_dataset(project.dataset, project.base_dir)
+    # Loaded in the project's dtype: a float64 project must never see float32-rounded data.
+    ds = load_dataset(project.dataset, project.base_dir, dtype=np.dtype(project.dtype))
     check_data_fit(project, graph, ds)
     fit = project.fit
     prep = prepare(

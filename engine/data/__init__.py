@@ -45,9 +45,11 @@ from engine.data.builtin import load_builtin as _load_builtin
 from engine.data.files import (
     TASKS,
     Dataset,
+    check_regular_file,
     check_several_classes,
     load_npy_pair,
     load_npz_file,
+    out_of_memory_error,
     relative_data_path,
     resolve_path,
 )
@@ -73,6 +75,7 @@ from engine.data.tables import (
     preview_table,
 )
 from engine.errors import DataError
+from engine.memory import out_of_memory_message
 
 __all__ = [
     "BUILTIN_DATASETS",
@@ -163,6 +166,10 @@ def detect_format(path: pathlib.Path) -> str:
         return by_name
     if path.is_dir():
         return "images"
+    if not path.is_file():
+        # A FIFO would block open() until a writer comes, a device never ends: the loader
+        # refuses them by name (check_regular_file), so nothing is read here.
+        return by_name or "csv"
     try:
         with open(path, "rb") as f:
             head = f.read(8)
@@ -330,7 +337,11 @@ def dataset_param_problems(spec: dict[str, Any]) -> list[str]:
     return problems
 
 
-def load_dataset(spec: dict[str, Any], base_dir: pathlib.Path | None = None) -> Dataset:
+def load_dataset(
+    spec: dict[str, Any],
+    base_dir: pathlib.Path | None = None,
+    dtype: np.dtype | type | str = np.float32,
+) -> Dataset:
     """Load the dataset a spec describes.
 
     Parameters
@@ -340,52 +351,79 @@ def load_dataset(spec: dict[str, Any], base_dir: pathlib.Path | None = None) -> 
     base_dir : Path, optional
         Folder that relative ``"path"``, ``"y_path"`` and ``"labels_path"`` values are
         resolved against (the project file's folder); the current directory when None.
+    dtype : floating dtype
+        The dtype of ``x`` and of regression targets: the project's ``"dtype"``, so that a
+        float64 project trains on its data unrounded (a float32 copy of float64 data would
+        flip a Perceptron's prediction). float32 by default, as memory wants for images.
 
     Returns
     -------
     Dataset
-        ``x`` float32 of shape (n, *feature_shape), finite; ``y`` int64 of shape (n,) for
-        classification (at least 2 classes present) or float32 of shape (n, k) for
-        regression, finite.
+        ``x`` of ``dtype`` and shape (n, *feature_shape), finite; ``y`` int64 of shape (n,)
+        for classification (class indices 0..k-1, at least 2 classes present; labels such
+        as -1/+1 are numbered in sorted order and kept in ``class_names``) or ``dtype`` of
+        shape (n, k) for regression, finite.
 
     Raises
     ------
     DataError
         An invalid spec (all problems listed), a missing or malformed file (the message names
-        the path and the key, or the row and column, and quotes the bad values), or a
-        Keras-cache set that is not cached.
+        the path and the key, or the row and column, and quotes the bad values), a path that
+        is not a regular file (a FIFO, ``/dev/zero``), data too large for the memory this
+        process may use (checked before allocating where the size is known, and any
+        MemoryError on the way), or a Keras-cache set that is not cached.
     """
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise ValueError(f"dtype must be a floating dtype, got {dtype}")
     problems = dataset_param_problems(spec)
     if problems:
         raise DataError("; ".join(problems))
     if "name" in spec:
         params = {k: v for k, v in spec.items() if k not in COMMON_KEYS and k != "name"}
-        return _load_builtin(spec["name"], params)
+        try:
+            return _load_builtin(spec["name"], params, dtype=dtype)
+        except MemoryError:
+            raise DataError(out_of_memory_message(f"loading the {spec['name']} dataset")) from None
     path = resolve_path(spec["path"], base_dir)
     where = str(path)
     if not path.exists():
         raise DataError("data file not found", where=where)
+    try:
+        return _load_file(spec, path, base_dir, dtype)
+    except MemoryError:
+        # The sizes that headers declare are checked before allocating; this is the rest
+        # (a table's cells, copies on the way): a clean message, never a traceback.
+        raise out_of_memory_error(where) from None
+
+
+def _load_file(
+    spec: dict[str, Any], path: pathlib.Path, base_dir: pathlib.Path | None, dtype: np.dtype
+) -> Dataset:
+    where = str(path)
     fmt = spec.get("format") or detect_format(path)
     problems = _format_key_problems(spec, fmt)
     if problems:
         raise DataError("; ".join(problems), where=where)
+    if fmt != "images":
+        check_regular_file(path)  # a FIFO or /dev/zero: refused before it is opened
     task = spec.get("task")
     if fmt == "csv":
-        return load_table(path, spec)  # checks its classes itself, naming the column
+        return load_table(path, spec, dtype=dtype)  # checks its classes itself
     if fmt == "npz":
-        dataset = load_npz_file(path, task=task)
+        dataset = load_npz_file(path, task=task, dtype=dtype)
         target = "'y'"
     elif fmt == "npy":
         y_path = resolve_path(spec["y_path"], base_dir) if "y_path" in spec else None
-        dataset = load_npy_pair(path, y_path, task=task)
+        dataset = load_npy_pair(path, y_path, task=task, dtype=dtype)
         target = "the targets file"
     elif fmt == "idx":
         labels = resolve_path(spec["labels_path"], base_dir) if "labels_path" in spec else None
-        dataset = load_idx_dataset(path, labels, task=task)
+        dataset = load_idx_dataset(path, labels, task=task, dtype=dtype)
         target = "the labels file"
     else:
         size = spec.get("image_size")
-        dataset = load_image_folder(path, size, spec.get("color"))
+        dataset = load_image_folder(path, size, spec.get("color"), dtype=dtype)
         target = "the folder"
     check_several_classes(dataset, where, target)
     return dataset

@@ -126,8 +126,9 @@ def _split_counts(n: int, k: int) -> list[int]:
 def _finish_2d(
     x: np.ndarray, y: np.ndarray, name: str, n_classes: int, class_names: list[str] | None = None
 ) -> Dataset:
+    # Kept in float64, as generated: load_builtin casts to the project's dtype once.
     return Dataset(
-        x=np.ascontiguousarray(x, dtype=np.float32),
+        x=np.ascontiguousarray(x, dtype=np.float64),
         y=np.asarray(y, dtype=np.int64),
         task="classification",
         n_classes=n_classes,
@@ -200,13 +201,13 @@ def _sklearn_table(name: str) -> Dataset:
     import sklearn.datasets
 
     bunch = getattr(sklearn.datasets, f"load_{name}")()
-    x = np.asarray(bunch.data, dtype=np.float32)
+    x = np.asarray(bunch.data, dtype=np.float64)  # load_builtin casts to the project's dtype
     feature_names = [str(f) for f in bunch.feature_names]
     label = f"{name} ({len(x)} samples)"
     if name == "diabetes":
         return Dataset(
             x=x,
-            y=np.asarray(bunch.target, dtype=np.float32).reshape(-1, 1),
+            y=np.asarray(bunch.target, dtype=np.float64).reshape(-1, 1),
             task="regression",
             feature_names=feature_names,
             name=label,
@@ -323,11 +324,15 @@ def _check_images(
             )
 
 
-def _images_dataset(arrays: dict[str, np.ndarray], key: str, class_names: list[str]) -> Dataset:
+def _images_dataset(
+    arrays: dict[str, np.ndarray], key: str, class_names: list[str], dtype: np.dtype
+) -> Dataset:
     def flat(images: np.ndarray) -> np.ndarray:
         # Flattened and scaled to [0, 1]: the classic Keras MLP example feeds (784,) inputs
-        # after dividing by 255.
-        return images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0)
+        # after dividing by 255. Divided in the project's dtype, in place: one array each.
+        x = images.reshape(len(images), -1).astype(dtype)
+        x /= dtype.type(255.0)
+        return x
 
     n_train, n_test = len(arrays["x_train"]), len(arrays["x_test"])
     return Dataset(
@@ -342,7 +347,7 @@ def _images_dataset(arrays: dict[str, np.ndarray], key: str, class_names: list[s
     )
 
 
-def _mnist() -> Dataset:
+def _mnist(dtype: np.dtype) -> Dataset:
     path = _find_cached("mnist.npz")
     if path is None:
         raise _not_cached("MNIST", "mnist", ["mnist.npz"])
@@ -356,10 +361,10 @@ def _mnist() -> Dataset:
             where=str(path),
         )
     _check_images(arrays, "MNIST", dict.fromkeys(keys, str(path)), 10)
-    return _images_dataset(arrays, "mnist", [str(d) for d in range(10)])
+    return _images_dataset(arrays, "mnist", [str(d) for d in range(10)], dtype)
 
 
-def _fashion_mnist() -> Dataset:
+def _fashion_mnist(dtype: np.dtype) -> Dataset:
     relative = {k: f"fashion-mnist/{name}" for k, name in _FASHION_FILES.items()}
     paths = {k: _find_cached(rel) for k, rel in relative.items()}
     missing = [relative[k] for k, p in paths.items() if p is None]
@@ -367,7 +372,7 @@ def _fashion_mnist() -> Dataset:
         raise _not_cached("Fashion-MNIST", "fashion_mnist", missing)
     arrays = {k: read_idx(p) for k, p in paths.items() if p is not None}
     _check_images(arrays, "Fashion-MNIST", {k: str(p) for k, p in paths.items()}, 10)
-    return _images_dataset(arrays, "fashion_mnist", list(_FASHION_CLASSES))
+    return _images_dataset(arrays, "fashion_mnist", list(_FASHION_CLASSES), dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -583,7 +588,9 @@ def resolve_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
     return {key: p.kind(params.get(key, p.default)) for key, p in info.params.items()}
 
 
-def load_builtin(name: str, params: dict[str, Any]) -> Dataset:
+def load_builtin(
+    name: str, params: dict[str, Any], dtype: np.dtype | type | str = np.float32
+) -> Dataset:
     """Load or generate a built-in dataset.
 
     Parameters
@@ -592,12 +599,15 @@ def load_builtin(name: str, params: dict[str, Any]) -> Dataset:
         A key of :data:`BUILTIN_DATASETS`.
     params : dict
         Its parameters (missing ones take their defaults); checked first.
+    dtype : floating dtype
+        The dtype of ``x`` (and of regression targets); the generated and scikit-learn sets
+        are made in float64 and cast once, so a float64 project gets them unrounded.
 
     Returns
     -------
     Dataset
-        ``x`` float32 of shape (n, *feature_shape); ``y`` int64 of shape (n,) for
-        classification, float32 (n, 1) for regression.
+        ``x`` of ``dtype`` and shape (n, *feature_shape); ``y`` int64 of shape (n,) for
+        classification, ``dtype`` (n, 1) for regression.
 
     Raises
     ------
@@ -609,4 +619,12 @@ def load_builtin(name: str, params: dict[str, Any]) -> Dataset:
         raise DataError("; ".join(problems))
     loader = BUILTIN_DATASETS[name].loader
     assert loader is not None, f"built-in dataset {name!r} has no loader"
-    return loader(**resolve_params(name, params))
+    dtype = np.dtype(dtype)
+    resolved = resolve_params(name, params)
+    if BUILTIN_DATASETS[name].source == "keras cache":
+        return loader(**resolved, dtype=dtype)  # images: divided by 255 in ``dtype``
+    dataset = loader(**resolved)
+    dataset.x = np.ascontiguousarray(dataset.x, dtype=dtype)
+    if dataset.task == "regression":
+        dataset.y = np.ascontiguousarray(dataset.y, dtype=dtype)
+    return dataset

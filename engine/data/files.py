@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 import pathlib
+import stat
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,12 +26,14 @@ from typing import IO, Any
 
 import numpy as np
 
-from engine.errors import DataError
+from engine.errors import DataError, NNDError
 
 __all__ = [
     "MAX_AUTO_CLASSES",
     "TASKS",
     "Dataset",
+    "check_fits",
+    "check_regular_file",
     "check_several_classes",
     "dataset_from_arrays",
     "find_y_file",
@@ -42,6 +45,7 @@ __all__ = [
     "relative_data_path",
     "resolve_path",
     "show_value",
+    "out_of_memory_error",
 ]
 
 TASKS = ("classification", "regression")
@@ -50,6 +54,7 @@ TASKS = ("classification", "regression")
 #: ``"task": "classification"``: it is far more likely a regression target stored as integers.
 MAX_AUTO_CLASSES = 1000
 
+_FLOAT32 = np.dtype(np.float32)
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 _NPY_MAGIC = b"\x93NUMPY"
 
@@ -60,18 +65,19 @@ class Dataset:
 
     Attributes
     ----------
-    x : ndarray of shape (n_samples, *feature_shape), float32
+    x : ndarray of shape (n_samples, *feature_shape), float32 or the project's dtype
         Training inputs (the validation split is taken from these later).
     y : ndarray
         Classification: shape (n_samples,), int64 class indices in ``[0, n_classes)``.
-        Regression: shape (n_samples, n_targets), float32.
+        Regression: shape (n_samples, n_targets), the dtype of ``x``.
     x_test, y_test : ndarray or None
         A held-out test set with the same layout, when the source provides one.
     task : {"classification", "regression"}
     n_classes : int or None
         Number of classes (classification only).
     class_names : list of str or None
-        One name per class, when known.
+        One name per class, when known: a file's own names, or its labels as text when they
+        were not 0..k-1 (``["-1", "1"]`` for labels -1/+1, numbered 0/1 in sorted order).
     feature_names : list of str or None
         One name per input feature (flat inputs only), when known.
     name : str
@@ -184,6 +190,72 @@ def show_value(value: object, limit: int = 40) -> str:
     return repr(value)
 
 
+def check_fits(nbytes: float, what: str, where: str) -> None:
+    """Refuse, before allocating it, ``nbytes`` of memory that cannot fit the process's real
+    limit (RAM, ``ulimit -v``, the cgroup's limit; see :func:`engine.memory.check_allocation`).
+
+    Raises
+    ------
+    DataError
+        Naming ``where`` (the file), ``what`` and both sizes.
+    """
+    from engine.memory import check_allocation
+
+    try:
+        check_allocation(nbytes, what)
+    except DataError:
+        raise
+    except NNDError as exc:
+        raise DataError(exc.message, where=where) from None
+
+
+def out_of_memory_error(where: str, what: str = "loading the data file") -> DataError:
+    """The :class:`DataError` for a MemoryError caught while reading ``where``."""
+    from engine.memory import out_of_memory_message
+
+    return DataError(out_of_memory_message(what), where=where)
+
+
+def check_regular_file(
+    path: pathlib.Path, what: str = "data file", expected: str = "a file"
+) -> int:
+    """The size of ``path`` in bytes, after checking that it is a regular file.
+
+    A FIFO would block the first ``open`` until some other process writes to it, and
+    ``/dev/zero`` or ``/dev/urandom`` never end: neither can be data, so both are refused
+    before they are opened.
+
+    Raises
+    ------
+    DataError
+        The path is missing, a folder, or not a regular file (a FIFO, a device, a socket).
+    """
+    where = str(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise DataError(f"{what} not found", where=where) from None
+    except OSError as exc:
+        raise DataError(f"cannot read {what}: {exc.strerror or exc}", where=where) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise DataError(f"{what} is a folder, not {expected}", where=where)
+    if not stat.S_ISREG(info.st_mode):
+        kind = (
+            "a named pipe (FIFO)"
+            if stat.S_ISFIFO(info.st_mode)
+            else "a device"
+            if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(info.st_mode)
+            else "not a regular file"
+        )
+        raise DataError(
+            f"{what} is {kind}, not a regular file; save the data to a file and open that",
+            where=where,
+        )
+    return int(info.st_size)
+
+
 def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
 
@@ -222,11 +294,16 @@ def _read_array(
                 f"{max(available - header_size, 0)} bytes",
                 where=where,
             )
+        # ``available`` is what a zip member declares: a compressed bomb can declare (and
+        # inflate to) far more than memory holds. Refuse it before reading a byte of it.
+        check_fits(needed, f"key '{key}' (shape {shape} of {dtype})", where)
         with opener() as stream:
             array = np.lib.format.read_array(stream, allow_pickle=False)
     except DataError:
         raise
-    except (MemoryError, OverflowError):
+    except MemoryError:
+        raise out_of_memory_error(where, f"reading key '{key}'") from None
+    except OverflowError:
         raise DataError(f"key '{key}' declares an array too large to load", where=where) from None
     except Exception as exc:  # noqa: BLE001
         # Damaged bytes surface as many types (ValueError for bad headers, BadZipFile for CRC
@@ -274,13 +351,9 @@ def read_npy(path: pathlib.Path, *, key: str | None = None, what: str = "data fi
     where = str(path)
     key = key or path.name
     try:
-        size = path.stat().st_size
+        size = check_regular_file(path, what, "an .npy file")
         with open(path, "rb") as f:
             head = f.read(len(_NPY_MAGIC))
-    except FileNotFoundError:
-        raise DataError(f"{what} not found", where=where) from None
-    except IsADirectoryError:
-        raise DataError(f"{what} is a folder, not an .npy file", where=where) from None
     except OSError as exc:
         raise DataError(f"cannot read {what}: {exc.strerror or exc}", where=where) from None
     if head != _NPY_MAGIC:
@@ -303,7 +376,8 @@ def find_y_file(x_path: pathlib.Path) -> pathlib.Path | None:
         return None
     for first in ("y", "Y"):
         candidate = x_path.with_name(first + name[1:])
-        if candidate != x_path and candidate.is_file():
+        # exists(), not is_file(): a FIFO there is found, then refused by name.
+        if candidate != x_path and candidate.exists() and not candidate.is_dir():
             return candidate
     return None
 
@@ -360,12 +434,9 @@ def _npz_members(archive: zipfile.ZipFile) -> dict[str, str]:
 def _open_npz(path: pathlib.Path, what: str) -> zipfile.ZipFile:
     where = str(path)
     try:
+        check_regular_file(path, what, "an .npz file")
         with open(path, "rb") as f:
             head = f.read(8)
-    except FileNotFoundError:
-        raise DataError(f"{what} not found", where=where) from None
-    except IsADirectoryError:
-        raise DataError(f"{what} is a folder, not an .npz file", where=where) from None
     except OSError as exc:
         raise DataError(f"cannot read {what}: {exc.strerror or exc}", where=where) from None
     if head.startswith(_NPY_MAGIC):
@@ -395,17 +466,19 @@ def _check_numeric(array: np.ndarray, key: str, where: str) -> None:
         )
 
 
-def _to_float32(array: np.ndarray, key: str, where: str) -> np.ndarray:
-    """Cast to float32, refusing NaN, inf and values too large for float32."""
+def _to_float(array: np.ndarray, key: str, where: str, dtype: np.dtype = _FLOAT32) -> np.ndarray:
+    """Cast to the floating ``dtype`` (no copy when it is already that), refusing NaN, inf and
+    values too large for it."""
     _check_numeric(array, key, where)
+    dtype = np.dtype(dtype)
     with np.errstate(over="ignore"):  # overflow is reported below, naming the index
-        out = array.astype(np.float32)
+        out = array.astype(dtype, copy=False)
     finite = np.isfinite(out)
     if not finite.all():
         index = _first_bad(~finite)
         original = array[index].item()
         if math.isfinite(original):
-            detail = f"is {original!r}, too large for float32"
+            detail = f"is {original!r}, too large for {dtype.name}"
         else:
             detail = f"is {float(original)!r}"
         raise DataError(
@@ -452,37 +525,80 @@ def _target_layout(y: np.ndarray) -> tuple[int, ...]:
     return () if y.shape[1:] in ((), (1,)) else tuple(y.shape[1:])
 
 
-def _class_indices(y: np.ndarray, key: str, where: str) -> np.ndarray:
-    """Turn integer-valued labels (or one-hot rows) of shape (n,) / (n, 1) / (n, k) into int64."""
-    if y.ndim == 2 and y.shape[1] > 1:
-        rows_ok = np.isin(y, (0, 1)).all(axis=1) & (y.sum(axis=1) == 1)
-        if not rows_ok.all():
-            bad = int(np.argmin(rows_ok))
-            raise DataError(
-                f"'{key}' has shape {y.shape} but row {bad} is not a one-hot vector; for "
-                "classification give class indices of shape (n,) or one-hot rows",
-                where=where,
-            )
-        return np.argmax(y, axis=1).astype(np.int64)
-    flat = y.reshape(-1)
+def _format_label(value: object) -> str:
+    """A label as the dataset panel and the confusion matrix show it: ``-1``, ``7``."""
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))  # exact, even past 2**53
+    number = float(value)  # type: ignore[arg-type]
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def _one_hot_indices(y: np.ndarray, key: str, where: str) -> np.ndarray:
+    rows_ok = np.isin(y, (0, 1)).all(axis=1) & (y.sum(axis=1) == 1)
+    if not rows_ok.all():
+        bad = int(np.argmin(rows_ok))
+        raise DataError(
+            f"'{key}' has shape {y.shape} but row {bad} is not a one-hot vector; for "
+            "classification give class indices of shape (n,) or one-hot rows",
+            where=where,
+        )
+    return np.argmax(y, axis=1).astype(np.int64)
+
+
+def _check_whole(flat: np.ndarray, key: str, where: str) -> None:
     if flat.dtype.kind == "f":
         non_int = np.floor(flat) != flat
         if non_int.any():
             i = int(np.argmax(non_int))
             raise DataError(
                 f"{_fmt_index(key, (i,))} is {flat[i].item()!r}, not a class index; class labels "
-                'must be whole numbers 0, 1, 2... (or set "task": "regression")',
+                'must be whole numbers such as 0, 1, 2 or -1, +1 (or set "task": "regression")',
                 where=where,
             )
-    negative = flat < 0
-    if negative.any():
-        i = int(np.argmax(negative))
-        raise DataError(
-            f"{_fmt_index(key, (i,))} is {flat[i].item()!r}; class labels must be 0 or more "
-            '(or set "task": "regression")',
-            where=where,
-        )
-    return flat.astype(np.int64)
+
+
+def _class_labels(
+    ys: list[tuple[str, np.ndarray]], where: str, class_names: list[str] | None
+) -> tuple[list[np.ndarray], int, list[str] | None, str | None]:
+    """Class indices 0..k-1 for every part's labels, the number of classes, their names and a
+    note for the user.
+
+    One-hot rows (n, k) are their argmax, and k counts the classes. Labels (n,) or (n, 1)
+    that are whole numbers 0..k-1, or that a ``class_names`` array names, are the class
+    indices themselves. Any other set of distinct whole numbers (``-1``/``+1``, ``3``/``7``,
+    ``1``..``k``) is numbered 0..k-1 in sorted order over all parts together, with the
+    values kept as the class names: the Perceptron's targets -1/+1 become 0/1 and its
+    encoding (``y > 0``) gives them back.
+    """
+    if ys[0][1].ndim == 2 and ys[0][1].shape[1] > 1:
+        labels = [_one_hot_indices(y, yk, where) for yk, y in ys]
+        n_classes = max(max(int(lab.max()) + 1 for lab in labels), ys[0][1].shape[1])
+        return labels, n_classes, class_names, None
+    flats = [(yk, y.reshape(-1)) for yk, y in ys]
+    for yk, flat in flats:
+        _check_whole(flat, yk, where)
+    if class_names is not None:
+        # The names index the classes: the labels must be those indices.
+        for yk, flat in flats:
+            negative = flat < 0
+            if negative.any():
+                i = int(np.argmax(negative))
+                raise DataError(
+                    f"{_fmt_index(yk, (i,))} is {flat[i].item()!r}; with 'class_names' the "
+                    "labels are indices into them and must be 0 or more",
+                    where=where,
+                )
+        labels = [flat.astype(np.int64) for _, flat in flats]
+        return labels, max(int(lab.max()) + 1 for lab in labels), class_names, None
+    values = np.unique(np.concatenate([flat for _, flat in flats]))
+    k = len(values)
+    if np.array_equal(values, np.arange(k)):
+        return [flat.astype(np.int64) for _, flat in flats], k, None, None
+    labels = [np.searchsorted(values, flat).astype(np.int64) for _, flat in flats]
+    names = [_format_label(v) for v in values]
+    shown = ", ".join(names[:6]) + (", ..." if k > 6 else "")
+    note = f"class labels {shown} numbered 0 to {k - 1} in sorted order"
+    return labels, k, names, note
 
 
 def dataset_from_arrays(
@@ -495,6 +611,7 @@ def dataset_from_arrays(
     name: str = "",
     class_names: list[str] | None = None,
     feature_names: list[str] | None = None,
+    dtype: np.dtype | type = np.float32,
 ) -> Dataset:
     """Check raw arrays and build a :class:`Dataset`.
 
@@ -513,20 +630,27 @@ def dataset_from_arrays(
     name : str
         Display name of the result.
     class_names, feature_names : list of str, optional
-        Passed through after a length check.
+        Passed through after a length check. ``class_names`` makes the labels indices into
+        it; without it, labels other than 0..k-1 (``-1``/``+1``, ``3``/``7``) are numbered
+        0..k-1 in sorted order and their values become the class names.
+    dtype : floating dtype
+        The dtype of ``x`` (and of regression targets): the project's, so that a float64
+        project sees float64 data unrounded. float32 by default.
 
     Returns
     -------
     Dataset
-        ``x`` as float32 (a 1-D ``x`` becomes one feature, shape (n, 1)); ``y`` as int64 (n,)
-        for classification or float32 (n, k) for regression.
+        ``x`` as ``dtype`` (a 1-D ``x`` becomes one feature, shape (n, 1)); ``y`` as int64
+        (n,) of class indices 0..k-1 for classification or ``dtype`` (n, k) for regression.
 
     Raises
     ------
     DataError
         Non-numeric dtypes, NaN/inf (naming the first bad index), row count mismatches,
-        negative or fractional class labels, feature shape mismatches between train and test.
+        fractional class labels, negative labels with ``class_names``, feature shape
+        mismatches between train and test.
     """
+    dtype = np.dtype(dtype)
     x_raw, y_raw = arrays[x_key], arrays[y_key]
     _check_rows(x_raw, y_raw, x_key, y_key, where)
     pairs = [(x_key, y_key, x_raw, y_raw)]
@@ -551,33 +675,39 @@ def dataset_from_arrays(
     xs: list[np.ndarray] = []
     ys: list[tuple[str, np.ndarray]] = []
     for xk, yk, x, y in pairs:
-        x = _to_float32(x, xk, where)
+        x = _to_float(x, xk, where, dtype)
         xs.append(x.reshape(-1, 1) if x.ndim == 1 else x)
         _check_numeric(y, yk, where)
-        if y.dtype.kind == "f":
-            _to_float32(y, yk, where)  # NaN/inf check with the index named
+        if y.dtype.kind == "f" and not np.isfinite(y).all():
+            _to_float(y, yk, where, dtype)  # raises, naming the first NaN/inf index
         ys.append((yk, y))
 
     if task is None:
         task = _infer_task(ys)
-        if task == "classification":
+        if task == "classification" and not (y_raw.ndim == 2 and y_raw.shape[1] > 1):
             top = max(int(y.max()) for _, y in ys)
-            if top + 1 > MAX_AUTO_CLASSES:
+            low = min(min(int(y.min()) for _, y in ys), 0)
+            if top - low + 1 > MAX_AUTO_CLASSES:
+                spread = (
+                    f"its largest value is {top}, which would mean {top + 1} classes"
+                    if low == 0
+                    else f"its values run from {low} to {top}, up to {top - low + 1} classes"
+                )
                 raise DataError(
-                    f"'{y_key}' looks like class labels but its largest value is {top}, which "
-                    f"would mean {top + 1} classes; if it is a quantity to predict, set "
-                    '"task": "regression" in the dataset (or "classification" to keep it)',
+                    f"'{y_key}' looks like class labels but {spread}; if it is a quantity to "
+                    'predict, set "task": "regression" in the dataset (or "classification" to '
+                    "keep it)",
                     where=where,
                 )
     elif task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
 
     n_classes = None
+    notes: list[str] = []
     if task == "classification":
-        labels = [_class_indices(y, yk, where) for yk, y in ys]
-        n_classes = max(int(lab.max()) + 1 for lab in labels)
-        if y_raw.ndim == 2:  # one-hot: the width counts classes even when one never occurs
-            n_classes = max(n_classes, y_raw.shape[1])
+        labels, n_classes, class_names, note = _class_labels(ys, where, class_names)
+        if note:
+            notes.append(note)
         if class_names is not None and len(class_names) != n_classes:
             raise DataError(
                 f"'class_names' has {len(class_names)} names but there are {n_classes} "
@@ -585,7 +715,7 @@ def dataset_from_arrays(
                 where=where,
             )
     else:
-        labels = [_to_float32(y, yk, where) for yk, y in ys]
+        labels = [_to_float(y, yk, where, dtype) for yk, y in ys]
         labels = [lab.reshape(-1, 1) if lab.ndim == 1 else lab for lab in labels]
         class_names = None
 
@@ -608,6 +738,7 @@ def dataset_from_arrays(
         class_names=list(class_names) if class_names is not None else None,
         feature_names=list(feature_names) if feature_names is not None else None,
         name=name,
+        notes=notes,
     )
 
 
@@ -625,7 +756,11 @@ def _names(arrays: dict[str, np.ndarray], key: str, where: str) -> list[str] | N
 
 
 def load_npz_file(
-    path: pathlib.Path, *, task: str | None = None, display_name: str | None = None
+    path: pathlib.Path,
+    *,
+    task: str | None = None,
+    display_name: str | None = None,
+    dtype: np.dtype | type = np.float32,
 ) -> Dataset:
     """Load a user's ``.npz`` dataset.
 
@@ -637,6 +772,8 @@ def load_npz_file(
         Forces the task; inferred from ``y`` when None.
     display_name : str, optional
         Base of :attr:`Dataset.name`; the file name when None.
+    dtype : floating dtype
+        The dtype of the inputs and regression targets (see :func:`dataset_from_arrays`).
 
     Returns
     -------
@@ -676,6 +813,7 @@ def load_npz_file(
         y_key=y_key,
         class_names=_names(arrays, "class_names", where),
         feature_names=_names(arrays, "feature_names", where),
+        dtype=dtype,
     )
     base = display_name or path.name
     counts = f"{dataset.n_samples} samples"
@@ -686,7 +824,11 @@ def load_npz_file(
 
 
 def load_npy_pair(
-    path: pathlib.Path, y_path: pathlib.Path | None = None, *, task: str | None = None
+    path: pathlib.Path,
+    y_path: pathlib.Path | None = None,
+    *,
+    task: str | None = None,
+    dtype: np.dtype | type = np.float32,
 ) -> Dataset:
     """Load a dataset from two ``.npy`` files: inputs and targets.
 
@@ -699,6 +841,8 @@ def load_npy_pair(
         :func:`find_y_file` when None.
     task : {"classification", "regression"} or None
         Forces the task; inferred from the targets when None.
+    dtype : floating dtype
+        The dtype of the inputs and regression targets (see :func:`dataset_from_arrays`).
 
     Returns
     -------
@@ -728,10 +872,10 @@ def load_npy_pair(
     x = read_npy(path, key=x_key)
     y = read_npy(y_path, key=y_key)
     dataset = dataset_from_arrays(
-        {x_key: x, y_key: y}, where=where, task=task, x_key=x_key, y_key=y_key
+        {x_key: x, y_key: y}, where=where, task=task, x_key=x_key, y_key=y_key, dtype=dtype
     )
     dataset.name = f"{path.name} + {y_path.name} ({dataset.n_samples} samples)"
-    dataset.notes = notes
+    dataset.notes = notes + dataset.notes
     dataset.detected = {"y_path": str(y_path), "task": dataset.task}
     return dataset
 

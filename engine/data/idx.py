@@ -25,7 +25,13 @@ from typing import BinaryIO
 
 import numpy as np
 
-from engine.data.files import Dataset, dataset_from_arrays
+from engine.data.files import (
+    Dataset,
+    check_fits,
+    check_regular_file,
+    dataset_from_arrays,
+    out_of_memory_error,
+)
 from engine.errors import DataError
 
 __all__ = ["find_labels_file", "is_idx_name", "load_idx_dataset", "read_idx", "write_idx"]
@@ -71,27 +77,31 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     Raises
     ------
     DataError
-        The file is missing, is not IDX, has an unknown type code, or holds more or fewer
-        bytes than its header's dimensions require. The message names the file.
+        The file is missing or not a regular file, is not IDX, has an unknown type code, holds
+        more or fewer bytes than its header's dimensions require, or declares more data than
+        memory can hold (checked before anything is allocated or inflated: a small ``.gz``
+        cannot inflate without bound). The message names the file.
     """
     path = pathlib.Path(path)
+    size = check_regular_file(path, "IDX file")
     try:
         with open(path, "rb") as raw:
             compressed = raw.read(2) == _GZIP_MAGIC
-    except FileNotFoundError:
-        raise DataError("IDX file not found", where=str(path)) from None
     except OSError as exc:
         raise DataError(f"cannot read IDX file: {exc.strerror or exc}", where=str(path)) from None
     try:
         opener = gzip.open if compressed else open
         with opener(path, "rb") as stream:
-            return _read_idx_stream(stream, path)
+            return _read_idx_stream(stream, path, None if compressed else size)
+    except MemoryError:
+        raise out_of_memory_error(str(path), "reading the IDX file") from None
     except (OSError, EOFError, zlib.error) as exc:
         # gzip.BadGzipFile is an OSError; a truncated gzip stream raises EOFError.
         raise DataError(f"corrupt gzip-compressed IDX file ({exc})", where=str(path)) from None
 
 
-def _read_idx_stream(stream: BinaryIO, path: pathlib.Path) -> np.ndarray:
+def _read_idx_stream(stream: BinaryIO, path: pathlib.Path, size: int | None) -> np.ndarray:
+    """The array of an open IDX stream; ``size`` is the file's size when not compressed."""
     magic = _read_exactly(stream, 4, path, "magic number")
     if magic[0] != 0 or magic[1] != 0:
         raise DataError(
@@ -108,26 +118,40 @@ def _read_idx_stream(stream: BinaryIO, path: pathlib.Path) -> np.ndarray:
     )
     dtype = _CODE_TO_DTYPE[code]
     expected = math.prod(dims) * dtype.itemsize
-    # Read one byte more than needed: it tells extra data apart without reading all of it.
-    # Read in chunks: a damaged header can declare far more bytes than the file holds, and a
-    # single read() of that size would try to allocate it.
-    chunks: list[bytes] = []
-    total = 0
-    while total <= expected:
-        chunk = stream.read(min(1 << 20, expected + 1 - total))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        total += len(chunk)
-    data = b"".join(chunks)
-    if len(data) != expected:
-        found = f"{len(data)}" if len(data) <= expected else "more than that"
+    header = 4 + 4 * ndim
+    if size is not None and expected != size - header:
+        # Uncompressed: the file's size tells a lying header at once, nothing read.
+        found = f"{max(size - header, 0)}" if size - header <= expected else "more than that"
         raise DataError(
             f"IDX header dimensions {dims} of {dtype.name} need {expected} bytes of data, "
             f"the file holds {found}",
             where=str(path),
         )
-    return np.frombuffer(data, dtype).reshape(dims).astype(dtype.newbyteorder("="))
+    # Compressed, only inflating tells; refuse a header that claims more than memory holds
+    # before inflating a byte of it (a gzip bomb is a few MB that claims or inflates to GBs).
+    check_fits(expected, f"the IDX data (dimensions {dims} of {dtype.name})", str(path))
+    # Read into one buffer, in chunks, never past the declared size (+1 byte to tell extra
+    # data apart): inflation stops there, however much more the stream would give.
+    out = np.empty(expected, dtype=np.uint8)
+    view = memoryview(out)
+    total = 0
+    while total < expected:
+        got = stream.readinto(view[total : min(total + (1 << 20), expected)])
+        if not got:
+            break
+        total += got
+    extra = stream.read(1) if total == expected else b""
+    if total != expected or extra:
+        found = f"{total}" if not extra else "more than that"
+        raise DataError(
+            f"IDX header dimensions {dims} of {dtype.name} need {expected} bytes of data, "
+            f"the file holds {found}",
+            where=str(path),
+        )
+    array = out.view(dtype).reshape(dims)
+    if dtype.byteorder == ">":  # big-endian on this machine: swap in place, no copy
+        array = array.byteswap(inplace=True).view(dtype.newbyteorder("="))
+    return array
 
 
 def write_idx(path: str | os.PathLike[str], array: np.ndarray) -> None:
@@ -190,7 +214,8 @@ def find_labels_file(images: pathlib.Path) -> pathlib.Path | None:
     """
     for candidate in _labels_names(images.name):
         path = images.with_name(candidate)
-        if path.is_file():
+        # exists(), not is_file(): a FIFO there is found, then refused by name.
+        if path.exists() and not path.is_dir():
             return path
     return None
 
@@ -205,16 +230,32 @@ def _test_pair(images: pathlib.Path) -> tuple[pathlib.Path, pathlib.Path] | None
     return (test_images, test_labels) if test_labels is not None else None
 
 
-def _images_to_x(images: np.ndarray, path: pathlib.Path) -> np.ndarray:
+def _images_to_x(images: np.ndarray, path: pathlib.Path, dtype: np.dtype) -> np.ndarray:
+    """Images (n, rows, cols, ...) as rows (n, rows * cols * ...) of ``dtype``; uint8 pixels
+    divided by 255."""
     if images.ndim < 2:
         raise DataError(
             f"IDX images must have at least 2 dimensions (n, rows, cols), the header declares "
             f'{images.shape}; is this a labels file? point "path" at the images',
             where=str(path),
         )
-    flat = images.reshape(images.shape[0], -1)
+    if images.shape[0] == 0:
+        raise DataError(
+            f"the IDX file holds no images: its header declares dimensions {images.shape}",
+            where=str(path),
+        )
+    width = math.prod(images.shape[1:])
+    if width == 0:
+        raise DataError(
+            f"the IDX images are empty: its header declares dimensions {images.shape}",
+            where=str(path),
+        )
+    flat = images.reshape(images.shape[0], width)
     if images.dtype == np.uint8:
-        return flat.astype(np.float32) / np.float32(255.0)
+        check_fits(flat.size * dtype.itemsize, f"the images as {dtype.name}", str(path))
+        x = flat.astype(dtype)
+        x /= dtype.type(255.0)  # in place: no second copy of the images
+        return x
     return flat
 
 
@@ -227,11 +268,17 @@ def _labels_to_y(labels: np.ndarray, path: pathlib.Path) -> np.ndarray:
             f"{labels.shape}",
             where=str(path),
         )
+    if labels.shape[0] == 0:
+        raise DataError("the IDX labels file holds no labels", where=str(path))
     return labels
 
 
 def load_idx_dataset(
-    path: pathlib.Path, labels_path: pathlib.Path | None = None, *, task: str | None = None
+    path: pathlib.Path,
+    labels_path: pathlib.Path | None = None,
+    *,
+    task: str | None = None,
+    dtype: np.dtype | type = np.float32,
 ) -> Dataset:
     """Load MNIST-format images and labels as a classification dataset.
 
@@ -243,13 +290,16 @@ def load_idx_dataset(
         The labels, shape (n,); found beside the images by :func:`find_labels_file` when None.
     task : {"classification", "regression"} or None
         Forces the task; classification (labels are class indices) when None.
+    dtype : floating dtype
+        The dtype of ``x`` (and of regression targets).
 
     Returns
     -------
     Dataset
-        ``x`` float32 of shape (n, rows * cols) (uint8 pixels scaled to [0, 1]); ``y`` int64
-        of shape (n,); class names ``"0"``, ``"1"``...; ``x_test`` / ``y_test`` from the
-        matching ``t10k-`` files when they lie beside ``train-`` files.
+        ``x`` of ``dtype`` and shape (n, rows * cols) (uint8 pixels scaled to [0, 1]); ``y``
+        int64 of shape (n,); class names the labels (``"0"``, ``"1"``...; labels other than
+        0..k-1 are numbered in sorted order); ``x_test`` / ``y_test`` from the matching
+        ``t10k-`` files when they lie beside ``train-`` files.
 
     Raises
     ------
@@ -268,12 +318,13 @@ def load_idx_dataset(
                 where=where,
             )
         notes.append(f"labels read from {labels_path.name}, found beside the images")
-    arrays = {path.name: _images_to_x(read_idx(path), path)}
+    dtype = np.dtype(dtype)
+    arrays = {path.name: _images_to_x(read_idx(path), path, dtype)}
     y_key = labels_path.name if labels_path.name != path.name else f"labels ({labels_path})"
     arrays[y_key] = _labels_to_y(read_idx(labels_path), labels_path)
     test = _test_pair(path) if labels_path == find_labels_file(path) else None
     if test is not None:
-        arrays["x_test"] = _images_to_x(read_idx(test[0]), test[0])
+        arrays["x_test"] = _images_to_x(read_idx(test[0]), test[0], dtype)
         arrays["y_test"] = _labels_to_y(read_idx(test[1]), test[1])
         notes.append(f"test set read from {test[0].name} and {test[1].name}")
     dataset = dataset_from_arrays(
@@ -282,13 +333,14 @@ def load_idx_dataset(
         task=task or "classification",
         x_key=path.name,
         y_key=y_key,
+        dtype=dtype,
     )
-    if dataset.task == "classification":
+    if dataset.task == "classification" and dataset.class_names is None:
         dataset.class_names = [str(c) for c in range(dataset.n_classes or 0)]
     counts = f"{dataset.n_samples} samples"
     if dataset.x_test is not None:
         counts += f" + {len(dataset.x_test)} test"
     dataset.name = f"{path.name} ({counts})"
-    dataset.notes = notes
+    dataset.notes = notes + dataset.notes
     dataset.detected = {"labels_path": str(labels_path), "task": dataset.task}
     return dataset

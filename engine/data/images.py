@@ -22,11 +22,12 @@ import warnings
 
 import numpy as np
 
-from engine.data.files import Dataset
+from engine.data.files import Dataset, check_fits
 from engine.errors import DataError
 
 __all__ = ["COLORS", "IMAGE_SUFFIXES", "MAX_IMAGE_SIDE", "load_image_folder"]
 
+_FLOAT32 = np.dtype(np.float32)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 COLORS = ("grayscale", "rgb")
 #: Largest side ``image_size`` may ask for.
@@ -86,8 +87,14 @@ def _open(Image, path: pathlib.Path, load: bool = False):  # noqa: N803 - the PI
     return image
 
 
-def _pixels(Image, path: pathlib.Path, mode: str, size: tuple[int, int]) -> np.ndarray:  # noqa: N803
-    """One image as float32 values in [0, 1], shape (h * w * channels,)."""
+def _pixels(
+    Image,  # noqa: N803 - the PIL.Image module
+    path: pathlib.Path,
+    mode: str,
+    size: tuple[int, int],
+    dtype: np.dtype = _FLOAT32,
+) -> np.ndarray:
+    """One image as ``dtype`` values in [0, 1], shape (h * w * channels,)."""
     image = _open(Image, path, load=True)
     try:
         with image:
@@ -103,20 +110,21 @@ def _pixels(Image, path: pathlib.Path, mode: str, size: tuple[int, int]) -> np.n
             converted = image.convert(mode)
             if converted.size != (size[1], size[0]):
                 converted = converted.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-            pixels = np.asarray(converted, dtype=np.float32)
+            pixels = np.asarray(converted, dtype=dtype)
     except DataError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise DataError(
             f"cannot convert the image ({type(exc).__name__}: {exc})", where=str(path)
         ) from None
-    return pixels.reshape(-1) / np.float32(255.0)
+    return pixels.reshape(-1) / dtype.type(255.0)
 
 
 def load_image_folder(
     root: pathlib.Path,
     image_size: tuple[int, int] | list[int] | None = None,
     color: str | None = None,
+    dtype: np.dtype | type = np.float32,
 ) -> Dataset:
     """Load a folder of images, one subfolder per class.
 
@@ -129,20 +137,25 @@ def load_image_folder(
         default).
     color : {"grayscale", "rgb"}, optional
         Channels: 1 or 3 (default: grayscale when every image is).
+    dtype : floating dtype
+        The dtype of ``x``.
 
     Returns
     -------
     Dataset
-        ``x`` float32 of shape (n, h * w * channels) in [0, 1]; ``y`` int64 of shape (n,);
+        ``x`` of ``dtype`` and shape (n, h * w * channels) in [0, 1]; ``y`` int64 of shape
+        (n,);
         ``class_names`` the subfolder names; ``detected`` holds the size and colour used.
 
     Raises
     ------
     DataError
         No class subfolders, a class folder without images, fewer than 2 classes, an image
-        that cannot be read (the message names it), Pillow missing.
+        that cannot be read (the message names it), Pillow missing, or images that, resized,
+        need more memory than this process may use (checked before any is decoded).
     """
     where = str(root)
+    dtype = np.dtype(dtype)
     folders = _class_folders(root)
     Image = _pillow()  # noqa: N806
     notes: list[str] = []
@@ -193,9 +206,17 @@ def load_image_folder(
         size = (int(image_size[0]), int(image_size[1]))
     mode = "L" if color == "grayscale" else "RGB"
     channels = 1 if mode == "L" else 3
-    x = np.empty((len(paths), size[0] * size[1] * channels), dtype=np.float32)
+    shape = (len(paths), size[0] * size[1] * channels)
+    # np.empty only reserves the pages: without this check a 1024 x 1024 resize of a large
+    # folder would run out of memory images later, mid-decode.
+    check_fits(
+        shape[0] * shape[1] * dtype.itemsize,
+        f"{shape[0]} images of {size[0]} x {size[1]} {color} as {dtype.name}",
+        where,
+    )
+    x = np.empty(shape, dtype=dtype)
     for i, path in enumerate(paths):
-        x[i] = _pixels(Image, path, mode, size)
+        x[i] = _pixels(Image, path, mode, size, dtype)
     names = [f.name for f in folders]
     return Dataset(
         x=x,

@@ -51,7 +51,13 @@ from typing import Any
 
 import numpy as np
 
-from engine.data.files import MAX_AUTO_CLASSES, Dataset, show_value
+from engine.data.files import (
+    MAX_AUTO_CLASSES,
+    Dataset,
+    check_fits,
+    check_regular_file,
+    show_value,
+)
 from engine.errors import DataError
 
 __all__ = [
@@ -88,7 +94,14 @@ _BINARY = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _DOT_NUMBER = re.compile(r"^\s*[+-]?\d*\.\d+([eE][+-]?\d+)?\s*$")
 _COMMA_NUMBER = re.compile(r"^\s*[+-]?\d*,\d+([eE][+-]?\d+)?\s*$")
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT32 = np.dtype(np.float32)
 _UTF8_BOM = codecs.BOM_UTF8
+#: A whole table is read in chunks of this many bytes: checked as it comes (a 2 GB file of
+#: zero bytes is refused after its first chunk), never held whole as bytes and text at once.
+_CHUNK_BYTES = 1 << 20
+#: Memory one parsed cell takes at least: a Python str object (49 bytes and up) and its slot
+#: in the row's list; a table needs about this per cell while it is split into columns.
+_CELL_BYTES = 57
 
 
 class TableError(DataError):
@@ -256,19 +269,151 @@ def _decode(raw: bytes, encoding: str | None, where: str) -> tuple[str, str, lis
     return text, used, notes
 
 
+def _open_binary(path: pathlib.Path) -> tuple[Any, int]:
+    """The file opened for reading bytes, and its size; a FIFO or device is refused unopened."""
+    where = str(path)
+    size = check_regular_file(path, "data file", "a table")
+    try:
+        return open(path, "rb"), size
+    except OSError as exc:
+        raise DataError(f"cannot read data file: {exc.strerror or exc}", where=where) from None
+
+
+def _chunks(path: pathlib.Path) -> Any:
+    """The file's bytes in chunks of :data:`_CHUNK_BYTES`."""
+    f, _ = _open_binary(path)
+    with f:
+        while True:
+            try:
+                chunk = f.read(_CHUNK_BYTES)
+            except OSError as exc:
+                raise DataError(
+                    f"cannot read data file: {exc.strerror or exc}", where=str(path)
+                ) from None
+            if not chunk:
+                return
+            yield chunk
+
+
+def _byte_at(path: pathlib.Path, offset: int) -> tuple[int, int]:
+    """The byte at ``offset`` and its 1-based line, reading in chunks (for messages)."""
+    lines, seen = 1, 0
+    for chunk in _chunks(path):
+        if seen + len(chunk) > offset:
+            return chunk[offset - seen], lines + chunk.count(b"\n", 0, offset - seen)
+        lines += chunk.count(b"\n")
+        seen += len(chunk)
+    return 0, lines  # pragma: no cover - the offset comes from the file itself
+
+
+def _scan_codec(path: pathlib.Path, codec: str) -> UnicodeDecodeError | None:
+    """Decode the whole file with ``codec`` chunk by chunk, refusing binary data as soon as
+    it shows; the first decoding error (its ``start`` an offset in the file), or None."""
+    # utf-8-sig's decoder counts error offsets after the mark: skip the mark here instead.
+    skip = len(_UTF8_BOM) if codec == "utf-8-sig" else 0
+    decoder = codecs.getincrementaldecoder("utf-8" if skip else codec)("strict")
+    fed = 0
+    lines = 1
+    for chunk in _chunks(path):
+        if skip:
+            chunk, fed, skip = chunk[skip:], skip, 0
+        pending = len(decoder.getstate()[0])
+        try:
+            text = decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            exc.start += fed - pending
+            return exc
+        fed += len(chunk)
+        bad = _BINARY.search(text)
+        if bad is not None:
+            line = lines + text.count("\n", 0, bad.start())
+            raise DataError(
+                f"the file holds binary data (character 0x{ord(bad.group()):02x} on line "
+                f"{line}); it does not look like a text table",
+                where=str(path),
+            )
+        lines += text.count("\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        exc.start += fed - len(decoder.getstate()[0])
+        return exc
+    return None
+
+
+def _choose_codec(
+    path: pathlib.Path, head: bytes, encoding: str | None
+) -> tuple[str, str, list[str]]:
+    """Which codec reads the whole file (``"utf-8-sig"`` skips a byte order mark), its name
+    as the spec says it, and notes; the same choices and messages as :func:`_decode`, made
+    in constant memory."""
+    where = str(path)
+    _refuse_non_text(head, where)
+    bom = head.startswith(_UTF8_BOM)
+    if encoding is None:
+        error = _scan_codec(path, "utf-8-sig" if bom else "utf-8")
+        if error is None:
+            return ("utf-8-sig" if bom else "utf-8"), "utf-8", []
+        byte, line = _byte_at(path, error.start)
+        if bom:
+            raise DataError(
+                f"the file starts with a UTF-8 byte order mark but line {line} holds byte "
+                f"0x{byte:02x}, which is not UTF-8; save the file again as UTF-8 or "
+                'set "encoding" (e.g. "latin-1")',
+                where=where,
+            )
+        if _scan_codec(path, "cp1252") is None:
+            used, label = "cp1252", "Windows-1252"
+        else:
+            _scan_codec(path, "latin-1")  # never fails to decode; refuses binary data
+            used, label = "latin-1", "Latin-1"
+        note = (
+            f"read as {label}: the file is not UTF-8 (line {line} holds byte "
+            f'0x{byte:02x}); set "encoding" if the accents look wrong'
+        )
+        return used, used, [note]
+    codec = "utf-8-sig" if encoding == "utf-8" and bom else encoding
+    error = _scan_codec(path, codec)
+    if error is not None:
+        byte, line = _byte_at(path, error.start)
+        other = "latin-1" if encoding == "utf-8" else "utf-8"
+        raise DataError(
+            f"line {line} holds byte 0x{byte:02x}, which is not {encoding}; set "
+            f'"encoding" to the file\'s encoding (e.g. "{other}")',
+            where=where,
+        )
+    return codec, encoding, []
+
+
+def _check_text(path: pathlib.Path, encoding: str | None) -> tuple[str, str, list[str], int]:
+    """The codec that reads the whole file (see :func:`_choose_codec`), the encoding as the
+    spec names it, notes and the file's size in bytes."""
+    f, size = _open_binary(path)
+    with f:
+        head = f.read(8)
+    codec, used, notes = _choose_codec(path, head, encoding)
+    return codec, used, notes, size
+
+
+def _open_text(path: pathlib.Path, codec: str) -> Any:
+    """The file opened as text with universal newlines (``\\r\\n`` and ``\\r`` read as
+    ``\\n``, as :func:`_decode` does)."""
+    try:
+        return open(path, encoding=codec, newline=None)
+    except OSError as exc:
+        raise DataError(f"cannot read data file: {exc.strerror or exc}", where=str(path)) from None
+
+
 def _read_text(
     path: pathlib.Path, encoding: str | None, limit: int | None = None
 ) -> tuple[str, str, list[str], bool]:
     """The file's text (at most ``limit`` bytes of it, cut after a whole line), the encoding
     used, notes, and whether the text was cut."""
     where = str(path)
+    f, _ = _open_binary(path)
     try:
-        with open(path, "rb") as f:
+        with f:
             raw = f.read() if limit is None else f.read(limit + 1)
-    except FileNotFoundError:
-        raise DataError("data file not found", where=where) from None
-    except IsADirectoryError:
-        raise DataError("data file is a folder, not a table", where=where) from None
     except OSError as exc:
         raise DataError(f"cannot read data file: {exc.strerror or exc}", where=where) from None
     cut = False
@@ -424,14 +569,70 @@ def _options(spec: dict[str, Any]) -> tuple[str | None, bool | None, str | None,
     return spec.get("delimiter"), spec.get("header"), encoding, spec.get("decimal")
 
 
-def _read_table(path: pathlib.Path, spec: dict[str, Any], limit: int | None = None) -> _Table:
-    """Decode, sniff and split a table into rows of strings (blank rows skipped)."""
+def _stream_sample(stream: Any) -> str:
+    """The first :data:`_SNIFF_LINES` lines of an open text file (at most
+    :data:`_SNIFF_MAX_CHARS` characters), as :func:`_sample_text` takes them from a text."""
+    parts: list[str] = []
+    total = 0
+    for _ in range(_SNIFF_LINES):
+        line = stream.readline(_SNIFF_MAX_CHARS - total + 1)
+        if not line:
+            break
+        parts.append(line)
+        total += len(line)
+        if total > _SNIFF_MAX_CHARS:
+            break
+    return "".join(parts)
+
+
+def _check_table_memory(
+    size: int, sample: str, delimiter: str, where: str, dtype: np.dtype
+) -> None:
+    """Refuse, before parsing it, a table whose cells cannot fit in memory: estimated from
+    the sample's bytes per cell (each parsed cell is a Python string, at least
+    :data:`_CELL_BYTES`, then a number in float64 and in ``dtype``)."""
+    rows = _sample_rows(sample, delimiter)
+    cells = sum(len(r) for r in rows)
+    if not cells:
+        return
+    per_cell = max(len(sample.encode("utf-8", "replace")) / cells, 1.0)
+    estimate = size / per_cell
+    check_fits(
+        estimate * (_CELL_BYTES + 8 + dtype.itemsize),
+        f"the table (about {estimate:,.0f} cells, judged by its first lines)",
+        where,
+    )
+
+
+def _read_table(
+    path: pathlib.Path,
+    spec: dict[str, Any],
+    limit: int | None = None,
+    dtype: np.dtype = _FLOAT32,
+) -> _Table:
+    """Decode, sniff and split a table into rows of strings (blank rows skipped).
+
+    With ``limit`` (a preview) at most that many bytes are read, whole. Without it the file
+    is read as a stream: checked chunk by chunk for its encoding and for binary data first
+    (constant memory), its size against the memory limit, then parsed line by line, so
+    neither its bytes nor its whole text are ever held.
+    """
     where = str(path)
     delimiter, header, encoding, decimal = _options(spec)
-    text, used, notes, cut = _read_text(path, encoding, limit)
-    if not text.strip():
-        raise TableError("the file is empty", where=where)
-    sample = _sample_text(text)
+    text: str | None = None
+    if limit is None:
+        codec, used, notes, size = _check_text(path, encoding)
+        cut = False
+        with _open_text(path, codec) as stream:
+            sample = _stream_sample(stream)
+            # A blank start: the file is empty unless rows follow the blank lines.
+            if not sample.strip() and not any(line.strip() for line in stream):
+                raise TableError("the file is empty", where=where)
+    else:
+        text, used, notes, cut = _read_text(path, encoding, limit)
+        if not text.strip():
+            raise TableError("the file is empty", where=where)
+        sample = _sample_text(text)
     if delimiter is None:
         delimiter = _sniff_delimiter(sample)
     sample_rows = _sample_rows(sample, delimiter)
@@ -446,11 +647,18 @@ def _read_table(path: pathlib.Path, spec: dict[str, Any], limit: int | None = No
     row_numbers: list[int] = []
     number = 0
     try:
-        for number, row in enumerate(_reader(text, delimiter), start=1):
-            if not row or not (row[0].strip() or any(cell.strip() for cell in row)):
-                continue
-            rows.append(row)
-            row_numbers.append(number)
+        if text is None:
+            _check_table_memory(size, sample, delimiter, where, dtype)
+            source: Any = _open_text(path, codec)
+        else:
+            source = io.StringIO(text)
+        with source:
+            reader = csv.reader(source, delimiter=delimiter, quotechar='"', skipinitialspace=True)
+            for number, row in enumerate(reader, start=1):
+                if not row or not (row[0].strip() or any(cell.strip() for cell in row)):
+                    continue
+                rows.append(row)
+                row_numbers.append(number)
     except csv.Error as exc:
         detail = str(exc)
         if "field larger than field limit" in detail:
@@ -709,7 +917,11 @@ def _classes_from_text(
 
 
 def _target(
-    table: _Table, cols: list[int], columns: dict[int, tuple[str, ...]], task: str | None
+    table: _Table,
+    cols: list[int],
+    columns: dict[int, tuple[str, ...]],
+    task: str | None,
+    dtype: np.dtype = _FLOAT32,
 ) -> tuple[np.ndarray, str, int | None, list[str] | None, list[str]]:
     """Targets, task, number of classes, class names, notes."""
     notes: list[str] = []
@@ -721,7 +933,7 @@ def _target(
                 where=str(table.path),
             )
         ys = [_column_numbers(table, j, columns[j], "a target column") for j in cols]
-        return np.stack(ys, axis=1).astype(np.float32), "regression", None, None, notes
+        return np.stack(ys, axis=1).astype(dtype), "regression", None, None, notes
 
     j = cols[0]
     values = columns[j]
@@ -756,7 +968,7 @@ def _target(
                 '"task": "regression" to predict it as a number)'
             )
     if task == "regression":
-        return numbers.astype(np.float32).reshape(-1, 1), task, None, None, notes
+        return numbers.astype(dtype).reshape(-1, 1), task, None, None, notes
     distinct, labels = np.unique(numbers, return_inverse=True)
     if len(distinct) > MAX_AUTO_CLASSES:
         raise TableError(
@@ -774,7 +986,11 @@ def _target(
 # --------------------------------------------------------------------------------------------
 
 
-def load_table(path: pathlib.Path, spec: dict[str, Any] | None = None) -> Dataset:
+def load_table(
+    path: pathlib.Path,
+    spec: dict[str, Any] | None = None,
+    dtype: np.dtype | type = np.float32,
+) -> Dataset:
     """Load a delimited text table as a dataset.
 
     Parameters
@@ -783,12 +999,15 @@ def load_table(path: pathlib.Path, spec: dict[str, Any] | None = None) -> Datase
         The resolved file.
     spec : dict, optional
         The dataset spec's table keys (see the module docstring); ``path`` is ignored.
+    dtype : floating dtype
+        The dtype of ``x`` and of regression targets (the cells are parsed as float64 and
+        cast once). Cells beyond float32's range are refused whatever the dtype.
 
     Returns
     -------
     Dataset
-        ``x`` float32 of shape (n_rows, n_features); ``y`` int64 of shape (n_rows,) for
-        classification or float32 of shape (n_rows, n_targets) for regression;
+        ``x`` of ``dtype`` and shape (n_rows, n_features); ``y`` int64 of shape (n_rows,)
+        for classification or ``dtype`` of shape (n_rows, n_targets) for regression;
         ``feature_names``, ``target_names``, ``class_names``, ``notes`` and ``detected``
         filled in.
 
@@ -800,7 +1019,8 @@ def load_table(path: pathlib.Path, spec: dict[str, Any] | None = None) -> Datase
         class. The message names the file, row and column and quotes up to 3 bad values.
     """
     spec = spec or {}
-    table = _read_table(path, spec)
+    dtype = np.dtype(dtype)
+    table = _read_table(path, spec, dtype=dtype)
     _check_ragged(table)
     where = str(path)
     n = len(table.rows)
@@ -857,9 +1077,11 @@ def load_table(path: pathlib.Path, spec: dict[str, Any] | None = None) -> Datase
             where=where,
         )
 
-    y, task, n_classes, class_names, target_notes = _target(table, target_cols, columns, task)
+    y, task, n_classes, class_names, target_notes = _target(
+        table, target_cols, columns, task, dtype
+    )
     notes += target_notes
-    x = np.empty((n, len(feature_cols)), dtype=np.float32)
+    x = np.empty((n, len(feature_cols)), dtype=dtype)
     for k, j in enumerate(feature_cols):
         numbers = converted.pop(j, None)
         x[:, k] = _column_numbers(table, j, columns[j], "a feature column", numbers)

@@ -482,14 +482,32 @@ def is_classification(y):
 '''
 
 _AS_TARGETS = '''
-def as_targets(y, classification):
-    """Class indices of shape (n,), from labels (n,) or (n, 1) or from one-hot rows; for
-    regression, float32 targets of shape (n, k)."""
+def as_targets(ys, classification):
+    """The targets of every part, training first. Classification: class indices 0, 1,
+    ... of shape (n,), from one-hot rows, or from labels (n,) or (n, 1) numbered in
+    sorted order of their values over all the parts (-1/+1 and 3/7 become 0/1; labels
+    0, 1, 2... stay). Regression: float32 targets of shape (n, k)."""
     if not classification:
-        return y.astype(np.float32).reshape(len(y), -1)
-    if y.ndim == 2 and y.shape[1] > 1:
-        return y.argmax(axis=1).astype(np.int64)
-    return y.reshape(-1).astype(np.int64)
+        return [y.astype(np.float32).reshape(len(y), -1) for y in ys]
+    if ys[0].ndim == 2 and ys[0].shape[1] > 1:
+        return [y.argmax(axis=1).astype(np.int64) for y in ys]
+    labels = np.unique(np.concatenate([y.reshape(-1) for y in ys]))
+    if not np.array_equal(labels, np.arange(len(labels))):
+        shown = ", ".join(f"{v:g}" for v in labels)
+        print(f"class labels {shown} are the classes 0 to {len(labels) - 1}")
+    return [np.searchsorted(labels, y.reshape(-1)).astype(np.int64) for y in ys]
+'''
+
+_AS_NAMED_TARGETS = '''
+def as_targets(ys, classification):
+    """The targets of every part, training first. Classification: class indices of
+    shape (n,), from one-hot rows or from labels (n,) or (n, 1), which index the
+    archive's class_names. Regression: float32 targets of shape (n, k)."""
+    if not classification:
+        return [y.astype(np.float32).reshape(len(y), -1) for y in ys]
+    if ys[0].ndim == 2 and ys[0].shape[1] > 1:
+        return [y.argmax(axis=1).astype(np.int64) for y in ys]
+    return [y.reshape(-1).astype(np.int64) for y in ys]
 '''
 
 _READ_TABLE = '''
@@ -826,18 +844,27 @@ def _file_source(project: Project, spec: dict, script_dir: Path | None, data: _D
         _images_source(source)
 
 
-def _file_targets(source: _Source, ys: list[str]) -> None:
-    """Targets of an .npz or .npy file: the project's task, else inferred from all of them."""
+def _targets_line(ys: list[str], flag: str = "True") -> str:
+    """``y, y_test = as_targets([y, y_test], flag)`` (``(y,) = ...`` for one part)."""
+    names = ", ".join(ys)
+    left = f"({names},)" if len(ys) == 1 else names
+    return f"{left} = as_targets([{names}], {flag})"
+
+
+def _file_targets(source: _Source, ys: list[str], named: bool = False) -> None:
+    """Targets of an .npz or .npy file: the project's task, else inferred from all of them;
+    labels numbered as engine.data.files numbers them (``named``: they index the archive's
+    class_names)."""
     data = source.data
     data.task = source.spec.get("task")
-    data.helpers.append(_AS_TARGETS)
+    data.helpers.append(_AS_NAMED_TARGETS if named else _AS_TARGETS)
     if data.task is None:
         data.helpers.append(_IS_CLASSIFICATION)
         data.lines.append("classification = " + " and ".join(f"is_classification({y})" for y in ys))
         flag = "classification"
     else:
         flag = f"classification={data.task == 'classification'}"
-    data.lines += [f"{y} = as_targets({y}, {flag})" for y in ys]
+    data.lines.append(_targets_line(ys, flag))
 
 
 def _npz_source(source: _Source) -> None:
@@ -860,7 +887,7 @@ def _npz_source(source: _Source) -> None:
         data.lines.append("x, x_test = as_inputs(x), as_inputs(x_test)")
     else:
         data.lines.append("x = as_inputs(x)")
-    _file_targets(source, ["y", "y_test"] if data.own_test else ["y"])
+    _file_targets(source, ["y", "y_test"] if data.own_test else ["y"], "class_names" in keys)
 
 
 def _npy_source(source: _Source) -> None:
@@ -926,11 +953,15 @@ def _idx_source(source: _Source) -> None:
     for suffix, images, labels_name in parts:
         data.lines.append(f"x{suffix} = idx_inputs(read_idx({images}))")
         if data.task == "classification":
-            data.lines.append(f"y{suffix} = read_idx({labels_name}).reshape(-1).astype(np.int64)")
+            data.lines.append(f"y{suffix} = read_idx({labels_name})")
         else:
             data.lines.append(
                 f"y{suffix} = read_idx({labels_name}).astype(np.float32).reshape(-1, 1)"
             )
+    if data.task == "classification":
+        # Labels numbered 0..k-1 in sorted order over both parts, as NN Designer does.
+        data.helpers.append(_AS_TARGETS)
+        data.lines.append(_targets_line(["y", "y_test"] if test_labels is not None else ["y"]))
 
 
 def _table_source(source: _Source) -> None:
@@ -1119,6 +1150,14 @@ def _raising_load_data(doc: str, message: str) -> list[str]:
     )
 
 
+def _in_dtype(code: str, dtype: str) -> str:
+    """Data-reading code that makes float32 arrays, made to make ``dtype`` ones instead (the
+    float32 range check of table cells stays: NN Designer keeps it whatever the dtype)."""
+    for old in (".astype(np.float32)", "dtype=np.float32", "np.float32(255.0)"):
+        code = code.replace(old, old.replace("float32", dtype))
+    return code.replace("as float32", f"as {dtype}").replace("float32 targets", f"{dtype} targets")
+
+
 def _load_data(project: Project, graph: Graph, script_dir: Path | None) -> tuple[list[str], _Data]:
     from engine.data import COMMON_KEYS, scale_of
 
@@ -1150,15 +1189,12 @@ def _load_data(project: Project, graph: Graph, script_dir: Path | None) -> tuple
             '"test_split" from the dataset or use the data without its test set'
         )
     np_dtype = f"np.{project.dtype}"
-    lines = data.lines
-    xs, ys = (["x", "x_test"], ["y", "y_test"]) if data.own_test else (["x"], ["y"])
     if project.dtype != "float32":
-        lines += [f"{x} = {x}.astype({np_dtype})" for x in xs]
-        if data.task == "regression":
-            lines += [f"{y} = {y}.astype({np_dtype})" for y in ys]
-        elif data.task is None:
-            lines.append("if not classification:")
-            lines += [f"{_INDENT}{y} = {y}.astype({np_dtype})" for y in ys]
+        # NN Designer reads the data in the project's dtype (engine.data.load_dataset), never
+        # through float32: the script's readers do the same.
+        data.helpers = [_in_dtype(h, project.dtype) for h in data.helpers]
+        data.lines = [_in_dtype(line, project.dtype) for line in data.lines]
+    lines = data.lines
     split = float(project.fit.get("validation_split", 0.0)) > 0
     if data.test_split:
         data.helpers.append(_HOLD_OUT)

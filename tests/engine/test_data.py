@@ -235,7 +235,13 @@ def bad_npz_cases() -> list[tuple[str, dict, dict, list[str]]]:
         ("nan", {"x_train": x_nan, "y_train": y}, {}, ["x_train[17, 3] is nan"]),
         ("inf", {"x": x, "y": y_inf}, {}, ["y[4] is inf"]),
         ("too big", {"x": x_big, "y": y}, {}, ["x[2, 1] is 1e+300", "float32"]),
-        ("negative", {"x": x, "y": y_neg}, {}, ["y[6] is -1", "0 or more"]),
+        # Labels index 'class_names' when it is given (any labels without it: test_labels.py).
+        (
+            "negative",
+            {"x": x, "y": y_neg, "class_names": np.array(["a", "b"])},
+            {},
+            ["y[6] is -1", "0 or more"],
+        ),
         ("text", {"x": np.array([["a"]] * 20), "y": y}, {}, ["'x' has dtype <U1", "not numbers"]),
         ("complex", {"x": x + 1j, "y": y}, {}, ["'x' has dtype complex128"]),
         ("missing y", {"x": x, "z": y}, {}, ["missing key 'y'", "keys present: 'x', 'z'"]),
