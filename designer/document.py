@@ -17,7 +17,14 @@ from PySide6.QtGui import QUndoStack
 
 from engine.errors import NNDError, Problem
 from engine.graph import Graph
-from engine.project import Project, from_dict, load_project, save_project, seed_project
+from engine.project import (
+    Project,
+    from_dict,
+    load_project,
+    save_project,
+    seed_project,
+    weight_key_problems,
+)
 from engine.validate import project_problems
 
 EMPTY_PROJECT: dict = {
@@ -116,6 +123,12 @@ class Document(QObject):
         first = str(self.problems[0])
         more = len(self.problems) - 1
         return first + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+
+    def weight_warnings(self) -> list[str]:
+        """Trained weights the network does not use (for no layer, no such weight, or not
+        fitting the layer), one sentence each: shown when a project is opened, since they
+        would otherwise go unnoticed (the file keeps them; training does not use them)."""
+        return weight_key_problems(self.project, self.graph)
 
     def _validate(self) -> None:
         self.graph, self.problems = project_problems(self.project)

@@ -55,8 +55,9 @@ from designer.settings import (
     set_theme_mode,
 )
 from engine import edits
-from engine.errors import NNDError
+from engine.errors import NNDError, ProjectError
 from engine.graph import INPUT
+from engine.memory import out_of_memory_message
 from engine.project import Project, load_project
 
 APP_NAME = "NN Designer"
@@ -724,7 +725,11 @@ class MainWindow(QMainWindow):
 
     def _replace(self, project: Project, message: str) -> None:
         self.document.replace(project)
-        self.show_message(message)
+        warnings = self.document.weight_warnings()
+        if warnings:
+            # Not an error (the file opened and keeps them) but never silent.
+            message = f"{message}. Note: {' '.join(warnings)}"
+        self.show_message(message, 30000 if warnings else STATUS_MS)
         self.file_opened.emit(str(project.path or ""))
 
     def new_project(self) -> bool:
@@ -771,6 +776,11 @@ class MainWindow(QMainWindow):
             project = load_project(path)
         except NNDError as exc:
             self.show_open_error(exc)
+            return None
+        except MemoryError:  # load_project bounds its reads; this is the last resort
+            self.show_open_error(
+                ProjectError(out_of_memory_message("reading the project"), str(path))
+            )
             return None
         return project if self.maybe_save() else None
 

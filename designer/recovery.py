@@ -12,11 +12,13 @@ Autosave
     The folder is ``QStandardPaths.AppDataLocation/recovery``, or ``$NNDESIGNER_RECOVERY_DIR``.
 
 Interrupted saves
-    :func:`engine.project.atomic_write` writes ``.<name>.<random>.tmp`` beside the target and
-    renames it over the target, so a killed save leaves the old file intact plus at most one
-    such temp file. :func:`save_project_cleanly` (what the designer's Save uses) removes the
-    leftovers of earlier interrupted saves of the same file before writing, so litter never
-    accumulates beyond the one write that may be interrupted now.
+    :func:`engine.project.atomic_write` writes ``.<name>.<pid>-<host>.<random>.tmp`` beside
+    the target and renames it over the target, so a killed save leaves the old file intact
+    plus at most one such temp file. Every save (:func:`engine.project.save_project`, and
+    :func:`save_project_cleanly` here) first removes the leftovers of earlier interrupted saves
+    of the same file whose writer is gone (:func:`engine.project.is_stale_temp_file`: never
+    the temp file of a save still running), so litter never accumulates. The recovery folder's
+    autosave temp files are tidied the same way when a session starts (:meth:`orphans`).
 
 This module imports Qt only inside :class:`RecoveryStore` (the lock), so a headless process can
 use :func:`save_project_cleanly`.
@@ -34,7 +36,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from engine.project import Project, atomic_write, load_project, project_bytes, save_project
+from engine.errors import NNDError
+from engine.project import (
+    Project,
+    atomic_write,
+    load_project,
+    project_bytes,
+    read_json_entry,
+    save_project,
+    temp_files_of,
+)
+from engine.project import remove_stale_temp_files as _remove_stale
 
 RECOVERY_DIR_ENV = "NNDESIGNER_RECOVERY_DIR"
 AUTOSAVE_INTERVAL_MS = 60_000
@@ -46,29 +58,14 @@ SUFFIX = ".nnd"
 # ---------------------------------------------------------------------- interrupted saves
 def temp_files_for(path: str | os.PathLike) -> list[Path]:
     """Temp files that :func:`engine.project.atomic_write` leaves beside ``path`` when a save
-    is interrupted (``.<name>.*.tmp``)."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        return sorted(folder.glob(f".{_glob_escape(path.name)}.*.tmp"))
-    except OSError:
-        return []
-
-
-def _glob_escape(name: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+    is interrupted (``.<name>.*.tmp``), stale or not."""
+    return temp_files_of(path)
 
 
 def remove_stale_temp_files(path: str | os.PathLike) -> int:
-    """Delete the temp files of earlier interrupted saves of ``path``; how many went."""
-    removed = 0
-    for tmp in temp_files_for(path):
-        try:
-            tmp.unlink()
-            removed += 1
-        except OSError:
-            pass
-    return removed
+    """Delete the temp files of earlier interrupted saves of ``path`` whose writer is gone
+    (a running save's temp file stays); how many went."""
+    return _remove_stale(path)
 
 
 def save_project_cleanly(project: Project, path: str | os.PathLike) -> Path:
@@ -117,8 +114,12 @@ class RecoveryEntry:
 
 
 def read_meta(path: Path) -> dict:
-    with zipfile.ZipFile(path) as zf:
-        return json.loads(zf.read(META_ENTRY))
+    """The ``recovery.json`` of an autosave, read with :func:`load_project`'s checks and bounds
+    (an autosave folder is as untrusted as any file). Raises ProjectError."""
+    meta = read_json_entry(path, META_ENTRY)
+    if not isinstance(meta, dict):
+        raise ValueError(f"{META_ENTRY} is not an object")
+    return meta
 
 
 def recovery_bytes(project: Project, original: Path | None) -> bytes:
@@ -203,6 +204,7 @@ class RecoveryStore:
             return []
         from PySide6.QtCore import QLockFile
 
+        self._remove_stale_temp_files()
         entries = []
         for lock_path in self.folder.glob(f"{PREFIX}*{SUFFIX}.lock"):
             # A crashed session that had nothing to recover leaves only its lock: tidy it.
@@ -224,6 +226,18 @@ class RecoveryStore:
             entries.append(_entry(path))
         entries.sort(key=lambda e: e.saved_at, reverse=True)
         return entries
+
+    def _remove_stale_temp_files(self) -> None:
+        """Autosaves killed mid-write leave ``.autosave-<session>.nnd.<pid>-<host>.<r>.tmp``;
+        each session has its own name, so no later save of it would ever remove them."""
+        targets = set()
+        for tmp in self.folder.glob(f".{PREFIX}*{SUFFIX}.*.tmp"):
+            stem = tmp.name[1:]
+            cut = stem.find(SUFFIX + ".")
+            if cut > 0:
+                targets.add(self.folder / stem[: cut + len(SUFFIX)])
+        for target in targets:
+            _remove_stale(target)
 
     def load(self, entry: RecoveryEntry) -> Project:
         """The autosaved project, with ``path`` set to its original file (None if untitled).
@@ -264,5 +278,5 @@ def _entry(path: Path) -> RecoveryEntry:
             original_path=Path(original) if original else None,
             saved_at=datetime.fromisoformat(saved) if isinstance(saved, str) else stamp,
         )
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+    except (NNDError, OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
         return RecoveryEntry(path, path.name, None, stamp, error=str(exc) or type(exc).__name__)
