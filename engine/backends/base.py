@@ -7,6 +7,8 @@ from typing import Protocol
 
 import numpy as np
 
+from engine.errors import DataError
+
 
 @dataclass
 class StepResult:
@@ -19,6 +21,40 @@ class StepResult:
     loss: float
     y_pred: np.ndarray | None = None
     metrics: dict[str, float] | None = None
+
+
+def given_weight(
+    weights: dict[str, dict[str, np.ndarray]],
+    layer: str,
+    wname: str,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+) -> np.ndarray:
+    """``weights[layer][wname]`` checked for a model's variable: present, of ``shape``, and
+    finite once cast to ``dtype`` (1e300 is a finite float64 but inf in float32).
+
+    Raises
+    ------
+    DataError
+        Naming the layer and the weight.
+    """
+    if layer not in weights:
+        raise DataError(f"no weights given for layer '{layer}'")
+    if wname not in weights[layer]:
+        raise DataError(f"no '{wname}' given for layer '{layer}'")
+    new = np.asarray(weights[layer][wname])
+    if new.shape != tuple(shape):
+        raise DataError(f"layer '{layer}' {wname}: expected shape {tuple(shape)}, got {new.shape}")
+    if new.dtype.kind not in "fiub":
+        raise DataError(f"layer '{layer}' {wname}: not numbers ({new.dtype})")
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = new.astype(dtype, copy=False)
+    if not np.isfinite(cast).all():
+        bad = new.reshape(-1)[np.flatnonzero(~np.isfinite(cast.reshape(-1)))[0]].item()
+        raise DataError(
+            f"layer '{layer}' {wname}: holds {bad!r}, which is not a finite {np.dtype(dtype).name}"
+        )
+    return cast
 
 
 class Model(Protocol):

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.backends.base import StepResult
+from engine.backends.base import StepResult, given_weight
 from engine.errors import (
     BackendUnavailableError,
     DataError,
@@ -555,18 +555,10 @@ class TensorFlowModel:
 
     def set_weights(self, weights: dict[str, dict[str, np.ndarray]]) -> None:
         """Copy weights in (shapes are checked; values cast to the model's dtype)."""
-        new_values = []
-        for (layer, wname), v in zip(self._var_keys, self._variables, strict=True):
-            if layer not in weights:
-                raise DataError(f"no weights given for layer '{layer}'")
-            if wname not in weights[layer]:
-                raise DataError(f"no '{wname}' given for layer '{layer}'")
-            new = np.asarray(weights[layer][wname])
-            if new.shape != tuple(v.shape):
-                raise DataError(
-                    f"layer '{layer}' {wname}: expected shape {tuple(v.shape)}, got {new.shape}"
-                )
-            new_values.append(new.astype(self.dtype, copy=False))
+        new_values = [
+            given_weight(weights, layer, wname, tuple(v.shape), np.dtype(self.dtype))
+            for (layer, wname), v in zip(self._var_keys, self._variables, strict=True)
+        ]
         for v, new in zip(self._variables, new_values, strict=True):
             v.assign(new)
 

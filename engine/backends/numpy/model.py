@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from engine.activations import get_activation
-from engine.backends.base import StepResult
+from engine.backends.base import StepResult, given_weight
 from engine.backends.numpy.losses import canonical_loss, compute_loss, metric_value
 from engine.backends.numpy.optimizers import make_optimizer, resolve_optimizer
-from engine.errors import DataError, NonFiniteError
+from engine.errors import NonFiniteError
 from engine.graph import INPUT, Graph, Node
 from engine.initializers import initialize
 
@@ -158,18 +158,14 @@ class NumpyModel:
 
     def set_weights(self, weights: dict[str, dict[str, np.ndarray]]) -> None:
         """Copy weights in (shapes are checked; values cast to the model's dtype)."""
-        for layer, ws in self.weights.items():
-            if layer not in weights:
-                raise DataError(f"no weights given for layer '{layer}'")
-            for wname, arr in ws.items():
-                if wname not in weights[layer]:
-                    raise DataError(f"no '{wname}' given for layer '{layer}'")
-                new = np.asarray(weights[layer][wname])
-                if new.shape != arr.shape:
-                    raise DataError(
-                        f"layer '{layer}' {wname}: expected shape {arr.shape}, got {new.shape}"
-                    )
-                np.copyto(arr, new, casting="unsafe")
+        checked = {
+            (layer, wname): given_weight(weights, layer, wname, arr.shape, arr.dtype)
+            for layer, ws in self.weights.items()
+            for wname, arr in ws.items()
+        }
+        # Only once every weight passed: a refused set leaves the model as it was.
+        for (layer, wname), new in checked.items():
+            np.copyto(self.weights[layer][wname], new)
 
     def flat_weights(self) -> dict[str, np.ndarray]:
         """Copies keyed ``"<layer>/kernel"``, ``"<layer>/bias"``."""
