@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from engine import gradcheck_cli
-from engine.errors import NNDError, NonFiniteError
+from engine.errors import NNDError, NonFiniteError, Problem, ValidationError
 
 SUBCOMMANDS = (
     "train",
@@ -25,6 +25,21 @@ SUBCOMMANDS = (
     "import",
     "screenshot",
 )
+
+#: What each subcommand is doing, for the message of a MemoryError ("ran out of memory while...").
+_DOING = {
+    "train": "training the project",
+    "summary": "summarizing the project",
+    "gradcheck": "checking the gradients",
+    "parity": "comparing the backends",
+    "trace": "tracing a training step",
+    "export": "exporting the project",
+    "import": "importing the model",
+    "screenshot": "rendering the screenshot",
+}
+#: The sides ``screenshot --size`` accepts, in pixels: smaller cannot hold the window's panels,
+#: larger is refused by Qt's raster engine (a 100000x100000 image is 37 GiB and crashes it).
+SCREENSHOT_SIDE = (200, 8192)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -122,6 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     except NNDError as exc:
         print(f"nndesigner: {exc}", file=sys.stderr)
         return exc.exit_code
+    except MemoryError:
+        # NumPy raises it when an allocation fails under the real limit (RLIMIT_AS, a cgroup),
+        # even after the size checks passed: their estimates are lower bounds.
+        from engine.memory import out_of_memory_message
+
+        what = _DOING.get(args.command, f"running {args.command}")
+        print(f"nndesigner: {out_of_memory_message(what)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("nndesigner: interrupted", file=sys.stderr)
         return 130
@@ -137,7 +160,8 @@ def cmd_summary(args) -> int:
     from engine.validate import check_project
 
     project = _load(args.project)
-    graph = check_project(project)
+    # A summary needs no data and no loss: an imported Keras model has neither yet.
+    graph = check_project(project, training=False)
     print(graph.summary_text(project.name))
     return 0
 
@@ -161,14 +185,29 @@ def cmd_train(args) -> int:
     from engine.validate import check_project
 
     project = _load(args.project)
-    fit = project.data.setdefault("fit", {})
-    for key, value in (
-        ("epochs", args.epochs),
-        ("batch_size", args.batch_size),
-        ("seed", args.seed),
-    ):
-        if value is not None:
-            fit[key] = value
+    out = Path(args.output) if args.output else _default_output(project)
+    if out.suffix.lower() != ".nnd":
+        raise NNDError(
+            "the trained project must be written to a .nnd file (it holds the weights)", str(out)
+        )
+    overrides = {
+        key: value
+        for key, value in (
+            ("epochs", args.epochs),
+            ("batch_size", args.batch_size),
+            ("seed", args.seed),
+        )
+        if value is not None
+    }
+    if overrides:
+        fit = project.data.setdefault("fit", {})
+        if not isinstance(fit, dict):
+            from engine.validate import json_kind
+
+            raise ValidationError(
+                [Problem(f"must be an object, got {json_kind(fit)}", field="fit")]
+            )
+        fit.update(overrides)
     if args.backend:
         project.data["backend"] = args.backend
     data_path = None
@@ -177,6 +216,10 @@ def cmd_train(args) -> int:
     if args.data is not None:
         data_path = Path(args.data).expanduser().absolute()
         project.data["dataset"] = _data_spec(project.dataset, data_path, args.target)
+    if "dataset" not in project.data:
+        from engine.validate import NO_DATASET
+
+        raise ValidationError([Problem(NO_DATASET, field="dataset")])
     if args.match:
         from engine.data import load_dataset
         from engine.data.match import match_network_to_data
@@ -189,11 +232,6 @@ def cmd_train(args) -> int:
     f = project.fit
     trainer = Trainer(model, data, f["batch_size"], f["shuffle"], f["seed"])
     epochs = f["epochs"]
-    out = Path(args.output) if args.output else _default_output(project)
-    if out.suffix.lower() != ".nnd":
-        raise NNDError(
-            "the trained project must be written to a .nnd file (it holds the weights)", str(out)
-        )
     quiet = args.quiet
     tty = sys.stdout.isatty()
     if not quiet and project.weights:
@@ -248,6 +286,8 @@ def cmd_train(args) -> int:
 
         # Stored relative to the trained file, where it will be opened from.
         project.data["dataset"]["path"] = relative_data_path(data_path, out.absolute().parent)
+    else:
+        rebase_data_paths(project, out)
     save_project(project, out)
     if result is not None and result.error is not None:
         print(f"nndesigner: {result.error}", file=sys.stderr)
@@ -271,6 +311,37 @@ def _data_spec(current: dict, path: Path, target: str | None) -> dict:
     return spec
 
 
+#: The dataset keys that hold a file path (relative ones are read from the project's folder).
+DATA_PATH_KEYS = ("path", "y_path", "labels_path")
+
+
+def rebase_data_paths(project, out: Path) -> None:
+    """Rewrite the relative data paths of ``project`` for saving it to ``out``.
+
+    A relative path is read from the folder of the project file; saved into another folder,
+    it would point elsewhere. Each one is resolved from the project's folder and stored again
+    relative to ``out``'s folder (or absolute when that is too far, see
+    ``engine.data.relative_data_path``). Absolute paths, and every path when the folders are
+    the same, are left as they are.
+    """
+    from engine.data import relative_data_path, resolve_path
+
+    spec = project.data.get("dataset")
+    if not isinstance(spec, dict):
+        return
+    old = project.base_dir.absolute() if project.base_dir is not None else Path.cwd()
+    new = out.absolute().parent
+    if old == new:
+        return
+    for key in DATA_PATH_KEYS:
+        value = spec.get(key)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        if Path(value).expanduser().is_absolute():
+            continue
+        spec[key] = relative_data_path(resolve_path(value, old), new)
+
+
 def _default_output(project) -> Path:
     path = project.path
     if path is None:
@@ -290,6 +361,8 @@ def _first_batch(project, graph, batch_size: int, dtype: str | None = None):
 def cmd_parity(args) -> int:
     from engine.parity import parity_report
 
+    if args.batch_size < 1:
+        raise NNDError(f"--batch-size must be at least 1, got {args.batch_size}")
     report = parity_report(_load(args.project), batch_size=args.batch_size)
     print(report.text())
     return 0 if report.ok else 1
@@ -319,8 +392,11 @@ def cmd_trace(args) -> int:
 
 def cmd_export(args) -> int:
     from engine.export import export_project
+    from engine.validate import check_project
 
     project = _load(args.project)
+    # Validated here first (no data, no loss needed): the exporter reads the spec as valid.
+    check_project(project, training=False)
     out = Path(args.output) if args.output else Path(args.project).with_suffix(".py")
     for path in export_project(project, out):
         print(f"Wrote {path}")
@@ -331,21 +407,52 @@ def cmd_import(args) -> int:
     from engine.export import import_keras_model
     from engine.project import save_project
 
-    project = import_keras_model(args.model)
     out = Path(args.output) if args.output else Path(args.model).with_suffix(".nnd")
+    project = import_keras_model(args.model)
+    if project.weights and out.suffix.lower() != ".nnd":
+        raise NNDError(
+            "the imported model has weights: write it to a .nnd file, which holds them "
+            "(a .json project holds none)",
+            str(out),
+        )
+    rebase_data_paths(project, out)
     save_project(project, out)
     print(f"Wrote {out}")
     return 0
 
 
+def screenshot_size(text: str) -> tuple[int, int]:
+    """``"1600x1000"`` -> ``(1600, 1000)``; each side within :data:`SCREENSHOT_SIDE`.
+
+    Raises
+    ------
+    NNDError
+        When ``text`` is not WIDTHxHEIGHT or a side is out of range.
+    """
+    lo, hi = SCREENSHOT_SIDE
+    parts = text.strip().lower().split("x")
+    digits = [p.strip() for p in parts]
+    if len(digits) != 2 or not all(d.isascii() and d.isdigit() and len(d) < 7 for d in digits):
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise NNDError(f"--size must look like 1600x1000 (WIDTHxHEIGHT in pixels), got {shown!r}")
+    w, h = (int(d) for d in digits)
+    if not (lo <= w <= hi and lo <= h <= hi):
+        raise NNDError(f"--size: each side must be from {lo} to {hi} pixels, got {w}x{h}")
+    return w, h
+
+
 def cmd_screenshot(args) -> int:
-    try:
-        w, h = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        raise NNDError(f"--size must look like 1600x1000, got {args.size!r}") from None
+    w, h = screenshot_size(args.size)
+    if args.train_epochs < 0:
+        raise NNDError(f"--train-epochs must be 0 or more, got {args.train_epochs}")
     from designer.app import screenshot
 
-    screenshot(args.project, args.output, (w, h), train_epochs=args.train_epochs)
+    try:
+        screenshot(args.project, args.output, (w, h), train_epochs=args.train_epochs)
+    except OSError as exc:
+        if exc.strerror:
+            raise NNDError(f"could not be written: {exc.strerror}", args.output) from None
+        raise NNDError(str(exc)) from None  # designer.app's own sentence names the file
     print(f"Saved {args.output}")
     return 0
 

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from engine.errors import Problem, ValidationError
+from engine.initializers import shape_problem
 from engine.layers import LAYER_TYPES, LayerType, Shape, ShapeProblem, format_shape
 
 INPUT = "input"
@@ -393,6 +394,15 @@ def analyze_model(model: dict) -> tuple[Graph | None, list[Problem]]:
             shapes[n] = in_shapes[0]
             continue
         shapes[n] = out
+        bad_init = False
+        for weight, wshape in ltype.weight_shapes(cfg, in_shapes).items():
+            key = f"{weight}_initializer"
+            msg = shape_problem(cfg[key], wshape) if key in cfg else None
+            if msg:
+                problems.append(Problem(msg, layer=n, field=key))
+                bad_init = True
+        if bad_init:
+            continue
         nodes.append(
             Node(
                 name=n,

@@ -73,6 +73,13 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float: 10**400
+        return False
+
+
 def parse_initializer(spec: object) -> tuple[str, dict[str, Any]]:
     """Resolve a spec to ``(snake_name, full config)``; raise ValueError with a message."""
     expected = ", ".join(INITIALIZER_NAMES)
@@ -126,7 +133,7 @@ def _check_values(name: str, config: dict[str, Any]) -> None:
     for key in ("mean", "stddev", "minval", "maxval"):
         if key in config:
             value = config[key]
-            if not _is_number(value) or not math.isfinite(value):
+            if not _is_number(value) or not _is_finite(value):
                 raise ValueError(
                     f"initializer {name!r}: {key!r} must be a finite number, got {value!r}"
                 )
@@ -171,6 +178,40 @@ def check_initializer(spec: object) -> str | None:
         parse_initializer(spec)
     except ValueError as exc:
         return str(exc)
+    return None
+
+
+def shape_problem(spec: object, shape: tuple[int, ...]) -> str | None:
+    """Say what keeps a valid spec from initializing a weight of ``shape``.
+
+    ``input_axes`` and ``output_axes`` index the weight's axes (negative ones from the end, as
+    in Keras' ``compute_fans``); an axis beyond the weight's rank has no size.
+
+    Parameters
+    ----------
+    spec : str or dict
+        A spec that :func:`check_initializer` accepts.
+    shape : tuple of int
+        The weight's shape, e.g. ``(n_in, n_out)`` for a Dense kernel, ``(n_out,)`` for a bias.
+
+    Returns
+    -------
+    str or None
+        None when the spec can initialize the weight, else a message naming the axis.
+    """
+    try:
+        name, config = parse_initializer(spec)
+    except ValueError as exc:
+        return str(exc)
+    rank = len(shape)
+    for key in ("input_axes", "output_axes"):
+        for axis in config.get(key) or ():
+            if not -rank <= axis < rank:
+                return (
+                    f"initializer {name!r}: {key!r} holds axis {axis}, but the weight has "
+                    f"{rank} ax{'is' if rank == 1 else 'es'} (shape {tuple(shape)}); use axes "
+                    f"from {-rank} to {rank - 1}"
+                )
     return None
 
 

@@ -48,35 +48,40 @@ class Param:
             return None if self.nullable else "must be set"
         if self.kind == "int":
             if isinstance(value, bool) or not isinstance(value, int):
-                return f"must be an integer, got {value!r}"
+                return f"must be an integer, got {_short(value)}"
         elif self.kind == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return f"must be a number, got {value!r}"
-            if not math.isfinite(value):
-                return f"must be finite, got {value!r}"
+                return f"must be a number, got {_short(value)}"
+            try:
+                finite = math.isfinite(value)
+            except OverflowError:  # an integer too large for a float: 10**400
+                finite = False
+            if not finite:
+                return f"must be finite, got {_short(value)}"
         elif self.kind == "bool":
             if not isinstance(value, bool):
-                return f"must be true or false, got {value!r}"
+                return f"must be true or false, got {_short(value)}"
         elif self.kind == "activation":
             if not isinstance(value, str) or value not in ACTIVATION_NAMES:
                 return (
-                    f"unknown activation {value!r}; expected one of {', '.join(ACTIVATION_NAMES)}"
+                    f"unknown activation {_short(value)}; expected one of "
+                    f"{', '.join(ACTIVATION_NAMES)}"
                 )
         elif self.kind == "initializer":
             return check_initializer(value)
         elif self.kind == "name":
             if not isinstance(value, str) or not value.strip():
-                return f"must be a non-empty text, got {value!r}"
+                return f"must be a non-empty text, got {_short(value)}"
             if value == "input" or "/" in value:
-                return f"{value!r} cannot be used as a layer name"
+                return f"{_short(value)} cannot be used as a layer name"
         if self.kind in ("int", "float"):
             if self.minimum is not None and value < self.minimum:
-                return f"must be at least {self.minimum:g}, got {value!r}"
+                return f"must be at least {self.minimum:g}, got {_short(value)}"
             if self.maximum is not None:
                 if self.exclusive_max and value >= self.maximum:
-                    return f"must be below {self.maximum:g}, got {value!r}"
+                    return f"must be below {self.maximum:g}, got {_short(value)}"
                 if not self.exclusive_max and value > self.maximum:
-                    return f"must be at most {self.maximum:g}, got {value!r}"
+                    return f"must be at most {self.maximum:g}, got {_short(value)}"
         return None
 
 
@@ -96,6 +101,8 @@ class LayerType:
     flops: Callable[[dict, list[Shape], Shape], int] = lambda config, shapes, out: 0
     merge: bool = False
     weight_names: Callable[[dict], tuple[str, ...]] = lambda config: ()
+    # The shape of each weight, from the resolved config and the input shapes.
+    weight_shapes: Callable[[dict, list[Shape]], dict[str, Shape]] = lambda config, shapes: {}
     has_activation: bool = False
     extra_keys: tuple[str, ...] = field(default=())
 
@@ -142,6 +149,12 @@ class LayerType:
         return problems
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages about hostile values."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _prod(shape: Shape) -> int:
     return int(math.prod(shape))
 
@@ -179,6 +192,14 @@ def _dense_flops(config: dict, shapes: list[Shape], out: Shape) -> int:
 
 def _dense_weights(config: dict) -> tuple[str, ...]:
     return ("kernel", "bias") if config.get("use_bias", True) else ("kernel",)
+
+
+def _dense_weight_shapes(config: dict, shapes: list[Shape]) -> dict[str, Shape]:
+    units = int(config["units"])
+    out = {"kernel": (shapes[0][-1], units)}
+    if config.get("use_bias", True):
+        out["bias"] = (units,)
+    return out
 
 
 def _flatten_shape(config: dict, shapes: list[Shape]) -> Shape:
@@ -252,6 +273,7 @@ LAYER_TYPES: dict[str, LayerType] = {
             _dense_params,
             _dense_flops,
             weight_names=_dense_weights,
+            weight_shapes=_dense_weight_shapes,
             has_activation=True,
         ),
         LayerType(

@@ -1,5 +1,10 @@
 """Whole-project validation: the model, compile/fit settings, dataset spec, and the fit between
-the network, the loss and the data. Every problem names the layer and field at fault."""
+the network, the loss and the data. Every problem names the layer and field at fault.
+
+Two levels: :func:`check_project` (``training=True``, the default) demands what training needs
+(a dataset, a loss, a network that fits in memory); ``training=False`` checks only what the
+model and settings say, so that a model imported from Keras without a dataset or compile
+settings can be summarized and exported."""
 
 from __future__ import annotations
 
@@ -28,27 +33,48 @@ TOP_KEYS_KNOWN = (
 )
 
 
+#: What a command that needs data says of a project without a dataset (an imported model).
+NO_DATASET = (
+    "this project has no dataset; set one in the Dataset panel, or pass --data FILE to "
+    "nndesigner train"
+)
+#: The largest seed: Keras' set_random_seed seeds NumPy's legacy generator, which takes 32 bits.
+MAX_SEED = 2**32 - 1
+
+
 def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+def compile_section(project) -> dict:
+    """The project's ``compile`` object, or ``{}`` when it is missing or not an object (that
+    is reported by :func:`settings_problems`)."""
+    comp = project.data.get("compile")
+    return comp if isinstance(comp, dict) else {}
 
 
 def optimizer_class(project) -> str | None:
     """The resolved optimizer class name, or None when the spec is invalid."""
     try:
-        return resolve_optimizer(project.compile.get("optimizer", "rmsprop"))[0]
+        return resolve_optimizer(compile_section(project).get("optimizer", "rmsprop"))[0]
     except (ValueError, TypeError):
         return None
 
 
-def settings_problems(project) -> list[Problem]:
-    """Problems in compile, fit, dataset, backend and dtype (not the layers)."""
+def settings_problems(project, training: bool = True) -> list[Problem]:
+    """Problems in compile, fit, dataset, backend and dtype (not the layers).
+
+    With ``training`` False, a project without a ``dataset`` or without a ``compile`` section
+    (a Keras model imported uncompiled) is not at fault: only what is there is checked.
+    """
     from engine.data import dataset_param_problems
 
     problems: list[Problem] = []
     data = project.data
     comp = data.get("compile", {})
-    if not isinstance(comp, dict):
-        problems.append(Problem("must be an object", field="compile"))
+    comp_ok = isinstance(comp, dict)
+    if not comp_ok:
+        problems.append(Problem(f"must be an object, got {json_kind(comp)}", field="compile"))
         comp = {}
     for key in comp:
         if key not in COMPILE_KEYS:
@@ -62,14 +88,17 @@ def settings_problems(project) -> list[Problem]:
     except (ValueError, TypeError) as exc:
         problems.append(Problem(str(exc), field="compile.optimizer"))
     loss = comp.get("loss")
+    uncompiled = "compile" not in data
     if loss is None:
-        if opt_class not in (None, "Perceptron"):
-            problems.append(
-                Problem(
-                    "is required (only the Perceptron optimizer needs no loss)",
-                    field="compile.loss",
-                )
+        # A compile that is not an object is reported once, above, not again as a lost loss.
+        if opt_class not in (None, "Perceptron") and comp_ok and (training or not uncompiled):
+            why = (
+                "the model has no compile settings (imported uncompiled?); choose a loss to "
+                "train it"
+                if uncompiled
+                else "is required (only the Perceptron optimizer needs no loss)"
             )
+            problems.append(Problem(why, field="compile.loss"))
     else:
         try:
             canonical_loss(loss)
@@ -78,14 +107,16 @@ def settings_problems(project) -> list[Problem]:
 
             problems.append(
                 Problem(
-                    f"unknown loss {loss!r}; expected one of {', '.join(LOSS_NAMES)}",
+                    f"unknown loss {_short(loss)}; expected one of {', '.join(LOSS_NAMES)}",
                     field="compile.loss",
                 )
             )
     metrics = comp.get("metrics", [])
     if not isinstance(metrics, list):
         problems.append(
-            Problem(f'must be a list like ["accuracy"], got {metrics!r}', field="compile.metrics")
+            Problem(
+                f'must be a list like ["accuracy"], got {_short(metrics)}', field="compile.metrics"
+            )
         )
     else:
         for m in metrics:
@@ -96,27 +127,35 @@ def settings_problems(project) -> list[Problem]:
 
                 problems.append(
                     Problem(
-                        f"unknown metric {m!r}; expected one of {', '.join(METRIC_NAMES)}",
+                        f"unknown metric {_short(m)}; expected one of {', '.join(METRIC_NAMES)}",
                         field="compile.metrics",
                     )
                 )
 
     fit = data.get("fit", {})
     if not isinstance(fit, dict):
-        problems.append(Problem("must be an object", field="fit"))
+        problems.append(Problem(f"must be an object, got {json_kind(fit)}", field="fit"))
         fit = {}
     for key in fit:
         if key not in FIT_KEYS:
             problems.append(
                 Problem(f"unknown key; known: {', '.join(FIT_KEYS)}", field=f"fit.{key}")
             )
-    for key, lo in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
+    for key, lo in (("epochs", 1), ("batch_size", 1)):
         if key in fit and (not _is_int(fit[key]) or fit[key] < lo):
             problems.append(
                 Problem(
-                    f"must be an integer of at least {lo}, got {fit[key]!r}", field=f"fit.{key}"
+                    f"must be an integer of at least {lo}, got {_short(fit[key])}",
+                    field=f"fit.{key}",
                 )
             )
+    if "seed" in fit and (not _is_int(fit["seed"]) or not 0 <= fit["seed"] <= MAX_SEED):
+        problems.append(
+            Problem(
+                f"must be an integer from 0 to {MAX_SEED}, got {_short(fit['seed'])}",
+                field="fit.seed",
+            )
+        )
     if "validation_split" in fit:
         v = fit["validation_split"]
         if (
@@ -126,15 +165,20 @@ def settings_problems(project) -> list[Problem]:
             or not math.isfinite(v)
         ):
             problems.append(
-                Problem(f"must be a number in [0, 1), got {v!r}", field="fit.validation_split")
+                Problem(
+                    f"must be a number in [0, 1), got {_short(v)}", field="fit.validation_split"
+                )
             )
     if "shuffle" in fit and not isinstance(fit["shuffle"], bool):
         problems.append(
-            Problem(f"must be true or false, got {fit['shuffle']!r}", field="fit.shuffle")
+            Problem(f"must be true or false, got {_short(fit['shuffle'])}", field="fit.shuffle")
         )
 
     ds = data.get("dataset")
-    if not isinstance(ds, dict):
+    if ds is None and "dataset" not in data:
+        if training:
+            problems.append(Problem(NO_DATASET, field="dataset"))
+    elif not isinstance(ds, dict):
         problems.append(
             Problem(
                 'must be an object like {"name": "digits"} or {"path": "data.npz"}', field="dataset"
@@ -147,21 +191,49 @@ def settings_problems(project) -> list[Problem]:
     if data.get("backend", "numpy") not in BACKENDS:
         problems.append(
             Problem(
-                f"must be one of {', '.join(BACKENDS)}, got {data.get('backend')!r}",
+                f"must be one of {', '.join(BACKENDS)}, got {_short(data.get('backend'))}",
                 field="backend",
             )
         )
     if data.get("dtype", "float32") not in DTYPES:
         problems.append(
-            Problem(f"must be one of {', '.join(DTYPES)}, got {data.get('dtype')!r}", field="dtype")
+            Problem(
+                f"must be one of {', '.join(DTYPES)}, got {_short(data.get('dtype'))}",
+                field="dtype",
+            )
         )
     if "name" in data and not isinstance(data["name"], str):
-        problems.append(Problem(f"must be a text, got {data['name']!r}", field="name"))
+        problems.append(Problem(f"must be a text, got {_short(data['name'])}", field="name"))
     return problems
 
 
-def combination_problems(project, graph: Graph) -> list[Problem]:
-    """Problems that need both the graph and the settings (sign/Perceptron, memory)."""
+def json_kind(value) -> str:
+    """A JSON value's kind as a person names it: ``[1]`` -> ``a list``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a text"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def _short(value, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a 5000-digit number stays readable."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long for repr (sys.int_info.str_digits_check_threshold)
+        return f"a {value.bit_length()}-bit integer"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def combination_problems(project, graph: Graph, training: bool = True) -> list[Problem]:
+    """Problems that need both the graph and the settings (sign/Perceptron, and with
+    ``training`` whether training fits in memory)."""
     problems: list[Problem] = []
     opt_class = optimizer_class(project)
     for node in graph.nodes:
@@ -202,7 +274,17 @@ def combination_problems(project, graph: Graph) -> list[Problem]:
     if project.backend == "tensorflow":
         from engine.backends.tensorflow import unsupported_problems
 
-        problems += unsupported_problems(graph, project.compile.get("optimizer", "rmsprop"))
+        problems += unsupported_problems(
+            graph, compile_section(project).get("optimizer", "rmsprop")
+        )
+    if training:
+        problems += _memory_problems(project, graph)
+    return problems
+
+
+def _memory_problems(project, graph: Graph) -> list[Problem]:
+    """Training must fit in the real limit (RAM, ``ulimit -v``, the cgroup's)."""
+    problems: list[Problem] = []
     fit = project.fit
     batch = fit.get("batch_size", 32) if _is_int(fit.get("batch_size")) else 32
     need = memory_estimate(graph, project.dtype if project.dtype in DTYPES else "float32", batch)
@@ -211,7 +293,7 @@ def combination_problems(project, graph: Graph) -> list[Problem]:
         problems.append(
             Problem(
                 f"the network is too large for this machine: training it needs about "
-                f"{format_bytes(need)} (weights, gradients, optimizer state and one batch of "
+                f"{_format_need(need)} (weights, gradients, optimizer state and one batch of "
                 f"activations) but the limit here is {limit.describe()}",
                 field="model",
             )
@@ -219,18 +301,32 @@ def combination_problems(project, graph: Graph) -> list[Problem]:
     return problems
 
 
-def project_problems(project) -> tuple[Graph | None, list[Problem]]:
-    """Every problem of the project that can be found without loading data."""
+def _format_need(nbytes: int) -> str:
+    # A network of 10**400 units needs more bytes than a float can hold.
+    limit = 1 << 60
+    return format_bytes(nbytes) if nbytes < limit else f"more than {format_bytes(limit)}"
+
+
+def project_problems(project, training: bool = True) -> tuple[Graph | None, list[Problem]]:
+    """Every problem of the project that can be found without loading data.
+
+    ``training`` False leaves out what only training needs: a dataset, a loss when the project
+    has no compile section, and the memory check (see :func:`settings_problems`).
+    """
     graph, problems = analyze_model(project.model)
-    problems = problems + settings_problems(project)
+    problems = problems + settings_problems(project, training)
     if graph is not None:
-        problems += combination_problems(project, graph)
+        problems += combination_problems(project, graph, training)
     return graph, problems
 
 
-def check_project(project) -> Graph:
-    """Validate everything except the data; return the graph or raise ValidationError."""
-    graph, problems = project_problems(project)
+def check_project(project, training: bool = True) -> Graph:
+    """Validate everything except the data; return the graph or raise ValidationError.
+
+    ``training`` False checks only what a summary or an export needs (see
+    :func:`project_problems`).
+    """
+    graph, problems = project_problems(project, training)
     if problems:
         raise ValidationError(problems)
     assert graph is not None
@@ -251,7 +347,7 @@ def data_fit_problems(project, graph: Graph, dataset) -> list[Problem]:
         )
     out = graph.output_node
     width = out.output_shape[-1]
-    loss_raw = project.compile.get("loss")
+    loss_raw = compile_section(project).get("loss")
     loss = canonical_loss(loss_raw) if loss_raw is not None else None
     opt_class = optimizer_class(project)
     cls = dataset.task == "classification"
@@ -370,7 +466,7 @@ def encode_targets(
     if opt_class == "Perceptron":
         # The seed's rule works on targets -1/+1; 0/1 labels map to them.
         return np.where(y.reshape(-1, 1) > 0, 1.0, -1.0).astype(dtype)
-    loss_raw = project.compile.get("loss")
+    loss_raw = compile_section(project).get("loss")
     loss = canonical_loss(loss_raw) if loss_raw is not None else None
     if task != "classification":
         y2 = y.reshape(len(y), -1)

@@ -445,7 +445,9 @@ def _compile_settings(model) -> dict:
         cc = model.get_compile_config()
     except Exception:  # noqa: BLE001 - no compile settings to read
         return {}
-    if not cc:
+    if not cc or cc.get("loss") is None:
+        # Compiled without a loss (Keras allows it for models that add their own): NN Designer
+        # cannot train with an optimizer alone, so the project is taken as uncompiled.
         return {}
     for key in ("loss_weights", "weighted_metrics"):
         if cc.get(key):

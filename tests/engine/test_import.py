@@ -294,3 +294,133 @@ def test_a_layer_named_input_is_renamed(tmp_path):
         "input_2/bias",
         "input_2/kernel",
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# Imported projects are first-class: every command that needs no data works on them
+# --------------------------------------------------------------------------------------------
+
+
+def imported(saved, tmp_path, name: str) -> Path:
+    """``nndesigner import`` of one of the saved models, to a .nnd in a folder of its own."""
+    from engine import cli
+
+    out = tmp_path / "projects" / f"{Path(name).stem}.nnd"
+    out.parent.mkdir(exist_ok=True)
+    assert cli.main(["import", str(saved[name]), "-o", str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize("name", ["seq.keras", "uncompiled.keras", "graph.h5"])
+def test_summary_of_an_imported_project(saved, tmp_path, capsys, name):
+    from engine import cli
+
+    nnd = imported(saved, tmp_path, name)
+    capsys.readouterr()
+    assert cli.main(["summary", str(nnd)]) == 0
+    out = capsys.readouterr().out
+    expected = load_project(nnd)
+    for layer in expected.layers:
+        assert f"{layer['config']['name']} ({layer['class_name']})" in out
+    total = sum(w.size for w in expected.weights.values())
+    assert f"Total params: {total:,}" in out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", "--epochs", "1"],
+        ["trace", "-o", "trace.json"],
+        ["gradcheck"],
+        ["parity"],
+    ],
+    ids=lambda c: c[0],
+)
+def test_commands_that_need_data_say_so_on_an_imported_project(saved, tmp_path, capsys, command):
+    from engine import cli
+
+    nnd = imported(saved, tmp_path, "seq.keras")
+    before = nnd.read_bytes()
+    capsys.readouterr()
+    argv = [
+        command[0],
+        str(nnd),
+        *[str(tmp_path / a) if a.endswith(".json") else a for a in command[1:]],
+    ]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "this project has no dataset" in err and "--data FILE" in err
+    assert "Traceback" not in err
+    assert nnd.read_bytes() == before  # nothing written over the project
+    assert not (tmp_path / "trace.json").exists()
+
+
+def test_an_imported_project_trains_on_data_given_with_data(saved, tmp_path, capsys):
+    from engine import cli
+
+    nnd = imported(saved, tmp_path, "seq.keras")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.normal(size=(30, 4)), y=np.arange(30) % 3)
+    out = tmp_path / "trained.nnd"
+    argv = ["train", str(nnd), "--data", str(tmp_path / "d.npz"), "--epochs", "1", "-o", str(out)]
+    assert cli.main([*argv, "--quiet"]) == 0, capsys.readouterr().err
+    trained = load_project(out)
+    assert trained.data["dataset"]["path"] == "d.npz"  # relative to the trained file
+    assert not np.array_equal(
+        trained.weights["out/kernel"], load_project(nnd).weights["out/kernel"]
+    )
+
+
+def test_an_uncompiled_project_needs_a_loss_to_train(saved, tmp_path, capsys):
+    from engine import cli
+
+    nnd = imported(saved, tmp_path, "uncompiled.keras")
+    np.savez(tmp_path / "d.npz", x=np.zeros((8, 3)), y=np.zeros((8, 2)))
+    capsys.readouterr()
+    assert cli.main(["train", str(nnd), "--data", str(tmp_path / "d.npz"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "compile.loss" in err and "no compile settings" in err and "Traceback" not in err
+
+
+def test_an_uncompiled_project_exports_a_runnable_script(saved, tmp_path, capsys):
+    from engine import cli
+
+    nnd = imported(saved, tmp_path, "uncompiled.keras")
+    script = tmp_path / "uncompiled.py"
+    assert cli.main(["export", str(nnd), "-o", str(script)]) == 0, capsys.readouterr().err
+    code = script.read_text()
+    assert not any(
+        line.strip().startswith(("model.compile(", "model.fit(")) for line in code.splitlines()
+    )
+    assert "no compile settings" in code
+    spec = importlib.util.spec_from_file_location("exported_uncompiled", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.build_model()
+    assert model.compiled is False
+    expected = load_project(nnd).weights
+    np.testing.assert_array_equal(model.get_layer("only").kernel.numpy(), expected["only/kernel"])
+    module.main()  # builds the model and prints its summary; trains nothing
+    assert "only (Dense)" in capsys.readouterr().out
+
+
+def test_a_model_compiled_without_a_loss_imports_as_uncompiled(tmp_path, capsys):
+    from engine import cli
+
+    model = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2, name="d")])
+    model.compile(optimizer="adam")
+    model.save(tmp_path / "noloss.keras")
+    project = import_keras_model(tmp_path / "noloss.keras")
+    assert "compile" not in project.data
+    save_project(project, tmp_path / "noloss.nnd")
+    assert cli.main(["summary", str(tmp_path / "noloss.nnd")]) == 0
+    assert "d (Dense)" in capsys.readouterr().out
+
+
+def test_import_to_a_json_project_would_drop_the_weights_and_is_refused(saved, tmp_path, capsys):
+    from engine import cli
+
+    out = tmp_path / "seq.json"
+    assert cli.main(["import", str(saved["seq.keras"]), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "write it to a .nnd file" in err and str(out) in err and not out.exists()

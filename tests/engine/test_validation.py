@@ -287,3 +287,118 @@ def test_regression_target_with_classification_loss():
     graph = build_graph(project)
     probs = data_fit_problems(project, graph, _ds(task="regression"))
     assert probs and "numeric target" in str(probs[0])
+
+
+# ------------------------------------------------------------------------------------------------
+# Wrong JSON types, numbers too large for a float, and what a project without data may skip
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("section", ["compile", "fit"])
+@pytest.mark.parametrize(
+    "value, kind", [([1], "a list"), (None, "null"), ("x", "a text"), (3, "a number")]
+)
+def test_a_section_that_is_not_an_object(section, value, kind):
+    texts, problems = problems_of(mlp(**{section: value}))
+    assert texts == [f"{section}: must be an object, got {kind}"]
+
+
+def test_a_project_without_dataset_or_compile_needs_them_only_to_train():
+    data = mlp()
+    del data["dataset"], data["compile"]
+    project = from_dict(data)
+    assert project_problems(project, training=False)[1] == []
+    check_project(project, training=False)  # what summary and export run
+    _, problems = project_problems(project)
+    by_field = {p.field: str(p) for p in problems}
+    assert set(by_field) == {"dataset", "compile.loss"}
+    assert "this project has no dataset" in by_field["dataset"]
+    assert "no compile settings" in by_field["compile.loss"]
+
+
+def test_compile_settings_without_a_loss_are_incomplete_even_without_training():
+    data = mlp(compile={"optimizer": "adam"})
+    _, problems = project_problems(from_dict(data), training=False)
+    assert [p.field for p in problems] == ["compile.loss"]
+
+
+def test_memory_is_checked_only_for_training():
+    layers = [{"class_name": "Dense", "config": {"name": "huge", "units": 10_000_000}}]
+    project = from_dict(with_layers(layers, input_shape=(100_000,)))
+    assert check_project(project, training=False).total_params == 1_000_010_000_000
+    with pytest.raises(ValidationError, match="too large"):
+        check_project(project)
+
+
+@pytest.mark.parametrize(
+    "place, value, needle",
+    [
+        (("model", "layers", 1, "config", "rate"), 10**400, "must be finite"),
+        (
+            ("compile", "optimizer"),
+            {"class_name": "SGD", "config": {"learning_rate": 10**400}},
+            "'learning_rate' must be a number",
+        ),
+        (
+            ("compile", "optimizer"),
+            {"class_name": "SGD", "config": {"clipnorm": -(10**400)}},
+            "'clipnorm' must be a number",
+        ),
+        (
+            ("model", "layers", 0, "config", "kernel_initializer"),
+            {"class_name": "RandomNormal", "config": {"mean": 10**400}},
+            "'mean' must be a finite number",
+        ),
+        (("fit", "batch_size"), 10**400, "more than 1,024.0 PiB"),
+        (("fit", "epochs"), -(10**5000), "got a 16610-bit integer"),
+    ],
+    ids=["rate", "learning_rate", "clipnorm", "mean", "batch_size", "epochs"],
+)
+def test_numbers_too_large_for_a_float_are_problems_not_crashes(place, value, needle):
+    data = mlp()
+    node = data
+    for key in place[:-1]:
+        node = node[key]
+    node[place[-1]] = value
+    texts, _ = problems_of(data)
+    assert any(needle in t for t in texts), texts
+
+
+def test_initializer_axes_must_index_the_weight():
+    def kernel_init(input_axes, output_axes):
+        return {
+            "class_name": "GlorotNormal",
+            "config": {"input_axes": input_axes, "output_axes": output_axes},
+        }
+
+    layers = [
+        {
+            "class_name": "Dense",
+            "config": {"name": "d", "units": 3, "kernel_initializer": kernel_init([0], [5])},
+        }
+    ]
+    text, p = one(with_layers(layers))
+    assert (p.layer, p.field) == ("d", "kernel_initializer")
+    assert "axis 5, but the weight has 2 axes (shape (4, 3)); use axes from -2 to 1" in text
+    layers[0]["config"]["kernel_initializer"] = kernel_init([-2], [-1])
+    assert problems_of(with_layers(layers))[1] == []
+    layers[0]["config"]["kernel_initializer"] = "glorot_normal"
+    layers[0]["config"]["bias_initializer"] = kernel_init([0], [1])
+    text, p = one(with_layers(layers))
+    assert p.field == "bias_initializer" and "the weight has 1 axis (shape (3,))" in text
+    # Without a bias there is no bias weight to initialize, so nothing to check.
+    layers[0]["config"]["use_bias"] = False
+    assert problems_of(with_layers(layers))[1] == []
+
+
+@pytest.mark.parametrize("name", ["a/b", "has space", "_lead", "tab\\t", "ünï"])
+def test_optimizer_name_must_be_one_keras_accepts(name):
+    comp = {"optimizer": {"class_name": "Adam", "config": {"name": name}}, "loss": "mse"}
+    text, p = one(mlp(compile=comp))
+    assert p.field == "compile.optimizer" and "'name' must be a name Keras accepts" in text
+
+
+@pytest.mark.parametrize("name", [None, "", "adam", "Adam.2", "opt-1>x", "9lives"])
+def test_optimizer_names_keras_accepts(name):
+    comp = {"optimizer": {"class_name": "Adam", "config": {"name": name}}, "loss": "mse"}
+    assert problems_of(mlp(compile=comp))[1] == []

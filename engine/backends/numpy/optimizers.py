@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,9 @@ _GENERIC_DEFAULTS: dict[str, Any] = {
 }
 
 _SPEC_KEYS = frozenset({"class_name", "config", "module", "registered_name"})
+# TensorFlow opens a name scope with the optimizer's name, whose pattern is this (a root scope
+# name); Keras refuses "/" in variable names, which the optimizer's slots are prefixed with.
+_KERAS_OPTIMIZER_NAME = re.compile(r"(?:[A-Za-z0-9.][A-Za-z0-9_.>-]*)?")
 _BY_LOWER = {name.lower(): name for name in OPTIMIZER_NAMES}
 
 
@@ -76,7 +80,13 @@ def _defaults(class_name: str) -> dict[str, Any]:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite JSON number; an integer too large for a float (10**400) is not one."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _check_config(cls: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -105,6 +115,12 @@ def _check_config(cls: str, config: dict[str, Any]) -> dict[str, Any]:
 
     if config["name"] is not None and not isinstance(config["name"], str):
         raise fail("name", "a string or null")
+    if isinstance(config["name"], str) and not _KERAS_OPTIMIZER_NAME.fullmatch(config["name"]):
+        raise fail(
+            "name",
+            "a name Keras accepts: letters, digits and _ . - > (starting with a letter, a digit "
+            "or .), or null",
+        )
     number("learning_rate", 0.0, math.inf, True, True)
     if "momentum" in config:
         number("momentum", 0.0, 1.0, False, True)
