@@ -161,6 +161,13 @@ def screenshot(
     :class:`~engine.errors.NNDError` when the project cannot be opened or trained and
     :class:`OSError` when the PNG cannot be written.
     """
+    from engine.cli import SCREENSHOT_SIDE
+    from engine.errors import NNDError
+
+    lo, hi = SCREENSHOT_SIDE
+    if not all(isinstance(v, int) and lo <= v <= hi for v in size):
+        # Qt aborts on a 0x0 window and runs out of memory on a 100000x100000 image.
+        raise NNDError(f"a screenshot's sides must be from {lo} to {hi} pixels, got {size}")
     # "-platform offscreen" only applies to an application created here; an existing one
     # (a test's, say) keeps its platform.
     app = create_application([APP_NAME, "-platform", "offscreen"])

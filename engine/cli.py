@@ -153,7 +153,10 @@ def main(argv: list[str] | None = None) -> int:
 def _load(path: str):
     from engine.project import load_project
 
-    return load_project(path)
+    project = load_project(path)
+    for warning in project.load_warnings:
+        print(f"nndesigner: warning: {path}: {warning}", file=sys.stderr)
+    return project
 
 
 def cmd_summary(args) -> int:

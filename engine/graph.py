@@ -164,7 +164,7 @@ def build_graph(project) -> Graph:
     ValidationError
         Listing every problem found, each naming the layer and field at fault.
     """
-    graph, problems = analyze_model(project.model)
+    graph, problems = analyze_model(project.data.get("model", {}))
     if problems:
         raise ValidationError(problems)
     assert graph is not None

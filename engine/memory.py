@@ -142,5 +142,5 @@ def check_allocation(
 def out_of_memory_message(what: str) -> str:
     """The sentence for a MemoryError caught while doing ``what``."""
     limit = memory_limit()
-    tail = f" (the limit here is {limit.describe()})" if limit else ""
-    return f"ran out of memory while {what}{tail}; try smaller data, a smaller batch or network"
+    tail = f"; the limit here is {limit.describe()}" if limit else ""
+    return f"ran out of memory while {what}{tail}. Try smaller data, a smaller batch or network"

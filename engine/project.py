@@ -17,7 +17,6 @@ import copy
 import hashlib
 import io
 import json
-import logging
 import math
 import os
 import re
@@ -42,7 +41,6 @@ PROJECT_SUFFIXES = (".json", ".nnd")
 # Fixed zip timestamps so that saving the same project twice writes the same bytes.
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
-_log = logging.getLogger(__name__)
 
 # Limits on what a project file may make us read. A project's JSON is a few KiB (a layout
 # included); far beyond these it is not a project but an attack or an accident (a FIFO, a
@@ -155,7 +153,8 @@ class Project:
 
     @property
     def model(self) -> dict:
-        return self.data.get("model") or {}
+        model = self.data.get("model")
+        return model if isinstance(model, dict) else {}
 
     @property
     def layers(self) -> list[dict]:
@@ -164,7 +163,8 @@ class Project:
 
     @property
     def compile(self) -> dict:
-        return self.data.get("compile") or {}
+        comp = self.data.get("compile")
+        return comp if isinstance(comp, dict) else {}
 
     @property
     def fit(self) -> dict:
@@ -558,9 +558,8 @@ def load_project(path: str | os.PathLike) -> Project:
     except MemoryError as exc:
         raise ProjectError(out_of_memory_message("reading the project"), source) from exc
     project.path = path.resolve()
+    # Said by whoever shows the project: the CLI on stderr, the window in its status bar.
     project.load_warnings = weight_key_problems(project)
-    for warning in project.load_warnings:
-        _log.warning("%s: %s", source, warning)
     return project
 
 

@@ -313,7 +313,7 @@ def project_problems(project, training: bool = True) -> tuple[Graph | None, list
     ``training`` False leaves out what only training needs: a dataset, a loss when the project
     has no compile section, and the memory check (see :func:`settings_problems`).
     """
-    graph, problems = analyze_model(project.model)
+    graph, problems = analyze_model(project.data.get("model", {}))
     problems = problems + settings_problems(project, training)
     if graph is not None:
         problems += combination_problems(project, graph, training)

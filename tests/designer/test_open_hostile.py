@@ -227,3 +227,15 @@ def test_stale_autosave_temp_files_are_tidied_at_start(tmp_path, qtbot):
     finally:
         store.close()
     assert not dead.exists() and live.exists()
+
+
+@pytest.mark.parametrize("size", [(0, 0), (100_000, 100_000), (1600, -1), (199, 800)])
+def test_a_screenshot_of_an_impossible_size_is_refused_before_qt_sees_it(size, tmp_path):
+    """Qt aborts on a 0x0 window and cannot allocate a 100000x100000 image: the app's own
+    screenshot function refuses them, not only the CLI."""
+    from designer.app import screenshot
+    from engine.errors import NNDError
+
+    with pytest.raises(NNDError, match="from 200 to 8192 pixels"):
+        screenshot(None, tmp_path / "shot.png", size)
+    assert not (tmp_path / "shot.png").exists()

@@ -345,3 +345,18 @@ def test_train_from_an_unsaved_location_with_data_flag_stores_the_path_beside_th
         == 0
     )
     assert load_project(out).data["dataset"]["path"] == "../d.npz"
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [("model", True), ("model", [1]), ("model", "Dense"), ("compile", [1]), ("compile", 3)],
+)
+def test_the_code_preview_names_a_section_of_the_wrong_type(key, value):
+    """The window's code preview renders any spec it is given, valid or not: a section of the
+    wrong type is a ValidationError naming it, not an AttributeError."""
+    from engine.errors import ValidationError
+    from engine.export.keras_code import keras_code
+    from engine.project import from_dict
+
+    with pytest.raises(ValidationError, match=key):
+        keras_code(from_dict({**copy.deepcopy(XOR), key: value}))
