@@ -9,6 +9,7 @@ list, as in a Keras Sequential), and block positions kept in ``data["layout"]["p
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 from engine.graph import INPUT
@@ -357,3 +358,158 @@ def auto_layout(data: dict, dx: float = 220.0, dy: float = 120.0) -> dict:
         for i, n in enumerate(members):
             moves[n] = (d * dx, top + i * dy)
     return move_layers(data, moves)
+
+
+# The canvas block's size and the auto-layout's spacing, in scene units. The designer passes its
+# own values; these defaults match it so that headless callers get the same layout.
+BLOCK_SIZE = (172.0, 86.0)
+SPACING = (220.0, 120.0)
+
+
+def flow_direction(
+    inbound: dict[str, list[str]], pos: dict[str, tuple[float, float]]
+) -> tuple[int, int]:
+    """The direction data flows in the current layout: ``(axis, sign)``.
+
+    ``axis`` is 0 (left/right) or 1 (up/down), ``sign`` +1 or -1: the dominant component of
+    the sum of all edge vectors (source centre to consumer centre). Left to right when the
+    layout says nothing (no edges, or every block on one spot).
+    """
+    total = [0.0, 0.0]
+    for dst, srcs in inbound.items():
+        for src in srcs:
+            if src in pos and dst in pos:
+                total[0] += pos[dst][0] - pos[src][0]
+                total[1] += pos[dst][1] - pos[src][1]
+    axis = 1 if abs(total[1]) > abs(total[0]) else 0
+    return axis, (-1 if total[axis] < 0 else 1)
+
+
+def _downstream_of(inbound: dict[str, list[str]], start: str) -> list[str]:
+    """Every layer fed, directly or not, by ``start``, in a stable order."""
+    consumers: dict[str, list[str]] = {}
+    for name, srcs in inbound.items():
+        for s in srcs:
+            consumers.setdefault(s, []).append(name)
+    seen: list[str] = []
+    todo = list(consumers.get(start, []))
+    while todo:
+        n = todo.pop(0)
+        if n not in seen and n != start:
+            seen.append(n)
+            todo += consumers.get(n, [])
+    return seen
+
+
+def make_room(
+    data: dict,
+    name: str,
+    shown: dict[str, tuple[float, float]] | None = None,
+    spacing: tuple[float, float] = SPACING,
+    block: tuple[float, float] = BLOCK_SIZE,
+) -> dict:
+    """Place the just-inserted layer ``name`` between its input and its consumers, moving the
+    blocks downstream of it along the layout's flow so that no two blocks overlap.
+
+    The new block goes one spacing after its input (or halfway, when the gap to its consumer
+    already holds two spacings); its consumers and everything they feed shift along the flow
+    just enough to keep one spacing after it. A block that is not downstream but would be hit
+    by a shifted one shifts with them, so the layout stays overlap-free. Every block is pinned
+    at its resulting position, so the saved layout is what the canvas shows.
+
+    Parameters
+    ----------
+    data : the spec after the insertion (``name`` fed by one layer, feeding the old consumer).
+    name : the inserted layer.
+    shown : block centres as displayed now, ``{name: (x, y)}``, for blocks the spec has no
+        position for; stored positions win.
+    spacing : ``(dx, dy)``, the distance between neighbouring blocks along x and along y.
+    block : ``(width, height)`` of a block.
+
+    Returns
+    -------
+    A new spec with ``data["layout"]["positions"]`` set for every block.
+    """
+    new = copy.deepcopy(data)
+    ins = explicit_inbound(new)
+    if name not in ins:
+        raise KeyError(f"no layer named '{name}'")
+    pos: dict[str, tuple[float, float]] = {
+        k: (float(v[0]), float(v[1])) for k, v in (shown or {}).items()
+    }
+    for k, v in positions(new).items():
+        # A hand-edited file may hold anything here; the canvas ignores such entries too.
+        if (
+            isinstance(v, (list, tuple))
+            and len(v) == 2
+            and all(
+                isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c)
+                for c in v
+            )
+        ):
+            pos[k] = (float(v[0]), float(v[1]))
+    known = [INPUT, *ins]
+    pos = {k: v for k, v in pos.items() if k in known and k != name}
+    srcs = [s for s in ins[name] if s in pos]
+    after = _downstream_of(ins, name)
+    heads = [n for n, s in ins.items() if name in s and n in pos]
+    if not srcs:
+        return new  # nothing to place it against: leave it where it was dropped
+    axis, sign = flow_direction({k: v for k, v in ins.items() if k != name}, pos)
+    cross = 1 - axis
+    # Distances measured along the flow, so that "ahead" is always larger.
+    along = {k: sign * v[axis] for k, v in pos.items()}
+    src_along = max(along[s] for s in srcs)
+    min_step = max(spacing[axis], block[axis] + 20)
+    if heads:
+        gap = min(along[h] for h in heads) - src_along
+        cross_at = pos[heads[0]][cross]
+    else:
+        gap = 0.0
+        cross_at = sum(pos[s][cross] for s in srcs) / len(srcs)
+    if gap >= 2 * min_step:
+        new_along, shift = src_along + gap / 2, 0.0
+        cross_at = (cross_at + sum(pos[s][cross] for s in srcs) / len(srcs)) / 2
+    else:
+        step = max(min_step, gap)
+        new_along = src_along + step
+        shift = max(0.0, new_along + step - (src_along + gap)) if heads else 0.0
+
+    def collide(a: tuple[float, float], b: tuple[float, float]) -> bool:
+        # The same clearance the canvas keeps for blocks it places itself.
+        return abs(a[0] - b[0]) < block[0] + 20 and abs(a[1] - b[1]) < block[1] + 10
+
+    def at(a: float, c: float) -> tuple[float, float]:
+        p = [0.0, 0.0]
+        p[axis], p[cross] = sign * a, c
+        return (p[0], p[1])
+
+    moved = set(after) & set(pos)
+    fixed = {INPUT, *srcs}
+    result = dict(pos)
+    if shift:
+        # Shift the downstream blocks; whatever they would land on shifts with them.
+        while True:
+            result = {
+                k: (at(along[k] + shift, v[cross]) if k in moved else v) for k, v in pos.items()
+            }
+            hit = {
+                k
+                for k in pos
+                if k not in moved and k not in fixed
+                for m in moved
+                if collide(result[k], result[m])
+            }
+            if not hit:
+                break
+            moved |= hit
+    mine = at(new_along, cross_at)
+    # The new block's own spot: slide across the flow until it is clear (rare: a crowded row).
+    for i in range(1, 200):
+        if not any(collide(mine, p) for p in result.values()):
+            break
+        offset = ((i + 1) // 2) * spacing[cross] * (1 if i % 2 else -1)
+        mine = at(new_along, cross_at + offset)
+    result[name] = mine
+    _with_positions(new, {k: [round(v[0], 1), round(v[1], 1)] for k, v in result.items()})
+    return new

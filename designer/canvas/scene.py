@@ -448,10 +448,13 @@ class NetworkScene(QGraphicsScene):
         where = (round(pos.x()), round(pos.y()))
         config = new_layer_config(class_name)
         result: dict[str, str] = {}
+        shown = self.display_positions()
 
         def fn(d: dict) -> dict:
             if edge is not None:
                 new, name = edits.insert_on_edge(d, class_name, edge.src, edge.dst, config, where)
+                # Make room in the same edit, so that one undo takes the block and the moves back.
+                new = self.make_room(new, name, shown)
             else:
                 new, name = edits.add_layer(d, class_name, config, where)
             result["name"] = name
@@ -466,6 +469,14 @@ class NetworkScene(QGraphicsScene):
                 )
             return result["name"]
         return ""
+
+    @staticmethod
+    def make_room(data: dict, name: str, shown: dict[str, tuple[float, float]]) -> dict:
+        """``data`` with the freshly inserted ``name`` placed after its input and the blocks
+        downstream moved along the flow to make room (see :func:`engine.edits.make_room`),
+        with this canvas' block size and spacing. ``shown``: :meth:`display_positions` from
+        before the insertion. For any caller that inserts a layer on an edge."""
+        return edits.make_room(data, name, shown, (COLUMN_DX, ROW_DY), (BLOCK_W, BLOCK_H))
 
     def delete_selection(self) -> bool:
         names = self.selected_layer_names()

@@ -219,7 +219,17 @@ class NetworkView(QGraphicsView):
             event.ignore()
             return
         pos = self._drop_pos(event)
-        scene.add_layer_at(class_name, pos, scene.edge_at(pos))
+        edge = scene.edge_at(pos)
+        consumer = edge.dst if edge is not None else None
+        name = scene.add_layer_at(class_name, pos, edge)
+        item = scene.item_for(name) if name else None
+        if item is not None and consumer is not None:
+            # The insert moved its consumer on to make room: keep both in sight.
+            rect = item.sceneBoundingRect()
+            moved = scene.item_for(consumer)
+            if moved is not None:
+                rect = rect.united(moved.sceneBoundingRect())
+            self.ensureVisible(rect, 40, 40)
         event.setDropAction(Qt.DropAction.CopyAction)
         event.accept()
         self.setFocus(Qt.FocusReason.OtherFocusReason)

@@ -13,19 +13,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QRectF, QSize, Qt, QThread, Signal
+from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, QThread, Signal
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QFileDialog,
-    QGridLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLayout,
+    QLayoutItem,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QTableWidget,
@@ -49,6 +52,76 @@ from engine.stepper import StepSession, gradcheck_grade
 # The gradient check's "too small to judge" is no verdict against the network: grey, as skipped.
 _GRADE_COLORS = {**GRADE_COLORS, TOO_SMALL: GRADE_COLORS["skipped"]}
 KIND_TITLES = {"forward": "FORWARD", "loss": "LOSS", "backward": "BACKWARD", "update": "UPDATE"}
+# The most the panel asks of its dock: it scrolls below this, rather than raising the window's
+# minimum size (issue 13: a panel must never push the window off a 1366×768 screen).
+MIN_PANEL_SIZE = QSize(260, 220)
+
+
+class FlowLayout(QLayout):
+    """Widgets left to right, wrapping onto the next row when the width runs out (Qt's own
+    flow layout example): a row of buttons that never forces its container wider than its
+    widest button."""
+
+    def __init__(self, parent: QWidget | None = None, spacing: int = 4) -> None:
+        super().__init__(parent)
+        self._items: list[QLayoutItem] = []
+        self.setContentsMargins(0, 0, 0, 0)
+        self.setSpacing(spacing)
+
+    def addItem(self, item: QLayoutItem) -> None:  # Qt override
+        self._items.append(item)
+
+    def count(self) -> int:  # Qt override
+        return len(self._items)
+
+    def itemAt(self, index: int) -> QLayoutItem | None:  # Qt override
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int) -> QLayoutItem | None:  # Qt override
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:  # Qt override
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:  # Qt override
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # Qt override
+        return self._arrange(QRect(0, 0, width, 0), apply=False)
+
+    def setGeometry(self, rect: QRect) -> None:  # Qt override
+        super().setGeometry(rect)
+        self._arrange(rect, apply=True)
+
+    def sizeHint(self) -> QSize:  # Qt override
+        w = sum(i.sizeHint().width() for i in self._visible()) + self.spacing() * max(
+            len(self._visible()) - 1, 0
+        )
+        h = max((i.sizeHint().height() for i in self._visible()), default=0)
+        return QSize(w, h)
+
+    def minimumSize(self) -> QSize:  # Qt override
+        size = QSize()
+        for item in self._visible():
+            size = size.expandedTo(item.minimumSize())
+        m = self.contentsMargins()
+        return size + QSize(m.left() + m.right(), m.top() + m.bottom())
+
+    def _visible(self) -> list[QLayoutItem]:
+        return [i for i in self._items if i.widget() is None or not i.widget().isHidden()]
+
+    def _arrange(self, rect: QRect, apply: bool) -> int:
+        x, y, row_h = rect.x(), rect.y(), 0
+        gap = self.spacing()
+        for item in self._visible():
+            hint = item.sizeHint()
+            if x > rect.x() and x + hint.width() > rect.right() + 1:
+                x, y, row_h = rect.x(), y + row_h + gap, 0
+            if apply:
+                item.setGeometry(QRect(QPoint(x, y), hint))
+            x += hint.width() + gap
+            row_h = max(row_h, hint.height())
+        return y + row_h - rect.y()
 
 
 # --------------------------------------------------------------------------------- the strip
@@ -362,6 +435,7 @@ class StepperPanel(QWidget):
         self.unpin_button.clicked.connect(self.unpin)
         self.math_view = MathBrowser()
         self.math_view.setMinimumHeight(160)
+        self.math_view.setMinimumWidth(200)
         self.math_view.copied.connect(
             lambda v: self.status_message.emit(f"Copied {v} to the clipboard")
         )
@@ -394,36 +468,42 @@ class StepperPanel(QWidget):
         self.save_button.setToolTip("The trace as JSON (as `nndesigner trace` writes) and a PNG")
         self.save_button.clicked.connect(self._ask_save)
 
-        controls = QGridLayout()
-        controls.setSpacing(4)
-        controls.addWidget(self.previous_button, 0, 0)
-        controls.addWidget(self.next_button, 0, 1)
-        controls.addWidget(self.run_button, 0, 2)
-        controls.addWidget(self.step_button, 1, 1)
-        controls.addWidget(self.reset_button, 1, 2)
-        gran = QHBoxLayout()
-        gran.addWidget(self.one_sample_radio)
-        gran.addWidget(self.batch_radio)
-        gran.addWidget(self.batch_spin)
-        gran.addStretch(1)
+        # Rows of controls wrap in a narrow dock instead of widening it.
+        controls = FlowLayout()
+        for button in (
+            self.previous_button,
+            self.next_button,
+            self.run_button,
+            self.step_button,
+            self.reset_button,
+        ):
+            controls.addWidget(button)
+        gran = FlowLayout(spacing=6)
+        for w in (self.one_sample_radio, self.batch_radio, self.batch_spin):
+            gran.addWidget(w)
         gran.addWidget(self.sample_label)
         gran.addWidget(self.sample_spin)
         math_top = QHBoxLayout()
         math_top.addWidget(self.math_header, 1)
-        math_top.addWidget(self.unpin_button)
+        math_top.addWidget(self.unpin_button, 0, Qt.AlignmentFlag.AlignTop)
 
-        checks = QGroupBox("Checks")
+        self.checks_box = checks = QGroupBox("Checks")
         cl = QVBoxLayout(checks)
-        cb = QHBoxLayout()
+        cb = FlowLayout()
         cb.addWidget(self.gradcheck_button)
         cb.addWidget(self.tf_button)
-        cb.addStretch(1)
         cl.addLayout(cb)
         cl.addWidget(self.tf_reason)
         cl.addWidget(self.checks_label)
         cl.addWidget(self.checks_table)
+        checks.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
 
-        layout = QVBoxLayout(self)
+        # Everything sits in a scroll area: when the dock is smaller than what the panel needs,
+        # it scrolls; the layout is never squeezed below its minimum (where Qt overlaps the
+        # widgets: "Checks" over the formula box), and the dock never asks the window for more.
+        self.content = QWidget()
+        self.content.setObjectName("stepper_content")
+        layout = QVBoxLayout(self.content)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(6)
         layout.addWidget(self.status_label)
@@ -434,9 +514,28 @@ class StepperPanel(QWidget):
         layout.addLayout(math_top)
         layout.addWidget(self.math_view, 1)
         layout.addWidget(checks)
-        layout.addWidget(self.save_button)
+        layout.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.scroll = QScrollArea()
+        self.scroll.setObjectName("stepper_scroll")
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.scroll.setWidget(self.content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroll)
         self._update_controls()
         self._show_math()
+
+    def minimumSizeHint(self) -> QSize:  # Qt override
+        return super().minimumSizeHint().boundedTo(MIN_PANEL_SIZE)
+
+    def sizeHint(self) -> QSize:  # Qt override
+        # What the content would like, within what a docked panel may reasonably ask for.
+        want = self.content.sizeHint() + QSize(
+            self.scroll.verticalScrollBar().sizeHint().width(), 0
+        )
+        return want.boundedTo(QSize(520, 900))
 
     # ------------------------------------------------------------------ session
     def start(self) -> bool:

@@ -21,6 +21,7 @@ from PySide6.QtGui import (
     QBrush,
     QColor,
     QFont,
+    QFontMetricsF,
     QImage,
     QPainter,
     QPainterPath,
@@ -48,16 +49,47 @@ from engine.graph import INPUT
 PILL_MAX = 12
 NEURON_MAX = 32
 PILL_W, PILL_H, PILL_GAP = 84.0, 28.0, 12.0
+PILL_PAD = 8.0
+PILL_FONT = 0.95
 DOT_R, DOT_GAP = 9.0, 6.0
 CELL = 9.0
 COL_GAP = 210.0
-ROW_GAP = 70.0
+EDGE_ROOM = 110.0
+CAPTION_GAP = 24.0
 HEADER_H = 64.0
 MAX_ZOOM = 1.6
+# The widest number a pill shows at full precision (fmt's 4 digits, a two-digit exponent);
+# pills are made this wide, and a rarer wider one (a three-digit exponent) drops digits.
+WIDEST_VALUE = "−8.888×10⁻⁸⁸"
+# The widest "colours ±…" caption line, so that columns are spaced for any phase's scale.
+WIDEST_SCALE = "colours ±8.888×10⁻⁸⁸"
+CAPTION_MAX_W = 240.0
 
 
 def _font(scale: float = 1.0, bold: bool = False) -> QFont:
     return font(scale, bold, unsized=10.0)
+
+
+def _width(text: str, scale: float = 1.0, bold: bool = False) -> float:
+    return QFontMetricsF(_font(scale, bold)).horizontalAdvance(text)
+
+
+def pill_width() -> float:
+    """The width of a value pill: room for :data:`WIDEST_VALUE` in the pill font."""
+    return max(PILL_W, math.ceil(_width(WIDEST_VALUE, PILL_FONT)) + 2 * PILL_PAD)
+
+
+def fitted_value(value: float, width: float) -> str:
+    """``value`` as :func:`fmt` writes it, with fewer significant digits when it would not
+    fit in ``width`` in the pill font: a number is shortened, never cut (the tooltip keeps
+    the exact value)."""
+    metrics = QFontMetricsF(_font(PILL_FONT))
+    text = fmt(value)
+    for digits in (3, 2, 1):
+        if metrics.horizontalAdvance(text) <= width:
+            break
+        text = fmt(value, digits)
+    return text
 
 
 def _values_row(arr, sample: int) -> np.ndarray:
@@ -77,12 +109,21 @@ def _scale(values: np.ndarray | None) -> float:
 class NeuronItem(HoverHighlight, QGraphicsItem):
     """One unit: a pill with its value (small layers) or a dot (up to 32 units)."""
 
-    def __init__(self, view: BackpropView, layer: str, unit: int, pill: bool, hue: QColor):
+    def __init__(
+        self,
+        view: BackpropView,
+        layer: str,
+        unit: int,
+        pill: bool,
+        hue: QColor,
+        width: float = PILL_W,
+    ):
         super().__init__()
         self.view = view
         self.layer = layer
         self.unit = unit
         self.pill = pill
+        self.pill_w = width
         self.hue = hue
         self.value: float | None = None
         self.scale = 1.0
@@ -95,7 +136,7 @@ class NeuronItem(HoverHighlight, QGraphicsItem):
 
     @property
     def half_width(self) -> float:
-        return PILL_W / 2 if self.pill else DOT_R
+        return self.pill_w / 2 if self.pill else DOT_R
 
     def boundingRect(self) -> QRectF:  # Qt override
         w = self.half_width + 4
@@ -106,14 +147,20 @@ class NeuronItem(HoverHighlight, QGraphicsItem):
         path = QPainterPath()
         if self.pill:
             path.addRoundedRect(
-                QRectF(-PILL_W / 2, -PILL_H / 2, PILL_W, PILL_H), PILL_H / 2, PILL_H / 2
+                QRectF(-self.pill_w / 2, -PILL_H / 2, self.pill_w, PILL_H), PILL_H / 2, PILL_H / 2
             )
         else:
             path.addEllipse(QPointF(0, 0), DOT_R, DOT_R)
         return path
 
+    def text_rect(self) -> QRectF:
+        """Where the value is written (item coordinates): the pill less its padding."""
+        return QRectF(-self.pill_w / 2 + PILL_PAD, -PILL_H / 2, self.pill_w - 2 * PILL_PAD, PILL_H)
+
     def text(self) -> str:
-        return "" if self.value is None else fmt(self.value)
+        if self.value is None:
+            return ""
+        return fitted_value(self.value, self.text_rect().width())
 
     def paint(self, painter: QPainter, option, widget: QWidget | None = None) -> None:  # Qt
         pal = palette()
@@ -136,12 +183,8 @@ class NeuronItem(HoverHighlight, QGraphicsItem):
             if self.faded:
                 color = blend(color, fill, 0.45)
             painter.setPen(color)
-            painter.setFont(_font(0.95))
-            painter.drawText(
-                QRectF(-PILL_W / 2, -PILL_H / 2, PILL_W, PILL_H),
-                Qt.AlignmentFlag.AlignCenter,
-                self.text(),
-            )
+            painter.setFont(_font(PILL_FONT))
+            painter.drawText(self.text_rect(), Qt.AlignmentFlag.AlignCenter, self.text())
 
     def mousePressEvent(self, event) -> None:  # Qt override
         if event.button() == Qt.MouseButton.LeftButton:
@@ -299,6 +342,21 @@ class EdgeItem(QGraphicsPathItem):
         super().mousePressEvent(event)
 
 
+class CaptionItem(QGraphicsSimpleTextItem):
+    """Lines of text, each centred on the widest (a column's caption under its name)."""
+
+    def paint(self, painter: QPainter, option, widget: QWidget | None = None) -> None:  # Qt
+        painter.setFont(self.font())
+        painter.setPen(self.brush().color())
+        metrics = QFontMetricsF(self.font())
+        width = self.boundingRect().width()
+        y = 0.0
+        for line in self.text().split("\n"):
+            rect = QRectF(0.0, y, width, metrics.height())
+            painter.drawText(rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, line)
+            y += metrics.lineSpacing()
+
+
 class _Column:
     """Where one layer is drawn."""
 
@@ -311,8 +369,10 @@ class _Column:
         self.neurons: list[NeuronItem] = []
         self.heatmap: HeatmapItem | None = None
         self.header: QGraphicsSimpleTextItem | None = None
-        self.legend: QGraphicsSimpleTextItem | None = None
+        self.legend: CaptionItem | None = None
         self.highlight: QGraphicsRectItem | None = None
+        self.pill_w = PILL_W
+        self.caption_w = 0.0  # the widest its caption can get, whatever the phase
 
     @property
     def small(self) -> bool:
@@ -335,7 +395,7 @@ class _Column:
 
     def half_width(self) -> float:
         if self.small:
-            return PILL_W / 2 if self.pill else DOT_R
+            return self.pill_w / 2 if self.pill else DOT_R
         assert self.heatmap is not None
         return self.heatmap.half_width
 
@@ -344,6 +404,10 @@ class _Column:
         if u is None or not self.small:
             return QPointF(self.x + dx, self.y)
         return QPointF(self.x + dx, self.y + self.unit_offset(u))
+
+    def extent(self) -> float:
+        """Half the width the column takes with its caption."""
+        return max(self.half_width(), self.caption_w / 2)
 
 
 # --------------------------------------------------------------------------------- the view
@@ -384,6 +448,7 @@ class BackpropView(QGraphicsView):
         self.banner: QGraphicsSimpleTextItem | None = None
         self.loss_box: QGraphicsRectItem | None = None
         self.loss_text: QGraphicsSimpleTextItem | None = None
+        self.header_h = HEADER_H
         self.placeholder = self._scene.addSimpleText(
             "Turn on Backprop mode on a valid project to step through a training step."
         )
@@ -415,25 +480,53 @@ class BackpropView(QGraphicsView):
         by_depth.setdefault(0, []).append((INPUT, "Input", tuple(graph.input_shape)))
         for n in nodes:
             by_depth.setdefault(depth[n.name], []).append((n.name, n.class_name, n.output_shape))
-        for d, entries in sorted(by_depth.items()):
+        pill_w = pill_width()
+        head = QFontMetricsF(_font(1.05, bold=True))
+        sub = QFontMetricsF(_font(0.85))
+        # The caption: the name, then three lines (type, quantity shown, colour scale).
+        self.header_h = head.height() + 2 + 3 * sub.lineSpacing() + 8
+        row_gap = self.header_h + 22
+        groups: list[list[_Column]] = []
+        for _d, entries in sorted(by_depth.items()):
             cols = []
             for name, cls, shape in entries:
-                col = _Column(name, cls, shape, d * COL_GAP, 0.0)
+                col = _Column(name, cls, shape, 0.0, 0.0)
+                col.pill_w = pill_w
                 hue = class_color(cls)
                 if col.small:
                     for u in range(col.n):
-                        item = NeuronItem(self, name, u, col.pill, hue)
+                        item = NeuronItem(self, name, u, col.pill, hue, pill_w)
                         col.neurons.append(item)
                         self._scene.addItem(item)
                 else:
                     col.heatmap = HeatmapItem(self, name, shape, hue)
                     self._scene.addItem(col.heatmap)
+                lines = [self._subtitle(col), "shows δ = ∂L/∂z", "shows ∂L/∂a", WIDEST_SCALE]
+                widest = max(
+                    head.horizontalAdvance(name), *(sub.horizontalAdvance(t) for t in lines)
+                )
+                col.caption_w = min(CAPTION_MAX_W, math.ceil(widest))
                 cols.append(col)
-            total = sum(2 * c.half_height() for c in cols) + ROW_GAP * (len(cols) - 1)
+            groups.append(cols)
+        # Columns far enough apart that neither their captions nor their units meet, with
+        # room between them for the edges to read.
+        x = 0.0
+        for d, cols in enumerate(groups):
+            if d:
+                prev = groups[d - 1]
+                x += max(
+                    COL_GAP,
+                    max(c.extent() for c in prev) + max(c.extent() for c in cols) + CAPTION_GAP,
+                    max(c.half_width() for c in prev)
+                    + max(c.half_width() for c in cols)
+                    + EDGE_ROOM,
+                )
+            total = sum(2 * c.half_height() for c in cols) + row_gap * (len(cols) - 1)
             y = -total / 2
             for col in cols:
+                col.x = x
                 col.y = y + col.half_height()
-                y += 2 * col.half_height() + ROW_GAP
+                y += 2 * col.half_height() + row_gap
                 for u, item in enumerate(col.neurons):
                     item.setPos(col.x, col.y + col.unit_offset(u))
                 if col.heatmap is not None:
@@ -453,8 +546,8 @@ class BackpropView(QGraphicsView):
         text = pal.color(QPalette.ColorRole.Text)
         top = col.y - col.half_height()
         hl = QGraphicsRectItem(
-            QRectF(col.x - col.half_width() - 14, top - HEADER_H - 6, 2 * col.half_width() + 28,
-                   2 * col.half_height() + HEADER_H + 20)
+            QRectF(col.x - col.half_width() - 14, top - self.header_h - 6,
+                   2 * col.half_width() + 28, 2 * col.half_height() + self.header_h + 20)
         )  # fmt: skip
         accent = pal.color(QPalette.ColorRole.Highlight)
         hl.setPen(QPen(accent, 2.0, Qt.PenStyle.DashLine))
@@ -464,17 +557,36 @@ class BackpropView(QGraphicsView):
         self._scene.addItem(hl)
         col.highlight = hl
         title = col.name if col.name != INPUT else "input"
-        header = self._scene.addSimpleText(title, _font(1.05, bold=True))
+        head_font = _font(1.05, bold=True)
+        elided = QFontMetricsF(head_font).elidedText(
+            title, Qt.TextElideMode.ElideMiddle, col.caption_w
+        )
+        header = self._scene.addSimpleText(elided, head_font)
         header.setBrush(text)
-        sub = self._subtitle(col)
-        legend = self._scene.addSimpleText(sub, _font(0.85))
+        if elided != title:
+            header.setToolTip(title)
+        legend = CaptionItem(self._legend_text(col, "", None))
+        legend.setFont(_font(0.85))
+        self._scene.addItem(legend)
         legend.setBrush(blend(text, pal.color(QPalette.ColorRole.Base), 0.35))
-        for item, dy in ((header, -HEADER_H + 2), (legend, -HEADER_H + 24)):
+        legend_dy = QFontMetricsF(head_font).height() + 2
+        for item, dy in ((header, 0.0), (legend, legend_dy)):
             w = item.boundingRect().width()
-            item.setPos(col.x - w / 2, top + dy)
+            item.setPos(col.x - w / 2, top - self.header_h + dy)
             item.setZValue(4)
         col.header = header
         col.legend = legend
+
+    def _legend_text(self, col: _Column, quantity: str, scale: float | None) -> str:
+        """The caption under a column's name: its type, what it shows, its colour scale, one
+        per line (so that captions stay narrow), each elided to the column's caption width."""
+        metrics = QFontMetricsF(_font(0.85))
+        width = col.caption_w or CAPTION_MAX_W
+        lines = [self._subtitle(col)]
+        if quantity and scale is not None:
+            names = {"x": "x", "a": "a", "δ": "δ = ∂L/∂z", "∂L/∂a": "∂L/∂a"}
+            lines += [f"shows {names[quantity]}", f"colours ±{fmt(scale)}"]
+        return "\n".join(metrics.elidedText(t, Qt.TextElideMode.ElideRight, width) for t in lines)
 
     def _subtitle(self, col: _Column) -> str:
         units = "×".join(str(d) for d in col.shape)
@@ -515,7 +627,7 @@ class BackpropView(QGraphicsView):
     def _add_loss_box(self) -> None:
         s = self.session
         out = self.columns[s.graph.output]
-        x = out.x + out.half_width() + 70
+        x = out.x + out.extent() + 40
         pal = palette()
         box = QGraphicsRectItem(QRectF(x, out.y - 60, 190, 120))
         box.setPen(
@@ -671,11 +783,9 @@ class BackpropView(QGraphicsView):
                 item.update()
             if col.heatmap is not None:
                 col.heatmap.set_values(values, scale, faded)
-            base = self._subtitle(col)
-            if values is not None and quantity:
-                names = {"x": "x", "a": "a", "δ": "δ = ∂L/∂z", "∂L/∂a": "∂L/∂a"}
-                base += f"\nshows {names[quantity]} · colours ±{fmt(scale)}"
-            col.legend.setText(base)
+            col.legend.setText(
+                self._legend_text(col, quantity, scale if values is not None else None)
+            )
             w = col.legend.boundingRect().width()
             col.legend.setPos(col.x - w / 2, col.legend.pos().y())
             half = (
@@ -686,9 +796,9 @@ class BackpropView(QGraphicsView):
                 )
                 + 14
             )
-            top = col.y - col.half_height() - HEADER_H - 6
+            top = col.y - col.half_height() - self.header_h - 6
             col.highlight.setRect(
-                QRectF(col.x - half, top, 2 * half, 2 * col.half_height() + HEADER_H + 20)
+                QRectF(col.x - half, top, 2 * half, 2 * col.half_height() + self.header_h + 20)
             )
             col.highlight.setVisible(col.name == active and kind != "loss")
         self._refresh_edges(kind, active)
@@ -808,7 +918,7 @@ class BackpropView(QGraphicsView):
         self.banner.setText(text)
         top = min((c.y - c.half_height() for c in self.columns.values()), default=0.0)
         left = min((c.x - c.half_width() for c in self.columns.values()), default=0.0)
-        self.banner.setPos(left - 10, top - HEADER_H - 52)
+        self.banner.setPos(left - 10, top - self.header_h - 52)
 
     # ------------------------------------------------------------------ tooltips
     def neuron_tooltip(self, layer: str, unit: int) -> str:
