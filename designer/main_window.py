@@ -1,8 +1,9 @@
 """The designer's main window: the canvas in the centre, dockable panels around it, the menus,
 file handling (new/open/save/recent/examples/drop), autosave and crash recovery.
 
-Layout by default: Palette (left); Inspector and Keras code (right, tabbed); Summary and Undo
-history (bottom, tabbed). Dock positions and the window geometry are remembered in QSettings.
+The docks are arranged in workspaces (Design, Train, Backprop; see :mod:`designer.workspaces`),
+each remembered in QSettings with the window geometry; the first window is fitted to the screen
+and the workspace shown is saved in the project (``"designer": {"workspace": ...}``).
 
 Every edit goes through :class:`~designer.document.Document` (one undo step each); this window
 only wires gestures, menus and files to it. Dialogs are reached through small methods
@@ -17,8 +18,18 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QPointF, QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence
+from PySide6.QtCore import (
+    QByteArray,
+    QEvent,
+    QPointF,
+    QSettings,
+    QSize,
+    QStandardPaths,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence, QPainter
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -26,6 +37,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QSizePolicy,
     QTabWidget,
     QUndoView,
     QWidget,
@@ -48,14 +60,25 @@ from designer.recovery import (
 )
 from designer.settings import (
     KEY_GEOMETRY,
-    KEY_STATE,
+    KEY_LAST_FOLDER,
+    KEY_WORKSPACE,
     add_recent_file,
     recent_files,
     remove_recent_file,
     set_theme_mode,
 )
+from designer.workspaces import (
+    WORKSPACES,
+    WorkspaceManager,
+    available_geometry,
+    cap_dock_minimums,
+    fit_to_screen,
+    fitted_size,
+    project_workspace,
+    set_project_workspace,
+)
 from engine import edits
-from engine.errors import NNDError, ProjectError
+from engine.errors import NNDError, Problem, ProjectError
 from engine.graph import INPUT
 from engine.memory import out_of_memory_message
 from engine.project import Project, load_project
@@ -79,6 +102,7 @@ STATE_VERSION = 1
 STATUS_MS = 6000
 OK_COLORS = ("#15803d", "#4ade80")  # light, dark
 BAD_COLORS = ("#dc2626", "#f87171")
+WARN_COLORS = ("#b45309", "#fbbf24")
 
 
 @dataclass(frozen=True)
@@ -226,7 +250,8 @@ class MainWindow(QMainWindow):
         if self.recovery is not None:
             self.autosave_timer.start()
 
-        self.resize(1440, 900)
+        # Fitted to the screen (a 1440×900 window does not fit a 1366×768 laptop).
+        self.resize(fitted_size(available_geometry(self)))
         self._restore_layout()
         self._on_changed()
         self._on_file_state()
@@ -260,8 +285,10 @@ class MainWindow(QMainWindow):
         """Backprop mode (issue 6): its toolbar toggle, dock and View-menu entry."""
         from designer.stepper import attach_stepper
 
-        self.stepper = attach_stepper(self)
-        self.mode_docks = [self.stepper.dock]
+        # In the central area, beside its view: a dock was too narrow for the math panel.
+        self.stepper = attach_stepper(self, central=True)
+        self.mode_docks = []
+        self.tool_bar.removeAction(self.stepper.action)  # the workspace bar's "Backprop" is it
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.stepper.action)
         # Own data (issue 7): the Dataset dock, File > Open Data File..., data-file drops.
@@ -277,6 +304,46 @@ class MainWindow(QMainWindow):
         self.dataset.projection_changed.connect(self.training.set_projection)
         self.training.boundary.projection_requested.connect(self.dataset.set_projection)
         self.training.set_projection(self.dataset.projection_choice)
+        self.dataset.panel.dataset_loaded.connect(self._on_changed)
+        self._attach_workspaces()
+
+    def _attach_workspaces(self) -> None:
+        """Design / Train / Backprop (issue 13): the segmented control at the toolbar's left,
+        Ctrl+1/2/3, and the links that keep the workspace and the modes in step."""
+        manager = self.workspaces = WorkspaceManager(self, self.settings)
+        first = self.tool_bar.actions()[0] if self.tool_bar.actions() else None
+        self.tool_bar.insertWidget(first, manager.bar)
+        self.tool_bar.insertSeparator(first)
+        self.stepper.mode_changed.connect(manager.on_backprop_mode)
+        actions = self.training.panel.actions
+        for key in ("play", "step", "step_epoch"):
+            actions[key].triggered.connect(manager.on_run_requested)
+        self.training.session.drained.connect(manager.on_training_batch)
+        self.document.replaced.connect(self._on_replaced_workspace)
+        # A long label or a wide plot inside a panel must not widen the window past the screen.
+        cap_dock_minimums(self._docks())
+        panels = self.view_menu.addMenu("&Workspace")
+        for name in WORKSPACES:
+            panels.addAction(manager.actions[name])
+        requested = project_workspace(self.document.project.data)
+        stored = self.settings.value(KEY_WORKSPACE) if self.settings is not None else None
+        self._initial_workspace = requested or (stored if stored in WORKSPACES else "design")
+        if self._initial_workspace == "backprop":
+            self._initial_workspace = "design"  # entered after the first show (it loads data)
+            self._backprop_after_show = True
+        else:
+            self._backprop_after_show = False
+        manager.current = self._initial_workspace
+        manager.actions[manager.current].setChecked(True)
+        manager.hide_others()
+
+    def _on_replaced_workspace(self) -> None:
+        """A project opened (or recovered): show the workspace it was saved in."""
+        name = project_workspace(self.document.project.data)
+        if name is not None and self._first_show_done:
+            self.workspaces.switch(name)
+        # The project keeps the workspace shown (merged into its "designer" key).
+        set_project_workspace(self.document.project.data, self.workspaces.current)
 
     def _update_title_bars(self) -> None:
         """Tabbed docks show their tab only (a title bar would repeat the tab's text);
@@ -313,14 +380,6 @@ class MainWindow(QMainWindow):
         self.history_dock = self._dock("Undo history", "history_dock", self.undo_view, bottom)
         # Tabbed on first show (see showEvent): Qt 6.11 leaves a stray duplicate tab bar when
         # two groups are tabified before the window is shown.
-
-    def _tabify_defaults(self) -> None:
-        self.tabifyDockWidget(self.inspector_dock, self.code_dock)
-        self.tabifyDockWidget(self.inspector_dock, self.dataset.dock)
-        self.tabifyDockWidget(self.summary_dock, self.history_dock)
-        self.inspector_dock.raise_()
-        self.summary_dock.raise_()
-        self._update_title_bars()
 
     def _action(
         self,
@@ -466,25 +525,50 @@ class MainWindow(QMainWindow):
             ("auto_layout", "fit"),
             ("export",),
         )
+        stack = self.document.undo_stack
+        # Fixed texts: the stack's "Undo Change activation of 'dense_1'" made the buttons
+        # after it jump; the full text is the tooltip (and in the Edit menu).
+        self.toolbar_actions: dict[str, QAction] = {}
+        for key, label, can, text_changed, slot in (
+            ("undo", "Undo", stack.canUndo, stack.undoTextChanged, stack.undo),
+            ("redo", "Redo", stack.canRedo, stack.redoTextChanged, stack.redo),
+        ):
+            proxy = QAction(label, self)
+            proxy.setObjectName(f"toolbar_{key}")
+            proxy.setEnabled(can())
+            proxy.triggered.connect(lambda _c=False, f=slot: f())
+            real = self.actions[key]
+            real.enabledChanged.connect(proxy.setEnabled)
+            text_changed.connect(lambda _t, p=proxy, r=real: self._sync_proxy_tip(p, r))
+            self._sync_proxy_tip(proxy, real)
+            self.toolbar_actions[key] = proxy
         for i, group in enumerate(groups):
             if i:
                 bar.addSeparator()
             for key in group:
-                bar.addAction(self.actions[key])
+                bar.addAction(self.toolbar_actions.get(key) or self.actions[key])
         self.tool_bar = bar
+
+    @staticmethod
+    def _sync_proxy_tip(proxy: QAction, real: QAction) -> None:
+        text = real.text().replace("&", "")
+        shortcut = real.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        proxy.setToolTip(f"{text} ({shortcut})" if shortcut else text)
+        proxy.setStatusTip(text)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         bar.setSizeGripEnabled(True)
-        self.hint_label = QLabel(
+        self.hint_label = _ElidedLabel(
             "Drag a layer from the Layers panel onto the canvas · connect blocks by dragging "
             "from an output port · double-click a layer type to add it after the selection"
         )
         self.hint_label.setContentsMargins(6, 0, 6, 0)
         self.hint_label.setStyleSheet("color: palette(placeholder-text);")
         bar.addWidget(self.hint_label, 1)
-        self.validity_label = QLabel()
+        self.validity_label = _VerdictLabel()
         self.validity_label.setObjectName("validity_label")
+        self.validity_label.clicked.connect(self.go_to_problem)
         self.validity_label.setContentsMargins(8, 0, 8, 0)
         self.validity_label.setTextFormat(Qt.TextFormat.PlainText)
         bar.addPermanentWidget(self.validity_label)
@@ -494,74 +578,91 @@ class MainWindow(QMainWindow):
         s = self.settings
         if s is None:
             return
-        geometry, state = s.value(KEY_GEOMETRY), s.value(KEY_STATE)
+        geometry = s.value(KEY_GEOMETRY)
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            self._layout_restored = self.restoreState(state, STATE_VERSION)
-            self._update_title_bars()
+            fit_to_screen(self)  # saved on a larger screen, perhaps
+        # The workspace's own arrangement is restored on the first show (see showEvent); the
+        # training and dataset docks keep it rather than laying themselves out.
+        name = getattr(self, "_initial_workspace", "design")
+        self._layout_restored = name in self.workspaces._states
 
     def save_layout(self) -> None:
         if self.settings is None:
             return
         self.settings.setValue(KEY_GEOMETRY, self.saveGeometry())
-        self.settings.setValue(KEY_STATE, self.saveState(STATE_VERSION))
+        self.workspaces.save_current()
         self.settings.sync()
 
     def apply_default_sizes(self) -> None:
-        """Dock sizes for the window's current size: side panels about a fifth of the width,
-        the bottom about a quarter of the height."""
-        width, height = self.width(), self.height()
-        side = max(260, min(380, width // 5))
-        self.resizeDocks(
-            [self.palette_dock, self.inspector_dock],
-            [max(240, min(300, width // 6)), side],
-            Qt.Orientation.Horizontal,
-        )
-        self.resizeDocks([self.summary_dock], [max(180, height // 4)], Qt.Orientation.Vertical)
+        """The current workspace's default arrangement for the window's current size."""
+        self.workspaces.apply_default()
 
     def reset_layout(self) -> None:
-        """Put every panel back where it starts."""
-        left = Qt.DockWidgetArea.LeftDockWidgetArea
-        right = Qt.DockWidgetArea.RightDockWidgetArea
-        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
-        for dock, area in (
-            (self.palette_dock, left),
-            (self.inspector_dock, right),
-            (self.code_dock, right),
-            (self.dataset.dock, right),
-            (self.summary_dock, bottom),
-            (self.history_dock, bottom),
-        ):
-            dock.setFloating(False)
-            self.addDockWidget(area, dock)
-            dock.show()
-        self._tabify_defaults()
-        self.apply_default_sizes()
+        """Put every panel of the current workspace back where it starts, for a window that
+        fits the screen it is on."""
+        if not (self.isMaximized() or self.isFullScreen()):
+            avail = available_geometry(self)
+            if self.width() > avail.width() or self.height() > avail.height():
+                self.resize(fitted_size(avail))
+            fit_to_screen(self)
+        self.workspaces.forget()
+        self.workspaces.apply_default()
 
     def showEvent(self, event) -> None:  # Qt override
         super().showEvent(event)
         if not self._first_show_done:
             self._first_show_done = True
-            if not self._layout_restored:
-                self._tabify_defaults()
-                self.apply_default_sizes()
+            # Laid out once shown: Qt 6.11 leaves a stray duplicate tab bar when two groups
+            # are tabified before the window is shown.
+            self.workspaces.enter(self.workspaces.current)
+            set_project_workspace(self.document.project.data, self.workspaces.current)
+            if self._backprop_after_show:
+                self._backprop_after_show = False
+                QTimer.singleShot(0, self, lambda: self.workspaces.switch("backprop"))
 
     # ================================================================== state display
+    def verdict_problems(self) -> list[Problem]:
+        """What the status bar's verdict reports: the project's problems, else whether the
+        network fits the loaded data (engine.validate.data_fit_problems, as the Dataset panel
+        says) and whether the output suits the loss (:func:`loss_output_problems`)."""
+        doc = self.document
+        if not doc.valid or doc.graph is None:
+            return list(doc.problems)
+        dataset = getattr(getattr(self, "dataset", None), "dataset", None)
+        problems: list[Problem] = []
+        if dataset is not None:
+            from engine.validate import data_fit_problems
+
+            try:
+                problems = data_fit_problems(doc.project, doc.graph, dataset)
+            except (ValueError, TypeError, AttributeError, IndexError):
+                problems = []  # data of another spec still loading: the panel reloads it
+        return problems + [
+            p for p in loss_output_problems(doc.project, doc.graph, dataset) if p not in problems
+        ]
+
     def _on_changed(self) -> None:
         self._revision += 1
         doc = self.document
         dark = theme.resolve(theme.current_mode()) == "dark"
-        if doc.valid and doc.graph is not None:
+        problems = self.verdict_problems()
+        self._verdict = problems
+        if doc.valid and doc.graph is not None and not problems:
             text = f"●  Valid — {doc.graph.total_params:,} params"
             color = OK_COLORS[dark]
             tip = "The network is valid: it can be exported and trained."
         else:
-            text = f"●  {doc.problems[0]}" if doc.problems else "●  Not valid"
-            if len(doc.problems) > 1:
-                text += f"   (+{len(doc.problems) - 1} more)"
-            color = BAD_COLORS[dark]
-            tip = "\n".join(str(p) for p in doc.problems)
+            text = f"●  {problems[0]}" if problems else "●  Not valid"
+            if len(problems) > 1:
+                text += f"   (+{len(problems) - 1} more)"
+            if doc.valid:
+                # Valid, so it exports; but training it on this data fails or learns nothing.
+                text = f"▲  {doc.graph.total_params:,} params · {problems[0]}"
+                color = WARN_COLORS[dark]
+            else:
+                color = BAD_COLORS[dark]
+            tip = "\n".join(str(p) for p in problems) + "\n\nClick to go to the problem."
         self.validity_label.setText(text)
         self.validity_label.setToolTip(tip)
         self.validity_label.setStyleSheet(f"color: {color}; font-weight: 600;")
@@ -589,6 +690,36 @@ class MainWindow(QMainWindow):
             tip = f"Fix the network first: {doc.invalid_reason()}"
         export.setToolTip(tip)
         export.setStatusTip(tip)
+
+    def go_to_problem(self) -> str:
+        """Show where the verdict's first problem is: select its layer (Inspector raised), or
+        raise the Dataset panel or the project settings. Returns what was shown: a layer
+        name, ``"dataset"``, ``"settings"`` or ''."""
+        problems = getattr(self, "_verdict", None) or []
+        if not problems:
+            return ""
+        problem = problems[0]
+        if self.workspaces.current == "backprop":
+            self.workspaces.switch("design")
+        layer = problem.layer
+        if layer and edits.find_layer(self.document.data, layer) is not None:
+            self.document.set_selection([layer])
+            item = self.canvas.network_scene.item_for(layer)
+            if item is not None:
+                self.canvas.ensureVisible(item.sceneBoundingRect(), 40, 40)
+            self._raise_dock(self.inspector_dock)
+            return layer
+        field = problem.field or ""
+        if field.startswith(("dataset", "model.input_shape")):
+            self.dataset.show_dock()
+            return "dataset"
+        self.document.set_selection([])  # the Inspector's project settings
+        self._raise_dock(self.inspector_dock)
+        return "settings"
+
+    def _raise_dock(self, dock: QDockWidget) -> None:
+        dock.show()
+        dock.raise_()
 
     def show_message(self, text: str, ms: int = STATUS_MS) -> None:
         self.statusBar().showMessage(text, ms)
@@ -656,17 +787,32 @@ class MainWindow(QMainWindow):
 
     # ================================================================== files
     def _start_folder(self) -> str:
+        """Where file dialogs open: the project's folder, else the last folder used (QSettings),
+        else the user's Documents folder; never inside the shipped examples."""
+        candidates = []
         path = self.document.path
         if path is not None:
-            return str(path.parent)
+            candidates.append(Path(path).parent)
+        if self.settings is not None:
+            last = self.settings.value(KEY_LAST_FOLDER)
+            if isinstance(last, str) and last:
+                candidates.append(Path(last))
         recent = self.recent_files()
-        return str(Path(recent[0]).parent) if recent else str(Path.home())
+        if recent:
+            candidates.append(Path(recent[0]).parent)
+        for folder in candidates:
+            if folder.is_dir() and not _inside(folder, RESOURCES_DIR):
+                return str(folder)
+        return documents_folder()
 
     def recent_files(self) -> list[str]:
         return recent_files(self.settings)
 
     def _remember(self, path: Path | str) -> None:
         add_recent_file(self.settings, path)
+        folder = Path(path).resolve().parent
+        if self.settings is not None and not _inside(folder, RESOURCES_DIR):
+            self.settings.setValue(KEY_LAST_FOLDER, str(folder))
 
     def _fill_recent_menu(self) -> None:
         menu = self.recent_menu
@@ -842,6 +988,8 @@ class MainWindow(QMainWindow):
                 return False
             if choice == "nnd":
                 target = target.with_suffix(".nnd")
+        # The workspace shown travels with the project (merged: other keys stay).
+        set_project_workspace(project.data, self.workspaces.current)
         try:
             remove_stale_temp_files(target)
             saved = self.document.save(target)
@@ -1041,6 +1189,117 @@ class MainWindow(QMainWindow):
         if event.type() == QEvent.Type.PaletteChange:
             self.canvas.viewport().update()
         super().changeEvent(event)
+
+
+def documents_folder() -> str:
+    """The user's Documents folder (QStandardPaths), else the home folder."""
+    folder = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return folder if folder and Path(folder).is_dir() else str(Path.home())
+
+
+def _inside(folder: Path, root: Path) -> bool:
+    try:
+        return Path(folder).resolve().is_relative_to(root.resolve())
+    except OSError:
+        return False
+
+
+def loss_output_problems(project: Project, graph, dataset=None) -> list[Problem]:
+    """Mismatches between the output layer and the loss that still train, badly: a
+    cross-entropy needs probabilities (softmax, or sigmoid for one unit), and a sparse
+    cross-entropy over ``k`` classes wants ``k`` output units (more are never the answer).
+
+    ``dataset`` (a loaded engine dataset, or None) gives the number of classes.
+    """
+    from engine.backends.numpy.losses import canonical_loss
+
+    loss = (project.data.get("compile") or {}).get("loss")
+    if not isinstance(loss, str) or graph is None or graph.output_node is None:
+        return []
+    try:
+        loss = canonical_loss(loss)
+    except (KeyError, ValueError, NNDError):
+        return []
+    out = graph.output_node
+    act = out.activation
+    width = out.output_shape[-1] if out.output_shape else 0
+    problems = []
+    want = None
+    if loss in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
+        want = "softmax"
+    elif loss == "binary_crossentropy" and width == 1:
+        want = "sigmoid"
+    if want is not None and act is not None and act != want:
+        problems.append(
+            Problem(
+                f"{loss} expects probabilities but the output uses activation '{act}'; use "
+                f"'{want}'",
+                layer=out.name,
+                field="activation",
+            )
+        )
+    k = getattr(dataset, "n_classes", None) or 0
+    if (
+        loss == "sparse_categorical_crossentropy"
+        and getattr(dataset, "task", "") == "classification"
+        and k
+        and width > k
+    ):
+        problems.append(
+            Problem(
+                f"the output has {width} units but the data has {k} classes; set units to {k}",
+                layer=out.name,
+                field="units",
+            )
+        )
+    return problems
+
+
+class _ElidedLabel(QLabel):
+    """A one-line label that elides its text to the room it gets (a long hint must not set
+    the status bar's, and so the window's, minimum width)."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(40)
+
+    def minimumSizeHint(self) -> QSize:  # Qt override
+        return QSize(40, super().minimumSizeHint().height())
+
+    def is_elided(self) -> bool:
+        room = self.contentsRect().width()
+        return self.fontMetrics().horizontalAdvance(self.text()) > room
+
+    def paintEvent(self, event) -> None:  # Qt override
+        painter = QPainter(self)
+        rect = self.contentsRect()
+        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        painter.drawText(rect, int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), text)
+
+
+class _VerdictLabel(_ElidedLabel):
+    """The status bar's verdict: elided to its room, the whole text in the tooltip; a click
+    goes to the problem."""
+
+    clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("", parent)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def sizeHint(self) -> QSize:  # Qt override
+        hint = super().sizeHint()
+        return QSize(min(hint.width(), 520), hint.height())
+
+    def mouseReleaseEvent(self, event) -> None:  # Qt override
+        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(
+            event.position().toPoint()
+        ):
+            self.clicked.emit()
+        super().mouseReleaseEvent(event)
 
 
 class _BlankTitleBar(QWidget):

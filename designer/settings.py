@@ -1,4 +1,5 @@
-"""Persistent user settings (QSettings): window layout, recent files, theme.
+"""Persistent user settings (QSettings): window layout (one arrangement per workspace), recent
+files, the last folder used, theme.
 
 Tests and tools must never write the real user settings: set ``NNDESIGNER_SETTINGS_DIR`` to a
 folder and :func:`app_settings` keeps everything in ``<folder>/nndesigner.ini`` instead.
@@ -20,6 +21,8 @@ KEY_GEOMETRY = "window/geometry"
 KEY_STATE = "window/state"
 KEY_RECENT = "files/recent"
 KEY_THEME = "view/theme"
+KEY_WORKSPACE = "workspace/current"
+KEY_LAST_FOLDER = "files/last_folder"
 
 
 def app_settings() -> QSettings:

@@ -7,13 +7,24 @@ wrapped in a QStackedWidget together with the view, and unwrapped again when the
 turned off. The mode cannot be turned on while the document is invalid (the action says why in
 its tooltip); when the data cannot be loaded the action turns itself off and says why. Any
 edit of the document while the mode is on starts a new session (the network changed).
+
+With ``central=True`` (the designer's main window, issue 13) there is no dock: the view and the
+panel share the central area side by side in a splitter, where the math panel has room to
+read; the window's Backprop workspace follows :attr:`StepperController.mode_changed`.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QStackedWidget, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QMainWindow,
+    QSplitter,
+    QStackedWidget,
+    QToolBar,
+    QWidget,
+)
 
 from designer.stepper.panel import StepperPanel
 from designer.stepper.view import BackpropView
@@ -33,22 +44,32 @@ class StepperController(QObject):
         The checkable "Backprop mode" toggle.
     panel : StepperPanel
     view : BackpropView
-    dock : QDockWidget
+    dock : QDockWidget or None
+        The panel's dock; None with ``central`` (the panel sits beside the view).
+    splitter : QSplitter or None
+        With ``central``, the view and the panel side by side while the mode is on.
     """
 
-    def __init__(self, window: QMainWindow) -> None:
+    #: The mode was turned on (True) or off (False), by the action, a call or a refusal.
+    mode_changed = Signal(bool)
+
+    def __init__(self, window: QMainWindow, central: bool = False) -> None:
         super().__init__(window)
         self.window = window
         self.document = window.document
+        self.central = central
         self.panel = StepperPanel(self.document)
         self.view = BackpropView()
         self.panel.view_grabber = self.view.grab
-        self.dock = QDockWidget("Backprop", window)
-        self.dock.setObjectName("backprop_dock")
-        self.dock.setWidget(self.panel)
-        self.dock.setMinimumWidth(480)
-        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
-        self.dock.hide()
+        self.splitter: QSplitter | None = None
+        self.dock: QDockWidget | None = None
+        if not central:
+            self.dock = QDockWidget("Backprop", window)
+            self.dock.setObjectName("backprop_dock")
+            self.dock.setWidget(self.panel)
+            self.dock.setMinimumWidth(480)
+            window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+            self.dock.hide()
         self._stack: QStackedWidget | None = None
         self._placed = False
         self._original: QWidget | None = None
@@ -111,10 +132,17 @@ class StepperController(QObject):
         else:
             self.panel.stop()
             self._hide_view()
-            self.dock.hide()
+            self._hide_dock()
         self._update_action()
+        self.mode_changed.emit(on)
+
+    def _hide_dock(self) -> None:
+        if self.dock is not None:
+            self.dock.hide()
 
     def _show_dock(self) -> None:
+        if self.dock is None:
+            return
         if not self._placed:
             # First time: share the right-hand column's full height (as a tab) rather than
             # squeezing under the panels already there.
@@ -136,12 +164,15 @@ class StepperController(QObject):
         self.action.blockSignals(True)
         self.action.setChecked(False)
         self.action.blockSignals(False)
+        was_on = self._stack is not None
         self.panel.stop()
         self._hide_view()
-        self.dock.hide()
+        self._hide_dock()
         self._update_action()
         self.action.setToolTip(f"Backprop mode is unavailable: {reason}")
         self._status(f"Backprop mode is unavailable: {reason}")
+        if was_on:
+            self.mode_changed.emit(False)
 
     def _dock_sizes(self) -> list[tuple[QDockWidget, Qt.Orientation, int]]:
         """The sizes of the window's docked docks, to put back after the central widget
@@ -177,17 +208,31 @@ class StepperController(QObject):
         window = self.window
         sizes = self._dock_sizes()
         self._original = window.takeCentralWidget()
-        if self._original is not None and self._original.width() > 100:
+        if self._original is not None and self._original.width() > 100 and not self.central:
             # Keep the canvas's room: the docks around it must not grow into it.
             self.view.preferred_size = self._original.size()
         stack = QStackedWidget()
         stack.setObjectName("backprop_stack")
         if self._original is not None:
             stack.addWidget(self._original)
-        stack.addWidget(self.view)
-        stack.setCurrentWidget(self.view)
+        if self.central:
+            # The math panel gets the room a dock never had: about 45 % of the central area.
+            split = QSplitter(Qt.Orientation.Horizontal)
+            split.setObjectName("backprop_splitter")
+            split.setChildrenCollapsible(False)
+            split.addWidget(self.view)
+            split.addWidget(self.panel)
+            split.setStretchFactor(0, 11)
+            split.setStretchFactor(1, 9)
+            stack.addWidget(split)
+            stack.setCurrentWidget(split)
+            self.splitter = split
+        else:
+            stack.addWidget(self.view)
+            stack.setCurrentWidget(self.view)
         window.setCentralWidget(stack)
-        self._restore_dock_sizes_later(sizes)
+        if not self.central:  # with central, the window's workspace owns the dock sizes
+            self._restore_dock_sizes_later(sizes)
         self._stack = stack
         self.view.fit()
 
@@ -198,13 +243,20 @@ class StepperController(QObject):
         window = self.window
         sizes = self._dock_sizes()
         window.takeCentralWidget()
-        stack.removeWidget(self.view)
+        if self.splitter is not None:
+            stack.removeWidget(self.splitter)
+            self.panel.setParent(None)
+            self.splitter.deleteLater()
+            self.splitter = None
+        else:
+            stack.removeWidget(self.view)
         self.view.setParent(None)
         if self._original is not None:
             stack.removeWidget(self._original)
             window.setCentralWidget(self._original)
             self._original.show()
-        self._restore_dock_sizes_later(sizes)
+        if not self.central:  # with central, the window's workspace owns the dock sizes
+            self._restore_dock_sizes_later(sizes)
         stack.deleteLater()
         self._stack = None
         self._original = None
@@ -226,9 +278,10 @@ class StepperController(QObject):
         self._status("The network changed: the step starts over")
 
 
-def attach_stepper(window: QMainWindow) -> StepperController:
+def attach_stepper(window: QMainWindow, central: bool = False) -> StepperController:
     """Give ``window`` (a QMainWindow with a ``document`` and a central widget) the Backprop
-    mode; returns its controller (keep it, or rely on it being a child of the window)."""
-    controller = StepperController(window)
+    mode; returns its controller (keep it, or rely on it being a child of the window).
+    ``central`` puts the panel beside the view in the central area instead of in a dock."""
+    controller = StepperController(window, central=central)
     window.stepper = controller
     return controller
