@@ -745,13 +745,8 @@ class MainWindow(QMainWindow):
             consumers = [n for n, srcs in ins.items() if anchor in srcs]
             if consumers:
                 new, name = edits.insert_on_edge(data, class_name, anchor, consumers[0], config)
-                # Make room: everything downstream of the new block moves one column right.
-                after = _downstream(edits.explicit_inbound(new), name)
-                moves = {n: shown[n] for n in shown if n in ins or n == INPUT}
-                for n in after:
-                    if n in moves:
-                        moves[n] = (moves[n][0] + COLUMN_DX, moves[n][1])
-                moves[name] = (ax + COLUMN_DX, ay)
+                result["name"] = name
+                return scene.make_room(new, name, shown)
             else:
                 new, name = edits.add_layer(data, class_name, config, None, inbound=[anchor])
                 spot = self._free_spot(QPointF(ax + COLUMN_DX, ay))
@@ -1310,19 +1305,3 @@ class _BlankTitleBar(QWidget):
 
     def minimumSizeHint(self):  # Qt override
         return QSize(0, 0)
-
-
-def _downstream(inbound: dict[str, list[str]], start: str) -> set[str]:
-    """Every layer fed, directly or not, by ``start``."""
-    consumers: dict[str, list[str]] = {}
-    for name, srcs in inbound.items():
-        for s in srcs:
-            consumers.setdefault(s, []).append(name)
-    seen: set[str] = set()
-    todo = list(consumers.get(start, []))
-    while todo:
-        n = todo.pop()
-        if n not in seen:
-            seen.add(n)
-            todo += consumers.get(n, [])
-    return seen

@@ -145,20 +145,26 @@ def test_a_block_in_the_way_of_the_shift_moves_too(make_view):
     assert shown(view)["dense_1"][0] > before["dense_1"][0]  # the stray block moved on
 
 
-def test_insert_after_selection_path_can_use_the_same_room_making(make_view):
-    # main_window's "insert after the selected layer" calls the scene's make_room in its edit.
-    doc = Document(load_project(EXAMPLES / "seed_mlp.json"))
-    view = make_view(doc)
-    scene = view.scene_()
-    before = shown(view)
+def test_adding_after_the_selection_from_the_palette_makes_room(qtbot, tmp_path):
+    """The palette's "add after the selected layer" (a double-click) inserts before the
+    consumer, moves the rest of the chain like a drop on the edge, in one undo step."""
+    from PySide6.QtCore import QSettings
 
-    def fn(d: dict) -> dict:
-        new, name = edits.insert_on_edge(d, "Dense", "dropout", "dense", {"units": 8})
-        return scene.make_room(new, name, before)
+    from designer.main_window import MainWindow
 
-    assert doc.edit("Insert Dense", fn)
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(Document(load_project(EXAMPLES / "seed_mlp.json")), settings=settings)
+    qtbot.addWidget(window)
+    view = window.canvas
+    before, spec = shown(view), spec_text(window.document.data)
+    window.document.set_selection(["dropout"])
+    name = window.add_layer_from_palette("Dense")
+    assert name and edits.explicit_inbound(window.document.data)["dense"] == [name]
     assert overlapping(view) == []
     assert shown(view)["dense"][0] == pytest.approx(before["dense"][0] + COLUMN_DX)
+    assert shown(view)["hidden"] == before["hidden"]
+    window.document.undo_stack.undo()
+    assert spec_text(window.document.data) == spec and shown(view) == before
 
 
 # ---------------------------------------------------------------------- the pure edit, broadly
