@@ -80,6 +80,8 @@ class SummaryPanel(QWidget):
         self.totals_label = QLabel()
         self.totals_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.totals_label.setTextFormat(Qt.TextFormat.RichText)
+        # Wraps in a narrow dock instead of widening the window's minimum.
+        self.totals_label.setWordWrap(True)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
