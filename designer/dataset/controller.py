@@ -7,6 +7,9 @@
 - an "Open data file…" action in the File menu (after "Open…"), or on the toolbar named
   "main" when the window has no File menu, and the dock's toggle in View ▸ Panels when the
   window has that menu;
+- the offer to download the project's data when it is not in the Keras cache (MNIST on a
+  first launch): the dock is brought to the front when the window opens or a project is
+  opened that needs it;
 - drops: a data file or folder dropped on the window (``.csv .tsv .txt .npz .npy .gz``, IDX,
   a folder of class subfolders) becomes the dataset. An event filter on the window takes
   these drops before the window's own handlers, which keep handling project files.
@@ -114,7 +117,13 @@ class DatasetController(QObject):
         )
         self.panel.status_message.connect(self._status)
         self.panel.projection_changed.connect(self.projection_changed)
+        self.document.replaced.connect(self._on_replaced)
         window.installEventFilter(self)
+
+    def _on_replaced(self) -> None:
+        # A project opened whose data must be downloaded first: show the panel's offer.
+        if self._placed and self.panel.download_name() is not None:
+            QTimer.singleShot(0, self, self.show_dock)
 
     def _add_action(self) -> None:
         window = self.window
@@ -180,6 +189,8 @@ class DatasetController(QObject):
             return
         self._placed = True
         self._tabify()
+        if self.panel.download_name() is not None:
+            self.dock.raise_()  # first launch without MNIST: the offer to download it is here
         self.panel.auto_load = True
         QTimer.singleShot(0, self.panel, self.panel.refresh)
 

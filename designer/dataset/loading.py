@@ -16,6 +16,7 @@ import json
 import math
 import os
 import pickle
+import stat
 import subprocess
 import sys
 import time
@@ -90,16 +91,23 @@ def spec_format(spec: dict[str, Any], base_dir: Path | None) -> str:
 
 
 def is_data_path(path: Path) -> bool:
-    """Whether a dropped path looks like data: an existing folder (of images) or an existing
-    file with a data ending or an IDX name."""
+    """Whether a dropped path looks like data: an existing folder (of images), an existing
+    file with a data ending or an IDX name, or something that is not a regular file (a FIFO,
+    a device), which loading then refuses by name."""
     from engine.data.idx import is_idx_name
 
     if path.is_dir():
         return True
-    if not path.is_file():
+    try:
+        mode = path.stat().st_mode
+    except OSError:  # missing, or unreadable: nothing to say about it
         return False
     name = path.name.lower()
-    return name.endswith(DATA_SUFFIXES) or is_idx_name(name)
+    if name.endswith(DATA_SUFFIXES) or is_idx_name(name):
+        return True
+    # A FIFO or a device (/dev/zero): taken, so that loading says what it is (the load
+    # refuses it unopened) rather than the drop being ignored without a word.
+    return not stat.S_ISREG(mode)
 
 
 def _idx_dims(path: Path) -> tuple[int, ...] | None:

@@ -53,6 +53,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.dataset.downloader import DatasetDownloader
 from designer.dataset.loader import DatasetLoader
 from designer.dataset.loading import LoadResult, load_key, spec_format
 from designer.dataset.views import (
@@ -82,6 +83,7 @@ from engine.data import (
     relative_data_path,
     scale_of,
 )
+from engine.data.download import KERAS_DOWNLOADS, cached_file
 from engine.data.files import resolve_path
 from engine.data.match import match_network_to_data, output_layer_name
 from engine.data.projection import Projection, default_choice
@@ -170,6 +172,15 @@ class DatasetPanel(QWidget):
         self.loader = DatasetLoader(self)
         self.loader.loaded.connect(self._on_loaded)
         self.loader.busy_changed.connect(self._on_busy)
+        self.downloader = DatasetDownloader(self)
+        self.downloader.progress.connect(self._on_download_progress)
+        self.downloader.finished.connect(self._on_download_finished)
+        self.downloader.failed.connect(self._on_download_failed)
+        self.downloader.cancelled.connect(self._on_download_cancelled)
+        #: The last download's outcome for the user ('' when none), and whether it failed.
+        self.download_message = ""
+        self._download_failed = False
+        self.offer_shown = False
         self.dataset: Dataset | None = None
         self.image_shape: tuple[int, ...] | None = None
         self.project_result: LoadResult | None = None
@@ -219,6 +230,7 @@ class DatasetPanel(QWidget):
         self.splitter.addWidget(scroll)
 
         self._build_source()
+        self._build_offer()
         self._build_status()
         self._build_match()
         self._build_preparation()
@@ -338,6 +350,64 @@ class DatasetPanel(QWidget):
         self.task_label = QLabel("Task")
         form.addRow(self.task_label, self.task_field.widget)
 
+    def _build_offer(self) -> None:
+        """The offer shown while the project's data must be downloaded first (MNIST not in the
+        Keras cache): download it, or use the built-in digits instead."""
+        self.offer_box = QFrame()
+        self.offer_box.setObjectName("dataset_offer")
+        self.offer_box.setFrameShape(QFrame.Shape.StyledPanel)
+        box = QVBoxLayout(self.offer_box)
+        box.setContentsMargins(8, 6, 8, 6)
+        box.setSpacing(6)
+        self.offer_label = QLabel()
+        self.offer_label.setObjectName("dataset_offer_label")
+        self.offer_label.setWordWrap(True)
+        self.offer_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        box.addWidget(self.offer_label)
+        self.download_button = QPushButton("Download")
+        self.download_button.setObjectName("download_dataset_button")
+        self.download_button.clicked.connect(self.download_dataset)
+        self.digits_button = QPushButton("Use the built-in 8×8 digits instead")
+        self.digits_button.setObjectName("use_digits_button")
+        self.digits_button.setToolTip(
+            "scikit-learn's 1797 handwritten digits, 8×8 pixels, shipped with it (no "
+            "download): the dataset and the input shape change in one undo step"
+        )
+        self.digits_button.clicked.connect(self.use_digits_instead)
+        box.addWidget(self.download_button)
+        box.addWidget(self.digits_button)
+        self.download_row = QWidget()
+        row = QHBoxLayout(self.download_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.download_bar = QProgressBar()
+        self.download_bar.setObjectName("download_progress")
+        self.download_bar.setRange(0, 0)
+        self.download_bar.setTextVisible(False)
+        self.download_bar.setFixedHeight(10)
+        self.cancel_download_button = QToolButton()
+        self.cancel_download_button.setObjectName("cancel_download_button")
+        self.cancel_download_button.setText("Cancel")
+        self.cancel_download_button.clicked.connect(self.cancel_download)
+        row.addWidget(self.download_bar, 1)
+        row.addWidget(self.cancel_download_button)
+        self.download_label = QLabel()
+        self.download_label.setObjectName("download_label")
+        self.download_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        box.addWidget(self.download_label)
+        box.addWidget(self.download_row)
+        self.download_row.setVisible(False)
+        self.download_label.setVisible(False)
+        self.offer_message = QLabel()
+        self.offer_message.setObjectName("dataset_offer_message")
+        self.offer_message.setWordWrap(True)
+        self.offer_message.setTextFormat(Qt.TextFormat.PlainText)
+        self.offer_message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.offer_message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        box.addWidget(self.offer_message)
+        self.offer_message.setVisible(False)
+        self.offer_box.setVisible(False)
+        self.controls.addWidget(self.offer_box)
+
     def _build_status(self) -> None:
         self.busy_row = QWidget()
         row = QHBoxLayout(self.busy_row)
@@ -398,6 +468,7 @@ class DatasetPanel(QWidget):
         self.match_button.clicked.connect(self.match_network)
         self.plan_label = self._hint()
         self.plan_label.setObjectName("dataset_plan")
+        self.plan_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
         row.addWidget(self.match_button, 0, Qt.AlignmentFlag.AlignTop)
         row.addWidget(self.plan_label, 1)
         self.controls.addLayout(row)
@@ -593,6 +664,127 @@ class DatasetPanel(QWidget):
         if changed:
             self.status_message.emit(f"The network now matches {dataset.name}")
         return changed
+
+    # ------------------------------------------------------------------ first launch
+    def download_name(self) -> str | None:
+        """The project's built-in dataset when it must be downloaded into the Keras cache
+        first (MNIST not there yet), or is being downloaded; else None."""
+        if self.pending is not None:
+            return None
+        name = self.project_spec.get("name")
+        if not isinstance(name, str) or name not in KERAS_DOWNLOADS:
+            return None
+        if self.downloader.busy and self.downloader.name == name:
+            return name
+        return name if cached_file(name) is None else None
+
+    def download_dataset(self) -> bool:
+        """Download the project's dataset into the Keras cache (a child process; progress
+        below the button, Cancel stops it). The project is not changed; once the file is
+        there, the data loads."""
+        name = self.download_name()
+        if name is None or self.downloader.busy:
+            return False
+        self.download_message = ""
+        self._download_failed = False
+        self.download_bar.setRange(0, 0)  # until the size is known
+        self.download_label.setText(f"Connecting to {_host(KERAS_DOWNLOADS[name].url)}…")
+        self.downloader.start(name)
+        self.refresh()
+        return True
+
+    def cancel_download(self) -> None:
+        """Stop the download; nothing is written to the cache, the project is unchanged."""
+        self.downloader.cancel()
+        self.download_label.setText("Cancelling…")
+
+    def use_digits_instead(self) -> bool:
+        """Use scikit-learn's 8×8 digits instead of the dataset to download: the dataset and
+        the network's input shape (and output layer and loss, as Match network to data sets
+        them) in one undo step. The digits' shape is known without loading them."""
+        info = BUILTIN_DATASETS["digits"]
+        stand_in = Dataset(
+            x=np.zeros((0, *info.feature_shape), np.float32),
+            y=np.zeros(0, np.int64),
+            task=info.task,
+            n_classes=info.n_classes,
+        )
+
+        def fn(data: dict) -> dict:
+            spec = keep_common_keys({"name": "digits"}, data.get("dataset"))
+            if "scale" not in spec and "standardize" not in spec:
+                # Pixel values 0..16: standardized, as resources/examples/seed_mlp_digits.json.
+                spec["scale"] = "standardize"
+            return match_network_to_data(edits.set_setting(data, "dataset", spec), stand_in)
+
+        changed = self.document.edit("Use the built-in 8×8 digits instead", fn)
+        if changed:
+            self.download_message = ""
+            self.status_message.emit(
+                "The dataset is now scikit-learn's 8×8 digits; the input shape is 64"
+            )
+        self.refresh()
+        return changed
+
+    def _on_download_progress(self, done: int, total: int) -> None:
+        if total > 0:
+            self.download_bar.setRange(0, 1000)
+            self.download_bar.setValue(min(1000, round(1000 * done / total)))
+            self.download_label.setText(
+                f"Downloading… {_size_text(done) or '0 bytes'} of {_size_text(total)}"
+            )
+        else:
+            self.download_bar.setRange(0, 0)
+            self.download_label.setText(f"Downloading… {_size_text(done) or '0 bytes'}")
+
+    def _on_download_finished(self, path: str) -> None:
+        self.download_message = ""
+        self._download_failed = False
+        self.status_message.emit(f"Downloaded to {path}")
+        self.reload()  # the project's data can load now
+        self.refresh()
+
+    def _on_download_failed(self, message: str) -> None:
+        text = message[:1].upper() + message[1:]  # the engine's sentence starts a line here
+        self.download_message = f"{text}; the project was not changed."
+        self._download_failed = True
+        self.status_message.emit(self.download_message)
+        self.refresh()
+
+    def _on_download_cancelled(self) -> None:
+        self.download_message = "Download cancelled; the project was not changed."
+        self._download_failed = False
+        self.status_message.emit(self.download_message)
+        self.refresh()
+
+    def _sync_offer(self) -> None:
+        name = self.download_name()
+        self.offer_shown = name is not None
+        self.offer_box.setVisible(self.offer_shown)
+        if name is None:
+            return
+        info = KERAS_DOWNLOADS[name]
+        folder = cached_folder_text()
+        self.offer_label.setText(
+            f"{info.title} is not on this computer yet: NN Designer reads it from the Keras "
+            f"cache ({folder}). Download it once, as Keras' own loader does, or train on "
+            "the built-in digits now."
+        )
+        mb = f"{info.size / 1e6:.0f} MB"
+        self.download_button.setText(f"Download {info.title} ({mb})")
+        self.download_button.setToolTip(
+            f"From {_host(info.url)} into the Keras cache, checked against Keras' SHA-256; "
+            f"the same file keras.datasets.{name}.load_data() downloads"
+        )
+        busy = self.downloader.busy
+        self.download_button.setEnabled(not busy)
+        self.download_row.setVisible(busy)
+        self.download_label.setVisible(busy)
+        message = "" if busy else self.download_message
+        self.offer_message.setText(message)
+        self.offer_message.setVisible(bool(message))
+        color = error_color(self) if self._download_failed else "palette(placeholder-text)"
+        self.offer_message.setStyleSheet(f"color: {color};")
 
     # ------------------------------------------------------------------ source gestures
     def _on_source(self, value: Any) -> None:
@@ -936,6 +1128,7 @@ class DatasetPanel(QWidget):
         """Show the document's state (and the pending choice); load what is missing."""
         self._sync_source()
         self._sync_preparation()
+        self._sync_offer()
         self._sync_status()
         self._sync_previews()
         self._sync_load()
@@ -1157,7 +1350,7 @@ class DatasetPanel(QWidget):
             self.error_keep.setText(f"Not used: the project keeps {keeps}.")
             self.error_keep.setVisible(True)
             self.discard_button.setVisible(True)
-        elif error:
+        elif error and not self.offer_shown:  # the offer says what is missing, and more
             self.error_box.setVisible(True)
             self.error_label.setText(error)
             self.error_keep.setVisible(False)
@@ -1234,7 +1427,10 @@ class DatasetPanel(QWidget):
             if already
             else f"Set the input shape, the output layer and the loss: {plan}"
         )
-        self.plan_label.setText(("Matches: " if already else "Sets ") + _escape(plan))
+        # A break opportunity after each "_": "sparse_categorical_crossentropy" is one word
+        # wider than a narrow dock, which would be cut at its right edge.
+        wrapped = _escape(plan).replace("_", "_\u200b")
+        self.plan_label.setText(("Matches: " if already else "Sets ") + wrapped)
         dark = self.palette().color(self.backgroundRole()).lightness() < 128
         if already:
             self.fit_label.setText("✓ The network fits this data.")
@@ -1396,7 +1592,8 @@ class DatasetPanel(QWidget):
 
     # ================================================================== lifetime
     def shutdown(self) -> None:
-        """End the loading thread (waits for a load in progress)."""
+        """End the loading thread (waits for a load in progress) and a download."""
+        self.downloader.shutdown()
         self.loader.shutdown()
 
 
@@ -1404,6 +1601,21 @@ def edits_equal(a: dict, b: dict) -> bool:
     from designer.document import spec_text
 
     return spec_text(a) == spec_text(b)
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname or url
+
+
+def cached_folder_text() -> str:
+    """The Keras datasets folder, with the home folder written ``~``."""
+    from engine.data.builtin import keras_datasets_dirs
+
+    folder = str(keras_datasets_dirs()[0])
+    home = str(Path.home())
+    return "~" + folder[len(home) :] if folder.startswith(home + "/") else folder
 
 
 def _escape(text: str) -> str:

@@ -1,7 +1,8 @@
 """Built-in datasets: TensorFlow-Playground-style 2-D sets, scikit-learn's bundled tables, and
 MNIST / Fashion-MNIST read from the user's Keras cache.
 
-Nothing here touches the network. scikit-learn is imported inside the loaders (it is slow to
+Nothing here touches the network (:mod:`engine.data.download` fills the Keras cache when the
+user asks). scikit-learn is imported inside the loaders (it is slow to
 import); Keras is never imported: its cache files are read directly.
 
 The 2-D sets share three parameters: ``n_samples`` (default 400), ``noise`` (the standard
@@ -32,6 +33,7 @@ __all__ = [
     "ParamInfo",
     "builtin_param_problems",
     "keras_datasets_dirs",
+    "keras_home",
     "load_builtin",
     "resolve_params",
 ]
@@ -248,6 +250,16 @@ _FASHION_FILES = {
 }
 
 
+def keras_home() -> pathlib.Path:
+    """Keras' home folder, as ``keras.src.backend.config`` decides it: ``$KERAS_HOME``, else
+    ``~/.keras`` (``/tmp/.keras`` when the home folder is not writable)."""
+    home = os.environ.get("KERAS_HOME")
+    if home is None:
+        user_home = os.path.expanduser("~")
+        home = os.path.join(user_home if os.access(user_home, os.W_OK) else "/tmp", ".keras")
+    return pathlib.Path(os.path.expanduser(home))
+
+
 def keras_datasets_dirs() -> list[pathlib.Path]:
     """The folders where Keras keeps downloaded datasets, in the order Keras uses them.
 
@@ -261,11 +273,7 @@ def keras_datasets_dirs() -> list[pathlib.Path]:
     list of Path
         One or two folders; the first is where a user should put the files.
     """
-    home = os.environ.get("KERAS_HOME")
-    if home is None:
-        user_home = os.path.expanduser("~")
-        home = os.path.join(user_home if os.access(user_home, os.W_OK) else "/tmp", ".keras")
-    base = pathlib.Path(os.path.expanduser(home))
+    base = keras_home()
     dirs = [base / "datasets"]
     if not os.access(base, os.W_OK):
         tmp = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
@@ -289,11 +297,24 @@ def _not_cached(title: str, loader: str, wanted: list[str]) -> DataError:
     also = f" (also looked in {dirs[1]})" if len(dirs) > 1 else ""
     files = ", ".join(pathlib.Path(w).name for w in wanted)
     folder = primary.parent
+    from engine.data.download import KERAS_DOWNLOADS
+
+    if loader in KERAS_DOWNLOADS:
+        get = (
+            f"To get it, use Download {title} in the window's Dataset panel, or run  python -m "
+            f'engine.data.download {loader}  (or  python -c "import keras; keras.datasets.'
+            f'{loader}.load_data()"), which saves it into the Keras cache; or copy {files} '
+            f"into {folder}."
+        )
+    else:
+        get = (
+            f'To get it, run  python -c "import keras; keras.datasets.{loader}.load_data()"  '
+            f"on a machine with internet access (it saves the data into the Keras cache), or "
+            f"copy {files} into {folder}."
+        )
     return DataError(
-        f"{title} is not in the Keras cache: {primary} does not exist{also}. NN Designer never "
-        f'downloads data. To get it, run  python -c "import keras; keras.datasets.{loader}'
-        f'.load_data()"  on a machine with internet access (it saves the data into the Keras '
-        f"cache), or copy {files} into {folder}."
+        f"{title} is not in the Keras cache: {primary} does not exist{also}. NN Designer "
+        f"downloads data only when asked to. {get}"
     )
 
 
