@@ -23,7 +23,7 @@ How data flows (DESIGN.md principle 6; acq4 #595 is the failure this avoids)::
   under a lock; the list is swapped out when it is drained, so no value is lost and the
   backlog is bounded by the drain period. Snapshots and progress are "latest value wins"
   slots; a new snapshot is computed only after the previous one was taken (back-pressure), at
-  most every ``SNAPSHOT_PERIOD`` seconds and never costing more than ~2.5 % of the time.
+  most every ``SNAPSHOT_PERIOD`` seconds and never costing more than ~20 % of the time.
 - Control goes the other way through a thread-safe command queue that the core reads between
   steps. The UI never touches the model: weights reach it only as copies (in snapshots and in
   "handoff" events).
@@ -60,9 +60,13 @@ from engine.errors import NNDError, NonFiniteError
 #: moment; the views render at most 10 times a second anyway.
 DRAIN_INTERVAL_MS = 50
 #: Snapshots for the live views: at most this often (seconds)...
-SNAPSHOT_PERIOD = 0.15
-#: ...and never more than 1/SNAPSHOT_COST_FACTOR of the time (a slow snapshot spaces them out).
-SNAPSHOT_COST_FACTOR = 40.0
+SNAPSHOT_PERIOD = 0.1
+#: ...and spaced so that they take at most 1/(1 + SNAPSHOT_COST_FACTOR) of the time (a slow
+#: snapshot spaces them out). The views must stay within ~0.2 s of the run (issue 13): on the
+#: spiral a snapshot costs ~20 ms for 5 ms epochs, so a factor of 40 showed one state a second
+#: and the views lagged the run by a second or more; at 4 they trail by ~0.1 s and training
+#: gives up at most ~20 % of its time to them.
+SNAPSHOT_COST_FACTOR = 4.0
 #: How often the UI thread collects garbage while a worker keeps the collector paused (ms).
 GC_TICK_MS = 250
 #: Confusion matrices at epoch ends: at most this often (seconds); the last one always.
@@ -87,6 +91,10 @@ class StepRecord:
     samples: int
     #: The run it belongs to (a reset or a rebuild that re-initialises starts a new one).
     run: int = 0
+    #: ``time.monotonic()`` when the step ended, in the worker (a system-wide clock on Linux
+    #: and macOS, so a child process's times compare with the window's): how far behind the
+    #: run the views are (tests/benchmarks/bench_view_lag.py).
+    t: float = 0.0
 
 
 @dataclass
@@ -380,13 +388,18 @@ class TrainingCore:
         self._cpu_budget: float | None = None
         self._built_spec: dict | None = None
         self.run_id = 0
+        #: Counts the planes of the decision boundary (each build and plane change is one): a
+        #: snapshot says on which one it was drawn, so the window never draws a snapshot of
+        #: the old plane on the new one.
+        self.plane = 0
 
     # ------------------------------------------------------------------ thread-safe API
     def post(self, *cmd) -> None:
         """Queue a command: ``("configure", RunConfig)``, ``("play",)``, ``("pause",)``,
         ``("step", n)``, ``("step_epoch",)``, ``("stop",)``, ``("reset",)``, ``("live", spec)``
         (a new learning rate or epoch count, applied between two steps), ``("sample", i)``,
-        ``("projection", choice)`` (the decision boundary's plane), ``("quit",)``."""
+        ``("projection", choice)`` (the decision boundary's plane), ``("show",)`` (build if need
+        be and send the views of the current weights, without training), ``("quit",)``."""
         with self._cv:
             self._cmds.append(cmd)
             self._cv.notify()
@@ -494,6 +507,13 @@ class TrainingCore:
             if self._ensure_model():
                 self._budget = ("epoch",)
                 self._set_state("running")
+        elif kind == "show":
+            # The views of the weights given, without training (a reopened trained project):
+            # a snapshot and the confusion matrix, at once.
+            if self._budget is None and self._ensure_model():
+                self._snapshot(force=True)
+                self._report_due = True
+                self._epoch_report()
         elif kind == "pause":
             if self._budget is not None:
                 self._suspend()
@@ -532,12 +552,14 @@ class TrainingCore:
                 self._config.projection = cmd[1]
             if self.monitor is not None:
                 self.monitor.set_projection(cmd[1])
+                self.plane += 1
                 self.mailbox.post_event(
                     "info",
                     {
                         "info": self.monitor.build_info(),
                         "run_id": self.run_id,
                         "gen": self._config.gen,
+                        "plane": self.plane,
                     },
                 )
                 self._snapshot(force=True)
@@ -641,6 +663,7 @@ class TrainingCore:
             projection=cfg.projection,
         )
         self.monitor.sample_index = self._sample_index
+        self.plane += 1
         note = ""
         if old_model is not None and continued and old_backend != model.name:
             from engine.backends.tensorflow import SWITCH_NOTE
@@ -661,6 +684,7 @@ class TrainingCore:
                 "weights": model.flat_weights(),
                 "history": copy.deepcopy(trainer.history),
                 "gen": cfg.gen,
+                "plane": self.plane,
             },
         )
         self._snapshot(force=True)
@@ -735,6 +759,7 @@ class TrainingCore:
                     ev.logs,
                     ev.samples,
                     self.run_id,
+                    time.monotonic(),
                 )
             )
             if self._budget[0] == "steps":
@@ -818,10 +843,13 @@ class TrainingCore:
         epoch = self.trainer.epochs_done + (1 if self._gen is not None else 0)
         snap = self.monitor.snapshot(self.gstep, epoch, gradients=gradients)
         snap.run = self.run_id
+        snap.plane = self.plane  # an attribute of ours: the engine's Snapshot has no such field
         self.mailbox.put("snapshot", snap)
         self._next_snapshot = time.perf_counter() + max(
             SNAPSHOT_PERIOD, SNAPSHOT_COST_FACTOR * snap.seconds
         )
+        # Send it now rather than at the next drain period: the views show it ~25 ms sooner.
+        self.on_wake()
 
     def _handoff(self) -> None:
         """Copies of the weights and history for the project (made here, on this thread)."""

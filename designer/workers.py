@@ -341,6 +341,7 @@ class TrainingSession(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(DRAIN_INTERVAL_MS)
         self._timer.timeout.connect(self.drain)
+        self._drain_soon = False
         self.drains = 0
         #: True once the worker (thread or process) has ended after :meth:`shutdown`.
         self.thread_finished = False
@@ -418,7 +419,7 @@ class TrainingSession(QObject):
             self._last_sample = cmd
         host = self._host
         idle = host is None or (host.dead and host.start_error is None)
-        if idle and cmd[0] not in ("configure", "play", "step", "step_epoch"):
+        if idle and cmd[0] not in ("configure", "play", "step", "step_epoch", "show"):
             # No worker (yet, or since its process died), and this command does not need
             # one: a window that never trains starts no process. Nothing runs to pause or
             # stop; the learning rate and the plane come with the configuration; the sample
@@ -469,6 +470,11 @@ class TrainingSession(QObject):
         """A spec whose only changes since the build are the learning rate or the epochs."""
         self._post("live", copy.deepcopy(spec))
 
+    def show(self) -> None:
+        """Build the configured model if need be and send the views of its weights (a
+        snapshot and, for classification, the confusion matrix) without training."""
+        self._post("show")
+
     def select_sample(self, index: int) -> None:
         self._post("sample", int(index))
 
@@ -482,8 +488,21 @@ class TrainingSession(QObject):
         GcPause.collect_on_ui(self._gc_ticks)
 
     def _on_wake(self) -> None:
-        if not self._closed and not self._timer.isActive():
+        if self._closed:
+            return
+        if not self._timer.isActive():
             self._timer.start()
+        # Something arrived (a batch from the child, a snapshot, a state change): hand it to
+        # the views now rather than at the next tick (up to DRAIN_INTERVAL_MS later), once per
+        # turn of the event loop however many wakes came.
+        if not self._drain_soon:
+            self._drain_soon = True
+            QTimer.singleShot(0, self, self._drain_now)
+
+    def _drain_now(self) -> None:
+        self._drain_soon = False
+        if not self._closed:
+            self.drain()
 
     def drain(self) -> Batch:
         """Take what the worker posted and hand it to the views (one signal)."""

@@ -36,11 +36,13 @@ class PlanePicker(QWidget):
         )
         self.x_combo = QComboBox()
         self.y_combo = QComboBox()
-        for combo in (self.x_combo, self.y_combo):
+        # Narrow docks: the combos may shrink to a few characters (the list shows the whole
+        # names), so that the row never widens its dock past ~300 px.
+        for combo, chars in ((self.plane_combo, 7), (self.x_combo, 4), (self.y_combo, 4)):
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
             )
-            combo.setMinimumContentsLength(6)
+            combo.setMinimumContentsLength(chars)
         self.x_combo.setToolTip("Feature along x")
         self.y_combo.setToolTip("Feature along y")
         self.vs_label = QLabel("vs")

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.plots.fit import ElidedLabel
 from designer.plots.theme import background_color, foreground_color
 from designer.training.colors import NEGATIVE, POSITIVE, values_to_rgb
 from designer.training.plots import LiveView, PaintMeter
@@ -93,7 +94,7 @@ class NetworkActivityView(LiveView):
         self.sample_spin = QSpinBox()
         self.sample_spin.setRange(0, 0)
         self.sample_spin.setToolTip("Which sample of the fixed probe batch to show")
-        self.sample_label = QLabel()
+        self.sample_label = ElidedLabel()
         bar = QHBoxLayout()
         bar.setContentsMargins(6, 2, 6, 0)
         bar.addWidget(QLabel("Sample"))

@@ -12,6 +12,11 @@ The controller is the only place that connects the document, the worker and the 
 - When training pauses, stops, ends or diverges, the worker's copies of the weights and the
   history go into ``document.project.weights`` / ``.history`` (so Save writes them into the
   .nnd). An exception in the worker leaves the project as it was and shows the message.
+- A project opened with trained weights says so (its epochs) and has the worker build the
+  model and draw every view of those weights at once (:meth:`TrainingController.show_saved`);
+  the decision boundary's plane is kept in the project (``"designer": {"plane": ...}``).
+- While training runs the views render at most RENDER_HZ times a second, all visible ones in
+  the same turn; outside a run (the end, a pause, a reset, another plane) at once.
 - Closing the window stops the worker (a child process, or a thread) and waits for it: no
   dangling thread or process.
 """
@@ -53,12 +58,61 @@ from designer.workers import RunConfig, TrainingSession, layer_classes
 
 #: The views render at most this often while training runs...
 RENDER_HZ = 10.0
-#: ...and spaced so that rendering takes at most this fraction of the time.
-RENDER_COST_FACTOR = 25.0
+#: ...and spaced so that rendering takes at most 1/(1 + factor) of the UI thread's time. A
+#: child process trains on its own CPU: the window may spend up to half its time drawing. A
+#: worker thread shares the interpreter with the window: it draws less. (A factor of 25 with
+#: one view per turn kept the views seconds behind a fast run, and made Reset and a plane
+#: change wait as long: issue 13.)
+RENDER_COST_FACTOR = {"process": 1.0, "thread": 4.0}
 #: The run id of a history waiting for the worker to confirm a reset.
 PENDING_RUN = -1
 TRAINING_KEYS = ("model", "compile", "fit", "dataset", "backend", "dtype")
 BADGE_KEY = 0x4E4E44  # QGraphicsItem.data() key marking our badges
+
+
+#: The project's own key for what the window shows (unknown to the engine, so it survives a
+#: save); the workspace is kept there too (designer/workspaces.py): merge, never replace.
+PROJECT_KEY = "designer"
+#: The planes a view starts on (engine.data.projection.default_choice): what the Dataset panel
+#: chooses by itself when new data loads.
+DEFAULT_PLANES = ({"kind": "features", "features": [0, 1]}, {"kind": "pca"})
+
+
+def project_plane(data: dict) -> dict | None:
+    """The decision boundary's plane saved in a project (``data["designer"]["plane"]``):
+    ``{"kind": "pca"}`` or ``{"kind": "features", "features": [i, j]}``; None when there is
+    none or it is not one of these (a hand-edited file)."""
+    own = data.get(PROJECT_KEY) if isinstance(data, dict) else None
+    plane = own.get("plane") if isinstance(own, dict) else None
+    if not isinstance(plane, dict):
+        return None
+    if plane.get("kind") == "pca":
+        return {"kind": "pca"}
+    feats = plane.get("features")
+    if (
+        plane.get("kind") == "features"
+        and isinstance(feats, list)
+        and len(feats) == 2
+        and all(isinstance(f, int) and not isinstance(f, bool) and 0 <= f < 2**31 for f in feats)
+        and feats[0] != feats[1]
+    ):
+        return {"kind": "features", "features": [int(feats[0]), int(feats[1])]}
+    return None
+
+
+def set_project_plane(data: dict, choice: dict | None) -> None:
+    """Write ``choice`` as ``data["designer"]["plane"]`` (None removes it), keeping the other
+    keys of ``data["designer"]`` (the workspace...)."""
+    own = data.get(PROJECT_KEY)
+    own = dict(own) if isinstance(own, dict) else {}
+    if choice is None:
+        own.pop("plane", None)
+    else:
+        own["plane"] = copy.deepcopy(choice)
+    if own:
+        data[PROJECT_KEY] = own
+    else:
+        data.pop(PROJECT_KEY, None)
 
 
 def training_signature(data: dict) -> str:
@@ -174,17 +228,29 @@ class TrainingController(QObject):
         self._target_epochs = 1
         self._last_build: dict | None = None
         self._pending_progress = None
-        self._render_next = 0
         self._badges_view: QGraphicsView | None = None
         #: The decision boundary's plane for data with more than two features (None: default).
         self.projection_choice: dict | None = None
+        #: The worker's count of planes (see TrainingCore.plane): the boundary's current one.
+        self.plane = 0
         self._build_ui()
         self.session.drained.connect(self._on_batch)
         self.document.changed.connect(self._on_document_changed)
         self.document.replaced.connect(self._on_replaced)
         self.panel.show_settings_requested.connect(self.show_all_settings)
         self.activity.sample_spin.valueChanged.connect(self.session.select_sample)
-        self.boundary.projection_requested.connect(self.set_projection)
+        self.boundary.projection_requested.connect(self._on_boundary_plane)
+        #: A plane restored from the project, kept until the Dataset panel has loaded the
+        #: project's data (it picks a default plane for new data, which must not replace it).
+        self._plane_pending: dict | None = None
+        self._resending = False
+        #: The saved weights are being drawn (show_saved); no run has started since.
+        self._showing = False
+        dataset = getattr(window, "dataset", None)
+        loaded = getattr(getattr(dataset, "panel", None), "dataset_loaded", None)
+        if loaded is not None:
+            loaded.connect(self._on_dataset_loaded)
+        self._restore_plane()
         window.installEventFilter(self)
         app = QApplication.instance()
         if app is not None:
@@ -449,6 +515,11 @@ class TrainingController(QObject):
         self._update_controls()
         if self._reverting or self._shut:
             return
+        data = self.document.project.data
+        if self.projection_choice is not None and project_plane(data) != self.projection_choice:
+            # An undo or redo put back a copy of the spec from before the plane changed: the
+            # plane is not part of the edit history, so the current one stays.
+            set_project_plane(data, self.projection_choice)
         doc = self.document
         if not doc.valid:
             return
@@ -520,6 +591,10 @@ class TrainingController(QObject):
         self.layer_stats.set_layers([])
         self.layer_stats.snapshot = None
         self.panel.clear_message()
+        self.panel.progress.setValue(0)
+        self.panel.progress.setFormat("Not trained")
+        self.panel.progress_label.setText("")
+        self._restore_plane()
         self._load_project_history()
         self._update_controls()
 
@@ -528,6 +603,42 @@ class TrainingController(QObject):
         if h:
             self.history.load_epochs(h)
         self._render_history()
+        self._show_saved_progress()
+        if self.document.project.weights:
+            # A trained project (reopened): draw its views from the saved weights at once,
+            # once the window is built (the plane it saved applies first).
+            QTimer.singleShot(0, self.show_saved)
+
+    def epochs_saved(self) -> int:
+        """Epochs the project's history holds (its trained weights' epoch count)."""
+        h = self.document.project.history or {}
+        return max((len(v) for v in h.values() if isinstance(v, list)), default=0)
+
+    def _show_saved_progress(self) -> None:
+        """The panel's progress for what the project holds: its saved epochs, or nothing."""
+        p = self.document.project
+        if not p.weights:
+            return
+        done = self.epochs_saved()
+        target = max(int(p.fit.get("epochs", 1) or 1), done, 1)
+        self.panel.show_trained(done, target)
+
+    def show_saved(self) -> None:
+        """Build the model from the project's weights (in the worker) and draw every view of
+        them (boundary, tiles, predictions, activity, confusion matrix) without training."""
+        if self._shut or not self.document.project.weights:
+            return
+        if self.history.gsteps > 0 or not self.can_train()[0]:
+            return  # trained in this window already, or nothing the worker could build
+        p = self.document.project
+        shapes = graph_weight_shapes(self.document.graph)
+        if changed_layers(flat_shapes(p.weights), {}, shapes, {}) or (
+            self.document.weight_warnings()
+        ):
+            return  # weights that do not fit: drawing them would mean re-initialising some
+        self._showing = True
+        self._configure_if_needed()
+        self.session.show()
 
     # ------------------------------------------------------------------ state
     def _set_state(self, state: str) -> None:
@@ -546,6 +657,7 @@ class TrainingController(QObject):
             kind = ev[0]
             if kind == "build":
                 self._on_build(ev[1])
+                self._showing = False  # built: what could fail while drawing has passed
                 h = self.history
             elif kind == "info":
                 self._on_info(ev[1])
@@ -558,6 +670,8 @@ class TrainingController(QObject):
                 self._weights_spec = None
             elif kind == "state":
                 self.state = ev[1]
+                if ev[1] == "running":
+                    self._showing = False
             elif kind == "handoff":
                 self._on_handoff(ev[1])
             elif kind == "diverged":
@@ -567,11 +681,18 @@ class TrainingController(QObject):
                 # The worker lost its model (or its process): the next Play configures it
                 # again from the document, with the weights and history handed over last.
                 self._sent_signature = None
-                self.panel.show_message(
-                    f"<b>Training failed.</b> {_esc(ev[1])}<br>The project was not changed.",
-                    "error",
-                )
-                self._status(f"Training failed: {ev[1]}")
+                if self._showing:  # nothing was trained: the saved weights could not be drawn
+                    self.panel.show_message(
+                        f"The saved weights could not be drawn: {_esc(ev[1])}", "warning"
+                    )
+                    self._status(f"The saved weights could not be drawn: {ev[1]}")
+                else:
+                    self.panel.show_message(
+                        f"<b>Training failed.</b> {_esc(ev[1])}<br>The project was not changed.",
+                        "error",
+                    )
+                    self._status(f"Training failed: {ev[1]}")
+                self._showing = False
             elif kind == "notice":  # worth knowing; the run goes on
                 self.panel.show_message(_esc(ev[1]), "warning")
                 self._status(ev[1])
@@ -590,14 +711,11 @@ class TrainingController(QObject):
         if batch.snapshot is not None:
             self.snapshot = batch.snapshot
             h.add_snapshot(batch.snapshot)
-            for view in (
-                self.layer_stats,
-                self.boundary,
-                self.tiles,
-                self.predictions,
-                self.activity,
-            ):
+            for view in (self.layer_stats, self.tiles, self.predictions, self.activity):
                 view.set_snapshot(batch.snapshot)
+            # A snapshot drawn on the plane before the latest change waits for the next.
+            if getattr(batch.snapshot, "plane", self.plane) == self.plane:
+                self.boundary.set_snapshot(batch.snapshot)
             self._update_badges(batch.snapshot.warnings())
         if batch.epoch_report is not None:
             self.report = batch.epoch_report
@@ -608,25 +726,33 @@ class TrainingController(QObject):
             self._pending_progress = batch.steps[-1]
         if any(ev[0] == "state" for ev in batch.events):
             self._update_controls()
+            if self.state == "idle" and self.history.gsteps == 0:
+                self._show_saved_progress()  # built from saved weights: say what they are
             if self.state != "running":
-                self.render_views(all_views=True)  # a pause/stop shows its state at once
+                self.render_views()  # a pause/stop/end shows its state at once
         else:
             self._schedule_render()
 
     # ------------------------------------------------------------------ render pacing
     def _schedule_render(self) -> None:
+        if self.state != "running":
+            # Nothing trains: draw what changed (a reset, another plane, a snapshot of the
+            # saved weights) at the next turn of the event loop.
+            self._render_timer.start(0)
+            return
         if self._render_timer.isActive():
             return
         delay = max(0.0, self._next_render - time.perf_counter())
         self._render_timer.start(int(delay * 1000))
 
     def render_views(self, all_views: bool = False) -> None:
-        """Render the next visible view that has new data (round robin: one view's paint per
-        event-loop turn keeps each stall short), or every one with ``all_views``.
+        """Render every visible view that has new data (hidden ones render when shown);
+        ``all_views``: the hidden ones too (screenshots, tests, scripts: everything drawn now).
 
-        Paced: at most RENDER_HZ renders a second, and spaced so that rendering and painting
-        take at most 1/RENDER_COST_FACTOR of the time: the worker shares the interpreter
-        (and on small machines the CPU) with the UI thread.
+        Paced while training runs: at most RENDER_HZ renders a second, and spaced so that
+        rendering and painting take at most 1/(1 + RENDER_COST_FACTOR) of the UI thread's
+        time. Every visible view renders in the same turn, so all of them show one state and
+        none waits for the others' turns.
         """
         self._render_timer.stop()
         # CPU time of this thread, not wall time: waiting for the interpreter lock while the
@@ -636,19 +762,12 @@ class TrainingController(QObject):
         if self._pending_progress is not None:
             self._update_progress(self._pending_progress)
             self._pending_progress = None
-        views = self.views()
-        n = len(views)
-        for k in range(n):
-            view = views[(self._render_next + k) % n]
-            if view.dirty and view.isVisible():
-                view.refresh()
-                self._render_next = (self._render_next + k + 1) % n
-                if not all_views:
-                    break
+        for view in self.views():
+            if view.dirty and (all_views or view.isVisible()):
+                view.refresh(force=all_views)
         cost = (time.thread_time() - t0) + painted
-        self._next_render = time.perf_counter() + max(1.0 / RENDER_HZ, RENDER_COST_FACTOR * cost)
-        if any(v.dirty and v.isVisible() for v in views):
-            self._schedule_render()
+        factor = RENDER_COST_FACTOR.get(self.session.mode, RENDER_COST_FACTOR["thread"])
+        self._next_render = time.perf_counter() + max(1.0 / RENDER_HZ, factor * cost)
 
     def _on_build(self, build: dict) -> None:
         if build.get("gen", self._gen) != self._gen:
@@ -660,6 +779,7 @@ class TrainingController(QObject):
             if build["history"]:
                 self.history.load_epochs(build["history"])
         self.run_id = build["run_id"]
+        self.plane = build.get("plane", self.plane)
         self._last_build = build
         self.info = info
         self._target_epochs = int(self.document.project.fit.get("epochs", 1))
@@ -691,6 +811,7 @@ class TrainingController(QObject):
         if payload.get("gen", self._gen) != self._gen or payload["run_id"] != self.run_id:
             return
         self.info = payload["info"]
+        self.plane = payload.get("plane", self.plane)
         if self._last_build is not None:
             self._last_build["info"] = self.info
         self.boundary.set_build(self.info)
@@ -698,13 +819,54 @@ class TrainingController(QObject):
     def set_projection(self, choice: dict | None) -> None:
         """Draw the decision boundary on another plane (data with more than two features):
         ``{"kind": "features", "features": [i, j]}`` or ``{"kind": "pca"}``. Applies at once,
-        during training too; the run goes on."""
+        during training too; the run goes on.
+
+        The choice is kept in the project (``data["designer"]["plane"]``) and saved with it:
+        not an undo step (it is how the project is viewed, not what it is) and not an unsaved
+        change on its own, like the workspace."""
         choice = copy.deepcopy(choice) if choice else None
+        pending = self._plane_pending
+        if pending is not None and choice != pending and choice in DEFAULT_PLANES:
+            # The Dataset panel's own start on new data: the project's plane wins, and the
+            # panel is told so (it follows the boundary's choices).
+            QTimer.singleShot(0, self, self._resend_plane)
+            return
+        if choice is not None:
+            set_project_plane(self.document.project.data, choice)
         if choice == self.projection_choice:
             return
         self.projection_choice = choice
         if self.session.alive:
             self.session.set_projection(choice)
+
+    def _on_boundary_plane(self, choice: dict) -> None:
+        if not self._resending:
+            self._plane_pending = None  # the user's own choice
+        self.set_projection(choice)
+
+    def _on_dataset_loaded(self) -> None:
+        self._plane_pending = None
+
+    def _resend_plane(self) -> None:
+        if self.projection_choice is not None and not self._shut:
+            # To the Dataset panel (the main window connects it): the same plane there.
+            self._resending = True
+            try:
+                self.boundary.projection_requested.emit(copy.deepcopy(self.projection_choice))
+            finally:
+                self._resending = False
+
+    def _restore_plane(self) -> None:
+        """The plane the project was saved with (if any) becomes the current one."""
+        saved = project_plane(self.document.project.data)
+        self._plane_pending = saved
+        if saved is None:
+            return
+        if saved != self.projection_choice:
+            self.projection_choice = saved
+            if self.session.alive:
+                self.session.set_projection(saved)
+        QTimer.singleShot(0, self, self._resend_plane)
 
     def _on_handoff(self, payload: dict) -> None:
         if payload.get("gen", self._gen) != self._gen:

@@ -30,10 +30,12 @@ from PySide6.QtWidgets import (
 )
 
 from designer.panels.fields import FloatSpinBox, error_color
+from designer.plots.fit import ElidedLabel
 from engine import edits
 from engine.data import BUILTIN_DATASETS, keep_common_keys
 
 BACKEND_TITLES = {"numpy": "NumPy", "tensorflow": "TensorFlow"}
+BUILDING_TEXT = "Loading the data and building the model…"
 
 
 def backend_availability(project, graph) -> dict[str, str]:
@@ -73,12 +75,18 @@ def effective_learning_rate(project) -> float | None:
         return None
 
 
-def _line_label() -> QLabel:
-    """A one-line label that may be cut short by a narrow dock (the tooltip has it all)."""
-    label = QLabel()
-    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-    label.setMinimumWidth(1)
-    return label
+def _line_label() -> ElidedLabel:
+    """A one-line label that a narrow dock cuts short with "…" (the tooltip has it all)."""
+    return ElidedLabel()
+
+
+def _combo(chars: int) -> QComboBox:
+    """A combo box as wide as ``chars`` characters at least, whatever the dock's width: a
+    squeezed one showed "Numl" for NumPy (issue 13); longer items elide in the list."""
+    combo = QComboBox()
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(chars)
+    return combo
 
 
 class TrainingPanel(QWidget):
@@ -131,8 +139,7 @@ class TrainingPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("Not trained")
         self.progress.setTextVisible(True)
-        self.progress_label = QLabel("")
-        self.progress_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.progress_label = ElidedLabel("")
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setTextFormat(Qt.TextFormat.RichText)
@@ -143,13 +150,16 @@ class TrainingPanel(QWidget):
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        # A narrow dock puts a label above its field rather than squeezing the field (the
+        # combos showed "Numl" for NumPy) or scrolling sideways.
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.setContentsMargins(0, 4, 0, 0)
-        self.backend_combo = QComboBox()
+        self.backend_combo = _combo(10)  # "TensorFlow" whole
         for key, title in BACKEND_TITLES.items():
             self.backend_combo.addItem(title, key)
         self.backend_combo.activated.connect(self._on_backend)
         form.addRow("Backend", self.backend_combo)
-        self.dataset_combo = QComboBox()
+        self.dataset_combo = _combo(13)  # "breast_cancer", "fashion_mnist" whole
         for name, info in BUILTIN_DATASETS.items():
             self.dataset_combo.addItem(name, name)
             self.dataset_combo.setItemData(
@@ -192,9 +202,16 @@ class TrainingPanel(QWidget):
 
         # The settings scroll when the dock is short; controls and progress stay in view.
         settings = QWidget()
-        settings.setLayout(form)
+        column = QVBoxLayout(settings)
+        column.setContentsMargins(0, 0, 0, 0)
+        # Messages (a divergence explained, a failure) scroll with the settings: a long one
+        # must not make the panel taller than its dock.
+        column.addWidget(self.message)
+        column.addLayout(form)
+        column.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(settings)
         layout = QVBoxLayout(self)
@@ -202,7 +219,6 @@ class TrainingPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.progress_label)
-        layout.addWidget(self.message)
         layout.addWidget(scroll, 1)
         document.changed.connect(self.sync)
         self.sync()
@@ -328,9 +344,24 @@ class TrainingPanel(QWidget):
         a["reset"].setEnabled(state != "building")
         if state == "building":
             self.progress.setRange(0, 0)  # busy
-            self.progress_label.setText("Loading the data and building the model…")
-        elif self.progress.maximum() == 0:
+            self.progress_label.setText(BUILDING_TEXT)
+        else:
+            if self.progress.maximum() == 0:
+                self.progress.setRange(0, 1000)
+            if self.progress_label.text() == BUILDING_TEXT:
+                self.progress_label.setText("")
+
+    def show_trained(self, epochs: int, target: int) -> None:
+        """Trained weights that came with the project: ``epochs`` of ``target`` done."""
+        if self.progress.maximum() == 0:
             self.progress.setRange(0, 1000)
+        self.progress.setValue(int(max(0.0, min(1.0, epochs / max(target, 1))) * 1000))
+        self.progress.setFormat(f"Epoch {epochs}/{target}" if epochs else "Trained")
+        self.progress_label.setText(
+            f"trained weights from the file ({epochs} epoch{'s' if epochs != 1 else ''})"
+            if epochs
+            else "trained weights from the file"
+        )
 
     def set_progress(
         self,

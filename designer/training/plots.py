@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QTransform
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.plots.fit import ElidedLabel, SquareBox
 from designer.plots.plane import PlanePicker
 from designer.plots.theme import (
     configure_pyqtgraph,
@@ -153,6 +154,10 @@ class LiveView(QWidget):
         configure_pyqtgraph()
         self._dirty = False
         self.renders = 0
+        #: What the last render drew (:meth:`data_tag` then) and when (``time.monotonic()``):
+        #: how far behind the run the view is (tests and tests/benchmarks/bench_view_lag.py).
+        self.shown = None
+        self.shown_at = 0.0
         #: Render as soon as data arrives (standalone use). A controller that paces rendering
         #: itself turns this off and calls :meth:`refresh` on its own schedule.
         self.auto_refresh = True
@@ -173,28 +178,56 @@ class LiveView(QWidget):
             self._dirty = False
             self.renders += 1
             self.render()
+            self.shown = self.data_tag()
+            self.shown_at = time.monotonic()
         else:
             self._dirty = True
 
     def render(self) -> None:  # pragma: no cover - overridden
         pass
 
+    def data_tag(self):
+        """What the view holds, as ``(run, global step)`` (or None): a snapshot's, by
+        default."""
+        snap = getattr(self, "snapshot", None)
+        return (snap.run, snap.step) if snap is not None else None
+
     def showEvent(self, event) -> None:  # Qt override
         super().showEvent(event)
         if self._dirty:
             self.refresh(force=True)
 
+    @property
+    def empty(self) -> bool:
+        """True while the view shows only its sentence of what it needs."""
+        stack = getattr(self, "stack", None)
+        return isinstance(stack, QStackedLayout) and stack.currentIndex() == 1
+
+    def sizeHint(self):  # Qt override
+        hint = super().sizeHint()
+        if self.empty:  # a sentence: a line or two, not a plot's worth of room
+            return hint.boundedTo(QSize(320, 60))
+        return hint
+
 
 def _message_stack(parent: QWidget, content: QWidget) -> tuple[QStackedLayout, QLabel]:
-    """A layout that shows ``content`` or, when a view has nothing to show, a sentence."""
+    """A layout that shows ``content`` or, when a view has nothing to show, one sentence
+    saying what it needs (wrapped when the dock is narrow). The view then asks for little
+    room (:meth:`LiveView.sizeHint`)."""
     stack = QStackedLayout()
     message = QLabel()
     message.setAlignment(Qt.AlignmentFlag.AlignCenter)
     message.setWordWrap(True)
-    message.setMargin(16)
+    message.setMargin(6)
+    message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     stack.addWidget(content)
     stack.addWidget(message)
+    stack.currentChanged.connect(lambda _i: parent.updateGeometry())
     return stack, message
+
+
+#: What a view that has nothing to show yet says (before the first build).
+NOT_BUILT = "Train (Play or Step) to see {what}."
 
 
 class CellLabel(QGraphicsSimpleTextItem):
@@ -283,14 +316,15 @@ class LossPlot(LiveView):
         self.log_box.toggled.connect(self.set_log_scale)
         self.clear_button = QPushButton("Clear earlier runs")
         self.clear_button.clicked.connect(self.clear_earlier)
-        self.best_label = QLabel()
-        self.best_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # One line that elides (the whole of it in the tooltip): the long "best val_loss …
+        # · best loss …" must not widen the window (issue 13).
+        self.best_label = ElidedLabel()
+        self.best_label.setAlignment(Qt.AlignmentFlag.AlignRight)
         bar = QHBoxLayout()
         bar.setContentsMargins(6, 2, 6, 0)
         bar.addWidget(self.log_box)
         bar.addWidget(self.clear_button)
-        bar.addStretch(1)
-        bar.addWidget(self.best_label)
+        bar.addWidget(self.best_label, 1)
         self.graphics = _graphics_under(self, bar)
 
         self.loss_plot = self.graphics.addPlot(row=0, col=0, title="Loss")
@@ -365,11 +399,16 @@ class LossPlot(LiveView):
         self.metric_key = "accuracy"
         self._few_epochs = True
         _ = deriv
+        self._empty(True)
 
     # ------------------------------------------------------------------ data in
     def set_history(self, history) -> None:
         self.history = history
         self.mark_dirty()
+
+    def data_tag(self):
+        h = self.history
+        return (h.run_id, h.gsteps) if h is not None else None
 
     def archive(self, history) -> None:
         """Keep ``history``'s curves as a faint earlier run (bounded: the oldest goes)."""
@@ -417,6 +456,15 @@ class LossPlot(LiveView):
         self.val_loss.setSymbol("s" if few else None)
         self.val_metric.setSymbol("s" if few else None)
 
+    def _empty(self, empty: bool) -> None:
+        """Before any data: the x axis shows epochs 0 and 1 only (pyqtgraph's fifths overlap
+        in a narrow plot: "0.20.40.60.8") and the legends of empty curves are hidden (they
+        do not fit a small plot and say nothing yet)."""
+        for p in (self.loss_plot, self.metric_plot):
+            p.getAxis("bottom").setTicks([[(0.0, "0"), (1.0, "1")], []] if empty else None)
+            if p.legend is not None:
+                p.legend.setVisible(not empty)
+
     def _render_earlier(self) -> None:
         log = self.log_box.isChecked()
         runs = list(self._earlier)
@@ -448,7 +496,9 @@ class LossPlot(LiveView):
             self.nan_marker.setData([], [])
             self.nan_line.setVisible(False)
             self.best_label.setText("")
+            self._empty(True)
             return
+        self._empty(len(h.step_x) == 0 and not h.epoch_x)
         log = self.log_box.isChecked()
         x = h.step_x.data
         self.raw_loss.setData(*_finite_xy(x, h.batch_loss.data, log))
@@ -782,7 +832,9 @@ class DecisionBoundaryView(LiveView):
         self.plot.addItem(self.train_points)
         self.plot.addItem(self.val_points)
         self.maps = _graphics()
-        self.maps.setMinimumHeight(0)
+        # An explicit minimum (1 px: 0 would mean "none" to Qt's layouts): the maps give way
+        # to the boundary in a short dock rather than make the view taller.
+        self.maps.setMinimumSize(1, 1)
         self.map_items: dict[str, tuple[pg.ViewBox, pg.ImageItem]] = {}
         # The plane (data with more than two features).
         self.plane_picker = PlanePicker()
@@ -796,14 +848,15 @@ class DecisionBoundaryView(LiveView):
         self.plane_row = QWidget()
         row = QHBoxLayout(self.plane_row)
         row.setContentsMargins(4, 2, 4, 0)
-        row.addWidget(QLabel("Plane:"))
         row.addWidget(self.plane_picker, 1)
         content = QWidget()
         inner = QVBoxLayout(content)
         inner.setContentsMargins(0, 0, 0, 0)
         inner.addWidget(self.plane_row)
         inner.addWidget(self.caption)
-        inner.addWidget(self.graphics, 3)
+        # Square (the extent fills it, see set_build) and centred: a strip shows nothing.
+        self.square = SquareBox(self.graphics, minimum=120)
+        inner.addWidget(self.square, 3)
         inner.addWidget(self.maps, 2)
         self.stack, self.message = _message_stack(self, content)
         self.setLayout(self.stack)
@@ -819,16 +872,13 @@ class DecisionBoundaryView(LiveView):
         self.boundary_image = None
         pts = info.points if info is not None else None
         if pts is None:
-            if info is not None and info.image_shape is not None:
-                text = (
-                    "Image data: see the weight tiles and predictions. The decision boundary is "
-                    "drawn for tables of two or more features."
-                )
+            if info is None:
+                text = NOT_BUILT.format(what="the decision boundary")
+            elif info.image_shape is not None:
+                text = "Image data has no decision boundary: see the weight tiles."
             else:
-                n = info.input_units if info is not None else 0
-                text = "The decision boundary is drawn for data with two or more features" + (
-                    f"; this data has {n}." if n else "."
-                )
+                n = info.input_units
+                text = f"The decision boundary needs two or more features; this data has {n}."
             self.message.setText(text)
             self.stack.setCurrentIndex(1)
             self._set_maps([])
@@ -843,8 +893,9 @@ class DecisionBoundaryView(LiveView):
             self._points(self.val_points, pts["x_val"], pts["y_val"], info, filled=False)
         else:
             self.val_points.setData([])
-        # Equal units on both axes only where both axes measure the same kind of thing.
-        self.plot.setAspectLocked(pts.get("n_features", 2) == 2 or self._kind(pts) == "pca")
+        # The grid's extent fills the square plot: x and y scaled so that it is square.
+        span_x, span_y = max(x1 - x0, 1e-12), max(y1 - y0, 1e-12)
+        self.plot.setAspectLocked(True, ratio=span_y / span_x)
         self.plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
         labels = pts.get("axis_labels") or ("x0", "x1")
         self.plot.setLabel("bottom", labels[0])
@@ -931,6 +982,10 @@ class DecisionBoundaryView(LiveView):
         self.snapshot = snap
         self.mark_dirty()
 
+    def data_tag(self):
+        snap = self.snapshot
+        return (snap.run, snap.step, getattr(snap, "plane", 0)) if snap is not None else None
+
     def render(self) -> None:
         snap = self.snapshot
         if snap is None or snap.boundary is None or self.info is None:
@@ -995,8 +1050,9 @@ class WeightTilesView(LiveView):
         self.tiles = None
         if info is None or info.image_shape is None or info.tiles_layer is None:
             self.message.setText(
-                "Weight tiles are drawn for image data (digits 8×8, MNIST 28×28) whose first "
-                "layer is Dense."
+                NOT_BUILT.format(what="the weight tiles")
+                if info is None
+                else "Weight tiles need image data whose first layer is Dense."
             )
             self.stack.setCurrentIndex(1)
             return
@@ -1056,7 +1112,11 @@ class PredictionsGrid(LiveView):
         _drop_labels(self.texts)
         self.texts = []
         if info is None or info.sample_images is None:
-            self.message.setText("Sample predictions are shown for image classification data.")
+            self.message.setText(
+                NOT_BUILT.format(what="sample predictions")
+                if info is None
+                else "Sample predictions need image classification data."
+            )
             self.stack.setCurrentIndex(1)
             return
         self.stack.setCurrentIndex(0)
@@ -1163,7 +1223,11 @@ class ConfusionMatrixView(LiveView):
         self.matrix = None
         self.per_class = None
         if info is None or info.task != "classification":
-            self.message.setText("The confusion matrix is shown for classification data.")
+            self.message.setText(
+                NOT_BUILT.format(what="the confusion matrix")
+                if info is None
+                else "The confusion matrix needs classification data."
+            )
             self.stack.setCurrentIndex(1)
             return
         self.stack.setCurrentIndex(0)
@@ -1193,6 +1257,10 @@ class ConfusionMatrixView(LiveView):
     def set_report(self, report) -> None:
         self.report = report
         self.mark_dirty()
+
+    def data_tag(self):
+        rep = self.report
+        return (rep.run, rep.epoch) if rep is not None else None
 
     def render(self) -> None:
         rep = self.report

@@ -817,6 +817,9 @@ def test_attaches_to_the_main_window(qtbot):
         assert ctrl.panel.actions["play"] in ctrl.toolbar.actions()
         window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
         window.show()
+        workspaces = getattr(window, "workspaces", None)
+        if workspaces is not None:  # the training docks belong to the Train workspace
+            workspaces.switch("train")
         assert ctrl.docks["layers"] in window.tabifiedDockWidgets(ctrl.docks["loss"])
         assert ctrl.train_blocking(2, timeout_s=20)
         assert len(window.document.project.history["loss"]) == 2
