@@ -140,7 +140,10 @@ def list_examples(folder: Path = EXAMPLES_DIR) -> list[Example]:
             title += " on MNIST"
         description = str(data.get("description") or _default_description(data))
         if needs_mnist:
-            description += " Needs MNIST in the Keras cache (NN Designer never downloads data)."
+            description += (
+                " Reads MNIST from the Keras cache; without it, the Dataset panel offers to "
+                "download it (11 MB) or to use the built-in 8×8 digits."
+            )
         out.append(Example(path, title, description, needs_mnist))
     return out
 
@@ -539,9 +542,11 @@ class MainWindow(QMainWindow):
             proxy.triggered.connect(lambda _c=False, f=slot: f())
             real = self.actions[key]
             real.enabledChanged.connect(proxy.setEnabled)
-            text_changed.connect(lambda _t, p=proxy, r=real: self._sync_proxy_tip(p, r))
-            self._sync_proxy_tip(proxy, real)
+            # A bound method, not a lambda: Qt drops the connection with the window, while
+            # the document's undo stack may live on.
+            text_changed.connect(self._sync_undo_tips)
             self.toolbar_actions[key] = proxy
+        self._sync_undo_tips()
         for i, group in enumerate(groups):
             if i:
                 bar.addSeparator()
@@ -549,12 +554,14 @@ class MainWindow(QMainWindow):
                 bar.addAction(self.toolbar_actions.get(key) or self.actions[key])
         self.tool_bar = bar
 
-    @staticmethod
-    def _sync_proxy_tip(proxy: QAction, real: QAction) -> None:
-        text = real.text().replace("&", "")
-        shortcut = real.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-        proxy.setToolTip(f"{text} ({shortcut})" if shortcut else text)
-        proxy.setStatusTip(text)
+    def _sync_undo_tips(self, _text: str = "") -> None:
+        """The fixed Undo/Redo buttons' tooltips name the step ("Undo Add Dense (Ctrl+Z)")."""
+        for key, proxy in self.toolbar_actions.items():
+            real = self.actions[key]
+            text = real.text().replace("&", "")
+            shortcut = real.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            proxy.setToolTip(f"{text} ({shortcut})" if shortcut else text)
+            proxy.setStatusTip(text)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -928,9 +935,12 @@ class MainWindow(QMainWindow):
     def _warn_mnist(self, project: Project) -> None:
         if (project.dataset or {}).get("name") != "mnist":
             return
-        problem = mnist_cache_problem()
-        if problem:
-            self.show_message(problem, 20000)
+        if mnist_cache_problem():
+            self.show_message(
+                "MNIST is not in the Keras cache yet: the Dataset panel offers to download it "
+                "or to use the built-in digits",
+                20000,
+            )
 
     def ask_weights_json(self, path: Path) -> str:
         """A trained project is about to be saved as .json, which cannot hold weights:
