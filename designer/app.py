@@ -45,6 +45,9 @@ def create_application(argv: list[str]) -> QApplication:
     from designer.theme import ensure_readable_font
 
     ensure_readable_font(app)
+    from designer.gc_policy import collect_on_ui_thread
+
+    collect_on_ui_thread()
     return app
 
 

@@ -43,6 +43,7 @@ import math
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -290,6 +291,13 @@ def _data_key(spec: dict, path: str | None) -> str:
 
 
 # ------------------------------------------------------------------------------ the collector
+def _ui_collects() -> bool:
+    """Whether the window's process collects on its UI thread for good (designer.gc_policy);
+    the training child never imports Qt, so there this is always False."""
+    policy = sys.modules.get("designer.gc_policy")
+    return bool(policy is not None and policy.active())
+
+
 class GcPause:
     """Python's cyclic garbage collector kept off while a worker computes.
 
@@ -320,7 +328,7 @@ class GcPause:
             if cls.depth == 0:
                 return
             cls.depth -= 1
-            if cls.depth == 0 and cls._was_enabled:
+            if cls.depth == 0 and cls._was_enabled and not _ui_collects():
                 gc.enable()
 
     @classmethod

@@ -27,6 +27,7 @@ import weakref
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
+from designer.gc_policy import collect_on_ui_thread
 from designer.worker_core import (  # noqa: F401 - also the names the app and tests import here
     CHILD_PRELOAD,
     DRAIN_INTERVAL_MS,
@@ -95,6 +96,7 @@ class _ThreadHost:
         self.thread.started.connect(self.worker.run)
         self.thread.finished.connect(self.worker.deleteLater)
         self.worker.wake.connect(on_wake)
+        collect_on_ui_thread()  # before the thread allocates (see designer.gc_policy)
         self.thread.start()
         self.pid = os.getpid()
         self.dead = False  # a thread does not end on its own
@@ -193,6 +195,7 @@ class _ProcessHost:
         self.received = 0
         self._release_lock = threading.Lock()
         self._reader_done = self._closed = self._released = False
+        collect_on_ui_thread()
         GcPause.hold()
         self._reader = threading.Thread(target=self._read, name="nnd-training-reader")
         self._writer = threading.Thread(target=self._write, name="nnd-training-writer")

@@ -29,6 +29,7 @@ from designer.dataset.loading import (
     load_now,
     wants_subprocess,
 )
+from designer.gc_policy import collect_on_ui_thread
 
 __all__ = ["DatasetLoader", "LoadRequest", "LoadResult", "LoadWorker"]
 
@@ -104,6 +105,7 @@ class DatasetLoader(QObject):
         return self._latest.value
 
     def _start(self) -> None:
+        collect_on_ui_thread()  # before the thread allocates (see designer.gc_policy)
         thread = QThread()
         thread.setObjectName("nnd-dataset-loader")
         worker = LoadWorker(self._latest)

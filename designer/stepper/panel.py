@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.canvas.paint import blend, is_dark
+from designer.gc_policy import collect_on_ui_thread
 from designer.panels.fields import make_error_label
 from designer.stepper.colors import GRADE_COLORS, PASS_COLOR
 from designer.stepper.math_html import PHASE_COLORS, explanation_html, placeholder_html
@@ -878,6 +879,7 @@ class StepperPanel(QWidget):
         if s is None or self._busy():
             return
         self.checks_label.setText("Comparing with TensorFlow (the first import takes a while)…")
+        collect_on_ui_thread()  # before the thread allocates (see designer.gc_policy)
         self._worker = _CompareWorker(s, self)
         self._worker.finished.connect(self._compare_done)
         self._update_controls()
