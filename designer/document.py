@@ -11,6 +11,7 @@ import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
@@ -26,6 +27,32 @@ from engine.project import (
     weight_key_problems,
 )
 from engine.validate import project_problems
+
+#: The project's key for how the window shows it (the workspace, the decision boundary's
+#: plane): unknown to the engine, saved with the project, and view state rather than an edit,
+#: so undo and redo leave it as it is.
+VIEW_KEY = "designer"
+
+
+def view_state(data: dict, key: str) -> Any:
+    """``data["designer"][key]``, or None when absent or malformed (a hand-edited file)."""
+    own = data.get(VIEW_KEY) if isinstance(data, dict) else None
+    return own.get(key) if isinstance(own, dict) else None
+
+
+def set_view_state(data: dict, key: str, value: Any) -> None:
+    """Write ``data["designer"][key] = value`` (None removes it), keeping the other keys."""
+    own = data.get(VIEW_KEY)
+    own = dict(own) if isinstance(own, dict) else {}
+    if value is None:
+        own.pop(key, None)
+    else:
+        own[key] = copy.deepcopy(value)
+    if own:
+        data[VIEW_KEY] = own
+    else:
+        data.pop(VIEW_KEY, None)
+
 
 EMPTY_PROJECT: dict = {
     "format_version": 1,
@@ -151,7 +178,13 @@ class Document(QObject):
 
     def set_data(self, data: dict) -> None:
         """Replace the spec (called by commands on redo/undo) and notify the views."""
+        view = self.project.data.get(VIEW_KEY)
         self.project.data = copy.deepcopy(data)
+        # How the window shows the project is not part of the step being undone or redone.
+        if view is None:
+            self.project.data.pop(VIEW_KEY, None)
+        else:
+            self.project.data[VIEW_KEY] = view
         # Trained weights stay attached; a layer that no longer fits them is rebuilt on training.
         self._validate()
         names = set(self._layer_names())

@@ -18,7 +18,9 @@ from pathlib import Path
 
 SIZES = ((1366, 768), (1920, 1080))
 EXAMPLE = Path(__file__).resolve().parents[1] / "resources" / "examples" / "spiral.json"
-EPOCHS = 40
+EPOCHS = 200  # the spiral example's own: its boundary has formed by then
+#: Backprop phases shown: the forward pass, the loss and the output layer's backward phase.
+BACKPROP_PHASES = 6
 DISPLAY_BASE = int(os.environ.get("NNDESIGNER_SHOT_DISPLAY", "61"))
 
 
@@ -53,6 +55,10 @@ def _grab(folder: Path, size: tuple[int, int], example: Path, epochs: int) -> li
         window.workspaces.switch(name)
         window.canvas.fit_all()
         settle()
+        if name == "backprop":
+            for _ in range(BACKPROP_PHASES):
+                window.stepper.panel.next_phase()
+            settle()
         path = folder / f"window_{size[0]}x{size[1]}_{name}.png"
         if not window.screen().grabWindow(0).save(str(path), "PNG"):
             raise OSError(f"could not write {path}")

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.document import set_view_state, view_state
 from designer.settings import KEY_WORKSPACE
 
 WORKSPACES = ("design", "train", "backprop")
@@ -52,8 +53,6 @@ STATE_VERSION = 2
 DOCK_MIN = QSize(160, 90)
 #: The first window's share of the screen's available geometry (never more than all of it).
 SCREEN_SHARE = 0.9
-#: The project's own key for what the window shows (unknown to the engine; survives a save).
-PROJECT_KEY = "designer"
 
 
 def state_key(name: str) -> str:
@@ -62,18 +61,13 @@ def state_key(name: str) -> str:
 
 def project_workspace(data: dict) -> str | None:
     """The workspace a project was saved in (``data["designer"]["workspace"]``), or None."""
-    own = data.get(PROJECT_KEY) if isinstance(data, dict) else None
-    name = own.get("workspace") if isinstance(own, dict) else None
-    return name if name in WORKSPACES else None
+    name = view_state(data, "workspace")
+    return name if isinstance(name, str) and name in WORKSPACES else None
 
 
 def set_project_workspace(data: dict, name: str) -> None:
     """Write ``name`` into ``data["designer"]``, keeping the other keys there (the plane...)."""
-    own = data.get(PROJECT_KEY)
-    if not isinstance(own, dict):
-        own = {}
-    own["workspace"] = name
-    data[PROJECT_KEY] = own
+    set_view_state(data, "workspace", name)
 
 
 def available_geometry(window: QWidget) -> QRect:

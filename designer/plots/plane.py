@@ -38,7 +38,7 @@ class PlanePicker(QWidget):
         self.y_combo = QComboBox()
         # Narrow docks: the combos may shrink to a few characters (the list shows the whole
         # names), so that the row never widens its dock past ~300 px.
-        for combo, chars in ((self.plane_combo, 7), (self.x_combo, 4), (self.y_combo, 4)):
+        for combo, chars in ((self.plane_combo, 5), (self.x_combo, 3), (self.y_combo, 3)):
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
             )

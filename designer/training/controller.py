@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.document import set_view_state, view_state
 from designer.training.activity import NetworkActivityView
 from designer.training.history import RunHistory
 from designer.training.panel import TrainingPanel, effective_learning_rate
@@ -72,7 +73,6 @@ BADGE_KEY = 0x4E4E44  # QGraphicsItem.data() key marking our badges
 
 #: The project's own key for what the window shows (unknown to the engine, so it survives a
 #: save); the workspace is kept there too (designer/workspaces.py): merge, never replace.
-PROJECT_KEY = "designer"
 #: The planes a view starts on (engine.data.projection.default_choice): what the Dataset panel
 #: chooses by itself when new data loads.
 DEFAULT_PLANES = ({"kind": "features", "features": [0, 1]}, {"kind": "pca"})
@@ -82,8 +82,7 @@ def project_plane(data: dict) -> dict | None:
     """The decision boundary's plane saved in a project (``data["designer"]["plane"]``):
     ``{"kind": "pca"}`` or ``{"kind": "features", "features": [i, j]}``; None when there is
     none or it is not one of these (a hand-edited file)."""
-    own = data.get(PROJECT_KEY) if isinstance(data, dict) else None
-    plane = own.get("plane") if isinstance(own, dict) else None
+    plane = view_state(data, "plane")
     if not isinstance(plane, dict):
         return None
     if plane.get("kind") == "pca":
@@ -103,16 +102,7 @@ def project_plane(data: dict) -> dict | None:
 def set_project_plane(data: dict, choice: dict | None) -> None:
     """Write ``choice`` as ``data["designer"]["plane"]`` (None removes it), keeping the other
     keys of ``data["designer"]`` (the workspace...)."""
-    own = data.get(PROJECT_KEY)
-    own = dict(own) if isinstance(own, dict) else {}
-    if choice is None:
-        own.pop("plane", None)
-    else:
-        own["plane"] = copy.deepcopy(choice)
-    if own:
-        data[PROJECT_KEY] = own
-    else:
-        data.pop(PROJECT_KEY, None)
+    set_view_state(data, "plane", choice)
 
 
 def training_signature(data: dict) -> str:
@@ -515,11 +505,7 @@ class TrainingController(QObject):
         self._update_controls()
         if self._reverting or self._shut:
             return
-        data = self.document.project.data
-        if self.projection_choice is not None and project_plane(data) != self.projection_choice:
-            # An undo or redo put back a copy of the spec from before the plane changed: the
-            # plane is not part of the edit history, so the current one stays.
-            set_project_plane(data, self.projection_choice)
+        # (Undo and redo keep the plane: Document.set_data leaves the view state as it is.)
         doc = self.document
         if not doc.valid:
             return

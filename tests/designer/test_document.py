@@ -77,3 +77,23 @@ def test_save_untitled_needs_a_path():
     d.new()
     with pytest.raises(NNDError, match="no file yet"):
         d.save()
+
+
+def test_the_view_state_is_not_undone_with_an_edit(doc):
+    """The workspace and plane (data["designer"]) say how the window shows the project: an
+    undo or redo of an edit made before they changed leaves them as they are now."""
+    from designer.document import set_view_state, view_state
+
+    doc.edit("Rename", lambda d: edits.rename_layer(d, "hidden", "first"))
+    set_view_state(doc.project.data, "workspace", "train")
+    set_view_state(doc.project.data, "plane", {"kind": "pca"})
+    doc.undo_stack.undo()
+    assert doc.graph.nodes[0].name == "hidden"
+    assert view_state(doc.data, "workspace") == "train"
+    assert view_state(doc.data, "plane") == {"kind": "pca"}
+    set_view_state(doc.project.data, "plane", None)
+    doc.undo_stack.redo()
+    assert doc.graph.nodes[0].name == "first"
+    assert view_state(doc.data, "plane") is None and doc.data["designer"] == {"workspace": "train"}
+    set_view_state(doc.project.data, "workspace", None)
+    assert "designer" not in doc.data

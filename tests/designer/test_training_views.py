@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMainWindow
 
 from designer.document import Document
+from designer.theme import MIN_POINT_SIZE
 from engine.project import from_dict
 from tests.designer.test_training import TIMEOUT, tiny_spec
 
@@ -134,7 +135,19 @@ def test_views_with_nothing_to_show_say_what_they_need_in_little_room(qtbot, mak
     assert ctrl.tiles.empty and "image data" in ctrl.tiles.message.text()
 
 
-def test_widgets_ask_for_little_room_before_and_after_training(qtbot, make_window):
+@pytest.fixture(params=[MIN_POINT_SIZE, 12.0], ids=["app-font", "12pt"])
+def app_font(request, qapp):
+    """The application font the app itself sets (designer.theme.ensure_readable_font), and a
+    larger one: a widget's minimum width grows with it."""
+    before = qapp.font()
+    font = qapp.font()
+    font.setPointSizeF(request.param)
+    qapp.setFont(font)
+    yield request.param
+    qapp.setFont(before)
+
+
+def test_widgets_ask_for_little_room_before_and_after_training(qtbot, make_window, app_font):
     """No training widget may raise the window's minimum size (issue 13): at most ~320×240,
     long texts elided with the whole text in the tooltip."""
     spec = tiny_spec(epochs=2)
