@@ -71,8 +71,10 @@ EMPTY_PROJECT: dict = {
 
 
 def spec_text(data: dict) -> str:
-    """The canonical serialization used to compare specs (undo tests, dirty state)."""
-    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+    """The canonical serialization used to compare specs (undo tests, dirty state), without
+    the view state (:data:`VIEW_KEY`): showing another workspace or plane changes no spec."""
+    spec = {k: v for k, v in data.items() if k != VIEW_KEY} if isinstance(data, dict) else data
+    return json.dumps(spec, sort_keys=True, ensure_ascii=False)
 
 
 class Document(QObject):

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
+
+# tests/ on the path: ``from support import ...`` (shared test code) from every test folder.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # GUI tests run headless (Qt's offscreen platform) unless the caller chose a platform.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

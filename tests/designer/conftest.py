@@ -1,4 +1,5 @@
-"""Fixtures shared by the main-window tests (test_files.py, test_main_window.py).
+"""Fixtures shared by the main-window tests (test_files.py, test_main_window.py) and the
+training-view tests (test_reopen.py, test_training_views.py: ``training_window``).
 
 ``isolated`` is not autouse here: a test module opts in with
 ``pytestmark = pytest.mark.usefixtures("isolated")``.
@@ -6,16 +7,17 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox
 
 from designer.document import Document
 from designer.main_window import MainWindow
-from engine.project import load_project
+from engine.project import Project, from_dict, load_project
 
 
 def _unexpected(*args, **kwargs):
@@ -91,3 +93,39 @@ def drag_drop():
     """``drag_drop(window, path, drop=True) -> (accepted, mime)``: a file dragged from a file
     manager onto the window."""
     return _drag_drop
+
+
+class TrainingHost(QMainWindow):
+    """A stand-in main window for the training views: only a document (from a spec dict or a
+    Project), shown offscreen."""
+
+    def __init__(self, spec_or_project) -> None:
+        super().__init__()
+        project = spec_or_project
+        if not isinstance(project, Project):
+            project = from_dict(copy.deepcopy(spec_or_project))
+        self.document = Document(project)
+
+
+@pytest.fixture
+def training_window(qtbot):
+    """``make(spec_or_project) -> (window, controller)``: a shown :class:`TrainingHost` with
+    the training views attached (designer.training.attach_training); every controller made is
+    shut down at the end of the test."""
+    from designer.training import attach_training
+
+    made = []
+
+    def make(spec_or_project):
+        window = TrainingHost(spec_or_project)
+        qtbot.addWidget(window, before_close_func=lambda w: w.document.set_clean())
+        ctrl = attach_training(window)
+        window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+        window.resize(1400, 900)
+        window.show()
+        made.append(ctrl)
+        return window, ctrl
+
+    yield make
+    for ctrl in made:
+        ctrl.shutdown()

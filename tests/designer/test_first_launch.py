@@ -4,19 +4,18 @@ digits instead".
 
 Offline and deterministic: the Keras home is a temporary KERAS_HOME; the download's URL and
 hash (engine.data.download.KERAS_DOWNLOADS) point at a ThreadingHTTPServer on 127.0.0.1
-serving a tiny well-formed mnist.npz (tests/engine/fake_keras_server.py), or at a closed port
+serving a tiny well-formed mnist.npz (tests/support/fake_keras_server.py), or at a closed port
 for the offline case. The download runs in a child process, as in the window.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from support import fake_keras_server as H
 
 import engine.data.download as dl
 from designer.document import spec_text
@@ -26,20 +25,6 @@ pytestmark = pytest.mark.usefixtures("isolated")
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "resources" / "examples" / "seed_mlp.json"
 TIMEOUT = 30_000
-
-
-def _helpers():
-    name = "fake_keras_server"
-    if name not in sys.modules:
-        path = ROOT / "tests" / "engine" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-H = _helpers()
 
 
 @pytest.fixture

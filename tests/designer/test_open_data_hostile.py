@@ -10,14 +10,13 @@ use), where the patch applies.
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support import test_module
 
 import designer.dataset.loader
 import engine.data
@@ -34,18 +33,7 @@ MiB = 1 << 20
 TIMEOUT = 30_000
 
 
-def _hostile():
-    name = "engine_test_data_hostile"
-    if name not in sys.modules:
-        path = ROOT / "tests" / "engine" / "test_data_hostile.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-H = _hostile()
+H = test_module("engine/test_data_hostile.py")
 
 
 @dataclass

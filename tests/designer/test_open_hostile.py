@@ -3,13 +3,12 @@
 ``MainWindow.open_path`` (what File ▸ Open, Open Recent and a drop call) must show the
 "Could not open the project" dialog naming the file and the fault, and keep the project it
 had: its spec, file, title, unsaved changes and undo history. The files are those of
-tests/engine/hostile_project_files.py. Autosaves left by a crashed session are as untrusted:
+tests/support/hostile_project_files.py. Autosaves left by a crashed session are as untrusted:
 recovery reports a hostile one and keeps the window's project.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
+from support import hostile_project_files as H
 
 from designer.document import spec_text
 from designer.main_window import MainWindow
@@ -31,18 +31,6 @@ XOR = ROOT / "resources" / "examples" / "xor.json"
 pytestmark = pytest.mark.usefixtures("isolated")
 
 
-def _helpers():
-    name = "hostile_project_files"
-    if name not in sys.modules:
-        path = ROOT / "tests" / "engine" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-H = _helpers()
 CASES = [
     pytest.param(
         c,

@@ -7,41 +7,17 @@ import copy
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMainWindow
 
-from designer.document import Document
 from designer.training.controller import project_plane, set_project_plane
 from engine import edits
 from engine.project import from_dict, load_project
 from tests.designer.test_training import TIMEOUT, tiny_spec
 
 
-class Host(QMainWindow):
-    def __init__(self, project) -> None:
-        super().__init__()
-        self.document = Document(project)
-
-
 @pytest.fixture
-def make_window(qtbot):
-    from designer.training import attach_training
-
-    made = []
-
-    def make(project):
-        window = Host(project)
-        qtbot.addWidget(window, before_close_func=lambda w: w.document.set_clean())
-        ctrl = attach_training(window)
-        window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
-        window.resize(1400, 900)
-        window.show()
-        made.append(ctrl)
-        return window, ctrl
-
-    yield make
-    for ctrl in made:
-        ctrl.shutdown()
+def make_window(training_window):
+    """A stand-in window with the training views (tests/designer/conftest.py)."""
+    return training_window
 
 
 def iris_spec(epochs: int = 3) -> dict:

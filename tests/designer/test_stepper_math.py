@@ -6,11 +6,10 @@ not among them). The evaluator and checker are those of tests/engine/test_explai
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+from support import test_module
 
 from designer.document import Document
 from designer.stepper import StepperPanel
@@ -21,20 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "resources" / "examples"
 
 
-def _arithmetic():
-    """The engine test's evaluator (tests are not a package under --import-mode=importlib)."""
-    name = "_nnd_explain_arithmetic"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, ROOT / "tests" / "engine" / "test_explain_arithmetic.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up while being built
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+A = test_module("engine/test_explain_arithmetic.py")
 
-
-A = _arithmetic()
 OPS = (" = ", " ← ")
 NOTE = "   "  # the panel sets a line's note three (non-breaking) spaces after its value
 

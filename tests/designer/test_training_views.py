@@ -7,40 +7,15 @@ from __future__ import annotations
 import copy
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMainWindow
 
-from designer.document import Document
 from designer.theme import MIN_POINT_SIZE
-from engine.project import from_dict
 from tests.designer.test_training import TIMEOUT, tiny_spec
 
 
-class Host(QMainWindow):
-    def __init__(self, spec: dict) -> None:
-        super().__init__()
-        self.document = Document(from_dict(copy.deepcopy(spec)))
-
-
 @pytest.fixture
-def make_window(qtbot):
-    from designer.training import attach_training
-
-    made = []
-
-    def make(spec: dict):
-        window = Host(spec)
-        qtbot.addWidget(window, before_close_func=lambda w: w.document.set_clean())
-        ctrl = attach_training(window)
-        window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
-        window.resize(1400, 900)
-        window.show()
-        made.append(ctrl)
-        return window, ctrl
-
-    yield make
-    for ctrl in made:
-        ctrl.shutdown()
+def make_window(training_window):
+    """A stand-in window with the training views (tests/designer/conftest.py)."""
+    return training_window
 
 
 def spiral_spec(epochs: int = 40) -> dict:

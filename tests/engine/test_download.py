@@ -17,25 +17,13 @@ import urllib.error
 from pathlib import Path
 
 import pytest
+from support import fake_keras_server as H
 
 import engine.data.download as dl
 from engine.data import load_dataset
 from engine.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _helpers():
-    name = "fake_keras_server"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-H = _helpers()
 
 
 @pytest.fixture

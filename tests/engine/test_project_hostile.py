@@ -3,12 +3,11 @@ ProjectError naming the file and the fault, and by the CLI (``summary``, ``train
 status 2 and that message, never a traceback, a hang or an unbounded allocation. Also: weights a
 float32 project cannot hold, weights for no layer, and temp files of interrupted saves.
 
-The files come from tests/engine/hostile_project_files.py (tiny on disk).
+The files come from tests/support/hostile_project_files.py (tiny on disk).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -21,6 +20,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import hostile_project_files as H
 
 from engine import cli
 from engine.errors import ProjectError
@@ -43,17 +43,6 @@ ROOT = Path(__file__).resolve().parents[2]
 XOR = ROOT / "resources" / "examples" / "xor.json"
 
 
-def _helpers():
-    name = "hostile_project_files"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-H = _helpers()
 CASES = [
     pytest.param(
         c,
