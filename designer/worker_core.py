@@ -65,10 +65,10 @@ SNAPSHOT_PERIOD = 0.1
 #: ...and spaced so that they take at most 1/(1 + SNAPSHOT_COST_FACTOR) of the time (a slow
 #: snapshot spaces them out). Two targets pull apart here: the views within ~0.2 s of the run
 #: (issue 13) and live training within 1.15x of headless (issue 5). On the spiral a snapshot
-#: costs ~20 ms for 5 ms epochs: at 40 the views showed one state a second; at 4 they trailed
-#: by ~0.1 s but live training on 60 000 MNIST-shaped samples took 1.70x headless (worker CPU
-#: 1.61x). 12 keeps snapshots under ~8 % of the time.
-SNAPSHOT_COST_FACTOR = 12.0
+#: costs ~20 ms for 5 ms epochs: at 40 the views showed one state a second; at 4 they trail
+#: by ~0.1 s, at 6 and 12 the boundary trailed by 0.65-0.9 s. The epoch report is paced apart
+#: (REPORT_COST_FACTOR): paced at 4 too, it took live MNIST-shaped training to 1.70x.
+SNAPSHOT_COST_FACTOR = 4.0
 #: The epoch report (confusion matrix, per-class figures over the validation set) is not a
 #: view that must keep up with the run: at most 1/(1 + REPORT_COST_FACTOR) of the time.
 REPORT_COST_FACTOR = 40.0

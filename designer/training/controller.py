@@ -306,7 +306,6 @@ class TrainingController(QObject):
         self._render_timer.setSingleShot(True)
         self._render_timer.timeout.connect(self.render_views)
         self._next_render = 0.0
-        self._round_cost = 0.0  # the CPU time of the render round under way
 
     def lay_out_docks(self) -> None:
         """The default arrangement. Bottom: the panel beside the loss / layer statistics /
@@ -736,12 +735,10 @@ class TrainingController(QObject):
         """Render every visible view that has new data (hidden ones render when shown);
         ``all_views``: the hidden ones too (screenshots, tests, scripts: everything drawn now).
 
-        Paced while training runs: at most RENDER_HZ rounds a second, and spaced so that
+        Paced while training runs: at most RENDER_HZ renders a second, and spaced so that
         rendering and painting take at most 1/(1 + RENDER_COST_FACTOR) of the UI thread's
-        time. While training runs, a round renders one view per turn of the event loop, the
-        next at once on the following turn, so the window answers between views (a round of
-        every view in one turn stalled it for ~200 ms) while all of them show the latest state
-        within milliseconds of each other. Outside a run every view renders in this turn.
+        time. Every visible view renders in the same turn, so all of them show one state and
+        none waits for the others' turns.
         """
         self._render_timer.stop()
         # CPU time of this thread, not wall time: waiting for the interpreter lock while the
@@ -751,17 +748,12 @@ class TrainingController(QObject):
         if self._pending_progress is not None:
             self._update_progress(self._pending_progress)
             self._pending_progress = None
-        dirty = [v for v in self.views() if v.dirty and (all_views or v.isVisible())]
-        one_per_turn = self.state == "running" and not all_views
-        for view in dirty[:1] if one_per_turn else dirty:
-            view.refresh(force=all_views)
-        self._round_cost += (time.thread_time() - t0) + painted
-        if one_per_turn and len(dirty) > 1:
-            self._render_timer.start(0)  # the round's next view, on the next turn
-            return
+        for view in self.views():
+            if view.dirty and (all_views or view.isVisible()):
+                view.refresh(force=all_views)
+        cost = (time.thread_time() - t0) + painted
         factor = RENDER_COST_FACTOR.get(self.session.mode, RENDER_COST_FACTOR["thread"])
-        self._next_render = time.perf_counter() + max(1.0 / RENDER_HZ, factor * self._round_cost)
-        self._round_cost = 0.0
+        self._next_render = time.perf_counter() + max(1.0 / RENDER_HZ, factor * cost)
 
     def _on_build(self, build: dict) -> None:
         if build.get("gen", self._gen) != self._gen:
