@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support.seed import SeedPerceptron
 
 from engine.activations import ACTIVATION_NAMES
 from engine.backends.numpy.model import NumpyModel
@@ -290,28 +291,6 @@ def test_nonfinite_loss_stops_before_update_naming_layer():
     assert "epoch 2, step 7" in str(err.value)
     for key, arr in before.items():
         np.testing.assert_array_equal(model._flat[key], arr)
-
-
-class SeedPerceptron:
-    """The seed document's Perceptron, verbatim."""
-
-    def __init__(self, learning_rate=0.01, n_iterations=1000):
-        self.learning_rate = learning_rate
-        self.n_iterations = n_iterations
-
-    def fit(self, X, y):
-        self.weights = np.zeros(1 + X.shape[1])
-        for _ in range(self.n_iterations):
-            for xi, target in zip(X, y):  # noqa: B905 (the seed, verbatim)
-                update = self.learning_rate * (target - self.predict(xi))
-                self.weights[1:] += update * xi
-                self.weights[0] += update
-
-    def net_input(self, X):
-        return np.dot(X, self.weights[1:]) + self.weights[0]
-
-    def predict(self, X):
-        return np.where(self.net_input(X) >= 0.0, 1, -1)
 
 
 @pytest.mark.parametrize("n_features, lr, seed", [(2, 0.01, 0), (5, 0.1, 1), (3, 0.003, 2)])

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.seed import SeedPerceptron
 
 from engine.cli import main as cli_main
 from engine.project import Project, load_project
@@ -25,27 +26,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "resources" / "examples" / "perc
 EPOCHS, LEARNING_RATE = 40, 0.01
 
 
-# The seed's class, verbatim (/work/shared/seed/neural_networks_fundamentals.txt).
-class Perceptron:
-    def __init__(self, learning_rate=0.01, n_iterations=1000):
-        self.learning_rate = learning_rate
-        self.n_iterations = n_iterations
-
-    def fit(self, X, y):
-        # Initialize weights
-        self.weights = np.zeros(1 + X.shape[1])
-
-        for _ in range(self.n_iterations):
-            for xi, target in zip(X, y):  # noqa: B905 - the seed, verbatim
-                update = self.learning_rate * (target - self.predict(xi))
-                self.weights[1:] += update * xi
-                self.weights[0] += update
-
-    def net_input(self, X):
-        return np.dot(X, self.weights[1:]) + self.weights[0]
-
-    def predict(self, X):
-        return np.where(self.net_input(X) >= 0.0, 1, -1)
+# The seed's class, verbatim (shared/seed/neural_networks_fundamentals.txt).
+Perceptron = SeedPerceptron
 
 
 def seed_data(seed: int, n: int = 60) -> tuple[np.ndarray, np.ndarray]:
