@@ -202,12 +202,11 @@ def gradient_check(
     if not (rtol > 0 and math.isfinite(rtol)):
         raise ValueError(f"rtol must be a positive number, got {rtol}")
     rng = np.random.default_rng(seed)
-    states = {k: r.bit_generator.state for k, r in model._dropout_rngs.items()}
+    states = model.rng_states()
 
     def reset_masks() -> None:
         # The same dropout mask for every evaluation, so the function being differentiated is fixed.
-        for k, r in model._dropout_rngs.items():
-            r.bit_generator.state = states[k]
+        model.set_rng_states(states)
 
     kinked = [(n.name, KINKS[n.activation]) for n in model.graph.nodes if n.activation in KINKS]
 

@@ -48,6 +48,11 @@ class Node:
     def weight_names(self) -> tuple[str, ...]:
         return self.layer_type.weight_names(self.config)
 
+    @property
+    def weights(self) -> tuple:
+        """The layer's :class:`~engine.layers.Weight` specs, with shapes, in Keras' order."""
+        return self.layer_type.weights(self.config, self.input_shapes)
+
 
 @dataclass
 class SummaryRow:
@@ -395,9 +400,9 @@ def analyze_model(model: dict) -> tuple[Graph | None, list[Problem]]:
             continue
         shapes[n] = out
         bad_init = False
-        for weight, wshape in ltype.weight_shapes(cfg, in_shapes).items():
-            key = f"{weight}_initializer"
-            msg = shape_problem(cfg[key], wshape) if key in cfg else None
+        for weight in ltype.weights(cfg, in_shapes):
+            key = weight.initializer
+            msg = shape_problem(cfg[key], weight.shape) if key in cfg else None
             if msg:
                 problems.append(Problem(msg, layer=n, field=key))
                 bad_init = True

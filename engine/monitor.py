@@ -403,14 +403,12 @@ def layer_gradients(model, x: np.ndarray, y: np.ndarray) -> dict[str, dict[str, 
         return model.layer_gradients(x, y)
     if getattr(model, "perceptron", False):
         return {}
-    rngs = getattr(model, "_dropout_rngs", {})
-    states = {k: r.bit_generator.state for k, r in rngs.items()}
+    states = model.rng_states()
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             _, flat = model.loss_and_grads(x, y)
     finally:
-        for k, r in rngs.items():
-            r.bit_generator.state = states[k]
+        model.set_rng_states(states)
     out: dict[str, dict[str, np.ndarray]] = {}
     for key, g in flat.items():
         layer, _, wname = key.rpartition("/")

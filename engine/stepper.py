@@ -281,9 +281,7 @@ class StepSession:
         twin.set_weights(self._start.weights)
         if dtype is None or np.dtype(dtype) == self.model.dtype:
             twin.optimizer.set_state(self._start.optimizer)
-        for name, state in self._start.dropout.items():
-            if name in twin._dropout_rngs:
-                twin._dropout_rngs[name].bit_generator.state = state
+        twin.set_rng_states(self._start.dropout)
         return twin
 
     # ------------------------------------------------------------------ phases
@@ -415,7 +413,7 @@ class StepSession:
         self._start = _StepStart(
             weights=m.get_weights(),
             optimizer=m.optimizer.get_state(),
-            dropout={k: r.bit_generator.state for k, r in m._dropout_rngs.items()},
+            dropout=m.rng_states(),
         )
         self.phases = []
         self.index = -1

@@ -6,8 +6,10 @@ import os
 import sys
 from pathlib import Path
 
-# tests/ on the path: ``from support import ...`` (shared test code) from every test folder.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# tests/ on the path: ``from support import ...`` (shared test code) from every test folder;
+# the repository root before it, so that ``engine`` is the package, never tests/engine.
+_TESTS = Path(__file__).resolve().parent
+sys.path[:0] = [str(_TESTS.parent), str(_TESTS)]
 
 # GUI tests run headless (Qt's offscreen platform) unless the caller chose a platform.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

@@ -43,6 +43,8 @@ from engine.errors import (
     ValidationError,
 )
 from engine.graph import INPUT, Graph
+from engine.layers import KerasContext
+from engine.layers.base import layer_seed
 
 INSTALL_HINT = "Install with: pip install tensorflow"
 
@@ -355,14 +357,11 @@ class TensorFlowModel:
         self._var_keys: list[tuple[str, str]] = []
         self._variables = []
         for node in self.graph.nodes:
-            if node.class_name != "Dense":
-                continue
-            layer = self._layers[node.name]
-            self._var_keys.append((node.name, "kernel"))
-            self._variables.append(layer.kernel)
-            if node.config["use_bias"]:
-                self._var_keys.append((node.name, "bias"))
-                self._variables.append(layer.bias)
+            by_name = {v.name.rpartition("/")[2]: v for v in self._layers[node.name].weights}
+            for weight in node.weights:
+                if weight.trainable:
+                    self._var_keys.append((node.name, weight.name))
+                    self._variables.append(by_name[weight.name])
         # Last finite weights, for undoing an update that overflowed (see the module doc).
         self._backups = [
             tf.Variable(tf.zeros_like(v), trainable=False, name=f"backup_{i}")
@@ -385,38 +384,11 @@ class TensorFlowModel:
         self._fused = self._fused_update()
 
     def _make_layer(self, node):
-        keras = self._keras
-        cfg = node.config
-        dt = self.dtype.name
-        cls = node.class_name
-        if cls == "Dense":
-            return keras.layers.Dense(
-                cfg["units"],
-                activation=self._activation(node.activation),
-                use_bias=cfg["use_bias"],
-                kernel_initializer=keras.initializers.get(cfg["kernel_initializer"]),
-                bias_initializer=keras.initializers.get(cfg["bias_initializer"]),
-                name=node.name,
-                dtype=dt,
-            )
-        if cls == "Activation":
-            return keras.layers.Activation(
-                self._activation(node.activation), name=node.name, dtype=dt
-            )
-        if cls == "Dropout":
-            layer = keras.layers.Dropout(
-                cfg["rate"], seed=self._dropout_seed(node, self.seed), name=node.name, dtype=dt
-            )
-            if hasattr(layer, "seed_generator"):  # Keras makes one only for a rate above 0
-                self._dropouts.append((node, layer))
-            return layer
-        if cls == "Flatten":
-            return keras.layers.Flatten(name=node.name, dtype=dt)
-        if cls == "Add":
-            return keras.layers.Add(name=node.name, dtype=dt)
-        if cls == "Concatenate":
-            return keras.layers.Concatenate(axis=cfg["axis"], name=node.name, dtype=dt)
-        raise AssertionError(cls)  # pragma: no cover - the validator rejects unknown classes
+        ctx = KerasContext(self._keras, self.dtype.name, self._activation, self.seed)
+        layer = node.layer_type.keras_layer(ctx, node)
+        if node.layer_type.random_in_training and hasattr(layer, "seed_generator"):
+            self._dropouts.append((node, layer))  # Keras makes a generator only for rate > 0
+        return layer
 
     def _activation(self, name: str | None):
         """Keras' activation by name; in float64, two of them with float64 constants.
@@ -445,13 +417,6 @@ class TensorFlowModel:
             return tf.where(x > 0, x, x * slope)
 
         return leaky_relu
-
-    @staticmethod
-    def _dropout_seed(node, seed: int) -> int:
-        if node.config.get("seed") is not None:
-            return int(node.config["seed"])
-        # One independent stream per Dropout layer, derived from the model's seed.
-        return int(np.random.SeedSequence([int(seed), node.index + 1]).generate_state(1)[0])
 
     def _make_optimizer(self):
         keras = self._keras
@@ -544,7 +509,7 @@ class TensorFlowModel:
             m.assign(np.zeros(m.shape, dtype=self.dtype))
         for node, layer in self._dropouts:
             state = layer.seed_generator.state
-            state.assign(np.array([self._dropout_seed(node, seed), 0], dtype=state.dtype))
+            state.assign(np.array([layer_seed(node, seed), 0], dtype=state.dtype))
 
     def get_weights(self) -> dict[str, dict[str, np.ndarray]]:
         """Copies, as ``{layer: {"kernel": (in, out), "bias": (out,)}}``."""

@@ -292,33 +292,11 @@ def _initializer(spec: Any) -> Any:
 
 
 def _layer_call(node: Node, dtype: str) -> _Call:
-    cfg = node.config
-    defaults = node.layer_type.defaults()
-    args: list[Any] = []
-    cls = node.class_name
-    if cls == "Dense":
-        args.append(_lit(cfg["units"]))
-        if cfg.get("activation") not in (None, "linear"):
-            args.append(("activation", _lit(cfg["activation"])))
-        if cfg["use_bias"] is not True:
-            args.append(("use_bias", "False"))
-        for key in ("kernel_initializer", "bias_initializer"):
-            expr = _initializer(cfg[key])
-            if expr != _lit(defaults[key]):
-                args.append((key, expr))
-    elif cls == "Dropout":
-        args.append(_lit(cfg["rate"]))
-        if cfg.get("seed") is not None:
-            args.append(("seed", _lit(cfg["seed"])))
-    elif cls == "Activation":
-        args.append(_lit(cfg["activation"]))
-    elif cls == "Concatenate":
-        if cfg["axis"] != -1:
-            args.append(("axis", _lit(cfg["axis"])))
+    args: list[Any] = node.layer_type.code_args(node.config, _lit, _initializer)
     if dtype != "float32":
         args.append(("dtype", _lit(dtype)))
     args.append(("name", _lit(node.name)))
-    return _Call(f"layers.{cls}", args)
+    return _Call(f"layers.{node.class_name}", args)
 
 
 def _variable_names(graph: Graph) -> dict[str, str]:

@@ -27,7 +27,7 @@ from engine.activations import ACTIVATION_NAMES
 from engine.errors import BackendUnavailableError, NNDError, ProjectError
 from engine.graph import DTYPES, INPUT, analyze_model
 from engine.initializers import parse_initializer as _parse_initializer
-from engine.layers import LAYER_CLASS_NAMES, LAYER_TYPES
+from engine.layers import INPUT_CLASS_NAME, LAYER_CLASS_NAMES, LAYER_TYPES
 from engine.project import FORMAT_VERSION, Project, from_dict
 
 __all__ = ["MODEL_SUFFIXES", "import_keras_model"]
@@ -236,7 +236,7 @@ def _project_from_model(keras, model, path: Path) -> Project:
     kept = []
     for layer in model.layers:
         cls = type(layer).__name__
-        if cls == "InputLayer":
+        if cls == INPUT_CLASS_NAME:
             input_names.add(layer.name)
             continue
         if cls not in LAYER_TYPES or not type(layer).__module__.startswith("keras."):
@@ -406,7 +406,7 @@ def _initializer_spec(value: Any, where: str) -> Any:
 def _layer_config(layer, cls: str, name: str) -> dict:
     """The project config of one Keras layer: its name and the non-default values."""
     ltype = LAYER_TYPES[cls]
-    raw = layer.get_config()
+    raw = ltype.import_config(layer.get_config())
     config: dict[str, Any] = {"name": name}
     label = f"layer '{layer.name}'"
     for key, value in raw.items():

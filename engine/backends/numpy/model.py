@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from engine.activations import get_activation
 from engine.backends.base import StepResult, given_weight
 from engine.backends.numpy.losses import canonical_loss, compute_loss, metric_value
 from engine.backends.numpy.optimizers import make_optimizer, resolve_optimizer
 from engine.errors import NonFiniteError
 from engine.graph import INPUT, Graph, Node
 from engine.initializers import initialize
+from engine.layers import Cache, LayerState
 
 FUSED = {
     ("softmax", "categorical_crossentropy"),
@@ -68,16 +68,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-class _Cache:
-    __slots__ = ("inputs", "z", "a", "mask")
-
-    def __init__(self) -> None:
-        self.inputs: list[np.ndarray] = []
-        self.z: np.ndarray | None = None
-        self.a: np.ndarray | None = None
-        self.mask: np.ndarray | None = None
-
-
 class NumpyModel:
     """A network built from a validated :class:`~engine.graph.Graph`, trained with NumPy.
 
@@ -114,7 +104,6 @@ class NumpyModel:
         self.optimizer_class, self.optimizer_config = resolve_optimizer(optimizer)
         self.perceptron = self.optimizer_class == "Perceptron"
         self.optimizer = make_optimizer(self.optimizer_class, self.optimizer_config)
-        self._acts = {n.name: get_activation(n.activation) for n in graph.nodes if n.activation}
         out = graph.output_node
         self._fused = (out.activation, self.loss) in FUSED
         # Layers whose input gradient nobody needs (they read only the model input).
@@ -128,28 +117,21 @@ class NumpyModel:
         seed = self.seed if seed is None else int(seed)
         rng = np.random.default_rng(seed)
         self.weights = {}
+        self.trainable: dict[str, tuple[str, ...]] = {}
         for node in self.graph.nodes:
-            if node.class_name != "Dense":
+            specs = node.weights
+            if not specs:
                 continue
-            fan_in = node.input_shapes[0][-1]
-            units = node.config["units"]
-            w = {
-                "kernel": initialize(
-                    node.config["kernel_initializer"], (fan_in, units), rng, self.dtype
-                )
+            self.weights[node.name] = {
+                w.name: initialize(node.config[w.initializer], w.shape, rng, self.dtype)
+                for w in specs
             }
-            if node.config["use_bias"]:
-                w["bias"] = initialize(node.config["bias_initializer"], (units,), rng, self.dtype)
-            self.weights[node.name] = w
+            self.trainable[node.name] = tuple(w.name for w in specs if w.trainable)
         self._flat = {f"{k}/{w}": arr for k, ws in self.weights.items() for w, arr in ws.items()}
         self._backup = {k: np.empty_like(v) for k, v in self._flat.items()}
         self.optimizer = make_optimizer(self.optimizer_class, self.optimizer_config)
-        self._dropout_rngs = {
-            n.name: np.random.default_rng(
-                n.config["seed"] if n.config.get("seed") is not None else [seed, n.index + 1]
-            )
-            for n in self.graph.nodes
-            if n.class_name == "Dropout"
+        self.states: dict[str, LayerState] = {
+            n.name: n.layer_type.numpy_state(n, seed) for n in self.graph.nodes
         }
 
     def get_weights(self) -> dict[str, dict[str, np.ndarray]]:
@@ -186,108 +168,51 @@ class NumpyModel:
     def learning_rate(self, value: float) -> None:
         self.optimizer.learning_rate = float(value)
 
+    def rng_states(self) -> dict[str, dict]:
+        """The state of every layer's random generator (Dropout's masks), by layer name."""
+        return {k: st.rng.bit_generator.state for k, st in self.states.items() if st.rng}
+
+    def set_rng_states(self, states: dict[str, dict]) -> None:
+        """Put generators back to states from :meth:`rng_states`."""
+        for k, state in states.items():
+            own = self.states.get(k)
+            if own is not None and own.rng is not None:
+                own.rng.bit_generator.state = state
+
     # ----------------------------------------------------------------- per-layer math
-    def _forward_node(
-        self, node: Node, inputs: list[np.ndarray], training: bool
-    ) -> tuple[np.ndarray, _Cache]:
-        c = _Cache()
-        c.inputs = inputs
-        cls = node.class_name
-        if cls == "Dense":
-            x = inputs[0]
-            w = self.weights[node.name]
-            if x.ndim == 2:
-                z = x @ w["kernel"]
-            else:
-                z = (x.reshape(-1, x.shape[-1]) @ w["kernel"]).reshape(
-                    x.shape[:-1] + (w["kernel"].shape[1],)
-                )
-            if "bias" in w:
-                z += w["bias"]
-            c.z = z
-            act = self._acts[node.name]
-            c.a = z if node.activation == "linear" else act.forward(z)
-        elif cls == "Activation":
-            c.z = inputs[0]
-            c.a = self._acts[node.name].forward(inputs[0])
-        elif cls == "Dropout":
-            rate = node.config["rate"]
-            if training and rate > 0:
-                rng = self._dropout_rngs[node.name]
-                keep = rng.random(inputs[0].shape, dtype=self.dtype) >= rate
-                c.mask = keep * self.dtype.type(1.0 / (1.0 - rate))
-                c.a = inputs[0] * c.mask
-            else:
-                c.a = inputs[0]
-        elif cls == "Flatten":
-            c.a = inputs[0].reshape(len(inputs[0]), -1)
-        elif cls == "Add":
-            out = inputs[0] + inputs[1]
-            for extra in inputs[2:]:
-                out += extra
-            c.a = out
-        elif cls == "Concatenate":
-            axis = node.config["axis"]
-            c.a = np.concatenate(inputs, axis=axis)
-        else:  # pragma: no cover - the validator rejects unknown classes
-            raise AssertionError(cls)
+    def _forward_node(self, node: Node, inputs: list[np.ndarray], training: bool):
+        c = node.layer_type.forward(
+            node, self.weights.get(node.name, {}), self.states[node.name], inputs, training
+        )
         return c.a, c
 
     def _backward_node(
         self,
         node: Node,
-        c: _Cache,
+        c: Cache,
         grad_a: np.ndarray | None,
         grad_z: np.ndarray | None,
         need_input_grad: bool,
     ) -> tuple[list[np.ndarray | None], dict[str, np.ndarray], np.ndarray | None]:
         """Return (grads of the inputs, grads of the weights, dL/dz)."""
-        cls = node.class_name
-        if cls == "Dense":
-            if grad_z is None:
-                if node.activation == "linear":
-                    grad_z = grad_a
-                else:
-                    grad_z = self._acts[node.name].backward(c.z, c.a, grad_a)
-            x = c.inputs[0]
-            kernel = self.weights[node.name]["kernel"]
-            if x.ndim == 2:
-                x2, g2 = x, grad_z
-            else:
-                x2, g2 = x.reshape(-1, x.shape[-1]), grad_z.reshape(-1, grad_z.shape[-1])
-            wgrads = {"kernel": x2.T @ g2}
-            if "bias" in self.weights[node.name]:
-                wgrads["bias"] = g2.sum(axis=0)
-            gin = None
-            if need_input_grad:
-                gin = (g2 @ kernel.T).reshape(x.shape)
-            return [gin], wgrads, grad_z
-        if cls == "Activation":
-            if grad_z is None:
-                grad_z = self._acts[node.name].backward(c.z, c.a, grad_a)
-            return [grad_z], {}, grad_z
-        if cls == "Dropout":
-            return [grad_a * c.mask if c.mask is not None else grad_a], {}, None
-        if cls == "Flatten":
-            return [grad_a.reshape(c.inputs[0].shape)], {}, None
-        if cls == "Add":
-            return [grad_a for _ in c.inputs], {}, None
-        if cls == "Concatenate":
-            axis = node.config["axis"]
-            sizes = np.cumsum([x.shape[axis] for x in c.inputs])[:-1]
-            return list(np.split(grad_a, sizes, axis=axis)), {}, None
-        raise AssertionError(cls)  # pragma: no cover
+        return node.layer_type.backward(
+            node,
+            self.weights.get(node.name, {}),
+            self.states[node.name],
+            c,
+            grad_a,
+            grad_z,
+            need_input_grad,
+        )
 
     # ----------------------------------------------------------------- passes
     def _cast_x(self, x: np.ndarray) -> np.ndarray:
         return x if x.dtype == self.dtype else x.astype(self.dtype)
 
-    def forward(
-        self, x: np.ndarray, training: bool = False
-    ) -> tuple[np.ndarray, dict[str, _Cache]]:
+    def forward(self, x: np.ndarray, training: bool = False) -> tuple[np.ndarray, dict[str, Cache]]:
         """Run the network; return the output and the per-layer caches."""
         outs = {INPUT: self._cast_x(x)}
-        caches: dict[str, _Cache] = {}
+        caches: dict[str, Cache] = {}
         for node in self.graph.nodes:
             outs[node.name], caches[node.name] = self._forward_node(
                 node, [outs[s] for s in node.inbound], training
@@ -302,7 +227,7 @@ class NumpyModel:
         return np.concatenate(parts)
 
     def _loss(
-        self, y: np.ndarray, out: np.ndarray, caches: dict[str, _Cache], want_grad_a: bool = True
+        self, y: np.ndarray, out: np.ndarray, caches: dict[str, Cache], want_grad_a: bool = True
     ):
         node = self.graph.output_node
         c = caches[node.name]
@@ -316,7 +241,7 @@ class NumpyModel:
         )
 
     def _backward(
-        self, caches: dict[str, _Cache], grad_out: np.ndarray | None, grad_z_out: np.ndarray | None
+        self, caches: dict[str, Cache], grad_out: np.ndarray | None, grad_z_out: np.ndarray | None
     ) -> dict[str, np.ndarray]:
         """Backprop from the output; return weight gradients keyed ``layer/kernel``."""
         grads: dict[str, np.ndarray] = {}
@@ -390,7 +315,7 @@ class NumpyModel:
                     return node.name
         return None
 
-    def _first_nonfinite_forward(self, caches: dict[str, _Cache]) -> str | None:
+    def _first_nonfinite_forward(self, caches: dict[str, Cache]) -> str | None:
         for node in self.graph.nodes:
             if not np.isfinite(caches[node.name].a).all():
                 return node.name
@@ -410,7 +335,7 @@ class NumpyModel:
         return None
 
     def _perceptron_node(self) -> Node:
-        return next(n for n in self.graph.nodes if n.class_name == "Dense")
+        return next(n for n in self.graph.nodes if n.layer_type.fully_connected)
 
     def _perceptron_step(self, x: np.ndarray, y: np.ndarray) -> StepResult:
         """The seed's rule per sample: update = lr*(t - predict(x)); w += update*x; b += update."""
@@ -456,7 +381,7 @@ class NumpyModel:
                 totals[k] = totals.get(k, 0.0) + v * len(xb)
         return {k: v / n for k, v in totals.items()}
 
-    def _loss_value_for(self, y: np.ndarray, out: np.ndarray, caches: dict[str, _Cache]) -> float:
+    def _loss_value_for(self, y: np.ndarray, out: np.ndarray, caches: dict[str, Cache]) -> float:
         if self.perceptron:
             return float(np.mean(out.reshape(-1) != y.reshape(-1)))
         return float(self._loss(y, out, caches, want_grad_a=False).value)
@@ -469,25 +394,20 @@ class NumpyModel:
         if self.perceptron:
             yield from self._perceptron_trace(self._cast_x(x), y)
             return
-        rng_states = {k: r.bit_generator.state for k, r in self._dropout_rngs.items()}
+        rng_states = self.rng_states()
         committed = False
         try:
             outs = {INPUT: self._cast_x(x)}
-            caches: dict[str, _Cache] = {}
+            caches: dict[str, Cache] = {}
             for node in self.graph.nodes:
                 inputs = [outs[s] for s in node.inbound]
                 outs[node.name], caches[node.name] = self._forward_node(node, inputs, True)
-                c = caches[node.name]
                 data: dict[str, Any] = {
                     "inputs": [i.copy() for i in inputs]
                     if node.layer_type.merge
                     else inputs[0].copy()
                 }
-                if c.z is not None:
-                    data["z"] = c.z.copy()
-                data["a"] = c.a.copy()
-                if c.mask is not None:
-                    data["mask"] = c.mask.copy()
+                data.update({k: v.copy() for k, v in caches[node.name].trace_data().items()})
                 yield PhaseEvent("forward", node.name, data)
 
             out = outs[self.graph.output]
@@ -553,8 +473,7 @@ class NumpyModel:
             committed = True
         finally:
             if not committed:
-                for k, r in self._dropout_rngs.items():
-                    r.bit_generator.state = rng_states[k]
+                self.set_rng_states(rng_states)
 
     def _perceptron_trace(self, x: np.ndarray, y: np.ndarray) -> Iterator[PhaseEvent]:
         """The seed's rule on one sample, as phases. The 'gradient' shown is the perceptron

@@ -1,0 +1,109 @@
+"""Dense: a fully connected layer, ``a = activation(x · kernel + bias)``.
+
+Weights (Keras' order): ``kernel`` (input units, units), ``bias`` (units,) when ``use_bias``.
+Inputs of rank above one are multiplied along their last axis, as Keras does.
+"""
+
+from __future__ import annotations
+
+from engine.layers.base import (
+    NAME,
+    Cache,
+    LayerType,
+    Param,
+    Stroke,
+    Weight,
+    activation_flops,
+    prod,
+)
+
+_LEFT, _RIGHT = (0.3, 0.5, 0.7), (0.38, 0.62)
+
+
+class Dense(LayerType):
+    class_name = "Dense"
+    description = "Fully connected layer: a = activation(x · kernel + bias)."
+    params = (
+        NAME,
+        Param("units", "int", required=True, minimum=1, doc="Number of neurons."),
+        Param("activation", "activation", default="linear", nullable=True),
+        Param("use_bias", "bool", default=True),
+        Param("kernel_initializer", "initializer", default="glorot_uniform"),
+        Param("bias_initializer", "initializer", default="zeros"),
+    )
+    order = 10
+    has_activation = True
+    fully_connected = True
+    new_config = {"units": 32, "activation": "relu"}
+    color = "#3b78c9"
+    glyph = (
+        *(Stroke("line", ((0.3, a), (0.7, b)), "thin") for a in _LEFT for b in _RIGHT),
+        *(Stroke("dot", ((0.3, a),), size=0.075) for a in _LEFT),
+        *(Stroke("dot", ((0.7, b),), size=0.075) for b in _RIGHT),
+    )
+    code_positional = ("units",)
+
+    def output_shape(self, config, shapes):
+        return shapes[0][:-1] + (int(config["units"]),)
+
+    def flops(self, config, shapes, out):
+        rows = prod(shapes[0][:-1])
+        units = int(config["units"])
+        mac = 2 * shapes[0][-1] * units + (units if config.get("use_bias", True) else 0)
+        return rows * mac + activation_flops(config.get("activation"), prod(out))
+
+    def weights(self, config, shapes):
+        units = int(config["units"])
+        fan_in = shapes[0][-1] if shapes is not None else None
+        out = [Weight("kernel", (fan_in, units) if shapes else None, "kernel_initializer")]
+        if config.get("use_bias", True):
+            out.append(Weight("bias", (units,) if shapes else None, "bias_initializer"))
+        return tuple(out)
+
+    def forward(self, node, weights, state, inputs, training):
+        """``inputs[0]`` (batch, ..., in) -> ``z``, ``a`` (batch, ..., units)."""
+        x = inputs[0]
+        kernel = weights["kernel"]
+        if x.ndim == 2:
+            z = x @ kernel
+        else:
+            z = (x.reshape(-1, x.shape[-1]) @ kernel).reshape(x.shape[:-1] + (kernel.shape[1],))
+        if "bias" in weights:
+            z += weights["bias"]
+        a = z if node.activation == "linear" else state.activation.forward(z)
+        return Cache(inputs, a=a, z=z)
+
+    def backward(self, node, weights, state, cache, grad_a, grad_z, need_input_grad):
+        """dL/dz = dL/da · f'(z); dL/dkernel = xᵀ·dL/dz; dL/dbias = Σ_batch dL/dz;
+        dL/dx = dL/dz · kernelᵀ."""
+        if grad_z is None:
+            if node.activation == "linear":
+                grad_z = grad_a
+            else:
+                grad_z = state.activation.backward(cache.z, cache.a, grad_a)
+        x = cache.inputs[0]
+        kernel = weights["kernel"]
+        if x.ndim == 2:
+            x2, g2 = x, grad_z
+        else:
+            x2, g2 = x.reshape(-1, x.shape[-1]), grad_z.reshape(-1, grad_z.shape[-1])
+        wgrads = {"kernel": x2.T @ g2}
+        if "bias" in weights:
+            wgrads["bias"] = g2.sum(axis=0)
+        gin = (g2 @ kernel.T).reshape(x.shape) if need_input_grad else None
+        return [gin], wgrads, grad_z
+
+    def keras_layer(self, ctx, node):
+        keras, cfg = ctx.keras, node.config
+        return keras.layers.Dense(
+            cfg["units"],
+            activation=ctx.activation_for(node.activation),
+            use_bias=cfg["use_bias"],
+            kernel_initializer=keras.initializers.get(cfg["kernel_initializer"]),
+            bias_initializer=keras.initializers.get(cfg["bias_initializer"]),
+            name=node.name,
+            dtype=ctx.dtype,
+        )
+
+
+LAYER = Dense()

@@ -1,0 +1,49 @@
+"""Flatten: lays each sample out as one axis (row-major, as Keras). No weights."""
+
+from __future__ import annotations
+
+from engine.layers.base import Cache, LayerType, Stroke, prod
+
+_CELL = 0.085
+
+
+class Flatten(LayerType):
+    class_name = "Flatten"
+    description = "Flattens each sample to one axis."
+    order = 40
+    passes_values = True
+    flattens = True
+    color = "#2a9d8f"
+    glyph = (
+        *(
+            Stroke(
+                "box",
+                (
+                    (0.2 + j * 0.11, 0.3 + i * 0.14),
+                    (0.2 + j * 0.11 + _CELL, 0.3 + i * 0.14 + _CELL),
+                ),
+            )
+            for i in range(3)
+            for j in range(3)
+        ),
+        Stroke("line", ((0.58, 0.5), (0.62, 0.5))),
+        Stroke("box", ((0.68, 0.22), (0.8, 0.78)), size=0.03),
+    )
+
+    def output_shape(self, config, shapes):
+        return (prod(shapes[0]),)
+
+    def forward(self, node, weights, state, inputs, training):
+        """(batch, *shape) -> (batch, prod(shape))."""
+        x = inputs[0]
+        return Cache(inputs, a=x.reshape(len(x), -1))
+
+    def backward(self, node, weights, state, cache, grad_a, grad_z, need_input_grad):
+        """dL/dx = dL/da reshaped to the input's shape."""
+        return [grad_a.reshape(cache.inputs[0].shape)], {}, None
+
+    def keras_layer(self, ctx, node):
+        return ctx.keras.layers.Flatten(name=node.name, dtype=ctx.dtype)
+
+
+LAYER = Flatten()

@@ -1,0 +1,123 @@
+"""The merge layers: Add (the sum of same-shaped inputs) and Concatenate (inputs joined along
+an axis). No weights."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.layers.base import (
+    NAME,
+    Cache,
+    LayerType,
+    Param,
+    ShapeProblem,
+    Stroke,
+    listed_shapes,
+    prod,
+)
+
+
+class Add(LayerType):
+    class_name = "Add"
+    description = "Adds several inputs of the same shape."
+    order = 50
+    group = "Merge"
+    merge = True
+    color = "#3f9a4a"
+    glyph = (
+        Stroke("circle", ((0.5, 0.5),), size=0.26),
+        Stroke("line", ((0.5, 0.36), (0.5, 0.64))),
+        Stroke("line", ((0.36, 0.5), (0.64, 0.5))),
+    )
+
+    def output_shape(self, config, shapes):
+        if len(shapes) < 2:
+            raise ShapeProblem(f"Add needs at least 2 inputs, got {len(shapes)}")
+        if any(s != shapes[0] for s in shapes[1:]):
+            raise ShapeProblem(f"Add needs inputs of the same shape, got {listed_shapes(shapes)}")
+        return shapes[0]
+
+    def flops(self, config, shapes, out):
+        return (len(shapes) - 1) * prod(out)
+
+    def forward(self, node, weights, state, inputs, training):
+        """a = Σ inputs, each (batch, *shape)."""
+        out = inputs[0] + inputs[1]
+        for extra in inputs[2:]:
+            out += extra
+        return Cache(inputs, a=out)
+
+    def backward(self, node, weights, state, cache, grad_a, grad_z, need_input_grad):
+        """Each input receives dL/da unchanged."""
+        return [grad_a for _ in cache.inputs], {}, None
+
+    def keras_layer(self, ctx, node):
+        return ctx.keras.layers.Add(name=node.name, dtype=ctx.dtype)
+
+
+class Concatenate(LayerType):
+    class_name = "Concatenate"
+    description = "Joins several inputs along an axis."
+    params = (NAME, Param("axis", "int", default=-1))
+    order = 60
+    group = "Merge"
+    merge = True
+    color = "#5f8f3a"
+    glyph = (
+        Stroke("box", ((0.2, 0.2), (0.3, 0.46)), size=0.02),
+        Stroke("box", ((0.2, 0.54), (0.3, 0.8)), size=0.02),
+        Stroke("box", ((0.7, 0.2), (0.8, 0.8)), size=0.02),
+        Stroke("line", ((0.38, 0.33), (0.6, 0.45))),
+        Stroke("line", ((0.38, 0.67), (0.6, 0.55))),
+    )
+
+    def output_shape(self, config, shapes):
+        if len(shapes) < 2:
+            raise ShapeProblem(f"Concatenate needs at least 2 inputs, got {len(shapes)}")
+        rank = len(shapes[0])
+        if any(len(s) != rank for s in shapes):
+            raise ShapeProblem(
+                f"Concatenate needs inputs of the same rank, got {listed_shapes(shapes)}"
+            )
+        axis = int(config.get("axis", -1))
+        # Keras' axis counts the batch axis; -1 and rank are the last axis.
+        ax = axis + rank + 1 if axis < 0 else axis
+        if not 1 <= ax <= rank:
+            raise ShapeProblem(
+                f"axis {axis} is out of range for inputs of rank {rank} (plus batch)"
+            )
+        i = ax - 1
+        for s in shapes[1:]:
+            if s[:i] + s[i + 1 :] != shapes[0][:i] + shapes[0][i + 1 :]:
+                raise ShapeProblem(
+                    f"Concatenate on axis {axis} needs the other axes equal, got "
+                    f"{listed_shapes(shapes)}"
+                )
+        out = list(shapes[0])
+        out[i] = sum(s[i] for s in shapes)
+        return tuple(out)
+
+    def forward(self, node, weights, state, inputs, training):
+        """The inputs (batch, ...) joined along ``axis``."""
+        return Cache(inputs, a=np.concatenate(inputs, axis=node.config["axis"]))
+
+    def backward(self, node, weights, state, cache, grad_a, grad_z, need_input_grad):
+        """dL/da split back into each input's slice."""
+        axis = node.config["axis"]
+        sizes = np.cumsum([x.shape[axis] for x in cache.inputs])[:-1]
+        return list(np.split(grad_a, sizes, axis=axis)), {}, None
+
+    def keras_layer(self, ctx, node):
+        return ctx.keras.layers.Concatenate(
+            axis=node.config["axis"], name=node.name, dtype=ctx.dtype
+        )
+
+    def input_unit_offset(self, node, k):
+        return sum(prod(s) for s in node.input_shapes[:k])
+
+    def subtitle(self, config):
+        axis = config.get("axis", -1)
+        return f"axis {axis}" if axis != -1 else ""
+
+
+LAYERS = (Add(), Concatenate())
