@@ -626,7 +626,7 @@ def _loss_neuron(b: _Builder, node, sample: int, idx: tuple[int, ...]) -> Sectio
         _hinge_loss(b, sec, n, k, y, yhat, value, grad, dl)
     elif loss == "binary_crossentropy":
         _binary_crossentropy_loss(b, sec, node, full, n, k, y, yhat, value, grad, dl)
-    if s.model._fused:
+    if s.model.fused:
         sec.remark(
             f"Keras computes {node.activation} and {loss} together from z (more stable); "
             "backprop then starts from δ = ∂L/∂z below."
@@ -665,7 +665,7 @@ def _hinge_loss(b: _Builder, sec: Section, n: int, k: int, y, yhat, value, grad,
 def _binary_crossentropy_loss(b: _Builder, sec, node, full, n, k, y, yhat, value, grad, dl):
     s = b.s
     yv, pv = float(y.value), float(yhat.value)
-    if s.model._fused:
+    if s.model.fused:
         # Keras' sigmoid_cross_entropy_with_logits: the stable form from z.
         z = b.num(("forward", node.name, "z", full))
         sec.add(
@@ -743,7 +743,7 @@ def _crossentropy_loss(b: _Builder, sec, node, sample, idx, n, yhat, value, grad
         t = int(np.argmax(y_row)) if one_hot else None
         sec.add([Sym("y", u)], [y], note="the target")
     sec.add([Sym("ŷ", u)], [yhat], note="the network's output")
-    fused = s.model._fused
+    fused = s.model.fused
     # What Keras clips: the renormalised ŷ (categorical) or ŷ itself (sparse).
     total = float(a_row.sum())
     p_row = a_row if sparse else a_row / total
@@ -857,7 +857,7 @@ def _backward_neuron(b: _Builder, node, sample: int, idx: tuple[int, ...]) -> Se
     dl_da = [f"∂L/∂a{_subscript(u)}"]
     if name == s.graph.output:
         note = "from the loss"
-        if s.model._fused:
+        if s.model.fused:
             note += "; shown for reference: with the fused loss, δ comes straight from z"
         sec.add(dl_da, [f"∂L/∂ŷ{_subscript(u)}"], [ga], note=note)
     else:
@@ -883,7 +883,7 @@ def _backward_neuron(b: _Builder, node, sample: int, idx: tuple[int, ...]) -> Se
         gz = b.num(("backward", name, "grad_z", full))
         delta = [Sym("δ", u)]
         act = node.activation or "linear"
-        if name == s.graph.output and s.model._fused:
+        if name == s.graph.output and s.model.fused:
             _fused_delta(b, sec, node, sample, idx, gz)
         elif act == "linear":
             sec.add(delta, [f"∂L/∂a{_subscript(u)} · 1"], [gz], note="linear: f′(z) = 1")

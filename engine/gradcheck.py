@@ -140,7 +140,7 @@ def _loss_regions(model, y: np.ndarray, out: np.ndarray) -> list[np.ndarray]:
         if np.all((t == 0) | (t == 1)):
             t = 2 * t - 1
         return [1 - t * out > 0]
-    if model._fused:
+    if model.fused:
         return []
     if loss == "categorical_crossentropy":
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -213,7 +213,7 @@ def gradient_check(
     def evaluate(xb: np.ndarray) -> tuple[float, list[np.ndarray], np.ndarray]:
         reset_masks()
         out, caches = model.forward(xb, training=True)
-        value = float(model._loss(y, out, caches, want_grad_a=False).value)
+        value = float(model.loss_result(y, out, caches, want_grad_a=False).value)
         regions = [np.digitize(caches[name].z, kinks) for name, kinks in kinked]
         return value, regions + _loss_regions(model, y, out), out
 
@@ -225,7 +225,7 @@ def gradient_check(
     # Pass 1: evaluate the stencils; a row is (analytic, D(h), D(h/2), h, own sigma).
     per_key: dict[str, tuple[list, int]] = {}
     sigmas: list[float] = []
-    for key, weight in model._flat.items():
+    for key, weight in model.weight_arrays().items():
         grad = grads[key].reshape(-1)
         size = weight.size
         count = min(entries, size)

@@ -393,7 +393,7 @@ def layer_outputs(model, x: np.ndarray) -> dict[str, np.ndarray]:
     if hasattr(model, "forward"):  # the NumPy engine
         _, caches = model.forward(x, training=False)
         return {name: c.a for name, c in caches.items()}
-    return model._layer_outputs(x)  # TensorFlowModel: one call of a probe model
+    return model.layer_outputs(x)  # TensorFlowModel: one call of a probe model
 
 
 def layer_gradients(model, x: np.ndarray, y: np.ndarray) -> dict[str, dict[str, np.ndarray]]:

@@ -294,7 +294,7 @@ class StepSession:
     def plan(self) -> list[tuple[str, str | None]]:
         """``(phase, layer)`` of every phase of a step, in order (layer None for the loss)."""
         if self.perceptron:
-            name = self.model._perceptron_node().name
+            name = self.model.perceptron_layer().name
             return [("forward", name), ("loss", None), ("backward", name), ("update", name)]
         nodes = self.graph.nodes
         out: list[tuple[str, str | None]] = [("forward", n.name) for n in nodes]

@@ -1084,7 +1084,6 @@ class TensorFlowModel:
         outs = self._probe(self._cast_x(x), training)
         return {n.name: np.asarray(o) for n, o in zip(self.graph.nodes, outs, strict=True)}
 
-    _layer_outputs = layer_outputs  # the name engine/monitor.py calls
 
     def _dropout_states(self) -> list[np.ndarray]:
         return [layer.seed_generator.state.numpy() for _, layer in self._dropouts]

@@ -105,7 +105,9 @@ class NumpyModel:
         self.perceptron = self.optimizer_class == "Perceptron"
         self.optimizer = make_optimizer(self.optimizer_class, self.optimizer_config)
         out = graph.output_node
-        self._fused = (out.activation, self.loss) in FUSED
+        # Whether the output activation and the loss are differentiated together (dL/dz
+        # straight from the loss: softmax or sigmoid with its cross-entropy).
+        self.fused = (out.activation, self.loss) in FUSED
         # Layers whose input gradient nobody needs (they read only the model input).
         self._needs_input_grad = {n.name: any(s != INPUT for s in n.inbound) for n in graph.nodes}
         self.weights: dict[str, dict[str, np.ndarray]] = {}
@@ -148,6 +150,11 @@ class NumpyModel:
         # Only once every weight passed: a refused set leaves the model as it was.
         for (layer, wname), new in checked.items():
             np.copyto(self.weights[layer][wname], new)
+
+    def weight_arrays(self) -> dict[str, np.ndarray]:
+        """The live weight arrays keyed ``"<layer>/<weight>"`` (not copies: writing to them
+        changes the model), in the layers' order."""
+        return self._flat
 
     def flat_weights(self) -> dict[str, np.ndarray]:
         """Copies keyed ``"<layer>/kernel"``, ``"<layer>/bias"``."""
@@ -226,17 +233,19 @@ class NumpyModel:
             return np.zeros((0,) + self.graph.output_shape, dtype=self.dtype)
         return np.concatenate(parts)
 
-    def _loss(
+    def loss_result(
         self, y: np.ndarray, out: np.ndarray, caches: dict[str, Cache], want_grad_a: bool = True
     ):
+        """The loss of a forward pass (``out``, ``caches`` from :meth:`forward`) against ``y``:
+        a result with ``value``, ``grad_a`` (dL/d output) and, when :attr:`fused`, ``grad_z``."""
         node = self.graph.output_node
         c = caches[node.name]
         return compute_loss(
             self.loss,
             y,
             out,
-            c.z if self._fused else None,
-            node.activation if self._fused else None,
+            c.z if self.fused else None,
+            node.activation if self.fused else None,
             want_grad_a=want_grad_a,
         )
 
@@ -271,7 +280,7 @@ class NumpyModel:
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         """Loss and weight gradients at the current weights (training mode, no update)."""
         out, caches = self.forward(x, training=True)
-        res = self._loss(y, out, caches, want_grad_a=False)
+        res = self.loss_result(y, out, caches, want_grad_a=False)
         return float(res.value), self._backward(
             caches, res.grad_a if res.grad_z is None else None, res.grad_z
         )
@@ -287,7 +296,7 @@ class NumpyModel:
 
     def _train_step(self, x: np.ndarray, y: np.ndarray, epoch: int, step: int) -> StepResult:
         out, caches = self.forward(x, training=True)
-        res = self._loss(y, out, caches, want_grad_a=False)
+        res = self.loss_result(y, out, caches, want_grad_a=False)
         loss = float(res.value)
         if not np.isfinite(loss):
             raise NonFiniteError(epoch, step, self._first_nonfinite_forward(caches), "the loss")
@@ -334,12 +343,13 @@ class NumpyModel:
                     return node.name
         return None
 
-    def _perceptron_node(self) -> Node:
+    def perceptron_layer(self) -> Node:
+        """The layer the Perceptron rule trains (the first fully connected one)."""
         return next(n for n in self.graph.nodes if n.layer_type.fully_connected)
 
     def _perceptron_step(self, x: np.ndarray, y: np.ndarray) -> StepResult:
         """The seed's rule per sample: update = lr*(t - predict(x)); w += update*x; b += update."""
-        node = self._perceptron_node()
+        node = self.perceptron_layer()
         w = self.weights[node.name]
         kernel = w["kernel"][:, 0]  # a view: updates land in the weights
         bias = w.get("bias")
@@ -384,7 +394,7 @@ class NumpyModel:
     def _loss_value_for(self, y: np.ndarray, out: np.ndarray, caches: dict[str, Cache]) -> float:
         if self.perceptron:
             return float(np.mean(out.reshape(-1) != y.reshape(-1)))
-        return float(self._loss(y, out, caches, want_grad_a=False).value)
+        return float(self.loss_result(y, out, caches, want_grad_a=False).value)
 
     # ----------------------------------------------------------------- the step trace
     def trace_step(self, x: np.ndarray, y: np.ndarray) -> Iterator[PhaseEvent]:
@@ -411,7 +421,7 @@ class NumpyModel:
                 yield PhaseEvent("forward", node.name, data)
 
             out = outs[self.graph.output]
-            res = self._loss(y, out, caches)
+            res = self.loss_result(y, out, caches)
             yield PhaseEvent(
                 "loss",
                 self.graph.output,
@@ -478,7 +488,7 @@ class NumpyModel:
     def _perceptron_trace(self, x: np.ndarray, y: np.ndarray) -> Iterator[PhaseEvent]:
         """The seed's rule on one sample, as phases. The 'gradient' shown is the perceptron
         criterion's, -(t - y_hat)·x, so that w <- w - lr·grad is exactly w + lr·(t - y_hat)·x."""
-        node = self._perceptron_node()
+        node = self.perceptron_layer()
         x1 = x[:1].reshape(1, -1)
         t = np.asarray(y).reshape(-1)[:1].astype(self.dtype)
         w = self.weights[node.name]
