@@ -247,8 +247,11 @@ def combination_problems(project, graph: Graph, training: bool = True) -> list[P
                 )
             )
     if opt_class == "Perceptron":
-        dense = [n for n in graph.nodes if n.class_name == "Dense"]
-        others = [n for n in graph.nodes if n.class_name not in ("Dense", "Flatten")]
+        # The perceptron is one fully connected unit; a layer that flattens may feed it.
+        dense = [n for n in graph.nodes if n.layer_type.fully_connected]
+        others = [
+            n for n in graph.nodes if not (n.layer_type.fully_connected or n.layer_type.flattens)
+        ]
         if len(dense) != 1 or others:
             problems.append(
                 Problem(
@@ -352,7 +355,8 @@ def data_fit_problems(project, graph: Graph, dataset) -> list[Problem]:
     opt_class = optimizer_class(project)
     cls = dataset.task == "classification"
     k = dataset.n_classes or 0
-    where = {"layer": out.name, "field": "units" if out.class_name == "Dense" else None}
+    # The output width is the units field of a fully connected output layer.
+    where = {"layer": out.name, "field": "units" if out.layer_type.fully_connected else None}
 
     if opt_class == "Perceptron":
         if not cls or k > 2:

@@ -27,11 +27,36 @@ from typing import Any
 from engine import edits
 from engine.data.files import Dataset
 from engine.graph import INPUT
+from engine.layers import LAYER_TYPES, LayerType
 
 __all__ = ["BINARY_OUTPUTS", "match_network_to_data", "output_layer_name"]
 
 BINARY_OUTPUTS = ("softmax", "sigmoid")
-_FLATTENING = ("Flatten",)
+
+
+def _layer_type(layer: Any) -> LayerType | None:
+    cls = layer.get("class_name") if isinstance(layer, dict) else None
+    return LAYER_TYPES.get(cls) if isinstance(cls, str) else None
+
+
+def _flattening_class() -> str:
+    """The registered layer type that turns any input into one axis (Keras' Flatten)."""
+    return next(t.class_name for t in LAYER_TYPES.values() if t.flattens)
+
+
+def _is_output_type(ltype: LayerType | None) -> bool:
+    """Whether a layer of this type can be the output layer whose units and activation the
+    table sets: fully connected, with ``units`` and an activation (Keras' Dense)."""
+    return (
+        ltype is not None
+        and ltype.fully_connected
+        and ltype.has_activation
+        and ltype.param("units") is not None
+    )
+
+
+def _output_class() -> str:
+    return next(t.class_name for t in LAYER_TYPES.values() if _is_output_type(t))
 
 
 def output_layer_name(data: dict) -> str | None:
@@ -72,9 +97,10 @@ def _flatten_input(data: dict) -> dict:
     inbound = edits.explicit_inbound(data)
     consumers = [name for name, sources in inbound.items() if INPUT in sources]
     position = _position_after(data, INPUT, 110.0)
+    flatten = _flattening_class()
     if not consumers:  # an empty model: the Flatten becomes the sink the output follows
-        return edits.add_layer(data, "Flatten", position=position, inbound=[INPUT])[0]
-    new, flat = edits.insert_on_edge(data, "Flatten", INPUT, consumers[0], position=position)
+        return edits.add_layer(data, flatten, position=position, inbound=[INPUT])[0]
+    new, flat = edits.insert_on_edge(data, flatten, INPUT, consumers[0], position=position)
     for name in consumers[1:]:
         new = edits.disconnect(new, INPUT, name)
         new = edits.connect(new, flat, name)
@@ -140,20 +166,20 @@ def match_network_to_data(
         k = int(dataset.y.shape[1]) if dataset.y.ndim == 2 else 1
         units, activation, loss, metrics = k, "linear", "mean_squared_error", ["mae"]
 
-    classes = {layer.get("class_name") for layer in new["model"]["layers"]}
-    if len(feature_shape) > 1 and not classes & set(_FLATTENING):
+    types = [_layer_type(layer) for layer in new["model"]["layers"]]
+    if len(feature_shape) > 1 and not any(t is not None and t.flattens for t in types):
         new = _flatten_input(new)
 
     out = output_layer_name(new)
     layer = edits.find_layer(new, out) if out is not None else None
-    if layer is not None and layer.get("class_name") == "Dense":
+    if layer is not None and _is_output_type(_layer_type(layer)):
         layer["config"]["units"] = units
         layer["config"]["activation"] = activation
     else:
         source = out if out is not None else INPUT
         new, _ = edits.add_layer(
             new,
-            "Dense",
+            _output_class(),
             {"units": units, "activation": activation},
             position=_position_after(new, source),
             inbound=[source],

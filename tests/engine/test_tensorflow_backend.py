@@ -556,7 +556,7 @@ def test_import_does_not_load_tensorflow():
 
 
 def test_unavailable_error_is_the_engine_family():
-    from engine.backends.tensorflow import _unavailable
+    from engine.backends.tensorflow.runtime import _unavailable
 
     err = _unavailable("failed to import", "OSError: bad\n  ELF header")
     assert isinstance(err, BackendUnavailableError)

@@ -1,0 +1,211 @@
+"""Building the project's network in Keras: layers, model, optimizer, loss; and what cannot be.
+
+Every layer is made by its layer type (``node.layer_type.keras_layer``) under the project's
+layer name; the optimizers and losses are Keras' own classes with the project's (already Keras)
+config. :func:`unsupported_problems` says what only the NumPy backend runs, without importing
+TensorFlow. The functions that build take the imported ``tf``/``keras`` modules
+(:func:`~engine.backends.tensorflow.runtime.import_tensorflow`).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.errors import Problem
+from engine.graph import INPUT, Graph, Node
+from engine.layers import KerasContext
+
+__all__ = [
+    "SLOT_ATTRIBUTES",
+    "Network",
+    "build_network",
+    "keras_activation",
+    "make_loss",
+    "make_optimizer",
+    "unsupported_problems",
+]
+
+# Keras' slot variables per optimizer, by the slot names both engines use (Keras' own).
+SLOT_ATTRIBUTES = {
+    "SGD": {"momentum": "momentums"},
+    "Adam": {"momentum": "_momentums", "velocity": "_velocities", "velocity_hat": "_velocity_hats"},
+    "RMSprop": {
+        "velocity": "_velocities",
+        "momentum": "_momentums",
+        "average_gradient": "_average_gradients",
+    },
+    "Adagrad": {"accumulator": "_accumulators"},
+}
+
+# keras.config.set_floatx is global: building a float64 optimizer flips it briefly, under a lock.
+_floatx_lock = threading.Lock()
+
+
+# --------------------------------------------------------------------------------- refusals
+def unsupported_problems(graph: Graph, optimizer: str | dict) -> list[Problem]:
+    """What in a project only the NumPy backend can run (the Perceptron rule, ``sign``).
+
+    Cheap: does not import TensorFlow, so a validator or a backend menu can call it.
+    """
+    from engine.backends.numpy.optimizers import resolve_optimizer
+
+    problems: list[Problem] = []
+    try:
+        opt_class = resolve_optimizer(optimizer)[0]
+    except (ValueError, TypeError):
+        opt_class = None
+    if opt_class == "Perceptron":
+        problems.append(
+            Problem(
+                "the Perceptron optimizer is NumPy-only (it is the seed's learning rule, not a "
+                "Keras optimizer); choose the NumPy backend for this project",
+                field="compile.optimizer",
+            )
+        )
+    for node in graph.nodes:
+        if node.activation == "sign":
+            problems.append(
+                Problem(
+                    "activation 'sign' is NumPy-only (it is not a Keras activation and has no "
+                    "gradient); choose the NumPy backend for this project",
+                    layer=node.name,
+                    field="activation",
+                )
+            )
+    return problems
+
+
+# --------------------------------------------------------------------------------- the network
+@dataclass
+class Network:
+    """A graph built in Keras.
+
+    Attributes
+    ----------
+    keras_model : keras.Model
+        The functional model from the input to the graph's output.
+    symbolic : dict of str to KerasTensor
+        Every layer's symbolic output, and the input's under ``INPUT``.
+    layers : dict of str to keras.layers.Layer
+        By the project's layer name.
+    seeded : list of (Node, keras.layers.Layer)
+        The layers that draw random numbers in training and keep a seed generator.
+    var_keys : list of (str, str)
+        ``(layer, weight name)`` of every trainable weight, in a fixed order (graph order,
+        then the layer type's weight order).
+    variables : list of keras.Variable
+        The trainable variables in the order of ``var_keys``.
+    """
+
+    keras_model: Any
+    symbolic: dict[str, Any]
+    layers: dict[str, Any]
+    seeded: list[tuple[Node, Any]] = field(default_factory=list)
+    var_keys: list[tuple[str, str]] = field(default_factory=list)
+    variables: list[Any] = field(default_factory=list)
+
+
+def build_network(keras, graph: Graph, dtype: str, seed: int, activation) -> Network:
+    """The Keras model of ``graph``, each layer made by its layer type.
+
+    Parameters
+    ----------
+    keras : module
+    graph : Graph
+        Validated.
+    dtype : {"float32", "float64"}
+    seed : int
+        The project's seed (layers without a seed of their own derive theirs from it).
+    activation : callable
+        ``activation(name)``: the Keras activation to pass for an activation name (see
+        :func:`keras_activation`).
+    """
+    inputs = keras.Input(shape=tuple(graph.input_shape), dtype=dtype, name=INPUT)
+    tensors = {INPUT: inputs}
+    layers: dict[str, Any] = {}
+    seeded: list[tuple[Node, Any]] = []
+    ctx = KerasContext(keras, dtype, activation, seed)
+    for node in graph.nodes:
+        layer = node.layer_type.keras_layer(ctx, node)
+        if node.layer_type.random_in_training and hasattr(layer, "seed_generator"):
+            seeded.append((node, layer))  # Keras makes a generator only for rate > 0
+        layers[node.name] = layer
+        ins = [tensors[s] for s in node.inbound]
+        tensors[node.name] = layer(ins if node.layer_type.merge else ins[0])
+    net = Network(
+        keras.Model(inputs, tensors[graph.output], name="nndesigner"), tensors, layers, seeded
+    )
+    for node in graph.nodes:
+        by_name = {v.name.rpartition("/")[2]: v for v in layers[node.name].weights}
+        for weight in node.weights:
+            if weight.trainable:
+                net.var_keys.append((node.name, weight.name))
+                net.variables.append(by_name[weight.name])
+    return net
+
+
+def keras_activation(tf, dtype: str, name: str | None):
+    """Keras' activation by name; in float64, two of them with float64 constants.
+
+    TensorFlow rounds two constants to float32 even for float64 tensors: ``tf.nn.gelu``
+    builds sqrt(1/2) with ``tf.cast`` of a Python float (which goes through float32), and
+    ``tf.nn.leaky_relu`` takes its slope as a float32 attribute. Both then differ from the
+    exact function by about 1e-8 relative. The float64 model computes the same formulas
+    (Keras 3's defaults: exact erf GELU, slope 0.2) with float64 constants.
+    """
+    if dtype != "float64" or name not in ("gelu", "leaky_relu"):
+        return name
+    from engine.activations import LEAKY_RELU_NEGATIVE_SLOPE
+
+    if name == "gelu":
+        half_sqrt = tf.constant(0.7071067811865476, tf.float64)
+
+        def gelu(x):
+            return 0.5 * x * tf.math.erfc(-x * half_sqrt)
+
+        return gelu
+    slope = tf.constant(LEAKY_RELU_NEGATIVE_SLOPE, tf.float64)
+
+    def leaky_relu(x):
+        return tf.where(x > 0, x, x * slope)
+
+    return leaky_relu
+
+
+def make_optimizer(keras, optimizer_class: str, optimizer_config: dict, dtype: str):
+    """Keras' optimizer ``optimizer_class`` with the resolved config, in the model's dtype."""
+    classes = {
+        "SGD": keras.optimizers.SGD,
+        "Adam": keras.optimizers.Adam,
+        "RMSprop": keras.optimizers.RMSprop,
+        "Adagrad": keras.optimizers.Adagrad,
+    }
+    config = {k: v for k, v in optimizer_config.items() if k != "name"}
+    if optimizer_config.get("name"):
+        config["name"] = optimizer_config["name"]
+    config["learning_rate"] = float(config["learning_rate"])
+    # Keras keeps the learning rate in a floatx variable; a float64 model gets a float64
+    # one, so its updates use the same learning rate as the NumPy engine's float64 math.
+    with _floatx_lock:
+        previous = keras.config.floatx()
+        keras.config.set_floatx(dtype)
+        try:
+            return classes[optimizer_class](**config)
+        finally:
+            keras.config.set_floatx(previous)
+
+
+def make_loss(keras, loss: str, dtype: str):
+    """Keras' loss object for a canonical loss name, computing in ``dtype``."""
+    classes = {
+        "mean_squared_error": keras.losses.MeanSquaredError,
+        "mean_absolute_error": keras.losses.MeanAbsoluteError,
+        "binary_crossentropy": keras.losses.BinaryCrossentropy,
+        "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
+        "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
+        "hinge": keras.losses.Hinge,
+    }
+    # dtype: the loss computes in the model's dtype (Keras' default is floatx, float32).
+    return classes[loss](dtype=dtype)

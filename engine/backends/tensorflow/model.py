@@ -1,0 +1,486 @@
+"""The TensorFlow backend's model: the project's network as a Keras 3 model, trained by compiled
+steps, with the NumPy backend's interface (see :mod:`engine.backends.base`).
+
+:class:`TensorFlowModel` stitches the parts together: :mod:`.build` makes the Keras model,
+optimizer and loss; :mod:`.fused` the optimizer update; :mod:`.steps` the compiled multi-step
+training function; :mod:`.probes` the views' and parity checks' looks inside. Initial weights
+come from the NumPy engine's initializers, so that the same seed gives the same starting point
+on both backends.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from engine.backends.base import StepResult, given_weight
+from engine.backends.tensorflow.build import (
+    SLOT_ATTRIBUTES,
+    build_network,
+    keras_activation,
+    make_loss,
+    make_optimizer,
+    unsupported_problems,
+)
+from engine.backends.tensorflow.fused import fused_update
+from engine.backends.tensorflow.probes import Probes
+from engine.backends.tensorflow.runtime import import_tensorflow
+from engine.backends.tensorflow.steps import (
+    STATUS_GRAD,
+    STATUS_LOSS,
+    STATUS_OK,
+    TARGET_CALL_SECONDS,
+    initial_steps_per_call,
+    loss_value,
+    make_train_fn,
+    metric_tensors,
+    steps_for,
+)
+from engine.errors import DataError, NonFiniteError, Problem, ValidationError
+from engine.graph import Graph
+from engine.layers.base import layer_seed
+
+__all__ = ["SWITCH_NOTE", "TensorFlowModel"]
+
+#: What a front-end says when training moves to another backend with the weights only. (To
+#: carry the optimizer state as well, use get_optimizer_state / set_optimizer_state.)
+SWITCH_NOTE = (
+    "the weights were carried over; the optimizer state (momentum, Adam's moments, "
+    "accumulators) restarts from zero"
+)
+
+
+class TensorFlowModel(Probes):
+    """A network built from a validated :class:`~engine.graph.Graph` as a Keras 3 model.
+
+    Parameters are those of :class:`~engine.backends.numpy.model.NumpyModel`:
+
+    Parameters
+    ----------
+    graph : Graph
+    loss : str
+        Keras loss name.
+    metrics : list of str
+    optimizer : str or dict
+        Keras optimizer spec (``"adam"`` or ``{"class_name": ..., "config": ...}``).
+    dtype : {"float32", "float64"}
+    seed : int
+        Seeds the initial weights (drawn by the NumPy engine's initializers, so they equal
+        NumpyModel's for the same seed) and the dropout masks (Keras' seeded dropout; its masks
+        differ from the NumPy engine's, but repeat exactly for the same seed).
+
+    Raises
+    ------
+    ValidationError
+        For the Perceptron optimizer or the ``sign`` activation (NumPy-only).
+    BackendUnavailableError
+        When TensorFlow cannot be imported.
+
+    Attributes
+    ----------
+    keras_model : keras.Model
+        The functional Keras model; its layers carry the project's names.
+    steps_per_call : int
+        How many batches the trainer hands :meth:`train_steps` at once (a power of two up to
+        32): first guessed from the network's FLOPs, then measured after each call so that one
+        call takes about 50 ms, and pause and stop stay responsive.
+    """
+
+    name = "tensorflow"
+
+    def __init__(
+        self,
+        graph: Graph,
+        loss: str | None,
+        metrics: list[str] | None = None,
+        optimizer: str | dict = "rmsprop",
+        dtype: str = "float32",
+        seed: int = 0,
+    ) -> None:
+        problems = unsupported_problems(graph, optimizer)
+        if problems:
+            raise ValidationError(problems)
+        from engine.backends.numpy.losses import canonical_loss, canonical_metric
+        from engine.backends.numpy.optimizers import resolve_optimizer
+
+        if loss is None:
+            raise ValidationError([Problem("is required", field="compile.loss")])
+        self.graph = graph
+        self.loss = canonical_loss(loss)
+        self.metrics = [canonical_metric(m) for m in (metrics or [])]
+        self._metric_names = list(metrics or [])
+        self.dtype = np.dtype(dtype)
+        self.seed = int(seed)
+        self.optimizer_class, self.optimizer_config = resolve_optimizer(optimizer)
+        self.steps_per_call = initial_steps_per_call(graph)
+        self._traced = False
+        self._tf, self._keras = import_tensorflow()
+        self._train_fns: dict[tuple, Any] = {}
+        self._eval_fns: dict[tuple, Any] = {}
+        self._predict_fn = None
+        self._build()
+        self.initialize(self.seed)
+
+    # ----------------------------------------------------------------- building
+    def _build(self) -> None:
+        tf = self._tf
+        dt = self.dtype.name
+        net = build_network(self._keras, self.graph, dt, self.seed, self._activation)
+        self.keras_model = net.keras_model
+        self._symbolic = net.symbolic
+        self._seeded = net.seeded  # (node, keras layer) of the layers with a seed generator
+        self._var_keys: list[tuple[str, str]] = net.var_keys
+        self._variables = net.variables
+        # Last finite weights, for undoing an update that overflowed (see steps.make_train_fn).
+        self._backups = [
+            tf.Variable(tf.zeros_like(v), trainable=False, name=f"backup_{i}")
+            for i, v in enumerate(self._variables)
+        ]
+        self.optimizer = make_optimizer(
+            self._keras, self.optimizer_class, self.optimizer_config, dt
+        )
+        self.optimizer.build(self._variables)
+        if self.optimizer_class == "Adagrad":
+            # Keras' Constant initializer passes the value through float32; a float64 model
+            # starts from the exact initial_accumulator_value, as the NumPy engine does.
+            value = float(self.optimizer_config["initial_accumulator_value"])
+            for acc in getattr(self.optimizer, "_accumulators", []):
+                acc.assign(np.full(acc.shape, value, dtype=self.dtype))
+        self._opt_initial = [v.numpy().copy() for v in self.optimizer.variables]
+        self._loss_obj = make_loss(self._keras, self.loss, dt)
+        from engine.backends.numpy.model import FUSED
+
+        self._fused_loss = (self.graph.output_node.activation, self.loss) in FUSED
+        # The fused kernels' update, or None (Keras' optimizer.apply); _rms_moms: variables
+        # the kernels keep besides the optimizer's, reset with it.
+        self._fused, self._rms_moms = fused_update(
+            tf, self.optimizer, self.optimizer_class, self.optimizer_config, self._variables, dt
+        )
+
+    def _activation(self, name: str | None):
+        return keras_activation(self._tf, self.dtype.name, name)
+
+    def _loss_value(self, y, out):
+        """The batch loss as the NumPy engine defines it (see :func:`.steps.loss_value`)."""
+        return loss_value(self._tf, self._loss_obj, self._fused_loss, self.dtype.name, y, out)
+
+    def _metric_tensors(self, y, out) -> list:
+        return metric_tensors(self._tf, self.metrics, y, out)
+
+    # ----------------------------------------------------------------- weights
+    def initialize(self, seed: int | None = None) -> None:
+        """(Re-)initialise the weights as NumpyModel does for ``seed``, reset the optimizer
+        (slots, step count, learning rate) and the dropout streams."""
+        from engine.backends.numpy.model import NumpyModel
+
+        seed = self.seed if seed is None else int(seed)
+        ref = NumpyModel(self.graph, self.loss, [], "sgd", self.dtype.name, seed)
+        self.set_weights(ref.get_weights())
+        for v, init in zip(self.optimizer.variables, self._opt_initial, strict=True):
+            v.assign(init)
+        for m in self._rms_moms:
+            m.assign(np.zeros(m.shape, dtype=self.dtype))
+        for node, layer in self._seeded:
+            state = layer.seed_generator.state
+            state.assign(np.array([layer_seed(node, seed), 0], dtype=state.dtype))
+
+    def get_weights(self) -> dict[str, dict[str, np.ndarray]]:
+        """Copies, as ``{layer: {"kernel": (in, out), "bias": (out,)}}``."""
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for (layer, wname), v in zip(self._var_keys, self._variables, strict=True):
+            out.setdefault(layer, {})[wname] = np.array(v.numpy(), copy=True)
+        return out
+
+    def set_weights(self, weights: dict[str, dict[str, np.ndarray]]) -> None:
+        """Copy weights in (shapes are checked; values cast to the model's dtype)."""
+        new_values = [
+            given_weight(weights, layer, wname, tuple(v.shape), np.dtype(self.dtype))
+            for (layer, wname), v in zip(self._var_keys, self._variables, strict=True)
+        ]
+        for v, new in zip(self._variables, new_values, strict=True):
+            v.assign(new)
+
+    def flat_weights(self) -> dict[str, np.ndarray]:
+        """Copies keyed ``"<layer>/kernel"``, ``"<layer>/bias"``."""
+        return {
+            f"{layer}/{wname}": np.array(v.numpy(), copy=True)
+            for (layer, wname), v in zip(self._var_keys, self._variables, strict=True)
+        }
+
+    def set_flat_weights(self, flat: dict[str, np.ndarray]) -> None:
+        nested: dict[str, dict[str, np.ndarray]] = {}
+        for key, arr in flat.items():
+            layer, _, w = key.rpartition("/")
+            nested.setdefault(layer, {})[w] = arr
+        self.set_weights(nested)
+
+    # ----------------------------------------------------------------- optimizer state
+    def _slot_variables(self) -> dict[str, list]:
+        """``{slot name: [Keras variable per weight]}`` for the slots this optimizer keeps."""
+        out = {}
+        for slot, attr in SLOT_ATTRIBUTES[self.optimizer_class].items():
+            variables = getattr(self.optimizer, attr, None) or []
+            if len(variables) == len(self._variables):
+                out[slot] = list(variables)
+        return out
+
+    def get_optimizer_state(self) -> dict[str, Any]:
+        """The optimizer's state in the NumPy engine's form (``Optimizer.get_state``).
+
+        Returns
+        -------
+        dict
+            ``{"iterations": int, "learning_rate": float, "slots": {"dense/kernel":
+            {"momentum": ndarray, ...}}}``, slot names as in Keras (``momentum``,
+            ``velocity``, ``velocity_hat``, ``average_gradient``, ``accumulator``).
+        """
+        slots: dict[str, dict[str, np.ndarray]] = {}
+        for slot, variables in self._slot_variables().items():
+            for (layer, wname), var in zip(self._var_keys, variables, strict=True):
+                slots.setdefault(f"{layer}/{wname}", {})[slot] = np.array(var.numpy(), copy=True)
+        return {
+            "iterations": int(self.optimizer.iterations.numpy()),
+            "learning_rate": self.learning_rate,
+            "slots": slots,
+        }
+
+    def set_optimizer_state(self, state: dict[str, Any]) -> None:
+        """Take over an optimizer state, e.g. the NumPy engine's ``optimizer.get_state()``
+        when training moves between backends: Adam's moments, momentum and accumulators
+        continue instead of restarting. Slots the state lacks start from their initial value.
+
+        Raises
+        ------
+        DataError
+            When a slot has the wrong shape.
+        """
+        given = state.get("slots") or {}
+        initial = (
+            float(self.optimizer_config["initial_accumulator_value"])
+            if self.optimizer_class == "Adagrad"
+            else 0.0
+        )
+        updates = []
+        for slot, variables in self._slot_variables().items():
+            for (layer, wname), var in zip(self._var_keys, variables, strict=True):
+                value = given.get(f"{layer}/{wname}", {}).get(slot)
+                if value is None:
+                    value = np.full(var.shape, initial if slot == "accumulator" else 0.0)
+                value = np.asarray(value)
+                if value.shape != tuple(var.shape):
+                    raise DataError(
+                        f"optimizer slot '{slot}' of layer '{layer}' {wname}: expected shape "
+                        f"{tuple(var.shape)}, got {value.shape}"
+                    )
+                updates.append((var, value.astype(self.dtype, copy=False)))
+        for var, value in updates:
+            var.assign(value)
+        self.optimizer.iterations.assign(int(state.get("iterations", 0)))
+        if state.get("learning_rate") is not None:
+            self.learning_rate = float(state["learning_rate"])
+
+    @property
+    def learning_rate(self) -> float:
+        return float(self.optimizer.learning_rate.numpy())
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        # Assigned into the optimizer's variable: the compiled steps read it every step.
+        self.optimizer.learning_rate = float(value)
+
+    # ----------------------------------------------------------------- compiled functions
+    def _x_spec(self, x: np.ndarray, lead: int):
+        tf = self._tf
+        return tf.TensorSpec([None] * lead + list(x.shape[lead:]), tf.as_dtype(self.dtype.name))
+
+    def _y_spec(self, y: np.ndarray, lead: int):
+        tf = self._tf
+        return tf.TensorSpec([None] * lead + list(y.shape[lead:]), tf.as_dtype(y.dtype.name))
+
+    def _train_fn(self, xs: np.ndarray, ys: np.ndarray):
+        key = (ys.dtype.str, ys.shape[2:])
+        fn = self._train_fns.get(key)
+        if fn is None:
+            fn = self._make_train_fn(self._x_spec(xs, 2), self._y_spec(ys, 2))
+            self._train_fns[key] = fn
+            self._traced = True  # its first call traces it: that call's time says little
+        return fn
+
+    def _apply_update(self, grads) -> None:
+        """One optimizer step from ``grads`` (in a compiled function or eagerly)."""
+        if self._fused is None:
+            self.optimizer.apply(grads, self._variables)
+        else:
+            self._fused(grads)
+
+    def _make_train_fn(self, x_spec, y_spec):
+        return make_train_fn(
+            self._tf,
+            self.keras_model,
+            self._variables,
+            self._backups,
+            len(self.metrics),
+            self.dtype.name,
+            self._loss_value,
+            self._metric_tensors,
+            self._apply_update,
+            x_spec,
+            y_spec,
+        )
+
+    # ----------------------------------------------------------------- training
+    def _cast_x(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        return x if x.dtype == self.dtype else x.astype(self.dtype)
+
+    def train_step(self, x: np.ndarray, y: np.ndarray, epoch: int = 0, step: int = 0) -> StepResult:
+        """One optimizer step on a batch (see :meth:`train_steps`)."""
+        return self.train_steps([x], [y], epoch=epoch, first_step=step)[0]
+
+    def train_steps(
+        self, xs: list[np.ndarray], ys: list[np.ndarray], epoch: int = 0, first_step: int = 1
+    ) -> list[StepResult]:
+        """Several optimizer steps, one per batch, in as few compiled calls as the batch sizes
+        allow (consecutive batches of one size run in one call).
+
+        Returns
+        -------
+        list of StepResult
+            Per batch: the loss before its update and the metrics on the same output
+            (``y_pred`` is None: nothing is copied back but these numbers).
+
+        Raises
+        ------
+        NonFiniteError
+            At the first batch whose loss, gradient or updated weights are not finite. The
+            weights are those after the previous batch (the last finite ones).
+        """
+        results: list[StepResult] = []
+        self._traced = False
+        t0 = time.perf_counter()
+        start = 0
+        while start < len(xs):
+            end = start + 1
+            while end < len(xs) and len(xs[end]) == len(xs[start]):
+                end += 1
+            results.extend(self._run_block(xs[start:end], ys[start:end], epoch, first_step + start))
+            start = end
+        self._adapt_steps_per_call(len(xs), time.perf_counter() - t0)
+        return results
+
+    def _adapt_steps_per_call(self, steps: int, seconds: float) -> None:
+        if self._traced or steps < self.steps_per_call or seconds <= 0:
+            return  # tracing, or the short tail of an epoch: says little about the speed
+        self.steps_per_call = steps_for(TARGET_CALL_SECONDS * steps / seconds)
+
+    def _run_block(
+        self, xs: list[np.ndarray], ys: list[np.ndarray], epoch: int, first_step: int
+    ) -> list[StepResult]:
+        x_block = np.stack([self._cast_x(x) for x in xs])
+        y_block = np.stack([np.asarray(y) for y in ys])
+        fn = self._train_fn(x_block, y_block)
+        done, status, bad, losses, metrics = fn(x_block, y_block)
+        status = int(status)
+        losses = losses.numpy()
+        metrics = metrics.numpy()
+        n_ok = int(done) - (status != STATUS_OK)
+        results = [
+            StepResult(
+                float(losses[j]),
+                None,
+                {name: float(metrics[j, m]) for m, name in enumerate(self._metric_names)},
+            )
+            for j in range(n_ok)
+        ]
+        if status != STATUS_OK:
+            step = first_step + n_ok
+            bad = bad.numpy()
+            if status == STATUS_LOSS:
+                layer = self._first_nonfinite_forward(x_block[n_ok])
+                raise NonFiniteError(epoch, step, layer, "the loss")
+            if status == STATUS_GRAD:
+                raise NonFiniteError(epoch, step, self._first_flagged(bad, True), "the gradient")
+            raise NonFiniteError(epoch, step, self._first_flagged(bad, False), "the weights")
+        return results
+
+    def _first_flagged(self, bad: np.ndarray, backward: bool) -> str | None:
+        flagged = {self._var_keys[i][0] for i in np.flatnonzero(bad)}
+        nodes = reversed(self.graph.nodes) if backward else self.graph.nodes
+        for node in nodes:
+            if node.name in flagged:
+                return node.name
+        return None
+
+    def _first_nonfinite_forward(self, x: np.ndarray) -> str | None:
+        outs = self.layer_outputs(x, training=False)
+        for node in self.graph.nodes:
+            if not np.isfinite(outs[node.name]).all():
+                return node.name
+        return None
+
+    # ----------------------------------------------------------------- inference
+    def _forward_fn(self):
+        if self._predict_fn is None:
+            tf = self._tf
+            model = self.keras_model
+            spec = tf.TensorSpec([None, *self.graph.input_shape], tf.as_dtype(self.dtype.name))
+            self._predict_fn = tf.function(
+                lambda x: model(x, training=False), input_signature=[spec]
+            )
+        return self._predict_fn
+
+    def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Inference (dropout off) in batches; ``x`` of shape (n, *input_shape)."""
+        x = self._cast_x(x)
+        fn = self._forward_fn()
+        parts = [fn(x[i : i + batch_size]).numpy() for i in range(0, len(x), batch_size)]
+        if not parts:
+            return np.zeros((0, *self.graph.output_shape), dtype=self.dtype)
+        return np.concatenate(parts)
+
+    def _eval_fn(self, y: np.ndarray):
+        key = (y.dtype.str, y.shape[1:])
+        fn = self._eval_fns.get(key)
+        if fn is None:
+            tf = self._tf
+            model = self.keras_model
+
+            def run(x, y):
+                out = model(x, training=False)
+                vals = [self._loss_value(y, out), *self._metric_tensors(y, out)]
+                return tf.stack(vals)
+
+            fn = tf.function(
+                run,
+                input_signature=[
+                    self._x_spec(np.empty((0, *self.graph.input_shape)), 1),
+                    self._y_spec(y, 1),
+                ],
+            )
+            self._eval_fns[key] = fn
+        return fn
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> dict[str, float]:
+        """Loss and metrics over a dataset (inference mode), averaged over samples like Keras."""
+        n = len(x)
+        if n == 0:
+            return {}
+        x = self._cast_x(x)
+        y = np.asarray(y)
+        fn = self._eval_fn(y)
+        totals = np.zeros(1 + len(self.metrics))
+        for i in range(0, n, batch_size):
+            xb, yb = x[i : i + batch_size], y[i : i + batch_size]
+            totals += fn(xb, yb).numpy().astype(np.float64) * len(xb)
+        names = ["loss", *self._metric_names]
+        return {k: float(v / n) for k, v in zip(names, totals, strict=True)}
+
+    def metric_values(self, y: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+        from engine.backends.numpy.losses import metric_value
+
+        return {
+            name: float(metric_value(m, self.loss, y, y_pred))
+            for name, m in zip(self._metric_names, self.metrics, strict=True)
+        }
