@@ -632,15 +632,15 @@ class MainWindow(QMainWindow):
     def verdict_problems(self) -> list[Problem]:
         """What the status bar's verdict reports: the project's problems, else whether the
         network fits the loaded data (engine.validate.data_fit_problems, as the Dataset panel
-        says) and whether the output suits the loss (:func:`loss_output_problems`)."""
+        says) and whether the output suits the loss (engine.validate.loss_output_problems)."""
         doc = self.document
         if not doc.valid or doc.graph is None:
             return list(doc.problems)
+        from engine.validate import data_fit_problems, loss_output_problems
+
         dataset = getattr(getattr(self, "dataset", None), "dataset", None)
         problems: list[Problem] = []
         if dataset is not None:
-            from engine.validate import data_fit_problems
-
             try:
                 problems = data_fit_problems(doc.project, doc.graph, dataset)
             except (ValueError, TypeError, AttributeError, IndexError):
@@ -1207,57 +1207,6 @@ def _inside(folder: Path, root: Path) -> bool:
         return Path(folder).resolve().is_relative_to(root.resolve())
     except OSError:
         return False
-
-
-def loss_output_problems(project: Project, graph, dataset=None) -> list[Problem]:
-    """Mismatches between the output layer and the loss that still train, badly: a
-    cross-entropy needs probabilities (softmax, or sigmoid for one unit), and a sparse
-    cross-entropy over ``k`` classes wants ``k`` output units (more are never the answer).
-
-    ``dataset`` (a loaded engine dataset, or None) gives the number of classes.
-    """
-    from engine.backends.numpy.losses import canonical_loss
-
-    loss = (project.data.get("compile") or {}).get("loss")
-    if not isinstance(loss, str) or graph is None or graph.output_node is None:
-        return []
-    try:
-        loss = canonical_loss(loss)
-    except (KeyError, ValueError, NNDError):
-        return []
-    out = graph.output_node
-    act = out.activation
-    width = out.output_shape[-1] if out.output_shape else 0
-    problems = []
-    want = None
-    if loss in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
-        want = "softmax"
-    elif loss == "binary_crossentropy" and width == 1:
-        want = "sigmoid"
-    if want is not None and act is not None and act != want:
-        problems.append(
-            Problem(
-                f"{loss} expects probabilities but the output uses activation '{act}'; use "
-                f"'{want}'",
-                layer=out.name,
-                field="activation",
-            )
-        )
-    k = getattr(dataset, "n_classes", None) or 0
-    if (
-        loss == "sparse_categorical_crossentropy"
-        and getattr(dataset, "task", "") == "classification"
-        and k
-        and width > k
-    ):
-        problems.append(
-            Problem(
-                f"the output has {width} units but the data has {k} classes; set units to {k}",
-                layer=out.name,
-                field="units",
-            )
-        )
-    return problems
 
 
 class _ElidedLabel(QLabel):

@@ -14,7 +14,7 @@ import numpy as np
 
 from engine.backends.numpy.losses import canonical_loss, canonical_metric
 from engine.backends.numpy.optimizers import resolve_optimizer
-from engine.errors import Problem, ValidationError
+from engine.errors import NNDError, Problem, ValidationError
 from engine.graph import BACKENDS, DTYPES, Graph, analyze_model, memory_estimate
 from engine.layers import format_shape
 from engine.memory import format_bytes, memory_limit
@@ -441,6 +441,55 @@ def data_fit_problems(project, graph: Graph, dataset) -> list[Problem]:
                         f"the target has {cols} column(s) but the output has {width} units", **where
                     )
                 )
+    return problems
+
+
+def loss_output_problems(project, graph: Graph | None, dataset=None) -> list[Problem]:
+    """Mismatches between the output layer and the loss that still train, badly: a
+    cross-entropy needs probabilities (softmax, or sigmoid for one unit), and a sparse
+    cross-entropy over ``k`` classes wants ``k`` output units (more are never the answer).
+
+    ``dataset`` (a loaded engine dataset, or None) gives the number of classes.
+    """
+    loss = (project.data.get("compile") or {}).get("loss")
+    if not isinstance(loss, str) or graph is None or graph.output_node is None:
+        return []
+    try:
+        loss = canonical_loss(loss)
+    except (KeyError, ValueError, NNDError):
+        return []
+    out = graph.output_node
+    act = out.activation
+    width = out.output_shape[-1] if out.output_shape else 0
+    problems = []
+    want = None
+    if loss in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
+        want = "softmax"
+    elif loss == "binary_crossentropy" and width == 1:
+        want = "sigmoid"
+    if want is not None and act is not None and act != want:
+        problems.append(
+            Problem(
+                f"{loss} expects probabilities but the output uses activation '{act}'; use "
+                f"'{want}'",
+                layer=out.name,
+                field="activation",
+            )
+        )
+    k = getattr(dataset, "n_classes", None) or 0
+    if (
+        loss == "sparse_categorical_crossentropy"
+        and getattr(dataset, "task", "") == "classification"
+        and k
+        and width > k
+    ):
+        problems.append(
+            Problem(
+                f"the output has {width} units but the data has {k} classes; set units to {k}",
+                layer=out.name,
+                field="units",
+            )
+        )
     return problems
 
 

@@ -402,3 +402,38 @@ def test_optimizer_name_must_be_one_keras_accepts(name):
 def test_optimizer_names_keras_accepts(name):
     comp = {"optimizer": {"class_name": "Adam", "config": {"name": name}}, "loss": "mse"}
     assert problems_of(mlp(compile=comp))[1] == []
+
+
+def test_loss_output_mismatches_are_named_by_the_engine():
+    from types import SimpleNamespace
+
+    from engine.graph import build_graph
+    from engine.project import from_dict
+    from engine.validate import loss_output_problems
+
+    def project(activation, loss, units=3):
+        return from_dict(
+            {
+                "format_version": 1,
+                "model": {
+                    "input_shape": [2],
+                    "layers": [
+                        {
+                            "class_name": "Dense",
+                            "config": {"units": units, "activation": activation},
+                        }
+                    ],
+                },
+                "compile": {"optimizer": "sgd", "loss": loss},
+            }
+        )
+
+    good = project("softmax", "sparse_categorical_crossentropy")
+    assert loss_output_problems(good, build_graph(good)) == []
+    bad = project("relu", "categorical_crossentropy")
+    (problem,) = loss_output_problems(bad, build_graph(bad))
+    assert problem.field == "activation" and "'softmax'" in problem.message
+    wide = project("softmax", "sparse_categorical_crossentropy", units=5)
+    data = SimpleNamespace(n_classes=3, task="classification")
+    (problem,) = loss_output_problems(wide, build_graph(wide), data)
+    assert problem.field == "units" and "set units to 3" in problem.message
