@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
 
 from designer.canvas.glyphs import activation_path, axes_path
 from designer.canvas.paint import HoverHighlight, blend, font, is_dark, palette, with_alpha
+from designer.panels.layer_icons import layer_color
+from engine.layers import INPUT_CLASS_NAME
 
 BLOCK_W = 172.0
 BLOCK_H = 86.0
@@ -42,25 +44,17 @@ PAD = 12.0
 GLYPH_W = 34.0
 GLYPH_H = 24.0
 NAME_H = 22.0
-INPUT_CLASS = "Input"
-
-# One hue per layer family; blended into the palette's base colour for the fill, so blocks read
-# well on light and dark themes alike.
-CLASS_COLORS: dict[str, str] = {
-    INPUT_CLASS: "#64748b",
-    "Dense": "#3b82f6",
-    "Dropout": "#a855f7",
-    "Activation": "#f59e0b",
-    "Flatten": "#14b8a6",
-    "Add": "#22c55e",
-    "Concatenate": "#10b981",
-}
-_FALLBACK_COLOR = "#94a3b8"
+# The model input's block: Keras' class name (its colour is the engine's INPUT_COLOR) and the word
+# shown under its name.
+INPUT_CLASS = INPUT_CLASS_NAME
+INPUT_SUBTITLE = "Input"
 ERROR_COLOR = QColor("#dc2626")
 
 
-def class_color(class_name: str) -> QColor:
-    return QColor(CLASS_COLORS.get(class_name, _FALLBACK_COLOR))
+# A block's hue is its layer type's colour (the palette's icon tile), blended into the palette's
+# base colour for the fill so that blocks read well on light and dark themes alike. The alias is
+# what designer.stepper.view imports.
+class_color = layer_color
 
 
 class PortItem(HoverHighlight, QGraphicsItem):
@@ -110,7 +104,7 @@ class PortItem(HoverHighlight, QGraphicsItem):
         pal = palette()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         accent = pal.color(QPalette.ColorRole.Highlight)
-        ring = accent if self.hot else class_color(self.layer.class_name)
+        ring = accent if self.hot else layer_color(self.layer.class_name)
         painter.setPen(QPen(ring, 2.2 if self.hot else 1.6))
         painter.setBrush(accent if self.hot else pal.color(QPalette.ColorRole.Base))
         r = PORT_R + (1.5 if self.hot else 0.0)
@@ -126,7 +120,7 @@ class LayerItem(HoverHighlight, QGraphicsItem):
         super().__init__()
         self.name = name
         self.class_name = class_name
-        self.subtitle = "Input" if class_name == INPUT_CLASS else class_name
+        self.subtitle = INPUT_SUBTITLE if class_name == INPUT_CLASS else class_name
         self.activation: str | None = None
         self.shape_text = ""
         self.params_text = ""
@@ -275,7 +269,7 @@ class LayerItem(HoverHighlight, QGraphicsItem):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
         rect = self.block_rect()
-        hue = class_color(self.class_name)
+        hue = layer_color(self.class_name)
         base = pal.color(QPalette.ColorRole.Base)
         text = pal.color(QPalette.ColorRole.Text)
         accent = pal.color(QPalette.ColorRole.Highlight)

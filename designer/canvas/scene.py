@@ -25,6 +25,7 @@ from designer.canvas.items import (
     BLOCK_H,
     BLOCK_W,
     INPUT_CLASS,
+    INPUT_SUBTITLE,
     EdgeItem,
     LayerItem,
     NameEditorItem,
@@ -39,30 +40,26 @@ from engine.layers import LAYER_TYPES, ShapeProblem, format_shape
 LAYER_MIME = "application/x-nndesigner-layer"
 LAYERS_MIME = "application/x-nndesigner-layers"
 
-# What a freshly dropped block starts with, so that it is valid as soon as it is connected.
-NEW_LAYER_CONFIGS: dict[str, dict] = {
-    "Dense": {"units": 32, "activation": "relu"},
-    "Dropout": {"rate": 0.2},
-    "Activation": {"activation": "relu"},
-}
-
 COLUMN_DX = 220.0
 ROW_DY = 120.0
 
 
 def new_layer_config(class_name: str) -> dict:
-    """A sensible starting config for a new layer of ``class_name`` (required keys filled)."""
-    cfg = dict(NEW_LAYER_CONFIGS.get(class_name, {}))
+    """A sensible starting config for a new layer of ``class_name``: the layer type's
+    ``new_config`` (what a freshly dropped block starts with, so that it is valid as soon as it
+    is connected), any other required key filled in."""
     ltype = LAYER_TYPES.get(class_name)
-    if ltype is not None:
-        for p in ltype.params:
-            if p.required and p.name not in cfg:
-                if p.kind == "int":
-                    cfg[p.name] = int(max(p.minimum or 1, 1))
-                elif p.kind == "float":
-                    cfg[p.name] = float(p.minimum or 0.0)
-                elif p.kind == "activation":
-                    cfg[p.name] = "relu"
+    if ltype is None:
+        return {}
+    cfg = dict(ltype.new_config)
+    for p in ltype.params:
+        if p.required and p.name not in cfg:
+            if p.kind == "int":
+                cfg[p.name] = int(max(p.minimum or 1, 1))
+            elif p.kind == "float":
+                cfg[p.name] = float(p.minimum or 0.0)
+            elif p.kind == "activation":
+                cfg[p.name] = "relu"
     return cfg
 
 
@@ -785,16 +782,15 @@ def _dist(a: QPointF, b: QPointF) -> float:
 
 
 def _subtitle(class_name: str, config: dict, activation: str | None) -> str:
-    """The block's second line: its type and the one setting that tells it apart."""
+    """The block's second line: its type and the one setting that tells it apart (the
+    activation first, else what the layer type says)."""
     if class_name == INPUT_CLASS:
-        return "Input"
-    detail = ""
+        return INPUT_SUBTITLE
     if activation is not None:
         detail = activation
-    elif class_name == "Dropout" and isinstance(config.get("rate"), (int, float)):
-        detail = f"rate {config['rate']:g}"
-    elif class_name == "Concatenate" and config.get("axis", -1) != -1:
-        detail = f"axis {config['axis']}"
+    else:
+        ltype = LAYER_TYPES.get(class_name)
+        detail = ltype.subtitle(config) if ltype is not None else ""
     return f"{class_name} · {detail}" if detail else class_name
 
 

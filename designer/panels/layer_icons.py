@@ -1,34 +1,81 @@
 """Layer-type icons drawn with QPainter (no bitmap files), crisp at any size and pixel ratio.
 
-Each icon is a rounded tile in the layer's colour with a white glyph: Dense a fully connected
-pair of columns, Dropout a column with dropped units, Activation a sigmoid curve, Flatten a grid
-becoming a bar, Add a plus, Concatenate two bars joining, InputLayer an arrow. Unknown types get
-their initial.
+Each icon is a rounded tile in the layer type's ``color`` with its ``glyph`` drawn in white on
+top (:class:`engine.layers.Stroke` elements in the tile's unit square; see
+:mod:`engine.layers.base`). The model input has a look of its own (``INPUT_COLOR``,
+``INPUT_GLYPH``). A type with no glyph, or one the registry does not know, gets its initial.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QPixmap
 
-LAYER_COLORS: dict[str, str] = {
-    "Dense": "#3b78c9",
-    "Dropout": "#d9822b",
-    "Activation": "#8e5bc8",
-    "Flatten": "#2a9d8f",
-    "Add": "#3f9a4a",
-    "Concatenate": "#5f8f3a",
-    "InputLayer": "#64748b",
-}
-_FALLBACK_COLOR = "#6b7280"
+from engine.layers import (
+    INPUT_CLASS_NAME,
+    INPUT_COLOR,
+    INPUT_GLYPH,
+    LAYER_TYPES,
+    LayerType,
+    Stroke,
+)
+
 # Pixel sizes drawn into each icon; QIcon picks the nearest one for size x devicePixelRatio.
 _SIZES = (16, 20, 24, 32, 40, 48, 64, 96, 128)
 _cache: dict[str, QIcon] = {}
 
 
+@dataclass(frozen=True)
+class _Weight:
+    """A stroke weight: white at ``alpha``, lines ``width`` x the icon side (at least
+    ``min_width`` pixels, so that small icons stay legible)."""
+
+    alpha: int
+    width: float
+    min_width: float
+    round_caps: bool = False
+
+
+_WEIGHTS = {
+    "bold": _Weight(255, 0.065, 1.0, round_caps=True),  # the glyph's main pen
+    "thin": _Weight(170, 0.035, 0.8),
+    "faint": _Weight(110, 0.03, 0.8),
+}
+# The stroke kinds of engine.layers.Stroke this painter draws, with how many points each takes
+# (None: two or more).
+STROKE_POINTS: dict[str, int | None] = {
+    "line": 2,
+    "polyline": None,
+    "curve": 4,
+    "dot": 1,
+    "circle": 1,
+    "box": 2,
+}
+STROKE_WEIGHTS = tuple(_WEIGHTS)
+# The outline of an unfilled dot (a dropped unit), thinner than a bold line.
+_OUTLINE_WIDTH = 0.045
+# The tile sits this fraction of the side inside the icon; its corners are rounded by RADIUS.
+_INSET = 0.04
+_RADIUS = 0.2
+
+
 def layer_color(class_name: str) -> QColor:
-    """The colour that stands for a layer type (palette tiles, canvas blocks)."""
-    return QColor(LAYER_COLORS.get(class_name, _FALLBACK_COLOR))
+    """The colour that stands for a layer type (palette tiles, canvas blocks, summary icons):
+    the registry's ``color``, the model input's ``INPUT_COLOR``, else the base default."""
+    ltype = LAYER_TYPES.get(class_name)
+    if ltype is not None:
+        return QColor(ltype.color)
+    return QColor(INPUT_COLOR if class_name == INPUT_CLASS_NAME else LayerType.color)
+
+
+def layer_glyph(class_name: str) -> tuple[Stroke, ...]:
+    """The strokes of a layer type's glyph (empty for a type the registry does not know)."""
+    ltype = LAYER_TYPES.get(class_name)
+    if ltype is not None:
+        return tuple(ltype.glyph)
+    return INPUT_GLYPH if class_name == INPUT_CLASS_NAME else ()
 
 
 def layer_icon(class_name: str) -> QIcon:
@@ -59,94 +106,68 @@ def paint_layer_glyph(painter: QPainter, rect: QRectF, class_name: str) -> None:
     """Paint the tile and glyph of ``class_name`` into ``rect`` (any painter, any scale)."""
     s = min(rect.width(), rect.height())
     r = QRectF(rect.x() + (rect.width() - s) / 2, rect.y() + (rect.height() - s) / 2, s, s)
-    inset = s * 0.04
+    inset = s * _INSET
     tile = r.adjusted(inset, inset, -inset, -inset)
     painter.save()
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(layer_color(class_name))
-    painter.drawRoundedRect(tile, s * 0.2, s * 0.2)
-
-    def p(x: float, y: float) -> QPointF:  # coordinates in 0..1 of the tile
-        return QPointF(tile.x() + x * tile.width(), tile.y() + y * tile.height())
-
-    white = QColor("white")
-    line = QPen(
-        white,
-        max(1.0, s * 0.065),
-        Qt.PenStyle.SolidLine,
-        Qt.PenCapStyle.RoundCap,
-        Qt.PenJoinStyle.RoundJoin,
-    )
-    thin = QPen(QColor(255, 255, 255, 170), max(0.8, s * 0.035))
-    dot = s * 0.075
-
-    def node(x: float, y: float, filled: bool = True) -> None:
-        painter.setPen(QPen(white, max(1.0, s * 0.045)) if not filled else Qt.PenStyle.NoPen)
-        painter.setBrush(white if filled else Qt.BrushStyle.NoBrush)
-        painter.drawEllipse(p(x, y), dot, dot)
-
-    if class_name == "Dense":
-        left, right = (0.3, 0.5, 0.7), (0.38, 0.62)
-        painter.setPen(thin)
-        for a in left:
-            for b in right:
-                painter.drawLine(p(0.3, a), p(0.7, b))
-        for a in left:
-            node(0.3, a)
-        for b in right:
-            node(0.7, b)
-    elif class_name == "Dropout":
-        for i, y in enumerate((0.22, 0.41, 0.59, 0.78)):
-            for j, x in enumerate((0.33, 0.67)):
-                node(x, y, filled=(i + j) % 3 != 1)
-    elif class_name == "Activation":
-        path = QPainterPath(p(0.18, 0.74))
-        path.cubicTo(p(0.5, 0.74), p(0.5, 0.26), p(0.82, 0.26))
-        painter.setPen(QPen(QColor(255, 255, 255, 110), max(0.8, s * 0.03)))
-        painter.drawLine(p(0.15, 0.5), p(0.85, 0.5))
-        painter.setPen(line)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(path)
-    elif class_name == "Flatten":
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(white)
-        c = s * 0.085
-        for i in range(3):
-            for j in range(3):
-                corner = p(0.2 + j * 0.11, 0.3 + i * 0.14)
-                painter.drawRect(QRectF(corner.x(), corner.y(), c, c))
-        painter.setPen(line)
-        painter.drawLine(p(0.58, 0.5), p(0.62, 0.5))
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.drawRoundedRect(QRectF(p(0.68, 0.22), p(0.8, 0.78)), s * 0.03, s * 0.03)
-    elif class_name == "Add":
-        painter.setPen(line)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawEllipse(p(0.5, 0.5), s * 0.26, s * 0.26)
-        painter.drawLine(p(0.5, 0.36), p(0.5, 0.64))
-        painter.drawLine(p(0.36, 0.5), p(0.64, 0.5))
-    elif class_name == "Concatenate":
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(white)
-        w = 0.1
-        painter.drawRoundedRect(QRectF(p(0.2, 0.2), p(0.2 + w, 0.46)), s * 0.02, s * 0.02)
-        painter.drawRoundedRect(QRectF(p(0.2, 0.54), p(0.2 + w, 0.8)), s * 0.02, s * 0.02)
-        painter.drawRoundedRect(QRectF(p(0.7, 0.2), p(0.7 + w, 0.8)), s * 0.02, s * 0.02)
-        painter.setPen(line)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawLine(p(0.38, 0.33), p(0.6, 0.45))
-        painter.drawLine(p(0.38, 0.67), p(0.6, 0.55))
-    elif class_name == "InputLayer":
-        painter.setPen(line)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawLine(p(0.22, 0.5), p(0.62, 0.5))
-        painter.drawPolyline([p(0.48, 0.34), p(0.64, 0.5), p(0.48, 0.66)])
-        painter.drawLine(p(0.76, 0.26), p(0.76, 0.74))
+    painter.drawRoundedRect(tile, s * _RADIUS, s * _RADIUS)
+    glyph = layer_glyph(class_name)
+    if glyph:
+        for stroke in glyph:
+            _paint_stroke(painter, tile, s, stroke)
     else:
         font = QFont()
         font.setPixelSize(max(1, int(s * 0.5)))
         font.setBold(True)
         painter.setFont(font)
-        painter.setPen(white)
+        painter.setPen(QColor("white"))
         painter.drawText(tile, Qt.AlignmentFlag.AlignCenter, (class_name or "?")[:1].upper())
     painter.restore()
+
+
+def _paint_stroke(painter: QPainter, tile: QRectF, s: float, stroke: Stroke) -> None:
+    """One glyph element: points in the tile's unit square, ``size`` relative to the side
+    ``s`` of the icon (a dot's radius of 0.075 is 7.5 % of the icon)."""
+
+    def p(xy: tuple[float, float]) -> QPointF:
+        return QPointF(tile.x() + xy[0] * tile.width(), tile.y() + xy[1] * tile.height())
+
+    weight = _WEIGHTS.get(stroke.weight, _WEIGHTS["bold"])
+    color = QColor(255, 255, 255, weight.alpha)
+    pen = QPen(color, max(weight.min_width, s * weight.width))
+    if weight.round_caps:
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    points = [p(xy) for xy in stroke.points]
+    kind = stroke.kind
+    if kind == "dot":
+        radius = s * stroke.size
+        if stroke.filled:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(color)
+        else:
+            painter.setPen(QPen(color, max(1.0, s * _OUTLINE_WIDTH)))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawEllipse(points[0], radius, radius)
+    elif kind == "box":
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(color)
+        box = QRectF(points[0], points[1])
+        if stroke.size > 0:
+            painter.drawRoundedRect(box, s * stroke.size, s * stroke.size)
+        else:
+            painter.drawRect(box)
+    else:
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        if kind == "line":
+            painter.drawLine(points[0], points[1])
+        elif kind == "polyline":
+            painter.drawPolyline(points)
+        elif kind == "curve":
+            path = QPainterPath(points[0])
+            path.cubicTo(points[1], points[2], points[3])
+            painter.drawPath(path)
+        elif kind == "circle":
+            painter.drawEllipse(points[0], s * stroke.size, s * stroke.size)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 from designer.panels.fields import make_error_label
 from designer.panels.layer_icons import layer_icon
 from engine.graph import DTYPE_BYTES, INPUT, Graph
-from engine.layers import format_shape
+from engine.layers import INPUT_CLASS_NAME, format_shape
 
 HEADERS = ("Layer (type)", "Output Shape", "Param #", "FLOPs", "Connected to")
 CONNECTED_COLUMN = 4
@@ -146,7 +146,7 @@ class SummaryPanel(QWidget):
         self._graph = graph
         chain = graph.is_chain
         self.table.setColumnHidden(CONNECTED_COLUMN, chain)
-        rows = [(INPUT, "InputLayer", graph.input_shape, 0, 0, [])]
+        rows = [(INPUT, INPUT_CLASS_NAME, graph.input_shape, 0, 0, [])]
         rows += [
             (r.name, r.class_name, r.output_shape, r.params, r.flops, r.inbound)
             for r in graph.summary()
