@@ -764,7 +764,7 @@ class StepperPanel(QWidget):
         kind, layer = s.plan()[s.index]
         layer = layer or s.graph.output
         node = s.graph.by_name[layer]
-        if kind == "update" and node.class_name == "Dense":
+        if kind == "update" and node.layer_type.fully_connected:
             return ("weight", layer, 0, 0)
         return ("neuron", layer, 0)
 

@@ -43,8 +43,9 @@ from PySide6.QtWidgets import (
 from designer.canvas.items import class_color
 from designer.canvas.paint import HoverHighlight, blend, font, palette, with_alpha
 from designer.stepper.colors import diverging, neutral, text_on
-from engine.explain import exact_text, fmt
+from engine.formula import exact_text, fmt
 from engine.graph import INPUT
+from engine.layers import INPUT_CLASS_NAME
 
 PILL_MAX = 12
 NEURON_MAX = 32
@@ -477,7 +478,7 @@ class BackpropView(QGraphicsView):
         for n in nodes:
             depth[n.name] = 1 + max(depth[src] for src in n.inbound)
         by_depth: dict[int, list[tuple[str, str, tuple[int, ...]]]] = {}
-        by_depth.setdefault(0, []).append((INPUT, "Input", tuple(graph.input_shape)))
+        by_depth.setdefault(0, []).append((INPUT, INPUT_CLASS_NAME, tuple(graph.input_shape)))
         for n in nodes:
             by_depth.setdefault(depth[n.name], []).append((n.name, n.class_name, n.output_shape))
         pill_w = pill_width()
@@ -602,16 +603,15 @@ class BackpropView(QGraphicsView):
         for k, src_name in enumerate(node.inbound):
             src = self.columns[src_name]
             both_small = src.small and dst.small
-            if node.class_name == "Dense" and both_small and len(node.input_shapes[0]) == 1:
+            fully_connected = node.layer_type.fully_connected
+            if fully_connected and both_small and len(node.input_shapes[0]) == 1:
                 for i in range(src.n):
                     for j in range(dst.n):
                         e = EdgeItem(self, src.port(i, "out"), dst.port(j, "in"), (node.name, i, j))
                         self.weight_edges[(node.name, i, j)] = e
                         items.append(e)
-            elif both_small and node.class_name != "Dense":
-                offset = 0
-                if node.class_name == "Concatenate":
-                    offset = sum(int(np.prod(s)) for s in node.input_shapes[:k])
+            elif both_small and not fully_connected:
+                offset = node.layer_type.input_unit_offset(node, k)
                 for u in range(src.n):
                     v = u + offset
                     if v < dst.n:
@@ -817,7 +817,7 @@ class BackpropView(QGraphicsView):
             bwd = s.event("backward", name)
             fwd = s.event("forward", name)
             mode, values = "plain", None
-            if node.class_name == "Dense" and (node.name, 0, 0) in self.weight_edges:
+            if node.layer_type.fully_connected and (node.name, 0, 0) in self.weight_edges:
                 if kind == "update" and upd is not None:
                     mode = "update"
                     values = upd.data["after"]["kernel"].astype(np.float64) - upd.data["before"][

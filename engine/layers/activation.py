@@ -3,6 +3,8 @@ input. No weights."""
 
 from __future__ import annotations
 
+from engine.explain_parts import activation_delta, activation_lines
+from engine.formula import Sym, one_based
 from engine.layers.base import NAME, Cache, LayerType, Param, Stroke, activation_flops, prod
 
 
@@ -37,6 +39,17 @@ class Activation(LayerType):
         return ctx.keras.layers.Activation(
             ctx.activation_for(node.activation), name=node.name, dtype=ctx.dtype
         )
+
+    def explain_forward(self, b, sec, node, sample, idx):
+        """z = the input unit, then a = f(z)."""
+        sec.add(
+            [Sym("z", one_based(idx))], [b.num(("forward", node.name, "inputs", (sample, *idx)))]
+        )
+        activation_lines(b, sec, node, sample, idx)
+
+    def explain_backward(self, b, sec, node, sample, idx):
+        """δ = ∂L/∂a·f′(z), which is also what the input receives."""
+        activation_delta(b, sec, node, sample, idx)
 
 
 LAYER = Activation()

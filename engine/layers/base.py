@@ -395,16 +395,30 @@ class LayerType:
         return raw
 
     # ------------------------------------------------------------------ explanation
+    # What Backprop mode's math panel shows for one unit. ``b`` is the explanation's trace
+    # reader (engine.explain.builder.Builder): ``b.num(source)`` a number of the step trace
+    # (``source`` = (phase, layer, key, index), see engine.explain.lookup), ``b.calc(value)``
+    # one computed for the learner, ``b.value(source)`` a raw trace value, ``b.ev(phase,
+    # layer)`` a phase event (None until reached), ``b.s`` the StepSession. ``sec`` is an
+    # engine.formula.Section to add lines to; ``idx`` the unit's index without the batch axis
+    # (0-based); ``sample`` its row in the step's batch. Build the lines from engine.formula
+    # and engine.explain_parts (never import engine.explain or engine.graph here: they import
+    # this package). Every number read from the trace must be a ``b.num``, so that the panel
+    # can show it in full and the tests can check it is the engine's.
     def explain_forward(self, b, sec, node: Node, sample: int, idx: tuple[int, ...]) -> None:
-        """Add to ``sec`` how unit ``idx`` of ``node`` got its output for ``sample``."""
+        """Add to ``sec`` (titled "Forward pass through <name>") how unit ``idx`` of ``node``
+        got its output for ``sample``; reached once the layer's forward phase is."""
         sec.remark(f"{self.class_name} passes its input through.")
 
     def explain_backward(self, b, sec, node: Node, sample: int, idx: tuple[int, ...]) -> None:
-        """Add to ``sec`` what unit ``idx`` does with its error (dL/da is already shown)."""
+        """Add to ``sec`` what unit ``idx`` does with its error (``∂L/∂a``, already shown: from
+        the loss or summed over the layers it feeds), e.g. δ = ∂L/∂a·f′(z) and what goes back
+        to each input."""
 
     def explain_to_input(self, b, consumer: Node, k: int, sample: int, idx) -> list:
-        """The chain of terms by which ``consumer`` (this type) sends its error back to unit
-        ``idx`` of its input ``k``; empty when there is nothing to expand."""
+        """The chain of terms (each a list of parts) by which ``consumer`` (this type) sends its
+        error back to unit ``idx`` of its input ``k``, shown before the value received (the
+        trace's ``grad_inputs``); empty when there is nothing to expand."""
         return [[f"∂L/∂(input) of {consumer.name}"]]
 
     def input_unit_offset(self, node: Node, k: int) -> int:

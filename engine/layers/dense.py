@@ -6,6 +6,10 @@ Inputs of rank above one are multiplied along their last axis, as Keras does.
 
 from __future__ import annotations
 
+import numpy as np
+
+from engine.explain_parts import activation_delta, activation_lines, gradient_sum, sources_text
+from engine.formula import Part, Sym, more_terms, one_based, plus, shown_terms, subscript
 from engine.layers.base import (
     NAME,
     Cache,
@@ -104,6 +108,61 @@ class Dense(LayerType):
             name=node.name,
             dtype=ctx.dtype,
         )
+
+    def explain_forward(self, b, sec, node, sample, idx):
+        """z = Σᵢ wᵢⱼ·xᵢ + bⱼ with the weights before the step's update, then a = f(z)."""
+        name = node.name
+        j = idx[-1]
+        prefix = idx[:-1]
+        fan_in = node.input_shapes[0][-1]
+        shown, left = shown_terms(fan_in)
+        sym = plus([[Sym("w", f"{i + 1},{j + 1}"), "·", Sym("x", str(i + 1))] for i in shown])
+        sym += more_terms(left)
+        has_bias = "bias" in b.s.weights_before[name]
+        if has_bias:
+            sym.append(" + ")
+            sym.append(Sym("b", str(j + 1)))
+        plugged: list[list[Part]] = []
+        products: list[list[Part]] = []
+        for i in shown:
+            w = b.num(("start", name, "kernel", (i, j)))
+            x = b.num(("forward", name, "inputs", (sample, *prefix, i)), paren=True)
+            plugged.append([w.operand() if w.value < 0 else w, "·", x])
+            products.append([b.calc(np.float64(w.value) * np.float64(x.value), paren=True)])
+        tail: list[Part] = []
+        if has_bias:
+            tail = [" + ", b.num(("start", name, "bias", (j,)), paren=True)]
+        chain = [sym, plus(plugged) + more_terms(left) + tail]
+        if len(shown) > 1 and not left:
+            chain.append(plus(products) + tail)
+        chain.append([b.num(("forward", name, "z", (sample, *idx)))])
+        sec.add([Sym("z", one_based(idx))], *chain)
+        sec.remark(f"x = {sources_text(b, node)}; w, b = the weights before this step's update.")
+        activation_lines(b, sec, node, sample, idx)
+
+    def explain_backward(self, b, sec, node, sample, idx):
+        """δ = ∂L/∂a·f′(z), then the bias gradient Σ over the batch of δ."""
+        activation_delta(b, sec, node, sample, idx)
+        if "bias" in b.s.weights_before.get(node.name, {}):
+            j = idx[-1]
+            gradient_sum(b, sec, node, None, j, [f"∂L/∂b{subscript(str(j + 1))}"])
+
+    def explain_to_input(self, b, consumer, k, sample, idx):
+        """Σⱼ wᵢⱼ·δⱼ over the units (written out with numbers when there are few)."""
+        i = idx[-1]
+        units = consumer.output_shape[-1]
+        shown, left = shown_terms(units)
+        chain: list[list[Part]] = [
+            ["Σⱼ ", Sym("w", f"{i + 1},j"), "·", Sym("δ", "j"), f" of {consumer.name}"]
+        ]
+        if not left:
+            terms = []
+            for j in shown:
+                w = b.num(("start", consumer.name, "kernel", (i, j)))
+                d = b.num(("backward", consumer.name, "grad_z", (sample, *idx[:-1], j)), paren=True)
+                terms.append([w.operand() if w.value < 0 else w, "·", d])
+            chain.append(plus(terms))
+        return chain
 
 
 LAYER = Dense()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.formula import Sym, fmt_param, one_based, subscript
 from engine.layers.base import NAME, Cache, LayerState, LayerType, Param, Stroke, layer_seed
 
 _ROWS, _COLS = (0.22, 0.41, 0.59, 0.78), (0.33, 0.67)
@@ -58,6 +59,57 @@ class Dropout(LayerType):
         return ctx.keras.layers.Dropout(
             node.config["rate"], seed=layer_seed(node, ctx.seed), name=node.name, dtype=ctx.dtype
         )
+
+    def explain_forward(self, b, sec, node, sample, idx):
+        """a = x·m with the drawn mask m (or a = x when none was drawn: rate 0)."""
+        name = node.name
+        full = (sample, *idx)
+        u = one_based(idx)
+        fwd = b.ev("forward", name)
+        x = b.num(("forward", name, "inputs", full), paren=True)
+        if "mask" in fwd.data:
+            m = b.num(("forward", name, "mask", full))
+            rate = node.config["rate"]
+            sec.add(
+                [Sym("a", u)],
+                [Sym("x", u), "·", Sym("m", u)],
+                [x, "·", m],
+                [b.num(("forward", name, "a", full))],
+            )
+            kept = m.value != 0
+            sec.remark(
+                f"Dropout mask m = 0 (dropped) or 1/(1 − rate) = {fmt_param(1 / (1 - rate))} "
+                f"(kept and scaled up); this unit was {'kept' if kept else 'dropped'}."
+            )
+        else:
+            sec.add([Sym("a", u)], [Sym("x", u)], [b.num(("forward", name, "a", full))])
+            sec.remark("Dropout with rate 0 passes its input through.")
+
+    def explain_backward(self, b, sec, node, sample, idx):
+        """∂L/∂x = ∂L/∂a·m: dropped units pass no error back."""
+        name = node.name
+        full = (sample, *idx)
+        u = subscript(one_based(idx))
+        if "mask" in b.ev("forward", name).data:
+            ga = b.num(("backward", name, "grad_a", full))
+            m = b.num(("forward", name, "mask", full))
+            sec.add(
+                [f"∂L/∂x{u}"],
+                [f"∂L/∂a{u} · m{u}"],
+                [ga.operand(), "·", m],
+                [b.num(("backward", name, "grad_inputs", full))],
+                note="dropped units pass no error back",
+            )
+
+    def explain_to_input(self, b, consumer, k, sample, idx):
+        """∂L/∂a·m of the unit (nothing to expand when no mask was drawn)."""
+        full = (sample, *idx)
+        if "mask" not in b.ev("forward", consumer.name).data:
+            return []
+        ga = b.num(("backward", consumer.name, "grad_a", full))
+        m = b.num(("forward", consumer.name, "mask", full))
+        u = subscript(one_based(idx))
+        return [[f"∂L/∂a{u} of {consumer.name} · m{u}"], [ga.operand(), "·", m]]
 
     def subtitle(self, config):
         rate = config.get("rate")

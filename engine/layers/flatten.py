@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from engine.formula import Sym, one_based, unit_index
 from engine.layers.base import Cache, LayerType, Stroke, prod
 
 _CELL = 0.085
@@ -44,6 +47,19 @@ class Flatten(LayerType):
 
     def keras_layer(self, ctx, node):
         return ctx.keras.layers.Flatten(name=node.name, dtype=ctx.dtype)
+
+    def explain_forward(self, b, sec, node, sample, idx):
+        """a = the input unit it came from."""
+        in_idx = unit_index(node.input_shapes[0], int(np.ravel_multi_index(idx, node.output_shape)))
+        sec.add(
+            [Sym("a", one_based(idx))],
+            [Sym("x", one_based(in_idx))],
+            [b.num(("forward", node.name, "a", (sample, *idx)))],
+        )
+        sec.remark("Flatten lays the input out as one vector; no arithmetic.")
+
+    def explain_backward(self, b, sec, node, sample, idx):
+        sec.remark("Flatten passes the error back reshaped; no arithmetic.")
 
 
 LAYER = Flatten()

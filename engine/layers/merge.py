@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.formula import Sym, one_based, plus, subscript
 from engine.layers.base import (
     NAME,
     Cache,
@@ -53,6 +54,38 @@ class Add(LayerType):
 
     def keras_layer(self, ctx, node):
         return ctx.keras.layers.Add(name=node.name, dtype=ctx.dtype)
+
+    def explain_forward(self, b, sec, node, sample, idx):
+        """a = the sum of the inputs' units at the same index."""
+        name = node.name
+        full = (sample, *idx)
+        syms = [[Sym(s, one_based(idx))] for s in node.inbound]
+        vals = [
+            [b.num(("forward", name, f"inputs.{k}", full), paren=k > 0)]
+            for k in range(len(node.inbound))
+        ]
+        sec.add(
+            [Sym("a", one_based(idx))],
+            plus(syms),
+            plus(vals),
+            [b.num(("forward", name, "a", full))],
+        )
+        sec.remark("Add sums its inputs unit by unit.")
+
+    def explain_backward(self, b, sec, node, sample, idx):
+        """Each input receives ∂L/∂a unchanged."""
+        u = subscript(one_based(idx))
+        for k, src in enumerate(node.inbound):
+            sec.add(
+                [f"∂L/∂{src}{u}"],
+                [f"∂L/∂a{u}"],
+                [b.num(("backward", node.name, f"grad_inputs.{k}", (sample, *idx)))],
+                note=f"the error sent back to {src}",
+            )
+        sec.remark("Add splits the error: each input receives ∂L/∂a unchanged.")
+
+    def explain_to_input(self, b, consumer, k, sample, idx):
+        return [[f"∂L/∂a of {consumer.name} (Add copies the error to each input)"]]
 
 
 class Concatenate(LayerType):
@@ -111,6 +144,47 @@ class Concatenate(LayerType):
         return ctx.keras.layers.Concatenate(
             axis=node.config["axis"], name=node.name, dtype=ctx.dtype
         )
+
+    def source(self, node, idx: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
+        """Which input unit ``idx`` (without the batch axis) of the output comes from: the
+        input's position in ``inbound`` and the unit's index there."""
+        rank = len(node.output_shape)
+        axis = node.config["axis"]
+        ax = axis + rank if axis < 0 else axis - 1  # config axes count the batch axis
+        offset = 0
+        for k, shape in enumerate(node.input_shapes):
+            size = shape[ax]
+            if idx[ax] < offset + size:
+                in_idx = list(idx)
+                in_idx[ax] -= offset
+                return k, tuple(in_idx)
+            offset += size
+        raise AssertionError("unit outside the concatenation")  # pragma: no cover
+
+    def explain_forward(self, b, sec, node, sample, idx):
+        """a = the unit of the input it comes from."""
+        k, in_idx = self.source(node, idx)
+        src = node.inbound[k]
+        sec.add(
+            [Sym("a", one_based(idx))],
+            [Sym(src, one_based(in_idx))],
+            [b.num(("forward", node.name, f"inputs.{k}", (sample, *in_idx)))],
+        )
+        sec.remark(f"Concatenate places its inputs side by side; this unit comes from '{src}'.")
+
+    def explain_backward(self, b, sec, node, sample, idx):
+        """The unit's error goes back to the input unit it came from."""
+        k, in_idx = self.source(node, idx)
+        src = node.inbound[k]
+        sec.add(
+            [f"∂L/∂{src}{subscript(one_based(in_idx))}"],
+            [f"∂L/∂a{subscript(one_based(idx))}"],
+            [b.num(("backward", node.name, f"grad_inputs.{k}", (sample, *in_idx)))],
+            note=f"this unit's error goes back to '{src}'",
+        )
+
+    def explain_to_input(self, b, consumer, k, sample, idx):
+        return [[f"its slice of ∂L/∂a of {consumer.name}"]]
 
     def input_unit_offset(self, node, k):
         return sum(prod(s) for s in node.input_shapes[:k])

@@ -1,0 +1,296 @@
+"""The loss phase of the output layer's units: the loss, ∂L/∂ŷ with its numbers, as Keras
+computes them (its clip to [ε, 1 − ε], its renormalised crossentropies, the hinge's 0/1 targets,
+the fused softmax/sigmoid crossentropies), and δ = ∂L/∂z straight from a fused loss."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.formula import Num, Section, Sym, one_based, subscript
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.explain.builder import Builder
+
+
+def _count(s, node) -> int:
+    """How many rows the loss averages over: the samples times any positions before the last
+    axis (Keras' ``sum_over_batch_size`` reduction)."""
+    return len(s.batch_x) * int(np.prod(node.output_shape[:-1], dtype=np.int64))
+
+
+def _clipped(p: float) -> bool:
+    """True where Keras' clip to [ε, 1 − ε] changes ``p`` and so stops its gradient."""
+    return not (_EPS <= p <= 1 - _EPS)
+
+
+#: keras.backend.epsilon(): the crossentropies clip probabilities to [ε, 1 − ε].
+_EPS = 1e-7
+_EPS_TEXT = "[10⁻⁷, 1 − 10⁻⁷]"
+
+
+def loss_section(b: Builder, node, sample: int, idx: tuple[int, ...]) -> Section:
+    """The loss section of unit ``idx`` of the output layer ``node`` for ``sample``."""
+    s = b.s
+    loss = s.loss_name
+    sec = Section(f"Loss ({loss})", "loss")
+    full = (sample, *idx)
+    out = node.name
+    n = _count(s, node)
+    k = node.output_shape[-1]
+    u = one_based(idx)
+    yhat = b.num(("forward", out, "a", full))
+    y_hat = [Sym("ŷ", u)]
+    value = b.num(("loss", None, "value", ()))
+    grad = b.num(("loss", None, "grad", full))
+    dl = [f"∂L/∂ŷ{subscript(u)}"]
+    if loss in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
+        _crossentropy_loss(b, sec, node, sample, idx, n, yhat, value, grad)
+        return sec
+    y = b.num(("loss", None, "targets", full))
+    sec.add([Sym("y", u)], [y], note="the target")
+    sec.add(y_hat, [yhat], note="the network's output")
+    yv, pv = float(y.value), float(yhat.value)
+    nk = ["(", str(n), "·", str(k), ")"]
+    mean_note = f"mean over n = {n} samples and k = {k} outputs"
+    if loss == "mean_squared_error":
+        sec.add(
+            [f"(ŷ{subscript(u)} − y{subscript(u)})²"],
+            ["(", yhat, " − ", y.operand(), ")²"],
+            [b.calc((pv - yv) ** 2)],
+        )
+        sec.add([Sym("L")], ["1/(n·k) · Σ (ŷ − y)²"], [value], note=mean_note)
+        sec.add(
+            dl,
+            ["2(ŷ − y) / (n·k)"],
+            ["2·(", yhat, " − ", y.operand(), ") / ", *nk],
+            [grad],
+        )
+    elif loss == "mean_absolute_error":
+        sec.add(
+            [f"|ŷ{subscript(u)} − y{subscript(u)}|"],
+            ["|", yhat, " − ", y.operand(), "|"],
+            [b.calc(abs(pv - yv))],
+        )
+        sec.add([Sym("L")], ["1/(n·k) · Σ |ŷ − y|"], [value], note=mean_note)
+        sec.add(
+            dl,
+            ["sign(ŷ − y) / (n·k)"],
+            ["sign(", yhat, " − ", y.operand(), ") / ", *nk],
+            [grad],
+        )
+    elif loss == "hinge":
+        _hinge_loss(b, sec, n, k, y, yhat, value, grad, dl)
+    elif loss == "binary_crossentropy":
+        _binary_crossentropy_loss(b, sec, node, full, n, k, y, yhat, value, grad, dl)
+    if s.model.fused:
+        sec.remark(
+            f"Keras computes {node.activation} and {loss} together from z (more stable); "
+            "backprop then starts from δ = ∂L/∂z below."
+        )
+    return sec
+
+
+def _hinge_loss(b: Builder, sec: Section, n: int, k: int, y, yhat, value, grad, dl) -> None:
+    dt = b.dtype.type
+    targets = np.asarray(b.ev("loss").data["targets"])
+    # keras.losses.hinge turns 0/1 targets into −1/+1, but only when the whole batch is 0/1.
+    if np.all((targets == 0) | (targets == 1)):
+        yp = b.calc(2 * y.value - 1)
+        sec.add(
+            ["y′"], ["2y − 1"], ["2·", y, " − 1"], [yp], note="Keras turns 0/1 targets into −1/+1"
+        )
+        ysym = "y′"
+    else:
+        yp, ysym = y, "y"
+    margin = b.calc(dt(1) - dt(yp.value) * dt(yhat.value))
+    sec.add(
+        [f"1 − {ysym}·ŷ"], ["1 − ", yp.operand(), "·", yhat.operand()], [margin], note="the margin"
+    )
+    sec.add(["ℓ"], [f"max(0, 1 − {ysym}·ŷ)"], ["max(0, ", margin, ")"],
+            [b.calc(max(0.0, margin.value))])  # fmt: skip
+    sec.add([Sym("L")], ["1/(n·k) · Σ ℓ"], [value], note=f"mean over n = {n} and k = {k} outputs")
+    nk = ["(", str(n), "·", str(k), ")"]
+    if margin.value >= 0:
+        # tf.maximum sends the gradient to its first argument on ties: a zero margin counts.
+        sec.add(dl, [f"−{ysym} / (n·k)"], ["−", yp.operand(), " / ", *nk], [grad],
+                note=f"1 − {ysym}·ŷ ≥ 0")  # fmt: skip
+    else:
+        sec.add(dl, [grad], note=f"1 − {ysym}·ŷ < 0: the margin is met, no gradient")
+
+
+def _binary_crossentropy_loss(b: Builder, sec, node, full, n, k, y, yhat, value, grad, dl):
+    s = b.s
+    yv, pv = float(y.value), float(yhat.value)
+    if s.model.fused:
+        # Keras' sigmoid_cross_entropy_with_logits: the stable form from z.
+        z = b.num(("forward", node.name, "z", full))
+        sec.add(
+            ["ℓ"],
+            ["max(z, 0) − z·y + log(1 + e^(−|z|))"],
+            ["max(", z, ", 0) − ", z.operand(), "·", y.operand(), " + log(1 + e^",
+             b.calc(-abs(z.value), paren=True), ")"],
+            [b.calc(max(z.value, 0) - z.value * yv + math.log1p(math.exp(-abs(z.value))))],
+            note="this output's cross-entropy, from z",
+        )  # fmt: skip
+    elif _clipped(pv):
+        c = min(max(pv, _EPS), 1 - _EPS)
+        sec.add(
+            ["ℓ"],
+            ["−[y·log ŷ + (1 − y)·log(1 − ŷ)]"],
+            [b.calc(-(yv * math.log(c) + (1 - yv) * math.log(1 - c)))],
+            note=f"ŷ clipped to {_EPS_TEXT} first",
+        )
+    else:
+        sec.add(
+            ["ℓ"],
+            ["−[y·log ŷ + (1 − y)·log(1 − ŷ)]"],
+            ["−[", y, "·log ", yhat, " + (1 − ", y, ")·log(1 − ", yhat, ")]"],
+            [b.calc(-(yv * math.log(pv) + (1 - yv) * math.log(1 - pv)))],
+            note="this output's cross-entropy",
+        )
+    sec.add([Sym("L")], ["mean of ℓ over the batch and outputs"], [value], note=f"n = {n}, k = {k}")
+    if _clipped(pv):
+        sec.add(dl, [grad], note=f"ŷ is outside Keras' clip range {_EPS_TEXT}: no gradient")
+        return
+    sec.add(
+        dl,
+        ["(ŷ − y) / (ŷ(1 − ŷ)·n·k)"],
+        ["(", yhat, " − ", y.operand(), ") / (", yhat, "·(1 − ", yhat, ")·", str(n), "·",
+         str(k), ")"],
+        [grad],
+    )  # fmt: skip
+
+
+def _clipped_crossentropy(p_row: np.ndarray, t: int, sparse: bool) -> float:
+    """ℓ of one sample as Keras computes it when the clip bites: the sparse path clips ŷ and
+    then renormalises (log Σc − log cₜ); the categorical one renormalises, then clips."""
+    c = np.clip(p_row, _EPS, 1 - _EPS)
+    if sparse:
+        return float(np.log(c.sum()) - np.log(c[t]))
+    return float(-np.log(c[t]))
+
+
+def _crossentropy_loss(b: Builder, sec, node, sample, idx, n, yhat, value, grad) -> None:
+    """Categorical and sparse categorical crossentropy, as Keras computes them from ŷ: it
+    divides ŷ by its sum over the classes first, so ℓ = −log(ŷₜ / Σₖ ŷₖ) depends on every
+    output, and ∂ℓ/∂ŷᵢ = 1/Σₖ ŷₖ − yᵢ/ŷᵢ (not 0) for a class that is not the sample's."""
+    s = b.s
+    loss = s.loss_name
+    out = node.name
+    full = (sample, *idx)
+    row = full[:-1]
+    u = one_based(idx)
+    i = idx[-1]
+    sub = subscript
+    a_row = np.asarray(b.ev("forward", out).data["a"])[row].astype(np.float64)
+    sparse = loss == "sparse_categorical_crossentropy"
+    if sparse:
+        label = b.num(("loss", None, "targets", (sample, *idx[:-1])))
+        t: int | None = int(label.value)
+        sec.add([Sym("label")], [label], note="the class of this sample")
+        y = b.calc(1.0 if t == i else 0.0)
+        y_row = np.zeros_like(a_row)
+        y_row[t] = 1.0
+        sec.add([Sym("y", u)], [y], note="1 for the sample's class, else 0")
+    else:
+        y = b.num(("loss", None, "targets", full))
+        y_row = np.asarray(b.ev("loss").data["targets"])[row].astype(np.float64)
+        one_hot = np.all((y_row == 0) | (y_row == 1)) and y_row.sum() == 1
+        t = int(np.argmax(y_row)) if one_hot else None
+        sec.add([Sym("y", u)], [y], note="the target")
+    sec.add([Sym("ŷ", u)], [yhat], note="the network's output")
+    fused = s.model.fused
+    # What Keras clips: the renormalised ŷ (categorical) or ŷ itself (sparse).
+    total = float(a_row.sum())
+    p_row = a_row if sparse else a_row / total
+    clipped = np.array([_clipped(float(p)) for p in p_row])
+    sum_sym = "Σₖ ŷₖ"
+    if t is not None:
+        tu = one_based((*idx[:-1], t))
+        yt = b.num(("forward", out, "a", (*row, t)))
+        if fused:
+            sec.add(
+                ["ℓ"],
+                [f"−Σₖ yₖ·log ŷₖ = −log ŷ{sub(tu)}"],
+                ["−log ", yt],
+                [b.calc(-math.log(yt.value)) if yt.value > 0 else b.calc(math.inf)],
+                note="only the sample's class counts; Keras takes it from z (log-softmax)",
+            )
+        elif not clipped.any():
+            sec.add(
+                ["ℓ"],
+                [f"−log(ŷ{sub(tu)} / {sum_sym})"],
+                ["−log(", yt, " / ", b.calc(total), ")"],
+                [b.calc(-math.log(yt.value / total))],
+                note="Keras divides ŷ by its sum over the classes first",
+            )
+        else:
+            sec.add(
+                ["ℓ"],
+                [f"−log(ŷ{sub(tu)} / {sum_sym})"],
+                [b.calc(_clipped_crossentropy(p_row, t, sparse))],
+                note=f"with ŷ clipped to {_EPS_TEXT}",
+            )
+    else:
+        sec.remark("The target is not one-hot: ℓ = −Σₖ yₖ·log(ŷₖ / Σⱼ ŷⱼ).")
+    sec.add([Sym("L")], ["mean of ℓ over the batch"], [value], note=f"n = {n}")
+
+    dl = [f"∂L/∂ŷ{sub(u)}"]
+    # Where Keras' clip stops the gradient: the unit itself (sparse), or a class with y ≠ 0
+    # (categorical: its −y/ŷ term is what reaches every unit).
+    stopped = bool(clipped[i]) if sparse else bool(np.any(clipped & (y_row != 0)))
+    if stopped:
+        sec.add(dl, [grad], note=f"ŷ is outside Keras' clip range {_EPS_TEXT} here")
+    else:
+        sum_y = float(y_row.sum())
+        # The sparse path sums the clipped ŷ (it clips before renormalising).
+        s_val = float(np.clip(a_row, _EPS, 1 - _EPS).sum()) if sparse else total
+        head = "1" if sum_y == 1 else "Σₖ yₖ"
+        sec.add(
+            dl,
+            [f"({head} / {sum_sym} − y{sub(u)} / ŷ{sub(u)}) / n"],
+            ["(", b.calc(sum_y), " / ", b.calc(s_val), " − ", y, " / ", yhat, ") / ", str(n)],
+            [grad],
+            note="Keras renormalises ŷ by its sum before the log",
+        )
+        if t is not None and t != i:
+            sec.remark(
+                f"Not the sample's class, yet ∂L/∂ŷ{sub(u)} ≠ 0: ℓ = −log(ŷₜ / Σₖ ŷₖ) depends "
+                "on every output through the sum."
+            )
+    if fused:
+        sec.remark(
+            f"Keras computes softmax and {loss} together from z (more stable). The part "
+            "1/(Σₖ ŷₖ·n) that every output gets cancels in softmax's backward pass (softmax's "
+            "outputs always sum to 1), so backprop starts from δ = ∂L/∂z = (ŷ − y)/n below."
+        )
+
+
+def fused_delta(b: Builder, sec: Section, node, sample: int, idx, gz: Num) -> None:
+    """δ = ∂L/∂z = (ŷ − y)/n (or /(n·k)) of an output unit whose activation and loss Keras
+    computes together."""
+    s = b.s
+    full = (sample, *idx)
+    n = _count(s, node)
+    k = node.output_shape[-1]
+    yhat = b.num(("forward", node.name, "a", full), paren=True)
+    if s.loss_name == "sparse_categorical_crossentropy":
+        label = int(b.value(("loss", None, "targets", (sample, *idx[:-1]))))
+        y = b.calc(1.0 if label == idx[-1] else 0.0)
+        div, where = str(n), "n"
+    elif s.loss_name == "categorical_crossentropy":
+        y = b.num(("loss", None, "targets", full))
+        div, where = str(n), "n"
+    else:
+        y = b.num(("loss", None, "targets", full))
+        div, where = f"({n}·{k})", "(n·k)"
+    sec.add(
+        [Sym("δ", one_based(idx))],
+        [f"∂L/∂z = (ŷ − y) / {where}"],
+        ["(", yhat, " − ", y.operand(), ") / ", div],
+        [gz],
+        note=f"{node.activation} and the cross-entropy together",
+    )

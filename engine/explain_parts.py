@@ -1,0 +1,191 @@
+"""Explanation pieces that several layer types share: the activation ``a = f(z)``, its backward
+step ``δ = ∂L/∂a·f′(z)``, a weight's gradient summed over the batch.
+
+The layer modules of :mod:`engine.layers` call these from their ``explain_*`` hooks, and
+:mod:`engine.explain` from its weight explanation. ``b`` is the explanation's trace reader
+(:class:`engine.explain.builder.Builder`): ``b.num(source)`` a number of the trace,
+``b.calc(value)`` one computed here, ``b.value(source)`` the raw trace value, ``b.ev(phase,
+layer)`` a phase event reached, ``b.s`` the step session. This module imports no part of the
+session (nor :mod:`engine.graph`), so that the layer modules can import it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.activations import get_activation
+from engine.formula import (
+    Num,
+    Part,
+    Section,
+    Sym,
+    more_terms,
+    one_based,
+    plus,
+    shown_terms,
+    subscript,
+    unit_index,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.explain.builder import Builder
+    from engine.graph import Node
+
+#: The formula of an activation, where a short one is known.
+FORMULAS = {
+    "sigmoid": "1 / (1 + e^(−z))",
+    "tanh": "(e^z − e^(−z)) / (e^z + e^(−z))",
+    "relu": "max(0, z)",
+}
+
+#: The derivative of an activation, where a short form is known.
+DERIVATIVES = {
+    "tanh": "tanh′(z) = 1 − a²",
+    "sigmoid": "sigmoid′(z) = a·(1 − a)",
+    "relu": "relu′(z) = 1 if z > 0, else 0",
+}
+
+
+def activation_lines(b: Builder, sec: Section, node: Node, sample: int, idx: tuple) -> None:
+    """``a = f(z)`` of unit ``idx`` (without the batch axis) of ``node`` for ``sample``, with
+    the trace's z and a (softmax: over the unit's row of the last axis)."""
+    name = node.name
+    act = node.activation or "linear"
+    full = (sample, *idx)
+    z = b.num(("forward", name, "z", full))
+    a = b.num(("forward", name, "a", full))
+    a_sym = [Sym("a", one_based(idx))]
+    if act == "linear":
+        sec.add(a_sym, [Sym("z", one_based(idx))], [a], note="linear activation: a = z")
+        return
+    if act == "softmax":
+        k = node.output_shape[-1]
+        shown, left = shown_terms(k)
+        pre = (sample, *idx[:-1])
+        exps = [["e^", b.num(("forward", name, "z", (*pre, c)), paren=True)] for c in shown]
+        sec.add(
+            a_sym,
+            [f"e^z{subscript(one_based(idx))} / Σₖ e^zₖ"],
+            ["e^", z.operand(), " / (", *plus(exps), *more_terms(left), ")"],
+            [a],
+            note="softmax: the exponentials normalised to sum to 1",
+        )
+        return
+    formula = FORMULAS.get(act)
+    sec.add(
+        a_sym,
+        [f"{act}(", Sym("z", one_based(idx)), ")"],
+        [f"{act}(", z, ")"],
+        [a],
+        note=f"{act}(z) = {formula}" if formula else "",
+    )
+
+
+def activation_delta(b: Builder, sec: Section, node: Node, sample: int, idx: tuple) -> None:
+    """``δ = ∂L/∂z`` of unit ``idx`` from its ``∂L/∂a`` (already shown) and f′(z); for the
+    output layer of a fused loss, δ straight from the loss."""
+    s = b.s
+    name = node.name
+    full = (sample, *idx)
+    u = one_based(idx)
+    ga = b.num(("backward", name, "grad_a", full))
+    gz = b.num(("backward", name, "grad_z", full))
+    delta = [Sym("δ", u)]
+    act = node.activation or "linear"
+    if name == s.graph.output and s.model.fused:
+        b.fused_delta(sec, node, sample, idx, gz)
+    elif act == "linear":
+        sec.add(delta, [f"∂L/∂a{subscript(u)} · 1"], [gz], note="linear: f′(z) = 1")
+    elif act == "softmax":
+        k = node.output_shape[-1]
+        a = b.num(("forward", name, "a", full))
+        pre = (sample, *idx[:-1])
+        inner = sum(
+            float(b.value(("backward", name, "grad_a", (*pre, c))))
+            * float(b.value(("forward", name, "a", (*pre, c))))
+            for c in range(k)
+        )
+        sec.add(
+            delta,
+            [f"a{subscript(u)}·(∂L/∂a{subscript(u)} − Σₖ ∂L/∂aₖ·aₖ)"],
+            [a, "·(", ga, " − ", b.calc(inner, paren=True), ")"],
+            [gz],
+            note="softmax mixes its units",
+        )
+    else:
+        z = b.num(("forward", name, "z", full))
+        a = b.num(("forward", name, "a", full))
+        d_sym, d_val = derivative_parts(b, act, z, a)
+        sec.add(
+            delta,
+            [f"∂L/∂z{subscript(u)} = ∂L/∂a{subscript(u)} · f′(z{subscript(u)})"],
+            [ga.operand(), "·", *d_sym],
+            [ga.operand(), "·", d_val],
+            [gz],
+            note=DERIVATIVES.get(act, ""),
+        )
+
+
+def derivative_parts(b: Builder, act: str, z: Num, a: Num) -> tuple[list[Part], Num]:
+    """f′(z) as a formula with numbers, and its value (computed here, in the model's dtype)."""
+    fn = get_activation(act)
+    zz = np.asarray([z.value], dtype=b.dtype)
+    aa = np.asarray([a.value], dtype=b.dtype)
+    # backward(z, a, 1) is f′(z) exactly (times one), from the trace's own a.
+    value = b.calc(float(fn.backward(zz, aa, np.ones_like(zz))[0]))
+    if act == "tanh":
+        return ["(1 − ", a.operand(), "²)"], value
+    if act == "sigmoid":
+        return [a.operand(), "·(1 − ", a.operand(), ")"], value
+    if act == "relu":
+        return ["relu′(", z, ")"], value
+    return [f"{act}′(", z, ")"], value
+
+
+def gradient_sum(
+    b: Builder, sec: Section, node: Node, i: int | None, j: int, lhs: list[Part]
+) -> None:
+    """``∂L/∂w_ij = Σ over the batch of x_i·δ_j`` (``i`` None: ``∂L/∂b_j = Σ δ_j``) of a
+    layer with a kernel (input units, units), its input of any rank (positions count as
+    rows)."""
+    name = node.name
+    x = np.asarray(b.ev("forward", name).data["inputs"])
+    rows_shape = x.shape[:-1]
+    count = int(np.prod(rows_shape))
+    shown, left = shown_terms(count)
+    sym: list[Part]
+    terms = []
+    for r in shown:
+        ridx = unit_index(rows_shape, r)
+        d = b.num(("backward", name, "grad_z", (*ridx, j)), paren=True)
+        if i is None:
+            terms.append([d])
+        else:
+            xv = b.num(("forward", name, "inputs", (*ridx, i)), paren=True)
+            terms.append([xv, "·", d])
+    if i is None:
+        sym = (
+            ["Σ over the batch of ", Sym("δ", str(j + 1))] if count > 1 else [Sym("δ", str(j + 1))]
+        )
+        key, index = "grad_bias", (j,)
+    else:
+        sym = (
+            ["Σ over the batch of ", Sym("x", str(i + 1)), "·", Sym("δ", str(j + 1))]
+            if count > 1
+            else [Sym("x", str(i + 1)), "·", Sym("δ", str(j + 1))]
+        )
+        key, index = "grad_kernel", (i, j)
+    chain = [sym, plus(terms) + more_terms(left), [b.num(("backward", name, key, index))]]
+    if i is None and count == 1:
+        chain = [sym, [b.num(("backward", name, key, index))]]
+    unit = "samples" if len(rows_shape) == 1 else "terms (samples × positions)"
+    sec.add(lhs, *chain, note=f"{count} {unit}" if count > 1 else "")
+
+
+def sources_text(b: Builder, node: Node) -> str:
+    """What feeds ``node``, for a remark: "the input sample, the outputs of 'dense'"."""
+    return ", ".join(
+        "the input sample" if b.is_input(s) else f"the outputs of '{s}'" for s in node.inbound
+    )

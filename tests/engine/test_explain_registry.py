@@ -1,0 +1,154 @@
+"""Backprop mode's math for every registered layer type (issue 14): the layer types come from
+:data:`engine.layers.LAYER_TYPES`, their test networks from ``tests/layer_cases/``.
+
+For each case, every unit of the type's layers and of the layers feeding them is explained at
+every phase of two steps: nothing raises, every number read from the trace is the engine's own
+and was reached when shown, the forward section shows the layer's own numbers (its
+``explain_forward``), and the unit feeding it is told what this layer sent back (its
+``explain_to_input``). The explanation parts import without the session or the graph, so that
+the layer modules can build on them without an import cycle.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.explain import Explanation, Num, explain_neuron, lookup
+from engine.graph import INPUT
+from engine.layers import LAYER_TYPES, LayerType
+from engine.project import from_dict
+from engine.stepper import StepSession
+from engine.training import TrainingData
+from engine.validate import check_project
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = ROOT / "tests" / "layer_cases"
+
+
+def cases_of(class_name: str) -> list[dict]:
+    path = CASES / f"{class_name}.json"
+    if not path.exists():
+        return []
+    return json.loads(path.read_text(encoding="utf-8"))["cases"]
+
+
+CASE_IDS = [(cls, i) for cls in LAYER_TYPES for i in range(len(cases_of(cls)))]
+
+
+def session_of(class_name: str, i: int, dtype: str = "float64") -> StepSession:
+    case = cases_of(class_name)[i]
+    project = from_dict(
+        {
+            "format_version": 1,
+            "name": f"{class_name} case {i}",
+            "model": {"input_shape": case["input_shape"], "layers": case["layers"]},
+            "compile": {"optimizer": "adam", "loss": case["loss"], "metrics": []},
+            "fit": {"batch_size": 3, "validation_split": 0.0, "shuffle": False, "seed": 3},
+            # Validation asks for a dataset; the session is handed the arrays below instead.
+            "dataset": {"name": "moons", "n_samples": 6},
+            "dtype": dtype,
+        }
+    )
+    rng = np.random.default_rng(i)
+    n = 6
+    x = rng.normal(size=(n, *case["input_shape"])).astype(dtype)
+    out = check_project(project, training=False).output_shape
+    loss = case["loss"]
+    # Targets the loss accepts.
+    if loss == "sparse_categorical_crossentropy":
+        y = rng.integers(0, out[-1], size=(n, *out[:-1]))
+    elif loss == "categorical_crossentropy":
+        y = np.eye(out[-1])[rng.integers(0, out[-1], size=(n, *out[:-1]))]
+    elif loss == "binary_crossentropy":
+        y = rng.integers(0, 2, size=(n, *out)).astype(dtype)
+    else:
+        y = rng.normal(size=(n, *out)).astype(dtype)
+    return StepSession(project, batch_size=3, data=TrainingData(x, y, None, None))
+
+
+def trace_numbers(session: StepSession, exp: Explanation, upto: int) -> list[Num]:
+    """The numbers read from the trace; each is the engine's value and was reached."""
+    text = exp.text()
+    out = []
+    for num in exp.numbers():
+        assert num.text().strip("()") in text
+        if num.source is None:
+            continue
+        value = lookup(session, num.source)
+        assert num.value == float(value), (num, value)
+        assert num.exact == str(value) or float(num.exact) == float(value)
+        phase, layer = num.source[0], num.source[1]
+        if phase in ("forward", "loss", "backward", "update"):
+            assert session.position(phase, layer) <= upto, f"{num.source} shown before reached"
+        out.append(num)
+    return out
+
+
+@pytest.mark.parametrize("class_name", list(LAYER_TYPES))
+def test_every_registered_type_explains_its_forward_pass(class_name):
+    """The base class's forward explanation is a placeholder without numbers."""
+    ltype = type(LAYER_TYPES[class_name])
+    assert ltype.explain_forward is not LayerType.explain_forward, class_name
+    assert cases_of(class_name), f"tests/layer_cases/{class_name}.json is missing"
+
+
+@pytest.mark.parametrize("class_name,i", CASE_IDS, ids=[f"{c}-{i}" for c, i in CASE_IDS])
+def test_every_phase_of_every_unit_is_explained_with_the_engines_numbers(class_name, i):
+    session = session_of(class_name, i)
+    graph = session.graph
+    own = [n for n in graph.nodes if n.class_name == class_name]
+    assert own, f"case {i} of {class_name} does not use it"
+    own_names = {n.name for n in own}
+    feeding = {src for n in own for src in n.inbound if src != INPUT} - own_names
+    names = [n.name for n in own] + sorted(feeding)
+    for _step in range(2):
+        session.run_to_end()
+        for phase in range(session.total_phases):
+            for sample in (0, 2):
+                for name in names:
+                    node = graph.by_name[name]
+                    for unit in range(int(np.prod(node.output_shape))):
+                        exp = explain_neuron(session, name, sample, unit, phase=phase)
+                        nums = trace_numbers(session, exp, phase)
+                        fwd = exp.section("forward")
+                        if session.position("forward", name) > phase:
+                            assert fwd is not None and fwd.title == "Not computed yet"
+                            continue
+                        if name in own_names:
+                            # Its own hook shows numbers of its forward trace (or weights).
+                            shown = [n for n in nums if n.source[1] == name]
+                            assert shown, exp.text()
+                        bwd = exp.section("backward")
+                        reached = session.position("backward", name) <= phase
+                        assert (bwd is not None) == reached, exp.text()
+                        if reached and name in feeding:
+                            # What each consumer of this type sent back is shown.
+                            for c in own:
+                                if name in c.inbound:
+                                    sent = [
+                                        n
+                                        for n in nums
+                                        if n.source[:2] == ("backward", c.name)
+                                        and n.source[2].startswith("grad_inputs")
+                                    ]
+                                    assert sent, exp.text()
+        session.next_step()
+
+
+def test_the_explanation_parts_import_without_the_session_or_the_graph():
+    """engine.layers is imported by engine.graph; its modules build on these parts."""
+    code = (
+        "import sys, engine.formula, engine.explain_parts; "
+        "bad = [m for m in ('engine.graph', 'engine.explain', 'engine.stepper') "
+        "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
