@@ -63,7 +63,15 @@ IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist")
 # ------------------------------------------------------------------------------- data classes
 @dataclass
 class LayerInfo:
-    """A layer as the views need it (from the graph; no arrays)."""
+    """A layer as the views need it (from the graph; no arrays).
+
+    ``class_name`` is for display only; views that treat layer types differently read the
+    layer type's traits copied here (see :class:`engine.layers.LayerType`): ``fully_connected``
+    (a kernel (input units, units): drawn as weighted edges, weight tiles and neuron maps),
+    ``passes_values`` (output = input values at most reshaped or masked: views look through
+    it) and ``has_activation`` (applies ``activation``). Plain values: the info crosses to the
+    window's process.
+    """
 
     name: str
     class_name: str
@@ -71,6 +79,9 @@ class LayerInfo:
     units: int
     inbound: list[str]
     weight_shapes: dict[str, tuple[int, ...]]
+    fully_connected: bool = False
+    passes_values: bool = False
+    has_activation: bool = False
 
 
 @dataclass
@@ -416,14 +427,6 @@ def layer_gradients(model, x: np.ndarray, y: np.ndarray) -> dict[str, dict[str, 
     return out
 
 
-def _output_activation(graph) -> str | None:
-    node = graph.output_node
-    act = node.activation
-    if act in (None, "linear") and node.class_name in ("Dropout", "Flatten"):
-        return None
-    return act
-
-
 # ------------------------------------------------------------------------------- the monitor
 class Monitor:
     """Computes snapshots of one model on fixed probe data. Call it on the model's thread.
@@ -473,7 +476,9 @@ class Monitor:
         self.probe_x = np.ascontiguousarray(data.x_train[idx])
         self.probe_y = np.ascontiguousarray(data.y_train[idx])
         self.probe_labels = class_labels(self.probe_y) if self._is_classification() else None
-        self.out_activation = _output_activation(graph)
+        # The output layer's activation decides how outputs become classes (a layer without
+        # one, such as a final Dropout, gives None: outputs read as linear).
+        self.out_activation = graph.output_node.activation
         self._weighted = [nd for nd in graph.nodes if nd.weight_names]
         self._prev_weights: dict[str, dict[str, np.ndarray]] | None = None
         self._prev_ratio: dict[str, float] = {}
@@ -505,7 +510,7 @@ class Monitor:
             k = min(n_samples_shown, len(src_x))
             self._samples_x = np.ascontiguousarray(src_x[:k])
             self._samples_y = class_labels(src_y[:k])
-        self.tiles_layer = self._first_dense_on_input()
+        self.tiles_layer = self._first_fully_connected_on_input()
         self._tiles_start = (
             np.array(model.get_weights()[self.tiles_layer]["kernel"], copy=True)
             if self.tiles_layer is not None
@@ -517,17 +522,19 @@ class Monitor:
         ds = self.data.dataset
         return getattr(ds, "task", "classification") == "classification"
 
-    def _first_dense_on_input(self) -> str | None:
+    def _first_fully_connected_on_input(self) -> str | None:
+        """The layer whose kernel the weight tiles show: the first fully connected layer that
+        reads the input's pixels, directly or through layers that pass values on (Flatten,
+        Dropout), one kernel row per pixel."""
         if self.image_shape is None:
             return None
-        passthrough = {"Flatten", "Dropout"}
         for node in self.graph.nodes:
-            if node.class_name != "Dense":
+            if not node.layer_type.fully_connected:
                 continue
             src = node.inbound[0] if node.inbound else None
             while src is not None and src != "input":
                 prev = self.graph.by_name[src]
-                if prev.class_name not in passthrough:
+                if not prev.layer_type.passes_values:
                     break
                 src = prev.inbound[0]
             if src == "input" and node.input_shapes[0][-1] == self.input_units:
@@ -580,7 +587,7 @@ class Monitor:
         hidden = [
             nd
             for nd in self.graph.nodes
-            if nd.class_name == "Dense" and nd.name != self.graph.output
+            if nd.layer_type.fully_connected and nd.name != self.graph.output
         ]
         total = sum(nd.output_shape[-1] for nd in hidden)
         if hidden and total <= MAX_NEURON_MAPS:
@@ -625,6 +632,9 @@ class Monitor:
                 int(nd.output_shape[-1]) if nd.output_shape else 1,
                 list(nd.inbound),
                 {w: tuple(a.shape) for w, a in self.model.get_weights().get(nd.name, {}).items()},
+                fully_connected=nd.layer_type.fully_connected,
+                passes_values=nd.layer_type.passes_values,
+                has_activation=nd.layer_type.has_activation,
             )
             for nd in self.graph.nodes
         ]
@@ -725,10 +735,13 @@ class Monitor:
             st.saturated_fraction = stats["saturated"]
             st.act_mean, st.act_std = stats["mean"], stats["std"]
             snap.layers[node.name] = st
-        # Activation layers following a Dense one count for the Dense block's health too.
+        # Layers that apply an activation but hold no weights (an Activation after a Dense
+        # one) count for the block's health too; the loop above saw the weighted ones.
         for node in self.graph.nodes:
-            if node.class_name == "Activation" and node.activation in (
-                RELU_LIKE + tuple(SATURATING)
+            if (
+                node.layer_type.has_activation
+                and not node.weight_names
+                and node.activation in RELU_LIKE + tuple(SATURATING)
             ):
                 st = LayerStats(node.name)
                 stats = activation_stats(node.activation, outs[node.name])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from designer.training.activity import NetworkActivityView
 from designer.training.controller import TrainingController, attach_training
 from designer.training.panel import TrainingPanel
-from designer.training.plots import (
+from designer.training.views import (
     ConfusionMatrixView,
     DecisionBoundaryView,
     LayerStatsView,

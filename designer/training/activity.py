@@ -1,6 +1,9 @@
 """The TensorFlow Playground view of any network the user built: neurons coloured by their
-activation for one selected sample, edges coloured by the sign of their weight and as thick as
-its magnitude.
+activation for one selected sample, edges coloured by the sign of their weight (blue positive,
+orange negative, as in every training view) and as thick as its magnitude.
+
+The fully connected layers are drawn as columns; the edges into one come from the column
+before it, looking through layers that keep unit ``i`` at unit ``i`` (:func:`looks_through`).
 
 Layers of up to :data:`~engine.monitor.MAX_NEURONS_SHOWN` units are drawn neuron by neuron;
 larger ones as :data:`GROUPS` groups (a group's colour is its units' mean activation, an edge
@@ -32,7 +35,7 @@ from PySide6.QtWidgets import (
 from designer.plots.fit import ElidedLabel
 from designer.plots.theme import background_color, foreground_color
 from designer.training.colors import NEGATIVE, POSITIVE, values_to_rgb
-from designer.training.plots import LiveView, PaintMeter
+from designer.training.views.base import LiveView, PaintMeter
 from engine.monitor import MAX_NEURONS_SHOWN
 
 GROUPS = 16
@@ -40,7 +43,6 @@ COLUMN_GAP = 170.0
 ROW_GAP = 22.0
 RADIUS = 8.0
 MAX_EDGE_WIDTH = 5.0
-PASSTHROUGH = ("Dropout", "Activation", "Flatten")
 
 
 LEVELS = 12
@@ -57,6 +59,14 @@ def _edge_pen(key: int) -> QPen:
         c.setAlphaF(0.2 + 0.8 * t)
         pen = _PENS[key] = QPen(c, 0.4 + MAX_EDGE_WIDTH * t)
     return pen
+
+
+def looks_through(layer) -> bool:
+    """Whether the edges into a fully connected layer skip ``layer`` (a
+    :class:`~engine.monitor.LayerInfo`) to the column before it: ``layer`` keeps unit ``i`` at
+    unit ``i``, passing values on (Flatten, Dropout) or applying an activation unit by unit
+    without weights of its own (Activation)."""
+    return layer.passes_values or (layer.has_activation and not layer.weight_shapes)
 
 
 def _groups(n: int) -> list[np.ndarray]:
@@ -131,8 +141,8 @@ class NetworkActivityView(LiveView):
         if info is None:
             return
         self.sample_spin.setRange(0, max(0, info.probe_size - 1))
-        dense = [layer for layer in info.layers if layer.class_name == "Dense"]
-        if not dense:
+        connected = [layer for layer in info.layers if layer.fully_connected]
+        if not connected:
             self.message.setText("The network has no Dense layer to draw.")
             self.message.setVisible(True)
             return
@@ -140,7 +150,7 @@ class NetworkActivityView(LiveView):
         by_name = {layer.name: layer for layer in info.layers}
         cols = {"input": _Column("input", info.input_units, 0.0)}
         order = [cols["input"]]
-        for i, layer in enumerate(dense):
+        for i, layer in enumerate(connected):
             col = _Column(layer.name, layer.units, COLUMN_GAP * (i + 1))
             cols[layer.name] = col
             order.append(col)
@@ -175,7 +185,7 @@ class NetworkActivityView(LiveView):
             r = text.boundingRect()
             text.setPos(col.x - r.width() / 2, top - ROW_GAP - r.height())
             self.scene.addItem(text)
-        for layer in dense:
+        for layer in connected:
             src = self._source_column(layer, by_name, cols)
             dst = cols[layer.name]
             if src is None or src.units != layer.weight_shapes.get("kernel", (0,))[0]:
@@ -200,7 +210,7 @@ class NetworkActivityView(LiveView):
         src = layer.inbound[0] if layer.inbound else None
         while src is not None and src not in cols:
             prev = by_name.get(src)
-            if prev is None or prev.class_name not in PASSTHROUGH or not prev.inbound:
+            if prev is None or not looks_through(prev) or not prev.inbound:
                 return None
             src = prev.inbound[0]
         return cols.get(src) if src is not None else None

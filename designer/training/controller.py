@@ -46,7 +46,7 @@ from designer.document import set_view_state, view_state
 from designer.training.activity import NetworkActivityView
 from designer.training.history import RunHistory
 from designer.training.panel import TrainingPanel, effective_learning_rate
-from designer.training.plots import (
+from designer.training.views import (
     ConfusionMatrixView,
     DecisionBoundaryView,
     LayerStatsView,

@@ -742,7 +742,7 @@ def test_canvas_badge_marks_a_dying_layer(qtbot, make_window):
 
 def test_loss_plot_log_scale_and_earlier_runs_are_bounded(qtbot):
     from designer.training.history import RunHistory
-    from designer.training.plots import MAX_EARLIER_RUNS, LossPlot
+    from designer.training.views.loss import MAX_EARLIER_RUNS, LossPlot
     from designer.workers import StepRecord
 
     plot = LossPlot()
