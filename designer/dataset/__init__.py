@@ -1,13 +1,13 @@
 """The Dataset panel: choose, preview and prepare the data, and match the network to it.
 
 - :class:`~designer.dataset.panel.DatasetPanel`: the panel.
-- :class:`~designer.dataset.loader.DatasetLoader`: loading in a background thread (large
-  files in a child process, :mod:`designer.dataset.loading`).
+- :class:`~designer.dataset.load_thread.DatasetLoader`: loading in a background thread (large
+  files in a child process, :mod:`designer.dataset.load_job`).
 - :func:`~designer.dataset.controller.attach_dataset`: the panel in a main window (a dock,
   "Open data file…", dropped data files).
 
 The names are imported on first use: the loading child process imports
-:mod:`designer.dataset.loading` only, without Qt.
+:mod:`designer.dataset.load_job` only, without Qt.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ _WHERE = {
     "DatasetController": "controller",
     "attach_dataset": "controller",
     "dropped_data_path": "controller",
-    "DatasetLoader": "loader",
-    "LoadResult": "loading",
+    "DatasetLoader": "load_thread",
+    "LoadResult": "load_job",
     "DatasetPanel": "panel",
 }
 

@@ -23,7 +23,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QToolBar
 
-from designer.dataset.loading import is_data_path
+from designer.dataset.load_job import is_data_path
 from designer.dataset.panel import DatasetPanel
 from engine.data.projection import Projection
 

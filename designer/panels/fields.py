@@ -26,7 +26,29 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.panels.values import same_value
 from designer.plots.theme import is_dark
+
+__all__ = [
+    "INT_MAX",
+    "NOT_SET",
+    "BoolField",
+    "ChecklistField",
+    "ChoiceCombo",
+    "ChoiceField",
+    "Field",
+    "FloatField",
+    "FloatSpinBox",
+    "IntField",
+    "IntTupleField",
+    "ReadOnlyField",
+    "TextField",
+    "WheelGuard",
+    "error_color",
+    "format_number",
+    "make_error_label",
+    "same_value",
+]
 
 INT_MAX = 2**31 - 1
 NOT_SET = "(not set)"
@@ -45,15 +67,6 @@ def make_error_label(parent: QWidget | None = None) -> QLabel:
     label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
     label.setVisible(False)
     return label
-
-
-def same_value(a: Any, b: Any) -> bool:
-    """Equality that tells ``True`` from ``1`` and ``1`` from ``"1"``."""
-    if isinstance(a, bool) != isinstance(b, bool):
-        return False
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
-    return type(a) is type(b) and a == b
 
 
 def format_number(value: float) -> str:
@@ -190,6 +203,10 @@ class Field:
         """Whether the value is set explicitly (shows the reset button)."""
         self.reset_button.setVisible(self._resettable and overridden)
 
+    def inputs(self) -> list[QWidget]:
+        """The widgets the user types or scrolls in (the wheel guard goes on each)."""
+        return [self.editor]
+
     def show_value(self, value: Any) -> None:
         raise NotImplementedError
 
@@ -245,6 +262,96 @@ class IntField(Field):
             spin.blockSignals(True)
             spin.setValue(target)
             spin.blockSignals(False)
+
+
+class IntTupleField(Field):
+    """``length`` integers side by side, one QSpinBox each (Keras' ``kernel_size=(3, 3)``).
+
+    A single integer from a file stands for all of them (``3`` shows as 3, 3). A change commits
+    the ``length`` integers as a list (JSON has no tuples). ``nullable``: each box shows None
+    just below the minimum; setting one box to it commits None, and setting one box of a None
+    value to a number gives every box that number.
+    """
+
+    def __init__(
+        self,
+        key: str,
+        on_commit: Callable[[Any], None],
+        length: int,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        nullable: bool = False,
+        none_text: str = "None",
+    ) -> None:
+        super().__init__(key, on_commit)
+        self.nullable = nullable
+        low = -INT_MAX if minimum is None else int(minimum)
+        high = INT_MAX if maximum is None else int(min(maximum, INT_MAX))
+        if nullable:
+            low -= 1
+        self.low, self.high = low, high
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(4)
+        self.spins: list[QSpinBox] = []
+        for i in range(max(1, int(length))):
+            spin = QSpinBox()
+            spin.setRange(low, high)
+            spin.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            spin.setAccelerated(True)
+            if nullable:
+                spin.setSpecialValueText(none_text)
+            spin.valueChanged.connect(lambda value, i=i: self._changed(i, value))
+            row.addWidget(spin, 1)
+            self.spins.append(spin)
+        self._set_editor(box)
+
+    def inputs(self) -> list[QWidget]:
+        return list(self.spins)
+
+    def values(self) -> list[int]:
+        return [spin.value() for spin in self.spins]
+
+    def _show(self, targets: Sequence[int]) -> None:
+        for spin, target in zip(self.spins, targets, strict=True):
+            if spin.value() != target:
+                spin.blockSignals(True)
+                spin.setValue(target)
+                spin.blockSignals(False)
+
+    def _changed(self, index: int, value: int) -> None:
+        if self.nullable:
+            if value == self.low:
+                self._show([self.low] * len(self.spins))
+                self.on_commit(None)
+                return
+            # Coming from None: the other boxes still show None; they take the same number.
+            self._show([value if v == self.low else v for v in self.values()])
+        self.on_commit(self.values())
+
+    def show_value(self, value: Any) -> None:
+        n = len(self.spins)
+        if isinstance(value, int) and not isinstance(value, bool):
+            items: list[Any] = [value] * n
+        elif isinstance(value, (list, tuple)) and len(value) == 1:
+            items = list(value) * n
+        elif isinstance(value, (list, tuple)):
+            items = list(value[:n]) + [None] * (n - len(value))
+        else:
+            items = [None] * n  # None, or not integers at all: validation says what is wrong
+        targets = []
+        for spin, item in zip(self.spins, items, strict=True):
+            if item is None or isinstance(item, bool) or not isinstance(item, int):
+                targets.append(self.low)
+                continue
+            # A value outside the range (from a file) is shown as it is; validation flags it.
+            if item < spin.minimum() and not self.nullable:
+                spin.setMinimum(max(item, -INT_MAX))
+            if item > spin.maximum():
+                spin.setMaximum(min(item, INT_MAX))
+            targets.append(item)
+        self._show(targets)
 
 
 class FloatField(Field):

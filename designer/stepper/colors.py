@@ -1,5 +1,6 @@
-"""The stepper's colours: a symmetric diverging map (blue below zero, red above) that reads on
-light and dark themes, and a text colour that stays legible on any fill."""
+"""The stepper's colours: a symmetric diverging map (red below zero, blue above, as in every
+live view of the Train workspace: designer/training/colors.py) that reads on light and dark
+themes, and a text colour that stays legible on any fill."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from PySide6.QtGui import QColor, QPalette
 
 from designer.canvas.paint import blend, is_dark, palette
 
-# ColorBrewer's RdBu ends: colour-blind safe, and the usual "negative blue, positive red".
-NEGATIVE = QColor("#2166ac")
-POSITIVE = QColor("#b2182b")
+# ColorBrewer's RdBu ends (colour-blind safe), oriented as the Train workspace's views: blue is
+# positive there (TensorFlow Playground's convention), so it is positive here too.
+NEGATIVE = QColor("#b2182b")
+POSITIVE = QColor("#2166ac")
 PASS_COLOR = "#16a34a"
 WARN_COLOR = "#d97706"
 FAIL_COLOR = "#dc2626"
@@ -25,8 +27,8 @@ def neutral() -> QColor:
 
 
 def diverging(value: float | None, scale: float) -> QColor:
-    """``value`` on a symmetric map from ``-scale`` (blue) through 0 (neutral) to ``scale``
-    (red). None or NaN gives a muted grey."""
+    """``value`` on a symmetric map from ``-scale`` (red) through 0 (neutral) to ``scale``
+    (blue). None or NaN gives a muted grey."""
     if value is None or not math.isfinite(value):
         return blend(neutral(), palette().color(QPalette.ColorRole.Mid), 0.5)
     t = 0.0 if scale <= 0 else max(-1.0, min(1.0, value / scale))

@@ -6,9 +6,9 @@ up to :data:`PILL_MAX` units, as dots above that); larger ones as heatmaps. Duri
 pass the neurons show their activations ``a`` (the data flows left to right), during the
 backward pass ``δ = ∂L/∂z`` (or ∂L/∂a where a layer has no z; the error flows right to left),
 and during the update the edges show each weight's change. Colours are a symmetric diverging
-map per layer (blue negative, red positive), its scale in the layer's header. Hovering a neuron
-or an edge shows its exact values; clicking pins it (signals ``neuron_pinned`` and
-``weight_pinned``), and the math panel explains it.
+map per layer (red negative, blue positive, as in the live views), its scale in the layer's
+header. Hovering a neuron or an edge shows its exact values; clicking pins it (signals
+``neuron_pinned`` and ``weight_pinned``), and the math panel explains it.
 """
 
 from __future__ import annotations

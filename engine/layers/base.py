@@ -421,6 +421,11 @@ class LayerType:
         trace's ``grad_inputs``); empty when there is nothing to expand."""
         return [[f"∂L/∂(input) of {consumer.name}"]]
 
+    def without_randomness(self, config: dict) -> dict:
+        """For ``random_in_training`` types: the config with its randomness turned off (an
+        identity layer), for comparisons between engines whose random streams differ."""
+        return config
+
     def input_unit_offset(self, node: Node, k: int) -> int:
         """For per-unit layers on flat inputs: where input ``k``'s first unit lands in the
         output (Concatenate stacks its inputs)."""

@@ -55,6 +55,9 @@ class Dropout(LayerType):
         """dL/dx = dL/da · mask (dL/da where no mask was drawn)."""
         return [grad_a * cache.mask if cache.mask is not None else grad_a], {}, None
 
+    def without_randomness(self, config):
+        return {**config, "rate": 0.0}
+
     def keras_layer(self, ctx, node):
         return ctx.keras.layers.Dropout(
             node.config["rate"], seed=layer_seed(node, ctx.seed), name=node.name, dtype=ctx.dtype

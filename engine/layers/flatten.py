@@ -7,7 +7,8 @@ import numpy as np
 from engine.formula import Sym, one_based, unit_index
 from engine.layers.base import Cache, LayerType, Stroke, prod
 
-_CELL = 0.085
+# The grid cells of the old painter, 0.085 of the icon side, in units of the tile (0.92 of it).
+_CELL = 0.085 / 0.92
 
 
 class Flatten(LayerType):

@@ -236,7 +236,7 @@ def test_a_broken_cell_is_named_and_the_project_keeps_its_data(make_panel, qtbot
 
 
 def test_large_files_load_in_a_child_process(make_panel, qtbot, tmp_path, monkeypatch):
-    from designer.dataset import loading
+    from designer.dataset import load_job as loading
 
     monkeypatch.setattr(loading, "SUBPROCESS_BYTES", 0)  # every file counts as large
     bad = iris_like_csv(tmp_path / "bad.csv", broken=(3, 2))

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from support import test_module
 
-import designer.dataset.loader
+import designer.dataset.load_thread
 import engine.data
 import engine.memory
 from designer.document import spec_text
@@ -135,7 +135,7 @@ def test_a_hostile_data_file_is_named_and_the_project_keeps_its_data(
     doc = window.document
     before, undo, data = spec_text(doc.data), doc.undo_stack.count(), panel.dataset
     if case.thread:
-        monkeypatch.setattr(designer.dataset.loader, "wants_subprocess", lambda request: False)
+        monkeypatch.setattr(designer.dataset.load_thread, "wants_subprocess", lambda request: False)
     path = make_case(case.id, tmp_path, monkeypatch)
 
     if how == "open":
@@ -166,7 +166,7 @@ def test_a_memory_error_outside_the_engine_loader_is_a_message_too(
     qtbot, xor_window, tmp_path, monkeypatch
 ):
     # MemoryError raised past load_dataset's own handling (the loading thread's last resort).
-    import designer.dataset.loading as loading
+    import designer.dataset.load_job as loading
 
     def explode(*args, **kwargs):
         raise MemoryError
@@ -189,7 +189,7 @@ def test_a_huge_image_size_for_a_folder_is_refused_before_decoding(
     root = make_case("image_folder_too_large", tmp_path, monkeypatch)
     limit = MemoryLimit(64 * MiB, "a test's limit")
     monkeypatch.setattr(engine.memory, "memory_limit", lambda: limit)
-    monkeypatch.setattr(designer.dataset.loader, "wants_subprocess", lambda request: False)
+    monkeypatch.setattr(designer.dataset.load_thread, "wants_subprocess", lambda request: False)
     panel = xor_window.dataset.panel
     before = spec_text(xor_window.document.data)
     # As a project (or its JSON edited by hand) can ask: 1024 x 1024 rgb, 12 MiB an image.

@@ -170,3 +170,15 @@ def test_blue_is_positive_and_orange_negative_in_every_training_view(qtbot):
     # The activity view's edges: key >= 0 a positive weight's level, < 0 a negative one's.
     assert rgb(_edge_pen(LEVELS - 1).color()) == rgb(POSITIVE)
     assert rgb(_edge_pen(-LEVELS).color()) == rgb(NEGATIVE)
+
+
+def test_blue_is_positive_in_the_backprop_view_too():
+    from PySide6.QtGui import QColor
+
+    from designer.stepper import colors as stepper_colors
+    from designer.training import colors as training_colors
+
+    train_positive = QColor(training_colors.POSITIVE)
+    assert abs(stepper_colors.POSITIVE.hueF() - train_positive.hueF()) < 0.1
+    assert stepper_colors.POSITIVE.blue() > stepper_colors.POSITIVE.red()
+    assert stepper_colors.NEGATIVE.red() > stepper_colors.NEGATIVE.blue()

@@ -1,9 +1,9 @@
-"""Loading datasets off the UI thread.
+"""The thread that runs the Dataset panel's load jobs, off the UI thread.
 
 :class:`DatasetLoader` (UI side) owns a QThread in which a :class:`LoadWorker` loads one
-request at a time with :func:`~designer.dataset.loading.load_now` (large files and image
-folders in a child process, :func:`~designer.dataset.loading.load_in_subprocess`). Results
-come back as one :class:`~designer.dataset.loading.LoadResult` by signal. Only the newest
+request at a time with :func:`~designer.dataset.load_job.load_now` (large files and image
+folders in a child process, :func:`~designer.dataset.load_job.load_in_subprocess`). Results
+come back as one :class:`~designer.dataset.load_job.LoadResult` by signal. Only the newest
 request matters: the worker skips requests that were superseded before it reached them and
 stops a child process whose request was superseded; the loader drops results of older
 requests (a superseded load in this thread cannot be interrupted halfway: it runs to its end
@@ -22,7 +22,7 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
-from designer.dataset.loading import (
+from designer.dataset.load_job import (
     LoadRequest,
     LoadResult,
     load_in_subprocess,

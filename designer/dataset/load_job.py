@@ -1,10 +1,11 @@
-"""Loading a dataset for the Dataset panel, without Qt: the table preview and the dataset
-itself through :mod:`engine.data`, every failure turned into a message (:func:`load_now`).
+"""One load job of the Dataset panel, without Qt: what to load (:class:`LoadRequest`), doing it
+(:func:`load_now`: the table preview and the dataset itself through :mod:`engine.data`, every
+failure turned into a message) and what it gave (:class:`LoadResult`).
 
 Large files and image folders are loaded in a child process (:func:`load_in_subprocess`):
 the engine's table reader holds Python's interpreter lock for a second or more on a file of a
 few hundred thousand rows, which would freeze the window even from a thread; a child process
-also lets a superseded load be stopped at once. ``python -m designer.dataset.loading`` is that
+also lets a superseded load be stopped at once. ``python -m designer.dataset.load_job`` is that
 child: it reads a pickled :class:`LoadRequest` on stdin and writes the pickled
 :class:`LoadResult` on stdout.
 """
@@ -301,7 +302,7 @@ def load_in_subprocess(
     t0 = time.perf_counter()
     try:
         child = subprocess.Popen(
-            [sys.executable, "-m", "designer.dataset.loading"],
+            [sys.executable, "-m", "designer.dataset.load_job"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -335,10 +336,10 @@ def load_in_subprocess(
 
 def _child_main() -> int:
     # Run as ``-m``, this file is __main__; the parent unpickles the module's own classes.
-    from designer.dataset import loading
+    from designer.dataset import load_job
 
     request = pickle.load(sys.stdin.buffer)  # trusted: from the parent process
-    result = loading.load_now(request)
+    result = load_job.load_now(request)
     sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
     sys.stdout.buffer.flush()
     return 0

@@ -1,0 +1,145 @@
+"""The editor of one layer parameter, chosen by its :class:`~engine.layers.Param` kind: the
+layer form is generated from these (:func:`make_param_field`), so a new layer type needs no
+inspector code.
+
+Kinds: ``int`` and ``float`` (spin boxes honouring the range), ``bool`` (a check box),
+``activation`` (a combo with a live plot of ``f`` and ``f'``), ``initializer`` (a combo; a
+Keras dict spec is shown read-only), ``choice`` (a combo of ``choices``), ``int_tuple``
+(``length`` spin boxes side by side); any other kind is shown read-only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt
+
+from designer.panels.fields import (
+    BoolField,
+    ChoiceField,
+    Field,
+    FloatField,
+    IntField,
+    IntTupleField,
+    ReadOnlyField,
+    same_value,
+)
+from designer.panels.form_base import hint_label
+from engine.activations import ACTIVATION_NAMES
+from engine.initializers import INITIALIZER_NAMES
+from engine.layers import Param, snake_name
+
+#: Params whose arrows step along 1-2-5 (0.001, 0.002, 0.005, 0.01...).
+LOG_STEP_KEYS = frozenset({"learning_rate", "epsilon"})
+
+
+class ActivationField(ChoiceField):
+    """The activation picker: a combo of Keras names and a live plot of ``f`` and ``f'`` that
+    follows the item under the mouse while the list is open."""
+
+    def __init__(self, key: str, on_commit: Callable[[Any], None]) -> None:
+        # Imported here: pyqtgraph loads only when a layer with an activation is inspected.
+        from designer.plots.activation_plot import ActivationPlot, activation_title
+
+        super().__init__(
+            key,
+            on_commit,
+            [(name, name) for name in ACTIVATION_NAMES],
+            {name: activation_title(name) for name in ACTIVATION_NAMES},
+        )
+        self.plot = ActivationPlot()
+        self.plot.setFixedHeight(150)
+        self.plot.setMinimumWidth(160)
+        self._outer.insertWidget(1, self.plot)
+        self.combo.highlighted.connect(self._preview)
+        self.combo.popup_hidden.connect(self._end_preview)
+
+    def _preview(self, index: int) -> None:
+        value = self.value_at(index)
+        if isinstance(value, str):
+            self.plot.set_activation(value)
+
+    def _end_preview(self) -> None:
+        value = self.value()
+        self.plot.set_activation(value if value in ACTIVATION_NAMES else None)
+
+    def show_value(self, value: Any, extra_text: str | None = None) -> None:
+        super().show_value(value, extra_text)
+        if not self.combo.view().isVisible():
+            self.plot.set_activation(value if value in ACTIVATION_NAMES else None)
+
+
+class InitializerField(ChoiceField):
+    """A combo of initializer names; a Keras dict spec is shown as its name plus its config,
+    read-only (choosing a name replaces it)."""
+
+    def __init__(self, key: str, on_commit: Callable[[Any], None]) -> None:
+        super().__init__(key, on_commit, [(name, name) for name in INITIALIZER_NAMES])
+        self.custom = hint_label()
+        self.custom.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.custom.setVisible(False)
+        self._outer.insertWidget(1, self.custom)
+
+    def show_value(self, value: Any, extra_text: str | None = None) -> None:
+        name = value
+        if isinstance(value, dict):
+            cls = value.get("class_name")
+            name = snake_name(cls) if isinstance(cls, str) else None
+            if isinstance(cls, str) and cls in INITIALIZER_NAMES:
+                name = cls
+            config = value.get("config") or {}
+            text = f"custom: {cls}({', '.join(f'{k}={v!r}' for k, v in config.items())})"
+            self.custom.setText(text)
+            self.custom.setToolTip(json.dumps(value, indent=1))
+            self.custom.setVisible(True)
+        else:
+            self.custom.setVisible(False)
+            if isinstance(value, str) and value not in INITIALIZER_NAMES:
+                snake = snake_name(value)
+                name = snake if snake in INITIALIZER_NAMES else value
+        super().show_value(name, extra_text)
+
+
+def make_param_field(p: Param, commit: Callable[[Any], None]) -> Field:
+    """The editor of param ``p``; ``commit(value)`` is called on every change (``None``: back
+    to the default, from the reset button shown for optional params)."""
+    if p.kind == "int":
+        field: Field = IntField(p.name, commit, p.minimum, p.maximum, nullable=p.nullable)
+    elif p.kind == "float":
+        low = -1e9 if p.minimum is None else p.minimum
+        high = 1e9 if p.maximum is None else p.maximum
+        if p.exclusive_max and p.maximum is not None:
+            high = p.maximum - (0.01 if p.maximum - low >= 0.5 else 1e-6)
+        step = 0.05 if (p.minimum is not None and p.maximum is not None and high <= 1) else 0.1
+        field = FloatField(
+            p.name, commit, low, high, step, log_step=p.name in LOG_STEP_KEYS, nullable=p.nullable
+        )
+    elif p.kind == "int_tuple":
+        field = IntTupleField(p.name, commit, p.length, p.minimum, p.maximum, nullable=p.nullable)
+    elif p.kind == "choice":
+        choices: list[tuple[str, Any]] = [(c, c) for c in p.choices]
+        if p.nullable:
+            choices.insert(0, ("None", None))
+        field = ChoiceField(p.name, commit, choices)
+    elif p.kind == "bool":
+        field = BoolField(p.name, commit)
+    elif p.kind == "activation":
+        field = ActivationField(p.name, commit)
+    elif p.kind == "initializer":
+        field = InitializerField(p.name, commit)
+    else:
+        field = ReadOnlyField(p.name)
+    if not p.required:
+        field.add_reset(lambda: commit(None), f"Reset to the default ({p.default!r})")
+    return field
+
+
+def is_default(p: Param, value: Any) -> bool:
+    """Whether ``value`` is ``p``'s default (an ``int_tuple`` in any spelling: 3, [3, 3])."""
+    if p.kind == "int_tuple" and p.check(value) is None and p.check(p.default) is None:
+        if value is None or p.default is None:
+            return value is None and p.default is None
+        return p.as_tuple(value) == p.as_tuple(p.default)
+    return same_value(value, p.default)
