@@ -19,8 +19,9 @@ from PySide6.QtGui import QUndoStack
 from engine.errors import NNDError, Problem
 from engine.graph import Graph
 from engine.project import (
+    EMPTY_PROJECT,  # noqa: F401 - re-exported: File > New's spec is the engine's
     Project,
-    from_dict,
+    empty_project,
     load_project,
     save_project,
     seed_project,
@@ -52,22 +53,6 @@ def set_view_state(data: dict, key: str, value: Any) -> None:
         data[VIEW_KEY] = own
     else:
         data.pop(VIEW_KEY, None)
-
-
-EMPTY_PROJECT: dict = {
-    "format_version": 1,
-    "name": "Untitled",
-    "model": {"input_shape": [2], "layers": []},
-    "compile": {
-        "optimizer": "adam",
-        "loss": "sparse_categorical_crossentropy",
-        "metrics": ["accuracy"],
-    },
-    "fit": {"epochs": 20, "batch_size": 32, "validation_split": 0.2, "shuffle": True, "seed": 0},
-    "dataset": {"name": "moons"},
-    "backend": "numpy",
-    "dtype": "float32",
-}
 
 
 def spec_text(data: dict) -> str:
@@ -219,7 +204,7 @@ class Document(QObject):
         self.file_state_changed.emit()
 
     def new(self) -> None:
-        self.replace(from_dict(copy.deepcopy(EMPTY_PROJECT)))
+        self.replace(empty_project())
 
     def open(self, path: str | Path) -> None:
         """Load ``path``; on any error raise NNDError and leave the current document untouched."""

@@ -252,23 +252,7 @@ def make_model(project, graph):
     """The project's model on its backend, freshly initialised from its seed (no weights)."""
     from engine.training import build_model
 
-    bare = project.copy()
-    bare.weights = None
-    if project.backend != "tensorflow":
-        return build_model(bare, graph)
-    # engine.training.build_model refuses TensorFlow until it is wired there; the backend
-    # module itself takes the same arguments.
-    from engine.backends.tensorflow import TensorFlowModel
-
-    comp = project.compile
-    return TensorFlowModel(
-        graph,
-        loss=comp.get("loss"),
-        metrics=comp.get("metrics", []),
-        optimizer=comp.get("optimizer", "rmsprop"),
-        dtype=project.dtype,
-        seed=project.fit.get("seed", 0),
-    )
+    return build_model(project, graph, weights=False)
 
 
 def _data_key(spec: dict, path: str | None) -> str:

@@ -1,8 +1,13 @@
-"""``nndesigner``: open the app, or run a headless subcommand.
+"""``nndesigner``'s subcommands: train, summary, gradcheck, parity, trace, export, import,
+screenshot.
 
-Headless subcommands (train, summary, gradcheck, trace) never import Qt. Exit status: 0
-success; 1 gradient check above tolerance; 2 bad input (a short message on stderr, no
-traceback); 3 training stopped on a non-finite loss or gradient.
+The console script starts in :mod:`nndesigner.launcher`, which stands above the engine and the
+designer: it opens the app when no subcommand is given and otherwise runs :func:`main` here.
+This module never imports the designer, not even lazily: ``screenshot`` parses and checks its
+arguments here and draws the window with the renderer the launcher passes in. The headless
+subcommands never import Qt. Exit status: 0 success; 1 gradient check above tolerance; 2 bad
+input (a short message on stderr, no traceback); 3 training stopped on a non-finite loss or
+gradient.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from engine import gradcheck_cli
@@ -40,6 +46,10 @@ _DOING = {
 #: The sides ``screenshot --size`` accepts, in pixels: smaller cannot hold the window's panels,
 #: larger is refused by Qt's raster engine (a 100000x100000 image is 37 GiB and crashes it).
 SCREENSHOT_SIDE = (200, 8192)
+
+#: What draws the window for ``screenshot``: ``(project_path or None, out_png, (width, height),
+#: train_epochs=n) -> None``, raising NNDError or OSError (``designer.app.screenshot``).
+WindowRenderer = Callable[..., None]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -109,19 +119,26 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, render_window: WindowRenderer | None = None) -> int:
+    """Run one subcommand; the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after the program name (default: ``sys.argv[1:]``).
+    render_window : callable, optional
+        What ``screenshot`` draws the window with (see :data:`WindowRenderer`); the launcher
+        passes the designer's. Without it, ``screenshot`` checks its arguments and says to
+        run it as ``nndesigner screenshot``.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
-        if len(argv) > 1:
-            print(
-                f"nndesigner: error: unknown command {argv[0]!r}; "
-                f"commands: {', '.join(SUBCOMMANDS)}",
-                file=sys.stderr,
-            )
-            return 2
-        from designer.app import main as app_main
-
-        return app_main(argv[0] if argv else None)
+        shown = f"unknown command {argv[0]!r}" if argv else "no command given"
+        print(
+            f"nndesigner: error: {shown}; commands: {', '.join(SUBCOMMANDS)}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
@@ -130,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return int(exc.code or 0)
     try:
+        if args.command == "screenshot":
+            return cmd_screenshot(args, render_window)
         return COMMANDS[args.command](args)
     except NonFiniteError as exc:
         print(f"nndesigner: {exc}", file=sys.stderr)
@@ -372,13 +391,13 @@ def cmd_parity(args) -> int:
 
 
 def cmd_trace(args) -> int:
+    from engine.optimizers import is_perceptron
     from engine.training import build_model
-    from engine.validate import check_project, optimizer_class
+    from engine.validate import check_project
 
     project = _load(args.project)
     graph = check_project(project)
-    perceptron = optimizer_class(project) == "Perceptron"
-    batch = 1 if perceptron else (args.batch_size or project.fit["batch_size"])
+    batch = 1 if is_perceptron(project) else (args.batch_size or project.fit["batch_size"])
     if batch < 1:
         raise NNDError(f"--batch-size must be at least 1, got {batch}")
     project.data["fit"] = dict(project.fit, shuffle=False)
@@ -444,18 +463,19 @@ def screenshot_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def cmd_screenshot(args) -> int:
+def cmd_screenshot(args, render_window: WindowRenderer | None = None) -> int:
     w, h = screenshot_size(args.size)
     if args.train_epochs < 0:
         raise NNDError(f"--train-epochs must be 0 or more, got {args.train_epochs}")
-    from designer.app import screenshot
-
+    if render_window is None:
+        # The engine draws no window: the launcher above it brings the designer's renderer.
+        raise NNDError("screenshot draws the app's window: run it as 'nndesigner screenshot'")
     try:
-        screenshot(args.project, args.output, (w, h), train_epochs=args.train_epochs)
+        render_window(args.project, args.output, (w, h), train_epochs=args.train_epochs)
     except OSError as exc:
         if exc.strerror:
             raise NNDError(f"could not be written: {exc.strerror}", args.output) from None
-        raise NNDError(str(exc)) from None  # designer.app's own sentence names the file
+        raise NNDError(str(exc)) from None  # the renderer's own sentence names the file
     print(f"Saved {args.output}")
     return 0
 

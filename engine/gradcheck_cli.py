@@ -97,13 +97,14 @@ def cmd_gradcheck(args) -> int:
 
     from engine.cli import _first_batch, _load
     from engine.gradcheck import gradient_check
+    from engine.optimizers import is_perceptron
     from engine.training import build_model
-    from engine.validate import check_project, optimizer_class
+    from engine.validate import check_project
 
     check_options(args.batch_size, args.entries, args.tolerance)
     project = _load(args.project)
     graph = check_project(project)
-    if optimizer_class(project) == "Perceptron":
+    if is_perceptron(project):
         raise NNDError("the Perceptron's 'sign' activation has no gradient to check")
     for node in graph.nodes:
         if node.activation == "sign":

@@ -7,7 +7,8 @@ forward outputs, the loss, the weight gradients and the weights after one optimi
 
 Dropout is switched off for the comparison (its rate set to 0 on both sides): the engines draw
 different dropout masks, so with dropout on the two steps could not be compared number by
-number. Everything else in the step is the training step itself.
+number. Everything else in the step is the training step itself. :func:`compare_step` does
+the comparing from any state of a NumPy model; the stepper compares its current step with it.
 
 Tolerances (``|a - b| <= atol + rtol * |b|`` elementwise, with ``atol`` scaled by the largest
 magnitude in the NumPy array, so that a layer working with values in the hundreds is judged
@@ -34,10 +35,13 @@ kernel rounds ``1 - beta_2`` to float32); float64 everything to 1e-14 or better.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from engine.errors import DataError, ValidationError
+from engine.graph import Graph
+from engine.optimizers import optimizer_spec
 
 #: (rtol, atol) per dtype and quantity kind; atol is relative to the array's largest magnitude.
 TOLERANCES: dict[str, dict[str, tuple[float, float]]] = {
@@ -204,14 +208,139 @@ def compare_arrays(
     return ParityRow(layer, quantity, kind, b.shape, max_abs, max_rel, rtol, atol, ok)
 
 
-def _without_dropout(project):
-    """A copy of ``project`` whose Dropout layers have rate 0 (identity on both engines)."""
-    copy = project.copy()
-    for layer in copy.layers:
-        if isinstance(layer, dict) and layer.get("class_name") == "Dropout":
-            cfg = layer.setdefault("config", {})
-            cfg["rate"] = 0.0
-    return copy
+#: The config key that sets how much a random-in-training layer drops (Keras' Dropout ``rate``).
+#: A layer type with another kind of randomness needs its own way to switch it off here.
+_RATE = "rate"
+
+
+def without_dropout(project) -> tuple[Any, bool]:
+    """A copy of ``project`` with its random-in-training layers switched off, for comparing.
+
+    The two engines draw different dropout masks, so a step with dropout cannot be compared
+    number by number; at rate 0 a Dropout layer is the identity on both.
+
+    Returns
+    -------
+    plain : Project
+        The copy, every layer whose type is ``random_in_training`` at rate 0.
+    had_dropout : bool
+        Whether any of those layers had a rate above 0 in ``project``.
+    """
+    from engine.layers import LAYER_TYPES
+
+    plain = project.copy()
+    had_dropout = False
+    for layer in plain.layers:
+        if not isinstance(layer, dict):
+            continue
+        kind = LAYER_TYPES.get(layer.get("class_name"))
+        if kind is None or not kind.random_in_training or kind.param(_RATE) is None:
+            continue
+        cfg = layer.setdefault("config", {})
+        had_dropout = had_dropout or float(cfg.get(_RATE, 0) or 0) > 0
+        cfg[_RATE] = 0.0
+    return plain, had_dropout
+
+
+@dataclass
+class StepComparison:
+    """What :func:`compare_step` found: the rows of a :class:`ParityReport` and both losses."""
+
+    rows: list[ParityRow]
+    loss_numpy: float
+    loss_tensorflow: float
+
+
+def compare_step(graph: Graph, np_model, tf_model, x: np.ndarray, y: np.ndarray) -> StepComparison:
+    """One training step of both engines from the NumPy model's weights, compared per layer.
+
+    Parameters
+    ----------
+    graph : Graph
+        The network both models were built from (without dropout: see :func:`without_dropout`).
+    np_model : NumpyModel
+        The reference, in the state to compare from (weights, optimizer state); it takes the
+        step (its traced step, which equals ``train_step`` bit for bit and stops at nothing, so
+        a diverging step is compared too).
+    tf_model : TensorFlowModel
+        Given the NumPy model's weights here; its optimizer starts from a fresh state.
+    x : ndarray of shape (n, ...)
+        The batch's inputs.
+    y : ndarray of shape (n,) or (n, k)
+        Its targets, encoded for the loss.
+
+    Returns
+    -------
+    StepComparison
+        Rows in order: each layer's output, the loss, each weight's gradient (layers in
+        reverse), each weight after the step (with what TensorFlow's gradients explain: the
+        NumPy engine's step recomputed from them).
+    """
+    from engine.backends.numpy.optimizers import make_optimizer
+
+    dtype = str(np_model.dtype)
+    tf_model.set_weights(np_model.get_weights())
+    trace = tf_model.trace_compare(x, y, training=True)
+    # The NumPy engine's step fed TensorFlow's gradients: what the gradient differences explain.
+    fed = np_model.flat_weights()
+    twin = make_optimizer(np_model.optimizer_class, np_model.optimizer_config)
+    twin.set_state(np_model.optimizer.get_state())
+    tf_grads = {
+        f"{layer}/{w}": np.asarray(g, dtype=np_model.dtype)
+        for layer, ws in trace["grads"].items()
+        for w, g in ws.items()
+    }
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        twin.apply(fed, tf_grads)
+        events = list(np_model.trace_step(x, y))
+    fwd = {e.layer: e for e in events if e.phase == "forward"}
+    bwd = {e.layer: e for e in events if e.phase == "backward"}
+    upd = {e.layer: e for e in events if e.phase == "update"}
+    loss_np = next(e.data["value"] for e in events if e.phase == "loss")
+
+    rows = [
+        compare_arrays(
+            node.name,
+            "output",
+            "output",
+            trace["outputs"][node.name],
+            fwd[node.name].data["a"],
+            dtype,
+        )
+        for node in graph.nodes
+    ]
+    rows.append(
+        compare_arrays("(model)", "loss", "loss", np.array(trace["loss"]), np.array(loss_np), dtype)
+    )
+    for node in reversed(graph.nodes):
+        for wname in node.weight_names:
+            rows.append(
+                compare_arrays(
+                    node.name,
+                    f"gradient of {wname}",
+                    "gradient",
+                    trace["grads"][node.name][wname],
+                    bwd[node.name].data[f"grad_{wname}"],
+                    dtype,
+                )
+            )
+    for node in graph.nodes:
+        for wname in node.weight_names:
+            before = upd[node.name].data["before"][wname]
+            after = upd[node.name].data["after"][wname]
+            rows.append(
+                compare_arrays(
+                    node.name,
+                    f"{wname} after the step",
+                    "after step",
+                    trace["updated"][node.name][wname],
+                    after,
+                    dtype,
+                    step=after - before,
+                    explained=fed[f"{node.name}/{wname}"] - after,
+                )
+            )
+    return StepComparison(rows, float(loss_np), float(trace["loss"]))
 
 
 def parity_report(project, batch_size: int = 32, data=None) -> ParityReport:
@@ -240,24 +369,17 @@ def parity_report(project, batch_size: int = 32, data=None) -> ParityReport:
     DataError
         When the data cannot be loaded.
     """
-    from engine.backends.numpy.model import NumpyModel
-    from engine.backends.tensorflow import (
-        TensorFlowModel,
-        import_tensorflow,
-        unsupported_problems,
-    )
-    from engine.training import load_training_data
+    from engine.backends.tensorflow import import_tensorflow, unsupported_problems
+    from engine.training import build_model, load_training_data
     from engine.validate import check_project
 
     graph = check_project(project)
-    comp = project.compile
-    problems = unsupported_problems(graph, comp.get("optimizer", "rmsprop"))
+    problems = unsupported_problems(graph, optimizer_spec(project))
     if problems:
         raise ValidationError(problems)
     tf, keras = import_tensorflow()
 
-    had_dropout = any(n.class_name == "Dropout" and n.config["rate"] > 0 for n in graph.nodes)
-    plain = _without_dropout(project)
+    plain, had_dropout = without_dropout(project)
     graph = check_project(plain)
     if data is None:
         data = load_training_data(plain, graph)
@@ -266,85 +388,13 @@ def parity_report(project, batch_size: int = 32, data=None) -> ParityReport:
         raise DataError("the training split is empty: there is no batch to compare on")
     x, y = data.x_train[:n], data.y_train[:n]
 
-    dtype = project.dtype
-    args = dict(
-        loss=comp.get("loss"),
-        metrics=comp.get("metrics", []),
-        optimizer=comp.get("optimizer", "rmsprop"),
-        dtype=dtype,
-        seed=project.fit.get("seed", 0),
-    )
-    np_model = NumpyModel(graph, **args)
+    np_model = build_model(plain, graph, "numpy")
     if project.weights:
-        np_model.set_flat_weights(project.weights)
         source = "the project's trained weights"
     else:
-        source = f"the NumPy engine's initial weights for seed {args['seed']}"
-    tf_model = TensorFlowModel(graph, **args)
-    tf_model.set_weights(np_model.get_weights())
-    trace = tf_model.trace_compare(x, y, training=True)
-
-    # NumPy side: the same forward (dropout rate 0 is the identity), loss, gradients, step.
-    _, caches = np_model.forward(x, training=True)
-    loss_np, grads_np = np_model.loss_and_grads(x, y)
-    before_np = np_model.get_weights()
-    # The NumPy engine's step fed TensorFlow's gradients: what the gradient differences explain.
-    from engine.backends.numpy.optimizers import make_optimizer
-
-    fed = np_model.flat_weights()
-    twin = make_optimizer(np_model.optimizer_class, np_model.optimizer_config)
-    twin.set_state(np_model.optimizer.get_state())
-    tf_grads = {
-        f"{layer}/{w}": np.asarray(g, dtype=np_model.dtype)
-        for layer, ws in trace["grads"].items()
-        for w, g in ws.items()
-    }
-    with np.errstate(over="ignore", invalid="ignore"):
-        twin.apply(fed, tf_grads)
-    np_model.train_step(x, y)
-    after_np = np_model.get_weights()
-
-    rows: list[ParityRow] = []
-    for node in graph.nodes:
-        rows.append(
-            compare_arrays(
-                node.name,
-                "output",
-                "output",
-                trace["outputs"][node.name],
-                caches[node.name].a,
-                dtype,
-            )
-        )
-    rows.append(
-        compare_arrays("(model)", "loss", "loss", np.array(trace["loss"]), np.array(loss_np), dtype)
-    )
-    for node in reversed(graph.nodes):
-        for wname in node.weight_names:
-            rows.append(
-                compare_arrays(
-                    node.name,
-                    f"gradient of {wname}",
-                    "gradient",
-                    trace["grads"][node.name][wname],
-                    grads_np[f"{node.name}/{wname}"],
-                    dtype,
-                )
-            )
-    for node in graph.nodes:
-        for wname in node.weight_names:
-            rows.append(
-                compare_arrays(
-                    node.name,
-                    f"{wname} after the step",
-                    "after step",
-                    trace["updated"][node.name][wname],
-                    after_np[node.name][wname],
-                    dtype,
-                    step=after_np[node.name][wname] - before_np[node.name][wname],
-                    explained=fed[f"{node.name}/{wname}"] - after_np[node.name][wname],
-                )
-            )
+        source = f"the NumPy engine's initial weights for seed {np_model.seed}"
+    tf_model = build_model(plain, graph, "tensorflow", weights=False)
+    step = compare_step(graph, np_model, tf_model, x, y)
     notes = [
         "Dropout is off for the comparison (rate 0 on both engines): the two engines draw "
         "different dropout masks, so a step with dropout cannot be compared number by number."
@@ -352,13 +402,13 @@ def parity_report(project, batch_size: int = 32, data=None) -> ParityReport:
     ]
     return ParityReport(
         project_name=project.name,
-        dtype=dtype,
+        dtype=project.dtype,
         batch_size=n,
         optimizer=np_model.optimizer_class,
         weights_source=source,
-        loss_numpy=float(loss_np),
-        loss_tensorflow=float(trace["loss"]),
-        rows=rows,
+        loss_numpy=step.loss_numpy,
+        loss_tensorflow=step.loss_tensorflow,
+        rows=step.rows,
         notes=notes,
         tensorflow_version=f"TensorFlow {tf.__version__}, Keras {keras.__version__}",
     )

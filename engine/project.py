@@ -102,6 +102,23 @@ SEED_PROJECT: dict = {
     "dtype": "float32",
 }
 
+#: What File > New starts from: an input of two features and no layers, the moons dataset, and
+#: the settings a first classifier of it trains well with.
+EMPTY_PROJECT: dict = {
+    "format_version": FORMAT_VERSION,
+    "name": "Untitled",
+    "model": {"input_shape": [2], "layers": []},
+    "compile": {
+        "optimizer": "adam",
+        "loss": "sparse_categorical_crossentropy",
+        "metrics": ["accuracy"],
+    },
+    "fit": {"epochs": 20, "batch_size": 32, "validation_split": 0.2, "shuffle": True, "seed": 0},
+    "dataset": {"name": "moons"},
+    "backend": "numpy",
+    "dtype": "float32",
+}
+
 FIT_DEFAULTS: dict = {
     "epochs": 1,
     "batch_size": 32,
@@ -215,6 +232,11 @@ class Project:
 def seed_project() -> Project:
     """The seed document's Keras example as a project (784-128-10 on MNIST)."""
     return from_dict(copy.deepcopy(SEED_PROJECT))
+
+
+def empty_project() -> Project:
+    """A new, empty project (File > New): no layers yet, two inputs, the moons dataset."""
+    return from_dict(copy.deepcopy(EMPTY_PROJECT))
 
 
 def from_dict(data: Any, source: str = "project") -> Project:

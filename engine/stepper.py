@@ -32,6 +32,8 @@ from engine.backends.numpy.model import NumpyModel, PhaseEvent
 from engine.errors import BackendUnavailableError, DataError, NNDError
 from engine.gradcheck import RTOL, LayerCheck, grade, gradient_check
 from engine.graph import Graph
+from engine.optimizers import is_perceptron, optimizer_spec
+from engine.training import build_model, model_args
 
 #: Gradient-check verdicts (relative error of backprop vs central differences, float64, above
 #: the absolute floor that the loss's round-off sets: see :mod:`engine.gradcheck`).
@@ -178,14 +180,14 @@ class StepSession:
 
     def __init__(self, project, graph: Graph | None = None, batch_size: int = 1, data=None):
         from engine.training import load_training_data
-        from engine.validate import check_project, optimizer_class
+        from engine.validate import check_project
 
         self.project = project
         self.graph = graph if graph is not None else check_project(project)
         self.data = data if data is not None else load_training_data(project, self.graph)
         if len(self.data.x_train) == 0:
             raise DataError("the training split is empty; lower validation_split or add data")
-        self.perceptron = optimizer_class(project) == "Perceptron"
+        self.perceptron = is_perceptron(project)
         self._batch_size = 1
         self.batch_size = batch_size
         self.weights_source = ""
@@ -249,19 +251,12 @@ class StepSession:
 
     # ------------------------------------------------------------------ building
     def _model_args(self, dtype: str | None = None) -> dict[str, Any]:
-        comp = self.project.compile
-        return dict(
-            loss=comp.get("loss"),
-            metrics=comp.get("metrics", []),
-            optimizer=comp.get("optimizer", "rmsprop"),
-            dtype=dtype or self.project.dtype,
-            seed=self.project.fit.get("seed", 0),
-        )
+        """The project's model arguments (:func:`engine.training.model_args`)."""
+        return model_args(self.project, dtype)
 
     def _fresh_model(self) -> NumpyModel:
-        args = self._model_args()
-        model = NumpyModel(self.graph, **args)
-        self.weights_source = f"initial weights (seed {args['seed']})"
+        model = build_model(self.project, self.graph, "numpy", weights=False)
+        self.weights_source = f"initial weights (seed {model.seed})"
         if self.project.weights:
             try:
                 model.set_flat_weights(self.project.weights)
@@ -270,14 +265,14 @@ class StepSession:
                 # The network was edited since training: its weights no longer fit.
                 model.initialize()
                 self.weights_source = (
-                    f"initial weights (seed {args['seed']}); the trained weights do not fit "
+                    f"initial weights (seed {model.seed}); the trained weights do not fit "
                     f"the network any more ({exc})"
                 )
         return model
 
     def _twin(self, dtype: str | None = None, graph: Graph | None = None) -> NumpyModel:
         """A new model in the state the live one had at the start of the current step."""
-        twin = NumpyModel(graph or self.graph, **self._model_args(dtype))
+        twin = build_model(self.project, graph or self.graph, "numpy", dtype=dtype, weights=False)
         twin.set_weights(self._start.weights)
         if dtype is None or np.dtype(dtype) == self.model.dtype:
             twin.optimizer.set_state(self._start.optimizer)
@@ -476,9 +471,7 @@ class StepSession:
             unsupported_problems,
         )
 
-        problems = unsupported_problems(
-            self.graph, self.project.compile.get("optimizer", "rmsprop")
-        )
+        problems = unsupported_problems(self.graph, optimizer_spec(self.project))
         if problems:
             return str(problems[0])
         if not tensorflow_installed():
@@ -507,70 +500,18 @@ class StepSession:
         reason = self.tensorflow_problem()
         if reason:
             raise BackendUnavailableError(reason)
-        from engine.backends.tensorflow import TensorFlowModel, import_tensorflow
-        from engine.parity import ParityReport, compare_arrays
+        from engine.backends.tensorflow import import_tensorflow
+        from engine.parity import ParityReport, compare_step, without_dropout
         from engine.validate import check_project
 
         tf, keras = import_tensorflow()
-        plain = self.project.copy()
-        had_dropout = False
-        for layer in plain.layers:
-            if isinstance(layer, dict) and layer.get("class_name") == "Dropout":
-                cfg = layer.setdefault("config", {})
-                had_dropout = had_dropout or float(cfg.get("rate", 0) or 0) > 0
-                cfg["rate"] = 0.0
+        plain, had_dropout = without_dropout(self.project)
         graph = check_project(plain)
         x, y = self.batch_x, self.batch_y
-        args = self._model_args()
-        np_model = NumpyModel(graph, **args)
+        np_model = build_model(plain, graph, "numpy", weights=False)
         np_model.set_weights(self._start.weights)
-        tf_model = TensorFlowModel(graph, **args)
-        tf_model.set_weights(self._start.weights)
-        trace = tf_model.trace_compare(x, y, training=True)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            events = list(np_model.trace_step(x, y))
-        dtype = str(np_model.dtype)
-        fwd = {e.layer: e for e in events if e.phase == "forward"}
-        bwd = {e.layer: e for e in events if e.phase == "backward"}
-        upd = {e.layer: e for e in events if e.phase == "update"}
-        loss_np = next(e.data["value"] for e in events if e.phase == "loss")
-        rows = [
-            compare_arrays(
-                n.name, "output", "output", trace["outputs"][n.name], fwd[n.name].data["a"], dtype
-            )
-            for n in graph.nodes
-        ]
-        rows.append(
-            compare_arrays(
-                "(model)", "loss", "loss", np.array(trace["loss"]), np.array(loss_np), dtype
-            )
-        )
-        for n in reversed(graph.nodes):
-            for w in n.weight_names:
-                rows.append(
-                    compare_arrays(
-                        n.name,
-                        f"gradient of {w}",
-                        "gradient",
-                        trace["grads"][n.name][w],
-                        bwd[n.name].data[f"grad_{w}"],
-                        dtype,
-                    )
-                )
-        for n in graph.nodes:
-            for w in n.weight_names:
-                before, after = upd[n.name].data["before"][w], upd[n.name].data["after"][w]
-                rows.append(
-                    compare_arrays(
-                        n.name,
-                        f"{w} after the step",
-                        "after step",
-                        trace["updated"][n.name][w],
-                        after,
-                        dtype,
-                        step=after - before,
-                    )
-                )
+        tf_model = build_model(plain, graph, "tensorflow", weights=False)
+        step = compare_step(graph, np_model, tf_model, x, y)
         notes = [
             "Dropout is off for the comparison (the engines draw different masks)."
             + (
@@ -587,13 +528,13 @@ class StepSession:
             )
         return ParityReport(
             project_name=self.project.name,
-            dtype=dtype,
+            dtype=str(np_model.dtype),
             batch_size=len(x),
             optimizer=np_model.optimizer_class,
             weights_source=f"the weights of step {self.step_number} ({self.weights_source})",
-            loss_numpy=float(loss_np),
-            loss_tensorflow=float(trace["loss"]),
-            rows=rows,
+            loss_numpy=step.loss_numpy,
+            loss_tensorflow=step.loss_tensorflow,
+            rows=step.rows,
             notes=notes,
             tensorflow_version=f"TensorFlow {tf.__version__}, Keras {keras.__version__}",
         )

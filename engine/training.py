@@ -12,11 +12,13 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from engine.errors import DataError, NNDError, NonFiniteError
 from engine.graph import Graph
+from engine.optimizers import DEFAULT_OPTIMIZER
 
 
 @dataclass
@@ -57,17 +59,68 @@ class TrainEvent:
     error: NNDError | None = None
 
 
-def build_model(project, graph: Graph, backend: str | None = None):
-    """Build the project's model on ``backend`` (default: the project's)."""
-    backend = backend or project.backend
+def model_args(project, dtype: str | None = None) -> dict[str, Any]:
+    """The keyword arguments every backend's model takes, from the project's settings.
+
+    Parameters
+    ----------
+    project : Project
+    dtype : str, optional
+        Instead of the project's dtype (the stepper's float64 gradient check).
+
+    Returns
+    -------
+    dict
+        ``loss``, ``metrics``, ``optimizer`` (the project's, else Keras' default), ``dtype``
+        and ``seed``.
+    """
     comp = project.compile
-    args = dict(
+    return dict(
         loss=comp.get("loss"),
         metrics=comp.get("metrics", []),
-        optimizer=comp.get("optimizer", "rmsprop"),
-        dtype=project.dtype,
+        optimizer=comp.get("optimizer", DEFAULT_OPTIMIZER),
+        dtype=dtype or project.dtype,
         seed=project.fit.get("seed", 0),
     )
+
+
+def build_model(
+    project,
+    graph: Graph,
+    backend: str | None = None,
+    *,
+    dtype: str | None = None,
+    weights: bool = True,
+):
+    """Build the project's model: the one way every part of NN Designer makes one.
+
+    Parameters
+    ----------
+    project : Project
+    graph : Graph
+        The project's validated graph (:func:`engine.validate.check_project`); a caller may
+        pass the graph of a variant of the project (the parity checks' dropout-free copy).
+    backend : {"numpy", "tensorflow"}, optional
+        Default: the project's.
+    dtype : str, optional
+        Default: the project's.
+    weights : bool
+        Load the project's trained weights when it has them (default); False leaves the
+        initial weights of the project's seed.
+
+    Returns
+    -------
+    NumpyModel or TensorFlowModel
+
+    Raises
+    ------
+    DataError
+        For an unknown backend, or trained weights that do not fit the network.
+    ValidationError, BackendUnavailableError
+        From the TensorFlow backend, for what it cannot build or when TensorFlow is missing.
+    """
+    backend = backend or project.backend
+    args = model_args(project, dtype)
     if backend == "numpy":
         from engine.backends.numpy.model import NumpyModel
 
@@ -78,7 +131,7 @@ def build_model(project, graph: Graph, backend: str | None = None):
         model = TensorFlowModel(graph, **args)
     else:
         raise DataError(f"unknown backend {backend!r}; expected numpy or tensorflow")
-    if project.weights:
+    if weights and project.weights:
         model.set_flat_weights(project.weights)
     return model
 

@@ -1,4 +1,6 @@
-"""Losses and metrics of the NumPy backend, with Keras 3's names, formulas and reduction.
+"""Losses and metrics of the NumPy backend: Keras 3's formulas and reduction on arrays.
+
+The names, aliases and fused pairs are :mod:`engine.losses`' (shared by every backend).
 
 Reduction is Keras' default ``"sum_over_batch_size"``: each loss is first reduced to one value
 per sample (the mean over the last axis for mean_squared_error, mean_absolute_error, hinge and
@@ -6,12 +8,12 @@ binary_crossentropy; the sum over classes for the crossentropies), then averaged
 samples. Every gradient is the gradient of that scalar.
 
 When the output layer's activation is softmax (categorical and sparse categorical
-crossentropy) or sigmoid (binary crossentropy), Keras' TensorFlow backend does not use the
-activation's output: it takes the logits the activation stored and computes a fused,
-numerically stable loss from them. :func:`compute_loss` does the same when given ``z`` and
-returns the gradient with respect to the logits directly; otherwise it clips the output to
-``[1e-7, 1 - 1e-7]`` exactly as Keras does and lets the caller backpropagate through the
-activation.
+crossentropy) or sigmoid (binary crossentropy), the pairs of :data:`engine.losses.FUSED`,
+Keras' TensorFlow backend does not use the activation's output: it takes the logits the
+activation stored and computes a fused, numerically stable loss from them. :func:`compute_loss`
+does the same when given ``z`` and returns the gradient with respect to the logits directly;
+otherwise it clips the output to ``[1e-7, 1 - 1e-7]`` exactly as Keras does and lets the caller
+backpropagate through the activation.
 """
 
 from __future__ import annotations
@@ -20,19 +22,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-LOSS_NAMES: tuple[str, ...] = (
-    "mean_squared_error",
-    "mean_absolute_error",
-    "binary_crossentropy",
-    "categorical_crossentropy",
-    "sparse_categorical_crossentropy",
-    "hinge",
+# The vocabulary lives in engine.losses; LOSS_NAMES, METRIC_NAMES and the canonical_* functions
+# are re-exported for the modules that still import them from here.
+from engine.losses import (  # noqa: F401
+    FUSED_ACTIVATION,
+    LOSS_NAMES,
+    METRIC_NAMES,
+    canonical_loss,
+    canonical_metric,
 )
-
-METRIC_NAMES: tuple[str, ...] = ("accuracy", "mean_squared_error", "mean_absolute_error")
-
-_LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error"}
-_METRIC_ALIASES = {"acc": "accuracy", "mse": "mean_squared_error", "mae": "mean_absolute_error"}
 
 # keras.backend.epsilon(): the clipping bound of the probability-space crossentropies.
 EPSILON = 1e-7
@@ -60,38 +58,6 @@ class LossResult(NamedTuple):
     value: float
     grad_a: Array
     grad_z: Array | None
-
-
-def canonical_loss(name: str) -> str:
-    """Return the canonical Keras name of a loss, resolving ``"mse"`` and ``"mae"``.
-
-    Raises
-    ------
-    KeyError
-        For an unknown loss; its single argument is a message for people.
-    """
-    if isinstance(name, str):
-        name = _LOSS_ALIASES.get(name, name)
-        if name in LOSS_NAMES:
-            return name
-    raise KeyError(f"unknown loss {name!r}; expected one of {', '.join(LOSS_NAMES)}, mse, mae")
-
-
-def canonical_metric(name: str) -> str:
-    """Return the canonical name of a metric, resolving ``"acc"``, ``"mse"`` and ``"mae"``.
-
-    Raises
-    ------
-    KeyError
-        For an unknown metric; its single argument is a message for people.
-    """
-    if isinstance(name, str):
-        name = _METRIC_ALIASES.get(name, name)
-        if name in METRIC_NAMES:
-            return name
-    raise KeyError(
-        f"unknown metric {name!r}; expected one of {', '.join(METRIC_NAMES)}, acc, mse, mae"
-    )
 
 
 def _float_array(x: object) -> Array:
@@ -263,11 +229,11 @@ _PROBABILITY_LOSSES = {
     "hinge": _hinge,
 }
 
-# loss -> (activation whose logits it uses, fused function)
-_FUSED = {
-    "categorical_crossentropy": ("softmax", _cce_logits),
-    "sparse_categorical_crossentropy": ("softmax", _scce_logits),
-    "binary_crossentropy": ("sigmoid", _bce_logits),
+# The fused losses from the logits (which activation's logits each takes: FUSED_ACTIVATION).
+_FUSED_LOSSES = {
+    "categorical_crossentropy": _cce_logits,
+    "sparse_categorical_crossentropy": _scce_logits,
+    "binary_crossentropy": _bce_logits,
 }
 
 
@@ -330,8 +296,8 @@ def compute_loss(
                 f"{loss} needs targets of the output's shape {a.shape}, got {target.shape}"
             )
 
-    fused = _FUSED.get(loss)
-    if z is None or fused is None or fused[0] != activation:
+    fused = _FUSED_LOSSES.get(loss)
+    if z is None or fused is None or FUSED_ACTIVATION[loss] != activation:
         per, grad_a = _PROBABILITY_LOSSES[loss](target, a, count)
         return LossResult(_mean_value(per, count), grad_a, None)
     grad_a = _PROBABILITY_LOSSES[loss](target, a, count)[1] if want_grad_a else None
@@ -339,7 +305,7 @@ def compute_loss(
     z = np.asarray(z, dtype=a.dtype)
     if z.shape != a.shape:
         raise ValueError(f"the logits have shape {z.shape} but the output has shape {a.shape}")
-    per, grad_z = fused[1](target, z, count)
+    per, grad_z = fused(target, z, count)
     return LossResult(_mean_value(per, count), grad_a, grad_z)
 
 
