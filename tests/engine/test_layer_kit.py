@@ -1,0 +1,257 @@
+"""The suite that follows the registry: every registered layer type, every check.
+
+The layer types come from :data:`engine.layers.LAYER_TYPES` (not a list written here); each
+type's test networks come from ``tests/layer_cases/<ClassName>.json``. A new layer type that has
+no case file, or whose module lacks a part (NumPy math, Keras layer, code, import, look), fails
+here. The designer's half (an inspector form and a canvas block for every type) is in
+tests/designer/test_layer_kit_blocks.py.
+
+Checks per case: a float64 gradient check of the NumPy math; a traced step equal bit for bit to
+a plain step; the NumPy and TensorFlow engines agreeing from the same weights (outputs and
+gradients); the exported script, executed, predicting what the engine predicts; a model built by
+Keras from the layer, saved and imported, giving back the same layers and weights.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.graph import INPUT
+from engine.layers import LAYER_TYPES, LayerType, Param
+from engine.project import from_dict
+from engine.validate import check_project
+
+CASES = Path(__file__).resolve().parents[1] / "layer_cases"
+KINDS = {"int", "float", "bool", "activation", "initializer", "name", "choice", "int_tuple"}
+
+
+def cases_of(class_name: str) -> list[dict]:
+    path = CASES / f"{class_name}.json"
+    if not path.exists():
+        return []
+    return json.loads(path.read_text(encoding="utf-8"))["cases"]
+
+
+CASE_IDS = [(cls, i) for cls in LAYER_TYPES for i in range(len(cases_of(cls)))]
+
+
+def project_of(class_name: str, i: int, dtype: str = "float64", optimizer="sgd", weights=None):
+    case = cases_of(class_name)[i]
+    project = from_dict(
+        {
+            "format_version": 1,
+            "name": f"{class_name} case {i}",
+            "model": {"input_shape": case["input_shape"], "layers": case["layers"]},
+            "compile": {"optimizer": optimizer, "loss": case["loss"], "metrics": []},
+            "fit": {"seed": 3},
+            "dtype": dtype,
+        }
+    )
+    project.weights = weights
+    return project
+
+
+def batch(graph, loss: str, n: int = 6, seed: int = 0, dtype="float64"):
+    """Inputs of the graph's shape and targets the loss accepts."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, *graph.input_shape)).astype(dtype)
+    out = graph.output_shape
+    if loss == "sparse_categorical_crossentropy":
+        y = rng.integers(0, out[-1], size=(n, *out[:-1]))
+    elif loss == "categorical_crossentropy":
+        y = np.eye(out[-1])[rng.integers(0, out[-1], size=(n, *out[:-1]))]
+    elif loss == "binary_crossentropy":
+        y = rng.integers(0, 2, size=(n, *out)).astype(dtype)
+    else:
+        y = rng.normal(size=(n, *out)).astype(dtype)
+    return x, y
+
+
+def numpy_model(project):
+    from engine.backends.numpy.model import NumpyModel
+
+    graph = check_project(project, training=False)
+    comp = project.compile
+    model = NumpyModel(
+        graph,
+        loss=comp["loss"],
+        metrics=[],
+        optimizer=comp["optimizer"],
+        dtype=project.dtype,
+        seed=project.fit.get("seed", 0),
+    )
+    return graph, model
+
+
+def deterministic(project):
+    """The project with every layer's randomness in training turned off (Keras' masks and
+    NumPy's differ by design), through the layer types' own hook."""
+    copy = project.copy()
+    for layer in copy.layers:
+        ltype = LAYER_TYPES[layer["class_name"]]
+        if ltype.random_in_training:
+            layer["config"] = ltype.without_randomness(layer.get("config", {}))
+    return copy
+
+
+# ------------------------------------------------------------------------------ the registry
+@pytest.mark.parametrize("class_name", list(LAYER_TYPES))
+def test_every_registered_type_is_complete(class_name):
+    ltype = LAYER_TYPES[class_name]
+    assert isinstance(ltype, LayerType) and ltype.class_name == class_name
+    assert ltype.description.strip()
+    cases = cases_of(class_name)
+    assert cases, f"tests/layer_cases/{class_name}.json is missing or has no cases"
+    for i, case in enumerate(cases):
+        assert any(layer["class_name"] == class_name for layer in case["layers"]), (
+            f"case {i} of {class_name} does not use it"
+        )
+        check_project(project_of(class_name, i), training=False)  # raises if invalid
+    for p in ltype.params:
+        assert isinstance(p, Param) and p.kind in KINDS, (class_name, p)
+        if not p.required and not p.nullable:
+            assert p.check(p.default) is None, (class_name, p.name, p.default)
+    # A new block is valid as soon as it is connected.
+    assert ltype.check_config(dict(ltype.new_config)) == []
+    # Its look: a colour and a glyph of known strokes inside the unit square.
+    assert re.fullmatch(r"#[0-9a-fA-F]{6}", ltype.color)
+    assert ltype.glyph, f"{class_name} has no glyph"
+    for stroke in ltype.glyph:
+        assert stroke.kind in {"line", "polyline", "curve", "dot", "circle", "box"}
+        assert all(0.0 <= c <= 1.0 for point in stroke.points for c in point)
+    # The Keras side is the layer's own, not the base class's refusal.
+    assert type(ltype).keras_layer is not LayerType.keras_layer, class_name
+    if ltype.weights is not LayerType.weights:
+        assert ltype.forward is not LayerType.forward, class_name
+        assert ltype.backward is not LayerType.backward, class_name
+
+
+def test_colours_and_glyphs_tell_the_types_apart():
+    colours = [t.color.lower() for t in LAYER_TYPES.values()]
+    assert len(set(colours)) == len(colours)
+    glyphs = [t.glyph for t in LAYER_TYPES.values()]
+    assert len(set(glyphs)) == len(glyphs)
+
+
+# ------------------------------------------------------------------------------ NumPy math
+@pytest.mark.parametrize(("class_name", "i"), CASE_IDS)
+def test_float64_gradients_match_central_differences(class_name, i):
+    from engine.gradcheck import gradient_check
+
+    graph, model = numpy_model(project_of(class_name, i))
+    x, y = batch(graph, model.loss)
+    checks = gradient_check(model, x, y, entries=12)
+    assert checks, "the case has no weights to check"
+    bad = [(c.layer, c.weight, c.max_rel_error) for c in checks if c.verdict == "fail"]
+    assert not bad, bad
+    assert any(c.verdict == "pass" for c in checks)
+
+
+@pytest.mark.parametrize(("class_name", "i"), CASE_IDS)
+def test_a_traced_step_is_the_step_bit_for_bit(class_name, i):
+    project = project_of(class_name, i, dtype="float32", optimizer="adam")
+    graph, plain = numpy_model(project)
+    _, traced = numpy_model(project)
+    for step in range(2):  # the second step checks the random streams moved alike
+        x, y = batch(graph, plain.loss, seed=step, dtype="float32")
+        plain.train_step(x, y)
+        events = list(traced.trace_step(x, y))
+        assert [e.phase for e in events].count("forward") == len(graph.nodes)
+        for key, value in plain.flat_weights().items():
+            np.testing.assert_array_equal(traced.flat_weights()[key], value, err_msg=key)
+    # Every forward event holds the layer's output, every update its weights before and after.
+    for event in events:
+        if event.phase == "forward":
+            assert event.data["a"].shape[1:] == graph.by_name[event.layer].output_shape
+        if event.phase == "update":
+            assert set(event.data["before"]) == set(graph.by_name[event.layer].weight_names)
+
+
+# ------------------------------------------------------------------------------ Keras
+@pytest.fixture(scope="module")
+def keras():
+    pytest.importorskip("tensorflow")
+    from engine.backends.tensorflow import import_tensorflow
+
+    return import_tensorflow()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("class_name", "i"), CASE_IDS)
+def test_numpy_and_tensorflow_agree_from_the_same_weights(keras, class_name, i):
+    from engine.backends.tensorflow import TensorFlowModel
+
+    project = deterministic(project_of(class_name, i))
+    graph, np_model = numpy_model(project)
+    comp = project.compile
+    tf_model = TensorFlowModel(graph, comp["loss"], [], comp["optimizer"], "float64", 3)
+    tf_model.set_weights(np_model.get_weights())
+    x, y = batch(graph, np_model.loss)
+    _, caches = np_model.forward(x, training=False)
+    for name, out in tf_model.layer_outputs(x).items():
+        np.testing.assert_allclose(out, caches[name].a, rtol=1e-10, atol=1e-12, err_msg=name)
+    _, grads = np_model.loss_and_grads(x, y)
+    tf_grads = tf_model.layer_gradients(x, y, training=True)
+    assert {f"{k}/{w}" for k, ws in tf_grads.items() for w in ws} == set(grads)
+    for layer, ws in tf_grads.items():
+        for w, g in ws.items():
+            np.testing.assert_allclose(
+                g, grads[f"{layer}/{w}"], rtol=1e-9, atol=1e-12, err_msg=f"{layer}/{w}"
+            )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("class_name", "i"), CASE_IDS)
+def test_the_exported_script_runs_and_predicts_what_the_engine_does(
+    keras, tmp_path, class_name, i
+):
+    from engine.export.keras_code import export_project
+
+    project = project_of(class_name, i, dtype="float32")
+    graph, model = numpy_model(project)
+    project.weights = model.flat_weights()
+    script = export_project(project, tmp_path / f"case_{i}.py")[0]
+    spec = importlib.util.spec_from_file_location(f"layer_case_{class_name}_{i}", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    exported = module.build_model()
+    x, _ = batch(graph, model.loss, dtype="float32")
+    np.testing.assert_allclose(
+        np.asarray(exported.predict(x, verbose=0)), model.predict(x), rtol=1e-5, atol=1e-6
+    )
+    assert {layer.name for layer in exported.layers} >= {n.name for n in graph.nodes}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("class_name", "i"), CASE_IDS)
+def test_a_keras_built_layer_imports_with_its_config_and_weights(keras, tmp_path, class_name, i):
+    from engine.backends.tensorflow import TensorFlowModel
+    from engine.export.keras_import import import_keras_model
+
+    project = project_of(class_name, i, dtype="float32")
+    graph, np_model = numpy_model(project)
+    comp = project.compile
+    tf_model = TensorFlowModel(graph, comp["loss"], [], comp["optimizer"], "float32", 3)
+    tf_model.set_weights(np_model.get_weights())
+    path = tmp_path / f"{class_name}_{i}.keras"
+    tf_model.keras_model.save(path)
+    imported = import_keras_model(path)
+    again = check_project(imported, training=False)
+    for node in graph.nodes:
+        other = again.by_name[node.name]
+        assert other.class_name == node.class_name
+        # A setting left unset (None) may come back set: the seed Keras was given.
+        unset = {k for k, v in node.config.items() if v is None}
+        kept = {k: v for k, v in other.config.items() if k not in unset}
+        assert kept == {k: v for k, v in node.config.items() if k not in unset}, node.name
+        assert [s if s != "input" else INPUT for s in other.inbound] == node.inbound
+    expected = np_model.flat_weights()
+    assert sorted(imported.weights) == sorted(expected)
+    for key, value in expected.items():
+        np.testing.assert_array_equal(imported.weights[key], value, err_msg=key)
