@@ -208,23 +208,21 @@ def compare_arrays(
     return ParityRow(layer, quantity, kind, b.shape, max_abs, max_rel, rtol, atol, ok)
 
 
-#: The config key that sets how much a random-in-training layer drops (Keras' Dropout ``rate``).
-#: A layer type with another kind of randomness needs its own way to switch it off here.
-_RATE = "rate"
-
 
 def without_dropout(project) -> tuple[Any, bool]:
     """A copy of ``project`` with its random-in-training layers switched off, for comparing.
 
     The two engines draw different dropout masks, so a step with dropout cannot be compared
-    number by number; at rate 0 a Dropout layer is the identity on both.
+    number by number; each such layer is made deterministic by its type
+    (:meth:`~engine.layers.LayerType.without_randomness`: a Dropout at rate 0, the identity on
+    both engines).
 
     Returns
     -------
     plain : Project
-        The copy, every layer whose type is ``random_in_training`` at rate 0.
+        The copy.
     had_dropout : bool
-        Whether any of those layers had a rate above 0 in ``project``.
+        Whether switching randomness off changed any layer of ``project``.
     """
     from engine.layers import LAYER_TYPES
 
@@ -234,11 +232,12 @@ def without_dropout(project) -> tuple[Any, bool]:
         if not isinstance(layer, dict):
             continue
         kind = LAYER_TYPES.get(layer.get("class_name"))
-        if kind is None or not kind.random_in_training or kind.param(_RATE) is None:
+        if kind is None or not kind.random_in_training:
             continue
-        cfg = layer.setdefault("config", {})
-        had_dropout = had_dropout or float(cfg.get(_RATE, 0) or 0) > 0
-        cfg[_RATE] = 0.0
+        cfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+        new = kind.without_randomness(cfg)
+        had_dropout = had_dropout or kind.resolve(new) != kind.resolve(cfg)
+        layer["config"] = new
     return plain, had_dropout
 
 

@@ -33,7 +33,7 @@ from engine.errors import BackendUnavailableError, DataError, NNDError
 from engine.gradcheck import RTOL, LayerCheck, grade, gradient_check
 from engine.graph import Graph
 from engine.optimizers import is_perceptron, optimizer_spec
-from engine.training import build_model, model_args
+from engine.training import build_model
 
 #: Gradient-check verdicts (relative error of backprop vs central differences, float64, above
 #: the absolute floor that the loss's round-off sets: see :mod:`engine.gradcheck`).
@@ -250,10 +250,6 @@ class StepSession:
         return self._start.optimizer
 
     # ------------------------------------------------------------------ building
-    def _model_args(self, dtype: str | None = None) -> dict[str, Any]:
-        """The project's model arguments (:func:`engine.training.model_args`)."""
-        return model_args(self.project, dtype)
-
     def _fresh_model(self) -> NumpyModel:
         model = build_model(self.project, self.graph, "numpy", weights=False)
         self.weights_source = f"initial weights (seed {model.seed})"

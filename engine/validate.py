@@ -12,12 +12,13 @@ import math
 
 import numpy as np
 
-from engine.backends.numpy.losses import canonical_loss, canonical_metric
-from engine.backends.numpy.optimizers import resolve_optimizer
 from engine.errors import NNDError, Problem, ValidationError
 from engine.graph import BACKENDS, DTYPES, Graph, analyze_model, memory_estimate
 from engine.layers import format_shape
+from engine.losses import canonical_loss, canonical_metric
 from engine.memory import format_bytes, memory_limit
+from engine.optimizers import DEFAULT_OPTIMIZER, is_perceptron, resolve_optimizer
+from engine.optimizers import optimizer_class as _optimizer_class
 
 COMPILE_KEYS = ("optimizer", "loss", "metrics")
 FIT_KEYS = ("epochs", "batch_size", "validation_split", "shuffle", "seed")
@@ -55,10 +56,7 @@ def compile_section(project) -> dict:
 
 def optimizer_class(project) -> str | None:
     """The resolved optimizer class name, or None when the spec is invalid."""
-    try:
-        return resolve_optimizer(compile_section(project).get("optimizer", "rmsprop"))[0]
-    except (ValueError, TypeError):
-        return None
+    return _optimizer_class(compile_section(project).get("optimizer", DEFAULT_OPTIMIZER))
 
 
 def settings_problems(project, training: bool = True) -> list[Problem]:
@@ -84,14 +82,19 @@ def settings_problems(project, training: bool = True) -> list[Problem]:
     opt_class = None
     try:
         # Keras' compile() defaults to "rmsprop" when no optimizer is given.
-        opt_class, _ = resolve_optimizer(comp.get("optimizer", "rmsprop"))
+        opt_class, _ = resolve_optimizer(comp.get("optimizer", DEFAULT_OPTIMIZER))
     except (ValueError, TypeError) as exc:
         problems.append(Problem(str(exc), field="compile.optimizer"))
     loss = comp.get("loss")
     uncompiled = "compile" not in data
     if loss is None:
         # A compile that is not an object is reported once, above, not again as a lost loss.
-        if opt_class not in (None, "Perceptron") and comp_ok and (training or not uncompiled):
+        if (
+            opt_class is not None
+            and not is_perceptron(opt_class)
+            and comp_ok
+            and (training or not uncompiled)
+        ):
             why = (
                 "the model has no compile settings (imported uncompiled?); choose a loss to "
                 "train it"
@@ -103,7 +106,7 @@ def settings_problems(project, training: bool = True) -> list[Problem]:
         try:
             canonical_loss(loss)
         except (KeyError, TypeError):
-            from engine.backends.numpy.losses import LOSS_NAMES
+            from engine.losses import LOSS_NAMES
 
             problems.append(
                 Problem(
@@ -123,7 +126,7 @@ def settings_problems(project, training: bool = True) -> list[Problem]:
             try:
                 canonical_metric(m)
             except (KeyError, TypeError):
-                from engine.backends.numpy.losses import METRIC_NAMES
+                from engine.losses import METRIC_NAMES
 
                 problems.append(
                     Problem(
@@ -237,7 +240,7 @@ def combination_problems(project, graph: Graph, training: bool = True) -> list[P
     problems: list[Problem] = []
     opt_class = optimizer_class(project)
     for node in graph.nodes:
-        if node.activation == "sign" and opt_class not in (None, "Perceptron"):
+        if node.activation == "sign" and opt_class is not None and not is_perceptron(opt_class):
             problems.append(
                 Problem(
                     "activation 'sign' has no useful gradient; it is valid only with the "
@@ -246,7 +249,7 @@ def combination_problems(project, graph: Graph, training: bool = True) -> list[P
                     field="activation",
                 )
             )
-    if opt_class == "Perceptron":
+    if is_perceptron(opt_class):
         # The perceptron is one fully connected unit; a layer that flattens may feed it.
         dense = [n for n in graph.nodes if n.layer_type.fully_connected]
         others = [
@@ -278,7 +281,7 @@ def combination_problems(project, graph: Graph, training: bool = True) -> list[P
         from engine.backends.tensorflow import unsupported_problems
 
         problems += unsupported_problems(
-            graph, compile_section(project).get("optimizer", "rmsprop")
+            graph, compile_section(project).get("optimizer", DEFAULT_OPTIMIZER)
         )
     if training:
         problems += _memory_problems(project, graph)
@@ -358,7 +361,7 @@ def data_fit_problems(project, graph: Graph, dataset) -> list[Problem]:
     # The output width is the units field of a fully connected output layer.
     where = {"layer": out.name, "field": "units" if out.layer_type.fully_connected else None}
 
-    if opt_class == "Perceptron":
+    if is_perceptron(opt_class):
         if not cls or k > 2:
             problems.append(
                 Problem(
@@ -516,7 +519,7 @@ def encode_targets(
     """
     width = graph.output_node.output_shape[-1]
     opt_class = optimizer_class(project)
-    if opt_class == "Perceptron":
+    if is_perceptron(opt_class):
         # The seed's rule works on targets -1/+1; 0/1 labels map to them.
         return np.where(y.reshape(-1, 1) > 0, 1.0, -1.0).astype(dtype)
     loss_raw = compile_section(project).get("loss")

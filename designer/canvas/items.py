@@ -52,9 +52,7 @@ ERROR_COLOR = QColor("#dc2626")
 
 
 # A block's hue is its layer type's colour (the palette's icon tile), blended into the palette's
-# base colour for the fill so that blocks read well on light and dark themes alike. The alias is
-# what designer.stepper.view imports.
-class_color = layer_color
+# base colour for the fill so that blocks read well on light and dark themes alike.
 
 
 class PortItem(HoverHighlight, QGraphicsItem):

@@ -4,7 +4,6 @@
 
 - ``dataset_table.png``: the iris table as a CSV file: the panel with its first rows, beside
   the class balance and the scatter of two chosen features;
-- ``dataset_images.png``: scikit-learn's digits with the grid of sample images;
 - ``dataset_error.png``: the same CSV with one broken cell: the message naming the row and the
   column, the cell highlighted, the project keeping its data;
 - ``own_data_training.png``: the whole main window after the CSV was opened, the network
@@ -138,21 +137,6 @@ def render_docs(out_dir: str | Path) -> list[Path]:
         panel.shutdown()
         panel.close()
 
-        # --- digits
-        doc = Document(load_project(RESOURCES / "examples" / "xor.json"))
-        panel = _panel(doc, (500, 900))
-        _wait(app, lambda: panel.project_result is not None)
-        combo = panel.source_field.combo
-        combo.setCurrentIndex(combo.findText("digits"))
-        _wait(app, lambda: panel.loader.current is None and panel.dataset.name.startswith("d"))
-        panel.match_network()
-        panel.tabs.setCurrentWidget(panel.image_view)
-        _wait(app, lambda: True)
-        path = out / "dataset_images.png"
-        panel.grab().save(str(path), "PNG")
-        written.append(path)
-        panel.shutdown()
-        panel.close()
         # --- the main window: open the CSV, match the network, train, the boundary
         path = out / "own_data_training.png"
         _train_on_csv(app, project_file, csv_path, path)

@@ -28,14 +28,14 @@ from PySide6.QtWidgets import (
 from designer.plots.theme import background_color, foreground_color, is_dark
 
 # Class colours shared with the training views (Playground's orange and blue, then tab10).
-from designer.training.colors import CLASS_COLORS  # noqa: E402
+from designer.training.colors import LABEL_COLORS  # noqa: E402
 
 #: Most points a scatter draws (a seeded subset of larger data).
 MAX_SCATTER_POINTS = 4000
 
 
-def class_color(i: int) -> QColor:
-    return QColor(CLASS_COLORS[i % len(CLASS_COLORS)])
+def label_color(i: int) -> QColor:
+    return QColor(LABEL_COLORS[i % len(LABEL_COLORS)])
 
 
 def bad_cell_colors(widget: QWidget | None = None) -> tuple[QColor, QColor]:
@@ -390,7 +390,7 @@ class ClassBalanceView(_LazyPlot):
         if self.histogram and self.edges is not None:
             centers = (self.edges[:-1] + self.edges[1:]) / 2
             width = float(self.edges[1] - self.edges[0]) * 0.9 if n else 1.0
-            color = QColor(CLASS_COLORS[1])
+            color = QColor(LABEL_COLORS[1])
             self.bars.setOpts(
                 x=centers, height=self.counts, width=width, brush=pg.mkBrush(color), pen=None
             )
@@ -398,7 +398,7 @@ class ClassBalanceView(_LazyPlot):
             if n:
                 plot.setXRange(float(self.edges[0]), float(self.edges[-1]), padding=0.02)
         else:
-            brushes = [pg.mkBrush(class_color(i)) for i in range(n)]
+            brushes = [pg.mkBrush(label_color(i)) for i in range(n)]
             self.bars.setOpts(
                 x=np.arange(n, dtype=np.float64),
                 height=self.counts,
@@ -462,14 +462,14 @@ class ScatterView(_LazyPlot):
         if regression and len(labels):
             lo, hi = float(np.min(labels)), float(np.max(labels))
             legend = (
-                f"colour: target from <span style='color:{CLASS_COLORS[0]}'>■</span> {lo:.4g}"
-                f" to <span style='color:{CLASS_COLORS[1]}'>■</span> {hi:.4g}"
+                f"colour: target from <span style='color:{LABEL_COLORS[0]}'>■</span> {lo:.4g}"
+                f" to <span style='color:{LABEL_COLORS[1]}'>■</span> {hi:.4g}"
             )
         else:
             k = max(len(self.class_names), int(labels.max()) + 1 if len(labels) else 0)
             names = [self.class_names[i] if i < len(self.class_names) else str(i) for i in range(k)]
             legend = " &nbsp; ".join(
-                f"<span style='color:{class_color(i).name()}'>●</span>&nbsp;{_escape(n)}"
+                f"<span style='color:{label_color(i).name()}'>●</span>&nbsp;{_escape(n)}"
                 for i, n in enumerate(names[:20])
             )
             if k > 20:
@@ -496,7 +496,7 @@ class ScatterView(_LazyPlot):
             v = np.asarray(self.labels, dtype=np.float64)
             lo, hi = float(v.min()), float(v.max())
             t = (v - lo) / (hi - lo) if hi > lo else np.zeros_like(v)
-            a, b = QColor(CLASS_COLORS[0]), QColor(CLASS_COLORS[1])
+            a, b = QColor(LABEL_COLORS[0]), QColor(LABEL_COLORS[1])
             return [
                 pg.mkBrush(
                     int(a.red() + (b.red() - a.red()) * s),
@@ -508,7 +508,7 @@ class ScatterView(_LazyPlot):
             ]
         palette = []
         for i in range(max(int(np.max(self.labels)) + 1, 1)):
-            c = class_color(i)
+            c = label_color(i)
             c.setAlpha(210)
             palette.append(pg.mkBrush(c))
         return [palette[int(c)] for c in self.labels]

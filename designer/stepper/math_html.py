@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import re
 
-from engine.explain import Explanation, Line, Num, Part, Sym
+from engine.formula import Explanation, Line, Num, Part, Sym
 
 SERIF = "'STIX Two Text', 'Cambria', 'Latin Modern Roman', 'DejaVu Serif', 'Times New Roman', serif"
 TRACE_COLOR = "#1d4ed8"

@@ -40,8 +40,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.canvas.items import class_color
 from designer.canvas.paint import HoverHighlight, blend, font, palette, with_alpha
+from designer.panels.layer_icons import layer_color
 from designer.stepper.colors import diverging, neutral, text_on
 from engine.formula import exact_text, fmt
 from engine.graph import INPUT
@@ -493,7 +493,7 @@ class BackpropView(QGraphicsView):
             for name, cls, shape in entries:
                 col = _Column(name, cls, shape, 0.0, 0.0)
                 col.pill_w = pill_w
-                hue = class_color(cls)
+                hue = layer_color(cls)
                 if col.small:
                     for u in range(col.n):
                         item = NeuronItem(self, name, u, col.pill, hue, pill_w)

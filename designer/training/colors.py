@@ -12,8 +12,9 @@ from designer.plots.theme import background_color, is_dark
 
 NEGATIVE = "#f59322"  # Playground's orange
 POSITIVE = "#0877bd"  # Playground's blue
-#: Class colours: Playground's two for binary sets, then matplotlib's tab10.
-CLASS_COLORS = [
+#: The colours of the target classes (labels): Playground's two for binary sets, then
+#: matplotlib's tab10. (Layer types have their own colours: engine.layers, LayerType.color.)
+LABEL_COLORS = [
     "#f59322",
     "#0877bd",
     "#2ca02c",
@@ -51,13 +52,13 @@ def diverging_colormap() -> pg.ColorMap:
     return pg.ColorMap(pos=[0.0, 0.5, 1.0], color=[tuple(int(v) for v in c) for c in lut])
 
 
-def class_rgb(k: int) -> np.ndarray:
+def label_rgb(k: int) -> np.ndarray:
     """(k, 3) float colours of ``k`` classes."""
-    return np.array([_rgb(CLASS_COLORS[i % len(CLASS_COLORS)]) for i in range(k)])
+    return np.array([_rgb(LABEL_COLORS[i % len(LABEL_COLORS)]) for i in range(k)])
 
 
-def class_qcolor(i: int, alpha: int = 255) -> QColor:
-    c = QColor(CLASS_COLORS[i % len(CLASS_COLORS)])
+def label_qcolor(i: int, alpha: int = 255) -> QColor:
+    c = QColor(LABEL_COLORS[i % len(LABEL_COLORS)])
     c.setAlpha(alpha)
     return c
 
@@ -83,7 +84,7 @@ def probabilities_to_rgb(probs: np.ndarray, lighten: float = 0.45) -> np.ndarray
     is unsure."""
     p = np.asarray(probs, dtype=np.float64)
     k = p.shape[-1]
-    colors = class_rgb(max(k, 2))[:k]
+    colors = label_rgb(max(k, 2))[:k]
     rgb = p @ colors
     conf = p.max(axis=-1, keepdims=True)
     bg = _rgb(background_color())

@@ -56,6 +56,7 @@ from designer.training.views import (
     WeightTilesView,
 )
 from designer.workers import RunConfig, TrainingSession, layer_classes
+from engine.optimizers import DEFAULT_OPTIMIZER
 
 #: The views render at most this often while training runs...
 RENDER_HZ = 10.0
@@ -108,7 +109,7 @@ def set_project_plane(data: dict, choice: dict | None) -> None:
 def training_signature(data: dict) -> str:
     """What a built model depends on: the spec minus the live settings (learning rate,
     epochs) and minus what training ignores (name, description, layout)."""
-    from engine.backends.numpy.optimizers import resolve_optimizer
+    from engine.optimizers import resolve_optimizer
 
     d = {k: copy.deepcopy(data.get(k)) for k in TRAINING_KEYS}
     fit = dict(d.get("fit") or {})
@@ -116,7 +117,7 @@ def training_signature(data: dict) -> str:
     d["fit"] = fit
     comp = dict(d.get("compile") or {})
     try:
-        cls, cfg = resolve_optimizer(comp.get("optimizer", "rmsprop"))
+        cls, cfg = resolve_optimizer(comp.get("optimizer", DEFAULT_OPTIMIZER))
         cfg = dict(cfg)
         cfg.pop("learning_rate", None)
         comp["optimizer"] = [cls, cfg]

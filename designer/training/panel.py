@@ -33,6 +33,7 @@ from designer.panels.fields import FloatSpinBox, error_color
 from designer.plots.fit import ElidedLabel
 from engine import edits
 from engine.data import BUILTIN_DATASETS, keep_common_keys
+from engine.optimizers import DEFAULT_OPTIMIZER
 
 BACKEND_TITLES = {"numpy": "NumPy", "tensorflow": "TensorFlow"}
 BUILDING_TEXT = "Loading the data and building the model…"
@@ -49,7 +50,9 @@ def backend_availability(project, graph) -> dict[str, str]:
     if not tfb.tensorflow_installed():
         reasons["tensorflow"] = f"TensorFlow is not installed. {tfb.INSTALL_HINT}"
     elif graph is not None:
-        problems = tfb.unsupported_problems(graph, project.compile.get("optimizer", "rmsprop"))
+        problems = tfb.unsupported_problems(
+            graph, project.compile.get("optimizer", DEFAULT_OPTIMIZER)
+        )
         if problems:
             reasons["tensorflow"] = "; ".join(str(p) for p in problems)
     return reasons
@@ -65,11 +68,13 @@ def format_duration(seconds: float) -> str:
 
 
 def effective_learning_rate(project) -> float | None:
-    from engine.backends.numpy.optimizers import resolve_optimizer
+    from engine.optimizers import resolve_optimizer
 
     try:
         return float(
-            resolve_optimizer(project.compile.get("optimizer", "rmsprop"))[1]["learning_rate"]
+            resolve_optimizer(project.compile.get("optimizer", DEFAULT_OPTIMIZER))[1][
+                "learning_rate"
+            ]
         )
     except (ValueError, TypeError, KeyError):
         return None
@@ -254,9 +259,9 @@ class TrainingPanel(QWidget):
     def _on_lr(self, value: float) -> None:
         if self._syncing:
             return
-        from engine.backends.numpy.optimizers import resolve_optimizer
+        from engine.optimizers import resolve_optimizer
 
-        spec = self.document.project.compile.get("optimizer", "rmsprop")
+        spec = self.document.project.compile.get("optimizer", DEFAULT_OPTIMIZER)
         try:
             cls = resolve_optimizer(spec)[0]
         except (ValueError, TypeError):
@@ -306,7 +311,7 @@ class TrainingPanel(QWidget):
             self.dataset_info.setText(info)
             self.dataset_info.setToolTip(info)
             comp = p.compile
-            opt = comp.get("optimizer", "rmsprop")
+            opt = comp.get("optimizer", DEFAULT_OPTIMIZER)
             opt_name = opt.get("class_name") if isinstance(opt, dict) else str(opt)
             self.optimizer_label.setText(f"{opt_name} · {comp.get('loss')}")
             self.optimizer_label.setToolTip(self.optimizer_label.text())

@@ -28,6 +28,7 @@ from engine import edits
 from engine.data.files import Dataset
 from engine.graph import INPUT
 from engine.layers import LAYER_TYPES, LayerType
+from engine.optimizers import DEFAULT_OPTIMIZER, is_perceptron
 
 __all__ = ["BINARY_OUTPUTS", "match_network_to_data", "output_layer_name"]
 
@@ -75,14 +76,7 @@ def _is_perceptron(data: dict) -> bool:
     optimizer = (
         data.get("compile", {}).get("optimizer") if isinstance(data.get("compile"), dict) else None
     )
-    try:
-        from engine.backends.numpy.optimizers import resolve_optimizer
-
-        return resolve_optimizer(optimizer if optimizer is not None else "rmsprop")[0] == (
-            "Perceptron"
-        )
-    except (ValueError, TypeError, KeyError):
-        return False
+    return is_perceptron(optimizer if optimizer is not None else DEFAULT_OPTIMIZER)
 
 
 def _position_after(data: dict, name: str, dx: float = 220.0) -> tuple[float, float] | None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.formula import Num, Part, Section, Sym, fmt_param, superscript
+from engine.optimizers import is_perceptron
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.explain.builder import Builder
@@ -28,7 +29,7 @@ def _clipped_grads(b: Builder) -> dict[str, np.ndarray] | None:
             for w in b.s.graph.by_name[ev.layer].weights:
                 if w.trainable and f"grad_{w.name}" in ev.data:
                     grads[f"{ev.layer}/{w.name}"] = ev.data[f"grad_{w.name}"]
-    return make_optimizer(b.s.optimizer_class, cfg)._clip(grads)
+    return make_optimizer(b.s.optimizer_class, cfg).clip(grads)
 
 
 def update_lines(
@@ -55,7 +56,7 @@ def update_lines(
     def slot_after(slot: str) -> Num:
         return b.num(("update", layer, f"optimizer.{wname}/{slot}", index))
 
-    if cls == "Perceptron":
+    if is_perceptron(cls):
         t = b.num(("loss", None, "targets", (0, 0)))
         yhat = b.num(("forward", layer, "a", (0, 0)), paren=True)
         factor = [lr, "·(", t, " − ", yhat, ")"]

@@ -716,7 +716,7 @@ def _version(path: Path) -> tuple:
 
 def _encode_lines(project: Project, graph: Graph, np_dtype: str, parts: list[str]) -> list[str]:
     """Class labels as the loss wants them (engine.validate.encode_targets)."""
-    from engine.backends.numpy.losses import canonical_loss
+    from engine.losses import canonical_loss
 
     if not compiled(project):
         return []  # no loss to encode for: the labels stay as the data has them

@@ -477,7 +477,7 @@ def _as_float32_value(value: Any) -> Any:
 
 
 def _optimizer(spec: Any) -> Any:
-    from engine.backends.numpy.optimizers import resolve_optimizer
+    from engine.optimizers import resolve_optimizer
 
     if isinstance(spec, str):
         class_name, config = spec, {}
@@ -516,7 +516,7 @@ def _optimizer(spec: Any) -> Any:
 
 
 def _loss(spec: Any) -> str:
-    from engine.backends.numpy.losses import LOSS_NAMES, canonical_loss
+    from engine.losses import LOSS_NAMES, canonical_loss
 
     def check(cls: str, config: dict) -> None:
         for key, value in config.items():
@@ -534,7 +534,7 @@ def _loss(spec: Any) -> str:
 
 
 def _metric(spec: Any) -> str:
-    from engine.backends.numpy.losses import METRIC_NAMES, canonical_metric
+    from engine.losses import METRIC_NAMES, canonical_metric
 
     def check(cls: str, config: dict) -> None:
         threshold = config.get("threshold", 0.5)

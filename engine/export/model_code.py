@@ -18,6 +18,7 @@ from engine.errors import NNDError, Problem, ValidationError
 from engine.export.source import INDENT, Call, docstring, lit, render
 from engine.graph import Graph, Node, analyze_model
 from engine.initializers import parse_initializer as _parse_initializer
+from engine.optimizers import DEFAULT_OPTIMIZER, is_perceptron
 from engine.project import Project
 
 __all__ = ["build_model_lines", "check_exportable", "compiled"]
@@ -87,7 +88,7 @@ _BUILTINS = frozenset(dir(builtins))
 
 def check_exportable(project: Project) -> Graph:
     """The validated graph, or an error that names what cannot be exported."""
-    from engine.validate import optimizer_class, settings_problems
+    from engine.validate import settings_problems
 
     sign_layers = [
         layer["config"].get("name")
@@ -96,9 +97,9 @@ def check_exportable(project: Project) -> Graph:
         and isinstance(layer.get("config"), dict)
         and layer["config"].get("activation") == "sign"
     ]
-    if optimizer_class(project) == "Perceptron" or sign_layers:
+    if is_perceptron(project) or sign_layers:
         used = []
-        if optimizer_class(project) == "Perceptron":
+        if is_perceptron(project):
             used.append("the Perceptron optimizer")
         if sign_layers:
             names = ", ".join(f"'{n}'" for n in sign_layers)
@@ -183,7 +184,7 @@ def _model_name(project: Project) -> str:
 
 
 def _optimizer_expr(spec: Any) -> str | Call:
-    from engine.backends.numpy.optimizers import resolve_optimizer
+    from engine.optimizers import resolve_optimizer
 
     class_name, config = resolve_optimizer(spec)
     if isinstance(spec, str):
@@ -209,10 +210,10 @@ def compiled(project: Project) -> bool:
 
 
 def _compile_call(project: Project) -> Call:
-    from engine.backends.numpy.losses import canonical_loss, canonical_metric
+    from engine.losses import canonical_loss, canonical_metric
 
     comp = project.compile
-    args: list[Any] = [("optimizer", _optimizer_expr(comp.get("optimizer", "rmsprop")))]
+    args: list[Any] = [("optimizer", _optimizer_expr(comp.get("optimizer", DEFAULT_OPTIMIZER)))]
     args.append(("loss", lit(canonical_loss(comp["loss"]))))
     metrics = [canonical_metric(m) for m in comp.get("metrics", [])]
     if metrics:

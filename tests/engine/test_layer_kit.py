@@ -208,9 +208,7 @@ def test_numpy_and_tensorflow_agree_from_the_same_weights(keras, class_name, i):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("class_name", "i"), CASE_IDS)
-def test_the_exported_script_runs_and_predicts_what_the_engine_does(
-    keras, tmp_path, class_name, i
-):
+def test_the_exported_script_runs_and_predicts_what_the_engine_does(keras, tmp_path, class_name, i):
     from engine.export.keras_code import export_project
 
     project = project_of(class_name, i, dtype="float32")

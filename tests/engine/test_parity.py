@@ -22,8 +22,9 @@ ACTIVATIONS = [a for a in ACTIVATION_NAMES if a != "sign"]
 DTYPES = ("float32", "float64")
 # Measured disagreement (max |a-b| / max|b| per array) stays below these; float32 rounding is
 # 6e-8, float64 1.1e-16: a few ulps, as sums over the batch add in different orders. In float32
-# the fused Adam/RMSprop kernels round 1 - beta_2 to float32 (see engine.backends.tensorflow.fused.fused_update),
-# which makes a step up to 6.4e-6 larger; a zero-initialised bias is that step after one update.
+# the fused Adam/RMSprop kernels round 1 - beta_2 to float32 (see
+# engine.backends.tensorflow.fused.fused_update), which makes a step up to 6.4e-6 larger; a
+# zero-initialised bias is that step after one update.
 MEASURED = {"float32": 2e-6, "float64": 1e-13}
 MEASURED_STEP = {"float32": 1e-5, "float64": 1e-13}
 

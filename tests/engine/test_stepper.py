@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.backends.numpy.model import NumpyModel
 from engine.errors import BackendUnavailableError, NNDError
 from engine.explain import Num, explain_neuron, explain_weight, fmt, lookup
 from engine.graph import INPUT
@@ -401,7 +400,7 @@ def test_every_loss_activation_and_layer_is_explained(loss, out_act, units, hidd
     assert "concatenate" in explain_neuron(session, "cat", 0, 4).text().lower()
     # With dropout, stepping to the end still equals a training step from the same state.
     graph = check_project(session.project)
-    fresh = NumpyModel(graph, **session._model_args())
+    fresh = build_model(session.project, graph, "numpy", weights=False)
     fresh.train_step(session.batch_x, session.batch_y)
     assert weights_equal(session.model.flat_weights(), fresh.flat_weights())
 

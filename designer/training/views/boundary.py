@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from designer.plots.fit import SquareBox
 from designer.plots.plane import PlanePicker
 from designer.plots.theme import style_plot_item
-from designer.training.colors import class_qcolor, mosaic, probabilities_to_rgb, values_to_rgb
+from designer.training.colors import label_qcolor, mosaic, probabilities_to_rgb, values_to_rgb
 from designer.training.views.base import NOT_BUILT, LiveView, message_stack, plot_area
 
 
@@ -153,7 +153,7 @@ class DecisionBoundaryView(LiveView):
         fresh brush per point costs ~0.1 ms a point (3000 points: 0.3 s on the UI thread)."""
         if info.task == "classification":
             labels = np.asarray(y, dtype=np.int64)
-            colors = [class_qcolor(int(c)) for c in range(max(info.n_classes, 2))]
+            colors = [label_qcolor(int(c)) for c in range(max(info.n_classes, 2))]
             index = labels % len(colors)
             if filled:
                 palette = [pg.mkBrush(c) for c in colors]

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
 from designer.plots.theme import curve_colors, style_plot_item
-from designer.training.colors import NEGATIVE, POSITIVE, WRONG, class_qcolor, diverging_colormap
+from designer.training.colors import NEGATIVE, POSITIVE, WRONG, diverging_colormap, label_qcolor
 from designer.training.views.base import CURVE_OPTS, LiveView, make_pen, plot_area_under
 from designer.training.views.ranger import Ranger, data_bounds, finite_xy
 from engine.monitor import GRAD_EXPLODING, GRAD_LOG_EDGES, GRAD_VANISHING
@@ -146,7 +146,7 @@ class LayerStatsView(LiveView):
         self._layers = list(names)
         self._bold = None
         for i, name in enumerate(names):
-            color = class_qcolor(i + 1)
+            color = label_qcolor(i + 1)
             self._pens[name] = (make_pen(color, 1.2), make_pen(color, 3.0))
             for store, plot in (
                 (self.norm_curves, self.norm_plot),

@@ -15,18 +15,14 @@ from typing import Any
 import numpy as np
 
 from engine.backends.base import StepResult, given_weight
-from engine.backends.numpy.losses import canonical_loss, compute_loss, metric_value
-from engine.backends.numpy.optimizers import make_optimizer, resolve_optimizer
+from engine.backends.numpy.losses import compute_loss, metric_value
+from engine.backends.numpy.optimizers import make_optimizer
 from engine.errors import NonFiniteError
 from engine.graph import INPUT, Graph, Node
 from engine.initializers import initialize
 from engine.layers import Cache, LayerState
-
-FUSED = {
-    ("softmax", "categorical_crossentropy"),
-    ("softmax", "sparse_categorical_crossentropy"),
-    ("sigmoid", "binary_crossentropy"),
-}
+from engine.losses import FUSED, canonical_loss
+from engine.optimizers import DEFAULT_OPTIMIZER, is_perceptron, resolve_optimizer
 
 
 @dataclass
@@ -92,7 +88,7 @@ class NumpyModel:
         graph: Graph,
         loss: str | None,
         metrics: list[str] | None = None,
-        optimizer: str | dict = "rmsprop",
+        optimizer: str | dict = DEFAULT_OPTIMIZER,
         dtype: str = "float32",
         seed: int = 0,
     ) -> None:
@@ -102,7 +98,7 @@ class NumpyModel:
         self.dtype = np.dtype(dtype)
         self.seed = int(seed)
         self.optimizer_class, self.optimizer_config = resolve_optimizer(optimizer)
-        self.perceptron = self.optimizer_class == "Perceptron"
+        self.perceptron = is_perceptron(self.optimizer_class)
         self.optimizer = make_optimizer(self.optimizer_class, self.optimizer_config)
         out = graph.output_node
         # Whether the output activation and the loss are differentiated together (dL/dz

@@ -117,7 +117,7 @@ class Optimizer:
 
     # --- update ------------------------------------------------------------------------------
 
-    def _clip(self, grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def clip(self, grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Keras' ``_clip_gradients``; returns new arrays, never changes the caller's."""
         clipnorm = self.config.get("clipnorm")
         global_clipnorm = self.config.get("global_clipnorm")
@@ -153,7 +153,7 @@ class Optimizer:
             Gradients by path, each of its weight's shape; weights without a gradient are
             left alone. Not modified.
         """
-        for key, g in self._clip(grads).items():
+        for key, g in self.clip(grads).items():
             w = weights[key]
             g = np.asarray(g)
             if g.dtype != w.dtype:

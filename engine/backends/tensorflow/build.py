@@ -16,6 +16,7 @@ from typing import Any
 from engine.errors import Problem
 from engine.graph import INPUT, Graph, Node
 from engine.layers import KerasContext
+from engine.optimizers import is_perceptron
 
 __all__ = [
     "SLOT_ATTRIBUTES",
@@ -49,14 +50,14 @@ def unsupported_problems(graph: Graph, optimizer: str | dict) -> list[Problem]:
 
     Cheap: does not import TensorFlow, so a validator or a backend menu can call it.
     """
-    from engine.backends.numpy.optimizers import resolve_optimizer
+    from engine.optimizers import resolve_optimizer
 
     problems: list[Problem] = []
     try:
         opt_class = resolve_optimizer(optimizer)[0]
     except (ValueError, TypeError):
         opt_class = None
-    if opt_class == "Perceptron":
+    if is_perceptron(opt_class):
         problems.append(
             Problem(
                 "the Perceptron optimizer is NumPy-only (it is the seed's learning rule, not a "

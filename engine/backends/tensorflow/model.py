@@ -41,6 +41,7 @@ from engine.backends.tensorflow.steps import (
 from engine.errors import DataError, NonFiniteError, Problem, ValidationError
 from engine.graph import Graph
 from engine.layers.base import layer_seed
+from engine.optimizers import DEFAULT_OPTIMIZER
 
 __all__ = ["SWITCH_NOTE", "TensorFlowModel"]
 
@@ -95,15 +96,15 @@ class TensorFlowModel(Probes):
         graph: Graph,
         loss: str | None,
         metrics: list[str] | None = None,
-        optimizer: str | dict = "rmsprop",
+        optimizer: str | dict = DEFAULT_OPTIMIZER,
         dtype: str = "float32",
         seed: int = 0,
     ) -> None:
         problems = unsupported_problems(graph, optimizer)
         if problems:
             raise ValidationError(problems)
-        from engine.backends.numpy.losses import canonical_loss, canonical_metric
-        from engine.backends.numpy.optimizers import resolve_optimizer
+        from engine.losses import canonical_loss, canonical_metric
+        from engine.optimizers import resolve_optimizer
 
         if loss is None:
             raise ValidationError([Problem("is required", field="compile.loss")])
@@ -150,7 +151,7 @@ class TensorFlowModel(Probes):
                 acc.assign(np.full(acc.shape, value, dtype=self.dtype))
         self._opt_initial = [v.numpy().copy() for v in self.optimizer.variables]
         self._loss_obj = make_loss(self._keras, self.loss, dt)
-        from engine.backends.numpy.model import FUSED
+        from engine.losses import FUSED
 
         self._fused_loss = (self.graph.output_node.activation, self.loss) in FUSED
         # The fused kernels' update, or None (Keras' optimizer.apply); _rms_moms: variables
