@@ -69,7 +69,8 @@ class LayerInfo:
     layer type's traits copied here (see :class:`engine.layers.LayerType`): ``fully_connected``
     (a kernel (input units, units): drawn as weighted edges, weight tiles and neuron maps),
     ``passes_values`` (output = input values at most reshaped or masked: views look through
-    it) and ``has_activation`` (applies ``activation``). Plain values: the info crosses to the
+    it), ``unit_by_unit`` (output unit i from input unit i alone) and ``has_activation``
+    (applies ``activation``). Plain values: the info crosses to the
     window's process.
     """
 
@@ -82,6 +83,7 @@ class LayerInfo:
     fully_connected: bool = False
     passes_values: bool = False
     has_activation: bool = False
+    unit_by_unit: bool = False
 
 
 @dataclass
@@ -635,6 +637,7 @@ class Monitor:
                 fully_connected=nd.layer_type.fully_connected,
                 passes_values=nd.layer_type.passes_values,
                 has_activation=nd.layer_type.has_activation,
+                unit_by_unit=nd.layer_type.unit_by_unit,
             )
             for nd in self.graph.nodes
         ]

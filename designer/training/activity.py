@@ -64,9 +64,8 @@ def _edge_pen(key: int) -> QPen:
 def looks_through(layer) -> bool:
     """Whether the edges into a fully connected layer skip ``layer`` (a
     :class:`~engine.monitor.LayerInfo`) to the column before it: ``layer`` keeps unit ``i`` at
-    unit ``i``, passing values on (Flatten, Dropout) or applying an activation unit by unit
-    without weights of its own (Activation)."""
-    return layer.passes_values or (layer.has_activation and not layer.weight_shapes)
+    unit ``i`` (the layer type's ``unit_by_unit``: Flatten, Dropout, Activation, ReLU)."""
+    return layer.unit_by_unit
 
 
 def _groups(n: int) -> list[np.ndarray]:

@@ -14,6 +14,7 @@ class Activation(LayerType):
     params = (NAME, Param("activation", "activation", required=True))
     order = 30
     has_activation = True
+    unit_by_unit = True
     new_config = {"activation": "relu"}
     color = "#8e5bc8"
     glyph = (

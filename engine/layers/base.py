@@ -19,7 +19,8 @@ class name:
 - **look** — ``new_config`` (a new block's config), ``color``, ``glyph`` (vector strokes in a
   unit square, drawn by the designer), :meth:`~LayerType.subtitle`;
 - **traits** the views ask instead of the class name: ``merge``, ``has_activation``,
-  ``fully_connected``, ``passes_values``, ``random_in_training``, ``flattens``.
+  ``fully_connected``, ``passes_values``, ``unit_by_unit``, ``random_in_training``,
+  ``flattens``.
 
 Shapes never include the batch axis. Arrays passed to the math hooks do.
 """
@@ -254,6 +255,9 @@ class LayerType:
     # The output holds the input's values, at most reshaped or masked (no arithmetic of its own):
     # views look through it to the layer before.
     passes_values: ClassVar[bool] = False
+    # Output unit i depends on input unit i alone (an element-wise function, a mask, a reshape
+    # of flat order): views that draw units look through it to the layer before.
+    unit_by_unit: ClassVar[bool] = False
     # Draws random numbers in training mode (a seeded generator per layer; parity checks and the
     # stepper turn it off or replay it).
     random_in_training: ClassVar[bool] = False

@@ -23,6 +23,7 @@ class Dropout(LayerType):
     )
     order = 20
     passes_values = True
+    unit_by_unit = True
     random_in_training = True
     new_config = {"rate": 0.2}
     color = "#d9822b"

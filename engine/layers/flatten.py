@@ -16,6 +16,7 @@ class Flatten(LayerType):
     description = "Flattens each sample to one axis."
     order = 40
     passes_values = True
+    unit_by_unit = True
     flattens = True
     color = "#2a9d8f"
     glyph = (

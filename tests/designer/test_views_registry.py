@@ -110,12 +110,14 @@ def test_looks_through_follows_the_layer_types_traits(class_name):
         fully_connected=t.fully_connected,
         passes_values=t.passes_values,
         has_activation=t.has_activation,
+        unit_by_unit=t.unit_by_unit,
     )
-    # Values passed on, or an activation applied unit by unit without weights: unit i stays i.
-    keeps_units = t.passes_values or (t.has_activation and not t.fully_connected)
-    assert looks_through(info) is keeps_units
-    if t.merge:
+    assert looks_through(info) is t.unit_by_unit
+    # What the trait promises: no merge, no weights; a layer that passes values on keeps units.
+    if t.merge or t.fully_connected:
         assert not looks_through(info)
+    if t.passes_values:
+        assert looks_through(info)
 
 
 def test_boundary_view_maps_the_hidden_fully_connected_layers(qtbot):
