@@ -19,7 +19,6 @@ from PySide6.QtGui import QUndoStack
 from engine.errors import NNDError, Problem
 from engine.graph import Graph
 from engine.project import (
-    EMPTY_PROJECT,  # noqa: F401 - re-exported: File > New's spec is the engine's
     Project,
     empty_project,
     load_project,

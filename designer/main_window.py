@@ -80,6 +80,7 @@ from designer.workspaces import (
 from engine import edits
 from engine.errors import NNDError, Problem, ProjectError
 from engine.graph import INPUT
+from engine.layers import LAYER_TYPES
 from engine.memory import out_of_memory_message
 from engine.project import Project, load_project
 
@@ -159,9 +160,12 @@ def _default_description(data: dict) -> str:
     parts = [f"Input {tuple(model.get('input_shape') or [])}"]
     for layer in layers:
         cfg = layer.get("config") or {}
-        args = ", ".join(
-            str(cfg[k]) for k in ("units", "rate", "activation") if k in cfg and cfg[k] is not None
-        )
+        # The settings a Keras call names first (Dense(units), Dropout(rate)), and the activation.
+        ltype = LAYER_TYPES.get(layer.get("class_name"))
+        keys = list(ltype.code_positional) if ltype is not None else []
+        if ltype is not None and ltype.has_activation and "activation" not in keys:
+            keys.append("activation")
+        args = ", ".join(str(cfg[k]) for k in keys if k in cfg and cfg[k] is not None)
         parts.append(f"{layer.get('class_name')}({args})")
     dataset = (data.get("dataset") or {}).get("name", "?")
     return f"{' → '.join(parts)}, trained on {dataset}."

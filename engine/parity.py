@@ -208,7 +208,6 @@ def compare_arrays(
     return ParityRow(layer, quantity, kind, b.shape, max_abs, max_rel, rtol, atol, ok)
 
 
-
 def without_dropout(project) -> tuple[Any, bool]:
     """A copy of ``project`` with its random-in-training layers switched off, for comparing.
 

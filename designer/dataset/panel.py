@@ -54,18 +54,15 @@ from PySide6.QtWidgets import (
 from designer.dataset.downloader import DatasetDownloader
 from designer.dataset.load_job import LoadResult
 from designer.dataset.load_thread import DatasetLoader
-from designer.dataset.offer_form import DownloadOffer, cached_folder_text
-from designer.dataset.preparation_form import SCALE_CHOICES, PreparationForm
+from designer.dataset.offer_form import DownloadOffer
+from designer.dataset.preparation_form import PreparationForm
 from designer.dataset.source_form import SourceForm, hint
 from designer.dataset.state import (
-    DELIMITER_NAMES,
-    FORMAT_NAMES,
     DatasetState,
     dataset_edit,
     digits_edit,
     escape,
     size_text,
-    split_counts,
 )
 from designer.dataset.views import (
     MAX_SCATTER_POINTS,
@@ -82,20 +79,6 @@ from engine.data.download import KERAS_DOWNLOADS, cached_file
 from engine.data.files import resolve_path
 from engine.data.match import match_network_to_data
 from engine.data.projection import Projection
-
-# The module-level names of this module before its forms and state moved out, importable from
-# here as before.
-__all__ = [
-    "DATA_FILTER",
-    "DELIMITER_NAMES",
-    "FORMAT_NAMES",
-    "OK_COLORS",
-    "SCALE_CHOICES",
-    "DatasetPanel",
-    "cached_folder_text",
-    "edits_equal",
-    "split_counts",
-]
 
 DATA_FILTER = (
     "Data files (*.csv *.tsv *.tab *.txt *.dat *.data *.npz *.npy *.gz *-ubyte *.idx*);;"

@@ -20,45 +20,17 @@ from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
 from designer.panels.fields import TextField, WheelGuard
 from designer.panels.form_base import InspectorForm
-from designer.panels.input_form import InputForm, parse_shape
-from designer.panels.layer_form import STARTER_VALUES, LayerForm
+from designer.panels.input_form import InputForm
+from designer.panels.layer_form import LayerForm
 from designer.panels.multi_form import MultiForm
-from designer.panels.param_fields import (
-    LOG_STEP_KEYS,
-    ActivationField,
-    InitializerField,
-    make_param_field,
-)
 from designer.panels.settings_form import (
-    CLIP_KEYS,
-    DEFAULT_OPTIMIZER,
     SettingsForm,
-    optimizer_fields,
 )
 from engine import edits
 from engine.graph import INPUT
 
 if TYPE_CHECKING:
     from designer.plots.activation_plot import ActivationPlot
-
-# The names this module held before its forms moved out, importable from here as before.
-__all__ = [
-    "CLIP_KEYS",
-    "DEFAULT_OPTIMIZER",
-    "LOG_STEP_KEYS",
-    "STARTER_VALUES",
-    "ActivationField",
-    "InitializerField",
-    "InputForm",
-    "InspectorForm",
-    "InspectorPanel",
-    "LayerForm",
-    "MultiForm",
-    "SettingsForm",
-    "make_param_field",
-    "optimizer_fields",
-    "parse_shape",
-]
 
 
 class InspectorPanel(QWidget):

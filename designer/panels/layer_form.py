@@ -19,9 +19,6 @@ if TYPE_CHECKING:
     from designer.panels.inspector import InspectorPanel
     from designer.plots.activation_plot import ActivationPlot
 
-#: Values given to required params that a layer type change leaves unset.
-STARTER_VALUES: dict[str, Any] = {"units": 32, "rate": 0.5, "activation": "relu"}
-
 
 class LayerForm(InspectorForm):
     """One layer: name, class and every param of its type."""
@@ -118,9 +115,11 @@ class LayerForm(InspectorForm):
         def fn(data: dict) -> dict:
             data = edits.set_class(data, layer, class_name)
             config = edits.find_layer(data, layer)["config"]
-            for p in LAYER_TYPES[class_name].params:
-                if p.required and p.name not in config and p.name in STARTER_VALUES:
-                    config[p.name] = STARTER_VALUES[p.name]
+            # Required settings the old type did not have start as a new block of the type.
+            new_type = LAYER_TYPES[class_name]
+            for p in new_type.params:
+                if p.required and p.name not in config and p.name in new_type.new_config:
+                    config[p.name] = new_type.new_config[p.name]
             return data
 
         self.panel.apply_edit(f"Change '{layer}' to {class_name}", fn)

@@ -128,21 +128,15 @@ def training_signature(data: dict) -> str:
 
 
 def graph_weight_shapes(graph) -> dict[str, dict[str, tuple[int, ...]]]:
-    """``{layer: {"kernel": (in, out), "bias": (out,)}}`` from a graph, without a model."""
-    out: dict[str, dict[str, tuple[int, ...]]] = {}
+    """``{layer: {weight: shape}}`` from a graph, without a model (the layer types' weights,
+    e.g. a Dense layer's ``kernel`` (in, units) and ``bias`` (units,))."""
     if graph is None:
-        return out
-    for node in graph.nodes:
-        names = node.weight_names
-        if not names:
-            continue
-        units = int(node.output_shape[-1])
-        fan_in = int(node.input_shapes[0][-1])
-        shapes = {}
-        for w in names:
-            shapes[w] = (fan_in, units) if w == "kernel" else (units,)
-        out[node.name] = shapes
-    return out
+        return {}
+    return {
+        node.name: {w.name: tuple(w.shape) for w in node.weights}
+        for node in graph.nodes
+        if node.weight_names
+    }
 
 
 def flat_shapes(flat: dict[str, np.ndarray] | None) -> dict[str, dict[str, tuple[int, ...]]]:

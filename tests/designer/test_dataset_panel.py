@@ -16,10 +16,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox
 
 from designer.dataset import DatasetController, DatasetPanel, attach_dataset, dropped_data_path
-from designer.document import EMPTY_PROJECT, Document, spec_text
+from designer.document import Document, spec_text
 from engine.data import load_dataset, prepare
 from engine.data.projection import Projection
-from engine.project import from_dict, load_project, save_project
+from engine.project import EMPTY_PROJECT, from_dict, load_project, save_project
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "resources" / "examples"

@@ -120,7 +120,7 @@ def test_trained_iris_with_tiny_gradients_passes_where_the_old_check_failed(trai
 
 def _plain_relative_error(model, x, y, key: str, eps: float = 1e-6) -> float:
     _, grads = model.loss_and_grads(x, y)
-    flat = model._flat[key].reshape(-1)
+    flat = model.weight_arrays()[key].reshape(-1)
     worst = 0.0
     for i in range(flat.size):
         old = flat[i]
@@ -201,7 +201,7 @@ def test_correct_networks_never_fail_at_any_weight_scale(acts, loss, weight_scal
     below); whatever the scale, a correct backward pass is never FAIL."""
     out_act, targets = LOSSES[loss]
     model = _mlp(acts, loss, seed=seed, out_act=out_act, k=3)
-    for arr in model._flat.values():
+    for arr in model.weight_arrays().values():
         arr *= weight_scale
     rng = np.random.default_rng(seed)
     checks = gradient_check(model, rng.normal(size=(5, 3)), targets(rng, 5, 3), entries=6)
@@ -212,8 +212,8 @@ def test_kinks_of_activations_and_losses_are_skipped_not_failed():
     rng = np.random.default_rng(5)
     # hard_sigmoid's kinks are at ±3: inputs that put pre-activations right at 3.
     model = _mlp(["hard_sigmoid"], units=3, seed=2)
-    model._flat["h0/kernel"][...] = 0.0
-    model._flat["h0/bias"][...] = 3.0
+    model.weight_arrays()["h0/kernel"][...] = 0.0
+    model.weight_arrays()["h0/bias"][...] = 3.0
     checks = gradient_check(model, rng.normal(size=(4, 3)), rng.normal(size=(4, 2)))
     assert sum(c.skipped for c in checks) > 0
     assert all(c.verdict != FAIL for c in checks)

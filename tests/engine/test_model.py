@@ -173,8 +173,8 @@ def test_trace_equals_train_step_bit_for_bit(optimizer, graph):
         a.train_step(x, y)
         events = list(b.trace_step(x, y))
         assert [e.phase for e in events].count("update") == len(b.weights)
-    for key, arr in a._flat.items():
-        np.testing.assert_array_equal(arr, b._flat[key])
+    for key, arr in a.weight_arrays().items():
+        np.testing.assert_array_equal(arr, b.weight_arrays()[key])
 
 
 def test_trace_phase_order_and_contents():
@@ -220,8 +220,8 @@ def test_stopping_trace_part_way_changes_nothing():
     assert b.optimizer.iterations == 0
     a.train_step(x, y)
     b.train_step(x, y)  # same dropout mask as a's: the RNG was restored too
-    for key in a._flat:
-        np.testing.assert_array_equal(a._flat[key], b._flat[key])
+    for key in a.weight_arrays():
+        np.testing.assert_array_equal(a.weight_arrays()[key], b.weight_arrays()[key])
 
 
 def test_same_seed_same_weights_different_seed_differs():
@@ -290,7 +290,7 @@ def test_nonfinite_loss_stops_before_update_naming_layer():
     assert err.value.epoch == 2 and err.value.step == 7 and err.value.layer == "h"
     assert "epoch 2, step 7" in str(err.value)
     for key, arr in before.items():
-        np.testing.assert_array_equal(model._flat[key], arr)
+        np.testing.assert_array_equal(model.weight_arrays()[key], arr)
 
 
 @pytest.mark.parametrize("n_features, lr, seed", [(2, 0.01, 0), (5, 0.1, 1), (3, 0.003, 2)])

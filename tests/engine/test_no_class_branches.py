@@ -15,7 +15,7 @@ from engine.layers import INPUT_CLASS_NAME, LAYER_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = set(LAYER_TYPES) | {INPUT_CLASS_NAME}
-SCANNED = ("engine", "designer")
+SCANNED = ("engine", "designer", "nndesigner")
 EXEMPT = ROOT / "engine" / "layers"
 
 

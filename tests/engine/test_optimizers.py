@@ -13,11 +13,8 @@ import math
 import numpy as np
 import pytest
 
-from engine.backends.numpy.optimizers import (
-    OPTIMIZER_NAMES,
-    make_optimizer,
-    resolve_optimizer,
-)
+from engine.backends.numpy.optimizers import make_optimizer
+from engine.optimizers import OPTIMIZER_NAMES, resolve_optimizer
 
 G1, G2 = 0.5, -1.0
 

@@ -22,12 +22,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-# The vocabulary lives in engine.losses; LOSS_NAMES, METRIC_NAMES and the canonical_* functions
-# are re-exported for the modules that still import them from here.
-from engine.losses import (  # noqa: F401
+# The vocabulary (names, aliases, canonical forms) lives in engine.losses; only the math is here.
+from engine.losses import (
     FUSED_ACTIVATION,
-    LOSS_NAMES,
-    METRIC_NAMES,
     canonical_loss,
     canonical_metric,
 )

@@ -21,7 +21,7 @@ from engine.errors import NonFiniteError
 from engine.graph import INPUT, Graph, Node
 from engine.initializers import initialize
 from engine.layers import Cache, LayerState
-from engine.losses import FUSED, canonical_loss
+from engine.losses import canonical_loss, is_fused
 from engine.optimizers import DEFAULT_OPTIMIZER, is_perceptron, resolve_optimizer
 
 
@@ -103,7 +103,7 @@ class NumpyModel:
         out = graph.output_node
         # Whether the output activation and the loss are differentiated together (dL/dz
         # straight from the loss: softmax or sigmoid with its cross-entropy).
-        self.fused = (out.activation, self.loss) in FUSED
+        self.fused = is_fused(out.activation, self.loss)
         # Layers whose input gradient nobody needs (they read only the model input).
         self._needs_input_grad = {n.name: any(s != INPUT for s in n.inbound) for n in graph.nodes}
         self.weights: dict[str, dict[str, np.ndarray]] = {}

@@ -1,8 +1,7 @@
 """Optimizers of the NumPy backend: Keras 3's update formulas on arrays.
 
 The vocabulary (names, defaults, settings, :func:`~engine.optimizers.resolve_optimizer`) lives
-in :mod:`engine.optimizers`, shared by every backend; its names are re-exported here for the
-modules that still import them from this one. :func:`make_optimizer` builds the optimizer,
+in :mod:`engine.optimizers`, shared by every backend. :func:`make_optimizer` builds the optimizer,
 whose :meth:`Optimizer.apply` updates weights in place with the operations of
 ``keras/src/optimizers/{sgd,adam,rmsprop,adagrad}.py`` in the same order, so that both backends
 agree to rounding.
@@ -21,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-# The vocabulary lives in engine.optimizers; OPTIMIZER_NAMES and resolve_optimizer are
-# re-exported for the modules that still import them from here.
-from engine.optimizers import OPTIMIZER_NAMES, PERCEPTRON, resolve_optimizer  # noqa: F401
+# The vocabulary (names, defaults, resolve_optimizer) lives in engine.optimizers; only the
+# update formulas are here.
+from engine.optimizers import PERCEPTRON, resolve_optimizer
 
 
 class Optimizer:

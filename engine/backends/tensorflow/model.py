@@ -151,9 +151,9 @@ class TensorFlowModel(Probes):
                 acc.assign(np.full(acc.shape, value, dtype=self.dtype))
         self._opt_initial = [v.numpy().copy() for v in self.optimizer.variables]
         self._loss_obj = make_loss(self._keras, self.loss, dt)
-        from engine.losses import FUSED
+        from engine.losses import is_fused
 
-        self._fused_loss = (self.graph.output_node.activation, self.loss) in FUSED
+        self._fused_loss = is_fused(self.graph.output_node.activation, self.loss)
         # The fused kernels' update, or None (Keras' optimizer.apply); _rms_moms: variables
         # the kernels keep besides the optimizer's, reset with it.
         self._fused, self._rms_moms = fused_update(
