@@ -226,6 +226,8 @@ def gradient_check(
     per_key: dict[str, tuple[list, int]] = {}
     sigmas: list[float] = []
     for key, weight in model.weight_arrays().items():
+        if key not in grads:
+            continue  # a weight the optimizer does not train (moving statistics) has none
         grad = grads[key].reshape(-1)
         size = weight.size
         count = min(entries, size)

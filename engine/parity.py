@@ -311,7 +311,8 @@ def compare_step(graph: Graph, np_model, tf_model, x: np.ndarray, y: np.ndarray)
         compare_arrays("(model)", "loss", "loss", np.array(trace["loss"]), np.array(loss_np), dtype)
     )
     for node in reversed(graph.nodes):
-        for wname in node.weight_names:
+        # Gradients exist for the trainable weights only (not for moving statistics).
+        for wname in (w.name for w in node.weights if w.trainable):
             rows.append(
                 compare_arrays(
                     node.name,

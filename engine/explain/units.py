@@ -142,8 +142,8 @@ def _backward_section(b: Builder, node, sample: int, idx: tuple[int, ...]) -> Se
 def explain_weight(
     session, layer: str, i: int, j: int, sample: int = 0, phase: int | None = None
 ) -> Explanation:
-    """The math of one kernel entry ``w[i, j]`` of a Dense ``layer`` (from its input ``i`` to
-    its unit ``j``, 0-based) in the current step.
+    """The math of one kernel entry ``w[i, j]`` of a ``fully_connected`` ``layer`` (from its
+    input ``i`` to its unit ``j``, 0-based) in the current step.
 
     Sections for the phases reached: forward (its term w·x in z for ``sample``), backward
     (∂L/∂w = Σ over the batch of x·δ), update (the optimizer's rule with its hyper-parameters

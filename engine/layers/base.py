@@ -242,9 +242,8 @@ class LayerType:
     class_name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     params: ClassVar[tuple[Param, ...]] = (NAME,)
-    # Where the palette lists it (lower first), and under which heading.
+    # Where the palette lists it (lower first).
     order: ClassVar[int] = 100
-    group: ClassVar[str] = "Core"
 
     # ---- traits
     merge: ClassVar[bool] = False  # takes two or more inputs

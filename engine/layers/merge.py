@@ -22,7 +22,6 @@ class Add(LayerType):
     class_name = "Add"
     description = "Adds several inputs of the same shape."
     order = 50
-    group = "Merge"
     merge = True
     color = "#3f9a4a"
     glyph = (
@@ -93,7 +92,6 @@ class Concatenate(LayerType):
     description = "Joins several inputs along an axis."
     params = (NAME, Param("axis", "int", default=-1))
     order = 60
-    group = "Merge"
     merge = True
     color = "#5f8f3a"
     glyph = (

@@ -33,12 +33,14 @@ class PhaseEvent:
     concerns; ``data`` its arrays (copies, safe to keep):
 
     - forward: ``inputs`` (ndarray, or a list of them for merge layers), ``z`` (pre-activation,
-      where the layer has one), ``a`` (output), and for Dropout ``mask`` (the multiplier).
+      where the layer has one), ``a`` (output), ``mask`` where a random-in-training layer drew
+      one (Dropout's multiplier), and any arrays the layer type adds (:class:`Cache` ``extra``).
     - loss: ``value`` (float), ``targets``, ``grad`` (dL/d output).
-    - backward: ``grad_a``, ``grad_z`` (where there is a z), ``grad_kernel``, ``grad_bias``
-      (where the layer has them), ``grad_inputs`` (list for merge layers).
-    - update: ``before`` and ``after``, each ``{"kernel": ..., "bias": ...}``, and
-      ``optimizer`` (the optimizer's slots for this layer after the update, e.g. Adam's m, v).
+    - backward: ``grad_a``, ``grad_z`` (where there is a z), ``grad_<weight>`` for each
+      trainable weight (``grad_kernel``, ``grad_bias``), ``grad_inputs`` (list for merge layers).
+    - update: ``before`` and ``after``, each ``{weight name: array}`` for every weight of the
+      layer, and ``optimizer`` (the optimizer's slots for this layer after the update, e.g.
+      Adam's m, v).
     """
 
     phase: str
@@ -330,7 +332,7 @@ class NumpyModel:
         # A dot product is a cheap finiteness probe (NaN/inf propagate); only when it fails do we
         # look element by element, so an overflowing sum of squares is not a false alarm.
         for node in reversed(self.graph.nodes):
-            for wname in node.weight_names:
+            for wname in self.trainable.get(node.name, ()):
                 g = grads.get(f"{node.name}/{wname}")
                 if g is None:
                     continue
