@@ -221,6 +221,14 @@ class Field:
         return "" if self.error_label.isHidden() else self.error_label.text()
 
 
+def _int_range(minimum: float | None, maximum: float | None, nullable: bool) -> tuple[int, int]:
+    """A spin box's integer range for a param's bounds; a nullable one has an extra value below
+    the minimum that stands for None."""
+    low = -INT_MAX if minimum is None else int(minimum)
+    high = INT_MAX if maximum is None else int(min(maximum, INT_MAX))
+    return (low - 1 if nullable else low), high
+
+
 class IntField(Field):
     """An integer in a QSpinBox; ``nullable`` shows None as "None" just below the minimum."""
 
@@ -235,11 +243,8 @@ class IntField(Field):
     ) -> None:
         super().__init__(key, on_commit)
         self.nullable = nullable
-        low = -INT_MAX if minimum is None else int(minimum)
-        high = INT_MAX if maximum is None else int(min(maximum, INT_MAX))
-        if nullable:
-            low -= 1
-        self.low, self.high = low, high
+        self.low, self.high = _int_range(minimum, maximum, nullable)
+        low, high = self.low, self.high
         spin = QSpinBox()
         spin.setRange(low, high)
         self._set_spin(spin, nullable, none_text)
@@ -285,11 +290,8 @@ class IntTupleField(Field):
     ) -> None:
         super().__init__(key, on_commit)
         self.nullable = nullable
-        low = -INT_MAX if minimum is None else int(minimum)
-        high = INT_MAX if maximum is None else int(min(maximum, INT_MAX))
-        if nullable:
-            low -= 1
-        self.low, self.high = low, high
+        self.low, self.high = _int_range(minimum, maximum, nullable)
+        low, high = self.low, self.high
         box = QWidget()
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 0, 0)

@@ -211,16 +211,11 @@ class SettingsForm(InspectorForm):
 
     # ------------------------------------------------------------------ edits
     def _set_scale(self, value: Any) -> None:
-        def fn(data: dict) -> dict:
-            spec = dict(data.get("dataset") or {})
-            spec.pop("standardize", None)  # the older spelling of "scale": "standardize"
-            if value == "none":
-                spec.pop("scale", None)
-            else:
-                spec["scale"] = value
-            return edits.set_setting(data, "dataset", spec)
+        from designer.dataset.state import scale_edit
 
-        self.panel.apply_edit(f"Scale inputs: {value}", fn, merge_key=("settings", "dataset.scale"))
+        self.panel.apply_edit(
+            f"Scale inputs: {value}", scale_edit(value), merge_key=("settings", "dataset.scale")
+        )
 
     def _set(self, path: str, value: Any, text: str | None = None) -> None:
         self.panel.apply_edit(

@@ -11,13 +11,13 @@ the layer modules can build on them without an import cycle.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support.layer_cases import CASE_IDS, cases_of
 
 from engine.explain import Explanation, Num, explain_neuron, lookup
 from engine.graph import INPUT
@@ -28,17 +28,6 @@ from engine.training import TrainingData
 from engine.validate import check_project
 
 ROOT = Path(__file__).resolve().parents[2]
-CASES = ROOT / "tests" / "layer_cases"
-
-
-def cases_of(class_name: str) -> list[dict]:
-    path = CASES / f"{class_name}.json"
-    if not path.exists():
-        return []
-    return json.loads(path.read_text(encoding="utf-8"))["cases"]
-
-
-CASE_IDS = [(cls, i) for cls in LAYER_TYPES for i in range(len(cases_of(cls)))]
 
 
 def session_of(class_name: str, i: int, dtype: str = "float64") -> StepSession:

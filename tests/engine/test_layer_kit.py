@@ -15,30 +15,18 @@ Keras from the layer, saved and imported, giving back the same layers and weight
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from support.layer_cases import CASE_IDS, cases_of
 
 from engine.graph import INPUT
 from engine.layers import LAYER_TYPES, LayerType, Param
 from engine.project import from_dict
 from engine.validate import check_project
 
-CASES = Path(__file__).resolve().parents[1] / "layer_cases"
 KINDS = {"int", "float", "bool", "activation", "initializer", "name", "choice", "int_tuple"}
-
-
-def cases_of(class_name: str) -> list[dict]:
-    path = CASES / f"{class_name}.json"
-    if not path.exists():
-        return []
-    return json.loads(path.read_text(encoding="utf-8"))["cases"]
-
-
-CASE_IDS = [(cls, i) for cls in LAYER_TYPES for i in range(len(cases_of(cls)))]
 
 
 def project_of(class_name: str, i: int, dtype: str = "float64", optimizer="sgd", weights=None):
