@@ -58,8 +58,18 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(f"nndesigner: error: {message}") from None
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("nndesigner")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="nndesigner", description="Design, train and step through neural networks.")
+    p.add_argument("--version", action="version", version=f"nndesigner {_version()}")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a project headless and save the trained .nnd")
@@ -132,7 +142,7 @@ def main(argv: list[str] | None = None, render_window: WindowRenderer | None = N
         run it as ``nndesigner screenshot``.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help")):
+    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
         shown = f"unknown command {argv[0]!r}" if argv else "no command given"
         print(
             f"nndesigner: error: {shown}; commands: {', '.join(SUBCOMMANDS)}",

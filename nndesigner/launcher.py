@@ -14,14 +14,14 @@ from os import PathLike
 from engine.cli import SUBCOMMANDS
 from engine.cli import main as cli_main
 
-#: Arguments that ask the command line for help instead of naming a project.
-HELP = ("-h", "--help")
-
 
 def opens_the_app(argv: list[str]) -> bool:
     """Whether ``argv`` (the arguments after the program name) asks for the window: nothing,
-    or a single argument that is not a subcommand (a project to open)."""
-    return not argv or (len(argv) == 1 and argv[0] not in SUBCOMMANDS and argv[0] not in HELP)
+    or a single argument that is neither a subcommand nor an option (a project to open; an
+    option such as ``--version`` or ``--help`` is the command line's)."""
+    return not argv or (
+        len(argv) == 1 and argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")
+    )
 
 
 def render_window(

@@ -133,7 +133,8 @@ def test_the_installed_console_script_starts_the_cli():
     [
         ([], True),
         (["project.json"], True),
-        (["-x"], True),
+        (["-x"], False),  # an option: the command line refuses it (exit 2)
+        (["--version"], False),
         (["train"], False),
         (["screenshot", "-o", "a.png"], False),
         (["--help"], False),
@@ -179,3 +180,10 @@ def test_the_engine_cli_alone_needs_a_command_and_cannot_draw(tmp_path, capsys):
     assert cli.main(["screenshot", "-o", str(tmp_path / "s.png")]) == 2
     assert "run it as 'nndesigner screenshot'" in capsys.readouterr().err
     assert not (tmp_path / "s.png").exists()
+
+
+def test_version_is_an_option_not_a_project(capsys):
+    with pytest.raises(SystemExit) as exc:
+        launcher.main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.startswith("nndesigner ")
