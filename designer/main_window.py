@@ -118,11 +118,9 @@ def mnist_cache_problem() -> str:
     """'' when MNIST is in the Keras cache, else the engine's message saying how to get it.
 
     Only looks for the file (a stat per folder): MNIST itself is never loaded here."""
-    from engine.data import builtin
+    from engine.data.builtin import cache_problem
 
-    if builtin._find_cached("mnist.npz") is not None:
-        return ""
-    return str(builtin._not_cached("MNIST", "mnist", ["mnist.npz"]))
+    return cache_problem("MNIST", "mnist", ["mnist.npz"])
 
 
 def list_examples(folder: Path = EXAMPLES_DIR) -> list[Example]:

@@ -456,6 +456,11 @@ class ChoiceField(Field):
     def combo(self) -> ChoiceCombo:
         return self.editor
 
+    @property
+    def values(self) -> list[Any]:
+        """The values of the choices, in order (what :meth:`set_choices` was given)."""
+        return list(self._values)
+
     def set_choices(
         self, choices: Sequence[tuple[str, Any]], tooltips: dict[Any, str] | None = None
     ) -> None:

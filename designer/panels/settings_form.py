@@ -397,7 +397,7 @@ class SettingsForm(InspectorForm):
         if cls == PERCEPTRON or loss is None:
             choices = [("(none)", None), *choices]
         loss_field = self.fields["compile.loss"]
-        if [v for _, v in choices] != loss_field._values:
+        if [v for _, v in choices] != loss_field.values:
             loss_field.set_choices(choices)
         try:
             shown_loss = canonical_loss(loss) if loss is not None else None

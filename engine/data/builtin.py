@@ -291,6 +291,14 @@ def _find_cached(relative: str) -> pathlib.Path | None:
     return None
 
 
+def cache_problem(title: str, loader: str, wanted: list[str]) -> str:
+    """'' when the first of ``wanted`` (paths relative to a Keras datasets folder) is cached,
+    else the message saying how to get it. Only looks for the file: nothing is loaded."""
+    if _find_cached(wanted[0]) is not None:
+        return ""
+    return str(_not_cached(title, loader, wanted))
+
+
 def _not_cached(title: str, loader: str, wanted: list[str]) -> DataError:
     dirs = keras_datasets_dirs()
     primary = dirs[0] / wanted[0]
