@@ -88,6 +88,12 @@ class Graph:
         return sum(n.params for n in self.nodes)
 
     @property
+    def trainable_params(self) -> int:
+        """Parameters the optimizer updates (Keras' "Trainable params"); the rest, such as
+        moving statistics, are ``total_params - trainable_params``."""
+        return sum(math.prod(w.shape) for n in self.nodes for w in n.weights if w.trainable)
+
+    @property
     def total_flops(self) -> int:
         return sum(n.flops for n in self.nodes)
 
@@ -144,7 +150,10 @@ class Graph:
         for i, r in enumerate(rows):
             out.append(line(r))
             out.append(("─" if i < len(rows) - 1 else "━") * total_width)
+        trainable = self.trainable_params
         out.append(f" Total params: {self.total_params:,}")
+        out.append(f" Trainable params: {trainable:,}")
+        out.append(f" Non-trainable params: {self.total_params - trainable:,}")
         out.append(f" FLOPs per sample (forward): {self.total_flops:,}")
         return "\n".join(out)
 

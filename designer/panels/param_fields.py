@@ -24,7 +24,6 @@ from designer.panels.fields import (
     IntField,
     IntTupleField,
     ReadOnlyField,
-    same_value,
 )
 from designer.panels.form_base import hint_label
 from engine.activations import ACTIVATION_NAMES
@@ -138,8 +137,4 @@ def make_param_field(p: Param, commit: Callable[[Any], None]) -> Field:
 
 def is_default(p: Param, value: Any) -> bool:
     """Whether ``value`` is ``p``'s default (an ``int_tuple`` in any spelling: 3, [3, 3])."""
-    if p.kind == "int_tuple" and p.check(value) is None and p.check(p.default) is None:
-        if value is None or p.default is None:
-            return value is None and p.default is None
-        return p.as_tuple(value) == p.as_tuple(p.default)
-    return same_value(value, p.default)
+    return p.is_default(value)

@@ -185,10 +185,11 @@ class SummaryPanel(QWidget):
             return
         dtype = self.document.project.dtype
         size = graph.total_params * DTYPE_BYTES.get(dtype, 4)
+        frozen = graph.total_params - graph.trainable_params
         text = (
             f"<b>Total params:</b> {graph.total_params:,} ({format_bytes(size)})"
-            f"&nbsp;&nbsp;·&nbsp;&nbsp;<b>FLOPs per sample (forward):</b> "
-            f"{graph.total_flops:,}"
+            + (f", {frozen:,} non-trainable" if frozen else "")
+            + f"&nbsp;&nbsp;·&nbsp;&nbsp;<b>FLOPs per sample (forward):</b> {graph.total_flops:,}"
         )
         if stale:
             text = f"<span style='color: palette(placeholder-text)'>{text} (last valid)</span>"

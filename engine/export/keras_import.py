@@ -430,8 +430,9 @@ def _layer_config(layer, cls: str, name: str) -> dict:
         problem = param.check(value)
         if problem:
             raise NNDError(f"{label}, {key}: {problem}")
-        if param.required or value != param.default or (value is None) != (param.default is None):
-            config[key] = value
+        if param.required or not param.is_default(value):
+            # JSON has no tuples: Keras' (3, 3) is written [3, 3].
+            config[key] = list(value) if isinstance(value, tuple) else value
     return config
 
 

@@ -134,6 +134,19 @@ class Param:
                 return problem
         return None
 
+    def is_default(self, value: Any) -> bool:
+        """Whether ``value`` is the default: ``True`` is not ``1``, ``1`` is ``1.0``, and an
+        ``int_tuple`` matches in any spelling (``3``, ``[3, 3]``, ``(3, 3)``)."""
+        default = self.default
+        if self.kind == "int_tuple" and value is not None and default is not None:
+            if self.check(value) is None and self.check(default) is None:
+                return self.as_tuple(value) == self.as_tuple(default)
+        if isinstance(value, bool) != isinstance(default, bool):
+            return False
+        if isinstance(value, (int, float)) and isinstance(default, (int, float)):
+            return value == default
+        return type(value) is type(default) and value == default
+
     def as_tuple(self, value: Any) -> tuple[int, ...]:
         """An ``int_tuple`` value as ``length`` integers (``3`` -> ``(3, 3)``)."""
         if isinstance(value, int):
@@ -387,7 +400,7 @@ class LayerType:
                 if expr != lit(p.default):
                     args.append((p.name, expr))
                 continue
-            if value == p.default or (value is None and p.nullable and p.kind == "activation"):
+            if p.is_default(value) or (value is None and p.nullable and p.kind == "activation"):
                 continue
             args.append((p.name, lit(value)))
         return args

@@ -241,3 +241,53 @@ def test_a_keras_built_layer_imports_with_its_config_and_weights(keras, tmp_path
     assert sorted(imported.weights) == sorted(expected)
     for key, value in expected.items():
         np.testing.assert_array_equal(imported.weights[key], value, err_msg=key)
+
+
+def test_a_default_in_any_spelling_is_the_default():
+    size = Param("kernel_size", "int_tuple", default=(3, 3), length=2, minimum=1)
+    assert size.is_default(3) and size.is_default([3, 3]) and size.is_default((3, 3))
+    assert not size.is_default([3, 1]) and not size.is_default(None)
+    flag = Param("use_bias", "bool", default=True)
+    assert flag.is_default(True) and not flag.is_default(1)
+    rate = Param("rate", "float", default=0.0)
+    assert rate.is_default(0) and rate.is_default(0.0) and not rate.is_default(False)
+    assert Param("seed", "int", default=None, nullable=True).is_default(None)
+
+
+def test_non_trainable_weights_count_apart_in_the_summary(monkeypatch):
+    from engine.graph import build_graph
+    from engine.layers import Weight
+    from engine.layers.dense import Dense
+
+    class WithStatistics(Dense):
+        """A Dense layer that also keeps a (units,) statistic the optimizer does not train."""
+
+        class_name = "WithStatistics"
+
+        def weights(self, config, shapes):
+            units = int(config["units"])
+            stat = Weight("moving_mean", (units,) if shapes else None, "bias_initializer", False)
+            return (*super().weights(config, shapes), stat)
+
+    monkeypatch.setitem(LAYER_TYPES, "WithStatistics", WithStatistics())
+    project = from_dict(
+        {
+            "format_version": 1,
+            "model": {
+                "input_shape": [3],
+                "layers": [{"class_name": "WithStatistics", "config": {"units": 4}}],
+            },
+        }
+    )
+    graph = build_graph(project)
+    assert (graph.total_params, graph.trainable_params) == (3 * 4 + 4 + 4, 3 * 4 + 4)
+    assert " Non-trainable params: 4" in graph.summary_text()
+    # The NumPy engine keeps the statistic, never hands it to the optimizer.
+    _, model = numpy_model(
+        from_dict({**project.data, "compile": {"optimizer": "sgd", "loss": "mse"}})
+    )
+    assert model.trainable == {"with_statistics": ("kernel", "bias")}
+    before = model.get_weights()["with_statistics"]["moving_mean"].copy()
+    x, y = batch(graph, "mean_squared_error")
+    model.train_step(x.astype("float32"), y.astype("float32"))
+    np.testing.assert_array_equal(model.get_weights()["with_statistics"]["moving_mean"], before)

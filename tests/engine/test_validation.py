@@ -52,6 +52,9 @@ def test_seed_is_valid_and_summary_matches_keras():
     assert graph.total_flops == 2 * 784 * 128 + 128 + 128 + 2 * 128 * 10 + 10 + 4 * 10
     text = graph.summary_text("Seed MLP")
     assert "hidden (Dense)" in text and "(None, 128)" in text and "101,770" in text
+    # As Keras' summary: every weight of the seed model is trainable.
+    assert graph.trainable_params == 101_770
+    assert " Trainable params: 101,770" in text and " Non-trainable params: 0" in text
 
 
 def test_unknown_class_names_layer_and_suggests():
