@@ -380,6 +380,16 @@ class LayerType:
         that reads only the model input skip its input gradient (return None)."""
         return [grad_a], {}, None
 
+    def state_updates(
+        self, node: Node, weights: dict, state: LayerState, cache: Cache
+    ) -> dict[str, np.ndarray]:
+        """New values of the layer's non-trainable weights after a training step whose forward
+        pass left ``cache`` (BatchNormalization's moving statistics), by weight name; applied by
+        the engine after the optimizer's update. ``forward`` itself never writes a weight: a
+        traced step that is closed early, and the probes that run training-mode passes
+        (gradient checks, the live views' gradients), must leave the model as it was."""
+        return {}
+
     # ------------------------------------------------------------------ Keras
     def keras_layer(self, ctx: KerasContext, node: Node) -> Any:
         """The Keras layer for ``node`` (built from its resolved config)."""

@@ -307,12 +307,25 @@ class NumpyModel:
         for key, arr in self._flat.items():
             np.copyto(self._backup[key], arr)
         self.optimizer.apply(self._flat, grads)
+        self._apply_state_updates(self._flat, caches)
         bad = self._first_nonfinite_weights()
         if bad is not None:
             for key, arr in self._flat.items():
                 np.copyto(arr, self._backup[key])
             raise NonFiniteError(epoch, step, bad, "the weights")
         return StepResult(loss, out)
+
+    def _apply_state_updates(self, flat: dict[str, np.ndarray], caches: dict[str, Cache]) -> None:
+        """Write each layer's training-step updates of its non-trainable weights (moving
+        statistics, from the forward pass's ``caches``) into ``flat``."""
+        for node in self.graph.nodes:
+            if node.name not in self.weights:
+                continue
+            new = node.layer_type.state_updates(
+                node, self.weights[node.name], self.states[node.name], caches[node.name]
+            )
+            for wname, value in new.items():
+                np.copyto(flat[f"{node.name}/{wname}"], value)
 
     def _first_nonfinite_weights(self) -> str | None:
         for node in self.graph.nodes:
@@ -459,6 +472,7 @@ class NumpyModel:
             state = self.optimizer.get_state()
             new_flat = {k: v.copy() for k, v in self._flat.items()}
             self.optimizer.apply(new_flat, grads)
+            self._apply_state_updates(new_flat, caches)
             new_state = self.optimizer.get_state()
             slots = self.optimizer.slots()
             self.optimizer.set_state(state)

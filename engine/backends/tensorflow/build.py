@@ -98,6 +98,12 @@ class Network:
         then the layer type's weight order).
     variables : list of keras.Variable
         The trainable variables in the order of ``var_keys``.
+    state_keys, states : list
+        The same for the non-trainable weights (moving statistics), which Keras' layers
+        update themselves in a training-mode call.
+    all_keys, all_variables : list
+        Every weight, trainable or not, in graph order then the layer type's weight order
+        (what ``get_weights`` and ``set_weights`` cover).
     """
 
     keras_model: Any
@@ -106,6 +112,10 @@ class Network:
     seeded: list[tuple[Node, Any]] = field(default_factory=list)
     var_keys: list[tuple[str, str]] = field(default_factory=list)
     variables: list[Any] = field(default_factory=list)
+    state_keys: list[tuple[str, str]] = field(default_factory=list)
+    states: list[Any] = field(default_factory=list)
+    all_keys: list[tuple[str, str]] = field(default_factory=list)
+    all_variables: list[Any] = field(default_factory=list)
 
 
 def build_network(keras, graph: Graph, dtype: str, seed: int, activation) -> Network:
@@ -141,9 +151,15 @@ def build_network(keras, graph: Graph, dtype: str, seed: int, activation) -> Net
     for node in graph.nodes:
         by_name = {v.name.rpartition("/")[2]: v for v in layers[node.name].weights}
         for weight in node.weights:
+            key, var = (node.name, weight.name), by_name[weight.name]
+            net.all_keys.append(key)
+            net.all_variables.append(var)
             if weight.trainable:
-                net.var_keys.append((node.name, weight.name))
-                net.variables.append(by_name[weight.name])
+                net.var_keys.append(key)
+                net.variables.append(var)
+            else:
+                net.state_keys.append(key)
+                net.states.append(var)
     return net
 
 

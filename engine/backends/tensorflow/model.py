@@ -134,10 +134,17 @@ class TensorFlowModel(Probes):
         self._seeded = net.seeded  # (node, keras layer) of the layers with a seed generator
         self._var_keys: list[tuple[str, str]] = net.var_keys
         self._variables = net.variables
-        # Last finite weights, for undoing an update that overflowed (see steps.make_train_fn).
+        self._state_keys, self._states = net.state_keys, net.states
+        self._all_keys, self._all_variables = net.all_keys, net.all_variables
+        # Last finite weights, for undoing an update that overflowed (see steps.make_train_fn);
+        # the non-trainable ones as they were before the step's forward pass changed them.
         self._backups = [
             tf.Variable(tf.zeros_like(v), trainable=False, name=f"backup_{i}")
             for i, v in enumerate(self._variables)
+        ]
+        self._state_backups = [
+            tf.Variable(tf.zeros_like(v), trainable=False, name=f"state_backup_{i}")
+            for i, v in enumerate(self._states)
         ]
         self.optimizer = make_optimizer(
             self._keras, self.optimizer_class, self.optimizer_config, dt
@@ -188,9 +195,9 @@ class TensorFlowModel(Probes):
             state.assign(np.array([layer_seed(node, seed), 0], dtype=state.dtype))
 
     def get_weights(self) -> dict[str, dict[str, np.ndarray]]:
-        """Copies, as ``{layer: {"kernel": (in, out), "bias": (out,)}}``."""
+        """Copies of every weight, trainable or not, as ``{layer: {"kernel": (in, out), ...}}``."""
         out: dict[str, dict[str, np.ndarray]] = {}
-        for (layer, wname), v in zip(self._var_keys, self._variables, strict=True):
+        for (layer, wname), v in zip(self._all_keys, self._all_variables, strict=True):
             out.setdefault(layer, {})[wname] = np.array(v.numpy(), copy=True)
         return out
 
@@ -198,16 +205,16 @@ class TensorFlowModel(Probes):
         """Copy weights in (shapes are checked; values cast to the model's dtype)."""
         new_values = [
             given_weight(weights, layer, wname, tuple(v.shape), np.dtype(self.dtype))
-            for (layer, wname), v in zip(self._var_keys, self._variables, strict=True)
+            for (layer, wname), v in zip(self._all_keys, self._all_variables, strict=True)
         ]
-        for v, new in zip(self._variables, new_values, strict=True):
+        for v, new in zip(self._all_variables, new_values, strict=True):
             v.assign(new)
 
     def flat_weights(self) -> dict[str, np.ndarray]:
-        """Copies keyed ``"<layer>/kernel"``, ``"<layer>/bias"``."""
+        """Copies of every weight keyed ``"<layer>/kernel"``, ``"<layer>/bias"``..."""
         return {
             f"{layer}/{wname}": np.array(v.numpy(), copy=True)
-            for (layer, wname), v in zip(self._var_keys, self._variables, strict=True)
+            for (layer, wname), v in zip(self._all_keys, self._all_variables, strict=True)
         }
 
     def set_flat_weights(self, flat: dict[str, np.ndarray]) -> None:
@@ -329,6 +336,8 @@ class TensorFlowModel(Probes):
             self._apply_update,
             x_spec,
             y_spec,
+            self._states,
+            self._state_backups,
         )
 
     # ----------------------------------------------------------------- training

@@ -3,7 +3,8 @@ gradients of a batch, and everything one training step computes (for the parity 
 
 :class:`Probes` is a part of :class:`~engine.backends.tensorflow.model.TensorFlowModel`: it reads
 the model's ``graph``, ``optimizer``, ``_keras``, ``_tf``, ``_symbolic`` (every layer's
-symbolic output), ``_seeded`` (the layers with a seed generator), ``_var_keys``/``_variables``
+symbolic output), ``_seeded`` (the layers with a seed generator), ``_var_keys``/``_variables`` and
+``_state_keys``/``_states`` (the non-trainable weights)
 and calls its ``_cast_x``, ``_loss_value`` and ``_apply_update``. Nothing it does changes what
 training does next: the random streams rewind and a probing update is undone.
 """
@@ -62,17 +63,24 @@ class Probes:
             layer.seed_generator.state.assign(s)
 
     def _loss_and_grads(self, x: np.ndarray, y: np.ndarray, training: bool):
+        """The layers' outputs, the loss and the trainable weights' gradients; the moving
+        statistics a training-mode pass would leave are kept in ``self._states_after``."""
         tf = self._tf
         saved = self._seed_states()
+        saved_states = [v.numpy().copy() for v in self._states]
         try:
             with tf.GradientTape() as tape:
                 outs = self._probe(self._cast_x(x), training)
                 out = outs[[n.name for n in self.graph.nodes].index(self.graph.output)]
                 loss = self._loss_value(y, out)
             grads = tape.gradient(loss, self._variables)
+            self._states_after = [v.numpy().copy() for v in self._states]
         finally:
-            # Views must not change what training does next: the random streams rewind.
+            # Views must not change what training does next: the random streams rewind and
+            # the moving statistics a training-mode pass updated are put back.
             self._set_seed_states(saved)
+            for v, a in zip(self._states, saved_states, strict=True):
+                v.assign(a)
         return outs, loss, grads
 
     def layer_gradients(
@@ -123,6 +131,8 @@ class Probes:
             undone together with the optimizer's state and the random streams).
         """
         outs, loss, grads = self._loss_and_grads(x, y, training)
+        states_after = self._states_after
+        before_states = [v.numpy().copy() for v in self._states]
         before_w = [v.numpy().copy() for v in self._variables]
         before_opt = [v.numpy().copy() for v in self.optimizer.variables]
         try:
@@ -134,16 +144,24 @@ class Probes:
             for v, a in zip(self.optimizer.variables, before_opt, strict=True):
                 v.assign(a)
 
-        def nest(values) -> dict[str, dict[str, np.ndarray]]:
+        def nest(values, keys=None) -> dict[str, dict[str, np.ndarray]]:
             d: dict[str, dict[str, np.ndarray]] = {}
-            for (layer, wname), a in zip(self._var_keys, values, strict=True):
+            for (layer, wname), a in zip(
+                self._var_keys if keys is None else keys, values, strict=True
+            ):
                 d.setdefault(layer, {})[wname] = np.asarray(a)
+            return d
+
+        def merged(trainable, states) -> dict[str, dict[str, np.ndarray]]:
+            d = nest(trainable)
+            for layer, ws in nest(states, self._state_keys).items():
+                d.setdefault(layer, {}).update(ws)
             return d
 
         return {
             "outputs": {n.name: np.asarray(o) for n, o in zip(self.graph.nodes, outs, strict=True)},
             "loss": float(loss),
             "grads": nest(grads),
-            "weights": nest(before_w),
-            "updated": nest(after_w),
+            "weights": merged(before_w, before_states),
+            "updated": merged(after_w, states_after),
         }

@@ -103,6 +103,8 @@ def make_train_fn(
     apply_update,
     x_spec,
     y_spec,
+    states: list | None = None,
+    state_backups: list | None = None,
 ):
     """The compiled ``run(xs, ys) -> (steps done, status, bad flags, losses, metrics)``.
 
@@ -122,6 +124,10 @@ def make_train_fn(
         ``(grads) -> None``: one optimizer step.
     x_spec, y_spec : tf.TensorSpec
         Of the stacked blocks: ``xs`` (k, batch, *input_shape), ``ys`` (k, batch, ...).
+    states, state_backups : list, optional
+        The non-trainable variables (moving statistics, which the training-mode forward pass
+        updates) and one backup each: a step that is refused (a non-finite loss, gradient or
+        weight) leaves them as they were, as the NumPy engine does.
 
     Returns
     -------
@@ -130,6 +136,7 @@ def make_train_fn(
         was not finite (gradients or weights), the losses (k,) and metrics (k, n_metrics).
     """
     model = keras_model
+    states, state_backups = list(states or []), list(state_backups or [])
     n_vars = len(variables)
     dtype = tf.as_dtype(dtype_name)
     no_flags = tf.zeros([n_vars], tf.bool)
@@ -148,6 +155,10 @@ def make_train_fn(
             return no_flags
         return tf.stack([tf.reduce_all(tf.math.is_finite(t)) for t in tensors])
 
+    def restore_states():
+        for b, v in zip(state_backups, states, strict=True):
+            v.assign(b)
+
     def guarded_update(grads):
         for b, v in zip(backups, variables, strict=True):
             b.assign(v)
@@ -159,6 +170,7 @@ def make_train_fn(
             def restore():
                 for b, v in zip(backups, variables, strict=True):
                     v.assign(b)
+                restore_states()
                 return tf.constant(STATUS_WEIGHTS)
 
             st = tf.cond(tf.reduce_all(flags), lambda: tf.constant(STATUS_OK), restore)
@@ -181,6 +193,8 @@ def make_train_fn(
 
         def body(i, status, bad, losses, metrics):
             x, y = xs[i], ys[i]
+            for b, v in zip(state_backups, states, strict=True):
+                b.assign(v)
             with tf.GradientTape() as tape:
                 out = model(x, training=True)
                 loss = loss_fn(y, out)
@@ -195,6 +209,7 @@ def make_train_fn(
             ok = tf.cond(quick_finite(loss, grads), lambda: tf.constant(True), exact_check)
 
             def skip():
+                restore_states()
                 st = tf.where(tf.math.is_finite(loss), STATUS_GRAD, STATUS_LOSS)
                 return st, tf.logical_not(finite_flags(grads))
 
