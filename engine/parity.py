@@ -173,6 +173,7 @@ def compare_arrays(
     dtype: str,
     step: np.ndarray | None = None,
     explained: np.ndarray | None = None,
+    scale_floor: float = 0.0,
 ) -> ParityRow:
     """Compare ``a`` (TensorFlow) with ``b`` (NumPy, the reference) under :data:`TOLERANCES`.
 
@@ -182,6 +183,10 @@ def compare_arrays(
     when it is fed TensorFlow's gradients instead of its own: the part of the difference that
     the (separately compared) gradients account for. Adam's step, about ``lr * sign(g)``,
     turns the tiny absolute rounding of a gradient near zero into a visible change.
+    ``scale_floor``: the scale the absolute tolerance is relative to is at least this (a
+    gradient that is zero in exact arithmetic, such as the bias of a Dense layer before a
+    BatchNormalization, holds only round-off; it is judged against the layer's largest
+    gradient, not against itself).
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
@@ -198,7 +203,7 @@ def compare_arrays(
     # Both NaN or equal infinities count as agreeing (the same overflow on both sides).
     same = (a == b) | (np.isnan(a) & np.isnan(b))
     diff = np.where(same, 0.0, diff)
-    scale = float(np.max(np.abs(np.where(np.isfinite(b), b, 0.0))))
+    scale = max(float(np.max(np.abs(np.where(np.isfinite(b), b, 0.0)))), float(scale_floor))
     max_abs = float(np.max(diff))
     max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else np.inf)
     bound = atol * max(scale, 1e-30) + rtol * np.abs(b) + step_allowance
@@ -312,7 +317,12 @@ def compare_step(graph: Graph, np_model, tf_model, x: np.ndarray, y: np.ndarray)
     )
     for node in reversed(graph.nodes):
         # Gradients exist for the trainable weights only (not for moving statistics).
-        for wname in (w.name for w in node.weights if w.trainable):
+        trainable = [w.name for w in node.weights if w.trainable]
+        layer_scale = max(
+            (float(np.max(np.abs(bwd[node.name].data[f"grad_{w}"]), initial=0)) for w in trainable),
+            default=0.0,
+        )
+        for wname in trainable:
             rows.append(
                 compare_arrays(
                     node.name,
@@ -321,6 +331,7 @@ def compare_step(graph: Graph, np_model, tf_model, x: np.ndarray, y: np.ndarray)
                     trace["grads"][node.name][wname],
                     bwd[node.name].data[f"grad_{wname}"],
                     dtype,
+                    scale_floor=layer_scale,
                 )
             )
     for node in graph.nodes:

@@ -3,6 +3,7 @@ every registered layer type gets a palette entry, a canvas block and an inspecto
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from engine import edits
@@ -37,3 +38,52 @@ def test_every_type_gets_a_block_and_an_inspector_form(make_window, qtbot, class
         assert inspector.field(param.name) is not None, param.name
     window.document.undo_stack.undo()
     assert scene.item_for(name) is None
+
+
+BN_SPEC = {
+    "format_version": 1,
+    "name": "Spiral with batch normalization",
+    "model": {
+        "input_shape": [2],
+        "layers": [
+            {"class_name": "Dense", "config": {"name": "h", "units": 8}},
+            {"class_name": "BatchNormalization", "config": {"name": "bn"}},
+            {"class_name": "Activation", "config": {"name": "act", "activation": "relu"}},
+            {"class_name": "Dense", "config": {"name": "out", "units": 2, "activation": "softmax"}},
+        ],
+    },
+    "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
+    "fit": {"epochs": 3, "batch_size": 16, "validation_split": 0.2, "seed": 0},
+    "dataset": {"name": "spiral", "n_samples": 80},
+}
+
+
+def test_a_network_with_moving_statistics_trains_live_and_steps_through(training_window, qtbot):
+    """BatchNormalization's non-trainable weights through the window: the live run keeps
+    them (they move, the optimizer never touches them), the activity view looks through the
+    layer, and Backprop mode explains one of its units with the batch's statistics."""
+    from designer.stepper import StepperPanel
+    from designer.training.activity import looks_through
+    from engine.project import from_dict
+
+    window, ctrl = training_window(from_dict(BN_SPEC))
+    ctrl.play()
+    qtbot.waitUntil(lambda: ctrl.finished_runs >= 1 and ctrl.state == "idle", timeout=60_000)
+    weights = window.document.project.weights
+    assert {"bn/gamma", "bn/beta", "bn/moving_mean", "bn/moving_variance"} <= set(weights)
+    assert not np.allclose(weights["bn/moving_mean"], 0.0)  # updated by the training steps
+    info = {layer.name: layer for layer in ctrl.info.layers}
+    assert looks_through(info["bn"])
+
+    panel = StepperPanel(window.document)
+    qtbot.addWidget(panel)
+    panel.resize(620, 900)
+    assert panel.start()
+    panel.run_to_end()
+    panel.pin_neuron("bn", 0)
+    text = panel.math_text()
+    assert "√(σ² + ε)" in text and "this batch's mean and variance" in text
+    s = panel.session
+    update = s.phases[s.position("update", "bn")].data
+    assert set(update["after"]) == {"gamma", "beta", "moving_mean", "moving_variance"}
+    assert not np.array_equal(update["after"]["moving_mean"], update["before"]["moving_mean"])

@@ -196,6 +196,26 @@ def test_numpy_and_tensorflow_agree_from_the_same_weights(keras, class_name, i):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("class_name", "i"), CASE_IDS)
+def test_a_training_step_leaves_the_same_weights_on_both_engines(keras, class_name, i):
+    """Every weight after one step, the non-trainable ones (moving statistics) included."""
+    from engine.backends.tensorflow import TensorFlowModel
+
+    project = deterministic(project_of(class_name, i))
+    graph, np_model = numpy_model(project)
+    comp = project.compile
+    tf_model = TensorFlowModel(graph, comp["loss"], [], comp["optimizer"], "float64", 3)
+    tf_model.set_weights(np_model.get_weights())
+    x, y = batch(graph, np_model.loss)
+    np_model.train_step(x, y)
+    tf_model.train_step(x, y)
+    got, want = tf_model.flat_weights(), np_model.flat_weights()
+    assert sorted(got) == sorted(want)
+    for key, value in want.items():
+        np.testing.assert_allclose(got[key], value, rtol=1e-9, atol=1e-12, err_msg=key)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("class_name", "i"), CASE_IDS)
 def test_the_exported_script_runs_and_predicts_what_the_engine_does(keras, tmp_path, class_name, i):
     from engine.export.keras_code import export_project
 

@@ -343,3 +343,36 @@ def test_the_seed_mlp_agrees(tf_ready, dtype):
     report = parity_report(project, 32, TrainingData(x, y, None, None))
     assert_close_report(report, dtype)
     assert report.optimizer == "Adam" and len(report.rows) == 12
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_gradient_that_is_zero_in_exact_arithmetic_is_judged_by_its_layer(tf_ready, dtype):
+    """A Dense bias before a BatchNormalization has gradient 0 (the mean cancels it): both
+    engines hold round-off there, which must not read as a disagreement; the moving
+    statistics after the step agree too."""
+    project = project_of(
+        [
+            {"class_name": "Dense", "config": {"name": "h", "units": 8}},
+            {"class_name": "BatchNormalization", "config": {"name": "bn"}},
+            {"class_name": "Activation", "config": {"name": "act", "activation": "relu"}},
+            {"class_name": "Dense", "config": {"name": "out", "units": 2, "activation": "softmax"}},
+        ],
+        [2],
+        "sparse_categorical_crossentropy",
+        dtype,
+    )
+    report = parity_report(project)
+    assert report.ok, report.text()
+    rows = {(r.layer, r.quantity): r for r in report.rows}
+    assert rows[("h", "gradient of bias")].ok and rows[("h", "gradient of kernel")].ok
+    assert rows[("bn", "moving_variance after the step")].ok
+
+
+def test_a_layers_largest_gradient_sets_the_floor_of_its_round_off():
+    noise = np.array([3e-9, -2e-9, 1e-9])  # two engines' round-off of an exact zero
+    other = np.array([2e-9, 1e-9, -3e-9])
+    assert not compare_arrays("h", "gradient of bias", "gradient", noise, other, "float32").ok
+    floor = compare_arrays(
+        "h", "gradient of bias", "gradient", noise, other, "float32", scale_floor=0.02
+    )
+    assert floor.ok and floor.max_rel < 1e-6
