@@ -311,3 +311,28 @@ def test_non_trainable_weights_count_apart_in_the_summary(monkeypatch):
     x, y = batch(graph, "mean_squared_error")
     model.train_step(x.astype("float32"), y.astype("float32"))
     np.testing.assert_array_equal(model.get_weights()["with_statistics"]["moving_mean"], before)
+
+
+@pytest.mark.slow
+def test_a_refused_step_leaves_the_moving_statistics_as_they_were(keras):
+    """A non-finite loss stops the step on both engines before anything is written, the
+    statistics that the training-mode forward pass computed included."""
+    from engine.backends.tensorflow import TensorFlowModel
+    from engine.errors import NonFiniteError
+
+    project = project_of("BatchNormalization", 0)
+    graph, np_model = numpy_model(project)
+    comp = project.compile
+    tf_model = TensorFlowModel(graph, comp["loss"], [], comp["optimizer"], "float64", 3)
+    tf_model.set_weights(np_model.get_weights())
+    x, y = batch(graph, np_model.loss)
+    np_model.train_step(x, y)  # one good step: the statistics move away from their start
+    tf_model.train_step(x, y)
+    x[0, 0] = np.nan
+    for model in (np_model, tf_model):
+        before = model.flat_weights()
+        with pytest.raises(NonFiniteError):
+            model.train_step(x, y)
+        after = model.flat_weights()
+        for key in ("bn/moving_mean", "bn/moving_variance", "d1/kernel"):
+            np.testing.assert_array_equal(after[key], before[key], err_msg=key)
