@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.layer_cases import CASE_IDS, cases_of
+from support.layer_cases import CASE_IDS, cases_of, targets
 
 from engine.explain import Explanation, Num, explain_neuron, lookup
 from engine.graph import INPUT
@@ -48,16 +48,7 @@ def session_of(class_name: str, i: int, dtype: str = "float64") -> StepSession:
     n = 6
     x = rng.normal(size=(n, *case["input_shape"])).astype(dtype)
     out = check_project(project, training=False).output_shape
-    loss = case["loss"]
-    # Targets the loss accepts.
-    if loss == "sparse_categorical_crossentropy":
-        y = rng.integers(0, out[-1], size=(n, *out[:-1]))
-    elif loss == "categorical_crossentropy":
-        y = np.eye(out[-1])[rng.integers(0, out[-1], size=(n, *out[:-1]))]
-    elif loss == "binary_crossentropy":
-        y = rng.integers(0, 2, size=(n, *out)).astype(dtype)
-    else:
-        y = rng.normal(size=(n, *out)).astype(dtype)
+    y = targets(case["loss"], out, n, rng, dtype)
     return StepSession(project, batch_size=3, data=TrainingData(x, y, None, None))
 
 

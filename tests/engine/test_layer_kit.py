@@ -19,7 +19,7 @@ import re
 
 import numpy as np
 import pytest
-from support.layer_cases import CASE_IDS, cases_of
+from support.layer_cases import CASE_IDS, cases_of, targets
 
 from engine.graph import INPUT
 from engine.layers import LAYER_TYPES, LayerType, Param
@@ -49,16 +49,7 @@ def batch(graph, loss: str, n: int = 6, seed: int = 0, dtype="float64"):
     """Inputs of the graph's shape and targets the loss accepts."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, *graph.input_shape)).astype(dtype)
-    out = graph.output_shape
-    if loss == "sparse_categorical_crossentropy":
-        y = rng.integers(0, out[-1], size=(n, *out[:-1]))
-    elif loss == "categorical_crossentropy":
-        y = np.eye(out[-1])[rng.integers(0, out[-1], size=(n, *out[:-1]))]
-    elif loss == "binary_crossentropy":
-        y = rng.integers(0, 2, size=(n, *out)).astype(dtype)
-    else:
-        y = rng.normal(size=(n, *out)).astype(dtype)
-    return x, y
+    return x, targets(loss, graph.output_shape, n, rng, dtype)
 
 
 def numpy_model(project):
@@ -170,17 +161,24 @@ def keras():
     return import_tensorflow()[1]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(("class_name", "i"), CASE_IDS)
-def test_numpy_and_tensorflow_agree_from_the_same_weights(keras, class_name, i):
+def both_engines(project):
+    """The project (randomness off) on NumPy and on TensorFlow in float64, from the NumPy
+    engine's initial weights, and a batch: (graph, numpy model, tensorflow model, x, y)."""
     from engine.backends.tensorflow import TensorFlowModel
 
-    project = deterministic(project_of(class_name, i))
+    project = deterministic(project)
     graph, np_model = numpy_model(project)
     comp = project.compile
     tf_model = TensorFlowModel(graph, comp["loss"], [], comp["optimizer"], "float64", 3)
     tf_model.set_weights(np_model.get_weights())
     x, y = batch(graph, np_model.loss)
+    return graph, np_model, tf_model, x, y
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("class_name", "i"), CASE_IDS)
+def test_numpy_and_tensorflow_agree_from_the_same_weights(keras, class_name, i):
+    graph, np_model, tf_model, x, y = both_engines(project_of(class_name, i))
     _, caches = np_model.forward(x, training=False)
     for name, out in tf_model.layer_outputs(x).items():
         np.testing.assert_allclose(out, caches[name].a, rtol=1e-10, atol=1e-12, err_msg=name)
@@ -198,14 +196,7 @@ def test_numpy_and_tensorflow_agree_from_the_same_weights(keras, class_name, i):
 @pytest.mark.parametrize(("class_name", "i"), CASE_IDS)
 def test_a_training_step_leaves_the_same_weights_on_both_engines(keras, class_name, i):
     """Every weight after one step, the non-trainable ones (moving statistics) included."""
-    from engine.backends.tensorflow import TensorFlowModel
-
-    project = deterministic(project_of(class_name, i))
-    graph, np_model = numpy_model(project)
-    comp = project.compile
-    tf_model = TensorFlowModel(graph, comp["loss"], [], comp["optimizer"], "float64", 3)
-    tf_model.set_weights(np_model.get_weights())
-    x, y = batch(graph, np_model.loss)
+    graph, np_model, tf_model, x, y = both_engines(project_of(class_name, i))
     np_model.train_step(x, y)
     tf_model.train_step(x, y)
     got, want = tf_model.flat_weights(), np_model.flat_weights()
@@ -317,15 +308,9 @@ def test_non_trainable_weights_count_apart_in_the_summary(monkeypatch):
 def test_a_refused_step_leaves_the_moving_statistics_as_they_were(keras):
     """A non-finite loss stops the step on both engines before anything is written, the
     statistics that the training-mode forward pass computed included."""
-    from engine.backends.tensorflow import TensorFlowModel
     from engine.errors import NonFiniteError
 
-    project = project_of("BatchNormalization", 0)
-    graph, np_model = numpy_model(project)
-    comp = project.compile
-    tf_model = TensorFlowModel(graph, comp["loss"], [], comp["optimizer"], "float64", 3)
-    tf_model.set_weights(np_model.get_weights())
-    x, y = batch(graph, np_model.loss)
+    _, np_model, tf_model, x, y = both_engines(project_of("BatchNormalization", 0))
     np_model.train_step(x, y)  # one good step: the statistics move away from their start
     tf_model.train_step(x, y)
     x[0, 0] = np.nan
