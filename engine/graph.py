@@ -404,7 +404,7 @@ def analyze_model(model: dict) -> tuple[Graph | None, list[Problem]]:
         try:
             out = ltype.output_shape(cfg, in_shapes)
         except ShapeProblem as exc:
-            problems.append(Problem(str(exc), layer=n, field="inbound"))
+            problems.append(Problem(str(exc), layer=n, field=exc.field or "inbound"))
             shapes[n] = in_shapes[0]
             continue
         shapes[n] = out

@@ -44,7 +44,12 @@ Shape = tuple[int, ...]
 
 
 class ShapeProblem(Exception):
-    """Raised by a shape rule; the validator attaches the layer's name."""
+    """Raised by a shape rule; the validator attaches the layer's name. ``field`` is the
+    setting at fault (``"axis"``), or None when it is the layer's inputs."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 # ------------------------------------------------------------------------------------ params

@@ -56,7 +56,8 @@ class BatchNormalization(LayerType):
         ax = axis + rank + 1 if axis < 0 else axis
         if not 1 <= ax <= rank:
             raise ShapeProblem(
-                f"axis {axis} is out of range for inputs of rank {rank} (plus batch)"
+                f"axis {axis} is out of range for inputs of rank {rank} (plus batch)",
+                field="axis",
             )
         return ax - 1
 

@@ -321,3 +321,27 @@ def test_a_refused_step_leaves_the_moving_statistics_as_they_were(keras):
         after = model.flat_weights()
         for key in ("bn/moving_mean", "bn/moving_variance", "d1/kernel"):
             np.testing.assert_array_equal(after[key], before[key], err_msg=key)
+
+
+@pytest.mark.parametrize("class_name", ["BatchNormalization", "Concatenate"])
+def test_an_axis_out_of_range_is_named_on_the_axis_field(class_name):
+    from engine.errors import ValidationError
+
+    merge = LAYER_TYPES[class_name].merge
+    layers = [{"class_name": "Dense", "config": {"name": "a", "units": 2}, "inbound": ["input"]}]
+    if merge:
+        layers.append(
+            {"class_name": "Dense", "config": {"name": "b", "units": 2}, "inbound": ["input"]}
+        )
+    inbound = ["a", "b"] if merge else ["a"]
+    layers.append(
+        {"class_name": class_name, "config": {"name": "x", "axis": 3}, "inbound": inbound}
+    )
+    project = from_dict(
+        {"format_version": 1, "model": {"input_shape": [3], "layers": layers}, "dtype": "float64"}
+    )
+    with pytest.raises(ValidationError) as exc:
+        check_project(project, training=False)
+    (problem,) = exc.value.problems
+    assert (problem.layer, problem.field) == ("x", "axis")
+    assert "axis 3 is out of range for inputs of rank 1" in str(problem)
