@@ -221,6 +221,15 @@ class Field:
         return "" if self.error_label.isHidden() else self.error_label.text()
 
 
+def _widen_to(spin: QSpinBox, value: int, nullable: bool) -> None:
+    """Let ``spin`` show ``value`` although it is outside the param's range (a value from a
+    file is shown as it is; validation flags it)."""
+    if value < spin.minimum() and not nullable:
+        spin.setMinimum(max(value, -INT_MAX))
+    if value > spin.maximum():
+        spin.setMaximum(min(value, INT_MAX))
+
+
 def _int_range(minimum: float | None, maximum: float | None, nullable: bool) -> tuple[int, int]:
     """A spin box's integer range for a param's bounds; a nullable one has an extra value below
     the minimum that stands for None."""
@@ -244,9 +253,8 @@ class IntField(Field):
         super().__init__(key, on_commit)
         self.nullable = nullable
         self.low, self.high = _int_range(minimum, maximum, nullable)
-        low, high = self.low, self.high
         spin = QSpinBox()
-        spin.setRange(low, high)
+        spin.setRange(self.low, self.high)
         self._set_spin(spin, nullable, none_text)
 
     def _changed(self, value: int) -> None:
@@ -258,11 +266,7 @@ class IntField(Field):
             target = self.low
         else:
             target = value
-            # A value outside the range (from a file) is shown as it is; validation flags it.
-            if target < spin.minimum() and not self.nullable:
-                spin.setMinimum(max(target, -INT_MAX))
-            if target > spin.maximum():
-                spin.setMaximum(min(target, INT_MAX))
+            _widen_to(spin, target, self.nullable)
         if spin.value() != target:
             spin.blockSignals(True)
             spin.setValue(target)
@@ -291,7 +295,6 @@ class IntTupleField(Field):
         super().__init__(key, on_commit)
         self.nullable = nullable
         self.low, self.high = _int_range(minimum, maximum, nullable)
-        low, high = self.low, self.high
         box = QWidget()
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 0, 0)
@@ -299,7 +302,7 @@ class IntTupleField(Field):
         self.spins: list[QSpinBox] = []
         for i in range(max(1, int(length))):
             spin = QSpinBox()
-            spin.setRange(low, high)
+            spin.setRange(self.low, self.high)
             spin.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
             spin.setAccelerated(True)
             if nullable:
@@ -347,11 +350,7 @@ class IntTupleField(Field):
             if item is None or isinstance(item, bool) or not isinstance(item, int):
                 targets.append(self.low)
                 continue
-            # A value outside the range (from a file) is shown as it is; validation flags it.
-            if item < spin.minimum() and not self.nullable:
-                spin.setMinimum(max(item, -INT_MAX))
-            if item > spin.maximum():
-                spin.setMaximum(min(item, INT_MAX))
+            _widen_to(spin, item, self.nullable)
             targets.append(item)
         self._show(targets)
 

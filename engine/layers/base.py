@@ -498,6 +498,18 @@ def layer_seed(node: Node, seed: int) -> int:
     return int(np.random.SeedSequence([int(seed), node.index + 1]).generate_state(1)[0])
 
 
+def sample_axis(axis: int, rank: int) -> int:
+    """Keras' ``axis`` (it counts the batch axis; negative ones count from the end) as an index
+    into a sample's ``rank`` axes; a :class:`ShapeProblem` on the ``axis`` field when out of
+    range."""
+    ax = axis + rank + 1 if axis < 0 else axis
+    if not 1 <= ax <= rank:
+        raise ShapeProblem(
+            f"axis {axis} is out of range for inputs of rank {rank} (plus batch)", field="axis"
+        )
+    return ax - 1
+
+
 def format_shape(shape: Shape) -> str:
     """A shape as Keras prints it, with the batch axis: ``(None, 128)``."""
     return "(None, " + ", ".join(str(d) for d in shape) + ")"

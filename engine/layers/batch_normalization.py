@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.formula import Sym, fmt_param, one_based, subscript
-from engine.layers.base import NAME, Cache, LayerType, Param, ShapeProblem, Stroke, Weight, prod
+from engine.layers.base import NAME, Cache, LayerType, Param, Stroke, Weight, prod, sample_axis
 
 # Keras settings NN Designer does not model; accepted when they hold Keras' "off" value.
 _OFF = {"synchronized": False, "renorm": False, "renorm_clipping": None}
@@ -52,14 +52,7 @@ class BatchNormalization(LayerType):
     @staticmethod
     def _axis(config: dict, rank: int) -> int:
         """The feature axis among a sample's axes (0-based, without the batch axis)."""
-        axis = int(config.get("axis", -1))
-        ax = axis + rank + 1 if axis < 0 else axis
-        if not 1 <= ax <= rank:
-            raise ShapeProblem(
-                f"axis {axis} is out of range for inputs of rank {rank} (plus batch)",
-                field="axis",
-            )
-        return ax - 1
+        return sample_axis(int(config.get("axis", -1)), rank)
 
     def output_shape(self, config, shapes):
         self._axis(config, len(shapes[0]))

@@ -15,6 +15,7 @@ from engine.layers.base import (
     Stroke,
     listed_shapes,
     prod,
+    sample_axis,
 )
 
 
@@ -111,14 +112,7 @@ class Concatenate(LayerType):
                 f"Concatenate needs inputs of the same rank, got {listed_shapes(shapes)}"
             )
         axis = int(config.get("axis", -1))
-        # Keras' axis counts the batch axis; -1 and rank are the last axis.
-        ax = axis + rank + 1 if axis < 0 else axis
-        if not 1 <= ax <= rank:
-            raise ShapeProblem(
-                f"axis {axis} is out of range for inputs of rank {rank} (plus batch)",
-                field="axis",
-            )
-        i = ax - 1
+        i = sample_axis(axis, rank)
         for s in shapes[1:]:
             if s[:i] + s[i + 1 :] != shapes[0][:i] + shapes[0][i + 1 :]:
                 raise ShapeProblem(
@@ -147,9 +141,7 @@ class Concatenate(LayerType):
     def source(self, node, idx: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
         """Which input unit ``idx`` (without the batch axis) of the output comes from: the
         input's position in ``inbound`` and the unit's index there."""
-        rank = len(node.output_shape)
-        axis = node.config["axis"]
-        ax = axis + rank if axis < 0 else axis - 1  # config axes count the batch axis
+        ax = sample_axis(node.config["axis"], len(node.output_shape))
         offset = 0
         for k, shape in enumerate(node.input_shapes):
             size = shape[ax]
