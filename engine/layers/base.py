@@ -20,7 +20,7 @@ class name:
   unit square, drawn by the designer), :meth:`~LayerType.subtitle`;
 - **traits** the views ask instead of the class name: ``merge``, ``has_activation``,
   ``fully_connected``, ``passes_values``, ``unit_by_unit``, ``random_in_training``,
-  ``flattens``.
+  ``flattens``, ``image_input``, ``filter_weight``; ``group`` (the palette's).
 
 Shapes never include the batch axis. Arrays passed to the math hooks do.
 """
@@ -281,6 +281,15 @@ class LayerType:
     # Turns an input of any rank into one axis: what Match network to data inserts before a
     # layer that needs flat input.
     flattens: ClassVar[bool] = False
+    # Needs inputs shaped (height, width, channels): a window slides over them (convolutions,
+    # pooling). Match network to data keeps an image's shape for a network that starts with
+    # one, built-in image datasets come as images, validation offers a Reshape for flat input.
+    image_input: ClassVar[bool] = False
+    # The weight shaped (kernel rows, kernel columns, input channels, filters) that views draw
+    # as one small image per filter (Conv2D's ``kernel``); None for layers without filters.
+    filter_weight: ClassVar[str | None] = None
+    # The palette's group ("Core", "Convolution", ...), in Keras' grouping of its layers.
+    group: ClassVar[str] = "Core"
 
     # ---- look
     new_config: ClassVar[dict] = {}
