@@ -137,7 +137,11 @@ def build_model(
 
 
 def load_training_data(project, graph: Graph) -> TrainingData:
-    """Load the project's dataset, check it fits the network, split, scale and encode it.
+    """Load the project's dataset, check it fits the network, lay the samples out in the
+    model's ``input_shape`` (:mod:`engine.data.layout`), split, scale and encode them.
+
+    ``TrainingData.dataset`` is the loaded dataset with ``x`` in that layout (its
+    ``image_shape`` says what a sample is as an image, when it is one).
 
     Raises
     ------
@@ -147,11 +151,16 @@ def load_training_data(project, graph: Graph) -> TrainingData:
         When the network does not fit the data (input shape, output width, loss).
     """
     from engine.data import load_dataset, prepare, scale_of
+    from engine.data.layout import fit_to_input
     from engine.validate import check_data_fit, encode_targets
 
     # Loaded in the project's dtype: a float64 project must never see float32-rounded data.
     ds = load_dataset(project.dataset, project.base_dir, dtype=np.dtype(project.dtype))
     check_data_fit(project, graph, ds)
+    # The samples in the model's input shape (digits as (8, 8, 1) images for a network that
+    # takes images, flat for one that takes [64]): a reshape, no copy. The scaler is then
+    # fitted per input value in that layout, the same numbers as on flat rows.
+    ds = fit_to_input(ds, graph.input_shape)
     fit = project.fit
     prep = prepare(
         ds,

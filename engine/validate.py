@@ -14,7 +14,6 @@ import numpy as np
 
 from engine.errors import NNDError, Problem, ValidationError
 from engine.graph import BACKENDS, DTYPES, Graph, analyze_model, memory_estimate
-from engine.layers import format_shape
 from engine.losses import canonical_loss, canonical_metric
 from engine.memory import format_bytes, memory_limit
 from engine.optimizers import DEFAULT_OPTIMIZER, is_perceptron, resolve_optimizer
@@ -339,18 +338,62 @@ def check_project(project, training: bool = True) -> Graph:
     return graph
 
 
+def input_layout_problem(graph: Graph, dataset) -> str | None:
+    """Why the data cannot reach the network's input (:func:`engine.data.layout.layout_problem`
+    says it for any network); None when they can. A network with image layers (Conv2D, the
+    poolings: ``image_input``) given flat data that are not images hears which layers need
+    images and what to do."""
+    from engine.data.layout import layout_problem, shape_text
+
+    message = layout_problem(dataset, graph.input_shape)
+    if message is None:
+        return None
+    image_layers = [nd.name for nd in graph.nodes if nd.layer_type.image_input]
+    if image_layers and getattr(dataset, "image_shape", None) is None:
+        shown = ", ".join(f"'{n}'" for n in image_layers[:3]) + (
+            "..." if len(image_layers) > 3 else ""
+        )
+        return (
+            f"the network's image layers ({shown}) need images of shape (height, width, "
+            f"channels) but the data have samples of shape "
+            f"{shape_text(dataset.feature_shape)}, which are not images, and the model input "
+            f"{shape_text(graph.input_shape)} holds a different number of values; use image "
+            "data (an image folder, IDX files, an .npz archive of (n, H, W, C) inputs) or set "
+            "input_shape to a shape with as many values as a sample"
+        )
+    return message
+
+
+def image_input_hint(project, dataset) -> Problem | None:
+    """For a network that cannot be built yet: when it has image layers (``image_input``)
+    and the data are images of another shape than its input, the input shape to set (a flat
+    ``[64]`` before a Conv2D on the digits). None otherwise. Needs no graph: the spec's layer
+    types and input shape say it."""
+    from engine.data.layout import shape_text
+    from engine.data.match import is_image_network
+
+    image = getattr(dataset, "image_shape", None)
+    if image is None or not is_image_network(project.data):
+        return None
+    current = (project.data.get("model") or {}).get("input_shape")
+    if isinstance(current, list) and [*current] == [*image]:
+        return None
+    shown = list(current) if isinstance(current, list) else current
+    return Problem(
+        f"the network's image layers need the data's {image[0]}x{image[1]} images with "
+        f"{image[2]} channel{'s' * (image[2] != 1)}, but the model input is {shown!r}; set "
+        f"input_shape to {list(image)} (the samples {shape_text(dataset.feature_shape)} are "
+        "then given as images) or use Match network to data",
+        field="model.input_shape",
+    )
+
+
 def data_fit_problems(project, graph: Graph, dataset) -> list[Problem]:
     """Does the network fit the data: input shape, output width vs loss and classes."""
     problems: list[Problem] = []
-    feat = tuple(dataset.feature_shape)
-    if feat != tuple(graph.input_shape):
-        problems.append(
-            Problem(
-                f"the data has samples of shape {format_shape(feat)} but the model input is "
-                f"{format_shape(graph.input_shape)}; set input_shape to {list(feat)}",
-                field="model.input_shape",
-            )
-        )
+    shape_problem = input_layout_problem(graph, dataset)
+    if shape_problem is not None:
+        problems.append(Problem(shape_problem, field="model.input_shape"))
     out = graph.output_node
     width = out.output_shape[-1]
     loss_raw = compile_section(project).get("loss")

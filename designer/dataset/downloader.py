@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from engine.data.download import KERAS_DOWNLOADS, download_target, partial_path
+from engine.data.download import KERAS_DOWNLOADS, download_targets, partial_path
 
 __all__ = ["DatasetDownloader"]
 
@@ -91,14 +91,22 @@ class DatasetDownloader(QObject):
         process.started.connect(self._on_started)
         self._process = process
         self._current[:] = [process]
-        args = ["-m", "engine.data.download", name, "--url", info.url, "--sha256", info.sha256]
+        args = ["-m", "engine.data.download", name]
+        for file in info.files:  # the table's URLs and digests, one per file
+            args += ["--url", file.url, "--sha256", file.hash]
         process.start(sys.executable, args)
 
     def _on_started(self) -> None:
         if self._process is None or self.name is None:
             return
         self._pid = int(self._process.processId())
-        self._current[1:] = [partial_path(download_target(self.name, create=False), self._pid)]
+        self._current[1:] = self._partials()
+
+    def _partials(self) -> list[Path]:
+        """The temporary files the child may be writing (one per file of the download)."""
+        if not self.name or not self._pid:
+            return []
+        return [partial_path(t, self._pid) for t in download_targets(self.name, create=False)]
 
     def cancel(self) -> None:
         """Stop the download; ``cancelled`` follows once the child has ended."""
@@ -177,12 +185,11 @@ class DatasetDownloader(QObject):
 
     def _remove_partial(self) -> None:
         # The child removes its temporary file itself unless it was killed: then this does.
-        if not self.name or not self._pid:
-            return
-        try:
-            partial_path(download_target(self.name, create=False), self._pid).unlink()
-        except OSError:
-            pass
+        for path in self._partials():
+            try:
+                path.unlink()
+            except OSError:
+                pass
 
     def _end(self, kind: str, text: str) -> None:
         process = self._process

@@ -12,7 +12,6 @@ child: it reads a pickled :class:`LoadRequest` on stdin and writes the pickled
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import os
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from engine.data import (
+    BUILTIN_DATASETS,
     COMMON_KEYS,
     DataError,
     Dataset,
@@ -60,8 +60,12 @@ __all__ = [
 SUBPROCESS_BYTES = 8_000_000
 _ROOT = Path(__file__).resolve().parents[2]  # holds the engine and designer packages
 
-#: Built-in sets whose flat inputs are images: (height, width).
-BUILTIN_IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28), "fashion_mnist": (28, 28)}
+#: Built-in sets whose flat inputs are images: (height, width) (their table's image_shape).
+BUILTIN_IMAGE_SHAPES = {
+    name: info.image_shape[:2]
+    for name, info in BUILTIN_DATASETS.items()
+    if info.image_shape is not None and info.image_shape[2] == 1
+}
 #: File endings the panel offers and the window accepts when dropped (besides folders).
 DATA_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".dat", ".data", ".npz", ".npy", ".gz")
 #: Rows of a table shown in the preview.
@@ -111,53 +115,29 @@ def is_data_path(path: Path) -> bool:
     return not stat.S_ISREG(mode)
 
 
-def _idx_dims(path: Path) -> tuple[int, ...] | None:
-    """The dimensions in an IDX file's header (plain or gzip), without reading the data."""
-    try:
-        with open(path, "rb") as raw:
-            compressed = raw.read(2) == b"\x1f\x8b"
-        opener = gzip.open if compressed else open
-        with opener(path, "rb") as stream:
-            magic = stream.read(4)
-            if len(magic) != 4 or magic[:2] != b"\x00\x00" or magic[3] == 0:
-                return None
-            dims = stream.read(4 * magic[3])
-            if len(dims) != 4 * magic[3]:
-                return None
-            return tuple(int(d) for d in np.frombuffer(dims, ">u4"))
-    except (OSError, EOFError):
-        return None
-
-
 def image_shape_of(
     dataset: Dataset, spec: dict[str, Any], base_dir: Path | None, fmt: str
 ) -> tuple[int, ...] | None:
-    """The shape of one sample as an image, ``(h, w)`` or ``(h, w, 3)``; None when the data
-    are not images.
+    """The shape the sample view draws one sample as: ``(h, w)`` grey or ``(h, w, 3)`` RGB;
+    None when the data are not images (or have channels the view cannot draw).
 
-    Known from the built-in set's name (digits 8x8, MNIST 28x28), an image folder's detected
-    size and colour, an IDX file's header, or inputs that keep their image axes.
+    Known from the dataset's own ``image_shape`` (the built-in digits 8x8, MNIST and
+    Fashion-MNIST 28x28, an image folder's size and colour, an IDX file's header, an archive's
+    (n, H, W[, C]) inputs), whatever the layout of ``x``: its rows are reshaped to this.
+    ``spec``, ``base_dir`` and ``fmt`` are kept for callers; a built-in set's table tells the
+    shape when the dataset does not.
     """
     n_values = int(np.prod(dataset.feature_shape)) if dataset.feature_shape else 1
-    shape: tuple[int, ...] | None = None
-    if fmt == "builtin":
-        shape = BUILTIN_IMAGE_SHAPES.get(spec.get("name", ""))
-    elif fmt == "images" and "image_size" in dataset.detected:
-        h, w = (int(v) for v in dataset.detected["image_size"])
-        shape = (h, w, 3) if dataset.detected.get("color") == "rgb" else (h, w)
-    elif fmt == "idx" and isinstance(spec.get("path"), str):
-        dims = _idx_dims(resolve_path(spec["path"], base_dir))
-        if dims is not None and len(dims) >= 3:
-            shape = tuple(dims[1:])
-    if shape is None:
-        feature = tuple(int(d) for d in dataset.feature_shape)
-        if len(feature) == 2 or (len(feature) == 3 and feature[2] in (1, 3)):
-            shape = feature
-    if shape is not None and len(shape) == 3 and shape[2] == 1:
-        shape = shape[:2]
-    if shape is None or math.prod(shape) != n_values or len(shape) not in (2, 3):
+    shape = getattr(dataset, "image_shape", None)
+    if shape is None and fmt == "builtin":
+        info = BUILTIN_DATASETS.get(spec.get("name", ""))
+        shape = info.image_shape if info is not None else None
+    if shape is None or len(shape) != 3 or shape[2] not in (1, 3):
         return None
-    return shape
+    shape = tuple(int(d) for d in shape)
+    if math.prod(shape) != n_values:
+        return None
+    return shape[:2] if shape[2] == 1 else shape
 
 
 @dataclass

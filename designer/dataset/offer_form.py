@@ -1,6 +1,6 @@
 """The Dataset panel's download offer, shown while the project's data must be downloaded first
-(MNIST not in the Keras cache yet): download it (with progress and Cancel), or use the built-in
-digits instead."""
+(MNIST or Fashion-MNIST not in the Keras cache yet): download it (with progress and Cancel), or
+use the built-in digits instead."""
 
 from __future__ import annotations
 
@@ -131,11 +131,19 @@ class DownloadOffer(QFrame):
             f"cache ({folder}). Download it once, as Keras' own loader does, or train on "
             "the built-in digits now."
         )
-        mb = f"{info.size / 1e6:.0f} MB"
+        mb = f"{info.total_size / 1e6:.0f} MB"
         self.download_button.setText(f"Download {info.title} ({mb})")
+        files = info.files
+        if len(files) == 1:
+            what = "checked against Keras' SHA-256; the same file"
+        else:
+            what = (
+                f"{len(files)} files, each checked against its published "
+                f"{'MD5' if files[0].algorithm == 'md5' else 'SHA-256'}; the same files"
+            )
         self.download_button.setToolTip(
-            f"From {url_host(info.url)} into the Keras cache, checked against Keras' SHA-256; "
-            f"the same file keras.datasets.{name}.load_data() downloads"
+            f"From {url_host(info.url)} into the Keras cache, {what} "
+            f"keras.datasets.{name}.load_data() downloads"
         )
         self.download_button.setEnabled(not busy)
         self.download_row.setVisible(busy)

@@ -733,6 +733,12 @@ class DatasetPanel(QWidget):
             from engine.validate import data_fit_problems
 
             problems = data_fit_problems(doc.project, doc.graph, ds)
+        else:
+            from engine.validate import image_input_hint
+
+            # A Conv2D on a flat input cannot be built: say which shape the images need.
+            hint = image_input_hint(doc.project, ds)
+            problems = [hint] if hint is not None else []
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             self.fit_label.setText(f"✗ The network does not fit: {problems[0].message}{more}")

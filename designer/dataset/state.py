@@ -122,6 +122,7 @@ def digits_edit() -> Callable[[dict], dict]:
         y=np.zeros(0, np.int64),
         task=info.task,
         n_classes=info.n_classes,
+        image_shape=info.image_shape,  # a convolutional network gets them as 8x8x1 images
     )
 
     def fn(data: dict) -> dict:
@@ -662,9 +663,9 @@ class DatasetState:
         layer = layer or {}
         cfg = layer.get("config", {})
         loss = matched.get("compile", {}).get("loss")
-        shape = ", ".join(str(s) for s in matched["model"]["input_shape"])
+        shape = tuple(int(s) for s in matched["model"]["input_shape"])
         kind = layer.get("class_name", "")
-        plan = f"input ({shape},) · {kind}({cfg.get('units')}, {cfg.get('activation')})"
+        plan = f"input {shape} · {kind}({cfg.get('units')}, {cfg.get('activation')})"
         if loss:
             plan += f" · {loss}"
         return matched, plan

@@ -28,6 +28,13 @@ training split only; ``"standardize": true`` is the older spelling of ``"scale":
 "standardize"``) and ``"test_split"`` (a share held out as the test set, stratified and seeded
 by ``fit.seed``, taken before the validation split). Use :func:`scale_of` to read the scaling.
 
+Image sources say what a sample is as an image in :attr:`Dataset.image_shape` ``(H, W, C)``:
+the built-in digits (8, 8, 1), MNIST and Fashion-MNIST (28, 28, 1), IDX files, image folders
+(C = 1 or 3) and archives of (n, H, W[, C]) inputs. ``x`` keeps its source's layout (flat rows
+for the built-in sets, IDX files and folders); :mod:`engine.data.layout` lays the samples out in
+the model's ``input_shape`` when training (images for a convolutional network, flat rows for an
+MLP) and explains a shape they cannot take.
+
 Importing this package imports only NumPy; scikit-learn is imported when a set that needs it
 is loaded, Pillow when an image folder is, and TensorFlow/Keras never.
 """

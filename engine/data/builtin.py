@@ -80,6 +80,11 @@ class BuiltinInfo:
         Fixed number of classes; None for regression or when ``n_classes_param`` decides.
     n_classes_param : str or None
         The parameter that sets the number of classes (``"centers"`` for blobs).
+    image_shape : (int, int, int) or None
+        What one sample is as an image, (height, width, channels): ``(8, 8, 1)`` for the
+        digits, ``(28, 28, 1)`` for MNIST and Fashion-MNIST; None for the other sets. The
+        samples themselves are flat (``feature_shape``); a model whose input is the image
+        gets them as images (:mod:`engine.data.layout`).
     source : str
         ``"generated"``, ``"scikit-learn"`` or ``"keras cache"``.
     loader : callable
@@ -95,6 +100,7 @@ class BuiltinInfo:
     source: str
     n_classes_param: str | None = None
     loader: Callable[..., Dataset] | None = field(default=None, repr=False, compare=False)
+    image_shape: tuple[int, int, int] | None = None
 
     def classes_for(self, params: dict[str, Any]) -> int | None:
         """Number of classes given resolved parameters (see :func:`resolve_params`)."""
@@ -518,6 +524,7 @@ BUILTIN_DATASETS: dict[str, BuiltinInfo] = {
         10,
         "scikit-learn",
         loader=lambda: _sklearn_table("digits"),
+        image_shape=(8, 8, 1),
     ),
     "diabetes": BuiltinInfo(
         "diabetes",
@@ -540,6 +547,7 @@ BUILTIN_DATASETS: dict[str, BuiltinInfo] = {
         10,
         "keras cache",
         loader=_mnist,
+        image_shape=(28, 28, 1),
     ),
     "fashion_mnist": BuiltinInfo(
         "fashion_mnist",
@@ -551,6 +559,7 @@ BUILTIN_DATASETS: dict[str, BuiltinInfo] = {
         10,
         "keras cache",
         loader=_fashion_mnist,
+        image_shape=(28, 28, 1),
     ),
 }
 
@@ -635,8 +644,8 @@ def load_builtin(
     Returns
     -------
     Dataset
-        ``x`` of ``dtype`` and shape (n, *feature_shape); ``y`` int64 of shape (n,) for
-        classification, ``dtype`` (n, 1) for regression.
+        ``x`` of ``dtype`` and shape (n, *feature_shape), ``image_shape`` as the table's;
+        ``y`` int64 of shape (n,) for classification, ``dtype`` (n, 1) for regression.
 
     Raises
     ------
@@ -651,9 +660,11 @@ def load_builtin(
     dtype = np.dtype(dtype)
     resolved = resolve_params(name, params)
     if BUILTIN_DATASETS[name].source == "keras cache":
-        return loader(**resolved, dtype=dtype)  # images: divided by 255 in ``dtype``
-    dataset = loader(**resolved)
-    dataset.x = np.ascontiguousarray(dataset.x, dtype=dtype)
-    if dataset.task == "regression":
-        dataset.y = np.ascontiguousarray(dataset.y, dtype=dtype)
+        dataset = loader(**resolved, dtype=dtype)  # images: divided by 255 in ``dtype``
+    else:
+        dataset = loader(**resolved)
+        dataset.x = np.ascontiguousarray(dataset.x, dtype=dtype)
+        if dataset.task == "regression":
+            dataset.y = np.ascontiguousarray(dataset.y, dtype=dtype)
+    dataset.image_shape = BUILTIN_DATASETS[name].image_shape
     return dataset

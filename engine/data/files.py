@@ -91,6 +91,13 @@ class Dataset:
         The reading options that were detected or applied (for a table: ``delimiter``,
         ``header``, ``encoding``, ``decimal``, ``target``, ``features``, ``task``). Writing
         them into the project's dataset spec pins them, so later reads cannot differ.
+    image_shape : (int, int, int) or None
+        What one sample is as an image, ``(height, width, channels)`` channels-last, when the
+        data are images: ``(8, 8, 1)`` for the built-in digits, ``(28, 28, 1)`` for MNIST and
+        IDX files, ``(h, w, 1 or 3)`` for an image folder, ``x.shape[1:]`` for an archive's
+        (n, H, W, C) inputs and ``(H, W, 1)`` for (n, H, W). ``x`` keeps its source's layout
+        (flat rows for the built-in sets, IDX files and folders; see
+        :mod:`engine.data.layout` for how it reaches a model of another ``input_shape``).
     """
 
     x: np.ndarray
@@ -105,6 +112,7 @@ class Dataset:
     target_names: list[str] | None = None
     notes: list[str] = field(default_factory=list)
     detected: dict[str, Any] = field(default_factory=dict)
+    image_shape: tuple[int, int, int] | None = None
 
     @property
     def feature_shape(self) -> tuple[int, ...]:
@@ -640,8 +648,10 @@ def dataset_from_arrays(
     Returns
     -------
     Dataset
-        ``x`` as ``dtype`` (a 1-D ``x`` becomes one feature, shape (n, 1)); ``y`` as int64
-        (n,) of class indices 0..k-1 for classification or ``dtype`` (n, k) for regression.
+        ``x`` as ``dtype`` in its own layout (a 1-D ``x`` becomes one feature, shape (n, 1));
+        ``image_shape`` (H, W, C) for (n, H, W, C) inputs, (H, W, 1) for (n, H, W); ``y`` as
+        int64 (n,) of class indices 0..k-1 for classification or ``dtype`` (n, k) for
+        regression.
 
     Raises
     ------
@@ -739,7 +749,17 @@ def dataset_from_arrays(
         feature_names=list(feature_names) if feature_names is not None else None,
         name=name,
         notes=notes,
+        image_shape=_sample_image_shape(xs[0].shape[1:]),
     )
+
+
+def _sample_image_shape(sample: tuple[int, ...]) -> tuple[int, int, int] | None:
+    """Samples that keep image axes: (H, W) is one channel, (H, W, C) channels-last."""
+    if len(sample) == 2:
+        return (int(sample[0]), int(sample[1]), 1)
+    if len(sample) == 3:
+        return (int(sample[0]), int(sample[1]), int(sample[2]))
+    return None
 
 
 def _names(arrays: dict[str, np.ndarray], key: str, where: str) -> list[str] | None:

@@ -7,8 +7,10 @@ gzip-compressed; compression is recognised by its magic bytes, not by the file n
 A dataset spec ``{"path": "train-images-idx3-ubyte.gz"}`` names the images; the labels come
 from ``"labels_path"`` or are found beside the images by the standard naming
 (``*-images-idx3-ubyte[.gz]`` -> ``*-labels-idx1-ubyte[.gz]``, also with ``.`` before
-``idx``). Images are flattened to (n, rows * cols) like the built-in MNIST; uint8 pixels are
-scaled to [0, 1] (divided by 255), other types are kept as stored. When the images are a
+``idx``). Images are flattened to (n, rows * cols) like the built-in MNIST, and the dataset's
+``image_shape`` is (rows, cols, 1) (or the header's (rows, cols, channels)): a model whose input
+is an image gets them as images (:mod:`engine.data.layout`). uint8 pixels are scaled to
+[0, 1] (divided by 255), other types are kept as stored. When the images are a
 ``train-`` file and the matching ``t10k-`` images and labels lie beside them, those become the
 test set.
 """
@@ -296,7 +298,8 @@ def load_idx_dataset(
     Returns
     -------
     Dataset
-        ``x`` of ``dtype`` and shape (n, rows * cols) (uint8 pixels scaled to [0, 1]); ``y``
+        ``x`` of ``dtype`` and shape (n, rows * cols) (uint8 pixels scaled to [0, 1]) and
+        ``image_shape`` (rows, cols, 1), or the header's (rows, cols, channels); ``y``
         int64 of shape (n,); class names the labels (``"0"``, ``"1"``...; labels other than
         0..k-1 are numbered in sorted order); ``x_test`` / ``y_test`` from the matching
         ``t10k-`` files when they lie beside ``train-`` files.
@@ -319,12 +322,23 @@ def load_idx_dataset(
             )
         notes.append(f"labels read from {labels_path.name}, found beside the images")
     dtype = np.dtype(dtype)
-    arrays = {path.name: _images_to_x(read_idx(path), path, dtype)}
+    images = read_idx(path)
+    dims = tuple(int(d) for d in images.shape[1:])
+    arrays = {path.name: _images_to_x(images, path, dtype)}
+    del images
     y_key = labels_path.name if labels_path.name != path.name else f"labels ({labels_path})"
     arrays[y_key] = _labels_to_y(read_idx(labels_path), labels_path)
     test = _test_pair(path) if labels_path == find_labels_file(path) else None
     if test is not None:
-        arrays["x_test"] = _images_to_x(read_idx(test[0]), test[0], dtype)
+        test_images = read_idx(test[0])
+        if tuple(test_images.shape[1:]) != dims:
+            raise DataError(
+                f"the test images {test[0].name} are {_dims_text(test_images.shape[1:])} but "
+                f"the training images are {_dims_text(dims)}; they must match",
+                where=where,
+            )
+        arrays["x_test"] = _images_to_x(test_images, test[0], dtype)
+        del test_images
         arrays["y_test"] = _labels_to_y(read_idx(test[1]), test[1])
         notes.append(f"test set read from {test[0].name} and {test[1].name}")
     dataset = dataset_from_arrays(
@@ -343,4 +357,13 @@ def load_idx_dataset(
     dataset.name = f"{path.name} ({counts})"
     dataset.notes = notes + dataset.notes
     dataset.detected = {"labels_path": str(labels_path), "task": dataset.task}
+    # (n, rows, cols) images are one channel; (n, rows, cols, channels) channels-last.
+    if len(dims) == 2:
+        dataset.image_shape = (dims[0], dims[1], 1)
+    elif len(dims) == 3:
+        dataset.image_shape = (dims[0], dims[1], dims[2])
     return dataset
+
+
+def _dims_text(dims: tuple[int, ...]) -> str:
+    return " x ".join(str(int(d)) for d in dims)

@@ -10,7 +10,9 @@ Spec: ``{"path": "my_images/", "image_size": [h, w], "color": "grayscale" | "rgb
   128 x 128 pixels, else 32 x 32. Default colour: grayscale when every image is grayscale,
   else RGB.
 - ``x`` is float32 of shape (n, h * w * channels), pixels scaled to [0, 1], flattened in
-  Keras' channels-last order (row by row, channels innermost) like the built-in MNIST.
+  Keras' channels-last order (row by row, channels innermost) like the built-in MNIST; the
+  dataset's ``image_shape`` is ``(h, w, 1)`` or ``(h, w, 3)``, so a model whose input is an
+  image gets them as images (:mod:`engine.data.layout`).
 
 Pillow reads the images; it is imported only when such a dataset is loaded.
 """
@@ -227,4 +229,5 @@ def load_image_folder(
         name=f"{root.name} ({len(paths)} images, {size[0]}x{size[1]} {color})",
         notes=notes,
         detected={"image_size": [size[0], size[1]], "color": color},
+        image_shape=(size[0], size[1], channels),
     )

@@ -17,20 +17,46 @@ and adding a third class changes only ``units``. ``binary="sigmoid"`` gives the 
 
 A project whose optimizer is the Perceptron keeps its single ``Dense(1, sign)`` unit and has
 no loss set (the Perceptron rule needs none).
+
+The input follows the network's kind:
+
+- a flat network (no layer type with ``image_input``) gets the data's own sample shape, as
+  ever: ``[64]`` for the digits, ``[784]`` for MNIST, ``[28, 28]`` for an archive of (n, 28,
+  28) inputs, with a Flatten inserted right after the input when that shape has several axes
+  and the network has no flattening layer;
+- a convolutional network (some layer has ``image_input``: Conv2D, the poolings) gets the
+  data's image shape ``[H, W, C]`` (``[8, 8, 1]`` for the digits; the samples reach it as
+  images, :mod:`engine.data.layout`), no Flatten after the input, and a Flatten on each edge
+  from a layer whose output still has image axes to a fully connected layer (Dense), so
+  ``Conv2D -> MaxPooling2D -> Dense`` becomes ``Conv2D -> MaxPooling2D -> Flatten -> Dense``
+  as in Keras' convnet examples. A Dense after a layer whose output is flat already (Flatten,
+  GlobalAveragePooling2D) gets none. The check uses the shapes of the matched network; a
+  network whose shapes cannot be worked out (a kernel larger than the image...) gets no
+  Flatten, and validation names its problem. Data that are not images (a table) leave a
+  convolutional network's input at the model's current shape when it holds as many values
+  as a sample (a flat row laid out as the network asks), else at the sample shape, which
+  validation then explains.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 from engine import edits
 from engine.data.files import Dataset
-from engine.graph import INPUT
+from engine.graph import INPUT, analyze_model
 from engine.layers import LAYER_TYPES, LayerType
 from engine.optimizers import DEFAULT_OPTIMIZER, is_perceptron
 
-__all__ = ["BINARY_OUTPUTS", "match_network_to_data", "output_layer_name"]
+__all__ = [
+    "BINARY_OUTPUTS",
+    "image_input_shape",
+    "is_image_network",
+    "match_network_to_data",
+    "output_layer_name",
+]
 
 BINARY_OUTPUTS = ("softmax", "sigmoid")
 
@@ -101,6 +127,67 @@ def _flatten_input(data: dict) -> dict:
     return new
 
 
+def is_image_network(data: dict) -> bool:
+    """Whether some layer of the spec's model needs (H, W, C) inputs (``image_input``)."""
+    model = data.get("model") if isinstance(data, dict) else None
+    layers = model.get("layers") if isinstance(model, dict) else None
+    if not isinstance(layers, list):
+        return False
+    return any((t := _layer_type(layer)) is not None and t.image_input for layer in layers)
+
+
+def image_input_shape(data: dict, dataset: Dataset) -> list[int]:
+    """The input shape a convolutional network gets for these data (see the module
+    docstring): the image shape; else the model's current shape when it holds as many values
+    as a sample; else the sample shape."""
+    if dataset.image_shape is not None:
+        return [int(d) for d in dataset.image_shape]
+    feature = [int(d) for d in dataset.feature_shape] or [1]
+    current = data.get("model", {}).get("input_shape")
+    if (
+        isinstance(current, list)
+        and current
+        and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in current)
+        and math.prod(current) == math.prod(feature)
+    ):
+        return list(current)
+    return feature
+
+
+def _flatten_before_dense(data: dict) -> dict:
+    """A Flatten on each edge from a layer whose output keeps image axes (a chain of layers
+    from an ``image_input`` layer, none flattening) into a fully connected layer; one Flatten
+    per source, shared by its fully connected consumers. Unchanged when the shapes cannot be
+    worked out."""
+    graph, _problems = analyze_model(data.get("model", {}))
+    if graph is None:
+        return data
+    images: set[str] = set()  # layers whose output still has image axes
+    wanted: dict[str, list[str]] = {}  # source -> the fully connected layers it feeds
+    for node in graph.nodes:
+        ltype = node.layer_type
+        from_image = [src for src in node.inbound if src in images]
+        if ltype.fully_connected:
+            for src in from_image:
+                wanted.setdefault(src, []).append(node.name)
+            continue  # with a Flatten before it, its output is flat
+        if ltype.flattens or len(node.output_shape) < 2:
+            continue
+        if ltype.image_input or from_image:
+            images.add(node.name)
+    new = data
+    flatten = _flattening_class()
+    for src, consumers in wanted.items():
+        position = _position_after(new, src, 110.0)
+        new, flat = edits.insert_on_edge(new, flatten, src, consumers[0], position=position)
+        for name in consumers[1:]:
+            ins = edits.explicit_inbound(new)
+            if src in ins.get(name, []):
+                new = edits.disconnect(new, src, name)
+                new = edits.connect(new, flat, name)
+    return new
+
+
 def match_network_to_data(
     data: dict[str, Any], dataset: Dataset, *, binary: str = "softmax"
 ) -> dict[str, Any]:
@@ -122,6 +209,8 @@ def match_network_to_data(
 
         - ``model.input_shape`` is the data's feature shape; when it has more than one axis
           and the model has no Flatten layer, a Flatten is inserted right after the input;
+          for a convolutional network, the data's image shape, with a Flatten before each
+          Dense that follows image layers (see the module docstring);
         - the output layer (the graph's sink) is a Dense with the units and activation of the
           table above; when the sink is not a Dense (or there are no layers), a new Dense is
           appended after it;
@@ -142,7 +231,11 @@ def match_network_to_data(
         new["model"]["layers"] = []
     if not isinstance(new.get("compile"), dict):
         new["compile"] = {}
-    feature_shape = [int(d) for d in dataset.feature_shape] or [1]
+    image_network = is_image_network(new)
+    if image_network:
+        feature_shape = image_input_shape(new, dataset)
+    else:
+        feature_shape = [int(d) for d in dataset.feature_shape] or [1]
     new["model"]["input_shape"] = feature_shape
 
     perceptron = _is_perceptron(new)
@@ -161,7 +254,11 @@ def match_network_to_data(
         units, activation, loss, metrics = k, "linear", "mean_squared_error", ["mae"]
 
     types = [_layer_type(layer) for layer in new["model"]["layers"]]
-    if len(feature_shape) > 1 and not any(t is not None and t.flattens for t in types):
+    if (
+        not image_network
+        and len(feature_shape) > 1
+        and not any(t is not None and t.flattens for t in types)
+    ):
         new = _flatten_input(new)
 
     out = output_layer_name(new)
@@ -178,6 +275,9 @@ def match_network_to_data(
             position=_position_after(new, source),
             inbound=[source],
         )
+
+    if image_network:
+        new = _flatten_before_dense(new)
 
     if loss is None:
         new["compile"].pop("loss", None)
