@@ -848,6 +848,11 @@ def load_data_code(
         data.helpers.append(helper)
         lines.append(f"{shift}, {factor} = {fit}(x_train)")
         lines += [f"x_{p} = (x_{p} - {shift}) / {factor}" for p in parts]
+    if len(graph.input_shape) > 1:
+        # Images reach the model in its input shape (H, W, C), as in NN Designer: flat rows
+        # (the built-in digits, MNIST, IDX, image folders) laid out row-major, channels last.
+        shape = repr(tuple(int(d) for d in graph.input_shape))
+        lines += [f"x_{p} = x_{p}.reshape((len(x_{p}),) + {shape})" for p in parts]
     encode = _encode_lines(project, graph, np_dtype, [f"y_{p}" for p in parts])
     if encode and data.task is None:
         lines.append("if classification:")

@@ -805,6 +805,64 @@ def test_load_data_reads_the_keras_cache_sets_with_their_test_set(tmp_path, monk
         assert_prepared(module.load_data(), expected, name)
 
 
+def image_chain(input_shape: list[int], dataset: dict, n_classes: int = 10) -> object:
+    """A small CNN on images given in ``input_shape``."""
+    return from_dict(
+        {
+            "format_version": 1,
+            "name": "Images",
+            "model": {
+                "input_shape": input_shape,
+                "layers": [
+                    {"class_name": "Conv2D", "config": {"filters": 2, "kernel_size": 3}},
+                    {"class_name": "Flatten", "config": {}},
+                    {
+                        "class_name": "Dense",
+                        "config": {"units": n_classes, "activation": "softmax"},
+                    },
+                ],
+            },
+            "compile": {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
+            "fit": {"epochs": 1, "batch_size": 16, "validation_split": 0.2},
+            "dataset": dataset,
+        }
+    )
+
+
+def test_load_data_lays_images_out_in_the_models_input_shape(tmp_path, monkeypatch):
+    """Flat image rows (the built-in digits, MNIST from the Keras cache, an IDX file) reach a
+    convolutional model as (n, H, W, C) in the script as in NN Designer, scaled first."""
+    from engine.data.idx import write_idx
+
+    rng = np.random.default_rng(5)
+    write_idx(tmp_path / "images.idx", rng.integers(0, 256, (30, 6, 5), np.uint8))
+    write_idx(tmp_path / "labels.idx", rng.integers(0, 3, 30).astype(np.uint8))
+    mnist = {
+        "x_train": rng.integers(0, 256, (40, 28, 28), np.uint8),
+        "y_train": rng.integers(0, 10, 40).astype(np.uint8),
+        "x_test": rng.integers(0, 256, (10, 28, 28), np.uint8),
+        "y_test": rng.integers(0, 10, 10).astype(np.uint8),
+    }
+    (tmp_path / "keras" / "datasets").mkdir(parents=True)
+    np.savez(tmp_path / "keras" / "datasets" / "mnist.npz", **mnist)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    idx = {"path": str(tmp_path / "images.idx"), "labels_path": str(tmp_path / "labels.idx")}
+    cases = {
+        "digits": image_chain([8, 8, 1], {"name": "digits", "scale": "standardize"}),
+        "mnist": image_chain([28, 28, 1], {"name": "mnist", "scale": "minmax"}),
+        "idx": image_chain([6, 5, 1], idx, n_classes=3),
+    }
+    keras_arrays = (mnist["x_train"], mnist["y_train"]), (mnist["x_test"], mnist["y_test"])
+    for name, project in cases.items():
+        graph = build_graph(project)
+        expected = load_training_data(project, graph)
+        assert expected.x_train.shape[1:] == tuple(project.data["model"]["input_shape"]), name
+        path = tmp_path / f"{name}.py"
+        path.write_text(keras_code(project, script_dir=tmp_path), encoding="utf-8")
+        module = import_with_keras_stub(path, monkeypatch, mnist=keras_arrays)
+        assert_prepared(module.load_data(), expected, name)
+
+
 def test_a_test_split_of_data_with_its_own_test_set_is_refused(tmp_path):
     with pytest.raises(NNDError, match="test_split"):
         keras_code(make(SEED, dataset={"name": "mnist", "test_split": 0.1}))
