@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from designer.canvas.glyphs import activation_path, axes_path
 from designer.canvas.paint import HoverHighlight, blend, font, is_dark, palette, with_alpha
 from designer.panels.layer_icons import layer_color
-from engine.layers import INPUT_CLASS_NAME
+from engine.layers import INPUT_CLASS_NAME, format_shape
 
 BLOCK_W = 172.0
 BLOCK_H = 86.0
@@ -190,7 +190,10 @@ class LayerItem(HoverHighlight, QGraphicsItem):
         lines = [f"<b>{_esc(self.name)}</b> ({_esc(kind)})"]
         if self.notice:
             lines.append(f"<span style='color:#dc2626'>{_esc(self.notice)}</span>")
-        detail = " · ".join(t for t in (self.shape_text, self.params_text) if t)
+        shape = self.shape_text
+        if "×" in shape:
+            shape += " (height × width × channels)"
+        detail = " · ".join(t for t in (shape, self.params_text) if t)
         if detail:
             lines.append(_esc(detail))
         if self.problems:
@@ -385,6 +388,17 @@ class LayerItem(HoverHighlight, QGraphicsItem):
                 Qt.AlignmentFlag.AlignCenter,
                 "output",
             )
+
+
+def block_shape_text(shape) -> str:
+    """A block's output shape: an image (height, width, channels) as ``28×28×6``, any other
+    shape as Keras prints it, with the batch axis (``(None, 128)``); ``?`` when unknown."""
+    if shape is None:
+        return "?"
+    shape = tuple(shape)
+    if len(shape) == 3:
+        return "×".join(str(int(d)) for d in shape)
+    return format_shape(shape)
 
 
 def _small_line_height() -> float:

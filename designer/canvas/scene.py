@@ -31,11 +31,12 @@ from designer.canvas.items import (
     NameEditorItem,
     PortItem,
     bezier,
+    block_shape_text,
     palette,
 )
 from engine import edits
 from engine.graph import INPUT
-from engine.layers import LAYER_TYPES, ShapeProblem, format_shape
+from engine.layers import LAYER_TYPES, ShapeProblem
 
 LAYER_MIME = "application/x-nndesigner-layer"
 LAYERS_MIME = "application/x-nndesigner-layers"
@@ -319,7 +320,7 @@ class NetworkScene(QGraphicsScene):
         for name, item in self._items.items():
             cls = classes[name]
             shape, params = info.get(name, (None, None))
-            shape_text = format_shape(shape) if shape is not None else "?"
+            shape_text = block_shape_text(shape)
             if name == INPUT:
                 problems, activation, params_text = input_problems, None, ""
             else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from designer.panels.values import same_value
 from designer.plots.theme import is_dark
+from engine.layers.base import check_shape
 
 __all__ = [
     "INT_MAX",
@@ -42,12 +44,15 @@ __all__ = [
     "IntField",
     "IntTupleField",
     "ReadOnlyField",
+    "ShapeField",
     "TextField",
     "WheelGuard",
     "error_color",
     "format_number",
     "make_error_label",
+    "parse_shape_text",
     "same_value",
+    "shape_text",
 ]
 
 INT_MAX = 2**31 - 1
@@ -571,6 +576,92 @@ class TextField(Field):
     def discard(self) -> None:
         """Forget text that was typed but not committed (the field shows the value again)."""
         self.pending = False
+
+
+_SHAPE_SEPARATORS = re.compile(r"[,;\s]+")
+_SHAPE_TIMES = re.compile(r"(?<=\d)\s*[×xX*]\s*(?=-?\d)")  # 8×8×1, 8x8x1: only between sizes
+
+
+def parse_shape_text(text: str) -> list[int]:
+    """A shape typed as ``8, 8, 1`` (or ``(8, 8, 1)``, ``[8 8 1]``, ``8×8×1``; ``-1`` for the
+    size to infer) as a list of integers; ``ValueError`` with what is wrong otherwise (the
+    shape param's own rules included: 1 to 8 sizes, each at least 1 or -1, one -1 at most)."""
+    body = text.strip()
+    while body[:1] in ("(", "[") and body[-1:] in (")", "]"):
+        body = body[1:-1].strip()
+    parts = [part for part in _SHAPE_SEPARATORS.split(_SHAPE_TIMES.sub(",", body)) if part]
+    if not parts:
+        raise ValueError("give the sizes, like 8, 8, 1 (one may be -1: inferred)")
+    sizes = []
+    for part in parts:
+        try:
+            sizes.append(int(part))
+        except ValueError:
+            raise ValueError(f"{part!r} is not an integer; give sizes like 8, 8, 1") from None
+    problem = check_shape(sizes)
+    if problem:
+        raise ValueError(problem)
+    return sizes
+
+
+def shape_text(value: Any) -> str:
+    """A ``shape`` value as the editor shows it: ``8, 8, 1``; anything else as JSON."""
+    if isinstance(value, (list, tuple)) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else json.dumps(value)
+
+
+class ShapeField(TextField):
+    """A shape (Keras' ``target_shape``) typed as ``8, 8, 1``: committed as a list on Enter or
+    when the field loses focus. Text that is no shape is not committed: its message shows
+    under the field, and the text stays for the user to correct, until a valid shape is
+    entered or the value changes elsewhere (undo)."""
+
+    def __init__(self, key: str, on_commit: Callable[[Any], None]) -> None:
+        super().__init__(key, on_commit, placeholder="e.g. 8, 8, 1  (-1: inferred)")
+        self.parse_error = ""
+        self._shown: Any = None
+        self._messages: list[str] = []
+
+    def _finished(self) -> None:
+        if not self.pending:
+            return
+        try:
+            value = parse_shape_text(self.editor.text())
+        except ValueError as exc:
+            self.parse_error = str(exc)
+            self._render_errors()
+            return
+        self.pending = False
+        self.parse_error = ""
+        self._shown = value
+        self._render_errors()
+        self.on_commit(value)
+
+    def show_value(self, value: Any) -> None:
+        if self.pending and same_value(value, self._shown):
+            return  # the user's refused or unfinished text stays
+        self.pending = False
+        self.parse_error = ""
+        self._shown = value
+        text = shape_text(value)
+        if self.editor.text() != text:
+            self.editor.setText(text)
+        self._render_errors()
+
+    def discard(self) -> None:
+        super().discard()
+        self.parse_error = ""
+        self._render_errors()
+
+    def show_errors(self, messages: Sequence[str]) -> None:
+        self._messages = list(messages)
+        self._render_errors()
+
+    def _render_errors(self) -> None:
+        super().show_errors(([self.parse_error] if self.parse_error else []) + self._messages)
 
 
 class ReadOnlyField(Field):

@@ -73,7 +73,8 @@ class LayerForm(InspectorForm):
             field = self._make_field(param)
             tip = param.doc
             if not param.required:
-                tip = (tip + "\n" if tip else "") + f"Default: {param.default!r}"
+                shown = param.none_text if param.default is None and param.none_text else None
+                tip = (tip + "\n" if tip else "") + f"Default: {shown or repr(param.default)}"
             else:
                 tip = (tip + "\n" if tip else "") + "Required."
             self.add_field(form, param.name, field, tip)

@@ -1,5 +1,10 @@
 """The palette: every layer type with its icon and one-line description, to drag onto the
-canvas (or double-click / Enter to add after the selected layer)."""
+canvas (or double-click / Enter to add after the selected layer), in groups as Keras groups its
+layers (each type's ``group``: "Core", "Convolution", "Reshaping", ...).
+
+A group's header is drawn above its first shown entry (a band of that entry's row, not an entry
+of its own), so that it can never be selected, dragged or added; filtering hides a header with
+the last entry of its group."""
 
 from __future__ import annotations
 
@@ -25,7 +30,38 @@ LAYER_MIME_TYPE = "application/x-nndesigner-layer"
 CLASS_ROLE = Qt.ItemDataRole.UserRole
 DESCRIPTION_ROLE = Qt.ItemDataRole.UserRole + 1
 KEYWORDS_ROLE = Qt.ItemDataRole.UserRole + 2
+GROUP_ROLE = Qt.ItemDataRole.UserRole + 3
+#: The header drawn above an entry: its group's name when it is the first shown of its group.
+HEADER_ROLE = Qt.ItemDataRole.UserRole + 4
 ICON_SIZE = 32
+
+#: Keras' groups of layers, in the order its documentation lists them; a group not named here
+#: comes after these, in the order of its first layer type.
+GROUP_ORDER = (
+    "Core",
+    "Activation",
+    "Convolution",
+    "Pooling",
+    "Normalization",
+    "Regularization",
+    "Reshaping",
+    "Merging",
+)
+
+
+def grouped_types() -> list[tuple[str, list[str]]]:
+    """The registry's layer types by palette group: (group, class names in registry order),
+    the groups in :data:`GROUP_ORDER`."""
+    groups: dict[str, list[str]] = {}
+    for name, layer_type in LAYER_TYPES.items():
+        groups.setdefault(layer_type.group or "Core", []).append(name)
+    known = [g for g in GROUP_ORDER if g in groups]
+    return [(g, groups[g]) for g in known + [g for g in groups if g not in GROUP_ORDER]]
+
+
+def header_height(fm: QFontMetrics) -> int:
+    """The height of a group header band above an entry."""
+    return fm.height() + 10
 
 
 def layer_mime_data(class_name: str) -> QMimeData:
@@ -53,11 +89,20 @@ class _EntryDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # Qt override
         fm = QFontMetrics(option.font)
         height = max(ICON_SIZE, 3 * fm.height() + 2) + 2 * self.PAD
+        if index.data(HEADER_ROLE):
+            height += header_height(fm)
         return QSize(200, height)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        header = index.data(HEADER_ROLE)
+        if header:
+            band = header_height(QFontMetrics(option.font))
+            self._paint_header(painter, option, header, band)
+            option = QStyleOptionViewItem(option)
+            option.rect = option.rect.adjusted(0, band, 0, 0)
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
+        opt.rect = option.rect
         style = opt.widget.style() if opt.widget else QApplication.style()
         # Background, selection and hover from the style; the content is drawn below.
         opt.text = ""
@@ -114,6 +159,25 @@ class _EntryDelegate(QStyledItemDelegate):
             )
         painter.restore()
 
+    def _paint_header(
+        self, painter: QPainter, option: QStyleOptionViewItem, title: str, band: int
+    ) -> None:
+        """The group's name in small bold letters over a thin rule."""
+        rect = QRect(option.rect.left(), option.rect.top(), option.rect.width(), band)
+        color = option.palette.color(QPalette.ColorRole.PlaceholderText)
+        font = QFont(option.font)
+        font.setBold(True)
+        font.setCapitalization(QFont.Capitalization.AllUppercase)
+        font.setPointSizeF(max(6.0, font.pointSizeF() * 0.85))
+        painter.save()
+        painter.setFont(font)
+        painter.setPen(color)
+        text_rect = rect.adjusted(self.PAD, 2, -self.PAD, -2)
+        align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom
+        painter.drawText(text_rect, align, title)
+        painter.drawLine(text_rect.left(), rect.bottom(), text_rect.right(), rect.bottom())
+        painter.restore()
+
 
 def _wrap(fm: QFontMetrics, text: str, width: int, max_lines: int) -> list[str]:
     """Word-wrap ``text`` to ``width`` pixels, eliding the last of at most ``max_lines``."""
@@ -140,11 +204,47 @@ class _LayerList(QListWidget):
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.setDefaultDropAction(Qt.DropAction.CopyAction)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setUniformItemSizes(True)
+        self.setUniformItemSizes(False)  # rows with a group header are taller
         self.setItemDelegate(_EntryDelegate(self))
         self.setMouseTracking(True)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.itemDoubleClicked.connect(self._on_double_click)
+        self._press_on_header = False
+
+    def on_header(self, pos) -> bool:
+        """Whether ``pos`` (viewport coordinates) is on a group header band."""
+        item = self.itemAt(pos)
+        if item is None or not item.data(HEADER_ROLE):
+            return False
+        rect = self.visualItemRect(item)
+        return pos.y() < rect.top() + header_height(QFontMetrics(self.font()))
+
+    def mousePressEvent(self, event) -> None:  # Qt override
+        # A header is no entry: a press on it selects nothing and starts no drag.
+        self._press_on_header = self.on_header(event.position().toPoint())
+        if self._press_on_header:
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:  # Qt override
+        if self._press_on_header and event.buttons():
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:  # Qt override
+        if self._press_on_header:
+            self._press_on_header = False
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:  # Qt override
+        if self.on_header(event.position().toPoint()):
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
 
     def mimeTypes(self) -> list[str]:  # Qt override
         return [LAYER_MIME_TYPE, "text/plain"]
@@ -198,16 +298,21 @@ class PalettePanel(QWidget):
 
         self.list = _LayerList()
         self.list.activated_entry.connect(self.add_requested)
-        for layer_type in LAYER_TYPES.values():
-            item = QListWidgetItem(layer_icon(layer_type.class_name), layer_type.class_name)
-            item.setData(CLASS_ROLE, layer_type.class_name)
-            item.setData(DESCRIPTION_ROLE, layer_type.description.replace("`", ""))
-            item.setData(KEYWORDS_ROLE, "merge" if layer_type.merge else "")
-            item.setToolTip(
-                f"<b>{layer_type.class_name}</b><br>{layer_type.description}<br>"
-                "<i>Drag onto the canvas, or double-click to add after the selection.</i>"
-            )
-            self.list.addItem(item)
+        self.groups = grouped_types()
+        for group, names in self.groups:
+            for name in names:
+                layer_type = LAYER_TYPES[name]
+                item = QListWidgetItem(layer_icon(name), name)
+                item.setData(CLASS_ROLE, name)
+                item.setData(DESCRIPTION_ROLE, layer_type.description.replace("`", ""))
+                item.setData(KEYWORDS_ROLE, " ".join(("merge" if layer_type.merge else "", group)))
+                item.setData(GROUP_ROLE, group)
+                item.setToolTip(
+                    f"<b>{name}</b> ({group})<br>{layer_type.description}<br>"
+                    "<i>Drag onto the canvas, or double-click to add after the selection.</i>"
+                )
+                self.list.addItem(item)
+        self._update_headers()
         if self.list.count():
             self.list.setCurrentRow(0)
 
@@ -220,14 +325,50 @@ class PalettePanel(QWidget):
     # ------------------------------------------------------------------ queries
     def class_names(self) -> list[str]:
         """Every listed layer class, in registry order (filtered ones included)."""
-        return [self.list.item(i).data(CLASS_ROLE) for i in range(self.list.count())]
+        listed = {self.list.item(i).data(CLASS_ROLE) for i in range(self.list.count())}
+        return [name for name in LAYER_TYPES if name in listed]
 
     def visible_class_names(self) -> list[str]:
+        """The shown layer classes, in registry order."""
+        shown = set(self.shown_in_order())
+        return [name for name in LAYER_TYPES if name in shown]
+
+    def shown_in_order(self) -> list[str]:
+        """The shown layer classes as the list shows them (group by group)."""
         return [
             self.list.item(i).data(CLASS_ROLE)
             for i in range(self.list.count())
             if not self.list.item(i).isHidden()
         ]
+
+    def shown_groups(self) -> list[tuple[str, list[str]]]:
+        """The headers shown and the entries under each, top to bottom."""
+        out: list[tuple[str, list[str]]] = []
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            if item.isHidden():
+                continue
+            if item.data(HEADER_ROLE):
+                out.append((item.data(HEADER_ROLE), []))
+            out[-1][1].append(item.data(CLASS_ROLE))
+        return out
+
+    def _update_headers(self) -> None:
+        """Put each group's header on its first shown entry."""
+        seen: set[str] = set()
+        changed = False
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            group = item.data(GROUP_ROLE)
+            header = ""
+            if not item.isHidden() and group not in seen:
+                seen.add(group)
+                header = group
+            if (item.data(HEADER_ROLE) or "") != header:
+                item.setData(HEADER_ROLE, header)
+                changed = True
+        if changed:
+            self.list.doItemsLayout()
 
     def mime_data_for(self, class_name: str) -> QMimeData:
         """The QMimeData a drag of ``class_name`` carries (what the list's drag uses)."""
@@ -239,7 +380,7 @@ class PalettePanel(QWidget):
 
     # ------------------------------------------------------------------ filtering
     def set_filter(self, text: str) -> None:
-        """Show the entries whose class name or description contains ``text``."""
+        """Show the entries whose class name, description or group contains ``text``."""
         needle = text.strip().lower()
         first_visible = None
         for i in range(self.list.count()):
@@ -251,6 +392,7 @@ class PalettePanel(QWidget):
             item.setHidden(hidden)
             if not hidden and first_visible is None:
                 first_visible = item
+        self._update_headers()
         if self.filter_edit.text() != text:
             self.filter_edit.setText(text)
         current = self.list.currentItem()

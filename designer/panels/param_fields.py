@@ -5,7 +5,9 @@ inspector code.
 Kinds: ``int`` and ``float`` (spin boxes honouring the range), ``bool`` (a check box),
 ``activation`` (a combo with a live plot of ``f`` and ``f'``), ``initializer`` (a combo; a
 Keras dict spec is shown read-only), ``choice`` (a combo of ``choices``), ``int_tuple``
-(``length`` spin boxes side by side); any other kind is shown read-only.
+(``length`` spin boxes side by side), ``shape`` (a line of sizes, ``8, 8, 1``); any other kind is
+shown read-only. A nullable param shows None as its ``none_text`` ("same as pool_size") or
+"None".
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from designer.panels.fields import (
     IntField,
     IntTupleField,
     ReadOnlyField,
+    ShapeField,
 )
 from designer.panels.form_base import hint_label
 from engine.activations import ACTIVATION_NAMES
@@ -104,8 +107,11 @@ class InitializerField(ChoiceField):
 def make_param_field(p: Param, commit: Callable[[Any], None]) -> Field:
     """The editor of param ``p``; ``commit(value)`` is called on every change (``None``: back
     to the default, from the reset button shown for optional params)."""
+    none_text = p.none_text or "None"
     if p.kind == "int":
-        field: Field = IntField(p.name, commit, p.minimum, p.maximum, nullable=p.nullable)
+        field: Field = IntField(
+            p.name, commit, p.minimum, p.maximum, nullable=p.nullable, none_text=none_text
+        )
     elif p.kind == "float":
         low = -1e9 if p.minimum is None else p.minimum
         high = 1e9 if p.maximum is None else p.maximum
@@ -113,14 +119,25 @@ def make_param_field(p: Param, commit: Callable[[Any], None]) -> Field:
             high = p.maximum - (0.01 if p.maximum - low >= 0.5 else 1e-6)
         step = 0.05 if (p.minimum is not None and p.maximum is not None and high <= 1) else 0.1
         field = FloatField(
-            p.name, commit, low, high, step, log_step=p.name in LOG_STEP_KEYS, nullable=p.nullable
+            p.name,
+            commit,
+            low,
+            high,
+            step,
+            log_step=p.name in LOG_STEP_KEYS,
+            nullable=p.nullable,
+            none_text=none_text,
         )
     elif p.kind == "int_tuple":
-        field = IntTupleField(p.name, commit, p.length, p.minimum, p.maximum, nullable=p.nullable)
+        field = IntTupleField(
+            p.name, commit, p.length, p.minimum, p.maximum, p.nullable, none_text=none_text
+        )
+    elif p.kind == "shape":
+        field = ShapeField(p.name, commit)
     elif p.kind == "choice":
         choices: list[tuple[str, Any]] = [(c, c) for c in p.choices]
         if p.nullable:
-            choices.insert(0, ("None", None))
+            choices.insert(0, (none_text, None))
         field = ChoiceField(p.name, commit, choices)
     elif p.kind == "bool":
         field = BoolField(p.name, commit)
@@ -131,7 +148,8 @@ def make_param_field(p: Param, commit: Callable[[Any], None]) -> Field:
     else:
         field = ReadOnlyField(p.name)
     if not p.required:
-        field.add_reset(lambda: commit(None), f"Reset to the default ({p.default!r})")
+        shown = p.none_text if p.default is None and p.none_text else repr(p.default)
+        field.add_reset(lambda: commit(None), f"Reset to the default ({shown})")
     return field
 
 

@@ -13,6 +13,7 @@ class Activation(LayerType):
     description = "Applies an activation function element-wise."
     params = (NAME, Param("activation", "activation", required=True))
     order = 30
+    group = "Core"
     has_activation = True
     unit_by_unit = True
     new_config = {"activation": "relu"}

@@ -59,9 +59,12 @@ class Param:
 
     ``kind`` is one of ``int``, ``float``, ``bool``, ``activation``, ``initializer``, ``name``,
     ``choice`` (one of ``choices``), ``int_tuple`` (``length`` integers, each checked against
-    the range; a single integer stands for all of them, as in Keras' ``kernel_size=3``).
+    the range; a single integer stands for all of them, as in Keras' ``kernel_size=3``),
+    ``shape`` (a sample's shape without the batch axis: 1 to :data:`MAX_RANK` sizes, each at
+    least 1, one of them −1 at most, "infer this one": Keras' ``Reshape(target_shape)``).
     ``required`` params have no default. Ranges are inclusive unless ``exclusive_max`` is set;
-    ``nullable`` allows ``None`` (Keras' "not set").
+    ``nullable`` allows ``None`` (Keras' "not set"); ``none_text`` is how an editor shows it
+    (``"same as pool_size"``; empty: "None").
     """
 
     name: str
@@ -75,6 +78,7 @@ class Param:
     doc: str = ""
     choices: tuple[str, ...] = ()
     length: int = 0
+    none_text: str = ""
 
     def check(self, value: Any) -> str | None:
         """Return None when ``value`` is acceptable, else a message for the user."""
@@ -82,6 +86,8 @@ class Param:
             return None if self.nullable else "must be set"
         if self.kind == "int_tuple":
             return self._check_tuple(value)
+        if self.kind == "shape":
+            return check_shape(value)
         if self.kind == "int":
             if isinstance(value, bool) or not isinstance(value, int):
                 return f"must be an integer, got {short_repr(value)}"
@@ -141,11 +147,16 @@ class Param:
 
     def is_default(self, value: Any) -> bool:
         """Whether ``value`` is the default: ``True`` is not ``1``, ``1`` is ``1.0``, and an
-        ``int_tuple`` matches in any spelling (``3``, ``[3, 3]``, ``(3, 3)``)."""
+        ``int_tuple`` matches in any spelling (``3``, ``[3, 3]``, ``(3, 3)``), a ``shape`` as a
+        list or a tuple."""
         default = self.default
         if self.kind == "int_tuple" and value is not None and default is not None:
             if self.check(value) is None and self.check(default) is None:
                 return self.as_tuple(value) == self.as_tuple(default)
+        if self.kind == "shape" and value is not None and default is not None:
+            if check_shape(value) is None and check_shape(default) is None:
+                return tuple(value) == tuple(default)
+            return False
         if isinstance(value, bool) != isinstance(default, bool):
             return False
         if isinstance(value, (int, float)) and isinstance(default, (int, float)):
@@ -161,6 +172,31 @@ class Param:
 
 
 NAME = Param("name", "name", nullable=True, doc="Unique layer name; auto-assigned like Keras.")
+
+#: The kinds a :class:`Param` may have (the inspector has an editor for each).
+PARAM_KINDS = frozenset(
+    {"int", "float", "bool", "activation", "initializer", "name", "choice", "int_tuple", "shape"}
+)
+
+#: The most axes a ``shape`` param may have (a sample's, without the batch axis).
+MAX_RANK = 8
+
+
+def check_shape(value: Any) -> str | None:
+    """None when ``value`` is a ``shape`` param's value (1 to :data:`MAX_RANK` integers, each
+    at least 1 or −1, one −1 at most), else what is wrong with it."""
+    if not isinstance(value, (list, tuple)):
+        return f"must be a list of 1 to {MAX_RANK} sizes, e.g. [8, 8, 1], got {short_repr(value)}"
+    if not 1 <= len(value) <= MAX_RANK:
+        return f"must hold 1 to {MAX_RANK} sizes, got {len(value)}"
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int):
+            return f"must hold integers, got {short_repr(item)} in {short_repr(value)}"
+        if item < 1 and item != -1:
+            return f"sizes must be at least 1 (or -1: inferred), got {item} in {short_repr(value)}"
+    if sum(1 for item in value if item == -1) > 1:
+        return f"may infer one size only (one -1), got {short_repr(value)}"
+    return None
 
 
 # ------------------------------------------------------------------------------- weights

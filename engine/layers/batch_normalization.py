@@ -39,6 +39,7 @@ class BatchNormalization(LayerType):
         Param("moving_variance_initializer", "initializer", default="ones"),
     )
     order = 45
+    group = "Normalization"
     unit_by_unit = True
     color = "#8a5a2b"
     glyph = (

@@ -36,6 +36,7 @@ class Dense(LayerType):
         Param("bias_initializer", "initializer", default="zeros"),
     )
     order = 10
+    group = "Core"
     has_activation = True
     fully_connected = True
     new_config = {"units": 32, "activation": "relu"}

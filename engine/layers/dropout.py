@@ -22,6 +22,7 @@ class Dropout(LayerType):
         Param("seed", "int", default=None, nullable=True, minimum=0),
     )
     order = 20
+    group = "Regularization"
     passes_values = True
     unit_by_unit = True
     random_in_training = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.formula import Sym, one_based, unit_index
+from engine.formula import Sym, one_based, subscript, unit_index
 from engine.layers.base import Cache, LayerType, Stroke, prod
 
 # The grid cells of the old painter, 0.085 of the icon side, in units of the tile (0.92 of it).
@@ -15,6 +15,7 @@ class Flatten(LayerType):
     class_name = "Flatten"
     description = "Flattens each sample to one axis."
     order = 40
+    group = "Reshaping"
     passes_values = True
     unit_by_unit = True
     flattens = True
@@ -50,9 +51,14 @@ class Flatten(LayerType):
     def keras_layer(self, ctx, node):
         return ctx.keras.layers.Flatten(name=node.name, dtype=ctx.dtype)
 
+    @staticmethod
+    def _source(node, idx: tuple[int, ...]) -> tuple[int, ...]:
+        """The input unit (an image's row, column, channel) that output unit ``idx`` holds."""
+        return unit_index(node.input_shapes[0], int(np.ravel_multi_index(idx, node.output_shape)))
+
     def explain_forward(self, b, sec, node, sample, idx):
         """a = the input unit it came from."""
-        in_idx = unit_index(node.input_shapes[0], int(np.ravel_multi_index(idx, node.output_shape)))
+        in_idx = self._source(node, idx)
         sec.add(
             [Sym("a", one_based(idx))],
             [Sym("x", one_based(in_idx))],
@@ -61,7 +67,18 @@ class Flatten(LayerType):
         sec.remark("Flatten lays the input out as one vector; no arithmetic.")
 
     def explain_backward(self, b, sec, node, sample, idx):
+        """The unit's error goes back to the input unit it came from."""
+        in_idx = self._source(node, idx)
+        sec.add(
+            [f"∂L/∂x{subscript(one_based(in_idx))}"],
+            [f"∂L/∂a{subscript(one_based(idx))}"],
+            [b.num(("backward", node.name, "grad_inputs", (sample, *in_idx)))],
+            note="the error goes back to the unit it came from",
+        )
         sec.remark("Flatten passes the error back reshaped; no arithmetic.")
+
+    def explain_to_input(self, b, consumer, k, sample, idx):
+        return [[f"∂L/∂a of {consumer.name} at the same place in row-major order (Flatten)"]]
 
 
 LAYER = Flatten()

@@ -11,18 +11,37 @@ from engine.layers.base import (
     Cache,
     LayerType,
     Param,
+    Shape,
     ShapeProblem,
     Stroke,
+    format_shape,
     listed_shapes,
     prod,
     sample_axis,
 )
+
+_IMAGE_AXES = ("height", "width", "channels")
+
+
+def shape_difference(a: Shape, b: Shape, skip: int | None = None) -> str:
+    """How two sample shapes differ, in words: "channels (16 vs 8)" for images (height, width,
+    channels), "axis 1 (4 vs 3)" otherwise (Keras' axis, counting the batch), "rank (3 vs 1)";
+    axis ``skip`` (an index into the sample's axes) is not compared."""
+    if len(a) != len(b):
+        return f"rank ({len(a)} vs {len(b)})"
+    parts = []
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        if x != y and i != skip:
+            what = _IMAGE_AXES[i] if len(a) == 3 else f"axis {i + 1}"
+            parts.append(f"{what} ({x} vs {y})")
+    return " and ".join(parts)
 
 
 class Add(LayerType):
     class_name = "Add"
     description = "Adds several inputs of the same shape."
     order = 50
+    group = "Merging"
     merge = True
     color = "#3f9a4a"
     glyph = (
@@ -34,8 +53,12 @@ class Add(LayerType):
     def output_shape(self, config, shapes):
         if len(shapes) < 2:
             raise ShapeProblem(f"Add needs at least 2 inputs, got {len(shapes)}")
-        if any(s != shapes[0] for s in shapes[1:]):
-            raise ShapeProblem(f"Add needs inputs of the same shape, got {listed_shapes(shapes)}")
+        for s in shapes[1:]:
+            if s != shapes[0]:
+                raise ShapeProblem(
+                    f"Add needs inputs of the same shape: {format_shape(shapes[0])} and "
+                    f"{format_shape(s)} differ in {shape_difference(shapes[0], s)}"
+                )
         return shapes[0]
 
     def flops(self, config, shapes, out):
@@ -93,6 +116,7 @@ class Concatenate(LayerType):
     description = "Joins several inputs along an axis."
     params = (NAME, Param("axis", "int", default=-1))
     order = 60
+    group = "Merging"
     merge = True
     color = "#5f8f3a"
     glyph = (
@@ -116,8 +140,9 @@ class Concatenate(LayerType):
         for s in shapes[1:]:
             if s[:i] + s[i + 1 :] != shapes[0][:i] + shapes[0][i + 1 :]:
                 raise ShapeProblem(
-                    f"Concatenate on axis {axis} needs the other axes equal, got "
-                    f"{listed_shapes(shapes)}"
+                    f"Concatenate on axis {axis} needs the other axes equal: "
+                    f"{format_shape(shapes[0])} and {format_shape(s)} differ in "
+                    f"{shape_difference(shapes[0], s, skip=i)}"
                 )
         out = list(shapes[0])
         out[i] = sum(s[i] for s in shapes)

@@ -26,6 +26,7 @@ class ReLU(LayerType):
         Param("threshold", "float", default=0.0, minimum=0.0, doc="Where the unit opens."),
     )
     order = 35
+    group = "Activation"
     unit_by_unit = True
     color = "#b5478a"
     glyph = (
