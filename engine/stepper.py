@@ -283,7 +283,25 @@ class StepSession:
         return [f"{k.capitalize()} {layer}" if layer else "Loss" for k, layer in self.plan()]
 
     def plan(self) -> list[tuple[str, str | None]]:
-        """``(phase, layer)`` of every phase of a step, in order (layer None for the loss)."""
+        """``(phase, layer)`` of every phase of a step, in order (layer None for the loss).
+
+        The same for every step of the session (the graph does not change); made once per
+        model, as the views ask for it at every number they look up."""
+        return list(self._planned()[0])
+
+    def _planned(self) -> tuple[list, dict]:
+        """The plan and each phase's index in it, made once per model."""
+        cached = getattr(self, "_plan_cache", None)
+        if cached is None or cached[0] is not self.model:
+            plan = self._make_plan()
+            where: dict = {}
+            for i, (kind, name) in enumerate(plan):
+                where.setdefault((kind, None if kind == "loss" else name), i)
+            cached = (self.model, plan, where)
+            self._plan_cache = cached
+        return cached[1], cached[2]
+
+    def _make_plan(self) -> list[tuple[str, str | None]]:
         if self.perceptron:
             name = self.model.perceptron_layer().name
             return [("forward", name), ("loss", None), ("backward", name), ("update", name)]
@@ -296,14 +314,11 @@ class StepSession:
 
     @property
     def total_phases(self) -> int:
-        return len(self.plan())
+        return len(self._planned()[0])
 
     def position(self, phase: str, layer: str | None = None) -> int:
         """The index in :meth:`plan` of a phase (the loss needs no layer); -1 if none."""
-        for i, (kind, name) in enumerate(self.plan()):
-            if kind == phase and (phase == "loss" or name == layer):
-                return i
-        return -1
+        return self._planned()[1].get((phase, None if phase == "loss" else layer), -1)
 
     def event(self, phase: str, layer: str | None = None, upto: int | None = None):
         """The event of ``phase`` (and ``layer``) if it is at or before ``upto`` (default: the

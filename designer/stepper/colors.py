@@ -49,3 +49,61 @@ def text_on(fill: QColor) -> QColor:
 
 def rgb_hex(color: QColor) -> str:
     return color.name(QColor.NameFormat.HexRgb)
+
+
+#: Levels per side of :func:`diverging_rgb32`'s table (fine enough that no channel is off by
+#: more than one step of 255 from :func:`diverging`, even where the gamma is steep near 0).
+_LEVELS = 4096
+_tables: dict[tuple, object] = {}
+
+
+def _table(fade: float):
+    """:func:`diverging` at ``2·_LEVELS + 1`` evenly spaced t in [−1, 1], as RGB32 pixels, for
+    the current palette (made once per palette and fade)."""
+    import numpy as np
+
+    zero = neutral()
+    key = (zero.rgb(), is_dark(), fade)
+    table = _tables.get(key)
+    if table is None:
+        lo = np.array([zero.redF(), zero.greenF(), zero.blueF()])
+        pos, neg = POSITIVE, NEGATIVE
+        if is_dark():
+            pos, neg = blend(pos, QColor("#ffffff"), 0.12), blend(neg, QColor("#ffffff"), 0.12)
+        pos_rgb = np.array([pos.redF(), pos.greenF(), pos.blueF()])
+        neg_rgb = np.array([neg.redF(), neg.greenF(), neg.blueF()])
+        t = np.linspace(-1.0, 1.0, 2 * _LEVELS + 1)
+        strength = (np.abs(t) ** 0.7)[:, None]
+        end = np.where((t >= 0)[:, None], pos_rgb, neg_rgb)
+        rgb = lo + (end - lo) * strength
+        if fade:
+            rgb = rgb + (lo - rgb) * fade
+        c = np.rint(rgb * 255.0).astype(np.uint32)
+        table = (0xFF000000 | (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2]).astype(np.uint32)
+        if len(_tables) > 16:
+            _tables.clear()
+        _tables[key] = table
+    return table
+
+
+def diverging_rgb32(values, scale: float, fade: float = 0.0):
+    """:func:`diverging` for a whole array at once (NumPy): ``uint32`` pixels ``0xffRRGGBB``
+    of ``values``' shape, ready for a ``QImage.Format_RGB32``; ``fade`` moves every colour that
+    fraction towards the neutral (as the view fades values not of the phase). NaN and
+    infinities are grey. A table look-up: thousands of units (a convolution's feature maps)
+    are coloured in well under a millisecond."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.float32)
+    table = _table(float(fade))
+    finite = np.isfinite(v)
+    if scale > 0:
+        t = np.clip(np.where(finite, v, 0.0) * np.float32(_LEVELS / scale), -_LEVELS, _LEVELS)
+        idx = np.rint(t).astype(np.intp) + _LEVELS
+    else:
+        idx = np.full(v.shape, _LEVELS, np.intp)
+    out = table[idx]
+    if not finite.all():
+        grey = diverging(None, 1.0)
+        out[~finite] = 0xFF000000 | (grey.rgb() & 0xFFFFFF)
+    return out

@@ -93,6 +93,7 @@ class StepperController(QObject):
         self.panel.status_message.connect(self._status)
         self.view.neuron_pinned.connect(self.panel.pin_neuron)
         self.view.weight_pinned.connect(self.panel.pin_weight)
+        self.view.param_pinned.connect(self.panel.pin_param)
         self.view.next_requested.connect(self.panel.next_phase)
         self.view.previous_requested.connect(self.panel.previous_phase)
         self.document.changed.connect(self._on_document_changed)

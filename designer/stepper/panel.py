@@ -45,7 +45,7 @@ from designer.panels.fields import make_error_label
 from designer.stepper.colors import GRADE_COLORS, PASS_COLOR
 from designer.stepper.math_html import PHASE_COLORS, explanation_html, placeholder_html
 from engine.errors import NNDError
-from engine.explain import Explanation, explain_neuron, explain_weight, fmt
+from engine.explain import Explanation, explain_neuron, explain_param, explain_weight, fmt
 from engine.gradcheck import FLOOR_SIGMAS, TOO_SMALL
 from engine.graph import INPUT
 from engine.stepper import StepSession, gradcheck_grade
@@ -355,7 +355,8 @@ class StepperPanel(QWidget):
     session_changed : a new session was started (or the session ended: ``session`` is None).
     phase_changed : the phase shown changed (or the step did).
     sample_changed(int) : the sample shown in a mini-batch changed.
-    pinned_changed(object) : ``("neuron", layer, unit)``, ``("weight", layer, i, j)`` or None.
+    pinned_changed(object) : ``("neuron", layer, unit)``, ``("weight", layer, i, j)``,
+        ``("param", layer, weight, index)`` or None.
     checks_finished(str) : "gradients" or "tensorflow" results are in the checks table.
     status_message(str) : a transient message for the status bar.
     """
@@ -745,6 +746,14 @@ class StepperPanel(QWidget):
         self._show_math()
         self._update_controls()
 
+    def pin_param(self, layer: str, weight: str, index) -> None:
+        """Pin entry ``index`` of any weight of ``layer`` (a filter's pixel, a moving
+        statistic): the math panel explains its gradient and update."""
+        self.pinned = ("param", layer, str(weight), tuple(int(k) for k in index))
+        self.pinned_changed.emit(self.pinned)
+        self._show_math()
+        self._update_controls()
+
     def unpin(self) -> None:
         self.pinned = None
         self.pinned_changed.emit(None)
@@ -766,6 +775,13 @@ class StepperPanel(QWidget):
         node = s.graph.by_name[layer]
         if kind == "update" and node.layer_type.fully_connected:
             return ("weight", layer, 0, 0)
+        if kind == "update":
+            # The filter weight's first entry, else the first trainable weight's.
+            weights = [w for w in node.weights if w.trainable] or list(node.weights)
+            named = [w for w in weights if w.name == node.layer_type.filter_weight]
+            if named or weights:
+                w = (named or weights)[0]
+                return ("param", layer, w.name, (0,) * len(w.shape))
         return ("neuron", layer, 0)
 
     def _show_math(self) -> None:
@@ -780,6 +796,8 @@ class StepperPanel(QWidget):
             return
         if item[0] == "neuron":
             self.explanation = explain_neuron(s, item[1], self.sample, item[2])
+        elif item[0] == "param":
+            self.explanation = explain_param(s, item[1], item[2], item[3], self.sample)
         else:
             self.explanation = explain_weight(s, item[1], item[2], item[3], self.sample)
         if self.pinned is not None:

@@ -1,8 +1,10 @@
-"""The README's Backprop-mode screenshots, rendered offscreen from the XOR example.
+"""The README's Backprop-mode screenshots, rendered offscreen from the XOR example (and a CNN).
 
 ``python -m designer.stepper.screenshots docs`` writes ``stepper_forward.png`` (a forward
 phase), ``stepper_backward.png`` (a backward phase) and ``stepper_math.png`` (the math panel
-of two pinned neurons and a pinned weight after the update).
+of two pinned neurons and a pinned weight after the update); with ``--cnn``, Backprop mode on
+the cnn_digits example at 1366×768: ``stepper_cnn_forward.png``, ``stepper_cnn_backward.png``
+and ``stepper_cnn_update.png`` (feature maps, gradient maps, filters).
 """
 
 from __future__ import annotations
@@ -107,6 +109,65 @@ def render_docs(out_dir: str | Path, project_path: str | Path | None = None) -> 
     return written
 
 
+def render_cnn(
+    out_dir: str | Path, project_path: str | Path | None = None, size=(1366, 768)
+) -> list[Path]:
+    """Backprop mode on a CNN (the cnn_digits example by default) in a window of ``size``, as
+    the designer lays it out (view and math panel side by side): ``stepper_cnn_forward.png``
+    (the first convolution's feature maps, a pixel pinned), ``stepper_cnn_backward.png`` (its
+    gradient maps) and ``stepper_cnn_update.png`` (its filters before, after and Δw)."""
+    import numpy as np
+
+    from designer.document import Document
+    from designer.stepper.controller import attach_stepper
+    from engine.project import load_project
+
+    app = offscreen_app()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    doc = Document(load_project(project_path or RESOURCES / "examples" / "cnn_digits.json"))
+    window = QMainWindow()
+    window.document = doc
+    window.setWindowTitle("NN Designer — Backprop mode")
+    window.setCentralWidget(QLabel())
+    controller = attach_stepper(window, central=True)
+    window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+    window.resize(*size)
+    window.show()
+    _settle(app)
+    controller.set_active(True)
+    _settle(app)
+    panel, view = controller.panel, controller.view
+    session = panel.session
+    graph = session.graph
+    conv = next(n for n in graph.nodes if n.layer_type.filter_weight and n.layer_type.image_input)
+    written = []
+
+    def go(phase: str, name: str, file: str) -> None:
+        while (session.current is None or (session.current.phase, session.current.layer)
+               != (phase, name)):  # fmt: skip
+            panel.next_phase()
+        _settle(app)
+        view.fit()
+        _settle(app)
+        path = out / file
+        window.grab().save(str(path), "PNG")
+        written.append(path)
+
+    while session.current is None or session.current.layer != conv.name:
+        panel.next_phase()
+    a = session.current.data["a"][0]
+    view.pin_neuron(conv.name, int(np.argmax(a.reshape(-1))))  # its most active pixel
+    go("forward", conv.name, "stepper_cnn_forward.png")
+    go("backward", conv.name, "stepper_cnn_backward.png")
+    go("update", conv.name, "stepper_cnn_update.png")
+    controller.set_active(False)
+    window.close()
+    return written
+
+
 if __name__ == "__main__":  # pragma: no cover
-    for p in render_docs(sys.argv[1] if len(sys.argv) > 1 else "docs"):
+    args = [a for a in sys.argv[1:] if a != "--cnn"]
+    render = render_cnn if "--cnn" in sys.argv[1:] else render_docs
+    for p in render(args[0] if args else "docs"):
         print(f"Wrote {p}")

@@ -2,7 +2,12 @@
 being shown.
 
 Layers of up to :data:`NEURON_MAX` units are drawn unit by unit (as pills with their value for
-up to :data:`PILL_MAX` units, as dots above that); larger ones as heatmaps. During the forward
+up to :data:`PILL_MAX` units, as dots above that); larger ones as heatmaps (coloured with NumPy,
+so a Flatten of hundreds of units stays fast). A layer whose output is an image (height, width,
+channels), and the model input when it is one, is drawn as feature maps, one image per channel,
+and a layer with a ``filter_weight`` shows its filters in the update (:mod:`.maps`); a map's
+pixel picks the unit (h, w, c), a filter's pixel the weight entry (``param_pinned``). The wheel
+zooms about the mouse, dragging pans. During the forward
 pass the neurons show their activations ``a`` (the data flows left to right), during the
 backward pass ``δ = ∂L/∂z`` (or ∂L/∂a where a layer has no z; the error flows right to left),
 and during the update the edges show each weight's change. Colours are a symmetric diverging
@@ -42,8 +47,9 @@ from PySide6.QtWidgets import (
 
 from designer.canvas.paint import HoverHighlight, blend, font, palette, with_alpha
 from designer.panels.layer_icons import layer_color
-from designer.stepper.colors import diverging, neutral, text_on
-from engine.formula import exact_text, fmt
+from designer.stepper.colors import diverging, diverging_rgb32, neutral, text_on
+from designer.stepper.maps import MapsItem, to_image
+from engine.formula import exact_text, fmt, one_based
 from engine.graph import INPUT
 from engine.layers import INPUT_CLASS_NAME
 
@@ -56,6 +62,8 @@ DOT_R, DOT_GAP = 9.0, 6.0
 CELL = 9.0
 COL_GAP = 210.0
 EDGE_ROOM = 110.0
+BUNDLE_GAP = 120.0
+BUNDLE_ROOM = 56.0
 CAPTION_GAP = 24.0
 HEADER_H = 64.0
 MAX_ZOOM = 1.6
@@ -236,15 +244,13 @@ class HeatmapItem(QGraphicsItem):
 
     def set_values(self, values: np.ndarray | None, scale: float, faded: bool) -> None:
         self.values, self.scale, self.faded = values, scale, faded
-        img = QImage(self.cols, self.rows, QImage.Format.Format_RGB32)
-        img.fill(neutral())
+        # Coloured with NumPy, all units at once (a Flatten of hundreds of units stays fast).
+        fill = neutral()
+        pix = np.full(self.rows * self.cols, 0xFF000000 | (fill.rgb() & 0xFFFFFF), np.uint32)
         if values is not None:
-            for u in range(min(self.n, values.size)):
-                c = diverging(float(values[u]), scale)
-                if faded:
-                    c = blend(c, neutral(), 0.6)
-                img.setPixelColor(u % self.cols, u // self.cols, c)
-        self._image = img
+            k = min(self.n, values.size)
+            pix[:k] = diverging_rgb32(np.asarray(values[:k]), scale, 0.6 if faded else 0.0)
+        self._image = to_image(pix.reshape(self.rows, self.cols))
         self.update()
 
     def unit_at(self, pos: QPointF) -> int | None:
@@ -369,6 +375,9 @@ class _Column:
         self.x, self.y = x, y
         self.neurons: list[NeuronItem] = []
         self.heatmap: HeatmapItem | None = None
+        # An image (height, width, channels) is drawn as feature maps (designer.stepper.maps).
+        self.image = len(shape) == 3
+        self.maps: MapsItem | None = None
         self.header: QGraphicsSimpleTextItem | None = None
         self.legend: CaptionItem | None = None
         self.highlight: QGraphicsRectItem | None = None
@@ -377,11 +386,16 @@ class _Column:
 
     @property
     def small(self) -> bool:
-        return self.n <= NEURON_MAX
+        return not self.image and self.n <= NEURON_MAX
 
     @property
     def pill(self) -> bool:
-        return self.n <= PILL_MAX
+        return self.small and self.n <= PILL_MAX
+
+    @property
+    def block(self):
+        """The item that draws a large layer: its feature maps or its heatmap."""
+        return self.maps if self.maps is not None else self.heatmap
 
     def unit_offset(self, u: int) -> float:
         step = (PILL_H + PILL_GAP) if self.pill else (2 * DOT_R + DOT_GAP)
@@ -391,14 +405,14 @@ class _Column:
         if self.small:
             step = (PILL_H + PILL_GAP) if self.pill else (2 * DOT_R + DOT_GAP)
             return (self.n - 1) / 2 * step + (PILL_H / 2 if self.pill else DOT_R)
-        assert self.heatmap is not None
-        return self.heatmap.half_height
+        assert self.block is not None
+        return self.block.half_height
 
     def half_width(self) -> float:
         if self.small:
             return self.pill_w / 2 if self.pill else DOT_R
-        assert self.heatmap is not None
-        return self.heatmap.half_width
+        assert self.block is not None
+        return self.block.half_width
 
     def port(self, u: int | None, side: str) -> QPointF:
         dx = self.half_width() if side == "out" else -self.half_width()
@@ -419,12 +433,16 @@ class BackpropView(QGraphicsView):
 
     Signals
     -------
-    neuron_pinned(str, int) : a neuron was clicked (layer or "input", unit).
+    neuron_pinned(str, int) : a neuron was clicked (layer or "input", unit; a feature map's
+        pixel (h, w, c) gives its flat unit).
     weight_pinned(str, int, int) : an edge was clicked (layer, i, j).
+    param_pinned(str, str, object) : a weight entry of any shape was clicked (layer, weight
+        name, index tuple): a filter's pixel.
     """
 
     neuron_pinned = Signal(str, int)
     weight_pinned = Signal(str, int, int)
+    param_pinned = Signal(str, str, object)
     next_requested = Signal()
     previous_requested = Signal()
 
@@ -494,7 +512,11 @@ class BackpropView(QGraphicsView):
                 col = _Column(name, cls, shape, 0.0, 0.0)
                 col.pill_w = pill_w
                 hue = layer_color(cls)
-                if col.small:
+                if col.image:
+                    fshape, fname = self._filter_of(name)
+                    col.maps = MapsItem(self, name, shape, hue, fshape, fname)
+                    self._scene.addItem(col.maps)
+                elif col.small:
                     for u in range(col.n):
                         item = NeuronItem(self, name, u, col.pill, hue, pill_w)
                         col.neurons.append(item)
@@ -503,6 +525,8 @@ class BackpropView(QGraphicsView):
                     col.heatmap = HeatmapItem(self, name, shape, hue)
                     self._scene.addItem(col.heatmap)
                 lines = [self._subtitle(col), "shows δ = ∂L/∂z", "shows ∂L/∂a", WIDEST_SCALE]
+                if col.maps is not None and col.maps.filter_weight is not None:
+                    lines.append("shows filters w, Δw")
                 widest = max(
                     head.horizontalAdvance(name), *(sub.horizontalAdvance(t) for t in lines)
                 )
@@ -515,12 +539,15 @@ class BackpropView(QGraphicsView):
         for d, cols in enumerate(groups):
             if d:
                 prev = groups[d - 1]
+                # Edges one by one need room to read; a bundle into or out of a block (feature
+                # maps, heatmaps) needs less, and the columns of a CNN then fit closer.
+                bundles = not any(c.small for c in prev) or not any(c.small for c in cols)
                 x += max(
-                    COL_GAP,
+                    BUNDLE_GAP if bundles else COL_GAP,
                     max(c.extent() for c in prev) + max(c.extent() for c in cols) + CAPTION_GAP,
                     max(c.half_width() for c in prev)
                     + max(c.half_width() for c in cols)
-                    + EDGE_ROOM,
+                    + (BUNDLE_ROOM if bundles else EDGE_ROOM),
                 )
             total = sum(2 * c.half_height() for c in cols) + row_gap * (len(cols) - 1)
             y = -total / 2
@@ -530,8 +557,8 @@ class BackpropView(QGraphicsView):
                 y += 2 * col.half_height() + row_gap
                 for u, item in enumerate(col.neurons):
                     item.setPos(col.x, col.y + col.unit_offset(u))
-                if col.heatmap is not None:
-                    col.heatmap.setPos(col.x, col.y)
+                if col.block is not None:
+                    col.block.setPos(col.x, col.y)
                 self.columns[col.name] = col
         for col in self.columns.values():
             self._add_header(col)
@@ -541,6 +568,20 @@ class BackpropView(QGraphicsView):
         accent = palette().color(QPalette.ColorRole.Highlight)
         self.banner = self._scene.addSimpleText("", _font(1.25, bold=True))
         self.banner.setBrush(accent)
+
+    def _filter_of(self, layer: str) -> tuple[tuple[int, ...] | None, str | None]:
+        """(shape, name) of ``layer``'s filter weight (the layer type's ``filter_weight``,
+        shaped (rows, columns, input channels, filters)); (None, None) when it has none."""
+        if layer == INPUT:
+            return None, None
+        node = self.session.graph.by_name[layer]
+        name = node.layer_type.filter_weight
+        if not name:
+            return None, None
+        for w in node.weights:
+            if w.name == name and len(w.shape) == 4:
+                return tuple(w.shape), name
+        return None, None
 
     def _add_header(self, col: _Column) -> None:
         pal = palette()
@@ -585,14 +626,20 @@ class BackpropView(QGraphicsView):
         width = col.caption_w or CAPTION_MAX_W
         lines = [self._subtitle(col)]
         if quantity and scale is not None:
-            names = {"x": "x", "a": "a", "δ": "δ = ∂L/∂z", "∂L/∂a": "∂L/∂a"}
+            names = {
+                "x": "x",
+                "a": "a",
+                "δ": "δ = ∂L/∂z",
+                "∂L/∂a": "∂L/∂a",
+                "filters": "filters w, Δw",
+            }
             lines += [f"shows {names[quantity]}", f"colours ±{fmt(scale)}"]
         return "\n".join(metrics.elidedText(t, Qt.TextElideMode.ElideRight, width) for t in lines)
 
     def _subtitle(self, col: _Column) -> str:
         units = "×".join(str(d) for d in col.shape)
         if col.name == INPUT:
-            return f"{units} features"
+            return f"{units} {'image' if col.image else 'features'}"
         node = self.session.graph.by_name[col.name]
         act = f" · {node.activation}" if node.activation and node.activation != "linear" else ""
         return f"{node.class_name}{act} · {units}"
@@ -656,7 +703,8 @@ class BackpropView(QGraphicsView):
         self.refresh()
 
     def set_pinned(self, pinned: tuple | None) -> None:
-        """``("neuron", layer, unit)``, ``("weight", layer, i, j)`` or None."""
+        """``("neuron", layer, unit)``, ``("weight", layer, i, j)``, ``("param", layer,
+        weight, index)`` or None."""
         self.pinned = pinned
         self._show_pins()
 
@@ -668,6 +716,11 @@ class BackpropView(QGraphicsView):
         self.set_pinned(("weight", layer, i, j))
         self.weight_pinned.emit(layer, i, j)
 
+    def pin_param(self, layer: str, weight: str, index) -> None:
+        index = tuple(int(k) for k in index)
+        self.set_pinned(("param", layer, weight, index))
+        self.param_pinned.emit(layer, weight, index)
+
     def _show_pins(self) -> None:
         p = self.pinned
         for col in self.columns.values():
@@ -676,10 +729,15 @@ class BackpropView(QGraphicsView):
                 if item.pinned != on:
                     item.pinned = on
                     item.update()
-            if col.heatmap is not None:
+            if col.block is not None:
                 unit = p[2] if p is not None and p[0] == "neuron" and p[1] == col.name else None
-                col.heatmap.pinned_unit = unit
-                col.heatmap.update()
+                col.block.pinned_unit = unit
+                col.block.update()
+            if col.maps is not None:
+                on = p is not None and p[0] == "param" and p[1] == col.name
+                col.maps.pinned_weight = (
+                    tuple(p[3]) if on and p[2] == col.maps.filter_weight else None
+                )
         for key, e in self.weight_edges.items():
             on = p is not None and p[0] == "weight" and tuple(p[1:]) == key
             if e.pinned != on:
@@ -783,6 +841,22 @@ class BackpropView(QGraphicsView):
                 item.update()
             if col.heatmap is not None:
                 col.heatmap.set_values(values, scale, faded)
+            if col.maps is not None:
+                col.maps.set_values(values, scale, faded)
+                # In the update its filters (before, after, Δw) take the maps' place.
+                filters = kind == "update" and col.maps.filter_weight is not None
+                col.maps.set_showing("filters" if filters else "maps")
+                if filters:
+                    quantity = "filters"
+                if col.maps.filter_weight is not None:
+                    fw = col.maps.filter_weight
+                    upd = s.event("update", col.name)
+                    col.maps.set_filters(
+                        s.weights_before[col.name][fw],
+                        upd.data["after"][fw] if upd is not None else None,
+                    )
+            if quantity == "filters":
+                scale = col.maps.filter_scales[0]
             col.legend.setText(
                 self._legend_text(col, quantity, scale if values is not None else None)
             )
@@ -912,6 +986,10 @@ class BackpropView(QGraphicsView):
             "  ←",
             "update": f"{step} · Update of '{active}': edges show each weight's change Δw",
         }
+        if kind == "update" and self._filter_of(active)[0] is not None:
+            texts["update"] = (
+                f"{step} · Update of '{active}': its filters before and after, and their change Δw"
+            )
         text = texts[kind]
         if kind == "update" and s.committed and s.at_end:
             text += " (applied)"
@@ -928,8 +1006,10 @@ class BackpropView(QGraphicsView):
         sample = self.sample
         if layer == INPUT:
             v = np.asarray(s.batch_x)[sample].reshape(-1)[unit]
-            return f"input x{unit + 1} (sample {sample + 1})\nx = {exact_text(v)}"
-        lines = [f"{layer} · unit {unit + 1} (sample {sample + 1})"]
+            where = self._unit_text(tuple(s.graph.input_shape), unit)
+            return f"input {where} (sample {sample + 1})\nx = {exact_text(v)}"
+        shape = tuple(s.graph.by_name[layer].output_shape)
+        lines = [f"{layer} · {self._unit_text(shape, unit)} (sample {sample + 1})"]
         fwd = s.event("forward", layer)
         if fwd is not None:
             for key, label in (("z", "z"), ("a", "a"), ("mask", "dropout mask m")):
@@ -952,6 +1032,46 @@ class BackpropView(QGraphicsView):
             lines.append(f"b: {exact_text(b0)} → {exact_text(b1)}")
         if len(lines) == 1:
             lines.append("not computed yet in this step")
+        lines.append("Click to explain it in the math panel")
+        return "\n".join(lines)
+
+    @staticmethod
+    def _unit_text(shape: tuple[int, ...], unit: int) -> str:
+        """How a unit is named: ``unit 3`` in a flat layer, ``pixel (h 2, w 5) of channel 3``
+        in an image, ``unit 1,3`` otherwise (1-based)."""
+        if len(shape) <= 1:
+            return f"unit {unit + 1}"
+        idx = tuple(int(i) for i in np.unravel_index(int(unit), shape))
+        if len(shape) == 3:
+            return f"pixel (h {idx[0] + 1}, w {idx[1] + 1}) of channel {idx[2] + 1}"
+        return f"unit {one_based(idx)}"
+
+    def param_tooltip(self, layer: str, weight: str, index) -> str:
+        """A weight entry of any shape (a filter's pixel): its value before the step, its
+        gradient, its value after the update; every input channel's for a filter pixel."""
+        s = self.session
+        if s is None or weight is None:
+            return ""
+        index = tuple(int(k) for k in index)
+        before = s.weights_before[layer][weight]
+        lines = [f"{layer} · {weight}[{one_based(index)}]"]
+        if len(index) == 4:
+            i, j, _c, f = index
+            lines[0] += f" (filter {f + 1}, row {i + 1}, column {j + 1}, input channel 1)"
+        lines.append(f"before: {exact_text(before[index])}")
+        bwd = s.event("backward", layer)
+        if bwd is not None and f"grad_{weight}" in bwd.data:
+            lines.append(f"∂L/∂w = {exact_text(bwd.data[f'grad_{weight}'][index])}")
+        upd = s.event("update", layer)
+        if upd is not None:
+            after = upd.data["after"][weight][index]
+            lines.append(f"after: {exact_text(after)}")
+            lines.append(f"Δw = {float(after) - float(before[index]):.9g}")
+        if len(index) == 4 and before.shape[2] > 1:
+            i, j, _c, f = index
+            row = before[i, j, :, f]
+            shown = ", ".join(fmt(v) for v in row[:8]) + (" …" if row.size > 8 else "")
+            lines.append(f"before, every input channel: {shown}")
         lines.append("Click to explain it in the math panel")
         return "\n".join(lines)
 
@@ -995,6 +1115,22 @@ class BackpropView(QGraphicsView):
             self.resetTransform()
             self.scale(MAX_ZOOM, MAX_ZOOM)
         self.centerOn(rect.center())
+
+    def wheelEvent(self, event) -> None:  # Qt override
+        """The wheel zooms about the mouse (a large network fits small; zoom in to read it)."""
+        steps = event.angleDelta().y() / 120.0
+        if not steps:
+            super().wheelEvent(event)
+            return
+        factor = 1.15**steps
+        zoom = self.transform().m11() * factor
+        if zoom > 4 * MAX_ZOOM or zoom < 0.05:
+            event.accept()
+            return
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.scale(factor, factor)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        event.accept()
 
     def resizeEvent(self, event) -> None:  # Qt override
         super().resizeEvent(event)

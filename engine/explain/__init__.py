@@ -1,7 +1,9 @@
 """The math behind one neuron or one weight of a stepped training step, with its numbers.
 
-:func:`explain_neuron` and :func:`explain_weight` turn a :class:`~engine.stepper.StepSession`'s
-trace into an :class:`Explanation`: sections (forward, loss, backward, update) of equation
+:func:`explain_neuron`, :func:`explain_weight` (a ``fully_connected`` kernel's w[i, j]) and
+:func:`explain_param` (an entry of any weight of any shape: a filter's kernel[i, j, c, f], a
+moving statistic) turn a :class:`~engine.stepper.StepSession`'s trace into an
+:class:`Explanation`: sections (forward, loss, backward, update) of equation
 chains such as ``z₂ = w₁,₂·x₁ + w₂,₂·x₂ + b₂ = 0.2739·0.3071 + … = −0.2429``, each only for
 the phases the learner has reached. Every number that comes from the trace is a :class:`Num`
 carrying its ``source`` (where in the trace it is, see :func:`lookup`), so that a view can show
@@ -23,7 +25,7 @@ Pure Python and NumPy; the designer renders an explanation as HTML.
 from __future__ import annotations
 
 from engine.explain.builder import Builder, lookup
-from engine.explain.units import explain_neuron, explain_weight
+from engine.explain.units import explain_neuron, explain_param, explain_weight, weight_symbol
 from engine.formula import (
     MAX_TERMS,
     MINUS,
@@ -53,9 +55,11 @@ __all__ = [
     "Sym",
     "exact_text",
     "explain_neuron",
+    "explain_param",
     "explain_weight",
     "fmt",
     "fmt_param",
     "lookup",
     "parts_text",
+    "weight_symbol",
 ]

@@ -1,6 +1,11 @@
 """One pinned neuron or weight: which sections are reached, and the parts every layer type
 shares (the input's features, ∂L/∂a from the loss or summed over the layers a unit feeds, the
-bias and kernel updates). What differs per layer type comes from its ``explain_*`` hooks."""
+bias and kernel updates). What differs per layer type comes from its ``explain_*`` hooks.
+
+A unit is its flat index in the layer's output; its index in the output's shape (``(h, w, c)``
+for an image) is what the hooks receive. Any weight entry is :func:`explain_param`'s: it asks
+the layer type's traits (``fully_connected``, ``filter_weight``) and the weight's spec
+(trainable or not), never its class."""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from engine.formula import (
     unit_index,
 )
 from engine.graph import INPUT
+from engine.layers.base import LayerType
 
 
 def explain_neuron(
@@ -200,5 +206,120 @@ def explain_weight(
     sec = Section(f"Update ({session.optimizer_class})", "update")
     g = b.num(("backward", layer, "grad_kernel", (i, j)))
     update_lines(b, sec, layer, "kernel", (i, j), wsym, g)
+    exp.sections.append(sec)
+    return exp
+
+
+#: How a weight's entries are written, by Keras' weight names (any other name is written as is).
+_SYMBOLS = {"kernel": "w", "bias": "b", "gamma": "γ", "beta": "β"}
+
+
+def weight_symbol(name: str, index: tuple[int, ...]) -> Sym:
+    """The symbol of entry ``index`` of a weight named ``name``: ``w₁,₂,₁,₃``, ``γ₂``,
+    ``moving_mean₂``."""
+    return Sym(_SYMBOLS.get(name, name), one_based(index))
+
+
+def _filter_text(index: tuple[int, ...]) -> str:
+    """Where a filter weight's entry sits: row, column, input channel and filter."""
+    i, j, c, f = index
+    return (
+        f"row {i + 1}, column {j + 1} of the window, input channel {c + 1}, "
+        f"filter {f + 1} (output channel {f + 1})"
+    )
+
+
+def explain_param(
+    session,
+    layer: str,
+    weight: str,
+    index: tuple[int, ...],
+    sample: int = 0,
+    phase: int | None = None,
+) -> Explanation:
+    """The math of entry ``index`` of any weight ``weight`` of ``layer`` in the current step:
+    its value when the step began, its gradient (summed over the batch, and over every window
+    position for a filter weight) and its update by the optimizer's rule, with before and
+    after; a non-trainable weight (BatchNormalization's moving statistics) is updated by the
+    layer itself, not the optimizer, and says so.
+
+    A ``fully_connected`` layer's kernel entry ``(i, j)`` is :func:`explain_weight`'s (its
+    term w·x in the unit's sum, ∂L/∂w as the sum of x·δ).
+    """
+    node = session.graph.by_name[layer]
+    index = tuple(int(k) for k in index)
+    ltype = node.layer_type
+    if ltype.fully_connected and weight == "kernel" and len(index) == 2:
+        return explain_weight(session, layer, index[0], index[1], sample, phase)
+    specs = {w.name: w for w in node.weights}
+    if weight not in specs:
+        raise KeyError(f"'{layer}' has no weight '{weight}' (it has {', '.join(specs) or 'none'})")
+    spec = specs[weight]
+    shape = tuple(session.weights_before[layer][weight].shape)
+    if len(index) != len(shape) or any(not 0 <= k < n for k, n in zip(index, shape, strict=True)):
+        raise IndexError(f"index {index} is outside {layer}/{weight} of shape {shape}")
+    b = Builder(session, phase)
+    sample = int(min(max(sample, 0), max(len(session.batch_x) - 1, 0)))
+    wsym = weight_symbol(weight, index)
+    is_filter = ltype.filter_weight == weight and len(shape) == 4
+    where = _filter_text(index) if is_filter else f"entry {one_based(index)} of {shape}"
+    exp = Explanation(
+        f"{layer} · {weight} {wsym.text()}",
+        f"{where}; {'trainable' if spec.trainable else 'not trainable'}; "
+        + sample_text(session, sample),
+    )
+
+    sec = Section("Forward pass", "forward")
+    sec.add([wsym], [b.num(("start", layer, weight, index))], note="its value when this step began")
+    if is_filter:
+        i, j, c, f = index
+        sec.remark(
+            f"It multiplies input channel {c + 1} at row {i + 1}, column {j + 1} of every window "
+            f"the filter slides over: a term of every output of channel {f + 1}."
+        )
+    elif not spec.trainable:
+        sec.remark("Not trainable: the optimizer never changes it.")
+    exp.sections.append(sec)
+
+    if b.ev("backward", layer) is None:
+        return exp
+    sec = Section("Backward pass", "backward")
+    gkey = f"grad_{weight}"
+    bwd = b.ev("backward", layer)
+    g = None
+    if spec.trainable and gkey in bwd.data:
+        g = b.num(("backward", layer, gkey, index))
+        note = (
+            "summed over the batch and every window position: Σ (input under the entry)·δ of "
+            f"channel {index[3] + 1}"
+            if is_filter
+            else "summed over the batch"
+        )
+        sec.add([f"∂L/∂{wsym.text()}"], [g], note=note)
+    else:
+        sec.remark("No gradient: the weight is not trainable.")
+    exp.sections.append(sec)
+
+    upd = b.ev("update", layer)
+    if upd is None:
+        return exp
+    if spec.trainable and g is not None:
+        sec = Section(f"Update ({session.optimizer_class})", "update")
+        update_lines(b, sec, layer, weight, index, wsym, g)
+    else:
+        sec = Section("Update (by the layer)", "update")
+        before = b.num(("update", layer, f"before.{weight}", index))
+        after = b.num(("update", layer, f"after.{weight}", index))
+        sec.add([wsym, " before"], [before])
+        sec.add([wsym, " after"], [after])
+        delta = b.value(("update", layer, f"after.{weight}", index)) - b.value(
+            ("update", layer, f"before.{weight}", index)
+        )
+        sec.add(["Δ"], [after, " − ", before.operand()], [b.calc(float(delta))])
+        own = type(ltype).state_updates is not LayerType.state_updates
+        sec.remark(
+            "Updated by the layer, not the optimizer"
+            + (" (its state update in training mode)." if own else ".")
+        )
     exp.sections.append(sec)
     return exp
