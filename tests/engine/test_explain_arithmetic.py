@@ -194,11 +194,10 @@ FUNCTIONS = set(_UNARY) | set(_OTHER) | {"max", "min"}
 
 def apply(name: str, args: list[Iv]) -> Iv:
     if name in ("max", "min"):
-        if len(args) != 2:
-            raise ParseError(f"{name} takes two arguments")
+        if len(args) < 2:
+            raise ParseError(f"{name} takes two or more arguments")
         f = max if name == "max" else min
-        a, b = args
-        return Iv(f(a.lo, b.lo), f(a.hi, b.hi))
+        return Iv(f(a.lo for a in args), f(a.hi for a in args))
     if len(args) != 1:
         raise ParseError(f"{name} takes one argument")
     (x,) = args
@@ -598,13 +597,14 @@ def test_the_checker_catches_a_line_that_contradicts_itself():
 
 
 # ----------------------------------------------------------------------------- sessions
-def _digits_stand_in(project, n_features: int, n_classes: int, n: int = 12):
-    """A small in-memory data set of the project's shape (seed_mlp.json needs MNIST, which is
-    not cached here)."""
+def _digits_stand_in(project, n_classes: int, n: int = 12):
+    """A small in-memory data set in the project's input shape (the MNIST and Fashion-MNIST
+    examples need the Keras cache, which is not here)."""
     from engine.training import TrainingData
 
     rng = np.random.default_rng(0)
-    x = rng.uniform(0, 1, (n, n_features)).astype(project.dtype)
+    shape = tuple(int(d) for d in project.data["model"]["input_shape"])
+    x = rng.uniform(0, 1, (n, *shape)).astype(project.dtype)
     y = (np.arange(n) % n_classes).astype(np.int64)
     return TrainingData(x, y, None, None)
 
@@ -612,8 +612,8 @@ def _digits_stand_in(project, n_features: int, n_classes: int, n: int = 12):
 def _session(name: str, batch_size: int) -> StepSession:
     project = load_project(EXAMPLES / name)
     data = None
-    if project.dataset.get("name") == "mnist":
-        data = _digits_stand_in(project, 784, 10)
+    if project.dataset.get("name") in ("mnist", "fashion_mnist"):
+        data = _digits_stand_in(project, 10)
     return StepSession(project, batch_size=batch_size, data=data)
 
 
