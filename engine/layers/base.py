@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -565,10 +566,9 @@ def listed_shapes(shapes: list[Shape]) -> str:
 
 
 def snake_name(class_name: str) -> str:
-    """Keras' auto-name stem: ``Dense`` -> ``dense``, ``GlobalAveragePooling2D`` -> ..."""
-    out = []
-    for i, ch in enumerate(class_name):
-        if ch.isupper() and i and not class_name[i - 1].isupper():
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)
+    """Keras' auto-name stem (its ``to_snake_case``): ``Dense`` -> ``dense``, ``Conv2D`` ->
+    ``conv2d``, ``GlobalAveragePooling2D`` -> ``global_average_pooling2d``, ``ReLU`` ->
+    ``re_lu``."""
+    name = re.sub(r"\W+", "", class_name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
