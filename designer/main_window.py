@@ -95,6 +95,9 @@ EXAMPLE_ORDER = (
     "spiral",
     "iris",
     "skip_connection",
+    "cnn_digits",
+    "lenet5_mnist",
+    "cnn_fashion_mnist",
 )
 PROJECT_SUFFIXES = (".json", ".nnd")
 PROJECT_FILTER = "NN Designer projects (*.json *.nnd);;All files (*)"
@@ -111,20 +114,31 @@ class Example:
     path: Path
     title: str
     description: str
-    needs_mnist: bool
+    # Its dataset comes from the user's Keras cache (MNIST, Fashion-MNIST): offered for download.
+    needs_download: bool
 
 
-def mnist_cache_problem() -> str:
-    """'' when MNIST is in the Keras cache, else the engine's message saying how to get it.
+def keras_cache_problem(name: str) -> str:
+    """'' when the built-in dataset ``name`` is not one of the Keras cache's or is cached, else
+    the engine's message saying how to get it. Only looks for the files (a stat each): nothing
+    is loaded here."""
+    from engine.data.builtin import BUILTIN_DATASETS, cache_problem
+    from engine.data.download import KERAS_DOWNLOADS, cached_file
 
-    Only looks for the file (a stat per folder): MNIST itself is never loaded here."""
-    from engine.data.builtin import cache_problem
-
-    return cache_problem("MNIST", "mnist", ["mnist.npz"])
+    info = BUILTIN_DATASETS.get(name)
+    if info is None or info.source != "keras cache" or name not in KERAS_DOWNLOADS:
+        return ""
+    if cached_file(name) is not None:
+        return ""
+    download = KERAS_DOWNLOADS[name]
+    return cache_problem(download.title, name, [f.fname for f in download.files])
 
 
 def list_examples(folder: Path = EXAMPLES_DIR) -> list[Example]:
     """The shipped examples, in teaching order, titled by their ``name``."""
+    from engine.data.builtin import BUILTIN_DATASETS
+    from engine.data.download import KERAS_DOWNLOADS
+
     files = sorted(folder.glob("*.json"), key=_example_rank)
     out = []
     for path in files:
@@ -132,18 +146,21 @@ def list_examples(folder: Path = EXAMPLES_DIR) -> list[Example]:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        dataset = (data.get("dataset") or {}).get("name", "")
-        needs_mnist = dataset == "mnist"
+        dataset = str((data.get("dataset") or {}).get("name", ""))
+        info = BUILTIN_DATASETS.get(dataset)
+        needs_download = info is not None and info.source == "keras cache"
         title = str(data.get("name") or path.stem)
-        if needs_mnist and "mnist" not in title.lower():
-            title += " on MNIST"
         description = str(data.get("description") or _default_description(data))
-        if needs_mnist:
+        if needs_download and dataset in KERAS_DOWNLOADS:
+            download = KERAS_DOWNLOADS[dataset]
+            if download.title.lower() not in title.lower():
+                title += f" on {download.title}"
+            megabytes = round(download.total_size / 1e6)
             description += (
-                " Reads MNIST from the Keras cache; without it, the Dataset panel offers to "
-                "download it (11 MB) or to use the built-in 8×8 digits."
+                f" Reads {download.title} from the Keras cache; without it, the Dataset panel "
+                f"offers to download it ({megabytes} MB) or to use the built-in 8×8 digits."
             )
-        out.append(Example(path, title, description, needs_mnist))
+        out.append(Example(path, title, description, needs_download))
     return out
 
 
@@ -935,12 +952,15 @@ class MainWindow(QMainWindow):
         return project if self.maybe_save() else None
 
     def _warn_mnist(self, project: Project) -> None:
-        if (project.dataset or {}).get("name") != "mnist":
-            return
-        if mnist_cache_problem():
+        """A project on MNIST or Fashion-MNIST that is not in the Keras cache yet: say where
+        to get it (the Dataset panel's offer)."""
+        from engine.data.download import KERAS_DOWNLOADS
+
+        name = str((project.dataset or {}).get("name", ""))
+        if keras_cache_problem(name):
             self.show_message(
-                "MNIST is not in the Keras cache yet: the Dataset panel offers to download it "
-                "or to use the built-in digits",
+                f"{KERAS_DOWNLOADS[name].title} is not in the Keras cache yet: the Dataset "
+                "panel offers to download it or to use the built-in digits",
                 20000,
             )
 

@@ -281,6 +281,9 @@ def test_examples_menu_lists_every_example_with_its_description(make_window):
         "spiral",
         "iris",
         "skip_connection",
+        "cnn_digits",
+        "lenet5_mnist",
+        "cnn_fashion_mnist",
     ]
     window = make_window()
     actions = window.examples_menu.actions()
@@ -289,6 +292,10 @@ def test_examples_menu_lists_every_example_with_its_description(make_window):
     assert xor.toolTip() == json.loads((EXAMPLES / "xor.json").read_text())["description"]
     mnist = next(a for a in actions if a.data().endswith("seed_mlp.json"))
     assert "MNIST" in mnist.text() and "Keras cache" in mnist.toolTip()
+    fashion = next(a for a in actions if a.data().endswith("cnn_fashion_mnist.json"))
+    assert "Fashion-MNIST" in fashion.text() and "download it (31 MB)" in fashion.toolTip()
+    digits = next(a for a in actions if a.data().endswith("cnn_digits.json"))
+    assert "Keras cache" not in digits.toolTip()
 
 
 def test_opening_an_example_makes_an_untitled_copy(make_window, monkeypatch, tmp_path):

@@ -158,7 +158,7 @@ def _main(argv: list[str]) -> int:
     checks = []
     for example in list_examples():
         stem = example.path.stem
-        if (stems and stem not in stems) or example.needs_mnist:
+        if (stems and stem not in stems) or example.needs_download:
             continue
         window.document.set_clean()
         assert window.open_example(example.path)
