@@ -1,7 +1,14 @@
 """The designer's half of the registry-following suite (tests/engine/test_layer_kit.py):
-every registered layer type gets a palette entry, a canvas block and an inspector form."""
+every registered layer type gets a palette entry, a canvas block and an inspector form.
+
+The types share one main window (showing a window is most of such a test's time): each test
+starts from the seed network, adds its block, checks it and undoes the addition; a test that
+finds the window in another state (the one before it failed half-way) gets a new window.
+"""
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pytest
@@ -12,11 +19,58 @@ from engine.layers import LAYER_TYPES
 pytestmark = pytest.mark.usefixtures("isolated")
 
 
+def _unexpected(*args, **kwargs):
+    raise AssertionError(f"unexpected dialog: {args[1:3] if len(args) > 2 else args}")
+
+
+@pytest.fixture(scope="module")
+def shared_window(qapp, tmp_path_factory):
+    """``get() -> MainWindow``: one shown window on the seed network for the module, isolated
+    as the ``isolated`` fixture isolates a test (no real settings or recovery folder, no
+    dialog); a new one when the last test left it changed."""
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    from designer.document import Document
+    from designer.main_window import MainWindow
+
+    windows: list = []
+    start: dict = {}
+    with pytest.MonkeyPatch.context() as mp:
+        home = tmp_path_factory.mktemp("layer_kit_blocks")
+        mp.setenv("NNDESIGNER_SETTINGS_DIR", str(home / "settings"))
+        mp.setenv("NNDESIGNER_RECOVERY_DIR", str(home / "recovery"))
+        for name in ("question", "critical", "warning", "information", "about"):
+            mp.setattr(QMessageBox, name, staticmethod(_unexpected))
+        mp.setattr(QMessageBox, "exec", _unexpected)
+        mp.setattr(QFileDialog, "getSaveFileName", staticmethod(_unexpected))
+        mp.setattr(QFileDialog, "getOpenFileName", staticmethod(_unexpected))
+
+        def get():
+            if windows and windows[-1].document.data == start["data"]:
+                window = windows[-1]
+                window.canvas.network_scene.select_names([])
+                return window
+            window = MainWindow(Document(None))
+            window.show()
+            windows.append(window)
+            start["data"] = copy.deepcopy(window.document.data)
+            return window
+
+        yield get
+        for window in windows:
+            window.document.undo_stack.clear()
+            window.document.set_clean()
+            window.close()
+            window.deleteLater()
+        qapp.processEvents()
+
+
 @pytest.mark.parametrize("class_name", list(LAYER_TYPES))
-def test_every_type_gets_a_block_and_an_inspector_form(make_window, qtbot, class_name):
+def test_every_type_gets_a_block_and_an_inspector_form(shared_window, qtbot, class_name):
     from designer.panels.layer_icons import layer_color
 
-    window = make_window()
+    window = shared_window()
+    qtbot.waitExposed(window)
     ltype = LAYER_TYPES[class_name]
     assert class_name in window.palette_panel.class_names()
     scene = window.canvas.network_scene

@@ -1,12 +1,16 @@
 """Backprop mode's math for every registered layer type (issue 14): the layer types come from
 :data:`engine.layers.LAYER_TYPES`, their test networks from ``tests/layer_cases/``.
 
-For each case, every unit of the type's layers and of the layers feeding them is explained at
-every phase of two steps: nothing raises, every number read from the trace is the engine's own
-and was reached when shown, the forward section shows the layer's own numbers (its
-``explain_forward``), and the unit feeding it is told what this layer sent back (its
-``explain_to_input``). The explanation parts import without the session or the graph, so that
-the layer modules can build on them without an import cycle.
+For each case, the units of the type's layers and of the layers feeding them are explained at
+every phase of two steps, for two samples of the batch. An output of at most ``EXPLAIN_CAP``
+(16) units has every unit explained; a bigger one (an image) a deterministic sample of them:
+every corner (the first and last index along each axis: row, column, channel), the centre,
+and six units drawn by a generator seeded from the case and the layer's name, the same on
+every run (:func:`support.layer_cases.units_to_explain`). Nothing raises, every number read
+from the trace is the engine's own and was reached when shown, the forward section shows the
+layer's own numbers (its ``explain_forward``), and the unit feeding it is told what this layer
+sent back (its ``explain_to_input``). The explanation parts import without the session or the
+graph, so that the layer modules can build on them without an import cycle.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.layer_cases import CASE_IDS, cases_of, targets
+from support.layer_cases import CASE_IDS, cases_of, targets, units_to_explain
 
 from engine.explain import Explanation, Num, explain_neuron, lookup
 from engine.graph import INPUT
@@ -87,13 +91,16 @@ def test_every_phase_of_every_unit_is_explained_with_the_engines_numbers(class_n
     own_names = {n.name for n in own}
     feeding = {src for n in own for src in n.inbound if src != INPUT} - own_names
     names = [n.name for n in own] + sorted(feeding)
+    units = {
+        name: units_to_explain(graph.by_name[name].output_shape, f"{class_name}-{i}-{name}")
+        for name in names
+    }
     for _step in range(2):
         session.run_to_end()
         for phase in range(session.total_phases):
             for sample in (0, 2):
                 for name in names:
-                    node = graph.by_name[name]
-                    for unit in range(int(np.prod(node.output_shape))):
+                    for unit in units[name]:
                         exp = explain_neuron(session, name, sample, unit, phase=phase)
                         nums = trace_numbers(session, exp, phase)
                         fwd = exp.section("forward")

@@ -8,8 +8,11 @@ tests/designer/test_layer_kit_blocks.py.
 
 Checks per case: a float64 gradient check of the NumPy math; a traced step equal bit for bit to
 a plain step; the NumPy and TensorFlow engines agreeing from the same weights (outputs and
-gradients); the exported script, executed, predicting what the engine predicts; a model built by
-Keras from the layer, saved and imported, giving back the same layers and weights.
+gradients) and after one training step (every weight); the exported script, executed, predicting
+what the engine predicts; a model built by Keras from the layer, saved and imported, giving back
+the same layers and weights. The two Keras comparisons share each case's TensorFlow model (the
+``twins`` fixture builds it once and resets it before each use): building and tracing it is
+most of their time.
 """
 
 from __future__ import annotations
@@ -26,7 +29,18 @@ from engine.layers import LAYER_TYPES, LayerType, Param
 from engine.project import from_dict
 from engine.validate import check_project
 
-KINDS = {"int", "float", "bool", "activation", "initializer", "name", "choice", "int_tuple"}
+#: The setting kinds the inspector has a field for (designer/panels/param_fields.py).
+KINDS = {
+    "int",
+    "float",
+    "bool",
+    "activation",
+    "initializer",
+    "name",
+    "choice",
+    "int_tuple",
+    "shape",
+}
 
 
 def project_of(class_name: str, i: int, dtype: str = "float64", optimizer="sgd", weights=None):
@@ -175,10 +189,32 @@ def both_engines(project):
     return graph, np_model, tf_model, x, y
 
 
+@pytest.fixture(scope="module")
+def twins(keras):
+    """``twins(class_name, i)``: :func:`both_engines` of a case, its TensorFlow model built
+    (and its training step traced) once per case for the tests that share it. Each call hands
+    it back as built: the NumPy engine's initial weights (the moving statistics included), the
+    optimizer's slots and step count at zero, the random streams restarted; with a new NumPy
+    model and a new copy of the batch."""
+    built = {}
+
+    def get(class_name: str, i: int):
+        if (class_name, i) not in built:
+            built[class_name, i] = both_engines(project_of(class_name, i))
+        graph, _, tf_model, x, y = built[class_name, i]
+        _, np_model = numpy_model(deterministic(project_of(class_name, i)))
+        tf_model.initialize()
+        tf_model.set_weights(np_model.get_weights())
+        assert int(tf_model.optimizer.iterations.numpy()) == 0
+        return graph, np_model, tf_model, x.copy(), y.copy()
+
+    return get
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("class_name", "i"), CASE_IDS)
-def test_numpy_and_tensorflow_agree_from_the_same_weights(keras, class_name, i):
-    graph, np_model, tf_model, x, y = both_engines(project_of(class_name, i))
+def test_numpy_and_tensorflow_agree_from_the_same_weights(twins, class_name, i):
+    graph, np_model, tf_model, x, y = twins(class_name, i)
     _, caches = np_model.forward(x, training=False)
     for name, out in tf_model.layer_outputs(x).items():
         np.testing.assert_allclose(out, caches[name].a, rtol=1e-10, atol=1e-12, err_msg=name)
@@ -194,9 +230,9 @@ def test_numpy_and_tensorflow_agree_from_the_same_weights(keras, class_name, i):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("class_name", "i"), CASE_IDS)
-def test_a_training_step_leaves_the_same_weights_on_both_engines(keras, class_name, i):
+def test_a_training_step_leaves_the_same_weights_on_both_engines(twins, class_name, i):
     """Every weight after one step, the non-trainable ones (moving statistics) included."""
-    graph, np_model, tf_model, x, y = both_engines(project_of(class_name, i))
+    graph, np_model, tf_model, x, y = twins(class_name, i)
     np_model.train_step(x, y)
     tf_model.train_step(x, y)
     got, want = tf_model.flat_weights(), np_model.flat_weights()
@@ -219,8 +255,10 @@ def test_the_exported_script_runs_and_predicts_what_the_engine_does(keras, tmp_p
     spec.loader.exec_module(module)
     exported = module.build_model()
     x, _ = batch(graph, model.loss, dtype="float32")
+    # Called as a function (inference mode): the same layers and numbers as Keras' predict,
+    # without tracing a predict function for a single batch.
     np.testing.assert_allclose(
-        np.asarray(exported.predict(x, verbose=0)), model.predict(x), rtol=1e-5, atol=1e-6
+        np.asarray(exported(x, training=False)), model.predict(x), rtol=1e-5, atol=1e-6
     )
     assert {layer.name for layer in exported.layers} >= {n.name for n in graph.nodes}
 
@@ -305,12 +343,12 @@ def test_non_trainable_weights_count_apart_in_the_summary(monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_refused_step_leaves_the_moving_statistics_as_they_were(keras):
+def test_a_refused_step_leaves_the_moving_statistics_as_they_were(twins):
     """A non-finite loss stops the step on both engines before anything is written, the
     statistics that the training-mode forward pass computed included."""
     from engine.errors import NonFiniteError
 
-    _, np_model, tf_model, x, y = both_engines(project_of("BatchNormalization", 0))
+    _, np_model, tf_model, x, y = twins("BatchNormalization", 0)
     np_model.train_step(x, y)  # one good step: the statistics move away from their start
     tf_model.train_step(x, y)
     x[0, 0] = np.nan

@@ -3,7 +3,9 @@ docs/adding-a-layer-type.md), for the suites that follow the registry."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -36,3 +38,28 @@ def targets(loss: str, out_shape: tuple[int, ...], n: int, rng, dtype="float64")
     if loss == "binary_crossentropy":
         return rng.integers(0, 2, size=(n, *out_shape)).astype(dtype)
     return rng.normal(size=(n, *out_shape)).astype(dtype)
+
+
+#: Units of one layer output explained one by one at most; bigger outputs are sampled.
+EXPLAIN_CAP = 16
+#: Seeded random units explained besides the corners and the centre of a bigger output.
+EXPLAIN_RANDOM = 6
+
+
+def units_to_explain(shape: tuple[int, ...], key: str, cap: int = EXPLAIN_CAP) -> list[int]:
+    """Flat (C-order) unit indices of an output of ``shape`` to explain: every unit when there
+    are at most ``cap``; else a deterministic sample: every corner of the output (first and
+    last index along each axis: rows, columns and channels of an image), its centre, and
+    :data:`EXPLAIN_RANDOM` units drawn by a generator seeded from ``key`` (the same on every
+    run and machine, unlike ``hash``)."""
+    shape = tuple(int(n) for n in shape)
+    total = int(np.prod(shape))
+    if total <= cap:
+        return list(range(total))
+    corners = itertools.product(*[sorted({0, n - 1}) for n in shape])
+    picked = {int(np.ravel_multi_index(c, shape)) for c in corners}
+    picked.add(int(np.ravel_multi_index(tuple(n // 2 for n in shape), shape)))
+    rng = np.random.default_rng(zlib.crc32(key.encode("utf-8")))
+    rest = np.setdiff1d(np.arange(total), sorted(picked))
+    picked.update(int(u) for u in rng.choice(rest, min(EXPLAIN_RANDOM, len(rest)), replace=False))
+    return sorted(picked)
