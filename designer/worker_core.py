@@ -69,6 +69,13 @@ SNAPSHOT_PERIOD = 0.1
 #: by ~0.1 s, at 6 and 12 the boundary trailed by 0.65-0.9 s. The epoch report is paced apart
 #: (REPORT_COST_FACTOR): paced at 4 too, it took live MNIST-shaped training to 1.70x.
 SNAPSHOT_COST_FACTOR = 4.0
+#: A snapshot costlier than this (seconds) is spaced further, towards SLOW_SNAPSHOT_FACTOR
+#: times its cost (at most ~1/17 of the time): a CNN's snapshot (the probe batch through the
+#: network and back) costs as much as a few training steps, and at 4 the snapshots alone took
+#: live LeNet training to ~1.22x headless (issue 15; MNIST-shaped MLP data with its decision
+#: boundary: ~1.25x). Cheaper ones keep their pace: the views within ~0.2 s (issue 13).
+CHEAP_SNAPSHOT_S = 0.02
+SLOW_SNAPSHOT_FACTOR = 16.0
 #: The epoch report (confusion matrix, per-class figures over the validation set) is not a
 #: view that must keep up with the run: at most 1/(1 + REPORT_COST_FACTOR) of the time.
 REPORT_COST_FACTOR = 40.0
@@ -78,6 +85,14 @@ GC_TICK_MS = 250
 EPOCH_REPORT_PERIOD = 0.5
 
 STATES = ("idle", "building", "running", "paused")
+
+
+def snapshot_spacing(cost: float) -> float:
+    """Seconds from the end of a snapshot that cost ``cost`` seconds to the next one: at least
+    SNAPSHOT_PERIOD; SNAPSHOT_COST_FACTOR times the cost up to CHEAP_SNAPSHOT_S, growing
+    towards SLOW_SNAPSHOT_FACTOR times it beyond (continuous at CHEAP_SNAPSHOT_S)."""
+    offset = (SLOW_SNAPSHOT_FACTOR - SNAPSHOT_COST_FACTOR) * CHEAP_SNAPSHOT_S
+    return max(SNAPSHOT_PERIOD, SNAPSHOT_COST_FACTOR * cost, SLOW_SNAPSHOT_FACTOR * cost - offset)
 
 
 # ------------------------------------------------------------------------------ the mailbox
@@ -841,9 +856,7 @@ class TrainingCore:
         snap.run = self.run_id
         snap.plane = self.plane  # an attribute of ours: the engine's Snapshot has no such field
         self.mailbox.put("snapshot", snap)
-        self._next_snapshot = time.perf_counter() + max(
-            SNAPSHOT_PERIOD, SNAPSHOT_COST_FACTOR * snap.seconds
-        )
+        self._next_snapshot = time.perf_counter() + snapshot_spacing(snap.seconds)
         # Send it now rather than at the next drain period: the views show it ~25 ms sooner.
         self.on_wake()
 

@@ -12,11 +12,19 @@ returned is a plain NumPy copy or a Python number, safe to hand to another threa
   saturated sigmoid/tanh units), the activations of one selected sample, and for 2-D data the
   decision boundary over a grid plus each hidden neuron's output over the plane; for image
   data the first layer's weights as image tiles and predictions for a fixed set of samples.
+  Convolutional networks (issue 15): the first convolution's filters as the tiles (the first
+  layer whose type has a ``filter_weight``), the selected sample's feature maps for every
+  layer whose output is an image (H, W, C; capped in channels and pixels), dead/saturated
+  shares per channel of image layers with an activation; kernels of any rank (a 4-D one is
+  shown as its (kh * kw * in, filters) matrix). Nothing here asks a class name: traits and
+  weight shapes.
 - :meth:`Monitor.epoch_report`: the confusion matrix and per-class accuracy on the validation
   split (the training split when there is none), at each epoch end.
 
 Views never change the run: gradients for the views come from ``loss_and_grads`` with the
 dropout random streams rewound afterwards (NumPy) or from ``layer_gradients`` (TensorFlow).
+A network without random layers or moving statistics gets its activations and gradients from
+one training-mode pass (:func:`outputs_and_gradients`).
 This module imports neither Qt, TensorFlow nor scikit-learn (whose confusion matrix the tests
 compare against).
 """
@@ -54,6 +62,17 @@ MAX_NEURONS_SHOWN = 32
 MAX_NEURON_MAPS = 96
 #: The decision-boundary view draws at most this many training (and validation) points.
 MAX_POINTS_SHOWN = 3000
+#: Feature maps (layers whose output is an image, H x W x C): at most this many channels of a
+#: layer are sent per snapshot (the first ones)...
+MAX_MAP_CHANNELS = 32
+#: ...each at most this many pixels a side (larger maps are strided)...
+MAX_MAP_SIDE = 64
+#: ...and at most this many values in all per snapshot (later layers are left out).
+MAX_MAP_VALUES = 256 * 1024
+#: Filter tiles (the first layer with a ``filter_weight``): at most this many filters, each
+#: with at most this many input channels side by side.
+MAX_FILTERS_SHOWN = 256
+MAX_FILTER_INPUTS = 8
 
 RELU_LIKE = ("relu",)
 SATURATING = {"sigmoid": (0.0, 1.0), "hard_sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
@@ -70,8 +89,10 @@ class LayerInfo:
     (a kernel (input units, units): drawn as weighted edges, weight tiles and neuron maps),
     ``passes_values`` (output = input values at most reshaped or masked: views look through
     it), ``unit_by_unit`` (output unit i from input unit i alone) and ``has_activation``
-    (applies ``activation``). Plain values: the info crosses to the
-    window's process.
+    (applies ``activation``); ``filter_weight`` names the weight (kh, kw, in, filters) drawn
+    as filter images, ``image_input`` says the layer needs (H, W, C) inputs; ``output_shape``
+    is the layer's output shape without the batch axis (rank 3: an image, H x W x C). Plain
+    values: the info crosses to the window's process.
     """
 
     name: str
@@ -84,6 +105,14 @@ class LayerInfo:
     passes_values: bool = False
     has_activation: bool = False
     unit_by_unit: bool = False
+    output_shape: tuple[int, ...] = ()
+    filter_weight: str | None = None
+    image_input: bool = False
+
+    @property
+    def is_image(self) -> bool:
+        """Whether the output is an image (H, W, C): feature maps, per-channel health."""
+        return len(self.output_shape) == 3
 
 
 @dataclass
@@ -115,6 +144,23 @@ class BuildInfo:
     sample_labels : ndarray of shape (n,) or None
     probe_size : int
         Samples in the probe batch (the selectable samples of the activity view).
+    tiles_layer : str or None
+        The layer whose weights the tiles show: the first with a ``filter_weight`` (a
+        convolution: one tile per filter), else the first fully connected layer on the input
+        pixels (one tile per unit).
+    tiles_kind : {"filters", "units"}
+    tile_shape : tuple of int or None
+        ``(h, w)`` of one tile: the input image for units; for filters ``(kh, kw * c)``, the
+        filter's first ``c`` input channels side by side (``tile_inputs`` of ``in``).
+    tile_inputs : tuple of int
+        ``(c, in)``: input channels shown per filter tile, of the kernel's.
+    map_shapes : dict of str to tuple
+        ``{layer: (H, W, C)}`` for the input (``"input"``) and every layer whose output is an
+        image, in topological order: the feature maps of the selected sample
+        (:attr:`Snapshot.feature_maps` holds at most :data:`MAX_MAP_CHANNELS` of them).
+    map_sent : dict of str to tuple
+        ``{layer: (c, h, w)}``: what each snapshot's feature maps hold of those layers (the
+        caps); a layer missing here is beyond :data:`MAX_MAP_VALUES`.
     """
 
     layers: list[LayerInfo]
@@ -128,6 +174,11 @@ class BuildInfo:
     sample_labels: np.ndarray | None = None
     probe_size: int = 0
     tiles_layer: str | None = None
+    tiles_kind: str = "units"
+    tile_shape: tuple[int, int] | None = None
+    tile_inputs: tuple[int, int] = (1, 1)
+    map_shapes: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    map_sent: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -140,6 +191,12 @@ class LayerStats:
     per step since the previous snapshot over the weight norm; ``dead_fraction`` (ReLU layers)
     the share of units that output 0 for every probe sample; ``saturated_fraction``
     (sigmoid/tanh) the share of outputs within :data:`SATURATION_MARGIN` of the asymptotes.
+    A kernel of any rank is sent as the 2-D matrix a layer multiplies by: its last axis (units
+    or filters) as columns, every other axis flattened into rows (a convolution's (kh, kw, in,
+    filters) becomes (kh * kw * in, filters), the window's cells by rows); ``kernel_shape`` is
+    its own shape. For an image output (H, W, C), ``dead_per_channel`` is per channel the share
+    of positions whose ReLU outputs 0 for every probe sample (its mean is ``dead_fraction``)
+    and ``saturated_per_channel`` the share of outputs (samples x positions) in the tails.
     """
 
     name: str
@@ -154,6 +211,9 @@ class LayerStats:
     saturated_fraction: float | None = None
     act_mean: float = math.nan
     act_std: float = math.nan
+    kernel_shape: tuple[int, ...] | None = None
+    dead_per_channel: np.ndarray | None = None
+    saturated_per_channel: np.ndarray | None = None
 
 
 @dataclass
@@ -165,8 +225,13 @@ class Snapshot:
     over the grid of :attr:`BuildInfo.points`, row = y; ``neuron_maps``: ``{layer: (units, r,
     r)}`` hidden outputs over the same plane; ``tiles``: (units, h, w) first-layer weights and
     ``tiles_change`` their change since the monitor started (the random start subtracted:
-    what training has learned); ``predictions``: (n,) predicted classes of the sample images,
-    ``confidence`` their probabilities; ``run``: the worker's run id (set by the worker).
+    what training has learned) (for a convolution (filters, kh, kw * c): each filter, its
+    input channels side by side); ``feature_maps``: ``{layer: (c, h, w)}`` float32 outputs of
+    the selected sample for the layers of :attr:`BuildInfo.map_shapes` (channels-first, at most
+    :data:`MAX_MAP_CHANNELS`, strided to :data:`MAX_MAP_SIDE`; such layers' ``activations``
+    are left out: the maps carry them); ``predictions``: (n,) predicted classes of the sample
+    images, ``confidence`` their probabilities; ``run``: the worker's run id (set by the
+    worker).
     """
 
     step: int
@@ -179,6 +244,7 @@ class Snapshot:
     neuron_maps: dict[str, np.ndarray] = field(default_factory=dict)
     tiles: np.ndarray | None = None
     tiles_change: np.ndarray | None = None
+    feature_maps: dict[str, np.ndarray] = field(default_factory=dict)
     predictions: np.ndarray | None = None
     confidence: np.ndarray | None = None
     seconds: float = 0.0
@@ -236,8 +302,11 @@ def grad_log_histogram(g: np.ndarray) -> np.ndarray:
     lo, hi = GRAD_LOG_EDGES[0], GRAD_LOG_EDGES[-1]
     with np.errstate(divide="ignore"):
         logs = np.clip(np.log10(a), lo, hi - 1e-9)
-    counts, _ = np.histogram(logs, bins=GRAD_LOG_EDGES)
-    return counts.astype(np.int64)
+    # np.histogram's counts (bin i: edges[i] <= v < edges[i + 1]), without its sort of every
+    # value: a 4-D kernel's or a wide Dense layer's gradient has 1e5+ of them per snapshot.
+    idx = np.searchsorted(GRAD_LOG_EDGES, logs, side="right") - 1
+    n_bins = len(GRAD_LOG_EDGES) - 1
+    return np.bincount(np.clip(idx, 0, n_bins - 1), minlength=n_bins).astype(np.int64)
 
 
 def dead_fraction(a: np.ndarray) -> float:
@@ -263,13 +332,82 @@ def saturated_fraction(a: np.ndarray, activation: str, margin: float = SATURATIO
 def activation_stats(activation: str | None, a: np.ndarray) -> dict[str, float | None]:
     """``dead`` (ReLU layers), ``saturated`` (sigmoid/tanh), ``mean`` and ``std`` of ``a``."""
     a = np.asarray(a)
-    finite = a[np.isfinite(a)] if a.size else a
+    finite = a if not a.size or np.isfinite(a).all() else a[np.isfinite(a)]
     return {
         "dead": dead_fraction(a) if activation in RELU_LIKE else None,
         "saturated": saturated_fraction(a, activation) if activation in SATURATING else None,
         "mean": float(finite.mean()) if finite.size else math.nan,
         "std": float(finite.std()) if finite.size else math.nan,
     }
+
+
+def channel_health(activation: str | None, a: np.ndarray) -> dict[str, np.ndarray | None]:
+    """Per channel (the last axis) of image outputs ``a`` (n, H, W, C): ``dead`` (ReLU
+    layers), the share of the channel's positions that output <= 0 for every sample (1: a
+    dead filter); ``saturated`` (sigmoid/tanh), the share of its outputs (samples x positions)
+    within :data:`SATURATION_MARGIN` of the asymptotes. The means over channels are
+    :func:`dead_fraction` and :func:`saturated_fraction` of the whole layer."""
+    a = np.asarray(a)
+    c = a.shape[-1] if a.ndim else 0
+    dead = sat = None
+    if activation in RELU_LIKE:
+        if a.size == 0:
+            dead = np.zeros(c)
+        else:
+            never = np.all(a <= 0, axis=0)  # (H, W, C): a position dead on every sample
+            dead = never.reshape(-1, c).mean(axis=0).astype(np.float64)
+    if activation in SATURATING:
+        if a.size == 0:
+            sat = np.zeros(c)
+        else:
+            lo, hi = SATURATING[activation]
+            m = SATURATION_MARGIN * (hi - lo)
+            tails = (a <= lo + m) | (a >= hi - m)
+            sat = tails.reshape(-1, c).mean(axis=0).astype(np.float64)
+    return {"dead": dead, "saturated": sat}
+
+
+def kernel_matrix(kernel: np.ndarray) -> np.ndarray:
+    """A kernel of any rank as the 2-D matrix the layer multiplies by: the last axis (units,
+    filters) as columns, the others flattened into rows ((in, units) stays as it is; (kh, kw,
+    in, filters) becomes (kh * kw * in, filters)); a 1-D weight is one column."""
+    k = np.asarray(kernel)
+    if k.ndim == 0:
+        return k.reshape(1, 1)
+    if k.ndim == 1:
+        return k.reshape(-1, 1)
+    return k.reshape(-1, k.shape[-1])
+
+
+def filter_tiles(kernel: np.ndarray, max_filters: int = MAX_FILTERS_SHOWN) -> np.ndarray:
+    """A convolution's kernel (kh, kw, in, filters) as one image per filter, (filters, kh,
+    kw * c): the filter's first ``c`` (at most :data:`MAX_FILTER_INPUTS`) input channels side
+    by side, ``tile[y, j * kw + x] = kernel[y, x, j, f]``; at most ``max_filters`` filters.
+    Any other rank: the leading axes are the window's (a 1-D window is one row high)."""
+    k = np.asarray(kernel)
+    if k.ndim < 3:
+        raise ValueError(f"a filter kernel has 3 or more axes (window, in, filters), got {k.shape}")
+    window, cin, nf = k.shape[:-2], k.shape[-2], k.shape[-1]
+    if len(window) == 1:
+        window = (1,) + window
+    k = k.reshape((int(np.prod(window[:-1])), window[-1], cin, nf))
+    c = min(cin, MAX_FILTER_INPUTS)
+    k = k[:, :, :c, : min(nf, max_filters)]
+    kh, kw = k.shape[:2]
+    return np.ascontiguousarray(k.transpose(3, 0, 2, 1).reshape(k.shape[3], kh, c * kw))
+
+
+def feature_maps(
+    a: np.ndarray, max_channels: int = MAX_MAP_CHANNELS, max_side: int = MAX_MAP_SIDE
+) -> np.ndarray:
+    """One sample's image output (H, W, C) as (c, h, w) float32 channel images: the first
+    ``max_channels`` channels, strided so that no side exceeds ``max_side``."""
+    a = np.asarray(a)
+    h, w = a.shape[0], a.shape[1]
+    sy = max(1, math.ceil(h / max_side))
+    sx = max(1, math.ceil(w / max_side))
+    part = a[::sy, ::sx, :max_channels]
+    return np.ascontiguousarray(np.moveaxis(part, -1, 0), dtype=np.float32)
 
 
 def update_ratio(before: dict[str, np.ndarray], after: dict[str, np.ndarray], steps: int) -> float:
@@ -386,11 +524,13 @@ def image_shape_for(n_values: int, dataset_name: str | None, input_shape: tuple)
 
 
 def _strided(kernel: np.ndarray) -> np.ndarray:
-    if kernel.size <= MAX_KERNEL_CELLS:
-        return np.array(kernel, copy=True)
-    si = max(1, math.ceil(kernel.shape[0] / 512))
-    so = max(1, math.ceil(kernel.shape[1] / 512))
-    return np.array(kernel[::si, ::so], copy=True)
+    """The kernel's matrix (:func:`kernel_matrix`), strided to about 512 x 512 cells."""
+    k = kernel_matrix(kernel)
+    if k.size <= MAX_KERNEL_CELLS:
+        return np.array(k, copy=True)
+    si = max(1, math.ceil(k.shape[0] / 512))
+    so = max(1, math.ceil(k.shape[1] / 512))
+    return np.array(k[::si, ::so], copy=True)
 
 
 def _scale01(images: np.ndarray) -> np.ndarray:
@@ -398,6 +538,26 @@ def _scale01(images: np.ndarray) -> np.ndarray:
     lo = flat.min(axis=1, keepdims=True)
     hi = flat.max(axis=1, keepdims=True)
     return ((flat - lo) / np.where(hi > lo, hi - lo, 1.0)).reshape(images.shape)
+
+
+def _health(st: LayerStats, node, a: np.ndarray) -> None:
+    """Activation statistics of ``node``'s outputs ``a`` on the probe batch into ``st``: the
+    layer's dead/saturated shares, mean and std, and per channel for an image output."""
+    if np.ndim(a) == 4 and node.layer_type.has_activation:
+        # Every channel has as many outputs: the layer's shares are the channels' means.
+        per = channel_health(node.activation, a)
+        st.dead_per_channel = per["dead"]
+        st.saturated_per_channel = per["saturated"]
+        stats = activation_stats(None, a)
+        st.dead_fraction = None if per["dead"] is None else float(np.mean(per["dead"]))
+        st.saturated_fraction = (
+            None if per["saturated"] is None else float(np.mean(per["saturated"]))
+        )
+    else:
+        stats = activation_stats(node.activation, a)
+        st.dead_fraction = stats["dead"]
+        st.saturated_fraction = stats["saturated"]
+    st.act_mean, st.act_std = stats["mean"], stats["std"]
 
 
 # ------------------------------------------------------------------------------- model access
@@ -427,6 +587,44 @@ def layer_gradients(model, x: np.ndarray, y: np.ndarray) -> dict[str, dict[str, 
         layer, _, wname = key.rpartition("/")
         out.setdefault(layer, {})[wname] = g
     return out
+
+
+def outputs_and_gradients(model, x: np.ndarray, y: np.ndarray):
+    """``(layer_outputs, layer_gradients)`` on ``(x, y)`` from one training-mode pass, or None
+    where the backend offers no such pass (then call :func:`layer_outputs` and
+    :func:`layer_gradients`). Only for networks whose training-mode outputs are their
+    inference outputs (no random layer, no moving statistics: :attr:`Monitor.one_pass`): one
+    forward pass instead of two, about a third of a snapshot's cost on a CNN. The random
+    streams are rewound and the model is left as it was, as by :func:`layer_gradients`."""
+    if getattr(model, "perceptron", False):
+        return None
+    if hasattr(model, "forward") and hasattr(model, "loss_result") and hasattr(model, "_backward"):
+        states = model.rng_states()
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                out, caches = model.forward(x, training=True)
+                res = model.loss_result(y, out, caches, want_grad_a=False)
+                flat = model._backward(
+                    caches, res.grad_a if res.grad_z is None else None, res.grad_z
+                )
+        finally:
+            model.set_rng_states(states)
+        grads: dict[str, dict[str, np.ndarray]] = {}
+        for key, g in flat.items():
+            layer, _, wname = key.rpartition("/")
+            grads.setdefault(layer, {})[wname] = g
+        return {name: c.a for name, c in caches.items()}, grads
+    probe = getattr(model, "_loss_and_grads", None)
+    keys = getattr(model, "_var_keys", None)
+    graph = getattr(model, "graph", None)
+    if probe is None or keys is None or graph is None:
+        return None
+    outs, _, gs = probe(x, y, True)  # the TensorFlow model's probe: rewinds its streams
+    outputs = {n.name: np.asarray(o) for n, o in zip(graph.nodes, outs, strict=True)}
+    grads = {}
+    for (layer, wname), g in zip(keys, gs, strict=True):
+        grads.setdefault(layer, {})[wname] = np.asarray(g)
+    return outputs, grads
 
 
 # ------------------------------------------------------------------------------- the monitor
@@ -482,6 +680,13 @@ class Monitor:
         # one, such as a final Dropout, gives None: outputs read as linear).
         self.out_activation = graph.output_node.activation
         self._weighted = [nd for nd in graph.nodes if nd.weight_names]
+        #: Training-mode outputs are the inference outputs (no random layer, no weight that
+        #: training does not train, such as moving statistics): one pass gives a snapshot both
+        #: the activations and the gradients (:func:`outputs_and_gradients`).
+        self.one_pass = not any(
+            nd.layer_type.random_in_training or any(not w.trainable for w in nd.weights)
+            for nd in graph.nodes
+        )
         self._prev_weights: dict[str, dict[str, np.ndarray]] | None = None
         self._prev_ratio: dict[str, float] = {}
         self._prev_step = 0
@@ -512,17 +717,56 @@ class Monitor:
             k = min(n_samples_shown, len(src_x))
             self._samples_x = np.ascontiguousarray(src_x[:k])
             self._samples_y = class_labels(src_y[:k])
-        self.tiles_layer = self._first_fully_connected_on_input()
+        self.tiles_layer, self.tiles_kind, self._tiles_weight = self._tiles_source()
         self._tiles_start = (
-            np.array(model.get_weights()[self.tiles_layer]["kernel"], copy=True)
+            np.array(model.get_weights()[self.tiles_layer][self._tiles_weight], copy=True)
             if self.tiles_layer is not None
             else None
         )
+        self.map_shapes, self._map_plan = self._feature_map_plan()
 
     # ------------------------------------------------------------------ setup
     def _is_classification(self) -> bool:
         ds = self.data.dataset
         return getattr(ds, "task", "classification") == "classification"
+
+    def _tiles_source(self) -> tuple[str | None, str, str]:
+        """``(layer, kind, weight)`` the tiles show: the first layer with a ``filter_weight``
+        (its filters, ``"filters"``), else the first fully connected layer on the input pixels
+        (its units, ``"units"``, the ``kernel``); ``(None, "units", "kernel")`` when neither."""
+        for node in self.graph.nodes:
+            fw = node.layer_type.filter_weight
+            if fw and fw in node.weight_names:
+                shape = next((tuple(w.shape) for w in node.weights if w.name == fw), ())
+                if len(shape) >= 3:
+                    return node.name, "filters", fw
+        return self._first_fully_connected_on_input(), "units", "kernel"
+
+    def _feature_map_plan(self) -> tuple[dict[str, tuple], dict[str, tuple[int, int, int]]]:
+        """The image outputs (H, W, C) of the input and every layer, in topological order,
+        and what a snapshot sends of each for the selected sample: ``(channels, h, w)`` within
+        the caps (:data:`MAX_MAP_CHANNELS`, :data:`MAX_MAP_SIDE`, :data:`MAX_MAP_VALUES` in
+        all: layers after the budget is spent are left out)."""
+        shapes: dict[str, tuple] = {}
+        if len(self.graph.input_shape) == 3:
+            shapes["input"] = tuple(int(d) for d in self.graph.input_shape)
+        for node in self.graph.nodes:
+            if node.output_shape is not None and len(node.output_shape) == 3:
+                shapes[node.name] = tuple(int(d) for d in node.output_shape)
+        plan: dict[str, tuple[int, int, int]] = {}
+        total = 0
+        for name, (h, w, c) in shapes.items():
+            sent = (
+                min(c, MAX_MAP_CHANNELS),
+                -(-h // max(1, math.ceil(h / MAX_MAP_SIDE))),
+                -(-w // max(1, math.ceil(w / MAX_MAP_SIDE))),
+            )
+            size = sent[0] * sent[1] * sent[2]
+            if total + size > MAX_MAP_VALUES:
+                break
+            total += size
+            plan[name] = sent
+        return shapes, plan
 
     def _first_fully_connected_on_input(self) -> str | None:
         """The layer whose kernel the weight tiles show: the first fully connected layer that
@@ -638,9 +882,18 @@ class Monitor:
                 passes_values=nd.layer_type.passes_values,
                 has_activation=nd.layer_type.has_activation,
                 unit_by_unit=nd.layer_type.unit_by_unit,
+                output_shape=tuple(int(d) for d in (nd.output_shape or ())),
+                filter_weight=nd.layer_type.filter_weight,
+                image_input=nd.layer_type.image_input,
             )
             for nd in self.graph.nodes
         ]
+        tile_shape = self.image_shape
+        tile_inputs = (1, 1)
+        if self.tiles_kind == "filters":
+            k = self._tiles_start
+            tile_inputs = (min(k.shape[-2], MAX_FILTER_INPUTS), int(k.shape[-2]))
+            tile_shape = tuple(int(d) for d in filter_tiles(k[..., :1]).shape[1:])
         points = None
         if self._grid is not None:
             proj = self.projection
@@ -691,6 +944,11 @@ class Monitor:
             sample_labels=None if self._samples_y is None else self._samples_y.copy(),
             probe_size=len(self.probe_x),
             tiles_layer=self.tiles_layer,
+            tiles_kind=self.tiles_kind,
+            tile_shape=tile_shape,
+            tile_inputs=tile_inputs,
+            map_shapes=dict(self.map_shapes),
+            map_sent=dict(self._map_plan),
         )
 
     # ------------------------------------------------------------------ snapshots
@@ -706,15 +964,25 @@ class Monitor:
         t0 = time.perf_counter()
         snap = Snapshot(step=int(step), epoch=int(epoch))
         weights = self.model.get_weights()  # copies
-        outs = layer_outputs(self.model, self.probe_x)
-        grads = layer_gradients(self.model, self.probe_x, self.probe_y) if gradients else {}
+        both = (
+            outputs_and_gradients(self.model, self.probe_x, self.probe_y)
+            if gradients and self.one_pass
+            else None
+        )
+        if both is not None:
+            outs, grads = both
+        else:
+            outs = layer_outputs(self.model, self.probe_x)
+            grads = layer_gradients(self.model, self.probe_x, self.probe_y) if gradients else {}
         steps = step - self._prev_step
         for node in self._weighted:
             ws = weights.get(node.name, {})
             st = LayerStats(node.name)
-            kernel = ws.get("kernel")
+            kname = node.layer_type.filter_weight or "kernel"
+            kernel = ws.get(kname)
             if kernel is not None:
                 st.kernel = _strided(kernel)
+                st.kernel_shape = tuple(kernel.shape)
                 st.weight_hist = weight_histogram(kernel)
             if "bias" in ws:
                 st.bias = ws["bias"]
@@ -726,17 +994,14 @@ class Monitor:
                 st.grad_norm = math.sqrt(
                     sum(float(np.sum(np.asarray(a, dtype=np.float64) ** 2)) for a in g.values())
                 )
-                if "kernel" in g:
-                    st.grad_hist = grad_log_histogram(g["kernel"])
+                if kname in g:
+                    st.grad_hist = grad_log_histogram(g[kname])
             if steps > 0 and self._prev_weights is not None and node.name in self._prev_weights:
                 st.update_ratio = update_ratio(self._prev_weights[node.name], ws, steps)
             else:  # no step since the last snapshot (a pause): the last ratio still holds
                 st.update_ratio = self._prev_ratio.get(node.name, math.nan)
             self._prev_ratio[node.name] = st.update_ratio
-            stats = activation_stats(node.activation, outs[node.name])
-            st.dead_fraction = stats["dead"]
-            st.saturated_fraction = stats["saturated"]
-            st.act_mean, st.act_std = stats["mean"], stats["std"]
+            _health(st, node, outs[node.name])
             snap.layers[node.name] = st
         # Layers that apply an activation but hold no weights (an Activation after a Dense
         # one) count for the block's health too; the loop above saw the weighted ones.
@@ -747,10 +1012,7 @@ class Monitor:
                 and node.activation in RELU_LIKE + tuple(SATURATING)
             ):
                 st = LayerStats(node.name)
-                stats = activation_stats(node.activation, outs[node.name])
-                st.dead_fraction = stats["dead"]
-                st.saturated_fraction = stats["saturated"]
-                st.act_mean, st.act_std = stats["mean"], stats["std"]
+                _health(st, node, outs[node.name])
                 snap.layers[node.name] = st
         if steps > 0 or self._prev_weights is None:
             self._prev_weights = weights
@@ -759,8 +1021,15 @@ class Monitor:
         i = int(min(max(self.sample_index, 0), len(self.probe_x) - 1))
         snap.sample_index = i
         snap.activations["input"] = np.asarray(self.probe_x[i], dtype=np.float64).reshape(-1)
+        plan = self._map_plan
         for name, a in outs.items():
+            if name in self.map_shapes:  # an image: its maps (bounded) rather than every value
+                if name in plan:
+                    snap.feature_maps[name] = feature_maps(a[i])
+                continue
             snap.activations[name] = np.asarray(a[i], dtype=np.float64).reshape(-1)
+        if "input" in plan:
+            snap.feature_maps["input"] = feature_maps(self.probe_x[i])
         if self.probe_labels is not None:
             lab = int(self.probe_labels[i])
             snap.sample_label = self.class_names[lab] if lab < len(self.class_names) else str(lab)
@@ -780,10 +1049,14 @@ class Monitor:
                 a = np.asarray(mouts[name], dtype=np.float32)
                 snap.neuron_maps[name] = np.ascontiguousarray(a.T.reshape(-1, mres, mres))
         if self.tiles_layer is not None:
-            k = weights[self.tiles_layer]["kernel"]
-            shape = (k.shape[1],) + self.image_shape
-            snap.tiles = np.ascontiguousarray(k.T.reshape(shape))
-            snap.tiles_change = np.ascontiguousarray((k - self._tiles_start).T.reshape(shape))
+            k = weights[self.tiles_layer][self._tiles_weight]
+            if self.tiles_kind == "filters":
+                snap.tiles = filter_tiles(k)
+                snap.tiles_change = filter_tiles(k - self._tiles_start)
+            else:
+                shape = (k.shape[1],) + self.image_shape
+                snap.tiles = np.ascontiguousarray(k.T.reshape(shape))
+                snap.tiles_change = np.ascontiguousarray((k - self._tiles_start).T.reshape(shape))
         if self._samples_x is not None:
             out = self.model.predict(self._samples_x)
             probs = class_probabilities(out, self.out_activation)
@@ -800,7 +1073,9 @@ class Monitor:
         x = self.data.x_val if has_val else self.data.x_train
         y = self.data.y_val if has_val else self.data.y_train
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            out = self.model.predict(x, batch_size=1024)
+            # Batches of 256, as the trainer evaluates: 1024 images at once made a
+            # convolution's windows 2.6x slower (cache misses) on LeNet; the outputs are the same.
+            out = self.model.predict(x, batch_size=256)
         pred = predicted_classes(out, self.out_activation)
         true = class_labels(y)
         cm = confusion_matrix(true, pred, self.n_classes)

@@ -49,6 +49,7 @@ from designer.training.panel import TrainingPanel, effective_learning_rate
 from designer.training.views import (
     ConfusionMatrixView,
     DecisionBoundaryView,
+    FeatureMapsView,
     LayerStatsView,
     LossPlot,
     PaintMeter,
@@ -186,6 +187,7 @@ class TrainingController(QObject):
         self.predictions = PredictionsGrid()
         self.confusion = ConfusionMatrixView()
         self.activity = NetworkActivityView()
+        self.feature_maps = FeatureMapsView()
         self.history = RunHistory()
         self.info = None
         self.snapshot = None
@@ -223,7 +225,9 @@ class TrainingController(QObject):
         self.document.changed.connect(self._on_document_changed)
         self.document.replaced.connect(self._on_replaced)
         self.panel.show_settings_requested.connect(self.show_all_settings)
-        self.activity.sample_spin.valueChanged.connect(self.session.select_sample)
+        # One selected sample for the views that show one (the worker keeps one).
+        for spin in (self.activity.sample_spin, self.feature_maps.sample_spin):
+            spin.valueChanged.connect(self._on_sample)
         self.boundary.projection_requested.connect(self._on_boundary_plane)
         #: A plane restored from the project, kept until the Dataset panel has loaded the
         #: project's data (it picks a default plane for new data, which must not replace it).
@@ -284,6 +288,7 @@ class TrainingController(QObject):
                 "Predictions", "training_predictions_dock", self.predictions, right
             ),
             "activity": dock("Network activity", "training_activity_dock", self.activity, right),
+            "maps": dock("Feature maps", "training_maps_dock", self.feature_maps, right),
             "loss": dock("Loss and metrics", "training_loss_dock", self.loss_plot, bottom),
             "layers": dock("Layer statistics", "training_layers_dock", self.layer_stats, bottom),
             "confusion": dock(
@@ -309,7 +314,7 @@ class TrainingController(QObject):
         self._laid_out = True
         w, d = self.window, self.docks
         w.splitDockWidget(d["panel"], d["loss"], Qt.Orientation.Horizontal)
-        for key in ("tiles", "predictions", "activity"):
+        for key in ("tiles", "maps", "predictions", "activity"):
             w.tabifyDockWidget(d["boundary"], d[key])
         for key in ("layers", "confusion"):
             w.tabifyDockWidget(d["loss"], d[key])
@@ -366,7 +371,17 @@ class TrainingController(QObject):
             self.predictions,
             self.confusion,
             self.activity,
+            self.feature_maps,
         ]
+
+    def _on_sample(self, index: int) -> None:
+        """A view's sample selector moved: the other follows, the worker is told once."""
+        for spin in (self.activity.sample_spin, self.feature_maps.sample_spin):
+            if spin.value() != index:
+                spin.blockSignals(True)
+                spin.setValue(index)
+                spin.blockSignals(False)
+        self.session.select_sample(index)
 
     def show_all_settings(self) -> None:
         """The inspector's project-settings page: nothing selected, its dock raised."""
@@ -692,7 +707,13 @@ class TrainingController(QObject):
         if batch.snapshot is not None:
             self.snapshot = batch.snapshot
             h.add_snapshot(batch.snapshot)
-            for view in (self.layer_stats, self.tiles, self.predictions, self.activity):
+            for view in (
+                self.layer_stats,
+                self.tiles,
+                self.predictions,
+                self.activity,
+                self.feature_maps,
+            ):
                 view.set_snapshot(batch.snapshot)
             # A snapshot drawn on the plane before the latest change waits for the next.
             if getattr(batch.snapshot, "plane", self.plane) == self.plane:
@@ -765,15 +786,27 @@ class TrainingController(QObject):
         self.info = info
         self._target_epochs = int(self.document.project.fit.get("epochs", 1))
         self.layer_stats.set_layers([x.name for x in info.layers if x.weight_shapes])
-        for view in (self.boundary, self.tiles, self.predictions, self.confusion, self.activity):
+        for view in (
+            self.boundary,
+            self.tiles,
+            self.predictions,
+            self.confusion,
+            self.activity,
+            self.feature_maps,
+        ):
             view.set_build(info)
         relevant = {
             "boundary": info.points is not None,
             "tiles": info.tiles_layer is not None,
+            "maps": bool(getattr(info, "map_sent", None)),
             "predictions": info.sample_images is not None,
             "confusion": info.task == "classification",
         }
+        spaces = getattr(self.window, "workspaces", None)
+        elsewhere = getattr(spaces, "current", "train") != "train"
         for key, show in relevant.items():
+            if key == "maps" and show and elsewhere:
+                continue  # a build outside the Train workspace shows no new view there
             self.docks[key].setVisible(show)
         if info.points is not None:
             self.docks["boundary"].raise_()

@@ -1,7 +1,10 @@
 """Benchmark: live GUI training vs the headless training loop, and event-loop stalls.
 
-For each case (the seed MLP on digits; the seed MLP on 60 000 MNIST-shaped random samples),
-runs come in pairs, A B then B A (a drift in the machine's speed hits both alike):
+For each case (the seed MLP on digits; the seed MLP on 60 000 MNIST-shaped random samples;
+``lenet``: a LeNet-like CNN, Conv 6@5x5 same relu, MaxPool 2, Conv 16@5x5 relu, MaxPool 2,
+Flatten, Dense 120 relu, Dense 84 relu, Dense 10 softmax, Adam, batch 64, on random 28x28x1
+images made on the fly, ``--lenet-samples`` of them), runs come in pairs, A B then B A (a
+drift in the machine's speed hits both alike):
 
 - A, headless: the engine's Trainer loop, as ``nndesigner train`` runs it, in a fresh process
   (as the command runs; this one carries the window's heap), timed around
@@ -27,7 +30,8 @@ heartbeat's max and p99 stall, and the machine's load. Offscreen Qt; same backen
 for A and B.
 
 Run:  python tests/benchmarks/bench_gui_training.py [--repeats 3] [--backend numpy]
-      [--digits-epochs 20] [--mnist-epochs 1] [--cases digits,mnist] [--layout floating|tabs]
+      [--digits-epochs 20] [--mnist-epochs 1] [--lenet-epochs 1] [--lenet-samples 16384]
+      [--cases digits,mnist,lenet] [--layout floating|tabs]
       [--worker process|thread] [--no-pin]
 """
 
@@ -88,6 +92,11 @@ def pin_process(pid: int, role: str) -> None:
 WORKER = "process"
 #: CPU time the UI thread used while the last GUI run trained (drains, renders, painting).
 LAST_UI_CPU = 0.0
+#: The snapshots the last GUI run's worker made while training ran: (count, their seconds).
+#: Their share of the run's time does not depend on how loaded the machine is (the
+#: snapshots and the steps slow down alike), unlike A and B's wall times on a shared machine:
+#: ``run / (run - snapshots)`` is the ratio the snapshots alone make.
+LAST_SNAPSHOTS = (0, 0.0)
 
 
 def digits_project(epochs: int, backend: str):
@@ -115,6 +124,68 @@ def mnist_like_project(folder: Path, epochs: int, backend: str):
     return p
 
 
+#: Random 28x28x1 images in the LeNet case (``--lenet-samples``).
+LENET_SAMPLES = 16384
+
+
+def lenet_project(folder: Path, epochs: int, backend: str, n: int | None = None):
+    """The LeNet-like CNN of issue 15 on ``n`` random 28x28x1 images of 10 classes."""
+    n = LENET_SAMPLES if n is None else n
+    path = folder / f"lenet_{n}.npz"
+    if not path.exists():
+        rng = np.random.default_rng(0)
+        np.savez(
+            path,
+            x=rng.random((n, 28, 28, 1), dtype=np.float32),
+            y=rng.integers(0, 10, size=n),
+        )
+
+    def lay(class_name, name, inbound, **config):
+        return {"class_name": class_name, "config": {"name": name, **config}, "inbound": [inbound]}
+
+    layers = [
+        lay(
+            "Conv2D",
+            "conv1",
+            "input",
+            filters=6,
+            kernel_size=[5, 5],
+            padding="same",
+            activation="relu",
+        ),
+        lay("MaxPooling2D", "pool1", "conv1", pool_size=[2, 2]),
+        lay("Conv2D", "conv2", "pool1", filters=16, kernel_size=[5, 5], activation="relu"),
+        lay("MaxPooling2D", "pool2", "conv2", pool_size=[2, 2]),
+        lay("Flatten", "flatten", "pool2"),
+        lay("Dense", "fc1", "flatten", units=120, activation="relu"),
+        lay("Dense", "fc2", "fc1", units=84, activation="relu"),
+        lay("Dense", "out", "fc2", units=10, activation="softmax"),
+    ]
+    p = from_dict(
+        {
+            "format_version": 1,
+            "name": "lenet_like",
+            "model": {"input_shape": [28, 28, 1], "layers": layers},
+            "compile": {
+                "optimizer": "adam",
+                "loss": "sparse_categorical_crossentropy",
+                "metrics": ["accuracy"],
+            },
+            "fit": {
+                "epochs": epochs,
+                "batch_size": 64,
+                "validation_split": 0.1,
+                "shuffle": True,
+                "seed": 0,
+            },
+            "dataset": {"path": str(path)},
+            "backend": backend,
+        }
+    )
+    p.path = folder / "lenet_like.json"
+    return p
+
+
 def headless(project) -> tuple[float, float]:
     """Train as ``nndesigner train`` does, in this process; (wall seconds, CPU seconds)."""
     from designer.worker_core import make_model  # the GUI's model factory: same backend object
@@ -134,8 +205,7 @@ def headless_process(case: str, epochs: int, backend: str, folder: Path) -> tupl
     """:func:`headless` in a fresh process, as ``nndesigner train`` runs (a small heap; this
     process has the window's), pinned where the GUI's training runs."""
     cmd = [sys.executable, __file__, "--headless-run", case, str(epochs), backend, str(folder)]
-    if PIN is not None:
-        cmd.append(str(PIN["train"]))
+    cmd += [str(PIN["train"]) if PIN is not None else "-", str(LENET_SAMPLES)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"headless run failed:\n{out.stderr}")
@@ -146,6 +216,8 @@ def headless_process(case: str, epochs: int, backend: str, folder: Path) -> tupl
 def project_for(case: str, epochs: int, backend: str, folder: Path):
     if case == "digits":
         return digits_project(epochs, backend)
+    if case == "lenet":
+        return lenet_project(folder, epochs, backend)
     return mnist_like_project(folder, epochs, backend)
 
 
@@ -178,7 +250,13 @@ def gui(project, layout: str, heartbeat: bool = True) -> tuple[float, list[float
     result: dict = {}
     loop = QEventLoop()
 
+    snaps = [0, 0.0]
+
     def on_batch(batch) -> None:
+        snap = batch.snapshot
+        if snap is not None and "ui0" in result and "seconds" not in result:
+            snaps[0] += 1
+            snaps[1] += snap.seconds
         for ev in batch.events:
             if ev[0] == "finished":
                 result["seconds"] = ev[2]
@@ -210,8 +288,9 @@ def gui(project, layout: str, heartbeat: bool = True) -> tuple[float, list[float
     if "error" in result:
         raise SystemExit(f"GUI training failed: {result['error']}")
     gaps = np.diff(np.asarray(ticks)) * 1000.0 - HEARTBEAT_MS
-    global LAST_UI_CPU
+    global LAST_UI_CPU, LAST_SNAPSHOTS
     LAST_UI_CPU = result["ui_cpu"]
+    LAST_SNAPSHOTS = (snaps[0], snaps[1])
     return result["seconds"], list(gaps), renders, result["cpu"]
 
 
@@ -226,13 +305,17 @@ def load_text() -> str:
 def headless_main(argv: list[str]) -> int:
     """``--headless-run CASE EPOCHS BACKEND FOLDER [CPU]``: print [seconds, cpu] as JSON."""
     case, epochs, backend, folder = argv[0], int(argv[1]), argv[2], Path(argv[3])
-    if len(argv) > 4 and hasattr(os, "sched_setaffinity"):
+    if len(argv) > 4 and argv[4] != "-" and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {int(argv[4])})
+    if len(argv) > 5:
+        global LENET_SAMPLES
+        LENET_SAMPLES = int(argv[5])
     print(json.dumps(headless(project_for(case, epochs, backend, folder))))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    global PIN, WORKER, LENET_SAMPLES
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--headless-run"]:
         return headless_main(argv[1:])
@@ -244,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backend", default="numpy", choices=["numpy", "tensorflow"])
     ap.add_argument("--digits-epochs", type=int, default=20)
     ap.add_argument("--mnist-epochs", type=int, default=1)
-    ap.add_argument("--cases", default="digits,mnist")
+    ap.add_argument("--lenet-epochs", type=int, default=1)
+    ap.add_argument("--lenet-samples", type=int, default=LENET_SAMPLES)
+    ap.add_argument("--cases", default="digits,mnist,lenet")
     ap.add_argument("--layout", default="floating", choices=["floating", "tabs"])
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument(
@@ -261,8 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         help="where the GUI trains: a child process (the app's default) or a thread",
     )
     args = ap.parse_args(argv)
-    global PIN, WORKER
     WORKER = args.worker
+    LENET_SAMPLES = args.lenet_samples
     os.environ["NND_TRAINING_WORKER"] = WORKER
     cpus = sorted(os.sched_getaffinity(0)) if args.pin else []
     if len(cpus) < 2:
@@ -281,12 +366,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for case in args.cases.split(","):
-            epochs = args.digits_epochs if case == "digits" else args.mnist_epochs
+            epochs = {"digits": args.digits_epochs, "lenet": args.lenet_epochs}.get(
+                case, args.mnist_epochs
+            )
 
             def make(case=case, epochs=epochs):
                 return project_for(case, epochs, args.backend, folder)
 
             a_times, b_times, a_cpu, b_cpu, stalls, renders = [], [], [], [], [], []
+            snap_share: list[float] = []
             make()  # writes the MNIST-shaped file once, before the timed runs
             for r in range(args.repeats):
                 if args.pin:  # CPUs swap every second pair, the order every pair (ABBA)
@@ -296,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
                     a, ac = headless_process(case, epochs, args.backend, folder)
                 b, _, n_renders, bc = gui(make(), args.layout, heartbeat=False)
                 ui_cpu = LAST_UI_CPU
+                n_snaps, snap_s = LAST_SNAPSHOTS
+                snap_share.append(snap_s / b)
                 if r % 2 == 1:
                     a, ac = headless_process(case, epochs, args.backend, folder)
                 a_times.append(a)
@@ -306,7 +396,9 @@ def main(argv: list[str] | None = None) -> int:
                 line = (
                     f"  {case} pair {r + 1} ({'AB' if r % 2 == 0 else 'BA'}): headless {a:.2f} s "
                     f"({ac:.2f} s CPU), GUI {b:.2f} s ({bc:.2f} s CPU of the training thread, "
-                    f"{ui_cpu:.2f} s of the UI thread, {n_renders} view renders), "
+                    f"{ui_cpu:.2f} s of the UI thread, {n_renders} view renders; "
+                    f"{n_snaps} snapshots, {snap_s:.2f} s = {snap_s / b:.1%} of the run, "
+                    f"ratio from them alone {b / max(b - snap_s, 1e-9):.3f}), "
                     f"ratio {b / a:.3f}"
                 )
                 if r < args.stall_runs:
@@ -335,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
                 "stall_max_ms": float(st.max()),
                 "stall_p99_ms": float(np.percentile(st, 99)),
                 "ticks": int(len(st)),
+                "snapshot_share": statistics.median(snap_share),
+                "snapshot_ratio": 1.0 / (1.0 - statistics.median(snap_share)),
             }
             out[case] = res
             print(
@@ -342,7 +436,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"ratio {b / a:.3f} (median of the pairs' ratios {pair:.3f}, order-balanced "
                 f"{balanced:.3f}; worker CPU / "
                 f"headless CPU {cpu:.3f}); event-loop stall max {res['stall_max_ms']:.0f} ms, "
-                f"p99 {res['stall_p99_ms']:.0f} ms over {res['ticks']} heartbeats",
+                f"p99 {res['stall_p99_ms']:.0f} ms over {res['ticks']} heartbeats; snapshots "
+                f"{res['snapshot_share']:.1%} of the GUI run (median; ratio from them alone "
+                f"{res['snapshot_ratio']:.3f})",
                 flush=True,
             )
     print(load_text())

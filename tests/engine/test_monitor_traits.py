@@ -33,9 +33,10 @@ def layer(class_name, name, inbound=None, **config):
 
 
 def project(layers, dataset=None, inputs=2, loss="sparse_categorical_crossentropy"):
+    shape = list(inputs) if isinstance(inputs, list) else [inputs]
     return from_dict(
         {
-            "model": {"input_shape": [inputs], "layers": layers},
+            "model": {"input_shape": shape, "layers": layers},
             "compile": {"optimizer": "adam", "loss": loss},
             "fit": {"batch_size": 16, "validation_split": 0.25, "seed": 3},
             "dataset": dataset or {"name": "moons", "n_samples": 80, "noise": 0.1},
@@ -50,20 +51,32 @@ def monitor_of(p, dataset_name="moons", **kw):
     return mon.Monitor(model, graph, data, dataset_name, probe_size=32, **kw), graph
 
 
-def ending_in(class_name: str, activation: str | None) -> list[dict]:
-    """Two hidden Dense layers, then one layer of ``class_name`` (a merge of both, else on the
-    second) as the output."""
+def ending_in(class_name: str, activation: str | None) -> tuple[list[dict], list[int]]:
+    """Two hidden layers (Dense, or 1×1 Conv2D on a 4×4 image for the types that read
+    images), then one layer of ``class_name`` (a merge of both, else on the second) as the
+    output; and the input shape."""
     t = LAYER_TYPES[class_name]
     config = dict(t.new_config)
     if t.has_activation and activation is not None:
         config["activation"] = activation
-    hidden = [
-        layer("Dense", "a", ["input"], units=2, activation="tanh"),
-        layer("Dense", "b", ["a"], units=2, activation="relu"),
-    ]
+    if t.image_input:
+        inputs = [4, 4, 1]
+        hidden = [
+            layer("Conv2D", "a", ["input"], filters=2, kernel_size=[1, 1], activation="tanh"),
+            layer("Conv2D", "b", ["a"], filters=2, kernel_size=[1, 1], activation="relu"),
+        ]
+    else:
+        inputs = [2]
+        hidden = [
+            layer("Dense", "a", ["input"], units=2, activation="tanh"),
+            layer("Dense", "b", ["a"], units=2, activation="relu"),
+        ]
+    if "target_shape" in config:  # Reshape: the two units as a 1×2 row
+        config["target_shape"] = [1, 2]
     config.pop("units", None)
     extra = {"units": 2} if t.fully_connected else {}
-    return [*hidden, layer(class_name, "out", ["a", "b"] if t.merge else ["b"], **config, **extra)]
+    out = layer(class_name, "out", ["a", "b"] if t.merge else ["b"], **config, **extra)
+    return [*hidden, out], inputs
 
 
 @pytest.mark.parametrize("activation", [None, "linear", "sigmoid", "softmax", "tanh"])
@@ -72,7 +85,8 @@ def test_output_activation_is_the_output_nodes_own(class_name, activation):
     """The old ``_output_activation`` gave None for a Dropout/Flatten output whose activation
     was None or linear; those layer types have no activation, so their node's activation is
     None anyway: the node's own activation is exactly the old answer, for every type."""
-    graph = check_project(project(ending_in(class_name, activation)), training=False)
+    layers, inputs = ending_in(class_name, activation)
+    graph = check_project(project(layers, inputs=inputs), training=False)
     node = graph.output_node
     assert node.activation == old_output_activation(node)
     if not LAYER_TYPES[class_name].has_activation:
@@ -81,7 +95,8 @@ def test_output_activation_is_the_output_nodes_own(class_name, activation):
 
 @pytest.mark.parametrize("class_name", ["Dropout", "Dense", "Activation"])
 def test_monitor_reads_the_output_nodes_activation(class_name):
-    p = project(ending_in(class_name, "softmax"), loss="sparse_categorical_crossentropy")
+    layers, inputs = ending_in(class_name, "softmax")
+    p = project(layers, inputs=inputs, loss="sparse_categorical_crossentropy")
     m, graph = monitor_of(p)
     assert m.out_activation == old_output_activation(graph.output_node)
     assert m.out_activation == graph.output_node.activation

@@ -38,7 +38,13 @@ class LayerStatsView(LiveView):
         main, _ = curve_colors(self)
         self._main = main
 
-        self.heat_plot = g.addPlot(row=0, col=0, title="Kernel (rows: inputs, columns: units)")
+        # The kernel, and beside it (image layers) the health per channel: one column, so that
+        # the view is no wider for a convolution.
+        self.side = g.addLayout(row=0, col=0)
+        self.side.setContentsMargins(0, 0, 0, 0)
+        self.heat_plot = self.side.addPlot(
+            row=0, col=0, title="Kernel (rows: inputs, columns: units)"
+        )
         self.heatmap = pg.ImageItem(axisOrder="row-major")
         self.heatmap.setColorMap(diverging_colormap())
         self.heat_plot.addItem(self.heatmap)
@@ -54,6 +60,15 @@ class LayerStatsView(LiveView):
         self.bias_plot = g.addPlot(row=0, col=2, title="Bias")
         self.bias_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=main)
         self.bias_plot.addItem(self.bias_bars)
+        # Image layers with an activation: the dead (or saturated) share per channel, shown
+        # beside the kernel while such a layer is selected (added to the layout then).
+        self.health_plot = pg.PlotItem(title="Dead ReLU per channel")
+        self.health_bars = pg.BarGraphItem(x=[], height=[], width=0.8, brush=WRONG)
+        self.health_plot.addItem(self.health_bars)
+        self.health_plot.setYRange(0.0, 1.0, padding=0.02)
+        self.health_plot.setMouseEnabled(False, False)
+        self.health_plot.hideAxis("bottom")  # channel 0, 1, ... as the bias bars above
+        self._health_shown = False
         self.grad_hist_plot = g.addPlot(row=1, col=0, title="Gradient |g| (log10)")
         self.grad_hist = self.grad_hist_plot.plot(
             **CURVE_OPTS,
@@ -99,7 +114,13 @@ class LayerStatsView(LiveView):
             ),
             ignoreBounds=True,
         )
-        for p in (self.heat_plot, self.weight_hist_plot, self.bias_plot, self.grad_hist_plot):
+        for p in (
+            self.heat_plot,
+            self.weight_hist_plot,
+            self.bias_plot,
+            self.grad_hist_plot,
+            self.health_plot,
+        ):
             style_plot_item(p, self)
         for p in (self.norm_plot, self.ratio_plot):
             style_plot_item(p, self)
@@ -217,7 +238,16 @@ class LayerStatsView(LiveView):
                 self.heat_plot.vb.setRange(
                     xRange=(0, k.shape[1]), yRange=(0, k.shape[0]), padding=0
                 )
-            self.heat_plot.setTitle(f"Kernel {k.shape[0]}×{k.shape[1]} (±{m:.3g})")
+            shape = st.kernel_shape or k.shape
+            if len(shape) > 2:  # a window kernel (kh, kw, in, filters) as its matrix
+                window = "×".join(str(d) for d in shape[:-1])
+                self.heat_plot.setTitle(f"Kernel {window} → {shape[-1]} (±{m:.3g})")
+                self.heat_plot.setToolTip(
+                    "The kernel as the matrix it multiplies by: a row per window cell and "
+                    "input channel, a column per filter"
+                )
+            else:
+                self.heat_plot.setTitle(f"Kernel {k.shape[0]}×{k.shape[1]} (±{m:.3g})")
         if st.weight_hist is not None:
             counts, edges = st.weight_hist
             self.weight_hist.setData(edges, counts)
@@ -238,6 +268,7 @@ class LayerStatsView(LiveView):
             self.bias_range.apply(x=(-0.6, len(b) - 0.4), y=(lo, hi), x_grow_only=False)
         else:
             self.bias_bars.setOpts(x=[], height=[])
+        self._show_health(st)
         if st.grad_hist is not None:
             self.grad_hist.setData(GRAD_LOG_EDGES, st.grad_hist)
             top = float(st.grad_hist.max()) if st.grad_hist.size else 1.0
@@ -248,6 +279,7 @@ class LayerStatsView(LiveView):
             f"update/weight {st.update_ratio:.2g}" if math.isfinite(st.update_ratio) else "",
             f"dead ReLU {st.dead_fraction:.0%}" if st.dead_fraction is not None else "",
             f"saturated {st.saturated_fraction:.0%}" if st.saturated_fraction is not None else "",
+            _dead_channels(st),
             f"activation mean {st.act_mean:.3g} ± {st.act_std:.3g}",
         ]
         text = " · ".join(p for p in parts if p)
@@ -255,3 +287,38 @@ class LayerStatsView(LiveView):
         if warn:
             text += f" · <span style='color:{WRONG}'>⚠ {warn}</span>"
         self.stats_label.setText(text)
+
+    def _show_health(self, st) -> None:
+        """The per-channel health bars of an image layer (dead share for ReLU, saturated share
+        for sigmoid/tanh); the plot leaves the layout for other layers."""
+        per = st.dead_per_channel if st.dead_per_channel is not None else st.saturated_per_channel
+        if per is None:
+            if self._health_shown:
+                self.side.removeItem(self.health_plot)
+                self._health_shown = False
+            return
+        if not self._health_shown:
+            self.side.addItem(self.health_plot, row=0, col=1)
+            self._health_shown = True
+        what = "Dead ReLU" if st.dead_per_channel is not None else "Saturated"
+        v = np.asarray(per, dtype=np.float64)
+        top = float(np.max(v)) if v.size else 0.0
+        self.health_plot.setTitle(f"{what}/channel ≤{top:.0%}")
+        self.health_bars.setOpts(x=np.arange(len(v)), height=v, width=0.8)
+        self.health_plot.setXRange(-0.6, len(v) - 0.4, padding=0)
+        self.health_plot.setYRange(0.0, 1.0, padding=0.02)
+
+    @property
+    def health_values(self) -> np.ndarray | None:
+        """The per-channel bars drawn now (None while the plot is not shown; tests)."""
+        if not self._health_shown:
+            return None
+        return np.asarray(self.health_bars.opts.get("height"), dtype=np.float64)
+
+
+def _dead_channels(st) -> str:
+    """ "k/C channels dead" for an image layer with ReLU (a channel dead at every position)."""
+    per = st.dead_per_channel
+    if per is None or not len(per):
+        return ""
+    return f"{int(np.sum(np.asarray(per) >= 1.0))}/{len(per)} channels dead"
