@@ -70,12 +70,18 @@ SNAPSHOT_PERIOD = 0.1
 #: (REPORT_COST_FACTOR): paced at 4 too, it took live MNIST-shaped training to 1.70x.
 SNAPSHOT_COST_FACTOR = 4.0
 #: A snapshot costlier than this (seconds) is spaced further, towards SLOW_SNAPSHOT_FACTOR
-#: times its cost (at most ~1/17 of the time): a CNN's snapshot (the probe batch through the
-#: network and back) costs as much as a few training steps, and at 4 the snapshots alone took
-#: live LeNet training to ~1.22x headless (issue 15; MNIST-shaped MLP data with its decision
-#: boundary: ~1.25x). Cheaper ones keep their pace: the views within ~0.2 s (issue 13).
+#: times its cost (at most ~1/17 of the time; MNIST-shaped MLP data with its decision
+#: boundary: ~1.25x headless at 4). Cheaper ones keep their pace: the views within ~0.2 s.
 CHEAP_SNAPSHOT_S = 0.02
 SLOW_SNAPSHOT_FACTOR = 16.0
+#: Training steps this slow (seconds, a running mean) are a real network's, whose run lasts
+#: minutes: its snapshots get 1/(1 + SLOW_SNAPSHOT_FACTOR) of the time whatever they cost. A
+#: LeNet step on 28x28 images costs ~19 ms and its snapshot ~22 ms, as much as the spiral's
+#: (whose steps cost well under 1 ms): paced at 4, live LeNet training ran ~1.2x headless
+#: (issue 15's target 1.15x); at 16 its views refresh about three times a second.
+SLOW_STEP_S = 0.01
+#: Weight of the newest step in that running mean.
+STEP_MEAN_WEIGHT = 0.1
 #: The epoch report (confusion matrix, per-class figures over the validation set) is not a
 #: view that must keep up with the run: at most 1/(1 + REPORT_COST_FACTOR) of the time.
 REPORT_COST_FACTOR = 40.0
@@ -87,12 +93,15 @@ EPOCH_REPORT_PERIOD = 0.5
 STATES = ("idle", "building", "running", "paused")
 
 
-def snapshot_spacing(cost: float) -> float:
-    """Seconds from the end of a snapshot that cost ``cost`` seconds to the next one: at least
-    SNAPSHOT_PERIOD; SNAPSHOT_COST_FACTOR times the cost up to CHEAP_SNAPSHOT_S, growing
-    towards SLOW_SNAPSHOT_FACTOR times it beyond (continuous at CHEAP_SNAPSHOT_S)."""
+def snapshot_spacing(cost: float, step_s: float = 0.0) -> float:
+    """Seconds from the end of a snapshot that cost ``cost`` seconds to the next one, when a
+    training step costs ``step_s`` seconds: at least SNAPSHOT_PERIOD; SNAPSHOT_COST_FACTOR
+    times the cost up to CHEAP_SNAPSHOT_S, growing towards SLOW_SNAPSHOT_FACTOR times it
+    beyond (continuous at CHEAP_SNAPSHOT_S); SLOW_SNAPSHOT_FACTOR times it when steps take
+    SLOW_STEP_S or more."""
     offset = (SLOW_SNAPSHOT_FACTOR - SNAPSHOT_COST_FACTOR) * CHEAP_SNAPSHOT_S
-    return max(SNAPSHOT_PERIOD, SNAPSHOT_COST_FACTOR * cost, SLOW_SNAPSHOT_FACTOR * cost - offset)
+    factor = SLOW_SNAPSHOT_FACTOR if step_s >= SLOW_STEP_S else SNAPSHOT_COST_FACTOR
+    return max(SNAPSHOT_PERIOD, factor * cost, SLOW_SNAPSHOT_FACTOR * cost - offset)
 
 
 # ------------------------------------------------------------------------------ the mailbox
@@ -387,6 +396,10 @@ class TrainingCore:
         self.gstep = 0
         self._samples = 0
         self._next_snapshot = 0.0
+        #: Running mean of a training step's seconds (snapshots and reports left out), and
+        #: when the last step ended (None: the next step starts the count afresh).
+        self._step_s = 0.0
+        self._step_end: float | None = None
         self._next_report = 0.0
         self._report_due = False
         self._sample_index = 0
@@ -581,6 +594,7 @@ class TrainingCore:
     def _suspend(self) -> None:
         """Stop advancing; the epoch generator (if any) waits at a step boundary."""
         self._budget = None
+        self._step_end = None  # the pause is no step's time
         self._snapshot(force=True)
         self._handoff()
         self._set_state("paused" if self._gen is not None else "idle")
@@ -780,9 +794,15 @@ class TrainingCore:
                     return
                 self._budget = ("steps", n)
             now = time.perf_counter()
+            if self._step_end is not None:
+                w = STEP_MEAN_WEIGHT if self._step_s else 1.0
+                self._step_s += w * (now - self._step_end - self._step_s)
+            self._step_end = now
             if now >= self._next_snapshot and self.mailbox.snapshot_taken:
                 self._snapshot()
+                self._step_end = time.perf_counter()
         elif kind == "epoch":
+            self._step_end = None  # validation and the report are no step's time
             self.mailbox.post_epoch(ev.epoch, ev.logs, self.run_id)
             self._report_due = True
             now = time.perf_counter()
@@ -856,7 +876,7 @@ class TrainingCore:
         snap.run = self.run_id
         snap.plane = self.plane  # an attribute of ours: the engine's Snapshot has no such field
         self.mailbox.put("snapshot", snap)
-        self._next_snapshot = time.perf_counter() + snapshot_spacing(snap.seconds)
+        self._next_snapshot = time.perf_counter() + snapshot_spacing(snap.seconds, self._step_s)
         # Send it now rather than at the next drain period: the views show it ~25 ms sooner.
         self.on_wake()
 

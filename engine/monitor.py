@@ -73,6 +73,12 @@ MAX_MAP_VALUES = 256 * 1024
 #: with at most this many input channels side by side.
 MAX_FILTERS_SHOWN = 256
 MAX_FILTER_INPUTS = 8
+#: The probe batch holds at most this many layer outputs in all (samples x the values every
+#: layer outputs per sample), and at least MIN_PROBE samples: a snapshot runs the probe through
+#: the network and back, and a CNN's probe of 128 cost ~2.6 training steps (live LeNet
+#: training 1.2x headless, issue 15); an MLP's (MNIST: ~1 000 values a sample) keeps 128.
+MAX_PROBE_VALUES = 512 * 1024
+MIN_PROBE = 32
 
 RELU_LIKE = ("relu",)
 SATURATING = {"sigmoid": (0.0, 1.0), "hard_sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
@@ -627,6 +633,17 @@ def outputs_and_gradients(model, x: np.ndarray, y: np.ndarray):
     return outputs, grads
 
 
+def probe_size_for(graph, probe_size: int) -> int:
+    """``probe_size`` samples, fewer where the network's layers output more than
+    :data:`MAX_PROBE_VALUES` values over them (never below :data:`MIN_PROBE`)."""
+    per_sample = sum(
+        math.prod(nd.output_shape) for nd in graph.nodes if nd.output_shape is not None
+    )
+    if per_sample <= 0:
+        return probe_size
+    return max(min(probe_size, MIN_PROBE), min(probe_size, MAX_PROBE_VALUES // per_sample))
+
+
 # ------------------------------------------------------------------------------- the monitor
 class Monitor:
     """Computes snapshots of one model on fixed probe data. Call it on the model's thread.
@@ -640,7 +657,8 @@ class Monitor:
     dataset_name : str or None
         The built-in set's name (decides whether flat inputs are images).
     probe_size : int
-        Samples of the fixed probe batch (drawn from the training split with ``seed``).
+        Samples of the fixed probe batch (drawn from the training split with ``seed``), fewer
+        for networks whose layers output many values a sample (:func:`probe_size_for`).
     grid : int
         Resolution of the decision-boundary grid (2-D data).
     map_grid : int
@@ -672,6 +690,7 @@ class Monitor:
         self.sample_index = 0
         rng = np.random.default_rng([int(seed), 11])
         n = len(data.x_train)
+        probe_size = probe_size_for(graph, probe_size)
         idx = np.sort(rng.choice(n, size=min(probe_size, n), replace=False))
         self.probe_x = np.ascontiguousarray(data.x_train[idx])
         self.probe_y = np.ascontiguousarray(data.y_train[idx])

@@ -29,13 +29,14 @@ The input follows the network's kind:
   images, :mod:`engine.data.layout`), no Flatten after the input, and a Flatten on each edge
   from a layer whose output still has image axes to a fully connected layer (Dense), so
   ``Conv2D -> MaxPooling2D -> Dense`` becomes ``Conv2D -> MaxPooling2D -> Flatten -> Dense``
-  as in Keras' convnet examples. A Dense after a layer whose output is flat already (Flatten,
-  GlobalAveragePooling2D) gets none. The check uses the shapes of the matched network; a
-  network whose shapes cannot be worked out (a kernel larger than the image...) gets no
-  Flatten, and validation names its problem. Data that are not images (a table) leave a
-  convolutional network's input at the model's current shape when it holds as many values
-  as a sample (a flat row laid out as the network asks), else at the sample shape, which
-  validation then explains.
+  as in Keras' convnet examples; a Dense fed by the input itself gets one too (``input ->
+  Dense -> Reshape -> Conv2D``, a side branch). A Dense after a layer whose output is flat
+  already (Flatten, GlobalAveragePooling2D) gets none. The check uses the shapes of the
+  matched network; a network whose shapes cannot be worked out (a kernel larger than the
+  image...) gets no Flatten, and validation names its problem. Data that are not images (a
+  table) leave a convolutional network's input at the model's current shape when it holds
+  as many values as a sample (a flat row laid out as the network asks), else at the sample
+  shape, which validation then explains.
 """
 
 from __future__ import annotations
@@ -154,11 +155,40 @@ def image_input_shape(data: dict, dataset: Dataset) -> list[int]:
     return feature
 
 
+def _flatten_input_before_dense(data: dict) -> dict:
+    """One Flatten between an image input and the fully connected layers it feeds directly
+    (a Dense before a Reshape, a side branch), before any shape is worked out: a Dense on
+    (H, W, C) would act on the channels alone and break the shapes after it."""
+    shape = data.get("model", {}).get("input_shape")
+    if not isinstance(shape, list) or len(shape) < 2:
+        return data
+    inbound = edits.explicit_inbound(data)
+    dense = [
+        name
+        for layer in data["model"].get("layers") or []
+        if isinstance(layer, dict)
+        and (t := _layer_type(layer)) is not None
+        and t.fully_connected
+        and (name := (layer.get("config") or {}).get("name")) is not None
+        and INPUT in inbound.get(name, [])
+    ]
+    if not dense:
+        return data
+    new, flat = edits.insert_on_edge(
+        data, _flattening_class(), INPUT, dense[0], position=_position_after(data, INPUT, 110.0)
+    )
+    for name in dense[1:]:
+        new = edits.disconnect(new, INPUT, name)
+        new = edits.connect(new, flat, name)
+    return new
+
+
 def _flatten_before_dense(data: dict) -> dict:
     """A Flatten on each edge from a layer whose output keeps image axes (a chain of layers
     from an ``image_input`` layer, none flattening) into a fully connected layer; one Flatten
     per source, shared by its fully connected consumers. Unchanged when the shapes cannot be
     worked out."""
+    data = _flatten_input_before_dense(data)
     graph, _problems = analyze_model(data.get("model", {}))
     if graph is None:
         return data

@@ -298,6 +298,9 @@ class DataCode:
     test_split: float = 0.0
     # Why the data could not be described (a table or image folder unreadable at export).
     unavailable: str | None = None
+    # The samples may have any shape (.npz/.npy arrays: (n, d), (n, H, W, C)...): load_data
+    # lays them out in the model's input shape whatever its rank, flat ones too.
+    any_shape: bool = False
 
     @property
     def has_test(self) -> bool:
@@ -483,6 +486,7 @@ def _npz_source(source: _Source) -> None:
     suffix = "_train" if "x_train" in keys else ""
     data.own_test = "x_test" in keys or "y_test" in keys
     data.helpers += [_READ_NPZ, _AS_INPUTS]
+    data.any_shape = True
     data.description = f"The data file {source.spec['path']}"
     data.lines.append(f'x, y = read_npz(DATA_PATH, "x{suffix}", "y{suffix}")')
     if data.own_test:
@@ -511,6 +515,7 @@ def _npy_source(source: _Source) -> None:
             return
         data.constants.append(f"Y_PATH = DATA_PATH.with_name({lit(y_path.name)})")
     data.helpers.append(_AS_INPUTS)
+    data.any_shape = True
     data.description = f"The arrays {source.path.name} and {y_path.name}"
     data.lines.append("x = as_inputs(np.load(DATA_PATH, allow_pickle=False))")
     data.lines.append("y = np.load(Y_PATH, allow_pickle=False)")
@@ -848,9 +853,10 @@ def load_data_code(
         data.helpers.append(helper)
         lines.append(f"{shift}, {factor} = {fit}(x_train)")
         lines += [f"x_{p} = (x_{p} - {shift}) / {factor}" for p in parts]
-    if len(graph.input_shape) > 1:
-        # Images reach the model in its input shape (H, W, C), as in NN Designer: flat rows
-        # (the built-in digits, MNIST, IDX, image folders) laid out row-major, channels last.
+    if len(graph.input_shape) > 1 or data.any_shape:
+        # Samples reach the model in its input shape, as in NN Designer: flat rows (the
+        # built-in digits, MNIST, IDX, image folders) as (H, W, C) images, row-major, channels
+        # last; an array file's samples in that shape too, flattened for a flat input.
         shape = repr(tuple(int(d) for d in graph.input_shape))
         lines += [f"x_{p} = x_{p}.reshape((len(x_{p}),) + {shape})" for p in parts]
     encode = _encode_lines(project, graph, np_dtype, [f"y_{p}" for p in parts])

@@ -106,7 +106,12 @@ class Param:
                 return f"must be true or false, got {short_repr(value)}"
         elif self.kind == "choice":
             if not isinstance(value, str) or value not in self.choices:
-                return f"must be one of {', '.join(self.choices)}, got {short_repr(value)}"
+                case = (
+                    f" (write {value.lower()!r}: lower case, as Keras saves it)"
+                    if isinstance(value, str) and value.lower() in self.choices
+                    else ""
+                )
+                return f"must be one of {', '.join(self.choices)}, got {short_repr(value)}{case}"
         elif self.kind == "activation":
             if not isinstance(value, str) or value not in ACTIVATION_NAMES:
                 return (

@@ -37,6 +37,18 @@ def shape_difference(a: Shape, b: Shape, skip: int | None = None) -> str:
     return " and ".join(parts)
 
 
+def _same_shape_fix(a: Shape, b: Shape) -> str:
+    """What to change so that Add gets inputs of one shape."""
+    if len(a) == len(b) == 3 and a[:2] == b[:2]:
+        return (
+            "give both branches the same number of filters, or use Concatenate to stack "
+            "their channels"
+        )
+    if len(a) == len(b) == 1:
+        return "give both branches the same number of units, or use Concatenate"
+    return "make the branches end in the same shape (a Reshape, a Flatten), or use Concatenate"
+
+
 class Add(LayerType):
     class_name = "Add"
     description = "Adds several inputs of the same shape."
@@ -57,7 +69,8 @@ class Add(LayerType):
             if s != shapes[0]:
                 raise ShapeProblem(
                     f"Add needs inputs of the same shape: {format_shape(shapes[0])} and "
-                    f"{format_shape(s)} differ in {shape_difference(shapes[0], s)}"
+                    f"{format_shape(s)} differ in {shape_difference(shapes[0], s)}: "
+                    + _same_shape_fix(shapes[0], s)
                 )
         return shapes[0]
 

@@ -43,8 +43,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-IMAGE = (28, 28, 1)
-CLASSES = 10
+from tests.benchmarks.lenet import CLASSES, IMAGE, LENET  # noqa: E402
+
 LR, BETA_1, BETA_2, EPSILON = 0.001, 0.9, 0.999, 1e-7
 
 
@@ -58,43 +58,13 @@ def lenet_project():
     """The benchmark's network as an NN Designer project (NumPy backend, float32)."""
     from engine.project import from_dict
 
-    def conv(name, filters, padding):
-        return {
-            "class_name": "Conv2D",
-            "config": {
-                "name": name,
-                "filters": filters,
-                "kernel_size": [5, 5],
-                "padding": padding,
-                "activation": "relu",
-            },
-        }
-
-    def dense(name, units, activation):
-        return {
-            "class_name": "Dense",
-            "config": {"name": name, "units": units, "activation": activation},
-        }
-
-    def pool(name):
-        return {"class_name": "MaxPooling2D", "config": {"name": name, "pool_size": [2, 2]}}
-
     return from_dict(
         {
             "format_version": 1,
             "name": "LeNet-like benchmark",
             "model": {
                 "input_shape": list(IMAGE),
-                "layers": [
-                    conv("conv1", 6, "same"),
-                    pool("pool1"),
-                    conv("conv2", 16, "valid"),
-                    pool("pool2"),
-                    {"class_name": "Flatten", "config": {"name": "flatten"}},
-                    dense("fc1", 120, "relu"),
-                    dense("fc2", 84, "relu"),
-                    dense("out", CLASSES, "softmax"),
-                ],
+                "layers": LENET,
             },
             "compile": {
                 "optimizer": {"class_name": "Adam", "config": {"learning_rate": LR}},

@@ -63,6 +63,7 @@ from engine.project import from_dict, load_project  # noqa: E402
 from engine.training import Trainer, load_training_data  # noqa: E402
 from engine.validate import check_project  # noqa: E402
 from tests.benchmarks.common import training_window  # noqa: E402
+from tests.benchmarks.lenet import LENET  # noqa: E402
 
 HEARTBEAT_MS = 10
 #: Where the threads run (``--pin``): {"train": cpu, "ui": cpu} or None (the OS decides).
@@ -140,32 +141,11 @@ def lenet_project(folder: Path, epochs: int, backend: str, n: int | None = None)
             y=rng.integers(0, 10, size=n),
         )
 
-    def lay(class_name, name, inbound, **config):
-        return {"class_name": class_name, "config": {"name": name, **config}, "inbound": [inbound]}
-
-    layers = [
-        lay(
-            "Conv2D",
-            "conv1",
-            "input",
-            filters=6,
-            kernel_size=[5, 5],
-            padding="same",
-            activation="relu",
-        ),
-        lay("MaxPooling2D", "pool1", "conv1", pool_size=[2, 2]),
-        lay("Conv2D", "conv2", "pool1", filters=16, kernel_size=[5, 5], activation="relu"),
-        lay("MaxPooling2D", "pool2", "conv2", pool_size=[2, 2]),
-        lay("Flatten", "flatten", "pool2"),
-        lay("Dense", "fc1", "flatten", units=120, activation="relu"),
-        lay("Dense", "fc2", "fc1", units=84, activation="relu"),
-        lay("Dense", "out", "fc2", units=10, activation="softmax"),
-    ]
     p = from_dict(
         {
             "format_version": 1,
             "name": "lenet_like",
-            "model": {"input_shape": [28, 28, 1], "layers": layers},
+            "model": {"input_shape": [28, 28, 1], "layers": LENET},
             "compile": {
                 "optimizer": "adam",
                 "loss": "sparse_categorical_crossentropy",

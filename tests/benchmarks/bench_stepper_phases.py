@@ -33,41 +33,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.benchmarks.lenet import LENET  # noqa: E402
+
 TARGET_MS = 50.0
 SIZE = (1366, 768)
-
-
-def _conv(name: str, filters: int, padding: str) -> dict:
-    return {
-        "class_name": "Conv2D",
-        "config": {
-            "name": name,
-            "filters": filters,
-            "kernel_size": [5, 5],
-            "padding": padding,
-            "activation": "relu",
-        },
-    }
-
-
-def _dense(name: str, units: int, activation: str) -> dict:
-    return {
-        "class_name": "Dense",
-        "config": {"name": name, "units": units, "activation": activation},
-    }
-
-
-LENET = [
-    _conv("conv1", 6, "same"),
-    {"class_name": "MaxPooling2D", "config": {"name": "pool1", "pool_size": [2, 2]}},
-    _conv("conv2", 16, "valid"),
-    {"class_name": "MaxPooling2D", "config": {"name": "pool2", "pool_size": [2, 2]}},
-    {"class_name": "Flatten", "config": {"name": "flatten"}},
-    _dense("dense1", 120, "relu"),
-    _dense("dense2", 84, "relu"),
-    _dense("output", 10, "softmax"),
-]
-MLP = [_dense("dense1", 120, "relu"), _dense("dense2", 84, "relu"), _dense("output", 10, "softmax")]
+MLP = LENET[-3:]  # the same Dense layers on the flat pixels
 
 
 def project(layers: list[dict], input_shape: list[int], data_path: Path):

@@ -243,3 +243,9 @@ def test_costly_snapshots_are_spaced_to_a_smaller_share_of_the_run():
     assert shares == sorted(shares, reverse=True)
     assert shares[0] <= 1 / (1 + wc.SNAPSHOT_COST_FACTOR)
     assert shares[-1] == pytest.approx(1 / (1 + wc.SLOW_SNAPSHOT_FACTOR), rel=0.01)
+    # Slow training steps (a real CNN's): every snapshot that outlasts the period gets the
+    # small share, however cheap; fast steps keep the pace above.
+    slow = wc.SLOW_STEP_S
+    assert wc.snapshot_spacing(0.022, slow) == pytest.approx(wc.SLOW_SNAPSHOT_FACTOR * 0.022)
+    assert wc.snapshot_spacing(0.022, slow / 2) == wc.snapshot_spacing(0.022)
+    assert wc.snapshot_spacing(0.001, slow) == wc.SNAPSHOT_PERIOD

@@ -18,13 +18,9 @@ from designer.stepper import panel as panel_module
 from designer.stepper.colors import diverging
 from designer.stepper.maps import MAPS_MAX, MapsItem
 from engine.explain import fmt, lookup
-from engine.layers import LAYER_TYPES
 from engine.project import from_dict
 from engine.stepper import StepSession
 from engine.training import TrainingData
-
-HAS_CONV = "Conv2D" in LAYER_TYPES and "MaxPooling2D" in LAYER_TYPES
-needs_conv = pytest.mark.skipif(not HAS_CONV, reason="Conv2D and MaxPooling2D not registered")
 
 BN_NET = [
     {"class_name": "BatchNormalization", "config": {"name": "bn"}},
@@ -254,7 +250,6 @@ def test_any_image_shape_maps_its_pixels_both_ways(qapp, shape):
 
 
 # --------------------------------------------------------------------------------- conv
-@needs_conv
 def test_a_conv_network_draws_maps_and_filters_before_and_after(wired, qtbot):
     panel, view = wired(CONV_NET, [8, 8, 2])
     s = panel.session
@@ -298,7 +293,6 @@ def test_a_conv_network_draws_maps_and_filters_before_and_after(wired, qtbot):
     assert overlaps(view) == []
 
 
-@needs_conv
 def test_picking_a_conv_pixel_explains_it_through_the_layers_hooks(wired, qtbot):
     panel, view = wired(CONV_NET, [8, 8, 2])
     s = panel.session

@@ -47,6 +47,12 @@ def test_flat_input_is_refused_with_the_reshape_that_would_fit(class_name):
     assert "target_shape (4, 6, 1)" in str(problem_of([4, 6], (class_name, config)))
 
 
+def test_upper_case_padding_is_refused_with_the_keras_spelling():
+    p = problem_of([4, 4, 1], ("Conv2D", {"filters": 2, "kernel_size": 3, "padding": "SAME"}))
+    assert p.field == "padding"
+    assert "must be one of valid, same" in str(p) and "write 'same'" in str(p)
+
+
 def test_a_kernel_larger_than_the_input_names_both_sizes_on_kernel_size():
     p = problem_of([4, 4, 1], ("Conv2D", {"name": "c", "filters": 2, "kernel_size": 5}))
     assert (p.layer, p.field) == ("c", "kernel_size")

@@ -2,8 +2,8 @@
 image shape (H, W, C), no Flatten follows the input, and a Flatten goes between the last image
 layer and a fully connected layer; flat networks are matched as before.
 
-The image layer types are found by their trait (``image_input``); the tests that need Conv2D and
-MaxPooling2D by name skip only while those types are not registered yet.
+The image layer types are found by their trait (``image_input``) where the shape rules of any
+image layer are tested; Conv2D and MaxPooling2D by name for Keras' textbook networks.
 """
 
 from __future__ import annotations
@@ -37,10 +37,6 @@ def _flat_output(ltype) -> bool:
 
 
 GLOBAL_POOL = next((t for t in LAYER_TYPES.values() if t.image_input and _flat_output(t)), None)
-needs_conv = pytest.mark.skipif(
-    "Conv2D" not in LAYER_TYPES or "MaxPooling2D" not in LAYER_TYPES,
-    reason="Conv2D/MaxPooling2D are not registered yet (the conv helper's engine/layers files)",
-)
 
 
 def _digits(image_shape=(8, 8, 1)) -> Dataset:
@@ -187,7 +183,6 @@ def test_image_network_on_a_table_keeps_an_input_of_the_right_size(image_relu):
     assert other["model"]["input_shape"] == [12]  # validation then explains
 
 
-@needs_conv
 def test_convnet_on_digits_is_keras_textbook_shape():
     data = _spec(
         [
@@ -206,7 +201,6 @@ def test_convnet_on_digits_is_keras_textbook_shape():
     assert data_fit_problems(project, graph, _digits()) == []
 
 
-@needs_conv
 def test_convnet_matched_to_digits_trains_on_images():
     from engine.training import load_training_data
 
@@ -222,3 +216,30 @@ def test_convnet_matched_to_digits_trains_on_images():
     project = from_dict(new)
     training = load_training_data(project, build_graph(project))
     assert training.x_train.shape[1:] == (8, 8, 1)
+
+
+def test_a_dense_fed_by_the_image_input_gets_a_flatten(image_relu):
+    """``input -> Dense -> Reshape -> image layer`` and a side Dense on the input: each Dense
+    reading the (8, 8, 1) input gets a Flatten (one, shared), so the matched network builds
+    and the data fit it."""
+    data = _spec(
+        [
+            _layer("Dense", "wide", units=64, activation="relu"),
+            _layer("Reshape", "grid", target_shape=[8, 8, 1]),
+            _layer(image_relu, "features"),
+            _layer(FLATTENING.class_name, "flat"),
+            {**_layer("Dense", "side", units=4), "inbound": [INPUT]},
+            {**_layer("Concatenate", "both"), "inbound": ["flat", "side"]},
+            _layer("Dense", "out", units=10, activation="softmax"),
+        ]
+    )
+    new = match_network_to_data(data, _digits())
+    assert new["model"]["input_shape"] == [8, 8, 1]
+    inbound = edits.explicit_inbound(new)
+    assert inbound["wide"] == inbound["side"] != [INPUT]
+    (flat_in,) = inbound["wide"]
+    assert inbound[flat_in] == [INPUT] and _classes(new).count(FLATTENING.class_name) == 2
+    project = from_dict(new)
+    graph = build_graph(project)
+    assert graph.output_shape == (10,)
+    assert data_fit_problems(project, graph, _digits()) == []

@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support.trace_numbers import trace_numbers
 
-from engine.explain import Explanation, Num, explain_neuron, explain_param, explain_weight, lookup
-from engine.layers import LAYER_TYPES
+from engine.explain import Explanation, Num, explain_neuron, explain_param, explain_weight
 from engine.project import from_dict
 from engine.stepper import StepSession
 from engine.training import TrainingData
-
-HAS_CONV = "Conv2D" in LAYER_TYPES and "MaxPooling2D" in LAYER_TYPES
-needs_conv = pytest.mark.skipif(not HAS_CONV, reason="Conv2D and MaxPooling2D not registered")
 
 BN_NET = [
     {"class_name": "BatchNormalization", "config": {"name": "bn"}},
@@ -52,19 +49,10 @@ def session_of(layers, input_shape, optimizer="adam", dtype="float32") -> StepSe
 
 
 def checked(session: StepSession, exp: Explanation, upto: int | None = None) -> list:
-    """The trace numbers shown: each is the engine's value and was reached by ``upto``."""
+    """The trace sources of the numbers shown: each is the engine's value and was reached by
+    ``upto``."""
     upto = session.index if upto is None else upto
-    text = exp.text()
-    out = []
-    for num in exp.numbers():
-        assert num.text().strip("()") in text
-        if num.source is None:
-            continue
-        assert num.value == float(lookup(session, num.source)), num
-        if num.source[0] in ("forward", "loss", "backward", "update"):
-            assert session.position(num.source[0], num.source[1]) <= upto, num.source
-        out.append(num.source)
-    return out
+    return [num.source for num in trace_numbers(session, exp, upto)]
 
 
 def test_a_rank3_unit_is_explained_at_its_h_w_c():
@@ -139,7 +127,6 @@ def test_a_wrong_weight_or_index_is_named():
         explain_param(s, "bn", "gamma", (2,))
 
 
-@needs_conv
 def test_a_filter_entry_shows_before_gradient_update_and_after():
     s = session_of(CONV_NET, [6, 6, 2])
     s.run_to_end()
@@ -158,7 +145,6 @@ def test_a_filter_entry_shows_before_gradient_update_and_after():
     assert "w₃,₁,₂,₃" in text
 
 
-@needs_conv
 def test_conv_and_pool_units_are_explained_through_their_hooks():
     s = session_of(CONV_NET, [6, 6, 2])
     s.run_to_end()

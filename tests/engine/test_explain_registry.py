@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from support.layer_cases import CASE_IDS, cases_of, targets, units_to_explain
+from support.trace_numbers import trace_numbers
 
-from engine.explain import Explanation, Num, explain_neuron, lookup
+from engine.explain import explain_neuron
 from engine.graph import INPUT
 from engine.layers import LAYER_TYPES, LayerType
 from engine.project import from_dict
@@ -54,24 +55,6 @@ def session_of(class_name: str, i: int, dtype: str = "float64") -> StepSession:
     out = check_project(project, training=False).output_shape
     y = targets(case["loss"], out, n, rng, dtype)
     return StepSession(project, batch_size=3, data=TrainingData(x, y, None, None))
-
-
-def trace_numbers(session: StepSession, exp: Explanation, upto: int) -> list[Num]:
-    """The numbers read from the trace; each is the engine's value and was reached."""
-    text = exp.text()
-    out = []
-    for num in exp.numbers():
-        assert num.text().strip("()") in text
-        if num.source is None:
-            continue
-        value = lookup(session, num.source)
-        assert num.value == float(value), (num, value)
-        assert num.exact == str(value) or float(num.exact) == float(value)
-        phase, layer = num.source[0], num.source[1]
-        if phase in ("forward", "loss", "backward", "update"):
-            assert session.position(phase, layer) <= upto, f"{num.source} shown before reached"
-        out.append(num)
-    return out
 
 
 @pytest.mark.parametrize("class_name", list(LAYER_TYPES))

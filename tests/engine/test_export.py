@@ -863,6 +863,27 @@ def test_load_data_lays_images_out_in_the_models_input_shape(tmp_path, monkeypat
         assert_prepared(module.load_data(), expected, name)
 
 
+def test_load_data_flattens_image_arrays_for_a_flat_model(tmp_path):
+    """An .npz/.npy file of images (n, 4, 4, 1) read by a network with a flat input [16]:
+    the script flattens them as NN Designer does (the model would refuse (n, 4, 4, 1))."""
+    rng = np.random.default_rng(8)
+    x = rng.random((30, 4, 4, 1)).astype(np.float32)
+    y = rng.integers(0, 3, 30)
+    np.savez(tmp_path / "images.npz", x=x, y=y)
+    np.save(tmp_path / "images.npy", x)
+    np.save(tmp_path / "images_y.npy", y)
+    for name, dataset in {
+        "npz": {"path": str(tmp_path / "images.npz")},
+        "npy": {"path": str(tmp_path / "images.npy"), "y_path": str(tmp_path / "images_y.npy")},
+    }.items():
+        project = chain(16, 3, "softmax", "sparse_categorical_crossentropy", dataset)
+        expected = load_training_data(project, build_graph(project))
+        assert expected.x_train.shape[1:] == (16,), name
+        path = tmp_path / f"flat_{name}.py"
+        path.write_text(keras_code(project, script_dir=tmp_path), encoding="utf-8")
+        assert_prepared(import_module(path).load_data(), expected, name)
+
+
 def test_a_test_split_of_data_with_its_own_test_set_is_refused(tmp_path):
     with pytest.raises(NNDError, match="test_split"):
         keras_code(make(SEED, dataset={"name": "mnist", "test_split": 0.1}))

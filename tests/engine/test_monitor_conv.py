@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from engine import monitor as mon
-from engine.layers import LAYER_TYPES
 from engine.project import from_dict
 from engine.training import build_model, load_training_data
 from engine.validate import check_project
@@ -170,9 +169,26 @@ def test_flat_networks_send_no_maps(tmp_path):
     assert m.snapshot(0, 1).layers["h"].dead_per_channel is None
 
 
-# ------------------------------------------------------------------------------ a real CNN
-needs_conv = pytest.mark.skipif("Conv2D" not in LAYER_TYPES, reason="no Conv2D layer type yet")
+def test_the_probe_shrinks_for_networks_with_many_values_a_sample(tmp_path, monkeypatch):
+    """A CNN's probe holds at most MAX_PROBE_VALUES layer outputs (at least MIN_PROBE
+    samples); an MLP's keeps the probe size asked for."""
+    mlp = [
+        layer("Dense", "h", ["input"], units=4, activation="relu"),
+        layer("Dense", "out", ["h"], units=3, activation="softmax"),
+    ]
+    m, _ = monitor_of(image_project(tmp_path, (5,), mlp, n=64), probe_size=40)
+    assert len(m.probe_x) == 40
+    graph = check_project(image_project(tmp_path, (6, 6, 2), BN_NET))
+    per_sample = 6 * 6 * 2 * 3 + 3  # bn, act, flatten; out
+    monkeypatch.setattr(mon, "MAX_PROBE_VALUES", 50 * per_sample)
+    assert mon.probe_size_for(graph, 128) == 50
+    assert mon.probe_size_for(graph, 20) == 20
+    monkeypatch.setattr(mon, "MAX_PROBE_VALUES", 10 * per_sample)
+    assert mon.probe_size_for(graph, 128) == mon.MIN_PROBE
+    assert mon.probe_size_for(graph, 8) == 8
 
+
+# ------------------------------------------------------------------------------ a real CNN
 CNN = [
     layer(
         "Conv2D", "c1", ["input"], filters=4, kernel_size=[3, 3], activation="relu", padding="same"
@@ -184,15 +200,11 @@ CNN = [
 ]
 
 
-@needs_conv
 @pytest.mark.parametrize("backend", ["numpy", "tensorflow"])
 def test_a_cnn_snapshot_holds_filters_maps_and_channel_health(tmp_path, backend, request):
     if backend == "tensorflow":
         request.getfixturevalue("tf_ready")
-    layers = (
-        CNN if "MaxPooling2D" in LAYER_TYPES else [CNN[0], {**CNN[2], "inbound": ["c1"]}, *CNN[3:]]
-    )
-    p = image_project(tmp_path, (8, 8, 2), layers)
+    p = image_project(tmp_path, (8, 8, 2), CNN)
     p.data["backend"] = backend
     m, model = monitor_of(p)
     info = m.build_info()
@@ -241,7 +253,6 @@ def test_a_cnn_snapshot_holds_filters_maps_and_channel_health(tmp_path, backend,
     assert later.layers["c1"].update_ratio > 0
 
 
-@needs_conv
 @pytest.mark.parametrize("backend", ["numpy", "tensorflow"])
 def test_one_pass_gives_the_outputs_and_gradients_of_two(tmp_path, backend, request):
     """A snapshot of a network without random layers or moving statistics takes the

@@ -309,6 +309,7 @@ def test_add_of_images_with_other_channels_names_the_channels():
     assert "(None, 8, 8, 16) and (None, 8, 8, 8) differ in channels (16 vs 8)" in p.message, (
         p.message
     )
+    assert "the same number of filters, or use Concatenate" in p.message
 
 
 def test_concatenate_joins_images_along_the_channels():
