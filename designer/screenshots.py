@@ -3,8 +3,10 @@
 For each screen size (1366×768 and 1920×1080) it starts an X server of that size (Xvfb) with a
 window manager (openbox) when ``DISPLAY`` is unset or ``--xvfb`` is given, opens the window
 maximized on the spiral example, trains it a few epochs, and grabs the whole screen in each
-workspace: ``<folder>/window_<W>x<H>_<workspace>.png``. The pictures are what a user gets, not
-a rendering at a special size.
+workspace: ``<folder>/window_<W>x<H>_<workspace>.png``; then the same on the CNN on the built-in
+digits (issue 15): ``window_<W>x<H>_cnn_train.png`` (live views of a convolutional network) and
+``window_<W>x<H>_cnn_backprop.png`` (Backprop mode at the first convolution's update: its
+filters before and after). The pictures are what a user gets, not a rendering at a special size.
 """
 
 from __future__ import annotations
@@ -17,15 +19,21 @@ import time
 from pathlib import Path
 
 SIZES = ((1366, 768), (1920, 1080))
-EXAMPLE = Path(__file__).resolve().parents[1] / "resources" / "examples" / "spiral.json"
-EPOCHS = 200  # the spiral example's own: its boundary has formed by then
-#: Backprop phases shown: the forward pass, the loss and the output layer's backward phase.
-BACKPROP_PHASES = 6
+_EXAMPLES = Path(__file__).resolve().parents[1] / "resources" / "examples"
+#: (file prefix, example, epochs, workspaces, Backprop phases shown). The spiral: 200 epochs,
+#: its own, by when its boundary has formed; Backprop after the forward pass, the loss and the
+#: output layer's backward phase. The digits CNN: 5 epochs; Backprop at conv1's update (6
+#: forward phases, the loss, 6 backward phases, then conv1's update).
+SHOTS = (
+    ("", _EXAMPLES / "spiral.json", 200, ("design", "train", "backprop"), 6),
+    ("cnn_", _EXAMPLES / "cnn_digits.json", 5, ("train", "backprop"), 14),
+)
 DISPLAY_BASE = int(os.environ.get("NNDESIGNER_SHOT_DISPLAY", "61"))
 
 
-def _grab(folder: Path, size: tuple[int, int], example: Path, epochs: int) -> list[Path]:
-    """In this process (its DISPLAY set): open, train, switch, grab. Returns the PNGs."""
+def _grab(folder: Path, size: tuple[int, int]) -> list[Path]:
+    """In this process (its DISPLAY set): for each of :data:`SHOTS` open, train, switch, grab.
+    Returns the PNGs."""
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -33,13 +41,10 @@ def _grab(folder: Path, size: tuple[int, int], example: Path, epochs: int) -> li
     from designer.document import Document
     from designer.main_window import MainWindow
     from designer.theme import apply_theme
-    from designer.workspaces import WORKSPACES
     from engine.project import load_project
 
     app = create_application([sys.argv[0]])
     apply_theme(app, os.environ.get("NNDESIGNER_THEME") or "light")
-    window = MainWindow(Document(load_project(example)))
-    window.showMaximized()
 
     def settle(ms: int = 400) -> None:
         loop = QEventLoop()
@@ -47,25 +52,29 @@ def _grab(folder: Path, size: tuple[int, int], example: Path, epochs: int) -> li
         loop.exec()
         QApplication.processEvents()
 
-    settle(800)
-    window.workspaces.switch("train")
-    window.training.train_blocking(epochs, timeout_s=120)
     out = []
-    for name in WORKSPACES:
-        window.workspaces.switch(name)
-        window.canvas.fit_all()
-        settle()
-        if name == "backprop":
-            for _ in range(BACKPROP_PHASES):
-                window.stepper.panel.next_phase()
+    for prefix, example, epochs, workspaces, phases in SHOTS:
+        window = MainWindow(Document(load_project(example)))
+        window.showMaximized()
+        settle(800)
+        window.workspaces.switch("train")
+        window.training.train_blocking(epochs, timeout_s=120)
+        for name in workspaces:
+            window.workspaces.switch(name)
+            window.canvas.fit_all()
             settle()
-        path = folder / f"window_{size[0]}x{size[1]}_{name}.png"
-        if not window.screen().grabWindow(0).save(str(path), "PNG"):
-            raise OSError(f"could not write {path}")
-        out.append(path)
-    window.document.set_clean()
-    window.training.shutdown()
-    window.close()
+            if name == "backprop":
+                for _ in range(phases):
+                    window.stepper.panel.next_phase()
+                settle()
+            path = folder / f"window_{size[0]}x{size[1]}_{prefix}{name}.png"
+            if not window.screen().grabWindow(0).save(str(path), "PNG"):
+                raise OSError(f"could not write {path}")
+            out.append(path)
+        window.document.set_clean()
+        window.training.shutdown()
+        window.close()
+        settle()
     return out
 
 
@@ -94,8 +103,8 @@ def _start_x(display: str, size: tuple[int, int]) -> list[subprocess.Popen]:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--child"]:
-        _, folder, w, h, example, epochs = argv
-        for p in _grab(Path(folder), (int(w), int(h)), Path(example), int(epochs)):
+        _, folder, w, h = argv
+        for p in _grab(Path(folder), (int(w), int(h))):
             print(p, flush=True)
         sys.stdout.flush()
         os._exit(0)
@@ -113,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             env["DISPLAY"] = display
         try:
             cmd = [sys.executable, "-m", "designer.screenshots", "--child", str(folder)]
-            cmd += [str(size[0]), str(size[1]), str(EXAMPLE), str(EPOCHS)]
+            cmd += [str(size[0]), str(size[1])]
             subprocess.run(cmd, env=env, check=True, timeout=300)
         finally:
             for proc in reversed(procs):

@@ -6,11 +6,26 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from designer.plots.fit import ElidedLabel
 from designer.training.colors import grid_columns, mosaic, values_to_rgb
 from designer.training.views.base import NOT_BUILT, LiveView, message_stack, plot_area
+
+#: A layer's maps get at least this many pixels of height (and its title LABEL_PX): with more
+#: image layers than the dock holds, the view scrolls rather than shrink every map to a line.
+ROW_MIN_PX = 80
+LABEL_PX = 18
 
 
 class FeatureMapsView(LiveView):
@@ -39,12 +54,17 @@ class FeatureMapsView(LiveView):
         bar.addWidget(self.sample_label, 1)
         bar.addWidget(self.own_scale)
         self.graphics = plot_area()
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidget(self.graphics)
         content = QWidget()
         inner = QVBoxLayout(content)
         inner.setContentsMargins(0, 0, 0, 0)
         inner.setSpacing(0)
         inner.addLayout(bar)
-        inner.addWidget(self.graphics)
+        inner.addWidget(self.scroll)
         self.stack, self.message = message_stack(self, content)
         self.setLayout(self.stack)
         #: ``{layer: (title label, view box, image item)}``, in the order drawn.
@@ -57,6 +77,7 @@ class FeatureMapsView(LiveView):
     def set_build(self, info) -> None:
         self.snapshot = None
         self.graphics.clear()
+        self.graphics.setMinimumHeight(0)
         self.rows = {}
         self.mosaics = {}
         sent = dict(getattr(info, "map_sent", None) or {}) if info is not None else {}
@@ -86,6 +107,7 @@ class FeatureMapsView(LiveView):
             image = pg.ImageItem(axisOrder="row-major")
             view.addItem(image)
             self.rows[name] = (label, view, image)
+        self.graphics.setMinimumHeight(len(sent) * (ROW_MIN_PX + LABEL_PX) + 2 * LABEL_PX)
         left = len(info.map_shapes) - len(sent)
         if left:
             self.graphics.addLabel(
@@ -111,7 +133,8 @@ class FeatureMapsView(LiveView):
         own = self.own_scale.isChecked()
         # Each row gets its share of the area; its tiles are laid out in that row's shape.
         w = max(self.graphics.width(), 1)
-        h = max(self.graphics.height() - 18 * len(self.rows), 1) / max(len(self.rows), 1)
+        h = max(self.graphics.height() - LABEL_PX * len(self.rows), 1) / max(len(self.rows), 1)
+        h = max(h, ROW_MIN_PX)
         for name, (_label, view, image) in self.rows.items():
             m = maps.get(name)
             if m is None or m.ndim != 3 or not m.size:
