@@ -189,3 +189,23 @@ def sources_text(b: Builder, node: Node) -> str:
     return ", ".join(
         "the input sample" if b.is_input(s) else f"the outputs of '{s}'" for s in node.inbound
     )
+
+
+def explain_mean(
+    b: Builder, sec: Section, name: str, sample: int, idx, n: int, cell, channel: int, note: str
+) -> None:
+    """The forward line of a mean over ``n`` cells of one channel (average pooling's window,
+    a global average): ``a = (x + x + …) / n`` with the trace's inputs; ``cell(t)`` is the
+    (row, column) of the t-th cell read."""
+    shown, left = shown_terms(n)
+    syms = [[Sym("x", one_based((*cell(t), channel)))] for t in shown]
+    vals = [
+        [b.num(("forward", name, "inputs", (sample, *cell(t), channel)), paren=True)] for t in shown
+    ]
+    sec.add(
+        [Sym("a", one_based(idx))],
+        ["(", *plus(syms), *more_terms(left), f") / {n}"],
+        ["(", *plus(vals), *more_terms(left), f") / {n}"],
+        [b.num(("forward", name, "a", (sample, *idx)))],
+        note=note,
+    )

@@ -43,3 +43,12 @@ def pytest_sessionfinish(session, exitstatus):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(int(session.exitstatus))
+
+
+@pytest.fixture
+def keras_home(tmp_path, monkeypatch) -> Path:
+    """An empty Keras home for the test (``KERAS_HOME``; the folder is not created: Keras
+    creates it, so must a download)."""
+    home = tmp_path / "keras_home"
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    return home

@@ -362,6 +362,17 @@ class TrainingController(QObject):
         self.render_views(all_views=True)
         return self.finished_runs > done
 
+    def _built_views(self) -> tuple:
+        """The views that lay themselves out for a build (``set_build``)."""
+        return (
+            self.boundary,
+            self.tiles,
+            self.predictions,
+            self.confusion,
+            self.activity,
+            self.feature_maps,
+        )
+
     def views(self) -> list[QWidget]:
         return [
             self.loss_plot,
@@ -582,7 +593,7 @@ class TrainingController(QObject):
         self.history = RunHistory()
         self.info = self.snapshot = self.report = None
         self._last_build = None
-        for view in (self.boundary, self.tiles, self.predictions, self.confusion, self.activity):
+        for view in self._built_views():
             view.set_build(None)
         self.layer_stats.set_layers([])
         self.layer_stats.snapshot = None
@@ -786,14 +797,7 @@ class TrainingController(QObject):
         self.info = info
         self._target_epochs = int(self.document.project.fit.get("epochs", 1))
         self.layer_stats.set_layers([x.name for x in info.layers if x.weight_shapes])
-        for view in (
-            self.boundary,
-            self.tiles,
-            self.predictions,
-            self.confusion,
-            self.activity,
-            self.feature_maps,
-        ):
+        for view in self._built_views():
             view.set_build(info)
         relevant = {
             "boundary": info.points is not None,

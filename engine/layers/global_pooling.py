@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-from engine.formula import Sym, more_terms, one_based, plus, shown_terms, subscript
+from engine.explain_parts import explain_mean
+from engine.formula import Sym, one_based, subscript
 from engine.layers.base import (
     NAME,
     Cache,
@@ -135,18 +136,15 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
         """a_c = (1/(H·W)) Σ x_{h,w,c} over the channel's pixels."""
         name, c = node.name, self._channel(idx)
         h, w = self._pixels(node)
-        count = h * w
-        shown, left = shown_terms(count)
-        syms, vals = [], []
-        for p in shown:
-            i, j = divmod(p, w)
-            syms.append([Sym("x", f"{i + 1},{j + 1},{c + 1}")])
-            vals.append([b.num(("forward", name, "inputs", (sample, i, j, c)), paren=True)])
-        sec.add(
-            [Sym("a", one_based(idx))],
-            ["(", *plus(syms), *more_terms(left), f") / {count}"],
-            ["(", *plus(vals), *more_terms(left), f") / {count}"],
-            [b.num(("forward", name, "a", (sample, *idx)))],
+        explain_mean(
+            b,
+            sec,
+            name,
+            sample,
+            idx,
+            h * w,
+            lambda p: divmod(p, w),
+            c,
             note=f"the mean of channel {c + 1} over its {h}×{w} pixels",
         )
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.explain_parts import sources_text
+from engine.explain_parts import explain_mean, sources_text
 from engine.formula import Part, Sym, more_terms, one_based, plus, shown_terms, subscript
 from engine.layers.base import NAME, Cache, LayerType, Param, Stroke, prod
 from engine.layers.conv2d import as_tuples
@@ -325,19 +325,16 @@ class AveragePooling2D(_Pooling2D):
         name = node.name
         r, c, ch = (int(v) for v in idx)
         g, rows, cols, real = self.cells(node, r, c)
-        n = len(real)
-        shown, left = shown_terms(n)
-        syms = [[Sym("x", one_based((real[t][0], real[t][1], ch)))] for t in shown]
-        vals = [
-            [b.num(("forward", name, "inputs", (sample, real[t][0], real[t][1], ch)), paren=True)]
-            for t in shown
-        ]
-        sec.add(
-            [Sym("a", one_based(idx))],
-            ["(", *plus(syms), *more_terms(left), f") / {n}"],
-            ["(", *plus(vals), *more_terms(left), f") / {n}"],
-            [b.num(("forward", name, "a", (sample, *idx)))],
-            note=f"the mean of the window's {cells_text(n)}",
+        explain_mean(
+            b,
+            sec,
+            name,
+            sample,
+            idx,
+            len(real),
+            lambda t: real[t][:2],
+            ch,
+            note=f"the mean of the window's {cells_text(len(real))}",
         )
         self.window_remark(b, sec, node, g, r, c, rows, cols, real)
 

@@ -31,13 +31,6 @@ TIMEOUT = 30_000
 
 
 @pytest.fixture
-def keras_home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "keras_home"
-    monkeypatch.setenv("KERAS_HOME", str(home))
-    return home
-
-
-@pytest.fixture
 def make_panel(qtbot, keras_home):
     panels: list[DatasetPanel] = []
 

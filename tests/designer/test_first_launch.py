@@ -33,13 +33,6 @@ def window_size():
 
 
 @pytest.fixture
-def keras_home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "keras_home"
-    monkeypatch.setenv("KERAS_HOME", str(home))
-    return home
-
-
-@pytest.fixture
 def server():
     with H.FakeKerasServer(H.fake_mnist_bytes(200, 20)) as s:
         yield s

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor
+from support.image_nets import BN_NET
 
 from designer.document import Document
 from designer.stepper import BackpropView, StepperPanel
@@ -22,11 +23,6 @@ from engine.project import from_dict
 from engine.stepper import StepSession
 from engine.training import TrainingData
 
-BN_NET = [
-    {"class_name": "BatchNormalization", "config": {"name": "bn"}},
-    {"class_name": "Flatten", "config": {"name": "flat"}},
-    {"class_name": "Dense", "config": {"name": "out", "units": 3, "activation": "softmax"}},
-]
 CONV_NET = [
     {
         "class_name": "Conv2D",

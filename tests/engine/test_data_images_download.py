@@ -36,13 +36,6 @@ NAMES = [
 
 
 @pytest.fixture
-def keras_home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "keras_home"
-    monkeypatch.setenv("KERAS_HOME", str(home))
-    return home
-
-
-@pytest.fixture
 def served(tmp_path, monkeypatch):
     """Four tiny Fashion-MNIST files under ``tmp_path/origin``; the table points at them."""
     rng = np.random.default_rng(5)

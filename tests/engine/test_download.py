@@ -27,13 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def keras_home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "keras_home"  # not created: Keras creates it, so must the download
-    monkeypatch.setenv("KERAS_HOME", str(home))
-    return home
-
-
-@pytest.fixture
 def server():
     with H.FakeKerasServer() as s:
         yield s

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support.image_nets import BN_NET
 from support.trace_numbers import trace_numbers
 
 from engine.explain import Explanation, Num, explain_neuron, explain_param, explain_weight
@@ -14,11 +15,6 @@ from engine.project import from_dict
 from engine.stepper import StepSession
 from engine.training import TrainingData
 
-BN_NET = [
-    {"class_name": "BatchNormalization", "config": {"name": "bn"}},
-    {"class_name": "Flatten", "config": {"name": "flat"}},
-    {"class_name": "Dense", "config": {"name": "out", "units": 3, "activation": "softmax"}},
-]
 CONV_NET = [
     {
         "class_name": "Conv2D",
