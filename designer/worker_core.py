@@ -638,6 +638,7 @@ class TrainingCore:
             old_spec = None
         self._close_gen()
         self.model = self.trainer = self.monitor = None
+        self._step_s, self._step_end = 0.0, None  # another network: its steps counted anew
         if old_backend == "tensorflow":
             _clear_keras_session()
 
