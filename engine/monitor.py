@@ -577,60 +577,23 @@ def layer_outputs(model, x: np.ndarray) -> dict[str, np.ndarray]:
 
 def layer_gradients(model, x: np.ndarray, y: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
     """Weight gradients of the loss on ``(x, y)`` at the current weights, without an update and
-    without moving the dropout random streams (so the training run is unchanged)."""
-    if hasattr(model, "layer_gradients"):  # TensorFlow rewinds its dropout streams itself
-        return model.layer_gradients(x, y)
+    without moving the dropout random streams (so the training run is unchanged): the model's
+    own ``layer_gradients``; none for the Perceptron."""
     if getattr(model, "perceptron", False):
         return {}
-    states = model.rng_states()
-    try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            _, flat = model.loss_and_grads(x, y)
-    finally:
-        model.set_rng_states(states)
-    out: dict[str, dict[str, np.ndarray]] = {}
-    for key, g in flat.items():
-        layer, _, wname = key.rpartition("/")
-        out.setdefault(layer, {})[wname] = g
-    return out
+    return model.layer_gradients(x, y)
 
 
 def outputs_and_gradients(model, x: np.ndarray, y: np.ndarray):
-    """``(layer_outputs, layer_gradients)`` on ``(x, y)`` from one training-mode pass, or None
-    where the backend offers no such pass (then call :func:`layer_outputs` and
-    :func:`layer_gradients`). Only for networks whose training-mode outputs are their
-    inference outputs (no random layer, no moving statistics: :attr:`Monitor.one_pass`): one
-    forward pass instead of two, about a third of a snapshot's cost on a CNN. The random
-    streams are rewound and the model is left as it was, as by :func:`layer_gradients`."""
+    """``(layer_outputs, layer_gradients)`` on ``(x, y)`` from one training-mode pass (the
+    model's ``outputs_and_gradients``), or None for the Perceptron (then call
+    :func:`layer_outputs` and :func:`layer_gradients`). Only for networks whose training-mode
+    outputs are their inference outputs (no random layer, no moving statistics:
+    :attr:`Monitor.one_pass`): one forward pass instead of two, about a third of a snapshot's
+    cost on a CNN. The random streams are rewound and the model is left as it was."""
     if getattr(model, "perceptron", False):
         return None
-    if hasattr(model, "forward") and hasattr(model, "loss_result") and hasattr(model, "_backward"):
-        states = model.rng_states()
-        try:
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                out, caches = model.forward(x, training=True)
-                res = model.loss_result(y, out, caches, want_grad_a=False)
-                flat = model._backward(
-                    caches, res.grad_a if res.grad_z is None else None, res.grad_z
-                )
-        finally:
-            model.set_rng_states(states)
-        grads: dict[str, dict[str, np.ndarray]] = {}
-        for key, g in flat.items():
-            layer, _, wname = key.rpartition("/")
-            grads.setdefault(layer, {})[wname] = g
-        return {name: c.a for name, c in caches.items()}, grads
-    probe = getattr(model, "_loss_and_grads", None)
-    keys = getattr(model, "_var_keys", None)
-    graph = getattr(model, "graph", None)
-    if probe is None or keys is None or graph is None:
-        return None
-    outs, _, gs = probe(x, y, True)  # the TensorFlow model's probe: rewinds its streams
-    outputs = {n.name: np.asarray(o) for n, o in zip(graph.nodes, outs, strict=True)}
-    grads = {}
-    for (layer, wname), g in zip(keys, gs, strict=True):
-        grads.setdefault(layer, {})[wname] = np.asarray(g)
-    return outputs, grads
+    return model.outputs_and_gradients(x, y)
 
 
 def probe_size_for(graph, probe_size: int) -> int:

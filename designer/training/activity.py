@@ -25,17 +25,14 @@ from PySide6.QtWidgets import (
     QGraphicsScene,
     QGraphicsSimpleTextItem,
     QGraphicsView,
-    QHBoxLayout,
     QLabel,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from designer.plots.fit import ElidedLabel
 from designer.plots.theme import background_color, foreground_color
 from designer.training.colors import NEGATIVE, POSITIVE, values_to_rgb
-from designer.training.views.base import LiveView, PaintMeter
+from designer.training.views.base import LiveView, PaintMeter, sample_bar
 from engine.monitor import MAX_NEURONS_SHOWN
 
 GROUPS = 16
@@ -100,15 +97,7 @@ class NetworkActivityView(LiveView):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.sample_spin = QSpinBox()
-        self.sample_spin.setRange(0, 0)
-        self.sample_spin.setToolTip("Which sample of the fixed probe batch to show")
-        self.sample_label = ElidedLabel()
-        bar = QHBoxLayout()
-        bar.setContentsMargins(6, 2, 6, 0)
-        bar.addWidget(QLabel("Sample"))
-        bar.addWidget(self.sample_spin)
-        bar.addWidget(self.sample_label, 1)
+        bar, self.sample_spin, self.sample_label = sample_bar()
         self.scene = QGraphicsScene(self)
         self.view = _MeteredView(self.scene)
         self.view.setRenderHints(QPainter.RenderHint.Antialiasing)

@@ -374,16 +374,7 @@ class TrainingController(QObject):
         )
 
     def views(self) -> list[QWidget]:
-        return [
-            self.loss_plot,
-            self.layer_stats,
-            self.boundary,
-            self.tiles,
-            self.predictions,
-            self.confusion,
-            self.activity,
-            self.feature_maps,
-        ]
+        return [self.loss_plot, self.layer_stats, *self._built_views()]
 
     def _on_sample(self, index: int) -> None:
         """A view's sample selector moved: the other follows, the worker is told once."""

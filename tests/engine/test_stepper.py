@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.trace_numbers import trace_numbers
 
 from engine.errors import BackendUnavailableError, NNDError
-from engine.explain import Num, explain_neuron, explain_weight, fmt, lookup
+from engine.explain import Num, explain_neuron, explain_weight, fmt
 from engine.graph import INPUT
 from engine.project import from_dict, load_project
 from engine.stepper import StepSession, gradcheck_grade
@@ -32,23 +33,8 @@ def weights_equal(a: dict, b: dict) -> bool:
 
 def check_numbers(session: StepSession, exp, upto: int | None = None) -> int:
     """Every trace number shown equals the trace, is written with fmt, and was reached."""
-    upto = session.index if upto is None else upto
-    text = exp.text()
-    count = 0
-    for num in exp.numbers():
-        assert isinstance(num, Num)
-        assert num.text().strip("()") in text
-        if num.source is None:
-            continue
-        value = lookup(session, num.source)
-        assert num.value == float(value), (num, value)
-        assert num.exact == str(value) or float(num.exact) == float(value)
-        phase = num.source[0]
-        if phase in ("forward", "loss", "backward", "update"):
-            layer = num.source[1]
-            assert session.position(phase, layer) <= upto, f"{num.source} shown before reached"
-        count += 1
-    return count
+    assert all(isinstance(num, Num) for num in exp.numbers())
+    return len(trace_numbers(session, exp, session.index if upto is None else upto))
 
 
 # --------------------------------------------------------------------------------- perceptron

@@ -16,8 +16,17 @@ import time
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QStackedLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSpinBox,
+    QStackedLayout,
+    QVBoxLayout,
+    QWidget,
+)
 
+from designer.plots.fit import ElidedLabel
 from designer.plots.theme import configure_pyqtgraph
 
 #: Antialiased long curves cost the UI thread ~6x more to paint (Qt's raster engine); the
@@ -134,6 +143,21 @@ class MeteredGraphicsLayoutWidget(pg.GraphicsLayoutWidget):
         t0 = time.thread_time()
         super().paintEvent(event)
         PaintMeter.seconds += time.thread_time() - t0
+
+
+def sample_bar() -> tuple[QHBoxLayout, QSpinBox, QLabel]:
+    """The row above a view of one probe sample: "Sample", its selector (range set at each
+    build) and a label that says which sample it is; ``(row, selector, label)``."""
+    spin = QSpinBox()
+    spin.setRange(0, 0)
+    spin.setToolTip("Which sample of the fixed probe batch to show")
+    label = ElidedLabel()
+    bar = QHBoxLayout()
+    bar.setContentsMargins(6, 2, 6, 0)
+    bar.addWidget(QLabel("Sample"))
+    bar.addWidget(spin)
+    bar.addWidget(label, 1)
+    return bar, spin, label
 
 
 def plot_area_under(view: QWidget, bar: QHBoxLayout) -> pg.GraphicsLayoutWidget:

@@ -10,17 +10,19 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QFrame,
-    QHBoxLayout,
-    QLabel,
     QScrollArea,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from designer.plots.fit import ElidedLabel
 from designer.training.colors import grid_columns, mosaic, values_to_rgb
-from designer.training.views.base import NOT_BUILT, LiveView, message_stack, plot_area
+from designer.training.views.base import (
+    NOT_BUILT,
+    LiveView,
+    message_stack,
+    plot_area,
+    sample_bar,
+)
 
 #: A layer's maps get at least this many pixels of height (and its title LABEL_PX): with more
 #: image layers than the dock holds, the view scrolls rather than shrink every map to a line.
@@ -38,20 +40,12 @@ class FeatureMapsView(LiveView):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.sample_spin = QSpinBox()
-        self.sample_spin.setRange(0, 0)
-        self.sample_spin.setToolTip("Which sample of the fixed probe batch to show")
-        self.sample_label = ElidedLabel()
+        bar, self.sample_spin, self.sample_label = sample_bar()
         self.own_scale = QCheckBox("Each channel on its own scale")
         self.own_scale.setToolTip(
             "Scale every channel to its own largest |value| (else a layer's channels share one)"
         )
         self.own_scale.toggled.connect(lambda _on: self.refresh(force=True))
-        bar = QHBoxLayout()
-        bar.setContentsMargins(6, 2, 6, 0)
-        bar.addWidget(QLabel("Sample"))
-        bar.addWidget(self.sample_spin)
-        bar.addWidget(self.sample_label, 1)
         bar.addWidget(self.own_scale)
         self.graphics = plot_area()
         self.scroll = QScrollArea()

@@ -283,6 +283,33 @@ class NumpyModel:
             caches, res.grad_a if res.grad_z is None else None, res.grad_z
         )
 
+    def outputs_and_gradients(
+        self, x: np.ndarray, y: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+        """Every layer's training-mode output and the weight gradients of the loss on ``(x,
+        y)`` (``{layer: {"kernel": ..., "bias": ...}}``), from one pass, without an update; the
+        random streams are rewound afterwards, so the training run is unchanged (the live
+        views)."""
+        states = self.rng_states()
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                out, caches = self.forward(x, training=True)
+                res = self.loss_result(y, out, caches, want_grad_a=False)
+                flat = self._backward(
+                    caches, res.grad_a if res.grad_z is None else None, res.grad_z
+                )
+        finally:
+            self.set_rng_states(states)
+        grads: dict[str, dict[str, np.ndarray]] = {}
+        for key, g in flat.items():
+            layer, _, wname = key.rpartition("/")
+            grads.setdefault(layer, {})[wname] = g
+        return {name: c.a for name, c in caches.items()}, grads
+
+    def layer_gradients(self, x: np.ndarray, y: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+        """The weight gradients of :meth:`outputs_and_gradients`."""
+        return self.outputs_and_gradients(x, y)[1]
+
     def train_step(self, x: np.ndarray, y: np.ndarray, epoch: int = 0, step: int = 0) -> StepResult:
         """One optimizer step on a batch. Raises NonFiniteError before touching the weights
         when the loss or a gradient is not finite."""

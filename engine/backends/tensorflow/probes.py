@@ -104,7 +104,20 @@ class Probes:
         dict
             ``{layer: {"kernel": (in, out), "bias": (out,)}}`` for every layer with weights.
         """
-        _, _, grads = self._loss_and_grads(x, y, training)
+        return self._by_layer(self._loss_and_grads(x, y, training)[2])
+
+    def outputs_and_gradients(
+        self, x: np.ndarray, y: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+        """Every layer's training-mode output and the weight gradients (as
+        :meth:`layer_gradients`) from one pass, without an update; random streams and moving
+        statistics are left as they were (the live views)."""
+        outs, _, grads = self._loss_and_grads(x, y, True)
+        outputs = {n.name: np.asarray(o) for n, o in zip(self.graph.nodes, outs, strict=True)}
+        return outputs, self._by_layer(grads)
+
+    def _by_layer(self, grads) -> dict[str, dict[str, np.ndarray]]:
+        """Gradients in ``_var_keys`` order as ``{layer: {weight: array}}``."""
         out: dict[str, dict[str, np.ndarray]] = {}
         for (layer, wname), g in zip(self._var_keys, grads, strict=True):
             out.setdefault(layer, {})[wname] = np.asarray(g)
