@@ -14,7 +14,7 @@ import numpy as np
 
 from engine.errors import NNDError, Problem, ValidationError
 from engine.graph import BACKENDS, DTYPES, Graph, analyze_model, memory_estimate
-from engine.losses import canonical_loss, canonical_metric
+from engine.losses import canonical_loss, canonical_metric, is_mismatched
 from engine.memory import format_bytes, memory_limit
 from engine.optimizers import DEFAULT_OPTIMIZER, is_perceptron, resolve_optimizer
 from engine.optimizers import optimizer_class as _optimizer_class
@@ -492,8 +492,10 @@ def data_fit_problems(project, graph: Graph, dataset) -> list[Problem]:
 
 def loss_output_problems(project, graph: Graph | None, dataset=None) -> list[Problem]:
     """Mismatches between the output layer and the loss that still train, badly: a
-    cross-entropy needs probabilities (softmax, or sigmoid for one unit), and a sparse
-    cross-entropy over ``k`` classes wants ``k`` output units (more are never the answer).
+    cross-entropy needs probabilities (softmax, or sigmoid for one unit), a mismatched pair
+    (:func:`engine.losses.is_mismatched`: Keras scores another function of the logits than the
+    output shows) is named with its fix, and a sparse cross-entropy over ``k`` classes wants
+    ``k`` output units (more are never the answer).
 
     ``dataset`` (a loaded engine dataset, or None) gives the number of classes.
     """
@@ -511,9 +513,24 @@ def loss_output_problems(project, graph: Graph | None, dataset=None) -> list[Pro
     want = None
     if loss in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
         want = "softmax"
-    elif loss == "binary_crossentropy" and width == 1:
+    elif loss == "binary_crossentropy" and (width == 1 or act == "softmax"):
         want = "sigmoid"
-    if want is not None and act is not None and act != want:
+    if is_mismatched(act, loss):
+        other = (
+            " (independent yes/no outputs), or categorical_crossentropy (one class per sample)"
+            if want == "sigmoid" and width > 1
+            else ""
+        )
+        problems.append(
+            Problem(
+                f"Keras scores a {act} output with {loss} as {want}(z) of its logits, so the "
+                f"loss does not measure the {act} outputs the network shows (the app and the "
+                f"exported script both train on {want}(z)); use '{want}'{other}",
+                layer=out.name,
+                field="activation",
+            )
+        )
+    elif want is not None and act is not None and act != want:
         problems.append(
             Problem(
                 f"{loss} expects probabilities but the output uses activation '{act}'; use "

@@ -1,6 +1,10 @@
 """The loss phase of the output layer's units: the loss, ∂L/∂ŷ with its numbers, as Keras
 computes them (its clip to [ε, 1 − ε], its renormalised crossentropies, the hinge's 0/1 targets,
-the fused softmax/sigmoid crossentropies), and δ = ∂L/∂z straight from a fused loss."""
+the fused softmax/sigmoid crossentropies), and δ = ∂L/∂z straight from a fused loss.
+
+On a mismatched pair (a sigmoid output with a categorical crossentropy, a softmax output with
+binary crossentropy; :func:`engine.losses.is_mismatched`) Keras scores p = softmax(z) or
+sigmoid(z), not the ŷ the output shows: the section then shows p and computes with it."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.formula import Num, Section, Sym, one_based, subscript
+from engine.losses import is_mismatched, scored_activation
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.explain.builder import Builder
@@ -31,6 +36,51 @@ _EPS = 1e-7
 _EPS_TEXT = "[10⁻⁷, 1 − 10⁻⁷]"
 
 
+def _mismatched(s, node) -> bool:
+    return is_mismatched(node.activation, s.loss_name)
+
+
+def _scored_rows(b: Builder, node) -> np.ndarray:
+    """The probabilities the loss scores, every sample: the output ŷ, or on a mismatched pair
+    the loss's own function of the logits (softmax(z) or sigmoid(z)), in the model's dtype."""
+    from engine.backends.numpy.losses import scored_probabilities
+
+    data = b.ev("forward", node.name).data
+    return scored_probabilities(
+        b.s.loss_name, node.activation, np.asarray(data["a"]), np.asarray(data["z"])
+    )
+
+
+def _scored(b: Builder, node, full: tuple[int, ...], paren: bool = False) -> Num:
+    """ŷ at ``full`` from the trace, or on a mismatched pair p (computed here from z)."""
+    if _mismatched(b.s, node):
+        return b.calc(float(_scored_rows(b, node)[full]), paren=paren)
+    return b.num(("forward", node.name, "a", full), paren=paren)
+
+
+def _scored_line(b: Builder, sec: Section, node, full: tuple[int, ...]) -> Num:
+    """On a mismatched pair, the line p = softmax(z) or sigmoid(z) and a remark on why; ŷ
+    (unchanged) otherwise. Returns what the loss scores."""
+    if not _mismatched(b.s, node):
+        return b.num(("forward", node.name, "a", full))
+    scored = scored_activation(node.activation, b.s.loss_name)
+    u = one_based(full[1:])
+    p = _scored(b, node, full)
+    z = b.num(("forward", node.name, "z", full), paren=True)
+    if scored == "sigmoid":
+        sec.add([Sym("p", u)], ["sigmoid(z) = 1 / (1 + e^(−z))"], ["1 / (1 + e^(−", z, "))"],
+                [p], note="what binary_crossentropy scores")  # fmt: skip
+    else:
+        sec.add([Sym("p", u)], ["softmax(z) = e^z / Σₖ e^zₖ"], [p],
+                note=f"what {b.s.loss_name} scores")  # fmt: skip
+    sec.remark(
+        f"Keras scores this {node.activation} output with {b.s.loss_name} from its logits z, "
+        f"as {scored}(z): the loss measures p, not the ŷ shown. Use a {scored} output (or the "
+        "loss that fits the output) so that the loss measures what the network predicts."
+    )
+    return p
+
+
 def loss_section(b: Builder, node, sample: int, idx: tuple[int, ...]) -> Section:
     """The loss section of unit ``idx`` of the output layer ``node`` for ``sample``."""
     s = b.s
@@ -41,11 +91,12 @@ def loss_section(b: Builder, node, sample: int, idx: tuple[int, ...]) -> Section
     n = _count(s, node)
     k = node.output_shape[-1]
     u = one_based(idx)
+    h = "p" if _mismatched(s, node) else "ŷ"
     yhat = b.num(("forward", out, "a", full))
     y_hat = [Sym("ŷ", u)]
     value = b.num(("loss", None, "value", ()))
     grad = b.num(("loss", None, "grad", full))
-    dl = [f"∂L/∂ŷ{subscript(u)}"]
+    dl = [f"∂L/∂{h}{subscript(u)}"]
     if loss in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
         _crossentropy_loss(b, sec, node, sample, idx, n, yhat, value, grad)
         return sec
@@ -84,8 +135,9 @@ def loss_section(b: Builder, node, sample: int, idx: tuple[int, ...]) -> Section
     elif loss == "hinge":
         _hinge_loss(b, sec, n, k, y, yhat, value, grad, dl)
     elif loss == "binary_crossentropy":
-        _binary_crossentropy_loss(b, sec, node, full, n, k, y, yhat, value, grad, dl)
-    if s.model.fused:
+        yhat = _scored_line(b, sec, node, full)
+        _binary_crossentropy_loss(b, sec, node, full, n, k, y, yhat, value, grad, dl, h)
+    if s.model.fused and not _mismatched(s, node):
         sec.remark(
             f"Keras computes {node.activation} and {loss} together from z (more stable); "
             "backprop then starts from δ = ∂L/∂z below."
@@ -121,7 +173,7 @@ def _hinge_loss(b: Builder, sec: Section, n: int, k: int, y, yhat, value, grad, 
         sec.add(dl, [grad], note=f"1 − {ysym}·ŷ < 0: the margin is met, no gradient")
 
 
-def _binary_crossentropy_loss(b: Builder, sec, node, full, n, k, y, yhat, value, grad, dl):
+def _binary_crossentropy_loss(b: Builder, sec, node, full, n, k, y, yhat, value, grad, dl, h):
     s = b.s
     yv, pv = float(y.value), float(yhat.value)
     if s.model.fused:
@@ -153,11 +205,11 @@ def _binary_crossentropy_loss(b: Builder, sec, node, full, n, k, y, yhat, value,
         )
     sec.add([Sym("L")], ["mean of ℓ over the batch and outputs"], [value], note=f"n = {n}, k = {k}")
     if _clipped(pv):
-        sec.add(dl, [grad], note=f"ŷ is outside Keras' clip range {_EPS_TEXT}: no gradient")
+        sec.add(dl, [grad], note=f"{h} is outside Keras' clip range {_EPS_TEXT}: no gradient")
         return
     sec.add(
         dl,
-        ["(ŷ − y) / (ŷ(1 − ŷ)·n·k)"],
+        [f"({h} − y) / ({h}(1 − {h})·n·k)"],
         ["(", yhat, " − ", y.operand(), ") / (", yhat, "·(1 − ", yhat, ")·", str(n), "·",
          str(k), ")"],
         [grad],
@@ -179,13 +231,14 @@ def _crossentropy_loss(b: Builder, sec, node, sample, idx, n, yhat, value, grad)
     output, and ∂ℓ/∂ŷᵢ = 1/Σₖ ŷₖ − yᵢ/ŷᵢ (not 0) for a class that is not the sample's."""
     s = b.s
     loss = s.loss_name
-    out = node.name
     full = (sample, *idx)
     row = full[:-1]
     u = one_based(idx)
     i = idx[-1]
     sub = subscript
-    a_row = np.asarray(b.ev("forward", out).data["a"])[row].astype(np.float64)
+    mismatched = _mismatched(s, node)
+    h = "p" if mismatched else "ŷ"
+    a_row = np.asarray(_scored_rows(b, node))[row].astype(np.float64)
     sparse = loss == "sparse_categorical_crossentropy"
     if sparse:
         label = b.num(("loss", None, "targets", (sample, *idx[:-1])))
@@ -202,19 +255,21 @@ def _crossentropy_loss(b: Builder, sec, node, sample, idx, n, yhat, value, grad)
         t = int(np.argmax(y_row)) if one_hot else None
         sec.add([Sym("y", u)], [y], note="the target")
     sec.add([Sym("ŷ", u)], [yhat], note="the network's output")
+    if mismatched:
+        yhat = _scored_line(b, sec, node, full)
     fused = s.model.fused
     # What Keras clips: the renormalised ŷ (categorical) or ŷ itself (sparse).
     total = float(a_row.sum())
     p_row = a_row if sparse else a_row / total
     clipped = np.array([_clipped(float(p)) for p in p_row])
-    sum_sym = "Σₖ ŷₖ"
+    sum_sym = f"Σₖ {h}ₖ"
     if t is not None:
         tu = one_based((*idx[:-1], t))
-        yt = b.num(("forward", out, "a", (*row, t)))
+        yt = _scored(b, node, (*row, t))
         if fused:
             sec.add(
                 ["ℓ"],
-                [f"−Σₖ yₖ·log ŷₖ = −log ŷ{sub(tu)}"],
+                [f"−Σₖ yₖ·log {h}ₖ = −log {h}{sub(tu)}"],
                 ["−log ", yt],
                 [b.calc(-math.log(yt.value)) if yt.value > 0 else b.calc(math.inf)],
                 note="only the sample's class counts; Keras takes it from z (log-softmax)",
@@ -238,7 +293,7 @@ def _crossentropy_loss(b: Builder, sec, node, sample, idx, n, yhat, value, grad)
         sec.remark("The target is not one-hot: ℓ = −Σₖ yₖ·log(ŷₖ / Σⱼ ŷⱼ).")
     sec.add([Sym("L")], ["mean of ℓ over the batch"], [value], note=f"n = {n}")
 
-    dl = [f"∂L/∂ŷ{sub(u)}"]
+    dl = [f"∂L/∂{h}{sub(u)}"]
     # Where Keras' clip stops the gradient: the unit itself (sparse), or a class with y ≠ 0
     # (categorical: its −y/ŷ term is what reaches every unit).
     stopped = bool(clipped[i]) if sparse else bool(np.any(clipped & (y_row != 0)))
@@ -251,17 +306,17 @@ def _crossentropy_loss(b: Builder, sec, node, sample, idx, n, yhat, value, grad)
         head = "1" if sum_y == 1 else "Σₖ yₖ"
         sec.add(
             dl,
-            [f"({head} / {sum_sym} − y{sub(u)} / ŷ{sub(u)}) / n"],
+            [f"({head} / {sum_sym} − y{sub(u)} / {h}{sub(u)}) / n"],
             ["(", b.calc(sum_y), " / ", b.calc(s_val), " − ", y, " / ", yhat, ") / ", str(n)],
             [grad],
-            note="Keras renormalises ŷ by its sum before the log",
+            note=f"Keras renormalises {h} by its sum before the log",
         )
         if t is not None and t != i:
             sec.remark(
-                f"Not the sample's class, yet ∂L/∂ŷ{sub(u)} ≠ 0: ℓ = −log(ŷₜ / Σₖ ŷₖ) depends "
-                "on every output through the sum."
+                f"Not the sample's class, yet ∂L/∂{h}{sub(u)} ≠ 0: ℓ = −log({h}ₜ / Σₖ {h}ₖ) "
+                "depends on every output through the sum."
             )
-    if fused:
+    if fused and not mismatched:
         sec.remark(
             f"Keras computes softmax and {loss} together from z (more stable). The part "
             "1/(Σₖ ŷₖ·n) that every output gets cancels in softmax's backward pass (softmax's "
@@ -276,7 +331,8 @@ def fused_delta(b: Builder, sec: Section, node, sample: int, idx, gz: Num) -> No
     full = (sample, *idx)
     n = _count(s, node)
     k = node.output_shape[-1]
-    yhat = b.num(("forward", node.name, "a", full), paren=True)
+    yhat = _scored(b, node, full, paren=True)
+    h = "p" if _mismatched(s, node) else "ŷ"
     if s.loss_name == "sparse_categorical_crossentropy":
         label = int(b.value(("loss", None, "targets", (sample, *idx[:-1]))))
         y = b.calc(1.0 if label == idx[-1] else 0.0)
@@ -289,8 +345,8 @@ def fused_delta(b: Builder, sec: Section, node, sample: int, idx, gz: Num) -> No
         div, where = f"({n}·{k})", "(n·k)"
     sec.add(
         [Sym("δ", one_based(idx))],
-        [f"∂L/∂z = (ŷ − y) / {where}"],
+        [f"∂L/∂z = ({h} − y) / {where}"],
         ["(", yhat, " − ", y.operand(), ") / ", div],
         [gz],
-        note=f"{node.activation} and the cross-entropy together",
+        note=f"{scored_activation(node.activation, s.loss_name)} and the cross-entropy together",
     )

@@ -28,6 +28,7 @@ from engine.formula import (
 )
 from engine.graph import INPUT
 from engine.layers.base import LayerType
+from engine.losses import is_mismatched
 
 
 def explain_neuron(
@@ -120,9 +121,13 @@ def _backward_section(b: Builder, node, sample: int, idx: tuple[int, ...]) -> Se
     dl_da = [f"∂L/∂a{subscript(u)}"]
     if name == s.graph.output:
         note = "from the loss"
-        if s.model.fused:
+        h = "ŷ"
+        if is_mismatched(node.activation, s.loss_name):
+            h = "p"
+            note += "; shown for reference: the loss scores p, and δ comes straight from z"
+        elif s.model.fused:
             note += "; shown for reference: with the fused loss, δ comes straight from z"
-        sec.add(dl_da, [f"∂L/∂ŷ{subscript(u)}"], [ga], note=note)
+        sec.add(dl_da, [f"∂L/∂{h}{subscript(u)}"], [ga], note=note)
     else:
         consumers = [s.graph.by_name[c] for c in node.outbound]
         parts = []

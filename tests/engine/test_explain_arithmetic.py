@@ -39,6 +39,7 @@ from engine.explain import (
     parts_text,
 )
 from engine.graph import INPUT
+from engine.losses import is_mismatched
 from engine.project import from_dict, load_project
 from engine.stepper import StepSession
 
@@ -724,7 +725,8 @@ def _project(layers, loss, optimizer="adam", dataset=None, input_shape=(2,), dty
 
 
 # Every loss with the output activations it goes with (and some it is used with by mistake):
-# the fused pairs (softmax + the crossentropies, sigmoid + binary) and the unfused ones.
+# the fused pairs (a softmax or sigmoid output with any crossentropy, the mismatched ones among
+# them) and the unfused ones.
 LOSS_CASES = [
     ("mean_squared_error", "linear", 2),
     ("mean_squared_error", "sigmoid", 1),
@@ -762,7 +764,9 @@ def test_every_loss_and_output_activation_adds_up(loss, activation, units, dtype
                 check(session, explain_neuron(session, "h", sample, u))
             check(session, explain_weight(session, "out", 2, units - 1, sample))
         exp = explain_neuron(session, "out", 1, units - 1)
-        chain = next(c for c in chains_of(exp) if c.lhs.startswith("∂L/∂ŷ"))
+        # On a mismatched pair Keras scores p = softmax(z) or sigmoid(z), shown as such.
+        h = "p" if is_mismatched(activation, loss) else "ŷ"
+        chain = next(c for c in chains_of(exp) if c.lhs.startswith(f"∂L/∂{h}"))
         # The gradient from the loss is worked out with numbers unless Keras' clip stops it
         # (or the hinge's margin is met).
         stopped = len(chain.links) == 1

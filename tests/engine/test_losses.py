@@ -141,7 +141,9 @@ def test_sparse_categorical_crossentropy_clips_then_renormalises():
     assert r1.value == pytest.approx(expected)
 
 
-def test_fused_paths_are_taken_only_for_their_activation():
+def test_fused_paths_are_taken_for_any_softmax_or_sigmoid_output():
+    # As Keras' TensorFlow backend (_get_logits): the logits stored on a softmax or sigmoid
+    # output feed any crossentropy, with the loss's own function of them.
     rng = np.random.default_rng(0)
     z = rng.normal(size=(4, 3))
     labels = rng.integers(0, 3, 4)
@@ -153,10 +155,22 @@ def test_fused_paths_are_taken_only_for_their_activation():
         compute_loss("sparse_categorical_crossentropy", labels, sm, z, "softmax").grad_z is not None
     )
     assert compute_loss("binary_crossentropy", onehot, sg, z, "sigmoid").grad_z is not None
-    assert compute_loss("binary_crossentropy", onehot, sg, z, "softmax").grad_z is None
-    assert compute_loss("categorical_crossentropy", onehot, sg, z, "sigmoid").grad_z is None
+    # mismatched pairs: scored as the loss's own function of z, not as the output shown
+    bce = compute_loss("binary_crossentropy", onehot, sm, z, "softmax")
+    assert bce.value == pytest.approx(compute_loss("binary_crossentropy", onehot, sg).value)
+    np.testing.assert_allclose(bce.grad_z, (sg - onehot) / 12, rtol=1e-12)
+    cce = compute_loss("categorical_crossentropy", onehot, sg, z, "sigmoid")
+    assert cce.value == pytest.approx(compute_loss("categorical_crossentropy", onehot, sm).value)
+    np.testing.assert_allclose(cce.grad_z, (sm - onehot) / 4, rtol=1e-12)
+    scce = compute_loss("sparse_categorical_crossentropy", labels, sg, z, "sigmoid")
+    assert scce.value == pytest.approx(cce.value)
+    # ∂L/∂p of the probabilities scored (shown only)
+    np.testing.assert_allclose(
+        cce.grad_a, compute_loss("categorical_crossentropy", onehot, sm).grad_a
+    )
     assert compute_loss("categorical_crossentropy", onehot, sm, None, "softmax").grad_z is None
     assert compute_loss("mse", onehot, sm, z, "softmax").grad_z is None
+    assert compute_loss("binary_crossentropy", onehot, sg, z, "hard_sigmoid").grad_z is None
 
 
 def test_fused_gradients_are_the_textbook_forms():

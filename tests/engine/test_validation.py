@@ -436,6 +436,22 @@ def test_loss_output_mismatches_are_named_by_the_engine():
     bad = project("relu", "categorical_crossentropy")
     (problem,) = loss_output_problems(bad, build_graph(bad))
     assert problem.field == "activation" and "'softmax'" in problem.message
+    # the mismatched pairs: Keras scores softmax(z) or sigmoid(z), not the output shown
+    for act, loss, units, want in [
+        ("sigmoid", "categorical_crossentropy", 3, "softmax"),
+        ("sigmoid", "sparse_categorical_crossentropy", 3, "softmax"),
+        ("softmax", "binary_crossentropy", 3, "sigmoid"),
+        ("softmax", "binary_crossentropy", 1, "sigmoid"),
+    ]:
+        pair = project(act, loss, units)
+        (problem,) = loss_output_problems(pair, build_graph(pair))
+        assert problem.field == "activation" and problem.layer, problem
+        assert f"as {want}(z)" in problem.message and f"use '{want}'" in problem.message
+        assert ("categorical_crossentropy (one class" in problem.message) is (
+            loss == "binary_crossentropy" and units > 1
+        )
+    fine = project("sigmoid", "binary_crossentropy", 3)
+    assert loss_output_problems(fine, build_graph(fine)) == []
     wide = project("softmax", "sparse_categorical_crossentropy", units=5)
     data = SimpleNamespace(n_classes=3, task="classification")
     (problem,) = loss_output_problems(wide, build_graph(wide), data)

@@ -119,14 +119,22 @@ def test_the_fused_pairs_are_the_models():
             graph = build_graph(from_dict(spec))
             model = NumpyModel(graph, loss, [], "sgd")
             assert model.fused is losses.is_fused(act, loss) is ((act, loss) in losses.FUSED)
-    assert losses.FUSED == {
-        ("softmax", "categorical_crossentropy"),
-        ("softmax", "sparse_categorical_crossentropy"),
-        ("sigmoid", "binary_crossentropy"),
-    }
+    crossentropies = (
+        "categorical_crossentropy",
+        "sparse_categorical_crossentropy",
+        "binary_crossentropy",
+    )
+    assert losses.FUSED == {(a, c) for a in ("softmax", "sigmoid") for c in crossentropies}
     assert losses.is_fused("softmax", "categorical_crossentropy")
-    assert not losses.is_fused("sigmoid", "categorical_crossentropy")
+    assert losses.is_fused("sigmoid", "categorical_crossentropy")
+    assert not losses.is_fused("linear", "categorical_crossentropy")
     assert not losses.is_fused(None, "mean_squared_error")
+    mismatched = {(a, c) for a, c in losses.FUSED if losses.is_mismatched(a, c)}
+    assert mismatched == {
+        ("sigmoid", "categorical_crossentropy"),
+        ("sigmoid", "sparse_categorical_crossentropy"),
+        ("softmax", "binary_crossentropy"),
+    }
 
 
 @pytest.mark.parametrize("loss", losses.LOSS_NAMES)

@@ -7,13 +7,14 @@ per sample (the mean over the last axis for mean_squared_error, mean_absolute_er
 binary_crossentropy; the sum over classes for the crossentropies), then averaged over the
 samples. Every gradient is the gradient of that scalar.
 
-When the output layer's activation is softmax (categorical and sparse categorical
-crossentropy) or sigmoid (binary crossentropy), the pairs of :data:`engine.losses.FUSED`,
-Keras' TensorFlow backend does not use the activation's output: it takes the logits the
-activation stored and computes a fused, numerically stable loss from them. :func:`compute_loss`
-does the same when given ``z`` and returns the gradient with respect to the logits directly;
-otherwise it clips the output to ``[1e-7, 1 - 1e-7]`` exactly as Keras does and lets the caller
-backpropagate through the activation.
+When the output layer's activation is softmax or sigmoid and the loss a crossentropy, the
+pairs of :data:`engine.losses.FUSED`, Keras' TensorFlow backend does not use the activation's
+output: it takes the logits the activation stored and computes a fused, numerically stable loss
+from them, with the loss's own function of the logits (softmax for the categorical
+crossentropies, sigmoid for binary crossentropy, even after the other activation).
+:func:`compute_loss` does the same when given ``z`` and returns the gradient with respect to
+the logits directly; otherwise it clips the output to ``[1e-7, 1 - 1e-7]`` exactly as Keras does
+and lets the caller backpropagate through the activation.
 """
 
 from __future__ import annotations
@@ -23,11 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 # The vocabulary (names, aliases, canonical forms) lives in engine.losses; only the math is here.
-from engine.losses import (
-    FUSED_ACTIVATION,
-    canonical_loss,
-    canonical_metric,
-)
+from engine.losses import canonical_loss, canonical_metric, is_fused, scored_activation
 
 # keras.backend.epsilon(): the clipping bound of the probability-space crossentropies.
 EPSILON = 1e-7
@@ -44,7 +41,9 @@ class LossResult(NamedTuple):
         The loss, averaged over the batch.
     grad_a : ndarray of shape (n, k)
         Gradient of ``value`` with respect to the network output ``a``. On the fused paths it
-        is Keras' clipped probability-space gradient, for display only.
+        is Keras' clipped probability-space gradient with respect to the probabilities the
+        loss scores (:func:`scored_probabilities`: ``a``, or on a mismatched pair softmax(z)
+        or sigmoid(z)), for display only.
     grad_z : ndarray of shape (n, k) or None
         Gradient of ``value`` with respect to the output layer's pre-activation ``z`` on the
         fused paths (softmax + categorical/sparse crossentropy, sigmoid + binary
@@ -226,12 +225,25 @@ _PROBABILITY_LOSSES = {
     "hinge": _hinge,
 }
 
-# The fused losses from the logits (which activation's logits each takes: FUSED_ACTIVATION).
+# The fused losses from the logits of a softmax or sigmoid output (engine.losses.FUSED).
 _FUSED_LOSSES = {
     "categorical_crossentropy": _cce_logits,
     "sparse_categorical_crossentropy": _scce_logits,
     "binary_crossentropy": _bce_logits,
 }
+
+
+def scored_probabilities(loss: str, activation: str | None, a: Array, z: Array) -> Array:
+    """The probabilities a fused ``loss`` scores after an output ``activation``: the output
+    ``a`` itself, or on a mismatched pair (:func:`engine.losses.is_mismatched`) the loss's own
+    function of the logits ``z`` (softmax(z) for the categorical crossentropies, sigmoid(z)
+    for binary crossentropy)."""
+    scored = scored_activation(activation, loss)
+    if scored is None or scored == activation:
+        return a
+    if scored == "softmax":
+        return _log_softmax(z)[1]
+    return _sigmoid(z)
 
 
 def compute_loss(
@@ -256,7 +268,7 @@ def compute_loss(
         The network's output (after the output activation).
     z : ndarray of shape (n, k), optional
         The output layer's pre-activation (logits). Used, together with ``activation``, for
-        the fused softmax/sigmoid crossentropy paths.
+        the fused crossentropy paths of a softmax or sigmoid output.
     activation : str, optional
         The output layer's activation name.
     want_grad_a : bool
@@ -294,14 +306,17 @@ def compute_loss(
             )
 
     fused = _FUSED_LOSSES.get(loss)
-    if z is None or fused is None or FUSED_ACTIVATION[loss] != activation:
+    if z is None or fused is None or not is_fused(activation, loss):
         per, grad_a = _PROBABILITY_LOSSES[loss](target, a, count)
         return LossResult(_mean_value(per, count), grad_a, None)
-    grad_a = _PROBABILITY_LOSSES[loss](target, a, count)[1] if want_grad_a else None
-
     z = np.asarray(z, dtype=a.dtype)
     if z.shape != a.shape:
         raise ValueError(f"the logits have shape {z.shape} but the output has shape {a.shape}")
+    grad_a = None
+    if want_grad_a:
+        grad_a = _PROBABILITY_LOSSES[loss](
+            target, scored_probabilities(loss, activation, a, z), count
+        )[1]
     per, grad_z = fused(target, z, count)
     return LossResult(_mean_value(per, count), grad_a, grad_z)
 

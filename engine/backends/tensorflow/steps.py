@@ -55,11 +55,10 @@ def loss_value(tf, loss_obj, fused_loss: bool, dtype_name: str, y, out):
     Keras' TensorFlow backend computes a crossentropy from the logits stored on any
     softmax or sigmoid output (``_keras_logits``), whichever activation made it: a
     sigmoid output with categorical crossentropy is scored as if it were a softmax. The
-    NumPy engine takes the logits only for the matching pairs (softmax with categorical or
-    sparse categorical crossentropy, sigmoid with binary crossentropy) and scores every
-    other output in probability space, clipped; so that both backends compute the same
-    loss, the other outputs reach Keras' loss through ``tf.identity``, which drops the
-    stored logits.
+    NumPy engine does the same (:data:`engine.losses.FUSED`), so Keras' loss gets the
+    output as it is on those pairs; every other output reaches it through ``tf.identity``,
+    which drops any stored logits, so that no Keras path the NumPy engine does not take
+    (an output whose op is a Softmax, say) can score it differently.
     """
     if not fused_loss:
         out = tf.identity(out)

@@ -1,0 +1,91 @@
+"""NN Designer against Keras itself: the same project trained by an engine and by ``model.fit``.
+
+:func:`keras_twin` runs the project's exported script (its ``build_model()``: the network with
+the project's optimizer, loss and metrics, in Keras' own classes) and gives the model the NumPy
+engine's initial weights for the project's seed, by layer name. :func:`fit_both` then trains the
+twin with ``model.fit`` and the project with NN Designer's :class:`~engine.training.Trainer` on
+the same batches (no shuffling, no validation split) and returns both weights and histories.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.export import keras_code
+from engine.project import Project
+from engine.training import Trainer, TrainingData, build_model
+from engine.validate import check_project
+
+
+def keras_twin(project: Project, initial: dict[str, np.ndarray]):
+    """The exported script's compiled Keras model holding ``initial`` (flat weights
+    ``"layer/kernel"``), and the validated graph."""
+    graph = check_project(project)
+    namespace: dict[str, Any] = {"__name__": "nndesigner_twin", "__file__": "twin.py"}
+    exec(compile(keras_code(project), "twin.py", "exec"), namespace)  # noqa: S102 - our code
+    model = namespace["build_model"]()
+    for node in graph.nodes:
+        if node.weight_names:
+            model.get_layer(node.name).set_weights(
+                [initial[f"{node.name}/{w}"] for w in node.weight_names]
+            )
+    return model, graph
+
+
+def keras_weights(model, graph) -> dict[str, np.ndarray]:
+    """The Keras model's weights, flat by NN Designer's names."""
+    out = {}
+    for node in graph.nodes:
+        for name, value in zip(
+            node.weight_names, model.get_layer(node.name).get_weights(), strict=True
+        ):
+            out[f"{node.name}/{name}"] = np.asarray(value)
+    return out
+
+
+def fit_both(
+    project: Project, x: np.ndarray, y: np.ndarray, epochs: int, backend: str = "numpy"
+) -> dict[str, Any]:
+    """Train ``project`` on ``(x, y)`` for ``epochs`` with NN Designer's ``backend`` and with
+    Keras' ``model.fit``, from the same initial weights, on the same batches.
+
+    Returns
+    -------
+    dict
+        ``ours`` and ``keras``: each ``{"weights": {"layer/kernel": ndarray}, "history":
+        {"loss": [...], ...}}``; ``initial``: the initial weights.
+    """
+    graph = check_project(project)
+    model = build_model(project, graph, backend, weights=False)
+    initial = model.flat_weights()
+    batch_size = int(project.fit["batch_size"])
+    trainer = Trainer(model, TrainingData(x, y, None, None), batch_size, False, 0)
+    for _ in trainer.run(epochs):
+        pass
+    twin, graph = keras_twin(project, initial)
+    history = twin.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0)
+    return {
+        "initial": initial,
+        "ours": {"weights": model.flat_weights(), "history": dict(trainer.history)},
+        "keras": {"weights": keras_weights(twin, graph), "history": dict(history.history)},
+    }
+
+
+def assert_same_training(result: dict[str, Any], rtol: float = 2e-5, atol: float = 1e-6) -> None:
+    """Weights and history of :func:`fit_both` agree within float32 rounding; the training
+    moved the weights (a test that cannot fail by training nothing)."""
+    ours, theirs = result["ours"], result["keras"]
+    moved = max(
+        float(np.max(np.abs(result["initial"][k] - theirs["weights"][k])))
+        for k in result["initial"]
+    )
+    assert moved > 100 * atol, "training did not move the weights"
+    assert set(ours["weights"]) == set(theirs["weights"])
+    for key, value in theirs["weights"].items():
+        np.testing.assert_allclose(ours["weights"][key], value, rtol=rtol, atol=atol, err_msg=key)
+    for key, values in theirs["history"].items():
+        np.testing.assert_allclose(
+            ours["history"][key], values, rtol=rtol, atol=atol, err_msg=f"history {key}"
+        )
