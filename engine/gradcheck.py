@@ -140,7 +140,22 @@ def _loss_regions(model, y: np.ndarray, out: np.ndarray) -> list[np.ndarray]:
         if np.all((t == 0) | (t == 1)):
             t = 2 * t - 1
         return [1 - t * out > 0]
-    if model.fused:
+    t = np.asarray(y, dtype=out.dtype) if loss != "sparse_categorical_crossentropy" else None
+    if loss == "huber":
+        return [np.abs(out - t) <= model.loss_config["delta"], out > t]
+    if loss == "squared_hinge":
+        h = 2 * t - 1 if np.all((t == 0) | (t == 1)) else t
+        return [1 - h * out > 0]
+    if loss == "categorical_hinge":
+        other = (1 - t) * out
+        return [np.argmax(other, axis=-1), np.max(other, axis=-1) - np.sum(t * out, axis=-1) > -1]
+    if loss == "mean_absolute_percentage_error":
+        return [out > t]
+    if loss in ("mean_squared_logarithmic_error", "kl_divergence"):
+        from engine.backends.numpy.losses import EPSILON
+
+        return [np.digitize(out, (EPSILON, 1.0))]
+    if model.fused or model.loss_config.get("from_logits"):
         return []
     if loss == "categorical_crossentropy":
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -17,22 +17,34 @@ import math
 import re
 from typing import Any
 
+from engine.schedules import is_schedule, resolve_schedule
+
 #: The seed Perceptron's learning rule: not a Keras optimizer, and only the NumPy engine has it.
 PERCEPTRON = "Perceptron"
-OPTIMIZER_NAMES: tuple[str, ...] = ("SGD", "Adam", "RMSprop", "Adagrad", PERCEPTRON)
+#: The optimizers, the common ones first (the inspector's order).
+OPTIMIZER_NAMES: tuple[str, ...] = (
+    "SGD",
+    "Adam",
+    "AdamW",
+    "RMSprop",
+    "Adagrad",
+    "Adadelta",
+    "Adamax",
+    "Nadam",
+    "Lion",
+    "Ftrl",
+    PERCEPTRON,
+)
 #: What a project without ``compile.optimizer`` trains with: Keras' ``compile()`` default.
 DEFAULT_OPTIMIZER = "rmsprop"
 
+_ADAM = {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}
 # Keras 3's defaults of each optimizer's own arguments, in the order of its signature.
 _OWN_DEFAULTS: dict[str, dict[str, Any]] = {
     "SGD": {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False},
-    "Adam": {
-        "learning_rate": 0.001,
-        "beta_1": 0.9,
-        "beta_2": 0.999,
-        "epsilon": 1e-7,
-        "amsgrad": False,
-    },
+    "Adam": {**_ADAM, "amsgrad": False},
+    # AdamW is Adam with a weight decay that must be set (Keras refuses None).
+    "AdamW": {"learning_rate": 0.001, "weight_decay": 0.004, **_ADAM, "amsgrad": False},
     "RMSprop": {
         "learning_rate": 0.001,
         "rho": 0.9,
@@ -41,8 +53,48 @@ _OWN_DEFAULTS: dict[str, dict[str, Any]] = {
         "centered": False,
     },
     "Adagrad": {"learning_rate": 0.001, "initial_accumulator_value": 0.1, "epsilon": 1e-7},
+    "Adadelta": {"learning_rate": 0.001, "rho": 0.95, "epsilon": 1e-7},
+    "Adamax": dict(_ADAM),
+    "Nadam": dict(_ADAM),
+    "Lion": {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.99},
+    "Ftrl": {
+        "learning_rate": 0.001,
+        "learning_rate_power": -0.5,
+        "initial_accumulator_value": 0.1,
+        "l1_regularization_strength": 0.0,
+        "l2_regularization_strength": 0.0,
+        "l2_shrinkage_regularization_strength": 0.0,
+        "beta": 0.0,
+    },
     PERCEPTRON: {"learning_rate": 0.01},
 }
+
+#: Each optimizer's slot variables (Keras' names, as in ``optimizer.variables``), with the
+#: value they start from: a number, or the config key that holds it.
+SLOTS: dict[str, dict[str, float | str]] = {
+    "SGD": {"momentum": 0.0},
+    "Adam": {"momentum": 0.0, "velocity": 0.0, "velocity_hat": 0.0},
+    "AdamW": {"momentum": 0.0, "velocity": 0.0, "velocity_hat": 0.0},
+    "RMSprop": {"velocity": 0.0, "momentum": 0.0, "average_gradient": 0.0},
+    "Adagrad": {"accumulator": "initial_accumulator_value"},
+    "Adadelta": {"accumulated_grad": 0.0, "accumulated_delta_var": 0.0},
+    "Adamax": {"momentum": 0.0, "norm": 0.0},
+    "Nadam": {"momentum": 0.0, "velocity": 0.0},
+    "Lion": {"momentum": 0.0},
+    "Ftrl": {"accumulator": "initial_accumulator_value", "linear": 0.0},
+    PERCEPTRON: {},
+}
+
+#: Optimizer-wide numbers an optimizer keeps besides its step count, with their start values.
+SCALARS: dict[str, dict[str, float]] = {"Nadam": {"u_product": 1.0}}
+
+# Settings that must be >= 0 (Ftrl's strengths and beta) and <= 0 (its learning_rate_power).
+_NON_NEGATIVE = (
+    "l1_regularization_strength",
+    "l2_regularization_strength",
+    "l2_shrinkage_regularization_strength",
+    "beta",
+)
 
 # The arguments every Keras 3 optimizer takes (keras.optimizers.Optimizer.get_config), with
 # their defaults. The NumPy backend implements the clipping ones and accepts the others only
@@ -104,11 +156,12 @@ def _check_config(cls: str, config: dict[str, Any]) -> dict[str, Any]:
         if not ok:
             left = "(" if low_open else "["
             right = ")" if high_open else "]"
-            span = (
-                f"greater than {low:g}"
-                if high == math.inf
-                else f"in {left}{low:g}, {high:g}{right}"
-            )
+            if high == math.inf:
+                span = f"{'greater than' if low_open else 'at least'} {low:g}"
+            elif low == -math.inf:
+                span = f"{'less than' if high_open else 'at most'} {high:g}"
+            else:
+                span = f"in {left}{low:g}, {high:g}{right}"
             raise fail(key, f"a number {span}")
         config[key] = float(value)
 
@@ -120,24 +173,45 @@ def _check_config(cls: str, config: dict[str, Any]) -> dict[str, Any]:
             "a name Keras accepts: letters, digits and _ . - > (starting with a letter, a digit "
             "or .), or null",
         )
-    number("learning_rate", 0.0, math.inf, True, True)
+    if is_schedule(config["learning_rate"]) and cls != PERCEPTRON:
+        try:
+            config["learning_rate"] = dict(
+                zip(
+                    ("class_name", "config"), resolve_schedule(config["learning_rate"]), strict=True
+                )
+            )
+        except ValueError as exc:
+            raise ValueError(f"{cls}: 'learning_rate': {exc}") from None
+    else:
+        number("learning_rate", 0.0, math.inf, True, True)
     if "momentum" in config:
         number("momentum", 0.0, 1.0, False, True)
+    if cls == "Lion":
+        # Keras: beta_1 in (0, 1]; at 0 Lion degenerates to SignSGD.
+        number("beta_1", 0.0, 1.0, True, False)
+        number("beta_2", 0.0, 1.0, False, True)
     for key in ("beta_1", "beta_2", "rho"):
-        if key in config:
+        if key in config and cls != "Lion":
             number(key, 0.0, 1.0, False, True)
     if "epsilon" in config:
         number("epsilon", 0.0, math.inf, True, True)
     if "initial_accumulator_value" in config:
         number("initial_accumulator_value", 0.0, math.inf, False, True)
+    if "learning_rate_power" in config:
+        number("learning_rate_power", -math.inf, 0.0, True, False)
+    for key in _NON_NEGATIVE:
+        if key in config:
+            number(key, 0.0, math.inf, False, True)
     for key in ("nesterov", "amsgrad", "centered"):
         if key in config and not isinstance(config[key], bool):
             raise fail(key, "true or false")
     if cls == PERCEPTRON:
         return config
 
-    if config["weight_decay"] not in (None, 0, 0.0) or isinstance(config["weight_decay"], bool):
-        raise fail("weight_decay", "null or 0 (the NumPy backend has no weight decay)")
+    if config["weight_decay"] is not None or cls == "AdamW":
+        if config["weight_decay"] is None:
+            raise fail("weight_decay", "a number >= 0 (AdamW decays the weights; Adam does not)")
+        number("weight_decay", 0.0, math.inf, False, True)
     clips = [k for k in ("clipnorm", "global_clipnorm", "clipvalue") if config[k] is not None]
     for key in clips:
         number(key, 0.0, math.inf, True, True)

@@ -102,11 +102,13 @@ def settings_problems(project, training: bool = True) -> list[Problem]:
             )
             problems.append(Problem(why, field="compile.loss"))
     else:
-        try:
-            canonical_loss(loss)
-        except (KeyError, TypeError):
-            from engine.losses import LOSS_NAMES
+        from engine.losses import LOSS_NAMES, resolve_loss
 
+        try:
+            resolve_loss(loss)
+        except ValueError as exc:  # a known loss with a setting it cannot have
+            problems.append(Problem(str(exc), field="compile.loss"))
+        except (KeyError, TypeError, AttributeError):
             problems.append(
                 Problem(
                     f"unknown loss {_short(loss)}; expected one of {', '.join(LOSS_NAMES)}",

@@ -32,7 +32,16 @@ from designer.panels.input_form import commit_input_shape, show_input_shape
 from engine import edits
 from engine.data import BUILTIN_DATASETS, SCALES, keep_common_keys, scale_of
 from engine.graph import BACKENDS, DTYPES
-from engine.losses import LOSS_NAMES, METRIC_NAMES, canonical_loss, canonical_metric
+from engine.losses import (
+    LOSS_NAMES,
+    METRIC_NAMES,
+    REDUCTIONS,
+    canonical_loss,
+    canonical_metric,
+    loss_defaults,
+    loss_spec,
+    resolve_loss,
+)
 from engine.optimizers import DEFAULT_OPTIMIZER, OPTIMIZER_NAMES, PERCEPTRON, resolve_optimizer
 
 if TYPE_CHECKING:
@@ -55,11 +64,24 @@ _GENERIC_KEYS = _generic_optimizer_keys()
 
 def optimizer_fields(class_name: str) -> list[tuple[str, Any]]:
     """The hyper-parameters the inspector shows for an optimizer, with Keras' defaults:
-    learning_rate, the class's own arguments, then the gradient clipping ones."""
+    learning_rate, the class's own arguments, the weight decay, then the gradient clipping
+    ones."""
     defaults = resolve_optimizer(class_name)[1]
     own = [(k, v) for k, v in defaults.items() if k not in _GENERIC_KEYS and k != "name"]
+    decay = [("weight_decay", defaults["weight_decay"])] if "weight_decay" in defaults else []
     clips = [(k, defaults[k]) for k in CLIP_KEYS if k in defaults]
-    return own + clips
+    return own + decay + clips
+
+
+# A loss's settings the inspector has no use for: NN Designer's units are on the last axis,
+# and every label counts.
+_HIDDEN_LOSS_KEYS = ("axis", "ignore_class")
+
+
+def loss_fields(name: str) -> list[tuple[str, Any]]:
+    """The settings the inspector shows for a loss, with Keras' defaults (``from_logits``,
+    ``label_smoothing``, Huber's ``delta``, then ``reduction``)."""
+    return [(k, v) for k, v in loss_defaults(name).items() if k not in _HIDDEN_LOSS_KEYS]
 
 
 def _guess_optimizer_class(spec: Any) -> str | None:
@@ -153,6 +175,7 @@ class SettingsForm(InspectorForm):
             ChoiceField("compile.loss", self._setter("compile.loss"), []),
             "The loss Keras minimises.",
         )
+        self.loss_rows = _RowGroup(comp, self.fields["compile.loss"].widget)
         self.add_field(
             comp,
             "metrics",
@@ -278,6 +301,40 @@ class SettingsForm(InspectorForm):
             merge_key=("settings", f"compile.optimizer.{key}"),
         )
 
+    def _commit_loss(self, key: str, value: Any) -> None:
+        try:
+            name, config = resolve_loss(self.document.project.compile.get("loss"))
+        except (KeyError, ValueError, TypeError, AttributeError):
+            return
+        config[key] = loss_defaults(name)[key] if value is None else value
+        self.panel.apply_edit(
+            f"Change the loss's {key}",
+            lambda d: edits.set_setting(d, "compile.loss", loss_spec(name, config)),
+            merge_key=("settings", f"compile.loss.{key}"),
+        )
+
+    def _sync_loss_form(self, name: str | None) -> None:
+        if not self._begin_rows(self.loss_rows, name) or name is None:
+            return
+        for key, default in loss_fields(name):
+            path = f"compile.loss.{key}"
+
+            def commit(value: Any, key: str = key) -> None:
+                self._commit_loss(key, value)
+
+            if isinstance(default, bool):
+                field: Field = BoolField(path, commit)
+            elif key == "reduction":
+                field = ChoiceField(path, commit, [(r, r) for r in REDUCTIONS])
+            elif key == "label_smoothing":
+                field = FloatField(path, commit, 0.0, 1.0, 0.05)
+            else:  # Huber's delta
+                field = FloatField(path, commit, 1e-6, 1e6, 0.1)
+            field.add_reset(
+                lambda commit=commit: commit(None), f"Reset to the default ({default!r})"
+            )
+            self._add_row(self.loss_rows, key, field, f"Default: {default!r}")
+
     def _commit_metrics(self, checked: Any) -> None:
         current = self.document.project.compile.get("metrics", [])
         unknown = []
@@ -316,13 +373,56 @@ class SettingsForm(InspectorForm):
         self.guard(field)
         group.add(label(text, tooltip), field.widget, field.key)
 
-    def _sync_optimizer_form(self, cls: str | None) -> None:
-        if not self._begin_rows(self.opt_rows, cls) or cls is None:
+    def _sync_optimizer_form(self, cls: str | None, learning_rate: Any = None) -> None:
+        schedule = learning_rate.get("class_name") if isinstance(learning_rate, dict) else None
+        if not self._begin_rows(self.opt_rows, (cls, schedule)) or cls is None:
             return
         for key, default in optimizer_fields(cls):
             self._add_row(
                 self.opt_rows, key, self._optimizer_field(key, default), f"Default: {default!r}"
             )
+            if key == "learning_rate" and cls != PERCEPTRON:
+                self._add_schedule_rows(learning_rate)
+
+    def _add_schedule_rows(self, learning_rate: Any) -> None:
+        """The schedule choice below learning_rate, and the chosen schedule's settings."""
+        from designer.panels.schedule_rows import (
+            SCHEDULE_CHOICES,
+            chosen_schedule,
+            make_schedule_field,
+            schedule_fields,
+        )
+
+        def choose(choice: Any) -> None:
+            current = self._optimizer_state()[2].get("learning_rate", self._current_lr())
+            if choice == (current.get("class_name") if isinstance(current, dict) else "constant"):
+                return
+            self._commit_optimizer("learning_rate", chosen_schedule(str(choice), current))
+
+        self._add_row(
+            self.opt_rows,
+            "schedule",
+            ChoiceField("compile.optimizer.schedule", choose, SCHEDULE_CHOICES),
+            "A constant learning rate, or one of Keras' schedules (the rate per step)",
+        )
+        for key, value in schedule_fields(learning_rate):
+
+            def commit(new: Any, key: str = key) -> None:
+                current = self._optimizer_state()[2].get("learning_rate")
+                if not isinstance(current, dict):
+                    return
+                config = dict(current.get("config") or {})
+                config[key] = new
+                self._commit_optimizer(
+                    "learning_rate", {"class_name": current["class_name"], "config": config}
+                )
+
+            path = f"compile.optimizer.learning_rate.{key}"
+            self._add_row(self.opt_rows, f"  {key}", make_schedule_field(path, key, value, commit))
+
+    def _current_lr(self) -> Any:
+        _, _, explicit, defaults = self._optimizer_state()
+        return explicit.get("learning_rate", defaults.get("learning_rate"))
 
     def _optimizer_field(self, key: str, default: Any) -> Field:
         path = f"compile.optimizer.{key}"
@@ -336,10 +436,18 @@ class SettingsForm(InspectorForm):
             field = FloatField(path, commit, 1e-9, 10.0, 0.001, log_step=True)
         elif key == "epsilon":
             field = FloatField(path, commit, 1e-12, 1.0, 1e-7, log_step=True)
+        elif key == "beta_1" and self._optimizer_state()[1] == "Lion":
+            field = FloatField(path, commit, 1e-6, 1.0, _UNIT_STEPS[key])  # Keras: (0, 1]
         elif key in _UNIT_STEPS:
             field = FloatField(path, commit, 0.0, 0.999999, _UNIT_STEPS[key])
         elif key in CLIP_KEYS:
             field = FloatField(path, commit, 0.0, 1e6, 0.1, nullable=True)
+        elif key == "weight_decay":
+            # AdamW's must be a number; the others' may be off (null).
+            nullable = default is None
+            field = FloatField(path, commit, 0.0, 1e6, 0.001, nullable=nullable)
+        elif key == "learning_rate_power":
+            field = FloatField(path, commit, -1e6, 0.0, 0.05)  # Ftrl's: at most 0
         else:
             field = FloatField(path, commit, 0.0, 1e6, 0.05)
         field.add_reset(lambda: commit(None), f"Reset to the default ({default!r})")
@@ -385,11 +493,34 @@ class SettingsForm(InspectorForm):
         self.fields["compile.optimizer"].show_value(
             cls, None if cls else f"{json.dumps(spec)} (unknown)"
         )
-        self._sync_optimizer_form(cls)
+        learning_rate = explicit.get("learning_rate", defaults.get("learning_rate"))
+        self._sync_optimizer_form(cls, learning_rate)
         for key, default in optimizer_fields(cls) if cls else ():
             field = self.fields[f"compile.optimizer.{key}"]
-            field.show_value(explicit.get(key, defaults.get(key, default)))
+            value = explicit.get(key, defaults.get(key, default))
+            if key == "learning_rate" and isinstance(value, dict):
+                # The schedule sets the rate: its rate at step 0, not editable here.
+                from engine.backends.numpy.schedules import initial_rate
+
+                try:
+                    field.show_value(initial_rate(value))
+                except ValueError:
+                    pass
+                field.widget.setEnabled(False)
+                field.widget.setToolTip(f"Set by the {value.get('class_name')} schedule below")
+            else:
+                field.show_value(value)
+                if key == "learning_rate":
+                    field.widget.setEnabled(True)
             field.set_overridden(key in explicit)
+        if cls is not None and cls != PERCEPTRON:
+            from designer.panels.schedule_rows import schedule_fields
+
+            schedule = learning_rate.get("class_name") if isinstance(learning_rate, dict) else None
+            self.fields["compile.optimizer.schedule"].show_value(schedule or "constant")
+            for key, value in schedule_fields(learning_rate):
+                shown = ", ".join(f"{v:g}" for v in value) if isinstance(value, list) else value
+                self.fields[f"compile.optimizer.learning_rate.{key}"].show_value(shown)
 
         comp = project.compile
         loss = comp.get("loss")
@@ -400,10 +531,21 @@ class SettingsForm(InspectorForm):
         if [v for _, v in choices] != loss_field.values:
             loss_field.set_choices(choices)
         try:
-            shown_loss = canonical_loss(loss) if loss is not None else None
-        except (KeyError, TypeError):
-            shown_loss = loss
+            shown_loss, loss_config = resolve_loss(loss) if loss is not None else (None, {})
+        except (KeyError, ValueError, TypeError, AttributeError):
+            shown_loss, loss_config = None, {}
+            try:
+                shown_loss = canonical_loss(loss)
+            except (KeyError, TypeError):
+                shown_loss = loss
         loss_field.show_value(shown_loss)
+        self._sync_loss_form(shown_loss if shown_loss in LOSS_NAMES else None)
+        if shown_loss in LOSS_NAMES:
+            defaults = loss_defaults(shown_loss)
+            for key, _ in loss_fields(shown_loss):
+                field = self.fields[f"compile.loss.{key}"]
+                field.show_value(loss_config.get(key, defaults[key]))
+                field.set_overridden(loss_config.get(key, defaults[key]) != defaults[key])
         metrics = comp.get("metrics", [])
         canonical = []
         for m in metrics if isinstance(metrics, list) else []:

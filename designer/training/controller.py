@@ -120,7 +120,9 @@ def training_signature(data: dict) -> str:
     try:
         cls, cfg = resolve_optimizer(comp.get("optimizer", DEFAULT_OPTIMIZER))
         cfg = dict(cfg)
-        cfg.pop("learning_rate", None)
+        if not isinstance(cfg.get("learning_rate"), dict):
+            # A rate changes live; a schedule does not: changing one rebuilds the model.
+            cfg.pop("learning_rate", None)
         comp["optimizer"] = [cls, cfg]
     except (ValueError, TypeError, KeyError):
         pass

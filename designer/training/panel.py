@@ -317,6 +317,14 @@ class TrainingPanel(QWidget):
             self.optimizer_label.setToolTip(self.optimizer_label.text())
             lr = effective_learning_rate(p)
             self.lr_spin.setEnabled(lr is not None)
+            opt_config = opt.get("config") if isinstance(opt, dict) else None
+            schedule = (opt_config or {}).get("learning_rate")
+            self.lr_spin.setToolTip(
+                f"The learning rate follows the {schedule.get('class_name')} schedule (set it "
+                "in the Inspector)"
+                if isinstance(schedule, dict)
+                else "Applies live, between two steps, while training runs"
+            )
             if lr is not None and self.lr_spin.value() != lr:
                 self.lr_spin.setValue(lr)
             fit = p.fit

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.explain.loss_more import logits_loss, row_loss, unit_loss
 from engine.formula import Num, Section, Sym, one_based, subscript
 from engine.losses import is_mismatched, scored_activation
 
@@ -22,7 +23,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def _count(s, node) -> int:
     """How many rows the loss averages over: the samples times any positions before the last
-    axis (Keras' ``sum_over_batch_size`` reduction)."""
+    axis (Keras' ``sum_over_batch_size`` reduction); 1 for the reduction ``"sum"``, which adds
+    the rows' losses instead."""
+    if s.model.loss_config.get("reduction") == "sum":
+        return 1
     return len(s.batch_x) * int(np.prod(node.output_shape[:-1], dtype=np.int64))
 
 
@@ -97,6 +101,23 @@ def loss_section(b: Builder, node, sample: int, idx: tuple[int, ...]) -> Section
     value = b.num(("loss", None, "value", ()))
     grad = b.num(("loss", None, "grad", full))
     dl = [f"∂L/∂{h}{subscript(u)}"]
+    config = s.model.loss_config
+    if config.get("reduction") == "sum":
+        sec.remark(
+            "reduction 'sum': the batch's per-sample losses are added, not averaged (n = 1 below)."
+        )
+    if config.get("label_smoothing"):
+        eps = config["label_smoothing"]
+        share = f"{eps:g}/{k}" if loss == "categorical_crossentropy" else f"{eps:g}/2"
+        sec.remark(
+            f"label_smoothing {eps:g}: the targets y below are Keras' smoothed ones, "
+            f"label·(1 − {eps:g}) + {share}."
+        )
+    if config.get("from_logits") and not s.model.fused:
+        logits_loss(b, sec, node, full, n, k, value, grad)
+        return sec
+    if row_loss(b, sec, loss, node, full, grad, value, n):
+        return sec
     if loss in ("categorical_crossentropy", "sparse_categorical_crossentropy"):
         _crossentropy_loss(b, sec, node, sample, idx, n, yhat, value, grad)
         return sec
@@ -134,6 +155,8 @@ def loss_section(b: Builder, node, sample: int, idx: tuple[int, ...]) -> Section
         )
     elif loss == "hinge":
         _hinge_loss(b, sec, n, k, y, yhat, value, grad, dl)
+    elif unit_loss(b, sec, loss, y, yhat, grad, value, n, k, u):
+        pass
     elif loss == "binary_crossentropy":
         yhat = _scored_line(b, sec, node, full)
         _binary_crossentropy_loss(b, sec, node, full, n, k, y, yhat, value, grad, dl, h)

@@ -28,6 +28,7 @@ from engine.errors import BackendUnavailableError, NNDError, ProjectError
 from engine.graph import DTYPES, INPUT, analyze_model
 from engine.initializers import parse_initializer as _parse_initializer
 from engine.layers import INPUT_CLASS_NAME, LAYER_CLASS_NAMES, LAYER_TYPES
+from engine.optimizers import OPTIMIZER_NAMES, PERCEPTRON
 from engine.project import FORMAT_VERSION, Project, from_dict
 
 __all__ = ["MODEL_SUFFIXES", "import_keras_model"]
@@ -49,24 +50,8 @@ _UNUSED_VALUES: dict[str, Any] = {
     "data_format": "channels_last",
 }
 
-_OPTIMIZERS = ("SGD", "Adam", "RMSprop", "Adagrad")
-_LOSS_CLASSES = {
-    "MeanSquaredError": "mean_squared_error",
-    "MeanAbsoluteError": "mean_absolute_error",
-    "BinaryCrossentropy": "binary_crossentropy",
-    "CategoricalCrossentropy": "categorical_crossentropy",
-    "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
-    "Hinge": "hinge",
-}
-# A loss object's settings that leave it equal to the plain Keras loss function.
-_LOSS_PLAIN = {
-    "reduction": "sum_over_batch_size",
-    "from_logits": False,
-    "label_smoothing": 0.0,
-    "axis": -1,
-    "ignore_class": None,
-    "dtype": None,
-}
+# The Keras optimizers NN Designer has (the Perceptron is its own rule, not Keras').
+_OPTIMIZERS = tuple(name for name in OPTIMIZER_NAMES if name != PERCEPTRON)
 _METRIC_CLASSES = {
     "Accuracy": "accuracy",
     "BinaryAccuracy": "accuracy",
@@ -492,11 +477,6 @@ def _optimizer(spec: Any) -> Any:
             f"the model was compiled with the {class_name} optimizer, which NN Designer does not "
             f"support (supported: {', '.join(_OPTIMIZERS)})"
         )
-    if isinstance(config.get("learning_rate"), dict):
-        raise NNDError(
-            "the model's optimizer uses a learning-rate schedule, which NN Designer does not "
-            "support"
-        )
     config.pop("name", None)
     config = {k: _as_float32_value(v) if k == "learning_rate" else v for k, v in config.items()}
     try:
@@ -504,7 +484,12 @@ def _optimizer(spec: Any) -> Any:
     except ValueError as exc:
         raise NNDError(f"the model's optimizer: {exc}") from None
     _, defaults = resolve_optimizer(resolved)
-    kept = {"learning_rate": full["learning_rate"]}
+    lr = full["learning_rate"]
+    if isinstance(lr, dict):  # a schedule: its required settings and those Keras changed
+        from engine.schedules import schedule_spec
+
+        lr = schedule_spec(lr["class_name"], lr["config"])
+    kept = {"learning_rate": lr}
     kept.update(
         {
             k: v
@@ -516,22 +501,25 @@ def _optimizer(spec: Any) -> Any:
     return {"class_name": resolved, "config": kept}
 
 
-def _loss(spec: Any) -> str:
-    from engine.losses import LOSS_NAMES, canonical_loss
+def _loss(spec: Any) -> Any:
+    """The project's loss spec for a compiled Keras loss (a name, a serialized function or a
+    loss object's ``{"class_name": ..., "config": ...}``): the name at Keras' defaults, else
+    the class with the settings that differ."""
+    from engine.losses import LOSS_CLASSES, loss_spec, resolve_loss
 
-    def check(cls: str, config: dict) -> None:
-        for key, value in config.items():
-            if key in _LOSS_PLAIN and value != _LOSS_PLAIN[key]:
-                raise NNDError(
-                    f"the model's loss {cls} sets {key}={value!r}, which NN Designer does "
-                    "not support"
-                )
-            if key not in _LOSS_PLAIN and key != "name":
-                raise NNDError(
-                    f"the model's loss {cls} sets {key}, which NN Designer does not support"
-                )
-
-    return _compiled_name(spec, "loss", _LOSS_CLASSES, check, canonical_loss, LOSS_NAMES)
+    if isinstance(spec, dict) and spec.get("class_name") == "function":
+        spec = spec.get("config")
+    try:
+        name, config = resolve_loss(spec)
+    except KeyError:
+        shown = spec.get("class_name") if isinstance(spec, dict) else spec
+        raise NNDError(
+            f"the model was compiled with the loss {shown!r}, which NN Designer does not "
+            f"support (supported: {', '.join(LOSS_CLASSES.values())})"
+        ) from None
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise NNDError(f"the model's loss: {exc}") from None
+    return loss_spec(name, config)
 
 
 def _metric(spec: Any) -> str:

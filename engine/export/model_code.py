@@ -31,8 +31,6 @@ _REFUSAL = (
 # TensorFlow uses layer names as name scopes, which allow only these characters.
 _KERAS_NAME = re.compile(r"[A-Za-z0-9_.>-]+")
 
-# Keras' string identifiers of the optimizers NN Designer knows.
-_OPTIMIZER_IDS = {"SGD": "sgd", "Adam": "adam", "RMSprop": "rmsprop", "Adagrad": "adagrad"}
 _GENERIC_OPTIMIZER_KEYS = (
     "weight_decay",
     "clipnorm",
@@ -188,20 +186,46 @@ def _optimizer_expr(spec: Any) -> str | Call:
 
     class_name, config = resolve_optimizer(spec)
     if isinstance(spec, str):
-        return lit(_OPTIMIZER_IDS[class_name])
+        # Keras' string identifier of an optimizer: its class name in lower case.
+        return lit(class_name.lower())
     _, defaults = resolve_optimizer(class_name)
     given = spec.get("config") or {}
     keys = ["learning_rate"] + [
         k for k in config if k not in ("learning_rate", "name") and k not in _GENERIC_OPTIMIZER_KEYS
     ]
     keys += [k for k in _GENERIC_OPTIMIZER_KEYS if k in config]
-    args = []
+    args: list[tuple[str, Any]] = []
     for key in keys:
-        if key == "learning_rate" or config[key] != defaults[key]:
+        if key == "learning_rate" and isinstance(config[key], dict):
+            args.append((key, _schedule_expr(config[key])))
+        elif key == "learning_rate" or config[key] != defaults[key]:
             args.append((key, lit(config[key])))
     if given.get("name") is not None:
         args.append(("name", lit(given["name"])))
     return Call(f"keras.optimizers.{class_name}", args)
+
+
+def _schedule_expr(spec: dict) -> Call:
+    """Keras' schedule class with the required settings and those that differ from its
+    defaults (``keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=100, ...)``)."""
+    from engine.schedules import schedule_spec
+
+    short = schedule_spec(spec["class_name"], spec["config"])
+    args = [(k, lit(v)) for k, v in short["config"].items()]
+    return Call(f"keras.optimizers.schedules.{spec['class_name']}", args)
+
+
+def _loss_expr(spec: Any) -> str | Call:
+    """Keras' string identifier of a loss at its defaults, else its class with the settings
+    that differ (``keras.losses.Huber(delta=2.0)``)."""
+    from engine.losses import LOSS_CLASSES, loss_defaults, resolve_loss
+
+    name, config = resolve_loss(spec)
+    defaults = loss_defaults(name)
+    args = [(k, lit(v)) for k, v in config.items() if v != defaults[k]]
+    if not args:
+        return lit(name)
+    return Call(f"keras.losses.{LOSS_CLASSES[name]}", args)
 
 
 def compiled(project: Project) -> bool:
@@ -210,11 +234,11 @@ def compiled(project: Project) -> bool:
 
 
 def _compile_call(project: Project) -> Call:
-    from engine.losses import canonical_loss, canonical_metric
+    from engine.losses import canonical_metric
 
     comp = project.compile
     args: list[Any] = [("optimizer", _optimizer_expr(comp.get("optimizer", DEFAULT_OPTIMIZER)))]
-    args.append(("loss", lit(canonical_loss(comp["loss"]))))
+    args.append(("loss", _loss_expr(comp["loss"])))
     metrics = [canonical_metric(m) for m in comp.get("metrics", [])]
     if metrics:
         args.append(("metrics", lit(metrics)))

@@ -227,6 +227,91 @@ def test_optimizer_class_and_hyper_parameters(doc, inspector):
     assert inspector.field("compile.loss").findText("(none)") >= 0
 
 
+def test_the_new_optimizers_and_weight_decay_are_offered(doc, inspector):
+    combo = inspector.field("compile.optimizer")
+    names = [combo.itemText(i) for i in range(combo.count())]
+    assert names[:3] == ["SGD", "Adam", "AdamW"]  # the common ones in front
+    assert {"Adadelta", "Adamax", "Nadam", "Lion", "Ftrl"} <= set(names)
+    combo.setCurrentText("AdamW")
+    decay = inspector.field("compile.optimizer.weight_decay")
+    assert decay.value() == pytest.approx(0.004)  # AdamW's own default, never off
+    decay.setValue(0.01)
+    assert doc.data["compile"]["optimizer"]["config"]["weight_decay"] == 0.01
+    combo.setCurrentText("Ftrl")
+    # the weight decay set explicitly carries over; Ftrl's own settings appear
+    assert doc.data["compile"]["optimizer"]["config"]["weight_decay"] == 0.01
+    power = inspector.field("compile.optimizer.learning_rate_power")
+    assert power.value() == -0.5 and power.maximum() == 0.0
+    power.setValue(-0.25)
+    assert doc.data["compile"]["optimizer"]["config"]["learning_rate_power"] == -0.25
+    for key in ("l1_regularization_strength", "l2_shrinkage_regularization_strength", "beta"):
+        assert f"compile.optimizer.{key}" in inspector.form.fields
+    combo.setCurrentText("Lion")
+    assert inspector.field("compile.optimizer.beta_1").maximum() == 1.0
+    assert not doc.problems, doc.problems
+
+
+def test_a_learning_rate_schedule_is_chosen_and_set_in_the_inspector(doc, inspector):
+    inspector.field("compile.optimizer").setCurrentText("SGD")
+    inspector.field("compile.optimizer.learning_rate").setValue(0.05)
+    schedule = inspector.field("compile.optimizer.schedule")
+    assert schedule.currentText() == "constant"
+    schedule.setCurrentText("ExponentialDecay")
+    lr = doc.data["compile"]["optimizer"]["config"]["learning_rate"]
+    assert lr == {
+        "class_name": "ExponentialDecay",
+        "config": {"initial_learning_rate": 0.05, "decay_steps": 1000, "decay_rate": 0.9},
+    }
+    assert not inspector.field("compile.optimizer.learning_rate").isEnabled()
+    inspector.field("compile.optimizer.learning_rate.decay_rate").setValue(0.5)
+    inspector.field("compile.optimizer.learning_rate.staircase").setChecked(True)
+    config = doc.data["compile"]["optimizer"]["config"]["learning_rate"]["config"]
+    assert config["decay_rate"] == 0.5 and config["staircase"] is True
+    assert not doc.problems, doc.problems
+    # the rows are made anew for the other schedule: the fields are fetched again
+    inspector.field("compile.optimizer.schedule").setCurrentText("PiecewiseConstantDecay")
+    assert doc.data["compile"]["optimizer"]["config"]["learning_rate"]["config"] == {
+        "boundaries": [1000],
+        "values": [0.05, 0.005],
+    }
+    bounds = inspector.field("compile.optimizer.learning_rate.boundaries")
+    assert bounds.text() == "1000"
+    bounds.setText("100, 500")
+    bounds.textEdited.emit("100, 500")
+    bounds.editingFinished.emit()
+    spec = doc.data["compile"]["optimizer"]["config"]["learning_rate"]
+    assert spec["config"]["boundaries"] == [100, 500]
+    # values must have one more entry than the boundaries: validation says so
+    assert "one more entry" in inspector.problems_text()
+    inspector.field("compile.optimizer.schedule").setCurrentText("constant")
+    assert doc.data["compile"]["optimizer"]["config"]["learning_rate"] == 0.05
+    assert inspector.field("compile.optimizer.learning_rate").isEnabled()
+
+
+def test_the_loss_settings_are_offered_and_written_in_keras_form(doc, inspector):
+    loss = inspector.field("compile.loss")
+    loss.setCurrentText("huber")
+    assert doc.data["compile"]["loss"] == "huber"
+    delta = inspector.field("compile.loss.delta")
+    assert delta.value() == 1.0
+    delta.setValue(2.0)
+    assert doc.data["compile"]["loss"] == {"class_name": "Huber", "config": {"delta": 2.0}}
+    inspector.field("compile.loss.reduction").setCurrentText("sum")
+    assert doc.data["compile"]["loss"]["config"] == {"delta": 2.0, "reduction": "sum"}
+    delta.setValue(1.0)  # Keras' default: dropped again
+    assert doc.data["compile"]["loss"] == {"class_name": "Huber", "config": {"reduction": "sum"}}
+    loss.setCurrentText("categorical_crossentropy")
+    assert doc.data["compile"]["loss"] == "categorical_crossentropy"
+    assert "compile.loss.delta" not in inspector.form.fields
+    inspector.field("compile.loss.from_logits").setChecked(True)
+    inspector.field("compile.loss.label_smoothing").setValue(0.1)
+    assert doc.data["compile"]["loss"] == {
+        "class_name": "CategoricalCrossentropy",
+        "config": {"from_logits": True, "label_smoothing": 0.1},
+    }
+    assert inspector.field("compile.loss").currentText() == "categorical_crossentropy"
+
+
 def test_dataset_settings_and_problems(doc, inspector):
     inspector.field("dataset").setCurrentText("moons")
     assert doc.data["dataset"] == {"name": "moons"}

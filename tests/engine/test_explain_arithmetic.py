@@ -39,7 +39,7 @@ from engine.explain import (
     parts_text,
 )
 from engine.graph import INPUT
-from engine.losses import is_mismatched
+from engine.losses import canonical_loss, is_mismatched
 from engine.project import from_dict, load_project
 from engine.stepper import StepSession
 
@@ -375,7 +375,11 @@ class Parser:
             self.take()
             exponent = self.unary()
             if exponent.lo != exponent.hi or exponent.lo != int(exponent.lo):
-                raise ParseError(f"non-integer power in {self.text!r}")
+                # a real power of a positive base (Ftrl's n^p): monotone in base and exponent
+                if base.lo <= 0 or exponent.lo < 0:
+                    raise ParseError(f"non-integer power of a non-positive base in {self.text!r}")
+                corners = [a**e for a in (base.lo, base.hi) for e in (exponent.lo, exponent.hi)]
+                return Iv(min(corners), max(corners))
             return base.power(int(exponent.lo))
         return base
 
@@ -744,10 +748,39 @@ LOSS_CASES = [
     ("sparse_categorical_crossentropy", "softmax", 2),
     ("sparse_categorical_crossentropy", "sigmoid", 2),
     ("sparse_categorical_crossentropy", "relu", 2),
+    ("huber", "linear", 2),
+    ({"class_name": "Huber", "config": {"delta": 0.05}}, "linear", 2),
+    ("log_cosh", "tanh", 2),
+    ("mean_squared_logarithmic_error", "softplus", 2),
+    ("mean_absolute_percentage_error", "linear", 2),
+    ("squared_hinge", "tanh", 2),
+    ("poisson", "softplus", 2),
+    ("kl_divergence", "softmax", 2),
+    ("categorical_hinge", "linear", 2),
+    ("cosine_similarity", "linear", 2),
+    ({"class_name": "CategoricalCrossentropy", "config": {"from_logits": True}}, "linear", 2),
+    ({"class_name": "BinaryCrossentropy", "config": {"from_logits": True}}, "linear", 2),
+    (
+        {"class_name": "SparseCategoricalCrossentropy", "config": {"from_logits": True}},
+        "linear",
+        2,
+    ),
+    (
+        {"class_name": "CategoricalCrossentropy", "config": {"label_smoothing": 0.2}},
+        "softmax",
+        2,
+    ),
+    ({"class_name": "BinaryCrossentropy", "config": {"label_smoothing": 0.2}}, "sigmoid", 2),
+    ({"class_name": "MeanSquaredError", "config": {"reduction": "sum"}}, "linear", 2),
+    (
+        {"class_name": "SparseCategoricalCrossentropy", "config": {"reduction": "sum"}},
+        "softmax",
+        2,
+    ),
 ]
 
 
-@pytest.mark.parametrize("loss,activation,units", LOSS_CASES)
+@pytest.mark.parametrize("loss,activation,units", LOSS_CASES, ids=str)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_every_loss_and_output_activation_adds_up(loss, activation, units, dtype):
     layers = [
@@ -765,7 +798,7 @@ def test_every_loss_and_output_activation_adds_up(loss, activation, units, dtype
             check(session, explain_weight(session, "out", 2, units - 1, sample))
         exp = explain_neuron(session, "out", 1, units - 1)
         # On a mismatched pair Keras scores p = softmax(z) or sigmoid(z), shown as such.
-        h = "p" if is_mismatched(activation, loss) else "ŷ"
+        h = "p" if is_mismatched(activation, canonical_loss(loss)) else "ŷ"
         chain = next(c for c in chains_of(exp) if c.lhs.startswith(f"∂L/∂{h}"))
         # The gradient from the loss is worked out with numbers unless Keras' clip stops it
         # (or the hinge's margin is met).
@@ -805,10 +838,41 @@ OPTIMIZERS = [
     {"class_name": "RMSprop", "config": {"momentum": 0.5, "centered": True}},
     {"class_name": "Adagrad", "config": {"learning_rate": 0.1}},
     {"class_name": "SGD", "config": {"learning_rate": 0.1, "clipnorm": 0.01}},
+    {"class_name": "AdamW", "config": {"learning_rate": 0.01, "weight_decay": 0.1}},
+    {
+        "class_name": "SGD",
+        "config": {
+            "learning_rate": {
+                "class_name": "ExponentialDecay",
+                "config": {"initial_learning_rate": 0.2, "decay_steps": 2, "decay_rate": 0.5},
+            },
+            "momentum": 0.5,
+            "weight_decay": 0.1,
+        },
+    },
+    {"class_name": "SGD", "config": {"learning_rate": 0.1, "momentum": 0.9, "weight_decay": 0.2}},
+    {"class_name": "Adadelta", "config": {"learning_rate": 1.0}},
+    {"class_name": "Adamax", "config": {"learning_rate": 0.01}},
+    {"class_name": "Nadam", "config": {"learning_rate": 0.01}},
+    {"class_name": "Lion", "config": {"learning_rate": 0.001}},
+    {"class_name": "Ftrl", "config": {"learning_rate": 0.1}},
+    {
+        "class_name": "Ftrl",
+        "config": {
+            "learning_rate": 0.1,
+            "learning_rate_power": -0.7,
+            "l1_regularization_strength": 0.001,
+            "l2_regularization_strength": 0.01,
+            "l2_shrinkage_regularization_strength": 0.01,
+            "beta": 0.5,
+        },
+    },
 ]
 
 
-@pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=lambda o: str(o["config"]))
+@pytest.mark.parametrize(
+    "optimizer", OPTIMIZERS, ids=lambda o: o["class_name"] + str(sorted(o["config"].items()))
+)
 def test_every_optimizer_update_adds_up(optimizer):
     layers = [
         _layer("Dense", "h", units=3, activation="relu"),

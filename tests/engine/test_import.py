@@ -13,6 +13,7 @@ import pytest
 from engine.errors import NNDError
 from engine.export import export_project, import_keras_model
 from engine.project import load_project, save_project
+from engine.validate import check_project
 
 keras = pytest.importorskip("keras")
 layers = keras.layers
@@ -234,19 +235,89 @@ def test_settings_nn_designer_cannot_represent_are_refused(tmp_path):
     with pytest.raises(NNDError, match=r"layer 'reg' \(Dense\) sets kernel_regularizer"):
         import_keras_model(tmp_path / "reg.keras")
 
-    logits = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2, name="d")])
-    logits.compile(
-        optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    ignoring = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2, name="d")])
+    ignoring.compile(
+        optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(ignore_class=0)
     )
-    logits.save(tmp_path / "logits.keras")
-    with pytest.raises(NNDError, match="from_logits=True"):
-        import_keras_model(tmp_path / "logits.keras")
+    ignoring.save(tmp_path / "ignoring.keras")
+    with pytest.raises(NNDError, match="the model's loss: .*'ignore_class' must be null"):
+        import_keras_model(tmp_path / "ignoring.keras")
+    dice = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2, name="d")])
+    dice.compile(optimizer="adam", loss=keras.losses.Dice())
+    dice.save(tmp_path / "dice.keras")
+    with pytest.raises(NNDError, match="loss 'Dice', which NN Designer does not support"):
+        import_keras_model(tmp_path / "dice.keras")
 
-    nadam = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2, name="d")])
-    nadam.compile(optimizer="nadam", loss="mse")
-    nadam.save(tmp_path / "nadam.keras")
-    with pytest.raises(NNDError, match="Nadam optimizer"):
-        import_keras_model(tmp_path / "nadam.keras")
+    lamb = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2, name="d")])
+    lamb.compile(optimizer=keras.optimizers.Lamb(), loss="mse")
+    lamb.save(tmp_path / "lamb.keras")
+    with pytest.raises(NNDError, match="Lamb optimizer"):
+        import_keras_model(tmp_path / "lamb.keras")
+
+
+def test_every_loss_imports_with_its_settings(tmp_path):
+    from engine.losses import LOSS_CLASSES
+
+    cases = [(getattr(keras.losses, cls)(), name) for name, cls in LOSS_CLASSES.items()]
+    cases += [
+        # Keras' Huber.get_config leaves delta out: a .keras file keeps only the class, so
+        # Keras itself reloads it with delta 1.0, and so does the import.
+        (keras.losses.Huber(delta=2.5), "huber"),
+        (
+            keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
+            {
+                "class_name": "CategoricalCrossentropy",
+                "config": {"from_logits": True, "label_smoothing": 0.1},
+            },
+        ),
+        (
+            keras.losses.MeanSquaredError(reduction="sum"),
+            {"class_name": "MeanSquaredError", "config": {"reduction": "sum"}},
+        ),
+        ("mape", "mean_absolute_percentage_error"),
+        ("kld", "kl_divergence"),
+    ]
+    for loss, expected in cases:
+        model = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2, name="d")])
+        model.compile(optimizer="sgd", loss=loss)
+        model.save(tmp_path / "m.keras")
+        project = import_keras_model(tmp_path / "m.keras")
+        assert project.compile["loss"] == expected, loss
+        check_project(project, training=False)
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "expected"),
+    [
+        (lambda: keras.optimizers.AdamW(learning_rate=0.01), {"learning_rate": 0.01}),
+        (
+            lambda: keras.optimizers.AdamW(weight_decay=0.1, amsgrad=True),
+            {"learning_rate": 0.001, "weight_decay": 0.1, "amsgrad": True},
+        ),
+        (lambda: keras.optimizers.Nadam(beta_2=0.99), {"learning_rate": 0.001, "beta_2": 0.99}),
+        (lambda: keras.optimizers.Adamax(epsilon=1e-6), {"learning_rate": 0.001, "epsilon": 1e-6}),
+        (lambda: keras.optimizers.Adadelta(rho=0.9), {"learning_rate": 0.001, "rho": 0.9}),
+        (lambda: keras.optimizers.Lion(beta_1=0.95), {"learning_rate": 0.001, "beta_1": 0.95}),
+        (
+            lambda: keras.optimizers.Ftrl(l1_regularization_strength=0.01, beta=0.5),
+            {"learning_rate": 0.001, "l1_regularization_strength": 0.01, "beta": 0.5},
+        ),
+        (
+            lambda: keras.optimizers.SGD(momentum=0.9, weight_decay=0.05),
+            {"learning_rate": 0.01, "momentum": 0.9, "weight_decay": 0.05},
+        ),
+    ],
+)
+def test_every_optimizer_imports_with_its_settings(tmp_path, optimizer, expected):
+    opt = optimizer()
+    model = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2, name="d")])
+    model.compile(optimizer=opt, loss="mse")
+    model.save(tmp_path / "m.keras")
+    project = import_keras_model(tmp_path / "m.keras")
+    spec = project.compile["optimizer"]
+    assert spec["class_name"] == type(opt).__name__
+    assert spec["config"] == pytest.approx(expected)
+    check_project(project, training=False)  # valid as it came in
 
 
 def test_missing_damaged_and_foreign_files_are_named(tmp_path):

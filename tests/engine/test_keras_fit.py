@@ -68,3 +68,170 @@ def test_a_mismatched_pair_trains_as_keras_does(tf_ready, activation, loss, back
     x, y = data_for(loss)
     project = project_of(activation, loss, {"class_name": "SGD", "config": {"learning_rate": 0.5}})
     assert_same_training(fit_both(project, x, y, 3, backend))
+
+
+# Every Keras optimizer NN Designer has, at settings that move the weights visibly in a few
+# steps, and the weight decay on optimizers that are not AdamW.
+OPTIMIZERS = [
+    {"class_name": "SGD", "config": {"learning_rate": 0.1, "momentum": 0.9, "nesterov": True}},
+    {"class_name": "Adam", "config": {"learning_rate": 0.01, "amsgrad": True}},
+    {"class_name": "AdamW", "config": {"learning_rate": 0.01}},
+    {"class_name": "AdamW", "config": {"learning_rate": 0.01, "weight_decay": 0.2}},
+    {"class_name": "RMSprop", "config": {"learning_rate": 0.01, "centered": True}},
+    {"class_name": "Adagrad", "config": {"learning_rate": 0.1}},
+    {"class_name": "Adadelta", "config": {"learning_rate": 1.0, "rho": 0.9}},
+    {"class_name": "Adamax", "config": {"learning_rate": 0.02}},
+    {"class_name": "Nadam", "config": {"learning_rate": 0.01}},
+    {"class_name": "Lion", "config": {"learning_rate": 0.002}},
+    {"class_name": "Ftrl", "config": {"learning_rate": 0.2}},
+    {
+        "class_name": "Ftrl",
+        "config": {
+            "learning_rate": 0.2,
+            "l1_regularization_strength": 0.001,
+            "l2_regularization_strength": 0.01,
+            "l2_shrinkage_regularization_strength": 0.01,
+            "beta": 0.5,
+        },
+    },
+    {"class_name": "SGD", "config": {"learning_rate": 0.1, "weight_decay": 0.3}},
+    {"class_name": "Nadam", "config": {"learning_rate": 0.01, "weight_decay": 0.1}},
+    {"class_name": "Adam", "config": {"learning_rate": 0.01, "weight_decay": 0.1, "clipnorm": 0.1}},
+]
+
+
+def _id(spec):
+    cfg = ",".join(f"{k}={v}" for k, v in spec["config"].items() if k != "learning_rate")
+    return spec["class_name"] + (f"[{cfg}]" if cfg else "")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "tensorflow"])
+@pytest.mark.parametrize("optimizer", OPTIMIZERS, ids=_id)
+def test_every_optimizer_trains_as_keras_does(tf_ready, optimizer, backend):
+    loss = "categorical_crossentropy"
+    x, y = data_for(loss)
+    project = project_of("softmax", loss, optimizer, metrics=["accuracy"])
+    assert_same_training(fit_both(project, x, y, 3, backend))
+
+
+def test_optimizers_by_name_train_as_keras_does(tf_ready):
+    """The string form (``"nadam"``) exports as Keras' identifier and trains the same."""
+    x, y = data_for("mean_squared_error")
+    for name in ("adamw", "nadam", "adamax", "lion"):
+        project = project_of("linear", "mean_squared_error", name)
+        assert_same_training(fit_both(project, x, y, 2))
+
+
+def _targets(kind, rng):
+    if kind == "onehot":
+        return np.eye(UNITS, dtype="float32")[rng.integers(0, UNITS, N)]
+    if kind == "binary":
+        return rng.integers(0, 2, (N, UNITS)).astype("float32")
+    if kind == "labels":
+        return rng.integers(0, UNITS, N)
+    if kind == "positive":
+        return rng.uniform(0.1, 3.0, (N, UNITS)).astype("float32")
+    return rng.normal(size=(N, UNITS)).astype("float32")
+
+
+# Every loss with an output it goes with and its targets; the settings Keras has.
+LOSSES = [
+    ("mean_squared_error", "linear", "real"),
+    ("mean_absolute_error", "linear", "real"),
+    ("hinge", "tanh", "binary"),
+    ("huber", "linear", "real"),
+    ({"class_name": "Huber", "config": {"delta": 0.4}}, "linear", "real"),
+    ("log_cosh", "linear", "real"),
+    ("mean_squared_logarithmic_error", "softplus", "positive"),
+    ("mean_absolute_percentage_error", "linear", "positive"),
+    ("squared_hinge", "tanh", "binary"),
+    ("categorical_hinge", "linear", "onehot"),
+    ("kl_divergence", "softmax", "onehot"),
+    ("poisson", "softplus", "positive"),
+    ("cosine_similarity", "linear", "real"),
+    (
+        {"class_name": "CategoricalCrossentropy", "config": {"from_logits": True}},
+        "linear",
+        "onehot",
+    ),
+    (
+        {"class_name": "CategoricalCrossentropy", "config": {"label_smoothing": 0.1}},
+        "softmax",
+        "onehot",
+    ),
+    (
+        {"class_name": "SparseCategoricalCrossentropy", "config": {"from_logits": True}},
+        "linear",
+        "labels",
+    ),
+    ({"class_name": "BinaryCrossentropy", "config": {"from_logits": True}}, "linear", "binary"),
+    ({"class_name": "BinaryCrossentropy", "config": {"label_smoothing": 0.2}}, "sigmoid", "binary"),
+    ({"class_name": "MeanSquaredError", "config": {"reduction": "sum"}}, "linear", "real"),
+]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "tensorflow"])
+@pytest.mark.parametrize(("loss", "activation", "targets"), LOSSES, ids=str)
+def test_every_loss_trains_as_keras_does(tf_ready, loss, activation, targets, backend):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(N, FEATURES)).astype("float32")
+    y = _targets(targets, rng)
+    # MAPE's gradients are a hundred times the others': the same step size for it.
+    lr = 0.0005 if loss == "mean_absolute_percentage_error" else 0.05
+    project = project_of(activation, loss, {"class_name": "SGD", "config": {"learning_rate": lr}})
+    assert_same_training(fit_both(project, x, y, 3, backend))
+
+
+def _schedule(cls, **config):
+    return {"class_name": cls, "config": config}
+
+
+# Every learning-rate schedule, with settings whose changes show within 9 steps.
+SCHEDULES = [
+    _schedule("ExponentialDecay", initial_learning_rate=0.2, decay_steps=3, decay_rate=0.5),
+    _schedule(
+        "ExponentialDecay", initial_learning_rate=0.2, decay_steps=3, decay_rate=0.5, staircase=True
+    ),
+    _schedule("InverseTimeDecay", initial_learning_rate=0.2, decay_steps=2, decay_rate=0.7),
+    _schedule("PiecewiseConstantDecay", boundaries=[2, 5], values=[0.3, 0.1, 0.02]),
+    _schedule("PolynomialDecay", initial_learning_rate=0.2, decay_steps=6, power=2.0),
+    _schedule(
+        "PolynomialDecay",
+        initial_learning_rate=0.2,
+        decay_steps=4,
+        end_learning_rate=0.01,
+        cycle=True,
+    ),
+    _schedule("CosineDecay", initial_learning_rate=0.2, decay_steps=7, alpha=0.1),
+    _schedule(
+        "CosineDecay", initial_learning_rate=0.01, decay_steps=5, warmup_target=0.3, warmup_steps=3
+    ),
+    _schedule("CosineDecayRestarts", initial_learning_rate=0.2, first_decay_steps=2),
+    _schedule(
+        "CosineDecayRestarts", initial_learning_rate=0.2, first_decay_steps=3, t_mul=1.0, m_mul=0.5
+    ),
+]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "tensorflow"])
+@pytest.mark.parametrize(
+    "schedule", SCHEDULES, ids=lambda s: s["class_name"] + str(len(s["config"]))
+)
+def test_every_schedule_trains_as_keras_does(tf_ready, schedule, backend):
+    x, y = data_for("categorical_crossentropy")
+    optimizer = {"class_name": "SGD", "config": {"learning_rate": schedule, "momentum": 0.5}}
+    project = project_of("softmax", "categorical_crossentropy", optimizer)
+    assert_same_training(fit_both(project, x, y, 3, backend))
+
+
+def test_a_schedule_drives_adamw_and_its_weight_decay(tf_ready):
+    x, y = data_for("categorical_crossentropy")
+    # AdamW's usual scale. (The TensorFlow backend's fused Adam kernel forms 1 - beta_2 in
+    # float32, a step up to 6.4e-6 larger: at a learning rate of 0.2 that exceeds 1e-6.)
+    schedule = _schedule(
+        "ExponentialDecay", initial_learning_rate=0.02, decay_steps=3, decay_rate=0.5
+    )
+    optimizer = {"class_name": "AdamW", "config": {"learning_rate": schedule, "weight_decay": 0.1}}
+    project = project_of("softmax", "categorical_crossentropy", optimizer)
+    for backend in ("numpy", "tensorflow"):
+        assert_same_training(fit_both(project, x, y, 3, backend))

@@ -9,7 +9,15 @@ import pytest
 
 from engine.activations import get_activation
 from engine.backends.numpy.losses import LossResult, compute_loss, metric_value
-from engine.losses import LOSS_NAMES, METRIC_NAMES, canonical_loss, canonical_metric
+from engine.losses import (
+    LOSS_CLASSES,
+    LOSS_NAMES,
+    METRIC_NAMES,
+    canonical_loss,
+    canonical_metric,
+    loss_spec,
+    resolve_loss,
+)
 
 STRICT = {"over": "raise", "invalid": "raise", "divide": "raise", "under": "ignore"}
 EPS = 1e-7
@@ -45,7 +53,7 @@ def targets(loss: str, n: int, k: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def test_names_and_aliases():
-    assert LOSS_NAMES == (
+    assert LOSS_NAMES[:6] == (
         "mean_squared_error",
         "mean_absolute_error",
         "binary_crossentropy",
@@ -53,13 +61,85 @@ def test_names_and_aliases():
         "sparse_categorical_crossentropy",
         "hinge",
     )
+    assert set(LOSS_NAMES) == set(LOSS_CLASSES)
     assert canonical_loss("mse") == "mean_squared_error"
     assert canonical_loss("mae") == "mean_absolute_error"
     assert canonical_loss("hinge") == "hinge"
-    with pytest.raises(KeyError, match="unknown loss 'huber'"):
-        canonical_loss("huber")
+    for alias, name in [
+        ("msle", "mean_squared_logarithmic_error"),
+        ("mape", "mean_absolute_percentage_error"),
+        ("kld", "kl_divergence"),
+        ("logcosh", "log_cosh"),
+    ]:
+        assert canonical_loss(alias) == name
+    with pytest.raises(KeyError, match="unknown loss 'dice'"):
+        canonical_loss("dice")
     with pytest.raises(KeyError, match="unknown loss 'MSE'"):
         compute_loss("MSE", np.zeros((1, 1)), np.zeros((1, 1)))
+
+
+@pytest.mark.parametrize(
+    ("spec", "name", "config"),
+    [
+        ("huber", "huber", {"delta": 1.0, "reduction": "sum_over_batch_size"}),
+        ({"class_name": "Huber", "config": {"delta": 3}}, "huber", {"delta": 3.0}),
+        ({"class_name": "huber"}, "huber", {"delta": 1.0}),
+        (
+            # keras.losses.serialize(keras.losses.CategoricalCrossentropy(label_smoothing=0.1))
+            {
+                "module": "keras.losses",
+                "class_name": "CategoricalCrossentropy",
+                "config": {
+                    "name": "categorical_crossentropy",
+                    "reduction": "sum_over_batch_size",
+                    "from_logits": False,
+                    "label_smoothing": 0.1,
+                    "axis": -1,
+                },
+                "registered_name": None,
+            },
+            "categorical_crossentropy",
+            {"label_smoothing": 0.1, "from_logits": False},
+        ),
+        (
+            {"class_name": "mean_squared_error"},
+            "mean_squared_error",
+            {"reduction": "sum_over_batch_size"},
+        ),
+    ],
+)
+def test_loss_specs_resolve_in_keras_form(spec, name, config):
+    got_name, got = resolve_loss(spec)
+    assert got_name == name
+    assert {k: got[k] for k in config} == config
+    # the shortest spec round-trips
+    assert resolve_loss(loss_spec(got_name, got)) == (got_name, got)
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ({"class_name": "Huber", "config": {"delta": 0}}, "Huber: 'delta' must be a number"),
+        ({"class_name": "Huber", "config": {"alpha": 1}}, "Huber has no setting 'alpha'"),
+        (
+            {"class_name": "BinaryCrossentropy", "config": {"label_smoothing": 2}},
+            "'label_smoothing' must be a number in [0, 1]",
+        ),
+        (
+            {"class_name": "BinaryCrossentropy", "config": {"from_logits": "yes"}},
+            "'from_logits' must be true or false",
+        ),
+        ({"class_name": "Poisson", "config": {"reduction": "none"}}, "'reduction' must be one of"),
+        ({"class_name": "CosineSimilarity", "config": {"axis": 0}}, "'axis' must be -1"),
+        ({"class_name": "Huber", "cfg": {}}, "unknown key 'cfg'"),
+    ],
+)
+def test_bad_loss_settings_are_named(spec, fragment):
+    with pytest.raises(ValueError) as info:
+        resolve_loss(spec)
+    assert fragment in str(info.value)
+    with pytest.raises(KeyError):
+        canonical_loss(spec)
 
 
 def test_metric_names_and_aliases():
@@ -229,6 +309,9 @@ def test_probability_path_gradient(loss):
         a = _keep_inside_clip(rng.uniform(size=(n, k))) * (0.5 if loss[0] == "c" else 1)
     elif loss == "sparse_categorical_crossentropy":
         a = _keep_inside_clip(rng.uniform(size=(n, k)))
+    elif loss in ("kl_divergence", "poisson", "mean_squared_logarithmic_error"):
+        a = _keep_inside_clip(rng.uniform(size=(n, k)))  # where ŷ's guards do not bite
+        y = np.abs(y)
     elif loss == "hinge":
         a = rng.normal(size=(n, k))
         margins = 1 - (2 * y - 1) * a

@@ -32,7 +32,19 @@ def two_steps(class_name: str, config: dict) -> tuple[float, float, object]:
 
 
 def test_names():
-    assert OPTIMIZER_NAMES == ("SGD", "Adam", "RMSprop", "Adagrad", "Perceptron")
+    assert OPTIMIZER_NAMES == (
+        "SGD",
+        "Adam",
+        "AdamW",
+        "RMSprop",
+        "Adagrad",
+        "Adadelta",
+        "Adamax",
+        "Nadam",
+        "Lion",
+        "Ftrl",
+        "Perceptron",
+    )
 
 
 @pytest.mark.parametrize(
@@ -121,8 +133,8 @@ def test_keras_serialized_config_is_accepted():
 @pytest.mark.parametrize(
     ("spec", "fragment"),
     [
-        ("adamw", "unknown optimizer 'adamw'; expected one of SGD, Adam, RMSprop"),
-        ({"class_name": "Nadam"}, "unknown optimizer 'Nadam'"),
+        ("adafactor", "unknown optimizer 'adafactor'; expected one of SGD, Adam, AdamW"),
+        ({"class_name": "Lamb"}, "unknown optimizer 'Lamb'"),
         ({"config": {}}, "needs a 'class_name'"),
         ({"class_name": "SGD", "cfg": {}}, "unknown key 'cfg'"),
         ({"class_name": "SGD", "config": [1]}, "'config' must be a mapping"),
@@ -153,7 +165,30 @@ def test_keras_serialized_config_is_accepted():
             {"class_name": "Adagrad", "config": {"initial_accumulator_value": -1}},
             "'initial_accumulator_value'",
         ),
-        ({"class_name": "Adam", "config": {"weight_decay": 0.01}}, "'weight_decay' must be null"),
+        (
+            {"class_name": "Adam", "config": {"weight_decay": -0.01}},
+            "'weight_decay' must be a number at least 0",
+        ),
+        (
+            {"class_name": "AdamW", "config": {"weight_decay": None}},
+            "AdamW: 'weight_decay' must be a number >= 0",
+        ),
+        ({"class_name": "SGD", "config": {"weight_decay": True}}, "'weight_decay'"),
+        (
+            {"class_name": "Lion", "config": {"beta_1": 0.0}},
+            "Lion: 'beta_1' must be a number in (0, 1]",
+        ),
+        ({"class_name": "Lion", "config": {"beta_2": 1.0}}, "'beta_2' must be a number in [0, 1)"),
+        ({"class_name": "Adadelta", "config": {"rho": 1.0}}, "'rho'"),
+        (
+            {"class_name": "Ftrl", "config": {"learning_rate_power": 0.5}},
+            "'learning_rate_power' must be a number at most 0",
+        ),
+        (
+            {"class_name": "Ftrl", "config": {"l1_regularization_strength": -1}},
+            "'l1_regularization_strength' must be a number at least 0",
+        ),
+        ({"class_name": "Ftrl", "config": {"beta": -0.5}}, "'beta'"),
         ({"class_name": "Adam", "config": {"use_ema": True}}, "'use_ema' must be false"),
         ({"class_name": "Adam", "config": {"clipnorm": -1.0}}, "'clipnorm'"),
         (
@@ -182,6 +217,12 @@ def test_make_optimizer_validates_too():
 
 def test_weight_decay_zero_is_accepted():
     assert resolve_optimizer({"class_name": "SGD", "config": {"weight_decay": 0}})[0] == "SGD"
+
+
+def test_adamw_decays_by_default_and_lion_takes_beta_1_one():
+    assert resolve_optimizer("adamw")[1]["weight_decay"] == 0.004
+    assert resolve_optimizer("adam")[1]["weight_decay"] is None
+    assert resolve_optimizer({"class_name": "Lion", "config": {"beta_1": 1}})[1]["beta_1"] == 1.0
 
 
 # --- update formulas, two steps, expected values from Keras' rules ---------------------------
@@ -279,6 +320,135 @@ def test_adagrad():
     assert w1 == pytest.approx(e1, rel=1e-14)
     assert w2 == pytest.approx(e2, rel=1e-14)
     assert opt.slots()["w"]["accumulator"][0] == pytest.approx(1.35, rel=1e-14)
+
+
+def _adam_like(g_seq, lr=0.001, b1=0.9, b2=0.999, eps=1e-7, wd=0.0):
+    """Adam by the textbook (bias-corrected moments; Keras puts ε before the correction, so it
+    appears as ε/√(1 − β₂ᵗ)), after a decoupled decay w -= w·wd·lr."""
+    w, m, v, out = 1.0, 0.0, 0.0, []
+    for t, g in enumerate(g_seq, start=1):
+        w -= w * wd * lr
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        w -= lr * (m / (1 - b1**t)) / (math.sqrt(v / (1 - b2**t)) + eps / math.sqrt(1 - b2**t))
+        out.append(w)
+    return out
+
+
+def test_adamw_is_adam_after_the_weight_decay():
+    w1, w2, _ = two_steps("AdamW", {"learning_rate": 0.1, "weight_decay": 0.5})
+    e1, e2 = _adam_like([G1, G2], lr=0.1, wd=0.5)
+    assert (w1, w2) == (pytest.approx(e1, rel=1e-12), pytest.approx(e2, rel=1e-12))
+
+
+def test_weight_decay_on_sgd_shrinks_before_the_step():
+    w1, w2, _ = two_steps("SGD", {"learning_rate": 0.1, "weight_decay": 0.5})
+    e1 = 1.0 * (1 - 0.05) - 0.1 * G1
+    assert w1 == pytest.approx(e1, rel=1e-15)
+    assert w2 == pytest.approx(e1 * (1 - 0.05) - 0.1 * G2, rel=1e-15)
+
+
+def test_adamax():
+    lr, b1, b2, eps = 0.1, 0.9, 0.999, 1e-7
+    w, m, u = 1.0, 0.0, 0.0
+    expected = []
+    for t, g in enumerate([G1, G2], start=1):
+        m = b1 * m + (1 - b1) * g
+        u = max(b2 * u, abs(g))
+        w -= lr * m / ((1 - b1**t) * (u + eps))
+        expected.append(w)
+    w1, w2, opt = two_steps("Adamax", {"learning_rate": lr})
+    assert (w1, w2) == (
+        pytest.approx(expected[0], rel=1e-12),
+        pytest.approx(expected[1], rel=1e-12),
+    )
+    assert set(opt.slots()["w"]) == {"momentum", "norm"}
+
+
+def test_nadam_with_its_momentum_schedule():
+    lr, b1, b2, eps = 0.1, 0.9, 0.999, 1e-7
+    decay = float(np.float32(0.96))  # Keras casts the literal through float32 in the update
+    w, m, v, product = 1.0, 0.0, 0.0, 1.0
+    expected = []
+    for t, g in enumerate([G1, G2], start=1):
+        product *= b1 * (1 - 0.5 * 0.96**t)
+        u_t = b1 * (1 - 0.5 * decay**t)
+        u_next = b1 * (1 - 0.5 * decay ** (t + 1))
+        m = m + (1 - b1) * (g - m)
+        v = v + (1 - b2) * (g * g - v)
+        m_hat = u_next * m / (1 - product * u_next) + (1 - u_t) * g / (1 - product)
+        w -= m_hat * lr / (math.sqrt(v / (1 - b2**t)) + eps)
+        expected.append(w)
+    w1, w2, opt = two_steps("Nadam", {"learning_rate": lr})
+    assert (w1, w2) == (
+        pytest.approx(expected[0], rel=1e-12),
+        pytest.approx(expected[1], rel=1e-12),
+    )
+    assert opt.get_state()["scalars"]["u_product"] == pytest.approx(product, rel=1e-15)
+
+
+def test_adadelta():
+    lr, rho, eps = 1.0, 0.95, 1e-7
+    w, acc_g, acc_d = 1.0, 0.0, 0.0
+    expected = []
+    for g in (G1, G2):
+        acc_g = rho * acc_g + (1 - rho) * g * g
+        delta = -math.sqrt(acc_d + eps) * g / math.sqrt(acc_g + eps)
+        acc_d = rho * acc_d + (1 - rho) * delta * delta
+        w += lr * delta
+        expected.append(w)
+    w1, w2, _ = two_steps("Adadelta", {"learning_rate": lr})
+    assert (w1, w2) == (
+        pytest.approx(expected[0], rel=1e-12),
+        pytest.approx(expected[1], rel=1e-12),
+    )
+
+
+def test_lion_steps_by_the_sign():
+    lr, b1, b2 = 0.1, 0.9, 0.99
+    # step 1: sign(0.1·0.5) = +1; m = 0.01·0.5; step 2: sign(0.9·0.005 − 0.1) = −1
+    w1, w2, opt = two_steps("Lion", {"learning_rate": lr})
+    assert w1 == pytest.approx(0.9, rel=1e-15)
+    assert w2 == pytest.approx(1.0, rel=1e-15)
+    m = (1 - b2) * G1
+    assert opt.slots()["w"]["momentum"][0] == pytest.approx(b2 * m + (1 - b2) * G2, rel=1e-15)
+    assert b1 * m + (1 - b1) * G2 < 0
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"learning_rate": 0.1},
+        {
+            "learning_rate": 0.1,
+            "learning_rate_power": -0.7,
+            "l1_regularization_strength": 0.01,
+            "l2_regularization_strength": 0.1,
+            "l2_shrinkage_regularization_strength": 0.05,
+            "beta": 0.5,
+        },
+    ],
+)
+def test_ftrl(config):
+    full = resolve_optimizer({"class_name": "Ftrl", "config": config})[1]
+    lr, p = full["learning_rate"], -full["learning_rate_power"]
+    l1, l2 = full["l1_regularization_strength"], full["l2_regularization_strength"]
+    shrink, beta = full["l2_shrinkage_regularization_strength"], full["beta"]
+    w, n, z = 1.0, full["initial_accumulator_value"], 0.0
+    expected = []
+    for g in (G1, G2):
+        n_new = n + g * g
+        z += g + 2 * shrink * w - (n_new**p - n**p) / lr * w
+        quadratic = n_new**p / lr + 2 * (l2 + beta / (2 * lr))
+        w = (min(max(z, -l1), l1) - z) / quadratic
+        n = n_new
+        expected.append(w)
+    w1, w2, opt = two_steps("Ftrl", config)
+    assert (w1, w2) == (
+        pytest.approx(expected[0], rel=1e-12),
+        pytest.approx(expected[1], rel=1e-12),
+    )
+    assert opt.slots()["w"]["accumulator"][0] == pytest.approx(n, rel=1e-15)
 
 
 def test_perceptron_is_a_plain_step_on_the_pseudo_gradient():

@@ -203,6 +203,42 @@ OPTIMIZERS = [
     {"class_name": "SGD", "config": {"learning_rate": 0.1, "clipnorm": 0.01}},
     {"class_name": "Adam", "config": {"learning_rate": 0.01, "global_clipnorm": 0.01}},
     {"class_name": "RMSprop", "config": {"learning_rate": 0.01, "clipvalue": 0.001}},
+    {"class_name": "AdamW", "config": {"learning_rate": 0.01}},
+    {"class_name": "AdamW", "config": {"learning_rate": 0.01, "weight_decay": 0.1}},
+    {"class_name": "Adadelta", "config": {"learning_rate": 1.0}},
+    {"class_name": "Adamax", "config": {"learning_rate": 0.01}},
+    {"class_name": "Nadam", "config": {"learning_rate": 0.01}},
+    {"class_name": "Lion", "config": {"learning_rate": 0.001}},
+    {"class_name": "Ftrl", "config": {"learning_rate": 0.1}},
+    {
+        "class_name": "Ftrl",
+        "config": {
+            "learning_rate": 0.1,
+            "learning_rate_power": -0.7,
+            "l1_regularization_strength": 0.001,
+            "l2_regularization_strength": 0.01,
+            "l2_shrinkage_regularization_strength": 0.01,
+            "beta": 0.5,
+        },
+    },
+    {"class_name": "SGD", "config": {"learning_rate": 0.1, "momentum": 0.9, "weight_decay": 0.1}},
+    {"class_name": "Adam", "config": {"learning_rate": 0.01, "weight_decay": 0.05}},
+    {"class_name": "Adagrad", "config": {"learning_rate": 0.1, "weight_decay": 0.05}},
+    {"class_name": "Nadam", "config": {"learning_rate": 0.01, "weight_decay": 0.05}},
+    {
+        "class_name": "Adam",
+        "config": {
+            "learning_rate": {
+                "class_name": "CosineDecay",
+                "config": {
+                    "initial_learning_rate": 0.01,
+                    "decay_steps": 10,
+                    "warmup_target": 0.1,
+                    "warmup_steps": 2,
+                },
+            },
+        },
+    },
 ]
 
 

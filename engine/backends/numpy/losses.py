@@ -24,7 +24,13 @@ from typing import NamedTuple
 import numpy as np
 
 # The vocabulary (names, aliases, canonical forms) lives in engine.losses; only the math is here.
-from engine.losses import canonical_loss, canonical_metric, is_fused, scored_activation
+from engine.losses import (
+    canonical_loss,
+    canonical_metric,
+    is_fused,
+    resolve_loss,
+    scored_activation,
+)
 
 # keras.backend.epsilon(): the clipping bound of the probability-space crossentropies.
 EPSILON = 1e-7
@@ -216,6 +222,93 @@ def _bce_logits(y: Array, z: Array, count: int) -> tuple[Array, Array]:
     return per, grad
 
 
+def _squared_hinge(y: Array, a: Array, count: int) -> tuple[Array, Array]:
+    if np.all((y == 0) | (y == 1)):
+        y = 2 * y - 1
+    margin = np.maximum(1 - y * a, 0)
+    per = np.mean(margin * margin, axis=-1)
+    return per, (-2 * y * margin) * (1 / (count * a.shape[-1]))
+
+
+def _categorical_hinge(y: Array, a: Array, count: int) -> tuple[Array, Array]:
+    # max(neg − pos + 1, 0) with pos = Σ y·ŷ and neg = max((1 − y)·ŷ); TF's reduce_max shares
+    # its gradient among tied maxima, tf.maximum gives it to its first argument on ties.
+    other = (1 - y) * a
+    neg = np.max(other, axis=-1, keepdims=True)
+    pos = np.sum(y * a, axis=-1, keepdims=True)
+    margin = neg - pos + 1
+    per = np.maximum(margin, 0)[..., 0]
+    ties = (other == neg).astype(a.dtype)
+    ties /= np.sum(ties, axis=-1, keepdims=True)
+    grad = np.where(margin >= 0, ties * (1 - y) - y, 0).astype(a.dtype) * (1 / count)
+    return per, grad
+
+
+def _huber(y: Array, a: Array, count: int, delta: float = 1.0) -> tuple[Array, Array]:
+    err = a - y
+    small = np.abs(err) <= delta
+    d = a.dtype.type(delta)
+    per = np.mean(np.where(small, 0.5 * err * err, d * np.abs(err) - 0.5 * d * d), axis=-1)
+    grad = np.where(small, err, d * np.sign(err)) * (1 / (count * a.shape[-1]))
+    return per, grad.astype(a.dtype)
+
+
+def _log_cosh(y: Array, a: Array, count: int) -> tuple[Array, Array]:
+    # Keras: x + softplus(−2x) − log 2, whose derivative is 1 − 2·sigmoid(−2x) = tanh(x).
+    x = a - y
+    per = np.mean(x + np.logaddexp(0, -2 * x) - np.log(a.dtype.type(2)), axis=-1)
+    grad = (1 - 2 * _sigmoid(-2 * x)) * (1 / (count * a.shape[-1]))
+    return per, grad.astype(a.dtype)
+
+
+def _msle(y: Array, a: Array, count: int) -> tuple[Array, Array]:
+    pa = np.maximum(a, EPSILON)
+    diff = np.log(pa + 1) - np.log(np.maximum(y, EPSILON) + 1)
+    per = np.mean(diff * diff, axis=-1)
+    # tf.maximum passes the gradient to ŷ where ŷ ≥ ε.
+    grad = np.where(a >= EPSILON, 2 * diff / (pa + 1), 0) * (1 / (count * a.shape[-1]))
+    return per, grad.astype(a.dtype)
+
+
+def _mape(y: Array, a: Array, count: int) -> tuple[Array, Array]:
+    scale = np.maximum(np.abs(y), EPSILON)
+    per = 100 * np.mean(np.abs((y - a) / scale), axis=-1)
+    grad = (100 * np.sign(a - y) / scale) * (1 / (count * a.shape[-1]))
+    return per, grad.astype(a.dtype)
+
+
+def _kl_divergence(y: Array, a: Array, count: int) -> tuple[Array, Array]:
+    yt = np.clip(y, EPSILON, 1)
+    yp = np.clip(a, EPSILON, 1)
+    per = np.sum(yt * np.log(yt / yp), axis=-1)
+    # tf.clip_by_value passes the gradient where the value lies within the bounds.
+    grad = np.where((a >= EPSILON) & (a <= 1), -yt / yp, 0) * (1 / count)
+    return per, grad.astype(a.dtype)
+
+
+def _poisson(y: Array, a: Array, count: int) -> tuple[Array, Array]:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # A negative rate gives NaN, as in Keras; the training loop reports it.
+        per = np.mean(a - y * np.log(a + EPSILON), axis=-1)
+    grad = (1 - y / (a + EPSILON)) * (1 / (count * a.shape[-1]))
+    return per, grad.astype(a.dtype)
+
+
+def _cosine_similarity(y: Array, a: Array, count: int) -> tuple[Array, Array]:
+    # Keras' normalize: x·min(rsqrt(Σx²), 1/ε); the loss is −Σ ŷₙ·yₙ.
+    limit = a.dtype.type(1 / EPSILON)
+    with np.errstate(divide="ignore"):
+        inv_a = 1 / np.sqrt(np.sum(a * a, axis=-1, keepdims=True))
+        inv_y = 1 / np.sqrt(np.sum(y * y, axis=-1, keepdims=True))
+    free = inv_a <= limit
+    inv_a, inv_y = np.minimum(inv_a, limit), np.minimum(inv_y, limit)
+    yn = y * inv_y
+    dot = np.sum(yn * a, axis=-1, keepdims=True)
+    per = -(dot * inv_a)[..., 0]
+    grad = -yn * inv_a + np.where(free, dot * inv_a**3 * a, 0)
+    return per, (grad * (1 / count)).astype(a.dtype)
+
+
 _PROBABILITY_LOSSES = {
     "mean_squared_error": _mse,
     "mean_absolute_error": _mae,
@@ -223,6 +316,15 @@ _PROBABILITY_LOSSES = {
     "categorical_crossentropy": _cce,
     "sparse_categorical_crossentropy": _scce,
     "hinge": _hinge,
+    "huber": _huber,
+    "log_cosh": _log_cosh,
+    "mean_squared_logarithmic_error": _msle,
+    "mean_absolute_percentage_error": _mape,
+    "squared_hinge": _squared_hinge,
+    "categorical_hinge": _categorical_hinge,
+    "kl_divergence": _kl_divergence,
+    "poisson": _poisson,
+    "cosine_similarity": _cosine_similarity,
 }
 
 # The fused losses from the logits of a softmax or sigmoid output (engine.losses.FUSED).
@@ -246,6 +348,19 @@ def scored_probabilities(loss: str, activation: str | None, a: Array, z: Array) 
     return _sigmoid(z)
 
 
+def smoothed_targets(loss: str, config: dict, target: Array) -> Array:
+    """The targets a crossentropy with ``label_smoothing`` ε scores, as Keras moves them:
+    ``y·(1 − ε) + ε/k`` (categorical, k classes) or ``y·(1 − ε) + ε/2`` (binary); the targets
+    themselves otherwise."""
+    smoothing = config.get("label_smoothing") or 0.0
+    if not smoothing:
+        return target
+    target = np.asarray(target)
+    dt = target.dtype.type if target.dtype.kind == "f" else np.float64
+    share = 1 / target.shape[-1] if loss == "categorical_crossentropy" else 0.5
+    return target * dt(1 - smoothing) + dt(smoothing * share)
+
+
 def compute_loss(
     name: str,
     y_true: Array,
@@ -253,13 +368,15 @@ def compute_loss(
     z: Array | None = None,
     activation: str | None = None,
     want_grad_a: bool = True,
+    config: dict | None = None,
 ) -> LossResult:
     """Loss value and gradients for one batch, as Keras 3 computes them.
 
     Parameters
     ----------
-    name : str
-        A name from :data:`LOSS_NAMES`, or ``"mse"`` / ``"mae"``.
+    name : str or dict
+        A loss spec (:func:`engine.losses.resolve_loss`): a name from :data:`LOSS_NAMES`, an
+        alias (``"mse"``), or ``{"class_name": ..., "config": ...}``.
     y_true : ndarray
         Targets: integer class labels of shape (n,) for sparse_categorical_crossentropy
         (shape (n, 1) is accepted too, as in Keras); otherwise of shape (n, k) like ``a``.
@@ -274,6 +391,11 @@ def compute_loss(
     want_grad_a : bool
         When False and a fused path applies, ``grad_a`` (only shown, never used for the update)
         is not computed and is None: the fast training path skips that work.
+    config : dict, optional
+        The loss's resolved config, instead of the one ``name`` gives: ``from_logits`` (a
+        crossentropy of the output taken as logits), ``label_smoothing`` (targets moved
+        towards uniform first), ``delta`` (Huber), ``reduction`` (``"sum"``: not divided by
+        the batch size).
 
     Returns
     -------
@@ -288,7 +410,8 @@ def compute_loss(
     ValueError
         When shapes do not fit or sparse labels are not valid class indices.
     """
-    loss = canonical_loss(name)
+    loss, resolved = resolve_loss(name)
+    config = resolved if config is None else config
     a = _float_array(a)
     if a.ndim < 2:
         raise ValueError(f"the network output must have shape (n, k), got {a.shape}")
@@ -305,9 +428,31 @@ def compute_loss(
                 f"{loss} needs targets of the output's shape {a.shape}, got {target.shape}"
             )
 
+    target = smoothed_targets(loss, config, target)
+    # Keras' reduction "sum" does not divide by the batch size: the mean's gradients times it.
+    scale = count if config.get("reduction") == "sum" else 1
+    result = _batch_loss(loss, config, target, a, z, activation, count, want_grad_a)
+    if scale == 1:
+        return result
+    return LossResult(
+        result.value * scale,
+        None if result.grad_a is None else result.grad_a * a.dtype.type(scale),
+        None if result.grad_z is None else result.grad_z * a.dtype.type(scale),
+    )
+
+
+def _batch_loss(loss, config, target, a, z, activation, count, want_grad_a) -> LossResult:
+    """The mean loss of a batch (see :func:`compute_loss`), its targets already smoothed."""
     fused = _FUSED_LOSSES.get(loss)
+    if fused is not None and config.get("from_logits") and not is_fused(activation, loss):
+        # The output itself is the logits (a linear output, say): the fused formula on it.
+        per, grad = fused(target, a, count)
+        return LossResult(_mean_value(per, count), grad, None)
     if z is None or fused is None or not is_fused(activation, loss):
-        per, grad_a = _PROBABILITY_LOSSES[loss](target, a, count)
+        if loss == "huber":
+            per, grad_a = _huber(target, a, count, config["delta"])
+        else:
+            per, grad_a = _PROBABILITY_LOSSES[loss](target, a, count)
         return LossResult(_mean_value(per, count), grad_a, None)
     z = np.asarray(z, dtype=a.dtype)
     if z.shape != a.shape:

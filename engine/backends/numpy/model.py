@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 
 from engine.backends.base import StepResult, given_weight
-from engine.backends.numpy.losses import compute_loss, metric_value
+from engine.backends.numpy.losses import compute_loss, metric_value, smoothed_targets
 from engine.backends.numpy.optimizers import make_optimizer
 from engine.errors import NonFiniteError
 from engine.graph import INPUT, Graph, Node
 from engine.initializers import initialize
 from engine.layers import Cache, LayerState
-from engine.losses import canonical_loss, is_fused
+from engine.losses import is_fused, resolve_loss
 from engine.optimizers import DEFAULT_OPTIMIZER, is_perceptron, resolve_optimizer
 
 
@@ -95,7 +95,8 @@ class NumpyModel:
         seed: int = 0,
     ) -> None:
         self.graph = graph
-        self.loss = canonical_loss(loss) if loss is not None else None
+        # The canonical name (what every view compares) and the resolved settings.
+        self.loss, self.loss_config = resolve_loss(loss) if loss is not None else (None, {})
         self.metrics = list(metrics or [])
         self.dtype = np.dtype(dtype)
         self.seed = int(seed)
@@ -245,6 +246,7 @@ class NumpyModel:
             c.z if self.fused else None,
             node.activation if self.fused else None,
             want_grad_a=want_grad_a,
+            config=self.loss_config,
         )
 
     def _backward(
@@ -465,7 +467,9 @@ class NumpyModel:
                 self.graph.output,
                 {
                     "value": float(res.value),
-                    "targets": np.array(y, copy=True),
+                    # what the loss scores: the label-smoothed targets when it smooths them
+                    "targets": np.array(smoothed_targets(self.loss, self.loss_config, y)),
+                    "labels": np.array(y, copy=True),
                     "grad": res.grad_a.copy(),
                 },
             )

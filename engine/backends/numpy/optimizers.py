@@ -3,8 +3,10 @@
 The vocabulary (names, defaults, settings, :func:`~engine.optimizers.resolve_optimizer`) lives
 in :mod:`engine.optimizers`, shared by every backend. :func:`make_optimizer` builds the optimizer,
 whose :meth:`Optimizer.apply` updates weights in place with the operations of
-``keras/src/optimizers/{sgd,adam,rmsprop,adagrad}.py`` in the same order, so that both backends
-agree to rounding.
+``keras/src/optimizers/{sgd,adam,rmsprop,adagrad,adadelta,adamax,nadam,lion,ftrl}.py`` in the
+same order (AdamW is Adam with a weight decay), so that both backends agree to rounding. Before
+the update, as Keras' ``apply``: the gradients are clipped, then a ``weight_decay`` shrinks every
+weight that has a gradient, ``w -= w * weight_decay * learning_rate``.
 
 ``Perceptron`` is not a Keras optimizer: it is the seed Perceptron's learning rule
 ``w += learning_rate * (y - y_hat) * x``. Its :meth:`Optimizer.apply` is the plain step
@@ -22,7 +24,9 @@ import numpy as np
 
 # The vocabulary (names, defaults, resolve_optimizer) lives in engine.optimizers; only the
 # update formulas are here.
-from engine.optimizers import PERCEPTRON, resolve_optimizer
+from engine.backends.numpy.schedules import schedule_value
+from engine.optimizers import PERCEPTRON, SCALARS, SLOTS, resolve_optimizer
+from engine.schedules import is_schedule, resolve_schedule
 
 
 class Optimizer:
@@ -39,7 +43,11 @@ class Optimizer:
     config : dict
         The resolved config (see :func:`resolve_optimizer`).
     learning_rate : float
-        Read at every :meth:`apply`, so it can be changed while training.
+        Read at every :meth:`apply`, so it can be changed while training; with a schedule
+        (a ``learning_rate`` spec such as ExponentialDecay) it is the schedule's rate at the
+        current step and cannot be set.
+    schedule : (str, dict) or None
+        The resolved learning-rate schedule, if the optimizer has one.
     iterations : int
         Number of :meth:`apply` calls so far (Keras' ``optimizer.iterations``).
     """
@@ -48,14 +56,33 @@ class Optimizer:
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = dict(config)
-        self.learning_rate = float(config["learning_rate"])
+        lr = config["learning_rate"]
+        self.schedule = resolve_schedule(lr) if is_schedule(lr) else None
+        self._learning_rate = 0.0 if self.schedule else float(lr)
         self.iterations = 0
         self._slots: dict[str, dict[str, np.ndarray]] = {}
+        # Optimizer-wide numbers besides the step count (Nadam's running u_product).
+        self._scalars: dict[str, Any] = {}
         # Scratch buffers by (shape, dtype), reused every step to avoid temporaries.
         self._scratch: dict[tuple[tuple[int, ...], str], tuple[np.ndarray, np.ndarray]] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(learning_rate={self.learning_rate!r})"
+
+    @property
+    def learning_rate(self) -> float:
+        """The rate the next update uses (a schedule's at the current step)."""
+        if self.schedule is not None:
+            return schedule_value(*self.schedule, self.iterations)
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        if self.schedule is not None:
+            raise ValueError(
+                f"the learning rate follows the {self.schedule[0]} schedule and cannot be set"
+            )
+        self._learning_rate = float(value)
 
     # --- state -------------------------------------------------------------------------------
 
@@ -63,7 +90,8 @@ class Optimizer:
         return ()
 
     def _slot_initial_value(self, slot: str) -> float:
-        return 0.0
+        start = SLOTS[self.class_name][slot]
+        return float(self.config[start]) if isinstance(start, str) else float(start)
 
     def _slots_for(self, key: str, weight: np.ndarray) -> dict[str, np.ndarray]:
         slots = self._slots.get(key)
@@ -100,19 +128,23 @@ class Optimizer:
         Returns
         -------
         dict
-            ``{"iterations": int, "learning_rate": float, "slots": {...}}``.
+            ``{"iterations": int, "learning_rate": float, "slots": {...}, "scalars": {...}}``
+            (``scalars``: optimizer-wide numbers, Nadam's ``u_product``).
         """
         return {
             "iterations": self.iterations,
             "learning_rate": self.learning_rate,
             "slots": self.slots(),
+            "scalars": dict(self._scalars),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore a state from :meth:`get_state` (copied, so the state can be reused)."""
         self.iterations = int(state["iterations"])
-        self.learning_rate = float(state["learning_rate"])
+        if self.schedule is None:
+            self.learning_rate = float(state["learning_rate"])
         self._slots = copy.deepcopy(state["slots"])
+        self._scalars = dict(state.get("scalars") or {})
 
     # --- update ------------------------------------------------------------------------------
 
@@ -152,13 +184,26 @@ class Optimizer:
             Gradients by path, each of its weight's shape; weights without a gradient are
             left alone. Not modified.
         """
-        for key, g in self.clip(grads).items():
+        clipped = self.clip(grads)
+        lr = self.learning_rate
+        decay = self.config.get("weight_decay")
+        if decay:
+            for key in clipped:
+                w = weights[key]
+                dt = w.dtype.type
+                # Keras' _apply_weight_decay: variable * wd * lr, in the variable's dtype.
+                w -= w * dt(decay) * dt(lr)
+        self._begin_step(weights, clipped)
+        for key, g in clipped.items():
             w = weights[key]
             g = np.asarray(g)
             if g.dtype != w.dtype:
                 g = g.astype(w.dtype)
-            self._update(key, w, g, self.learning_rate)
+            self._update(key, w, g, lr)
         self.iterations += 1
+
+    def _begin_step(self, weights: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        """What the optimizer computes once per step before the weights' updates."""
 
     def _update(self, key: str, w: np.ndarray, g: np.ndarray, lr: float) -> None:
         raise NotImplementedError
@@ -229,6 +274,100 @@ class Adam(Optimizer):
         w -= step
 
 
+class AdamW(Adam):
+    """Keras 3 AdamW: Adam after the weight decay (which :meth:`Optimizer.apply` does)."""
+
+    class_name = "AdamW"
+
+
+class Adamax(Optimizer):
+    """Keras 3 Adamax: ``m += (g - m)(1 - β₁)``, ``u = max(β₂u, |g|)``,
+    ``w -= lr·m / ((1 - β₁ᵗ)(u + ε))``."""
+
+    class_name = "Adamax"
+
+    def _slot_names(self) -> tuple[str, ...]:
+        return ("momentum", "norm")
+
+    def _update(self, key: str, w: np.ndarray, g: np.ndarray, lr: float) -> None:
+        cfg = self.config
+        dt = w.dtype.type
+        beta_1_power = dt(cfg["beta_1"]) ** dt(self.iterations + 1)
+        slots = self._slots_for(key, w)
+        m, u = slots["momentum"], slots["norm"]
+        tmp, step = self._buffers(w)
+        np.subtract(g, m, out=tmp)
+        tmp *= 1 - cfg["beta_1"]
+        m += tmp
+        np.multiply(u, cfg["beta_2"], out=u)
+        np.maximum(u, np.abs(g), out=u)
+        np.multiply(m, dt(lr), out=step)
+        np.add(u, cfg["epsilon"], out=tmp)
+        tmp *= 1 - beta_1_power
+        step /= tmp
+        w -= step
+
+
+# Nadam's momentum decay. Keras' update step casts the literal 0.96 with ops.cast, which takes a
+# Python float through float32, in float64 models too: the NumPy engine uses the same number.
+_NADAM_DECAY = float(np.float32(0.96))
+
+
+class Nadam(Optimizer):
+    """Keras 3 Nadam: Adam with Nesterov momentum and the momentum schedule
+    ``u_t = β₁(1 - ½·0.96ᵗ)``, whose running product ``u_product`` the optimizer keeps."""
+
+    class_name = "Nadam"
+
+    def _slot_names(self) -> tuple[str, ...]:
+        return ("momentum", "velocity")
+
+    def _begin_step(self, weights: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        # Keras keeps u_product in the first variable's dtype and updates it once per step.
+        dtype = next(iter(weights.values())).dtype if weights else np.dtype(np.float32)
+        dt = dtype.type
+        u_product = dt(self._scalars.get("u_product", SCALARS["Nadam"]["u_product"]))
+        t = dt(self.iterations + 1)
+        self._scalars["u_product"] = (
+            u_product * dt(self.config["beta_1"]) * (dt(1.0) - dt(0.5) * dt(0.96) ** t)
+        )
+
+    def _update(self, key: str, w: np.ndarray, g: np.ndarray, lr: float) -> None:
+        cfg = self.config
+        dt = w.dtype.type
+        beta_1, beta_2 = dt(cfg["beta_1"]), dt(cfg["beta_2"])
+        t = dt(self.iterations + 1)
+        decay = dt(_NADAM_DECAY)
+        u_t = beta_1 * (dt(1.0) - dt(0.5) * decay**t)
+        u_t_1 = beta_1 * (dt(1.0) - dt(0.5) * decay ** (t + dt(1)))
+        u_product_t = dt(self._scalars["u_product"])
+        u_product_t_1 = u_product_t * u_t_1
+        beta_2_power = beta_2**t
+        slots = self._slots_for(key, w)
+        m, v = slots["momentum"], slots["velocity"]
+        tmp, step = self._buffers(w)
+        np.subtract(g, m, out=tmp)
+        tmp *= dt(1) - beta_1
+        m += tmp
+        np.multiply(g, g, out=tmp)
+        tmp -= v
+        tmp *= dt(1) - beta_2
+        v += tmp
+        # m_hat = u_{t+1}·m / (1 - Πu_{t+1}) + (1 - u_t)·g / (1 - Πu_t)
+        np.multiply(m, u_t_1, out=step)
+        step /= dt(1) - u_product_t_1
+        np.multiply(g, dt(1) - u_t, out=tmp)
+        tmp /= dt(1) - u_product_t
+        step += tmp
+        step *= dt(lr)
+        # sqrt(v / (1 - β₂ᵗ)) + ε
+        np.divide(v, dt(1) - beta_2_power, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        tmp += cfg["epsilon"]
+        step /= tmp
+        w -= step
+
+
 class RMSprop(Optimizer):
     """Keras 3 RMSprop (optionally centered, optionally with momentum)."""
 
@@ -284,9 +423,6 @@ class Adagrad(Optimizer):
     def _slot_names(self) -> tuple[str, ...]:
         return ("accumulator",)
 
-    def _slot_initial_value(self, slot: str) -> float:
-        return self.config["initial_accumulator_value"]
-
     def _update(self, key: str, w: np.ndarray, g: np.ndarray, lr: float) -> None:
         accumulator = self._slots_for(key, w)["accumulator"]
         tmp, step = self._buffers(w)
@@ -297,6 +433,93 @@ class Adagrad(Optimizer):
         np.multiply(g, lr, out=step)
         step /= tmp
         w -= step
+
+
+class Adadelta(Optimizer):
+    """Keras 3 Adadelta: running means of g² and of the squared updates, whose ratio scales
+    the step; ``w += lr·Δ`` with ``Δ = -√(E[Δ²] + ε)·g / √(E[g²] + ε)``."""
+
+    class_name = "Adadelta"
+
+    def _slot_names(self) -> tuple[str, ...]:
+        return ("accumulated_grad", "accumulated_delta_var")
+
+    def _update(self, key: str, w: np.ndarray, g: np.ndarray, lr: float) -> None:
+        cfg = self.config
+        rho, eps = cfg["rho"], cfg["epsilon"]
+        slots = self._slots_for(key, w)
+        acc_g, acc_d = slots["accumulated_grad"], slots["accumulated_delta_var"]
+        tmp, delta = self._buffers(w)
+        np.multiply(g, g, out=tmp)
+        tmp *= 1 - rho
+        acc_g *= rho
+        acc_g += tmp
+        np.add(acc_d, eps, out=delta)
+        np.sqrt(delta, out=delta)
+        delta *= g
+        np.add(acc_g, eps, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        delta /= tmp
+        np.negative(delta, out=delta)
+        np.multiply(delta, delta, out=tmp)
+        tmp *= 1 - rho
+        acc_d *= rho
+        acc_d += tmp
+        delta *= w.dtype.type(lr)
+        w += delta
+
+
+class Lion(Optimizer):
+    """Keras 3 Lion: ``w -= lr·sign(β₁m + (1 - β₁)g)``, then ``m = β₂m + (1 - β₂)g``."""
+
+    class_name = "Lion"
+
+    def _slot_names(self) -> tuple[str, ...]:
+        return ("momentum",)
+
+    def _update(self, key: str, w: np.ndarray, g: np.ndarray, lr: float) -> None:
+        cfg = self.config
+        dt = w.dtype.type
+        beta_1, beta_2 = dt(cfg["beta_1"]), dt(cfg["beta_2"])
+        m = self._slots_for(key, w)["momentum"]
+        tmp, step = self._buffers(w)
+        np.multiply(m, beta_1, out=step)
+        np.multiply(g, dt(1.0) - beta_1, out=tmp)
+        step += tmp
+        np.sign(step, out=step)
+        step *= dt(lr)
+        w -= step
+        m *= beta_2
+        np.multiply(g, dt(1.0) - beta_2, out=tmp)
+        m += tmp
+
+
+class Ftrl(Optimizer):
+    """Keras 3 Ftrl ("follow the regularized leader"): the accumulator of g² and the linear
+    term give the weight in closed form, with L1, L2 and L2-shrinkage strengths."""
+
+    class_name = "Ftrl"
+
+    def _slot_names(self) -> tuple[str, ...]:
+        return ("accumulator", "linear")
+
+    def _update(self, key: str, w: np.ndarray, g: np.ndarray, lr: float) -> None:
+        cfg = self.config
+        dt = w.dtype.type
+        lr_t = dt(lr)
+        power = -cfg["learning_rate_power"]
+        l1 = cfg["l1_regularization_strength"]
+        l2 = dt(cfg["l2_regularization_strength"]) + dt(cfg["beta"]) / (dt(2.0) * lr_t)
+        slots = self._slots_for(key, w)
+        accum, linear = slots["accumulator"], slots["linear"]
+        new_accum = accum + g * g
+        new_power = np.power(new_accum, dt(power))
+        grad_to_use = g + (2 * cfg["l2_shrinkage_regularization_strength"]) * w
+        linear += grad_to_use - ((new_power - np.power(accum, dt(power))) / lr_t) * w
+        quadratic = new_power / lr_t + 2 * l2
+        clipped = np.clip(linear, -l1, l1)
+        w[...] = (clipped - linear) / quadratic
+        accum[...] = new_accum
 
 
 class Perceptron(Optimizer):
@@ -315,7 +538,8 @@ class Perceptron(Optimizer):
 
 
 _CLASSES: dict[str, type[Optimizer]] = {
-    cls.class_name: cls for cls in (SGD, Adam, RMSprop, Adagrad, Perceptron)
+    cls.class_name: cls
+    for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Lion, Ftrl, Perceptron)
 }
 
 

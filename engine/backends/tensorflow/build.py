@@ -13,12 +13,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from engine.errors import Problem
 from engine.graph import INPUT, Graph, Node
 from engine.layers import KerasContext
 from engine.optimizers import is_perceptron
 
 __all__ = [
+    "SCALAR_ATTRIBUTES",
     "SLOT_ATTRIBUTES",
     "Network",
     "build_network",
@@ -28,17 +31,33 @@ __all__ = [
     "unsupported_problems",
 ]
 
-# Keras' slot variables per optimizer, by the slot names both engines use (Keras' own).
+# Keras' slot variables per optimizer (the attributes that hold them), by the slot names both
+# engines use (Keras' own, engine.optimizers.SLOTS); and its optimizer-wide scalars.
+_ADAM_SLOTS = {
+    "momentum": "_momentums",
+    "velocity": "_velocities",
+    "velocity_hat": "_velocity_hats",
+}
 SLOT_ATTRIBUTES = {
     "SGD": {"momentum": "momentums"},
-    "Adam": {"momentum": "_momentums", "velocity": "_velocities", "velocity_hat": "_velocity_hats"},
+    "Adam": _ADAM_SLOTS,
+    "AdamW": _ADAM_SLOTS,
     "RMSprop": {
         "velocity": "_velocities",
         "momentum": "_momentums",
         "average_gradient": "_average_gradients",
     },
     "Adagrad": {"accumulator": "_accumulators"},
+    "Adadelta": {
+        "accumulated_grad": "_accumulated_grads",
+        "accumulated_delta_var": "_accumulated_delta_vars",
+    },
+    "Adamax": {"momentum": "_m", "norm": "_u"},
+    "Nadam": {"momentum": "_momentums", "velocity": "_velocities"},
+    "Lion": {"momentum": "_momentums"},
+    "Ftrl": {"accumulator": "_accumulators", "linear": "_linears"},
 }
+SCALAR_ATTRIBUTES = {"Nadam": {"u_product": "_u_product"}}
 
 # keras.config.set_floatx is global: building a float64 optimizer flips it briefly, under a lock.
 _floatx_lock = threading.Lock()
@@ -193,36 +212,38 @@ def keras_activation(tf, dtype: str, name: str | None):
 
 def make_optimizer(keras, optimizer_class: str, optimizer_config: dict, dtype: str):
     """Keras' optimizer ``optimizer_class`` with the resolved config, in the model's dtype."""
-    classes = {
-        "SGD": keras.optimizers.SGD,
-        "Adam": keras.optimizers.Adam,
-        "RMSprop": keras.optimizers.RMSprop,
-        "Adagrad": keras.optimizers.Adagrad,
-    }
     config = {k: v for k, v in optimizer_config.items() if k != "name"}
     if optimizer_config.get("name"):
         config["name"] = optimizer_config["name"]
-    config["learning_rate"] = float(config["learning_rate"])
+    lr = config["learning_rate"]
+    if isinstance(lr, dict):
+        # A schedule: Keras' own class, from its serialized form.
+        config["learning_rate"] = keras.optimizers.schedules.deserialize(
+            {"class_name": lr["class_name"], "config": dict(lr["config"])}
+        )
+    else:
+        config["learning_rate"] = float(lr)
+    if dtype == "float64":
+        # Keras' update steps cast their hyper-parameters with ops.cast, which takes a Python
+        # float through float32 first (0.9 becomes 0.8999999762); NumPy float64 scalars keep
+        # every digit, so a float64 model computes with the numbers set, as the NumPy engine.
+        for key, value in config.items():
+            if isinstance(value, float) and key != "learning_rate":
+                config[key] = np.float64(value)
     # Keras keeps the learning rate in a floatx variable; a float64 model gets a float64
     # one, so its updates use the same learning rate as the NumPy engine's float64 math.
     with _floatx_lock:
         previous = keras.config.floatx()
         keras.config.set_floatx(dtype)
         try:
-            return classes[optimizer_class](**config)
+            return getattr(keras.optimizers, optimizer_class)(**config)
         finally:
             keras.config.set_floatx(previous)
 
 
-def make_loss(keras, loss: str, dtype: str):
-    """Keras' loss object for a canonical loss name, computing in ``dtype``."""
-    classes = {
-        "mean_squared_error": keras.losses.MeanSquaredError,
-        "mean_absolute_error": keras.losses.MeanAbsoluteError,
-        "binary_crossentropy": keras.losses.BinaryCrossentropy,
-        "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
-        "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
-        "hinge": keras.losses.Hinge,
-    }
-    # dtype: the loss computes in the model's dtype (Keras' default is floatx, float32).
-    return classes[loss](dtype=dtype)
+def make_loss(keras, loss: str, config: dict, dtype: str):
+    """Keras' loss object for a canonical loss name and its resolved config, computing in
+    ``dtype`` (Keras' default is floatx, float32)."""
+    from engine.losses import LOSS_CLASSES
+
+    return getattr(keras.losses, LOSS_CLASSES[loss])(**config, dtype=dtype)

@@ -31,9 +31,10 @@ def fused_update(
     step takes half the time. The kernels exist for SGD (momentum, Nesterov), Adam
     (AMSGrad) and RMSprop (centered, momentum); they update the Keras optimizer's own slot
     variables and step counter, so both paths see one optimizer state. Gradient clipping
-    runs before them (:func:`clip_fn`, Keras' rules). Adagrad runs Keras'
-    ``optimizer.apply``: TensorFlow's kernel adds epsilon outside the square root, Keras
-    inside.
+    runs before them (:func:`clip_fn`, Keras' rules), then the weight decay (``w -= w·wd·lr``,
+    AdamW's). Adagrad runs Keras' ``optimizer.apply``: TensorFlow's kernel adds epsilon outside
+    the square root, Keras inside; so do the optimizers without a kernel of Keras' formula
+    (Adadelta, Adamax, Nadam, Lion, Ftrl).
 
     Rounding: the kernels form ``1 - beta_1``, ``1 - beta_2`` and ``1 - rho`` in the
     weights' dtype, where Keras forms them in Python (float64) first. In float64 nothing
@@ -89,7 +90,7 @@ def fused_update(
                         use_nesterov=bool(cfg["nesterov"]),
                     )
 
-        elif optimizer_class == "Adam":
+        elif optimizer_class in ("Adam", "AdamW"):
             ms, vs = list(opt._momentums), list(opt._velocities)
             hats = list(opt._velocity_hats) if cfg["amsgrad"] else None
             beta_1 = tf.constant(cfg["beta_1"], dtype)
@@ -154,10 +155,16 @@ def fused_update(
         return None, []
 
     clip = clip_fn(tf, cfg, dtype_name)
+    decay = tf.constant(cfg["weight_decay"], dtype) if cfg.get("weight_decay") else None
 
     def apply(grads):
         lr = tf.cast(opt.learning_rate, dtype)
-        update(clip([tf.cast(g, dtype) for g in grads]), lr)
+        grads = clip([tf.cast(g, dtype) for g in grads])
+        if decay is not None:
+            # Keras' _apply_weight_decay, between the clipping and the update.
+            for v in variables:
+                v.assign_sub(v * decay * lr)
+        update(grads, lr)
         opt.iterations.assign_add(1)
 
     return apply, extra

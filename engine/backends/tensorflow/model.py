@@ -17,6 +17,7 @@ import numpy as np
 
 from engine.backends.base import StepResult, given_weight
 from engine.backends.tensorflow.build import (
+    SCALAR_ATTRIBUTES,
     SLOT_ATTRIBUTES,
     build_network,
     keras_activation,
@@ -41,7 +42,7 @@ from engine.backends.tensorflow.steps import (
 from engine.errors import DataError, NonFiniteError, Problem, ValidationError
 from engine.graph import Graph
 from engine.layers.base import layer_seed
-from engine.optimizers import DEFAULT_OPTIMIZER
+from engine.optimizers import DEFAULT_OPTIMIZER, SCALARS, SLOTS
 
 __all__ = ["SWITCH_NOTE", "TensorFlowModel"]
 
@@ -103,13 +104,13 @@ class TensorFlowModel(Probes):
         problems = unsupported_problems(graph, optimizer)
         if problems:
             raise ValidationError(problems)
-        from engine.losses import canonical_loss, canonical_metric
+        from engine.losses import canonical_metric, resolve_loss
         from engine.optimizers import resolve_optimizer
 
         if loss is None:
             raise ValidationError([Problem("is required", field="compile.loss")])
         self.graph = graph
-        self.loss = canonical_loss(loss)
+        self.loss, self.loss_config = resolve_loss(loss)
         self.metrics = [canonical_metric(m) for m in (metrics or [])]
         self._metric_names = list(metrics or [])
         self.dtype = np.dtype(dtype)
@@ -150,14 +151,16 @@ class TensorFlowModel(Probes):
             self._keras, self.optimizer_class, self.optimizer_config, dt
         )
         self.optimizer.build(self._variables)
-        if self.optimizer_class == "Adagrad":
-            # Keras' Constant initializer passes the value through float32; a float64 model
-            # starts from the exact initial_accumulator_value, as the NumPy engine does.
-            value = float(self.optimizer_config["initial_accumulator_value"])
-            for acc in getattr(self.optimizer, "_accumulators", []):
-                acc.assign(np.full(acc.shape, value, dtype=self.dtype))
+        # Keras' Constant initializer passes a slot's start value (Adagrad's and Ftrl's
+        # initial_accumulator_value) through float32; a float64 model starts from the exact
+        # value, as the NumPy engine does.
+        for slot, variables in self._slot_variables().items():
+            value = self._slot_start(slot)
+            if value:
+                for var in variables:
+                    var.assign(np.full(var.shape, value, dtype=self.dtype))
         self._opt_initial = [v.numpy().copy() for v in self.optimizer.variables]
-        self._loss_obj = make_loss(self._keras, self.loss, dt)
+        self._loss_obj = make_loss(self._keras, self.loss, self.loss_config, dt)
         from engine.losses import is_fused
 
         self._fused_loss = is_fused(self.graph.output_node.activation, self.loss)
@@ -225,6 +228,17 @@ class TensorFlowModel(Probes):
         self.set_weights(nested)
 
     # ----------------------------------------------------------------- optimizer state
+    def _slot_start(self, slot: str) -> float:
+        """The value slot ``slot`` starts from (engine.optimizers.SLOTS)."""
+        start = SLOTS[self.optimizer_class][slot]
+        return float(self.optimizer_config[start]) if isinstance(start, str) else float(start)
+
+    def _scalar_variables(self) -> dict[str, Any]:
+        """``{name: Keras variable}`` of the optimizer-wide scalars (Nadam's u_product)."""
+        attributes = SCALAR_ATTRIBUTES.get(self.optimizer_class, {})
+        found = {name: getattr(self.optimizer, attr, None) for name, attr in attributes.items()}
+        return {name: var for name, var in found.items() if var is not None}
+
     def _slot_variables(self) -> dict[str, list]:
         """``{slot name: [Keras variable per weight]}`` for the slots this optimizer keeps."""
         out = {}
@@ -252,6 +266,7 @@ class TensorFlowModel(Probes):
             "iterations": int(self.optimizer.iterations.numpy()),
             "learning_rate": self.learning_rate,
             "slots": slots,
+            "scalars": {k: v.numpy()[()] for k, v in self._scalar_variables().items()},
         }
 
     def set_optimizer_state(self, state: dict[str, Any]) -> None:
@@ -265,17 +280,12 @@ class TensorFlowModel(Probes):
             When a slot has the wrong shape.
         """
         given = state.get("slots") or {}
-        initial = (
-            float(self.optimizer_config["initial_accumulator_value"])
-            if self.optimizer_class == "Adagrad"
-            else 0.0
-        )
         updates = []
         for slot, variables in self._slot_variables().items():
             for (layer, wname), var in zip(self._var_keys, variables, strict=True):
                 value = given.get(f"{layer}/{wname}", {}).get(slot)
                 if value is None:
-                    value = np.full(var.shape, initial if slot == "accumulator" else 0.0)
+                    value = np.full(var.shape, self._slot_start(slot))
                 value = np.asarray(value)
                 if value.shape != tuple(var.shape):
                     raise DataError(
@@ -283,18 +293,31 @@ class TensorFlowModel(Probes):
                         f"{tuple(var.shape)}, got {value.shape}"
                     )
                 updates.append((var, value.astype(self.dtype, copy=False)))
+        scalars = state.get("scalars") or {}
+        for name, var in self._scalar_variables().items():
+            value = scalars.get(name, SCALARS[self.optimizer_class][name])
+            updates.append((var, np.asarray(value, dtype=var.dtype.name)))
         for var, value in updates:
             var.assign(value)
         self.optimizer.iterations.assign(int(state.get("iterations", 0)))
-        if state.get("learning_rate") is not None:
+        if state.get("learning_rate") is not None and not self.has_schedule:
             self.learning_rate = float(state["learning_rate"])
 
     @property
+    def has_schedule(self) -> bool:
+        """Whether the learning rate follows a schedule (it cannot be set then)."""
+        return isinstance(self.optimizer_config["learning_rate"], dict)
+
+    @property
     def learning_rate(self) -> float:
+        """The rate the next update uses (a schedule's at the current step)."""
         return float(self.optimizer.learning_rate.numpy())
 
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
+        if self.has_schedule:
+            name = self.optimizer_config["learning_rate"]["class_name"]
+            raise ValueError(f"the learning rate follows the {name} schedule and cannot be set")
         # Assigned into the optimizer's variable: the compiled steps read it every step.
         self.optimizer.learning_rate = float(value)
 
