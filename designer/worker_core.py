@@ -124,6 +124,8 @@ class StepRecord:
     #: and macOS, so a child process's times compare with the window's): how far behind the
     #: run the views are (tests/benchmarks/bench_view_lag.py).
     t: float = 0.0
+    #: The learning rate the step's update used (a schedule's rate at that step).
+    learning_rate: float = math.nan
 
 
 @dataclass
@@ -517,7 +519,9 @@ class TrainingCore:
             self._set_state("idle")
         elif kind == "play":
             if self._ensure_model():
-                if self._gen is None and self.trainer.epochs_done >= self.target_epochs:
+                ended = self.trainer.stop_reason is not None  # a callback ended the last run
+                if self._gen is None and (ended or self.trainer.epochs_done >= self.target_epochs):
+                    self.trainer.stop_reason = None  # Play again: a new fit, callbacks anew
                     self.target_epochs = self.trainer.epochs_done + max(
                         1, int(self._config.spec.get("fit", {}).get("epochs", 1))
                     )
@@ -660,7 +664,9 @@ class TrainingCore:
             )
             model.set_weights(merged)
         fit = project.fit
-        trainer = Trainer(model, data, fit["batch_size"], fit["shuffle"], fit["seed"])
+        trainer = Trainer(
+            model, data, fit["batch_size"], fit["shuffle"], fit["seed"], fit.get("callbacks")
+        )
         continued = bool(init) and len(kept) == len(init)
         if continued and old_trainer is not None:
             trainer.history = copy.deepcopy(old_trainer.history)
@@ -738,7 +744,9 @@ class TrainingCore:
         if lr is not None:
             self.model.learning_rate = lr  # a live change outlives the reset
         old = self.trainer
-        self.trainer = Trainer(self.model, old.data, old.batch_size, old.shuffle, seed)
+        self.trainer = Trainer(
+            self.model, old.data, old.batch_size, old.shuffle, seed, old.callback_specs
+        )
         self.monitor = Monitor(
             self.model,
             self.graph,
@@ -761,7 +769,8 @@ class TrainingCore:
     def _advance(self) -> None:
         trainer = self.trainer
         if self._gen is None:
-            if self._budget[0] == "run" and trainer.epochs_done >= self.target_epochs:
+            done = trainer.epochs_done >= self.target_epochs or trainer.stop_reason is not None
+            if self._budget[0] == "run" and done:
                 self._finish_run()
                 return
             self._gen = trainer.run(1)
@@ -786,6 +795,7 @@ class TrainingCore:
                     ev.samples,
                     self.run_id,
                     time.monotonic(),
+                    ev.learning_rate,
                 )
             )
             if self._budget[0] == "steps":
@@ -819,7 +829,9 @@ class TrainingCore:
                 self._budget = None
                 self._handoff()
                 self._set_state("idle")
-            elif self._budget is not None and trainer.epochs_done >= self.target_epochs:
+            elif self._budget is not None and (
+                trainer.epochs_done >= self.target_epochs or trainer.stop_reason is not None
+            ):
                 self._finish_run()
 
     def _finish_run(self) -> None:
@@ -829,9 +841,14 @@ class TrainingCore:
         seconds = self.train_seconds + (time.perf_counter() - self._t_budget if running else 0.0)
         cpu = self.train_cpu_seconds + (time.thread_time() - self._cpu_budget if running else 0.0)
         self._budget = None
+        # Keras' on_train_end: EarlyStopping's restore_best_weights, before the hand-over.
+        restored = self.trainer.finish()
+        why = self.trainer.stop_reason
         self._snapshot(force=True)
         self._handoff()
-        self.mailbox.post_event("finished", self.trainer.epochs_done, seconds, cpu)
+        self.mailbox.post_event(
+            "finished", self.trainer.epochs_done, seconds, cpu, {"stopped": why, "end": restored}
+        )
         self._set_state("idle")
 
     def _diverged(self, err: NonFiniteError) -> None:

@@ -262,7 +262,7 @@ def cmd_train(args) -> int:
     data = load_training_data(project, graph)
     model = build_model(project, graph)
     f = project.fit
-    trainer = Trainer(model, data, f["batch_size"], f["shuffle"], f["seed"])
+    trainer = Trainer(model, data, f["batch_size"], f["shuffle"], f["seed"], f.get("callbacks"))
     epochs = f["epochs"]
     quiet = args.quiet
     tty = sys.stdout.isatty()
@@ -311,6 +311,11 @@ def cmd_train(args) -> int:
             )
         elif ev.kind == "end":
             result = ev
+    restored = trainer.finish()
+    if not quiet and trainer.stop_reason is not None:
+        print(f"Stopped after epoch {trainer.epochs_done}: {trainer.stop_reason}", flush=True)
+    if not quiet and restored:
+        print(f"End of training: {restored}", flush=True)
     project.weights = model.flat_weights()
     project.history = trainer.history
     if data_path is not None:

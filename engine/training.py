@@ -57,6 +57,8 @@ class TrainEvent:
     samples: int = 0
     stopped: bool = False
     error: NNDError | None = None
+    #: The learning rate the step's update used (step events; NaN where unknown).
+    learning_rate: float = math.nan
 
 
 def model_args(project, dtype: str | None = None) -> dict[str, Any]:
@@ -200,10 +202,24 @@ class Trainer:
     shuffle : bool
         Reshuffle the training set every epoch (seeded by ``seed``).
     seed : int
+    callbacks : list, optional
+        The fit settings' ``callbacks`` specs (:mod:`engine.callbacks`: EarlyStopping,
+        ReduceLROnPlateau, TerminateOnNaN), called after every epoch as Keras calls them.
+
+    Attributes
+    ----------
+    stop_reason : str or None
+        Why a callback ended the training (EarlyStopping's sentence), else None.
     """
 
     def __init__(
-        self, model, data: TrainingData, batch_size: int = 32, shuffle: bool = True, seed: int = 0
+        self,
+        model,
+        data: TrainingData,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        seed: int = 0,
+        callbacks: list | None = None,
     ) -> None:
         if len(data.x_train) == 0:
             raise DataError("the training split is empty; lower validation_split or add data")
@@ -218,6 +234,22 @@ class Trainer:
         self._stop = threading.Event()
         self._resume = threading.Event()
         self._resume.set()
+        from engine.callbacks import make_callbacks
+
+        self.callback_specs = callbacks
+        self.callbacks = make_callbacks(callbacks)
+        self.stop_reason: str | None = None
+        self._begun = False
+
+    def finish(self) -> str | None:
+        """End the training as Keras' ``fit`` ends it: the callbacks' ``on_train_end``
+        (EarlyStopping's restore_best_weights). Returns what they did, for people, or None. A
+        later :meth:`run` begins anew (as a second ``fit`` call does)."""
+        if not self._begun:
+            return None
+        self._begun = False
+        notes = [n for n in (cb.on_train_end(self.model) for cb in self.callbacks) if n]
+        return "; ".join(notes) or None
 
     # Thread-safe controls (the GUI calls these from the UI thread).
     def request_stop(self) -> None:
@@ -239,16 +271,23 @@ class Trainer:
         return math.ceil(len(self.data.x_train) / self.batch_size)
 
     def run(self, epochs: int) -> Iterator[TrainEvent]:
-        """Train ``epochs`` more epochs, yielding events. Stops early on request or divergence."""
+        """Train ``epochs`` more epochs, yielding events. Stops early on request, on
+        divergence, or when a callback ends the training (:attr:`stop_reason`; the end event
+        has ``stopped`` set). Call :meth:`finish` when the training is over."""
         self._stop.clear()
+        if not self._begun:
+            self._begun = True
+            self.stop_reason = None
+            for cb in self.callbacks:
+                cb.on_train_begin(self.model)
         n = len(self.data.x_train)
         spe = self.steps_per_epoch
         total_epochs = self.epochs_done + epochs
         t0 = time.perf_counter()
         samples = 0
         yield TrainEvent("begin", self.epochs_done, 0, spe, total_epochs)
-        stopped = False
-        for _ in range(epochs):
+        stopped = self.stop_reason is not None
+        for _ in range(0 if stopped else epochs):
             epoch = self.epochs_done + 1
             order = self._rng.permutation(n) if self.shuffle else None
             sums: dict[str, float] = {}
@@ -271,6 +310,8 @@ class Trainer:
                     else:
                         idx = order[lo:hi]
                         batches.append((self.data.x_train[idx], self.data.y_train[idx]))
+                rates_of = getattr(self.model, "learning_rates", None)
+                rates = rates_of(len(batches)) if rates_of else [math.nan] * len(batches)
                 try:
                     if k == 1:
                         results = [self.model.train_step(*batches[0], epoch=epoch, step=step)]
@@ -295,7 +336,7 @@ class Trainer:
                         error=exc,
                     )
                     return
-                for s, (xb, yb), res in zip(steps, batches, results, strict=True):
+                for s, (xb, yb), res, rate in zip(steps, batches, results, rates, strict=True):
                     m = len(xb)
                     seen += m
                     samples += m
@@ -319,6 +360,7 @@ class Trainer:
                         res.loss,
                         time.perf_counter() - t0,
                         samples,
+                        learning_rate=rate,
                     )
                 step += len(steps)
             if stopped or seen == 0:
@@ -330,6 +372,9 @@ class Trainer:
                 ).items():
                     logs[f"val_{k}"] = v
             self.epochs_done = epoch
+            for cb in self.callbacks:  # Keras' epochs count from 0
+                reason = cb.on_epoch_end(epoch - 1, logs, self.model)
+                self.stop_reason = self.stop_reason or reason
             for k, v in logs.items():
                 self.history.setdefault(k, []).append(float(v))
             yield TrainEvent(
@@ -342,6 +387,9 @@ class Trainer:
                 elapsed=time.perf_counter() - t0,
                 samples=samples,
             )
+            if self.stop_reason is not None:
+                stopped = True
+                break
         yield TrainEvent(
             "end",
             self.epochs_done,
@@ -388,7 +436,10 @@ def train_project(
     data = load_training_data(project, graph)
     model = build_model(project, graph, backend)
     fit = project.fit
-    trainer = Trainer(model, data, fit["batch_size"], fit["shuffle"], fit["seed"])
+    trainer = Trainer(
+        model, data, fit["batch_size"], fit["shuffle"], fit["seed"], fit.get("callbacks")
+    )
     for _ in trainer.run(epochs or fit["epochs"]):
         pass
+    trainer.finish()
     return model, trainer

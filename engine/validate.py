@@ -20,7 +20,7 @@ from engine.optimizers import DEFAULT_OPTIMIZER, is_perceptron, resolve_optimize
 from engine.optimizers import optimizer_class as _optimizer_class
 
 COMPILE_KEYS = ("optimizer", "loss", "metrics")
-FIT_KEYS = ("epochs", "batch_size", "validation_split", "shuffle", "seed")
+FIT_KEYS = ("epochs", "batch_size", "validation_split", "shuffle", "seed", "callbacks")
 TOP_KEYS_KNOWN = (
     "format_version",
     "name",
@@ -177,6 +177,27 @@ def settings_problems(project, training: bool = True) -> list[Problem]:
         problems.append(
             Problem(f"must be true or false, got {_short(fit['shuffle'])}", field="fit.shuffle")
         )
+    if "callbacks" in fit:
+        from engine.callbacks import resolve_callbacks
+
+        try:
+            callbacks = resolve_callbacks(fit["callbacks"])
+        except ValueError as exc:
+            problems.append(Problem(str(exc), field="fit.callbacks"))
+        else:
+            comp = data.get("compile") if isinstance(data.get("compile"), dict) else {}
+            opt = comp.get("optimizer")
+            config = opt.get("config") if isinstance(opt, dict) else None
+            scheduled = isinstance((config or {}).get("learning_rate"), dict)
+            if scheduled and any(cls == "ReduceLROnPlateau" for cls, _ in callbacks):
+                problems.append(
+                    Problem(
+                        "ReduceLROnPlateau cannot change the rate of a learning-rate schedule "
+                        "(Keras refuses it too); use a constant learning_rate or drop the "
+                        "callback",
+                        field="fit.callbacks",
+                    )
+                )
 
     ds = data.get("dataset")
     if ds is None and "dataset" not in data:

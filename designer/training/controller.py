@@ -698,7 +698,15 @@ class TrainingController(QObject):
                 self._status(ev[1])
             elif kind == "finished":
                 self.finished_runs += 1
-                self._status(f"Training finished after {ev[1]} epochs")
+                why = ev[4] if len(ev) > 4 and isinstance(ev[4], dict) else {}
+                if why.get("stopped"):
+                    end = f"; {why['end']}" if why.get("end") else ""
+                    text = f"Stopped early after epoch {ev[1]}: {why['stopped']}{end}."
+                    self.panel.show_message(_esc(text), "info")
+                    self._status(text)
+                else:
+                    end = f" ({why['end']})" if why.get("end") else ""
+                    self._status(f"Training finished after {ev[1]} epochs{end}")
         run = h.run_id
         steps = [r for r in batch.steps if r.run == run]
         h.add_steps(steps)

@@ -64,6 +64,8 @@ class RunHistory:
         Position of each step in epochs (``epoch - 1 + step / steps_per_epoch``).
     batch_loss, smooth_loss : Series
         The batch loss of every step and its debiased exponential moving average.
+    learning_rate : Series
+        The learning rate each step's update used (a schedule's rate at that step).
     step_metrics : dict of str to Series
         Running means of the epoch so far (``accuracy``...), per step.
     epochs : dict of str to list of float
@@ -81,6 +83,7 @@ class RunHistory:
         self.gsteps = 0
         self.batch_loss = Series()
         self.smooth_loss = Series()
+        self.learning_rate = Series()
         self.step_metrics: dict[str, Series] = {}
         self.epochs: dict[str, list[float]] = {}
         self.epoch_x: list[float] = []
@@ -111,6 +114,7 @@ class RunHistory:
         self.step_x.extend(xs)
         self.batch_loss.extend(losses)
         self.smooth_loss.extend(smooth)
+        self.learning_rate.extend([getattr(r, "learning_rate", math.nan) for r in records])
         keys = [key for key in records[-1].logs if key != "loss"]
         for key in keys:
             series = self.step_metrics.get(key)

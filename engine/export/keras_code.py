@@ -153,6 +153,19 @@ def keras_code(project: Project, *, script_dir: str | os.PathLike | None = None)
     return "\n".join(out) + "\n"
 
 
+def _callbacks_arg(project: Project) -> list[tuple[str, Call]]:
+    """``callbacks=[keras.callbacks.EarlyStopping(...), ...]`` for the project's callbacks,
+    each with the settings that differ from Keras' defaults; none when it has none."""
+    from engine.callbacks import resolve_callback, resolve_callbacks
+
+    calls = []
+    for cls, config in resolve_callbacks(project.fit.get("callbacks")):
+        defaults = resolve_callback(cls)[1]
+        args = [(k, lit(v)) for k, v in config.items() if v != defaults[k]]
+        calls.append(Call(f"keras.callbacks.{cls}", args))
+    return [("callbacks", Call("", calls, "[", "]"))] if calls else []
+
+
 def _main_lines(project: Project, test: bool) -> list[str]:
     if not compiled(project):
         return [
@@ -195,7 +208,8 @@ def _main_lines(project: Project, test: bool) -> list[str]:
             ("epochs", "args.epochs"),
             ("shuffle", lit(bool(project.fit.get("shuffle", True)))),
             ("validation_data", "validation_data"),
-        ],
+        ]
+        + _callbacks_arg(project),
     )
     lines += render(fit, 1)
     if test:

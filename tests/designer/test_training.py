@@ -234,6 +234,34 @@ def test_the_training_process_sees_the_environment_of_the_moment(
     assert str(tmp_path / "elsewhere") in blocker.args[0]
 
 
+def test_early_stopping_ends_the_run_and_the_window_says_why_and_when(qtbot, make_window):
+    spec = tiny_spec(epochs=30)
+    spec["fit"]["callbacks"] = [
+        {
+            "class_name": "EarlyStopping",
+            # an improvement no run makes: it stops after patience + 1 epochs
+            "config": {
+                "monitor": "loss",
+                "patience": 1,
+                "min_delta": 100.0,
+                "restore_best_weights": True,
+            },
+        }
+    ]
+    window, ctrl = make_window(spec)
+    ctrl.play()
+    wait_finished(qtbot, ctrl)
+    text = ctrl.panel.message_text
+    assert "Stopped early after epoch 2" in text, text
+    assert "EarlyStopping: loss has not improved for 1 epoch" in text
+    assert "the weights of epoch 1 (the best loss) restored" in text
+    assert len(window.document.project.history["loss"]) == 2
+    # Play again: a new fit, the callback anew (two more epochs)
+    ctrl.play()
+    wait_finished(qtbot, ctrl, runs=2)
+    assert len(window.document.project.history["loss"]) == 4
+
+
 def test_a_window_that_never_trains_starts_no_worker(qtbot, make_window):
     """Showing the window, picking a sample or pressing Reset starts no process; the sample
     picked before the first Play reaches the worker with it."""
@@ -764,6 +792,34 @@ def test_loss_plot_log_scale_and_earlier_runs_are_bounded(qtbot):
     assert plot.loss_plot.ctrl.logYCheck.isChecked()
     x, y = plot.smooth_loss.getData()
     assert len(x) == 10 and np.all(np.isfinite(y))
+
+
+def test_the_loss_plot_shows_the_learning_rate_of_every_step(qtbot):
+    from designer.training.history import RunHistory
+    from designer.training.views.loss import LossPlot
+    from designer.workers import StepRecord
+
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    h = RunHistory(1)
+    rates = [0.1 * 0.5 ** (i // 4) for i in range(12)]
+    h.add_steps(
+        [
+            StepRecord(i + 1, 1, i + 1, 12, (i + 1) / 12, 1.0, {}, i, learning_rate=rates[i])
+            for i in range(12)
+        ]
+    )
+    plot.set_history(h)
+    plot.refresh(force=True)
+    assert not plot.lr_view.isVisible()
+    plot.show_learning_rate(True)
+    assert plot.lr_box.isChecked() and plot.loss_plot.getAxis("right").isVisible()
+    x, y = plot.lr_curve.getData()
+    assert list(y) == pytest.approx(rates) and len(x) == 12
+    low, high = plot.lr_view.viewRange()[1]
+    assert low <= min(rates) and high >= max(rates)
+    plot.show_learning_rate(False)
+    assert not plot.lr_view.isVisible()
 
 
 # ------------------------------------------------------------------------------ torture

@@ -235,3 +235,55 @@ def test_a_schedule_drives_adamw_and_its_weight_decay(tf_ready):
     project = project_of("softmax", "categorical_crossentropy", optimizer)
     for backend in ("numpy", "tensorflow"):
         assert_same_training(fit_both(project, x, y, 3, backend))
+
+
+def _validation(loss, seed=9):
+    return data_for(loss, seed=seed)
+
+
+CALLBACKS = [
+    [{"class_name": "EarlyStopping", "config": {"patience": 1}}],
+    [{"class_name": "EarlyStopping", "config": {"patience": 2, "restore_best_weights": True}}],
+    [
+        {
+            "class_name": "EarlyStopping",
+            "config": {"monitor": "val_accuracy", "patience": 1, "min_delta": 0.05},
+        }
+    ],
+    [
+        {
+            "class_name": "EarlyStopping",
+            "config": {"patience": 1, "baseline": 0.5, "start_from_epoch": 2},
+        }
+    ],
+    [{"class_name": "ReduceLROnPlateau", "config": {"patience": 1, "factor": 0.5}}],
+    [
+        {
+            "class_name": "ReduceLROnPlateau",
+            "config": {"patience": 1, "cooldown": 1, "min_lr": 0.05},
+        },
+        {"class_name": "EarlyStopping", "config": {"patience": 3, "restore_best_weights": True}},
+        "TerminateOnNaN",
+    ],
+]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "tensorflow"])
+@pytest.mark.parametrize("callbacks", CALLBACKS, ids=lambda c: "+".join(str(e)[:40] for e in c))
+def test_callbacks_stop_and_steer_as_keras_does(tf_ready, callbacks, backend):
+    """The same epoch ends the run, the same weights come out (the best ones restored), the
+    same learning rates: a learning rate too high to settle makes the validation loss wobble."""
+    loss = "categorical_crossentropy"
+    x, y = data_for(loss)
+    project = project_of(
+        "softmax",
+        loss,
+        {"class_name": "SGD", "config": {"learning_rate": 0.8}},
+        metrics=["accuracy"],
+    )
+    project.data["fit"]["callbacks"] = callbacks
+    result = fit_both(project, x, y, 12, backend, validation=_validation(loss))
+    ran = len(result["keras"]["history"]["loss"])
+    assert len(result["ours"]["history"]["loss"]) == ran
+    assert_same_training(result)
+    assert (result["stop_reason"] is not None) is (ran < 12)

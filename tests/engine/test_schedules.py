@@ -127,3 +127,31 @@ def test_the_optimizer_reads_the_rate_at_its_step_and_refuses_a_set():
     state = opt.get_state()
     opt.set_state(state)  # a state with a rate in it does not try to set it
     assert opt.iterations == 3
+
+
+@pytest.mark.parametrize("backend", ["numpy", "tensorflow"])
+def test_training_reports_the_rate_of_every_step(tf_ready, backend):
+    """Step events carry the rate their update used: the schedule's at steps 0, 1, 2... (the
+    TensorFlow backend runs several steps per call and reports each)."""
+    from engine.training import Trainer, TrainingData, build_model
+    from engine.validate import check_project
+    from tests.engine.test_keras_fit import data_for, project_of
+
+    spec = {
+        "class_name": "InverseTimeDecay",
+        "config": {"initial_learning_rate": 0.1, "decay_steps": 2, "decay_rate": 1.0},
+    }
+    project = project_of(
+        "softmax",
+        "categorical_crossentropy",
+        {"class_name": "SGD", "config": {"learning_rate": spec}},
+    )
+    model = build_model(project, check_project(project), backend, weights=False)
+    if backend == "tensorflow":
+        model.steps_per_call = 3
+    x, y = data_for("categorical_crossentropy")
+    trainer = Trainer(model, TrainingData(x[:40], y[:40], None, None), 8, False, 0)
+    rates = [ev.learning_rate for ev in trainer.run(2) if ev.kind == "step"]
+    cls, config = resolve_schedule(spec)
+    assert rates == pytest.approx([schedule_value(cls, config, s) for s in range(10)], rel=1e-6)
+    assert rates[0] == pytest.approx(0.1) and rates[4] == pytest.approx(0.1 / 3)

@@ -46,10 +46,17 @@ def keras_weights(model, graph) -> dict[str, np.ndarray]:
 
 
 def fit_both(
-    project: Project, x: np.ndarray, y: np.ndarray, epochs: int, backend: str = "numpy"
+    project: Project,
+    x: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    backend: str = "numpy",
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Train ``project`` on ``(x, y)`` for ``epochs`` with NN Designer's ``backend`` and with
-    Keras' ``model.fit``, from the same initial weights, on the same batches.
+    Keras' ``model.fit``, from the same initial weights, on the same batches; with the
+    project's callbacks (Keras' own classes for ``model.fit``) and ``validation`` data when
+    given.
 
     Returns
     -------
@@ -61,15 +68,33 @@ def fit_both(
     model = build_model(project, graph, backend, weights=False)
     initial = model.flat_weights()
     batch_size = int(project.fit["batch_size"])
-    trainer = Trainer(model, TrainingData(x, y, None, None), batch_size, False, 0)
+    x_val, y_val = validation if validation is not None else (None, None)
+    specs = project.fit.get("callbacks")
+    trainer = Trainer(model, TrainingData(x, y, x_val, y_val), batch_size, False, 0, specs)
     for _ in trainer.run(epochs):
         pass
+    trainer.finish()
     twin, graph = keras_twin(project, initial)
-    history = twin.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0)
+    import keras
+
+    from engine.callbacks import resolve_callbacks
+
+    callbacks = [getattr(keras.callbacks, cls)(**cfg) for cls, cfg in resolve_callbacks(specs)]
+    history = twin.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        shuffle=False,
+        verbose=0,
+        validation_data=validation,
+        callbacks=callbacks,
+    )
     return {
         "initial": initial,
         "ours": {"weights": model.flat_weights(), "history": dict(trainer.history)},
         "keras": {"weights": keras_weights(twin, graph), "history": dict(history.history)},
+        "stop_reason": trainer.stop_reason,
     }
 
 

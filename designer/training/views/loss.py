@@ -21,10 +21,14 @@ MAX_EARLIER_RUNS = 5
 MAX_EPOCH_SYMBOLS = 60
 
 
+LR_COLOR = "#2ca02c"
+
+
 class LossPlot(LiveView):
     """Loss (per step: batch values faint, smoothed solid; per epoch: train and validation)
     and the first metric likewise; earlier runs faint; a log-scale toggle; a marker where
-    training diverged."""
+    training diverged; the learning rate of every step on its own axis at the right (a
+    toggle: a schedule's rates, or the constant rate and its live changes)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -33,6 +37,9 @@ class LossPlot(LiveView):
         main, deriv = curve_colors(self)
         self.log_box = QCheckBox("Log scale")
         self.log_box.toggled.connect(self.set_log_scale)
+        self.lr_box = QCheckBox("Learning rate")
+        self.lr_box.setToolTip("The learning rate of every step, on the axis at the right")
+        self.lr_box.toggled.connect(self.show_learning_rate)
         self.clear_button = QPushButton("Clear earlier runs")
         self.clear_button.clicked.connect(self.clear_earlier)
         # One line that elides (the whole of it in the tooltip): the long "best val_loss …
@@ -42,6 +49,7 @@ class LossPlot(LiveView):
         bar = QHBoxLayout()
         bar.setContentsMargins(6, 2, 6, 0)
         bar.addWidget(self.log_box)
+        bar.addWidget(self.lr_box)
         bar.addWidget(self.clear_button)
         bar.addWidget(self.best_label, 1)
         self.graphics = plot_area_under(self, bar)
@@ -115,6 +123,15 @@ class LossPlot(LiveView):
         )
         self.nan_line.setVisible(False)
         self.loss_plot.addItem(self.nan_line, ignoreBounds=True)
+        # The learning rate: a second view box over the loss plot, its axis at the right.
+        self.lr_view = pg.ViewBox()
+        self.loss_plot.scene().addItem(self.lr_view)
+        self.loss_plot.getAxis("right").linkToView(self.lr_view)
+        self.lr_view.setXLink(self.loss_plot)
+        self.lr_curve = pg.PlotDataItem(**CURVE_OPTS, pen=make_pen(LR_COLOR, 1.5))
+        self.lr_view.addItem(self.lr_curve)
+        self.loss_plot.vb.sigResized.connect(self._align_lr_view)
+        self.lr_view.setVisible(False)
         self.metric_key = "accuracy"
         self._few_epochs = True
         _ = deriv
@@ -150,6 +167,21 @@ class LossPlot(LiveView):
     @property
     def earlier_runs(self) -> int:
         return len(self._earlier)
+
+    def _align_lr_view(self) -> None:
+        self.lr_view.setGeometry(self.loss_plot.vb.sceneBoundingRect())
+        self.lr_view.linkedViewChanged(self.loss_plot.vb, self.lr_view.XAxis)
+
+    def show_learning_rate(self, on: bool) -> None:
+        """Show or hide the learning rate per step (the right axis, labelled)."""
+        if self.lr_box.isChecked() != on:
+            self.lr_box.setChecked(on)
+            return
+        self.loss_plot.showAxis("right", on)
+        self.loss_plot.setLabel("right", "learning rate" if on else "", color=LR_COLOR)
+        self.lr_view.setVisible(on)
+        self._align_lr_view()
+        self.refresh(force=True)
 
     def set_log_scale(self, on: bool) -> None:
         if self.log_box.isChecked() != on:
@@ -220,6 +252,14 @@ class LossPlot(LiveView):
         self._empty(len(h.step_x) == 0 and not h.epoch_x)
         log = self.log_box.isChecked()
         x = h.step_x.data
+        if self.lr_box.isChecked():
+            rates = h.learning_rate.data
+            lx, ly = finite_xy(x[: len(rates)], rates)
+            self.lr_curve.setData(lx, ly)
+            if len(ly):
+                low, high = float(np.min(ly)), float(np.max(ly))
+                pad = (high - low) * 0.05 or abs(high) * 0.05 or 1.0
+                self.lr_view.setYRange(max(low - pad, 0.0), high + pad, padding=0)
         self.raw_loss.setData(*finite_xy(x, h.batch_loss.data, log))
         self.smooth_loss.setData(*finite_xy(x, h.smooth_loss.data, log))
         ex = np.asarray(h.epoch_x, dtype=np.float64)

@@ -17,6 +17,7 @@ import numpy as np
 from engine.backends.base import StepResult, given_weight
 from engine.backends.numpy.losses import compute_loss, metric_value, smoothed_targets
 from engine.backends.numpy.optimizers import make_optimizer
+from engine.backends.numpy.schedules import upcoming_rates
 from engine.errors import NonFiniteError
 from engine.graph import INPUT, Graph, Node
 from engine.initializers import initialize
@@ -173,6 +174,12 @@ class NumpyModel:
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
         self.optimizer.learning_rate = float(value)
+
+    def learning_rates(self, count: int) -> list[float]:
+        """The rates the next ``count`` updates use (a schedule's, step by step)."""
+        return upcoming_rates(
+            self.optimizer.schedule, self.learning_rate, self.optimizer.iterations, count
+        )
 
     def rng_states(self) -> dict[str, dict]:
         """The state of every layer's random generator (Dropout's masks), by layer name."""

@@ -82,3 +82,13 @@ def schedule_value(cls: str, config: dict[str, Any], step: int) -> float:
         fraction = (fraction - done) / np.power(t_mul, restart)
     cosine = f(0.5) * np.power(m_mul, restart) * (f(1) + np.cos(f(math.pi) * fraction))
     return float(lr0 * ((f(1) - alpha) * cosine + alpha))
+
+
+def upcoming_rates(
+    schedule: tuple[str, dict[str, Any]] | None, rate: float, iterations: int, count: int
+) -> list[float]:
+    """The rates of the next ``count`` updates of an optimizer at step ``iterations``: the
+    schedule's at each step, or the constant ``rate``."""
+    if schedule is None:
+        return [float(rate)] * count
+    return [schedule_value(*schedule, iterations + j) for j in range(count)]

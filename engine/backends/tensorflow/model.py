@@ -313,6 +313,17 @@ class TensorFlowModel(Probes):
         """The rate the next update uses (a schedule's at the current step)."""
         return float(self.optimizer.learning_rate.numpy())
 
+    def learning_rates(self, count: int) -> list[float]:
+        """The rates the next ``count`` updates use (a schedule's, step by step: the NumPy
+        engine's values of it, which are Keras' to a few float32 ulps)."""
+        from engine.backends.numpy.schedules import upcoming_rates
+        from engine.schedules import resolve_schedule
+
+        lr = self.optimizer_config["learning_rate"]
+        schedule = resolve_schedule(lr) if self.has_schedule else None
+        steps = int(self.optimizer.iterations.numpy())
+        return upcoming_rates(schedule, float(lr) if schedule is None else 0.0, steps, count)
+
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
         if self.has_schedule:
