@@ -37,8 +37,8 @@ class LossPlot(LiveView):
         main, deriv = curve_colors(self)
         self.log_box = QCheckBox("Log scale")
         self.log_box.toggled.connect(self.set_log_scale)
-        self.lr_box = QCheckBox("Learning rate")
-        self.lr_box.setToolTip("The learning rate of every step, on the axis at the right")
+        self.lr_box = QCheckBox("η")  # short: the bar must fit a narrow dock
+        self.lr_box.setToolTip("Show the learning rate of every step, on the axis at the right")
         self.lr_box.toggled.connect(self.show_learning_rate)
         self.clear_button = QPushButton("Clear earlier runs")
         self.clear_button.clicked.connect(self.clear_earlier)
