@@ -177,11 +177,57 @@ def gradient_sum(
             else [Sym("x", str(i + 1)), "·", Sym("δ", str(j + 1))]
         )
         key, index = "grad_kernel", (i, j)
-    chain = [sym, plus(terms) + more_terms(left), [b.num(("backward", name, key, index))]]
+    weight = key.removeprefix("grad_")
+    penalized = f"data_{key}" in b.ev("backward", name).data
+    data_key = f"data_{key}" if penalized else key
+    chain = [sym, plus(terms) + more_terms(left), [b.num(("backward", name, data_key, index))]]
     if i is None and count == 1:
-        chain = [sym, [b.num(("backward", name, key, index))]]
+        chain = [sym, [b.num(("backward", name, data_key, index))]]
     unit = "samples" if len(rows_shape) == 1 else "terms (samples × positions)"
-    sec.add(lhs, *chain, note=f"{count} {unit}" if count > 1 else "")
+    data_lhs = [*lhs, " (data)"] if penalized else lhs
+    sec.add(data_lhs, *chain, note=f"{count} {unit}" if count > 1 else "")
+    if penalized:
+        penalty_lines(b, sec, node, weight, index, lhs)
+
+
+def penalty_lines(b: Builder, sec: Section, node: Node, weight: str, index, lhs) -> None:
+    """The regularizer's term of a weight's gradient: ``∂R/∂w`` from its formula with the
+    weight's value, then ``∂L/∂w = (data) + ∂R/∂w``, the gradient the optimizer uses."""
+    from engine.regularizers import gradient_text, resolve_regularizer
+
+    name = node.name
+    spec = node.layer_type.weight_rule(node.config, weight, "regularizer")
+    cls, cfg = resolve_regularizer(spec)
+    w = b.num(("start", name, weight, index), paren=True)
+    plain = b.num(("start", name, weight, index))
+    pen = b.num(("backward", name, f"penalty_grad_{weight}", index))
+    sign = ["sign(", plain, ")"]
+    if cls == "L2":
+        forms = [["2·", b.param(cfg["l2"]), "·", w]]
+    elif cls == "L1":  # Keras keeps l1 in float32
+        forms = [[b.param(float(np.float32(cfg["l1"]))), "·", *sign]]
+    elif cls == "L1L2":
+        forms = [[b.param(cfg["l1"]), "·", *sign, " + 2·", b.param(cfg["l2"]), "·", w]]
+    else:
+        forms = []
+    sec.add(["∂R/∂", weight_symbol(weight, index)], *forms, [pen], note=gradient_text(spec))
+    data = b.num(("backward", name, f"data_grad_{weight}", index), paren=True)
+    sec.add(
+        lhs,
+        [data, " + ", pen.operand() if pen.value < 0 else pen],
+        [b.num(("backward", name, f"grad_{weight}", index))],
+        note=f"the data's gradient plus {cls}'s: what the optimizer uses",
+    )
+
+
+#: How a weight's entries are written, by Keras' weight names (any other name is written as is).
+WEIGHT_SYMBOLS = {"kernel": "w", "bias": "b", "gamma": "γ", "beta": "β"}
+
+
+def weight_symbol(name: str, index: tuple[int, ...]) -> Sym:
+    """The symbol of entry ``index`` of a weight named ``name``: ``w₁,₂,₁,₃``, ``γ₂``,
+    ``moving_mean₂``."""
+    return Sym(WEIGHT_SYMBOLS.get(name, name), one_based(tuple(index)))
 
 
 def sources_text(b: Builder, node: Node) -> str:

@@ -229,6 +229,7 @@ def gradient_check(
         reset_masks()
         out, caches = model.forward(xb, training=True)
         value = float(model.loss_result(y, out, caches, want_grad_a=False).value)
+        value += float(model.penalties(caches)[0])  # the regularizers' part of the loss
         regions = [np.digitize(caches[name].z, kinks) for name, kinks in kinked]
         return value, regions + _loss_regions(model, y, out), out
 

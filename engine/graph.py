@@ -9,9 +9,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from engine.constraints import axis_problem
 from engine.errors import Problem, ValidationError
 from engine.initializers import shape_problem
 from engine.layers import LAYER_TYPES, LayerType, Shape, ShapeProblem, format_shape
+from engine.regularizers import rank_problem
 
 INPUT = "input"
 BACKENDS = ("numpy", "tensorflow")
@@ -168,6 +170,23 @@ def _inbound_of(layer: dict, index: int, names: list[str | None]) -> list[str] |
     if isinstance(inbound, str):
         return [inbound]
     return inbound
+
+
+def rule_problems(ltype: LayerType, cfg: dict, weight) -> list[tuple[str, str]]:
+    """``(config key, message)`` of a weight's regularizer or constraint that cannot apply
+    to its shape (an OrthogonalRegularizer on a 4-D kernel, a constraint's axis outside it)."""
+    out = []
+    reg = ltype.weight_rule(cfg, weight.name, "regularizer")
+    if reg is not None and weight.shape is not None:
+        msg = rank_problem(reg, weight.shape)
+        if msg:
+            out.append((f"{weight.name}_regularizer", f"{msg} (the {weight.name})"))
+    con = ltype.weight_rule(cfg, weight.name, "constraint")
+    if con is not None and weight.shape is not None:
+        msg = axis_problem(con, weight.shape)
+        if msg:
+            out.append((f"{weight.name}_constraint", msg))
+    return out
 
 
 def build_graph(project) -> Graph:
@@ -415,6 +434,20 @@ def analyze_model(model: dict) -> tuple[Graph | None, list[Problem]]:
             if msg:
                 problems.append(Problem(msg, layer=n, field=key))
                 bad_init = True
+            for key_at_fault, msg in rule_problems(ltype, cfg, weight):
+                problems.append(Problem(msg, layer=n, field=key_at_fault))
+                bad_init = True
+        activity = cfg.get("activity_regularizer") if ltype.param("activity_regularizer") else None
+        if activity is not None and rank_problem(activity, (None, *out)):
+            msg = rank_problem(activity, (None, *out))
+            problems.append(
+                Problem(
+                    f"{msg} (the output, with its batch axis)",
+                    layer=n,
+                    field="activity_regularizer",
+                )
+            )
+            bad_init = True
         if bad_init:
             continue
         nodes.append(

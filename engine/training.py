@@ -342,6 +342,10 @@ class Trainer:
                     samples += m
                     # Keras reports running means of batch values weighted by batch size.
                     sums["loss"] = sums.get("loss", 0.0) + res.loss * m
+                    if res.regularization is not None:  # the penalties' part of it
+                        sums["regularization_loss"] = (
+                            sums.get("regularization_loss", 0.0) + res.regularization * m
+                        )
                     metrics = (
                         res.metrics
                         if res.metrics is not None

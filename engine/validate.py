@@ -18,6 +18,7 @@ from engine.losses import canonical_loss, canonical_metric, is_mismatched
 from engine.memory import format_bytes, memory_limit
 from engine.optimizers import DEFAULT_OPTIMIZER, is_perceptron, resolve_optimizer
 from engine.optimizers import optimizer_class as _optimizer_class
+from engine.regularizers import resolve_regularizer
 
 COMPILE_KEYS = ("optimizer", "loss", "metrics")
 FIT_KEYS = ("epochs", "batch_size", "validation_split", "shuffle", "seed", "callbacks")
@@ -299,6 +300,8 @@ def combination_problems(project, graph: Graph, training: bool = True) -> list[P
                 problems.append(
                     Problem("the perceptron's input must be flat (add a Flatten)", layer=d.name)
                 )
+    if project.dtype == "float64":
+        problems += _float32_only_problems(graph)
     if project.backend == "tensorflow":
         from engine.backends.tensorflow import unsupported_problems
 
@@ -307,6 +310,26 @@ def combination_problems(project, graph: Graph, training: bool = True) -> list[P
         )
     if training:
         problems += _memory_problems(project, graph)
+    return problems
+
+
+def _float32_only_problems(graph: Graph) -> list[Problem]:
+    """Keras 3's OrthogonalRegularizer multiplies its float32 factor with the tensor and fails
+    on a float64 model (a TypeError in model.fit): the project would not run in Keras."""
+    problems = []
+    for node in graph.nodes:
+        for p in node.layer_type.params:
+            value = node.config.get(p.name) if p.kind == "regularizer" else None
+            if value is not None and resolve_regularizer(value)[0] == "OrthogonalRegularizer":
+                problems.append(
+                    Problem(
+                        "OrthogonalRegularizer works on float32 models only: Keras multiplies "
+                        "its float32 factor with float64 weights and fails (use dtype "
+                        "float32, or L1/L2)",
+                        layer=node.name,
+                        field=p.name,
+                    )
+                )
     return problems
 
 

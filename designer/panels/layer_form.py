@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from designer.panels.fields import ChoiceField, Field, TextField
 from designer.panels.form_base import InspectorForm, form_layout, hint_label, problem_text
@@ -67,6 +67,20 @@ class LayerForm(InspectorForm):
         self.add_field(
             form, "class", classes, "The layer type; keeps the settings both types have."
         )
+        # Regularizers and constraints sit in a section of their own, folded until one is set,
+        # so that the common settings stay in front.
+        self.rules_toggle = QToolButton()
+        self.rules_toggle.setText("Regularizers and constraints")
+        self.rules_toggle.setCheckable(True)
+        self.rules_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.rules_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.rules_toggle.setAutoRaise(True)
+        self.rules_toggle.toggled.connect(self._show_rules)
+        self.rules_box = QWidget()
+        rules_form = form_layout()
+        self.rules_box.setLayout(rules_form)
+        self.rules_box.setVisible(False)
+        self._rules_opened = False
         for param in self.layer_type.params if self.layer_type else ():
             if param.name == "name":
                 continue
@@ -77,9 +91,18 @@ class LayerForm(InspectorForm):
                 tip = (tip + "\n" if tip else "") + f"Default: {shown or repr(param.default)}"
             else:
                 tip = (tip + "\n" if tip else "") + "Required."
-            self.add_field(form, param.name, field, tip)
+            rule = param.kind in ("regularizer", "constraint")
+            self.add_field(rules_form if rule else form, param.name, field, tip)
         self.main.addLayout(form)
+        self.has_rules = rules_form.rowCount() > 0
+        if self.has_rules:
+            self.main.addWidget(self.rules_toggle)
+            self.main.addWidget(self.rules_box)
         self.main.addStretch(1)
+
+    def _show_rules(self, shown: bool) -> None:
+        self.rules_box.setVisible(shown)
+        self.rules_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
 
     def _make_field(self, p: Param) -> Field:
         def commit(value: Any, key: str = p.name) -> None:
@@ -164,11 +187,14 @@ class LayerForm(InspectorForm):
         if name_field.editor.text() == self.layer:
             self.local_errors.pop("name", None)
         self.fields["class_name"].show_value(spec.get("class_name"))
+        rules_set = False
         for p in self.layer_type.params if self.layer_type else ():
             if p.name == "name":
                 continue
             field = self.fields[p.name]
             present = p.name in config
+            if p.kind in ("regularizer", "constraint"):
+                rules_set = rules_set or config.get(p.name) is not None
             value = config[p.name] if present else p.default
             if p.kind == "activation" and value is None and p.nullable:
                 value = "linear"
@@ -184,3 +210,8 @@ class LayerForm(InspectorForm):
             else:
                 top.append(problem_text(problem))
         self.show_problems(by_field, top)
+        # Open the section once when a rule is set or wrong (a file's, an import's).
+        wrong = any(k.endswith(("_regularizer", "_constraint")) for k in by_field)
+        if self.has_rules and (rules_set or wrong) and not self._rules_opened:
+            self._rules_opened = True
+            self.rules_toggle.setChecked(True)

@@ -29,6 +29,7 @@ from designer.panels.fields import (
     ShapeField,
 )
 from designer.panels.form_base import hint_label
+from designer.panels.rule_field import RuleField
 from engine.activations import ACTIVATION_NAMES
 from engine.initializers import INITIALIZER_NAMES
 from engine.layers import Param, snake_name
@@ -145,6 +146,8 @@ def make_param_field(p: Param, commit: Callable[[Any], None]) -> Field:
         field = ActivationField(p.name, commit)
     elif p.kind == "initializer":
         field = InitializerField(p.name, commit)
+    elif p.kind in ("regularizer", "constraint"):
+        field = RuleField(p.name, commit, p.kind)
     else:
         field = ReadOnlyField(p.name)
     if not p.required:

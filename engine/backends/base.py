@@ -14,13 +14,16 @@ from engine.errors import DataError
 class StepResult:
     """What one training step reports.
 
-    ``loss`` is the batch loss before the update; ``y_pred`` the batch output (may be None when
-    the backend reports ``metrics`` itself, computed on the same output).
+    ``loss`` is the batch loss before the update (with the regularizers' penalties, as Keras
+    reports it); ``y_pred`` the batch output (may be None when the backend reports ``metrics``
+    itself, computed on the same output); ``regularization`` the penalties' part of ``loss``
+    (None for a network without regularizers).
     """
 
     loss: float
     y_pred: np.ndarray | None = None
     metrics: dict[str, float] | None = None
+    regularization: float | None = None
 
 
 def given_weight(

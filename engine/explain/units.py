@@ -15,7 +15,7 @@ from engine.explain.builder import Builder, sample_text, waiting
 from engine.explain.loss import loss_section
 from engine.explain.perceptron import perceptron_neuron
 from engine.explain.update import update_lines
-from engine.explain_parts import gradient_sum
+from engine.explain_parts import gradient_sum, penalty_lines, weight_symbol
 from engine.formula import (
     Explanation,
     Num,
@@ -29,6 +29,19 @@ from engine.formula import (
 from engine.graph import INPUT
 from engine.layers.base import LayerType
 from engine.losses import is_mismatched
+
+
+def penalty_total(b: Builder, sec: Section) -> None:
+    """The loss the optimizer minimizes: the data's loss plus the regularizers' penalties
+    (Keras' ``model.losses``), the ``loss`` the history reports."""
+    value = b.num(("loss", None, "value", ()))
+    reg = b.num(("loss", None, "regularization", ()))
+    sec.add(
+        ["L + R"],
+        [value, " + ", reg],
+        [b.num(("loss", None, "total", ()))],
+        note="R: the regularizers' penalties of the weights (and of the outputs, per sample)",
+    )
 
 
 def explain_neuron(
@@ -82,6 +95,8 @@ def explain_neuron(
     exp.sections.append(_forward_section(b, node, sample, idx))
     if layer == session.graph.output and b.ev("loss") is not None:
         exp.sections.append(loss_section(b, node, sample, idx))
+        if "regularization" in b.ev("loss").data:
+            penalty_total(b, exp.sections[-1])
     if b.ev("backward", layer) is not None:
         exp.sections.append(_backward_section(b, node, sample, idx))
     if layer in session.model.weights and "bias" in session.weights_before.get(layer, {}):
@@ -119,6 +134,14 @@ def _backward_section(b: Builder, node, sample: int, idx: tuple[int, ...]) -> Se
     u = one_based(idx)
     ga = b.num(("backward", name, "grad_a", full))
     dl_da = [f"∂L/∂a{subscript(u)}"]
+    activity = "grad_activity" in b.ev("backward", name).data
+    if activity and not (name == s.graph.output and s.model.fused):
+        # dL/da = what comes from the loss or the layers it feeds + ∂(R/n)/∂a
+        dl_da = [f"∂L/∂a{subscript(u)} (data)"]
+        ga = b.calc(
+            b.value(("backward", name, "grad_a", full))
+            - b.value(("backward", name, "grad_activity", full))
+        )
     if name == s.graph.output:
         note = "from the loss"
         h = "ŷ"
@@ -146,8 +169,36 @@ def _backward_section(b: Builder, node, sample: int, idx: tuple[int, ...]) -> Se
                 [ga],
                 note="the errors from every layer this one feeds are summed (fan-out)",
             )
+    if activity:
+        _activity_line(b, sec, node, full, u, ga)
     node.layer_type.explain_backward(b, sec, node, sample, idx)
     return sec
+
+
+def _activity_line(b: Builder, sec: Section, node, full, u: str, data: Num) -> None:
+    """The activity regularizer's term of ∂L/∂a: its penalty of the output, divided by the
+    batch size n, differentiated."""
+    from engine.regularizers import regularizer_text
+
+    spec = node.config["activity_regularizer"]
+    act = b.num(("backward", node.name, "grad_activity", full))
+    text = regularizer_text(spec)
+    if b.s.model.fused and node.name == b.s.graph.output:
+        sec.remark(
+            f"activity_regularizer {text}: its gradient ∂(R/n)/∂a = {act.text()} goes into δ "
+            "below through f′(z), besides the loss's own (ŷ − y)/n."
+        )
+        return
+    sec.add(
+        [f"∂L/∂a{subscript(u)}"],
+        [
+            data.operand() if data.value < 0 else data,
+            " + ",
+            act.operand() if act.value < 0 else act,
+        ],
+        [b.num(("backward", node.name, "grad_a", full))],
+        note=f"plus ∂(R/n)/∂a of the activity_regularizer {text} (n: the batch size)",
+    )
 
 
 def explain_weight(
@@ -213,16 +264,6 @@ def explain_weight(
     update_lines(b, sec, layer, "kernel", (i, j), wsym, g)
     exp.sections.append(sec)
     return exp
-
-
-#: How a weight's entries are written, by Keras' weight names (any other name is written as is).
-_SYMBOLS = {"kernel": "w", "bias": "b", "gamma": "γ", "beta": "β"}
-
-
-def weight_symbol(name: str, index: tuple[int, ...]) -> Sym:
-    """The symbol of entry ``index`` of a weight named ``name``: ``w₁,₂,₁,₃``, ``γ₂``,
-    ``moving_mean₂``."""
-    return Sym(_SYMBOLS.get(name, name), one_based(index))
 
 
 def _filter_text(index: tuple[int, ...]) -> str:
@@ -300,7 +341,12 @@ def explain_param(
             if is_filter
             else "summed over the batch"
         )
-        sec.add([f"∂L/∂{wsym.text()}"], [g], note=note)
+        if f"data_{gkey}" in bwd.data:  # the data's gradient, then the regularizer's term
+            data = b.num(("backward", layer, f"data_{gkey}", index))
+            sec.add([f"∂L/∂{wsym.text()} (data)"], [data], note=note)
+            penalty_lines(b, sec, node, weight, index, [f"∂L/∂{wsym.text()}"])
+        else:
+            sec.add([f"∂L/∂{wsym.text()}"], [g], note=note)
     else:
         sec.remark("No gradient: the weight is not trainable.")
     exp.sections.append(sec)

@@ -24,12 +24,14 @@ from typing import Any
 import numpy as np
 
 from engine.activations import ACTIVATION_NAMES
+from engine.constraints import constraint_spec
 from engine.errors import BackendUnavailableError, NNDError, ProjectError
 from engine.graph import DTYPES, INPUT, analyze_model
 from engine.initializers import parse_initializer as _parse_initializer
 from engine.layers import INPUT_CLASS_NAME, LAYER_CLASS_NAMES, LAYER_TYPES
 from engine.optimizers import OPTIMIZER_NAMES, PERCEPTRON
 from engine.project import FORMAT_VERSION, Project, from_dict
+from engine.regularizers import regularizer_spec
 
 __all__ = ["MODEL_SUFFIXES", "import_keras_model"]
 
@@ -388,6 +390,16 @@ def _initializer_spec(value: Any, where: str) -> Any:
     return {"class_name": class_name, "config": changed}
 
 
+def _rule_spec(kind: str, value: Any, where: str) -> Any:
+    """A Keras regularizer or constraint as the project writes it (its shortest spec)."""
+    if isinstance(value, dict):
+        value = {"class_name": value.get("class_name"), "config": value.get("config") or {}}
+    try:
+        return regularizer_spec(value) if kind == "regularizer" else constraint_spec(value)
+    except ValueError as exc:
+        raise NNDError(f"{where}: {exc}") from None
+
+
 def _layer_config(layer, cls: str, name: str) -> dict:
     """The project config of one Keras layer: its name and the non-default values."""
     ltype = LAYER_TYPES[cls]
@@ -410,6 +422,8 @@ def _layer_config(layer, cls: str, name: str) -> dict:
             value = _activation_name(value, label)
         elif param.kind == "initializer":
             value = _initializer_spec(value, f"{label}, {key}")
+        elif param.kind in ("regularizer", "constraint") and value is not None:
+            value = _rule_spec(param.kind, value, f"{label}, {key}")
         elif param.kind == "float" and isinstance(value, (int, float)):
             value = float(value)
         problem = param.check(value)

@@ -14,12 +14,14 @@ import keyword
 import re
 from typing import Any
 
+from engine.constraints import CONSTRAINT_DEFAULTS, resolve_constraint
 from engine.errors import NNDError, Problem, ValidationError
 from engine.export.source import INDENT, Call, docstring, lit, render
 from engine.graph import Graph, Node, analyze_model
 from engine.initializers import parse_initializer as _parse_initializer
 from engine.optimizers import DEFAULT_OPTIMIZER, is_perceptron
 from engine.project import Project
+from engine.regularizers import REGULARIZER_DEFAULTS, resolve_regularizer
 
 __all__ = ["build_model_lines", "check_exportable", "compiled"]
 
@@ -133,7 +135,14 @@ def _camel(snake: str) -> str:
     return "".join(part.capitalize() for part in snake.split("_"))
 
 
-def _initializer(spec: Any) -> Any:
+def _keras_object(spec: Any, kind: str = "initializer") -> Any:
+    """An initializer, regularizer or constraint (``kind``) as Keras code."""
+    if kind == "regularizer":
+        cls, config = resolve_regularizer(spec)
+        return _object_call("regularizers", cls, config, REGULARIZER_DEFAULTS[cls])
+    if kind == "constraint":
+        cls, config = resolve_constraint(spec)
+        return _object_call("constraints", cls, config, CONSTRAINT_DEFAULTS[cls])
     name, config = _parse_initializer(spec)
     _, defaults = _parse_initializer(name)
     changed = [
@@ -146,8 +155,14 @@ def _initializer(spec: Any) -> Any:
     return Call(f"keras.initializers.{_camel(name)}", [(k, lit(v)) for k, v in changed])
 
 
+def _object_call(module: str, cls: str, config: dict, defaults: dict) -> Call:
+    """``keras.<module>.<cls>(settings that differ from Keras' defaults)``."""
+    changed = [(k, lit(v)) for k, v in config.items() if v != defaults[k]]
+    return Call(f"keras.{module}.{cls}", changed)
+
+
 def _layer_call(node: Node, dtype: str) -> Call:
-    args: list[Any] = node.layer_type.code_args(node.config, lit, _initializer)
+    args: list[Any] = node.layer_type.code_args(node.config, lit, _keras_object)
     if dtype != "float32":
         args.append(("dtype", lit(dtype)))
     args.append(("name", lit(node.name)))
@@ -245,6 +260,16 @@ def _compile_call(project: Project) -> Call:
     return Call("model.compile", args)
 
 
+def _regularized(graph: Graph) -> bool:
+    """Whether any layer has a regularizer set."""
+    return any(
+        node.config.get(p.name) is not None
+        for node in graph.nodes
+        for p in node.layer_type.params
+        if p.kind == "regularizer"
+    )
+
+
 def build_model_lines(project: Project, graph: Graph) -> list[str]:
     """The lines of the script's ``def build_model(): ...`` for the validated ``graph``."""
     dtype = project.dtype
@@ -263,6 +288,10 @@ def build_model_lines(project: Project, graph: Graph) -> list[str]:
             "None for fresh weights)."
         )
     lines += docstring(doc, 1)
+    if dtype == "float64" and compiled(project) and _regularized(graph):
+        # Keras sums the regularizers' float64 penalties with a loss in floatx: model.fit
+        # fails on a float64 model unless floatx is float64 too.
+        lines.append(f'{INDENT}keras.config.set_floatx("float64")  # the penalties are float64')
     input_args: list[Any] = [("shape", _shape_tuple(graph.input_shape))]
     if dtype != "float32":
         input_args.append(("dtype", lit(dtype)))

@@ -36,7 +36,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from engine.activations import ACTIVATION_NAMES, get_activation
+from engine.constraints import check_constraint
 from engine.initializers import check_initializer
+from engine.regularizers import check_regularizer
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.graph import Node
@@ -58,7 +60,8 @@ class ShapeProblem(Exception):
 class Param:
     """One config key of a layer type, with Keras' name and default.
 
-    ``kind`` is one of ``int``, ``float``, ``bool``, ``activation``, ``initializer``, ``name``,
+    ``kind`` is one of ``int``, ``float``, ``bool``, ``activation``, ``initializer``,
+    ``regularizer``, ``constraint`` (Keras' specs, None: none), ``name``,
     ``choice`` (one of ``choices``), ``int_tuple`` (``length`` integers, each checked against
     the range; a single integer stands for all of them, as in Keras' ``kernel_size=3``),
     ``shape`` (a sample's shape without the batch axis: 1 to :data:`MAX_RANK` sizes, each at
@@ -120,6 +123,10 @@ class Param:
                 )
         elif self.kind == "initializer":
             return check_initializer(value)
+        elif self.kind == "regularizer":
+            return check_regularizer(value)
+        elif self.kind == "constraint":
+            return check_constraint(value)
         elif self.kind == "name":
             if not isinstance(value, str) or not value.strip():
                 return f"must be a non-empty text, got {short_repr(value)}"
@@ -181,7 +188,52 @@ NAME = Param("name", "name", nullable=True, doc="Unique layer name; auto-assigne
 
 #: The kinds a :class:`Param` may have (the inspector has an editor for each).
 PARAM_KINDS = frozenset(
-    {"int", "float", "bool", "activation", "initializer", "name", "choice", "int_tuple", "shape"}
+    {
+        "int",
+        "float",
+        "bool",
+        "activation",
+        "initializer",
+        "regularizer",
+        "constraint",
+        "name",
+        "choice",
+        "int_tuple",
+        "shape",
+    }
+)
+
+
+def weight_rules(*weights: str) -> tuple[Param, ...]:
+    """Keras' ``<weight>_regularizer`` and ``<weight>_constraint`` config keys of the named
+    weights, in Keras' order (the regularizers, then the constraints); None: none."""
+    regs = tuple(
+        Param(
+            f"{w}_regularizer",
+            "regularizer",
+            nullable=True,
+            doc=f"A penalty on the {w} added to the loss (L1, L2, L1L2, OrthogonalRegularizer).",
+        )
+        for w in weights
+    )
+    cons = tuple(
+        Param(
+            f"{w}_constraint",
+            "constraint",
+            nullable=True,
+            doc=f"Projects the {w} after each update (MaxNorm, NonNeg, UnitNorm, MinMaxNorm).",
+        )
+        for w in weights
+    )
+    return regs + cons
+
+
+#: Keras' ``activity_regularizer``: a penalty on the layer's output, divided by the batch size.
+ACTIVITY_REGULARIZER = Param(
+    "activity_regularizer",
+    "regularizer",
+    nullable=True,
+    doc="A penalty on the layer's output (per sample of the batch) added to the loss.",
 )
 
 #: The most axes a ``shape`` param may have (a sample's, without the batch axis).
@@ -271,6 +323,26 @@ class KerasContext:
 
     def activation_for(self, name: str | None) -> Any:
         return self.activation(name) if self.activation is not None else name
+
+    def rule_kwargs(self, layer_type: LayerType, config: dict) -> dict[str, Any]:
+        """Keras' regularizer and constraint objects for the layer's ``regularizer`` and
+        ``constraint`` params that are set, by config key (``kernel_regularizer=L2(...)``),
+        each built from its resolved class and complete config."""
+        from engine.constraints import resolve_constraint
+        from engine.regularizers import resolve_regularizer
+
+        keras, out = self.keras, {}
+        for p in layer_type.params:
+            value = config.get(p.name)
+            if value is None:
+                continue
+            if p.kind == "regularizer":
+                cls, cfg = resolve_regularizer(value)
+                out[p.name] = keras.regularizers.get({"class_name": cls, "config": cfg})
+            elif p.kind == "constraint":
+                cls, cfg = resolve_constraint(value)
+                out[p.name] = keras.constraints.get({"class_name": cls, "config": cfg})
+        return out
 
 
 # ------------------------------------------------------------------------------- look
@@ -407,6 +479,12 @@ class LayerType:
     def weight_shapes(self, config: dict, shapes: list[Shape]) -> dict[str, Shape]:
         return {w.name: w.shape for w in self.weights(config, shapes)}
 
+    def weight_rule(self, config: dict, weight: str, kind: str) -> Any:
+        """The spec of weight ``weight``'s ``kind`` (``"regularizer"`` or ``"constraint"``:
+        Keras' ``<weight>_regularizer`` key), or None where the layer has none."""
+        key = f"{weight}_{kind}"
+        return config.get(key) if self.param(key) is not None else None
+
     # ------------------------------------------------------------------ NumPy math
     def numpy_state(self, node: Node, seed: int) -> LayerState:
         """The layer's non-weight state in the NumPy engine, made when weights are."""
@@ -451,20 +529,24 @@ class LayerType:
         """The Keras layer for ``node`` (built from its resolved config)."""
         raise NotImplementedError(self.class_name)
 
-    def code_args(self, config: dict, lit, initializer) -> list:
+    def code_args(self, config: dict, lit, keras_object) -> list:
         """The arguments of ``layers.<class_name>(...)`` in the exported script, without
         ``dtype`` and ``name``: strings (positional) and ``(key, expression)`` pairs for the
         settings that differ from Keras' defaults. ``lit(value)`` writes a literal,
-        ``initializer(spec)`` an initializer."""
+        ``keras_object(spec, kind)`` an initializer, regularizer or constraint (``kind``)."""
         args: list[Any] = [lit(config[key]) for key in self.code_positional]
         for p in self.params:
             if p.name == "name" or p.name in self.code_positional or p.name not in config:
                 continue
             value = config[p.name]
             if p.kind == "initializer":
-                expr = initializer(value)
+                expr = keras_object(value, p.kind)
                 if expr != lit(p.default):
                     args.append((p.name, expr))
+                continue
+            if p.kind in ("regularizer", "constraint"):
+                if value is not None:
+                    args.append((p.name, keras_object(value, p.kind)))
                 continue
             if p.is_default(value) or (value is None and p.nullable and p.kind == "activation"):
                 continue

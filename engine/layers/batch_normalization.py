@@ -15,7 +15,17 @@ from __future__ import annotations
 import numpy as np
 
 from engine.formula import Sym, fmt_param, one_based, subscript
-from engine.layers.base import NAME, Cache, LayerType, Param, Stroke, Weight, prod, sample_axis
+from engine.layers.base import (
+    NAME,
+    Cache,
+    LayerType,
+    Param,
+    Stroke,
+    Weight,
+    prod,
+    sample_axis,
+    weight_rules,
+)
 
 # Keras settings NN Designer does not model; accepted when they hold Keras' "off" value.
 _OFF = {"synchronized": False, "renorm": False, "renorm_clipping": None}
@@ -37,6 +47,7 @@ class BatchNormalization(LayerType):
         Param("gamma_initializer", "initializer", default="ones"),
         Param("moving_mean_initializer", "initializer", default="zeros"),
         Param("moving_variance_initializer", "initializer", default="ones"),
+        *weight_rules("beta", "gamma"),
     )
     order = 45
     group = "Normalization"
@@ -159,6 +170,7 @@ class BatchNormalization(LayerType):
             gamma_initializer=init(cfg["gamma_initializer"]),
             moving_mean_initializer=init(cfg["moving_mean_initializer"]),
             moving_variance_initializer=init(cfg["moving_variance_initializer"]),
+            **ctx.rule_kwargs(self, cfg),
             name=node.name,
             dtype=ctx.dtype,
         )

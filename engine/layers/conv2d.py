@@ -17,6 +17,7 @@ import numpy as np
 from engine.explain_parts import activation_delta, activation_lines, sources_text
 from engine.formula import Part, Sym, more_terms, one_based, plus, shown_terms, subscript
 from engine.layers.base import (
+    ACTIVITY_REGULARIZER,
     NAME,
     Cache,
     LayerType,
@@ -25,6 +26,7 @@ from engine.layers.base import (
     Weight,
     activation_flops,
     prod,
+    weight_rules,
 )
 from engine.layers.windows import (
     Geometry,
@@ -90,6 +92,8 @@ class Conv2D(LayerType):
         Param("use_bias", "bool", default=True),
         Param("kernel_initializer", "initializer", default="glorot_uniform"),
         Param("bias_initializer", "initializer", default="zeros"),
+        *weight_rules("kernel", "bias"),
+        ACTIVITY_REGULARIZER,
     )
     order = 70
     group = "Convolution"
@@ -210,6 +214,7 @@ class Conv2D(LayerType):
             use_bias=cfg["use_bias"],
             kernel_initializer=keras.initializers.get(cfg["kernel_initializer"]),
             bias_initializer=keras.initializers.get(cfg["bias_initializer"]),
+            **ctx.rule_kwargs(self, cfg),
             name=node.name,
             dtype=ctx.dtype,
         )

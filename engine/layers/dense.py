@@ -11,6 +11,7 @@ import numpy as np
 from engine.explain_parts import activation_delta, activation_lines, gradient_sum, sources_text
 from engine.formula import Part, Sym, more_terms, one_based, plus, shown_terms, subscript
 from engine.layers.base import (
+    ACTIVITY_REGULARIZER,
     NAME,
     Cache,
     LayerType,
@@ -19,6 +20,7 @@ from engine.layers.base import (
     Weight,
     activation_flops,
     prod,
+    weight_rules,
 )
 
 _LEFT, _RIGHT = (0.3, 0.5, 0.7), (0.38, 0.62)
@@ -34,6 +36,8 @@ class Dense(LayerType):
         Param("use_bias", "bool", default=True),
         Param("kernel_initializer", "initializer", default="glorot_uniform"),
         Param("bias_initializer", "initializer", default="zeros"),
+        *weight_rules("kernel", "bias"),
+        ACTIVITY_REGULARIZER,
     )
     order = 10
     group = "Core"
@@ -106,6 +110,7 @@ class Dense(LayerType):
             use_bias=cfg["use_bias"],
             kernel_initializer=keras.initializers.get(cfg["kernel_initializer"]),
             bias_initializer=keras.initializers.get(cfg["bias_initializer"]),
+            **ctx.rule_kwargs(self, cfg),
             name=node.name,
             dtype=ctx.dtype,
         )

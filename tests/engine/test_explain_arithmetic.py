@@ -947,3 +947,40 @@ def test_outputs_beyond_keras_clip_are_explained_consistently(loss, activation, 
             check(session, exp)
             notes += "clip" in exp.text()
     assert notes
+
+
+# ----------------------------------------------------------------------------- regularizers
+REGULARIZED = [
+    ({"class_name": "L2", "config": {"l2": 0.05}}, {"class_name": "L1", "config": {"l1": 0.02}}),
+    ({"class_name": "L1L2", "config": {"l1": 0.01, "l2": 0.03}}, "l2"),
+    ({"class_name": "OrthogonalRegularizer", "config": {"factor": 0.5}}, None),
+]
+
+
+@pytest.mark.parametrize(("kernel", "bias"), REGULARIZED, ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_regularized_weights_gradient_adds_up(kernel, bias, dtype):
+    """∂L/∂w = the data's Σ x·δ plus the regularizer's ∂R/∂w, each line checked; the loss
+    section adds the penalties to the data's loss."""
+    if dtype == "float64" and "Orthogonal" in str(kernel):
+        pytest.skip("Keras' OrthogonalRegularizer runs on float32 only")
+    rules = {"kernel_regularizer": kernel, "bias_regularizer": bias}
+    layers = [
+        _layer("Dense", "h", units=3, activation="tanh", activity_regularizer="l2"),
+        _layer("Dense", "out", units=2, activation="softmax", **rules),
+    ]
+    project = _project(layers, "sparse_categorical_crossentropy", "sgd", dtype=dtype)
+    session = StepSession(project, batch_size=3)
+    for _step in range(2):
+        session.run_to_end()
+        exp = explain_weight(session, "out", 1, 1, sample=0)
+        rep = check(session, exp)
+        texts = [parts_text(line.lhs) for line in exp.section("backward").lines]
+        assert any(t.startswith("∂R/∂") for t in texts), texts
+        assert rep.checked >= 4
+        for u in range(2):
+            out = explain_neuron(session, "out", 0, u)
+            check(session, out)
+            assert any(parts_text(line.lhs) == "L + R" for line in out.section("loss").lines)
+        check(session, explain_neuron(session, "h", 1, 2))
+        session.next_step()

@@ -36,6 +36,8 @@ KINDS = {
     "bool",
     "activation",
     "initializer",
+    "regularizer",
+    "constraint",
     "name",
     "choice",
     "int_tuple",

@@ -17,6 +17,7 @@ import numpy as np
 from engine.backends.base import StepResult, given_weight
 from engine.backends.numpy.losses import compute_loss, metric_value, smoothed_targets
 from engine.backends.numpy.optimizers import make_optimizer
+from engine.backends.numpy.rules import WeightRules
 from engine.backends.numpy.schedules import upcoming_rates
 from engine.errors import NonFiniteError
 from engine.graph import INPUT, Graph, Node
@@ -108,6 +109,8 @@ class NumpyModel:
         # Whether the output activation and the loss are differentiated together (dL/dz
         # straight from the loss: softmax or sigmoid with its cross-entropy).
         self.fused = is_fused(out.activation, self.loss)
+        # Regularizers (their penalties join the loss) and constraints (after each update).
+        self.rules = WeightRules(graph)
         # Layers whose input gradient nobody needs (they read only the model input).
         self._needs_input_grad = {n.name: any(s != INPUT for s in n.inbound) for n in graph.nodes}
         self.weights: dict[str, dict[str, np.ndarray]] = {}
@@ -256,13 +259,40 @@ class NumpyModel:
             config=self.loss_config,
         )
 
+    def penalties(self, caches: dict[str, Cache]) -> tuple[Any, dict[str, np.ndarray]]:
+        """The regularization part of the loss of a forward pass (the weights' penalties as
+        they are now plus the outputs' activity penalties) and ∂ of the activity part by each
+        regularized layer's output."""
+        if not self.rules.penalizes:
+            return self.dtype.type(0.0), {}
+        act, act_grads = self.rules.activity_penalty(
+            {name: caches[name].a for name in self.rules.activity}, self.dtype
+        )
+        return self.dtype.type(self.rules.weights_penalty(self._flat, self.dtype) + act), act_grads
+
+    def _with_activity(
+        self, node: Node, c: Cache, ga: np.ndarray | None, gz: np.ndarray | None, extra
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """dL/da (or dL/dz, for a fused output) with the activity penalty's gradient added."""
+        if extra is None:
+            return ga, gz
+        if gz is not None:  # fused: dL/dz given; bring the penalty's dL/da through f'
+            return ga, gz + self.states[node.name].activation.backward(c.z, c.a, extra)
+        return (extra if ga is None else ga + extra), gz
+
     def _backward(
-        self, caches: dict[str, Cache], grad_out: np.ndarray | None, grad_z_out: np.ndarray | None
+        self,
+        caches: dict[str, Cache],
+        grad_out: np.ndarray | None,
+        grad_z_out: np.ndarray | None,
+        activity: dict[str, np.ndarray] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Backprop from the output; return weight gradients keyed ``layer/kernel``."""
+        """Backprop from the output; return weight gradients keyed ``layer/kernel``, with the
+        regularizers' gradients added (``activity``: ∂ of the activity penalties by output)."""
         grads: dict[str, np.ndarray] = {}
         pending: dict[str, np.ndarray] = {}
         out_name = self.graph.output
+        activity = activity or {}
         for node in reversed(self.graph.nodes):
             if node.name == out_name:
                 ga, gz = grad_out, grad_z_out
@@ -270,6 +300,7 @@ class NumpyModel:
                 ga, gz = pending.pop(node.name, None), None
                 if ga is None:
                     continue  # does not reach the output (validation forbids this)
+            ga, gz = self._with_activity(node, caches[node.name], ga, gz, activity.get(node.name))
             gins, wgrads, _ = self._backward_node(
                 node, caches[node.name], ga, gz, self._needs_input_grad[node.name]
             )
@@ -282,14 +313,18 @@ class NumpyModel:
                     pending[src] = pending[src] + g
                 else:
                     pending[src] = g
+        for key, g in self.rules.weight_gradients(self._flat).items():
+            grads[key] = grads[key] + g
         return grads
 
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
-        """Loss and weight gradients at the current weights (training mode, no update)."""
+        """Loss (with its regularization part) and weight gradients at the current weights
+        (training mode, no update)."""
         out, caches = self.forward(x, training=True)
         res = self.loss_result(y, out, caches, want_grad_a=False)
-        return float(res.value), self._backward(
-            caches, res.grad_a if res.grad_z is None else None, res.grad_z
+        reg, act_grads = self.penalties(caches)
+        return float(res.value + reg), self._backward(
+            caches, res.grad_a if res.grad_z is None else None, res.grad_z, act_grads
         )
 
     def outputs_and_gradients(
@@ -305,7 +340,10 @@ class NumpyModel:
                 out, caches = self.forward(x, training=True)
                 res = self.loss_result(y, out, caches, want_grad_a=False)
                 flat = self._backward(
-                    caches, res.grad_a if res.grad_z is None else None, res.grad_z
+                    caches,
+                    res.grad_a if res.grad_z is None else None,
+                    res.grad_z,
+                    self.penalties(caches)[1],
                 )
         finally:
             self.set_rng_states(states)
@@ -331,10 +369,14 @@ class NumpyModel:
     def _train_step(self, x: np.ndarray, y: np.ndarray, epoch: int, step: int) -> StepResult:
         out, caches = self.forward(x, training=True)
         res = self.loss_result(y, out, caches, want_grad_a=False)
-        loss = float(res.value)
+        reg, act_grads = self.penalties(caches)
+        # Keras reports the whole loss: the data's plus the regularizers' penalties.
+        loss = float(self.dtype.type(res.value + reg))
         if not np.isfinite(loss):
             raise NonFiniteError(epoch, step, self._first_nonfinite_forward(caches), "the loss")
-        grads = self._backward(caches, res.grad_a if res.grad_z is None else None, res.grad_z)
+        grads = self._backward(
+            caches, res.grad_a if res.grad_z is None else None, res.grad_z, act_grads
+        )
         bad = self._first_nonfinite_grad(grads)
         if bad is not None:
             raise NonFiniteError(epoch, step, bad, "the gradient")
@@ -343,13 +385,14 @@ class NumpyModel:
         for key, arr in self._flat.items():
             np.copyto(self._backup[key], arr)
         self.optimizer.apply(self._flat, grads)
+        self.rules.constrain(self._flat)
         self._apply_state_updates(self._flat, caches)
         bad = self._first_nonfinite_weights()
         if bad is not None:
             for key, arr in self._flat.items():
                 np.copyto(arr, self._backup[key])
             raise NonFiniteError(epoch, step, bad, "the weights")
-        return StepResult(loss, out)
+        return StepResult(loss, out, regularization=float(reg) if self.rules.penalizes else None)
 
     def _apply_state_updates(self, flat: dict[str, np.ndarray], caches: dict[str, Cache]) -> None:
         """Write each layer's training-step updates of its non-trainable weights (moving
@@ -441,7 +484,9 @@ class NumpyModel:
     def _loss_value_for(self, y: np.ndarray, out: np.ndarray, caches: dict[str, Cache]) -> float:
         if self.perceptron:
             return float(np.mean(out.reshape(-1) != y.reshape(-1)))
-        return float(self.loss_result(y, out, caches, want_grad_a=False).value)
+        value = self.loss_result(y, out, caches, want_grad_a=False).value
+        # Keras' evaluate adds the regularizers' penalties too (its model.losses).
+        return float(self.dtype.type(value + self.penalties(caches)[0]))
 
     # ----------------------------------------------------------------- the step trace
     def trace_step(self, x: np.ndarray, y: np.ndarray) -> Iterator[PhaseEvent]:
@@ -469,17 +514,20 @@ class NumpyModel:
 
             out = outs[self.graph.output]
             res = self.loss_result(y, out, caches)
-            yield PhaseEvent(
-                "loss",
-                self.graph.output,
-                {
-                    "value": float(res.value),
-                    # what the loss scores: the label-smoothed targets when it smooths them
-                    "targets": np.array(smoothed_targets(self.loss, self.loss_config, y)),
-                    "labels": np.array(y, copy=True),
-                    "grad": res.grad_a.copy(),
-                },
-            )
+            reg, act_grads = self.penalties(caches)
+            loss_data: dict[str, Any] = {
+                "value": float(res.value),
+                # what the loss scores: the label-smoothed targets when it smooths them
+                "targets": np.array(smoothed_targets(self.loss, self.loss_config, y)),
+                "labels": np.array(y, copy=True),
+                "grad": res.grad_a.copy(),
+            }
+            if self.rules.penalizes:
+                # the regularizers' part, and the whole loss the optimizer minimizes
+                loss_data["regularization"] = float(reg)
+                loss_data["total"] = float(self.dtype.type(res.value + reg))
+            yield PhaseEvent("loss", self.graph.output, loss_data)
+            penalty_grads = self.rules.weight_gradients(self._flat)
 
             grads: dict[str, np.ndarray] = {}
             pending: dict[str, np.ndarray] = {}
@@ -488,19 +536,31 @@ class NumpyModel:
                     ga, gz = res.grad_a, res.grad_z
                 else:
                     ga, gz = pending.pop(node.name), None
+                ga, gz = self._with_activity(
+                    node, caches[node.name], ga, gz, act_grads.get(node.name)
+                )
                 # The trace shows dL/d inputs everywhere, so compute it even for first layers.
                 gins, wgrads, gz_used = self._backward_node(node, caches[node.name], ga, gz, True)
-                for wname, g in wgrads.items():
-                    grads[f"{node.name}/{wname}"] = g
+                parts: dict[str, np.ndarray] = {}
+                for wname, g in list(wgrads.items()):
+                    key = f"{node.name}/{wname}"
+                    if key in penalty_grads:  # the data's gradient plus the penalty's
+                        parts[f"data_grad_{wname}"] = g.copy()
+                        parts[f"penalty_grad_{wname}"] = penalty_grads[key].copy()
+                        wgrads[wname] = g + penalty_grads[key]
+                    grads[key] = wgrads[wname]
                 for src, g in zip(node.inbound, gins, strict=True):
                     if src == INPUT:
                         continue
                     pending[src] = pending[src] + g if src in pending else g
                 data = {"grad_a": ga.copy()}
+                if node.name in act_grads:  # the activity penalty's part of dL/da (or dL/dz)
+                    data["grad_activity"] = act_grads[node.name].copy()
                 if gz_used is not None:
                     data["grad_z"] = gz_used.copy()
                 for wname, g in wgrads.items():
                     data[f"grad_{wname}"] = g.copy()
+                data.update(parts)
                 data["grad_inputs"] = (
                     [g.copy() for g in gins] if node.layer_type.merge else gins[0].copy()
                 )
@@ -510,6 +570,7 @@ class NumpyModel:
             state = self.optimizer.get_state()
             new_flat = {k: v.copy() for k, v in self._flat.items()}
             self.optimizer.apply(new_flat, grads)
+            self.rules.constrain(new_flat)
             self._apply_state_updates(new_flat, caches)
             new_state = self.optimizer.get_state()
             slots = self.optimizer.slots()

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from engine.backends.base import StepResult, given_weight
+from engine.backends.numpy.rules import WeightRules
 from engine.backends.tensorflow.build import (
     SCALAR_ATTRIBUTES,
     SLOT_ATTRIBUTES,
@@ -37,6 +38,7 @@ from engine.backends.tensorflow.steps import (
     loss_value,
     make_train_fn,
     metric_tensors,
+    penalty,
     steps_for,
 )
 from engine.errors import DataError, NonFiniteError, Problem, ValidationError
@@ -164,6 +166,9 @@ class TensorFlowModel(Probes):
         from engine.losses import is_fused
 
         self._fused_loss = is_fused(self.graph.output_node.activation, self.loss)
+        # Regularizers add a penalty to the loss; constraints project weights after updates.
+        self._penalized = WeightRules(self.graph).penalizes
+        self._constrained = [v for v in self._variables if v.constraint is not None]
         # The fused kernels' update, or None (Keras' optimizer.apply); _rms_moms: variables
         # the kernels keep besides the optimizer's, reset with it.
         self._fused, self._rms_moms = fused_update(
@@ -353,9 +358,12 @@ class TensorFlowModel(Probes):
     def _apply_update(self, grads) -> None:
         """One optimizer step from ``grads`` (in a compiled function or eagerly)."""
         if self._fused is None:
-            self.optimizer.apply(grads, self._variables)
+            self.optimizer.apply(grads, self._variables)  # applies the constraints itself
         else:
             self._fused(grads)
+            # Keras' BaseOptimizer.apply: each constraint right after the update.
+            for v in self._constrained:
+                v.assign(v.constraint(v))
 
     def _make_train_fn(self, x_spec, y_spec):
         return make_train_fn(
@@ -372,6 +380,7 @@ class TensorFlowModel(Probes):
             y_spec,
             self._states,
             self._state_backups,
+            self._penalized,
         )
 
     # ----------------------------------------------------------------- training
@@ -435,6 +444,7 @@ class TensorFlowModel(Probes):
                 float(losses[j]),
                 None,
                 {name: float(metrics[j, m]) for m, name in enumerate(self._metric_names)},
+                float(metrics[j, -1]) if self._penalized else None,
             )
             for j in range(n_ok)
         ]
@@ -493,7 +503,10 @@ class TensorFlowModel(Probes):
 
             def run(x, y):
                 out = model(x, training=False)
-                vals = [self._loss_value(y, out), *self._metric_tensors(y, out)]
+                loss = self._loss_value(y, out)
+                if self._penalized:  # Keras' evaluate adds model.losses too
+                    loss = loss + penalty(tf, model, self.dtype.name)
+                vals = [loss, *self._metric_tensors(y, out)]
                 return tf.stack(vals)
 
             fn = tf.function(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.backends.tensorflow.steps import penalty
 from engine.graph import INPUT
 
 __all__ = ["Probes"]
@@ -73,6 +74,8 @@ class Probes:
                 outs = self._probe(self._cast_x(x), training)
                 out = outs[[n.name for n in self.graph.nodes].index(self.graph.output)]
                 loss = self._loss_value(y, out)
+                if self._penalized:
+                    loss = loss + penalty(tf, self._probe_model(), self.dtype.name)
             grads = tape.gradient(loss, self._variables)
             self._states_after = [v.numpy().copy() for v in self._states]
         finally:

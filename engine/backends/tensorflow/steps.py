@@ -26,6 +26,7 @@ __all__ = [
     "loss_value",
     "make_train_fn",
     "metric_tensors",
+    "penalty",
     "steps_for",
 ]
 
@@ -63,6 +64,16 @@ def loss_value(tf, loss_obj, fused_loss: bool, dtype_name: str, y, out):
     if not fused_loss:
         out = tf.identity(out)
     return tf.cast(loss_obj(y, out), tf.as_dtype(dtype_name))
+
+
+def penalty(tf, keras_model, dtype_name: str):
+    """The regularizers' part of the loss of the model's last call (Keras' ``model.losses``:
+    the weights' penalties and the activity penalties of that call), or None without any."""
+    losses = keras_model.losses
+    if not losses:
+        return None
+    dtype = tf.as_dtype(dtype_name)
+    return tf.add_n([tf.cast(v, dtype) for v in losses])
 
 
 def metric_tensors(tf, metrics: list[str], y, out) -> list:
@@ -104,6 +115,7 @@ def make_train_fn(
     y_spec,
     states: list | None = None,
     state_backups: list | None = None,
+    penalized: bool = False,
 ):
     """The compiled ``run(xs, ys) -> (steps done, status, bad flags, losses, metrics)``.
 
@@ -128,16 +140,22 @@ def make_train_fn(
         updates) and one backup each: a step that is refused (a non-finite loss, gradient or
         weight) leaves them as they were, as the NumPy engine does.
 
+    penalized : bool
+        The model has regularizers: their penalty (:func:`penalty`) joins each step's loss,
+        and is reported after the metrics, as one more column.
+
     Returns
     -------
     tf.function
         Its outputs: the number of steps run, a ``STATUS_*``, the per-variable flags of what
-        was not finite (gradients or weights), the losses (k,) and metrics (k, n_metrics).
+        was not finite (gradients or weights), the losses (k,) and metrics (k, n_metrics, plus
+        one column for the penalty when ``penalized``).
     """
     model = keras_model
     states, state_backups = list(states or []), list(state_backups or [])
     n_vars = len(variables)
     dtype = tf.as_dtype(dtype_name)
+    n_columns = n_metrics + (1 if penalized else 0)
     no_flags = tf.zeros([n_vars], tf.bool)
 
     def quick_finite(loss, tensors):
@@ -185,7 +203,7 @@ def make_train_fn(
     def run(xs, ys):
         k = tf.shape(xs)[0]
         losses = tf.TensorArray(dtype, size=k, element_shape=[])
-        metrics = tf.TensorArray(dtype, size=k, element_shape=[n_metrics])
+        metrics = tf.TensorArray(dtype, size=k, element_shape=[n_columns])
 
         def cond(i, status, bad, losses, metrics):
             return tf.logical_and(i < k, tf.equal(status, STATUS_OK))
@@ -197,8 +215,13 @@ def make_train_fn(
             with tf.GradientTape() as tape:
                 out = model(x, training=True)
                 loss = loss_fn(y, out)
+                if penalized:
+                    reg = penalty(tf, model, dtype_name)
+                    loss = loss + reg
             grads = tape.gradient(loss, variables)
             mets = metrics_fn(y, out)
+            if penalized:
+                mets = [*mets, reg]
 
             def exact_check():
                 flags = finite_flags(grads)
