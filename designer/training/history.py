@@ -193,9 +193,11 @@ class RunHistory:
         return best
 
     def metric_keys(self) -> list[str]:
-        """Epoch metrics other than the losses, without the ``val_`` prefix."""
-        keys = [k for k in self.epochs if not k.startswith("val_") and k != "loss"]
+        """Epoch metrics other than the losses (``loss`` and its ``regularization_loss``
+        part, drawn on the loss plot), without the ``val_`` prefix."""
+        losses = ("loss", "regularization_loss")
+        keys = [k for k in self.epochs if not k.startswith("val_") and k not in losses]
         for k in self.step_metrics:
-            if k not in keys:
+            if k not in keys and k not in losses:
                 keys.append(k)
         return keys

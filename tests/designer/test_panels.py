@@ -439,3 +439,52 @@ def test_activations_dialog_plots_the_seed_formulas(qtbot):
     assert np.allclose(df_curve.getData()[1], get_activation("gelu").derivative(gx))
     dialog.show_all.setChecked(False)
     assert dialog.grid_view.isHidden()
+
+
+def test_regularizers_and_constraints_sit_in_a_folded_section(doc, inspector, qtbot):
+    """The rules of a layer are folded under "Regularizers and constraints" until one is set;
+    picking a class commits Keras' name, edited settings commit the shortest spec, text that
+    does not read is named under the line and not committed; the model's problems show there."""
+    doc.set_selection(["hidden"])
+    form = inspector.form
+    assert form.has_rules and form.rules_box.isHidden()
+    field = form.fields["kernel_regularizer"]
+    assert field.combo.currentText() == "None" and field.settings.isHidden()
+    field.combo.setCurrentText("L2")
+    assert layer_config(doc, "hidden")["kernel_regularizer"] == "L2"
+    field = inspector.form.fields["kernel_regularizer"]
+    assert not inspector.form.rules_box.isHidden()  # opened once a rule is set
+    assert field.settings.text() == "l2=0.01" and not field.settings.isHidden()
+    field.settings.setText("l2=0.002")
+    field.settings.editingFinished.emit()
+    assert layer_config(doc, "hidden")["kernel_regularizer"] == {
+        "class_name": "L2",
+        "config": {"l2": 0.002},
+    }
+    field.settings.setText("l2")
+    field.settings.editingFinished.emit()
+    assert "'l2' is not setting=value" in field.error_text
+    assert layer_config(doc, "hidden")["kernel_regularizer"]["config"] == {"l2": 0.002}
+    field.settings.setText("l2=-1")
+    field.settings.editingFinished.emit()
+    assert "at least 0" in field.error_text
+
+    con = inspector.form.fields["kernel_constraint"]
+    con.combo.setCurrentText("MaxNorm")
+    con = inspector.form.fields["kernel_constraint"]
+    assert con.settings.text() == "max_value=2, axis=0"
+    con.settings.setText("max_value=3, axis=[0]")
+    con.settings.editingFinished.emit()
+    assert layer_config(doc, "hidden")["kernel_constraint"] == {
+        "class_name": "MaxNorm",
+        "config": {"max_value": 3, "axis": [0]},
+    }
+    con.settings.setText("max_value=3, axis=5")
+    con.settings.editingFinished.emit()
+    assert (
+        "axis 5 is outside the weight's 2 axes"
+        in inspector.form.fields["kernel_constraint"].error_text
+    )  # the model's own check, shown at the field
+    inspector.form.fields["kernel_constraint"].combo.setCurrentText("None")
+    assert layer_config(doc, "hidden").get("kernel_constraint") is None
+    assert doc.problems_for("hidden") == []

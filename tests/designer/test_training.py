@@ -822,6 +822,35 @@ def test_the_loss_plot_shows_the_learning_rate_of_every_step(qtbot):
     assert not plot.lr_view.isVisible()
 
 
+def test_the_loss_plot_draws_the_regularization_part_not_as_a_metric(qtbot):
+    """A regularized run's regularization_loss is a dashed curve on the loss plot (with a
+    legend entry), never the metric plot's metric; a run without one adds no curve."""
+    from designer.training.history import RunHistory
+    from designer.training.views.loss import LossPlot
+
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plain = RunHistory(1)
+    plain.add_epochs([(1, {"loss": 0.9, "accuracy": 0.5})])
+    plot.set_history(plain)
+    plot.refresh(force=True)
+    assert plot.reg_loss is None
+    h = RunHistory(2)
+    h.add_epochs(
+        [
+            (1, {"loss": 0.9, "regularization_loss": 0.2, "accuracy": 0.5}),
+            (2, {"loss": 0.7, "regularization_loss": 0.15, "accuracy": 0.6}),
+        ]
+    )
+    assert h.metric_keys() == ["accuracy"]
+    plot.set_history(h)
+    plot.refresh(force=True)
+    assert plot.metric_key == "accuracy"
+    x, y = plot.reg_loss.getData()
+    assert list(x) == [1.0, 2.0] and list(y) == pytest.approx([0.2, 0.15])
+    assert plot.reg_loss.opts["pen"].style() == Qt.PenStyle.DashLine
+
+
 # ------------------------------------------------------------------------------ torture
 def test_start_pause_stop_reset_torture(qtbot, make_window):
     """200 cycles of random commands at random moments: no crash, no dangling thread or

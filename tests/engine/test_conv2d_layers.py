@@ -179,7 +179,6 @@ def keras():
     [
         ({"filters": 4, "kernel_size": 3, "groups": 2}, "groups=2"),
         ({"filters": 4, "kernel_size": 3, "data_format": "channels_first"}, "data_format="),
-        ({"filters": 4, "kernel_size": 3, "kernel_regularizer": "l2"}, "kernel_regularizer="),
     ],
 )
 def test_keras_settings_without_an_equivalent_are_refused_by_name(keras, tmp_path, layer, setting):

@@ -26,11 +26,7 @@ def keras_twin(project: Project, initial: dict[str, np.ndarray]):
     namespace: dict[str, Any] = {"__name__": "nndesigner_twin", "__file__": "twin.py"}
     exec(compile(keras_code(project), "twin.py", "exec"), namespace)  # noqa: S102 - our code
     model = namespace["build_model"]()
-    for node in graph.nodes:
-        if node.weight_names:
-            model.get_layer(node.name).set_weights(
-                [initial[f"{node.name}/{w}"] for w in node.weight_names]
-            )
+    set_initial(model, graph, initial)
     return model, graph
 
 
@@ -75,27 +71,43 @@ def fit_both(
         pass
     trainer.finish()
     twin, graph = keras_twin(project, initial)
+    return {
+        "initial": initial,
+        "ours": {"weights": model.flat_weights(), "history": dict(trainer.history)},
+        "keras": keras_fit(twin, graph, project, x, y, epochs, validation),
+        "stop_reason": trainer.stop_reason,
+    }
+
+
+def keras_fit(keras_model, graph, project: Project, x, y, epochs: int, validation=None) -> dict:
+    """``model.fit`` of a compiled Keras model holding the initial weights, with the project's
+    batch size and callbacks (Keras' own classes), unshuffled: ``{"weights", "history"}``."""
     import keras
 
     from engine.callbacks import resolve_callbacks
 
+    specs = project.fit.get("callbacks")
     callbacks = [getattr(keras.callbacks, cls)(**cfg) for cls, cfg in resolve_callbacks(specs)]
-    history = twin.fit(
+    history = keras_model.fit(
         x,
         y,
-        batch_size=batch_size,
+        batch_size=int(project.fit["batch_size"]),
         epochs=epochs,
         shuffle=False,
         verbose=0,
         validation_data=validation,
         callbacks=callbacks,
     )
-    return {
-        "initial": initial,
-        "ours": {"weights": model.flat_weights(), "history": dict(trainer.history)},
-        "keras": {"weights": keras_weights(twin, graph), "history": dict(history.history)},
-        "stop_reason": trainer.stop_reason,
-    }
+    return {"weights": keras_weights(keras_model, graph), "history": dict(history.history)}
+
+
+def set_initial(keras_model, graph, initial: dict[str, np.ndarray]) -> None:
+    """Give a Keras model the flat ``initial`` weights (``"layer/kernel"``), by layer name."""
+    for node in graph.nodes:
+        if node.weight_names:
+            keras_model.get_layer(node.name).set_weights(
+                [initial[f"{node.name}/{w}"] for w in node.weight_names]
+            )
 
 
 def assert_same_training(result: dict[str, Any], rtol: float = 2e-5, atol: float = 1e-6) -> None:

@@ -103,6 +103,10 @@ class LossPlot(LiveView):
         )
         self.epoch_loss = per_epoch(self.loss_plot, "loss/epoch")
         self.val_loss = validation(self.loss_plot, "val_loss")
+        # The regularizers' part of the epoch loss: made when a run reports one (a legend
+        # entry only for networks that have regularizers).
+        self.reg_loss: pg.PlotDataItem | None = None
+        self._main = main
         self.step_metric = self.metric_plot.plot(
             **CURVE_OPTS, pen=make_pen(main, 1.5), name="running mean"
         )
@@ -263,7 +267,16 @@ class LossPlot(LiveView):
         self.raw_loss.setData(*finite_xy(x, h.batch_loss.data, log))
         self.smooth_loss.setData(*finite_xy(x, h.smooth_loss.data, log))
         ex = np.asarray(h.epoch_x, dtype=np.float64)
-        for item, key in ((self.epoch_loss, "loss"), (self.val_loss, "val_loss")):
+        if "regularization_loss" in h.epochs and self.reg_loss is None:
+            self.reg_loss = self.loss_plot.plot(
+                **CURVE_OPTS,
+                pen=make_pen(self._main, 1.2, Qt.PenStyle.DashLine),
+                name="regularization",
+            )
+        curves = [(self.epoch_loss, "loss"), (self.val_loss, "val_loss")]
+        if self.reg_loss is not None:
+            curves.append((self.reg_loss, "regularization_loss"))
+        for item, key in curves:
             vals = np.asarray(h.epochs.get(key, []), dtype=np.float64)
             n = min(len(vals), len(ex))
             item.setData(*finite_xy(ex[:n], vals[:n], log))
