@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtWidgets import QLineEdit
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit
 
 from designer.panels.fields import ChoiceField
 from engine.constraints import CONSTRAINT_NAMES, constraint_spec, resolve_constraint
@@ -73,7 +73,12 @@ class RuleField(ChoiceField):
         )
         self.settings.setVisible(False)
         self.settings.editingFinished.connect(self._settings_done)
-        self._outer.insertWidget(1, self.settings)
+        line = QHBoxLayout()
+        line.setContentsMargins(0, 0, 0, 0)
+        line.addWidget(self.settings, 1)
+        # the reset button's column, so that the line ends where the combo ends
+        line.addSpacing(self.reset_button.width() + self._row.spacing())
+        self._outer.insertLayout(1, line)
         self._cls: str | None = None
         self._shown = ""
 

@@ -302,6 +302,7 @@ class LossPlot(LiveView):
             h.batch_loss.data,
             h.epochs.get("loss"),
             h.epochs.get("val_loss"),
+            h.epochs.get("regularization_loss"),  # the dashed curve stays in view
             *(run[1] for run in self._earlier),
             log=log,
         )
