@@ -38,6 +38,11 @@ ACTIVATION_NAMES: tuple[str, ...] = (
     "gelu",
     "softmax",
     "hard_sigmoid",
+    "relu6",
+    "hard_silu",
+    "hard_swish",
+    "mish",
+    "log_softmax",
     "sign",
 )
 
@@ -140,6 +145,25 @@ def _hard_sigmoid(z: Array) -> Array:
     return np.clip(z + 3, 0, 6) / 6
 
 
+def _relu6(z: Array) -> Array:
+    return np.clip(z, 0, 6)
+
+
+def _hard_silu(z: Array) -> Array:
+    return z * _hard_sigmoid(z)
+
+
+def _mish(z: Array) -> Array:
+    # Keras' Mish: x · tanh(softplus(x)).
+    return z * np.tanh(_softplus(z))
+
+
+def _log_softmax(z: Array) -> Array:
+    # tf.nn.log_softmax: (z − max) − log Σ e^(z − max), over the last axis.
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
 def _sign(z: Array) -> Array:
     return np.where(z >= 0, 1, -1).astype(z.dtype)
 
@@ -212,6 +236,27 @@ def _d_hard_sigmoid(z: Array, a: Array) -> Array:
     return np.where((z > -3) & (z < 3), 1 / 6, 0).astype(z.dtype)
 
 
+def _d_relu6(z: Array, a: Array) -> Array:
+    # TensorFlow's Relu6Grad: 1 strictly inside (0, 6).
+    return ((z > 0) & (z < 6)).astype(z.dtype)
+
+
+def _d_hard_silu(z: Array, a: Array) -> Array:
+    # x·hard_sigmoid(x): hard_sigmoid(x) + x·hard_sigmoid′(x).
+    return _hard_sigmoid(z) + z * _d_hard_sigmoid(z, a)
+
+
+def _d_mish(z: Array, a: Array) -> Array:
+    # tanh(sp) + x·(1 − tanh²(sp))·sigmoid(x), sp = softplus(x).
+    t = np.tanh(_softplus(z))
+    return t + z * (1 - t * t) * _sigmoid(z)
+
+
+def _d_log_softmax(z: Array, a: Array) -> Array:
+    # Only the diagonal of the Jacobian, 1 − softmax(z); backward() has the full product.
+    return 1 - np.exp(a)
+
+
 def _d_sign(z: Array, a: Array) -> Array:
     return np.zeros_like(z)
 
@@ -235,7 +280,15 @@ class Activation:
         trained by backpropagation (the Perceptron rule trains it instead).
     """
 
-    __slots__ = ("name", "elementwise", "smooth", "has_gradient", "_forward", "_derivative")
+    __slots__ = (
+        "name",
+        "elementwise",
+        "smooth",
+        "has_gradient",
+        "_forward",
+        "_derivative",
+        "_vjp",
+    )
 
     def __init__(
         self,
@@ -246,8 +299,11 @@ class Activation:
         elementwise: bool = True,
         smooth: bool = True,
         has_gradient: bool = True,
+        vjp: Callable[[Array, Array], Array] | None = None,
     ) -> None:
         self.name = name
+        # (a, grad_a) -> grad_z of a function that mixes the last axis (softmax, log_softmax)
+        self._vjp = vjp
         self.elementwise = elementwise
         self.smooth = smooth
         self.has_gradient = has_gradient
@@ -293,10 +349,8 @@ class Activation:
         z = _as_float(z)
         a = np.asarray(a, dtype=z.dtype)
         grad_a = np.asarray(grad_a, dtype=z.dtype)
-        if not self.elementwise:
-            # Softmax: J = diag(a) - a aᵀ per row, so gᵀJ = a * (g - <g, a>).
-            inner = np.sum(grad_a * a, axis=-1, keepdims=True)
-            return a * (grad_a - inner)
+        if self._vjp is not None:
+            return self._vjp(a, grad_a)
         return grad_a * self._derivative(z, a)
 
     def derivative(self, z: Array) -> Array:
@@ -317,6 +371,17 @@ class Activation:
         return self._derivative(z, self._forward(z))
 
 
+def _softmax_vjp(a: Array, grad_a: Array) -> Array:
+    # J = diag(a) - a aᵀ per row, so gᵀJ = a * (g - <g, a>).
+    inner = np.sum(grad_a * a, axis=-1, keepdims=True)
+    return a * (grad_a - inner)
+
+
+def _log_softmax_vjp(a: Array, grad_a: Array) -> Array:
+    # ∂(z_i − logΣe^z)/∂z_j = δ_ij − softmax_j: gᵀJ = g − softmax·Σg (tf.nn.log_softmax's).
+    return grad_a - np.exp(a) * np.sum(grad_a, axis=-1, keepdims=True)
+
+
 _ACTIVATIONS: dict[str, Activation] = {
     "linear": Activation("linear", _linear, _d_linear),
     "sigmoid": Activation("sigmoid", _sigmoid, _d_sigmoid),
@@ -331,8 +396,16 @@ _ACTIVATIONS: dict[str, Activation] = {
     "swish": Activation("swish", _silu, _d_silu),
     "silu": Activation("silu", _silu, _d_silu),
     "gelu": Activation("gelu", _gelu, _d_gelu),
-    "softmax": Activation("softmax", _softmax, _d_softmax, elementwise=False),
+    "softmax": Activation("softmax", _softmax, _d_softmax, elementwise=False, vjp=_softmax_vjp),
     "hard_sigmoid": Activation("hard_sigmoid", _hard_sigmoid, _d_hard_sigmoid, smooth=False),
+    "relu6": Activation("relu6", _relu6, _d_relu6, smooth=False),
+    "hard_silu": Activation("hard_silu", _hard_silu, _d_hard_silu, smooth=False),
+    # Keras registers "hard_swish" as another name for hard_silu.
+    "hard_swish": Activation("hard_swish", _hard_silu, _d_hard_silu, smooth=False),
+    "mish": Activation("mish", _mish, _d_mish),
+    "log_softmax": Activation(
+        "log_softmax", _log_softmax, _d_log_softmax, elementwise=False, vjp=_log_softmax_vjp
+    ),
     "sign": Activation("sign", _sign, _d_sign, smooth=False, has_gradient=False),
 }
 

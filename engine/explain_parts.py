@@ -38,6 +38,13 @@ FORMULAS = {
     "sigmoid": "1 / (1 + e^(−z))",
     "tanh": "(e^z − e^(−z)) / (e^z + e^(−z))",
     "relu": "max(0, z)",
+    "relu6": "min(max(0, z), 6)",
+    "hard_sigmoid": "relu6(z + 3) / 6",
+    "hard_silu": "z·relu6(z + 3) / 6",
+    "hard_swish": "z·relu6(z + 3) / 6",
+    "mish": "z·tanh(softplus(z))",
+    "silu": "z·sigmoid(z)",
+    "swish": "z·sigmoid(z)",
 }
 
 #: The derivative of an activation, where a short form is known.
@@ -45,6 +52,10 @@ DERIVATIVES = {
     "tanh": "tanh′(z) = 1 − a²",
     "sigmoid": "sigmoid′(z) = a·(1 − a)",
     "relu": "relu′(z) = 1 if z > 0, else 0",
+    "relu6": "relu6′(z) = 1 if 0 < z < 6, else 0",
+    "hard_silu": "hard_silu′(z) = relu6(z + 3)/6 + z/6 inside (−3, 3)",
+    "hard_swish": "hard_swish′(z) = relu6(z + 3)/6 + z/6 inside (−3, 3)",
+    "mish": "mish′(z) = tanh(sp) + z·(1 − tanh²(sp))·sigmoid(z), sp = softplus(z)",
 }
 
 
@@ -71,6 +82,19 @@ def activation_lines(b: Builder, sec: Section, node: Node, sample: int, idx: tup
             ["e^", z.operand(), " / (", *plus(exps), *more_terms(left), ")"],
             [a],
             note="softmax: the exponentials normalised to sum to 1",
+        )
+        return
+    if act == "log_softmax":
+        k = node.output_shape[-1]
+        shown, left = shown_terms(k)
+        pre = (sample, *idx[:-1])
+        exps = [["e^", b.num(("forward", name, "z", (*pre, c)), paren=True)] for c in shown]
+        sec.add(
+            a_sym,
+            [f"z{subscript(one_based(idx))} − log Σₖ e^zₖ"],
+            [z, " − log(", *plus(exps), *more_terms(left), ")"],
+            [a],
+            note="log_softmax: the log of softmax, computed without forming it",
         )
         return
     formula = FORMULAS.get(act)
@@ -113,6 +137,18 @@ def activation_delta(b: Builder, sec: Section, node: Node, sample: int, idx: tup
             [a, "·(", ga, " − ", b.calc(inner, paren=True), ")"],
             [gz],
             note="softmax mixes its units",
+        )
+    elif act == "log_softmax":
+        k = node.output_shape[-1]
+        pre = (sample, *idx[:-1])
+        total = sum(float(b.value(("backward", name, "grad_a", (*pre, c)))) for c in range(k))
+        p = b.calc(float(np.exp(b.value(("forward", name, "a", full)))))
+        sec.add(
+            delta,
+            [f"∂L/∂a{subscript(u)} − softmax(z){subscript(u)}·Σₖ ∂L/∂aₖ"],
+            [ga, " − ", p, "·", b.calc(total, paren=True)],
+            [gz],
+            note="log_softmax mixes its units; softmax(z) = e^a",
         )
     else:
         z = b.num(("forward", name, "z", full))

@@ -45,6 +45,9 @@ KINKS: dict[str, tuple[float, ...]] = {
     "leaky_relu": (0.0,),
     "selu": (0.0,),
     "hard_sigmoid": (-3.0, 3.0),
+    "relu6": (0.0, 6.0),
+    "hard_silu": (-3.0, 3.0),
+    "hard_swish": (-3.0, 3.0),
     "sign": (0.0,),
 }
 KINKED = set(KINKS)

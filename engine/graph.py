@@ -42,9 +42,7 @@ class Node:
 
     @property
     def activation(self) -> str | None:
-        if not self.layer_type.has_activation:
-            return None
-        return self.config.get("activation") or "linear"
+        return self.layer_type.activation_of(self.config, self.input_shapes)
 
     @property
     def weight_names(self) -> tuple[str, ...]:

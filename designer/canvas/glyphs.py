@@ -23,10 +23,13 @@ def _curve(name: str) -> tuple[tuple[tuple[float, float], ...], float] | None:
         act = get_activation(name)
     except KeyError:
         return None
-    if not act.elementwise:
+    if name == "softmax":
         return None
     z = np.linspace(-GLYPH_RANGE, GLYPH_RANGE, _SAMPLES)
-    a = act.forward(z[:, None])[:, 0]
+    if act.elementwise:
+        a = act.forward(z[:, None])[:, 0]
+    else:  # log_softmax: its first output over [z, 0], as the Inspector's plot draws it
+        a = act.forward(np.stack([z, np.zeros_like(z)], axis=-1))[:, 0]
     lo, hi = float(min(a.min(), 0.0)), float(max(a.max(), 0.0))
     if hi - lo < 1e-9:
         hi, lo = lo + 1.0, lo - 1.0

@@ -31,6 +31,11 @@ ACTIVATION_TITLES: dict[str, str] = {
     "gelu": "GELU",
     "softmax": "Softmax",
     "hard_sigmoid": "Hard sigmoid",
+    "relu6": "ReLU6",
+    "hard_silu": "Hard SiLU",
+    "hard_swish": "Hard swish",
+    "mish": "Mish",
+    "log_softmax": "Log-softmax",
     "sign": "Sign",
 }
 

@@ -479,6 +479,14 @@ class LayerType:
     def weight_shapes(self, config: dict, shapes: list[Shape]) -> dict[str, Shape]:
         return {w.name: w.shape for w in self.weights(config, shapes)}
 
+    def activation_of(self, config: dict, shapes: list[Shape]) -> str | None:
+        """The activation the layer applies last (what a crossentropy on the model's output
+        takes logits through, as Keras does): ``config["activation"]`` for ``has_activation``
+        types, else None. A layer that is an activation of its own (Softmax) says which."""
+        if not self.has_activation:
+            return None
+        return config.get("activation") or "linear"
+
     def weight_rule(self, config: dict, weight: str, kind: str) -> Any:
         """The spec of weight ``weight``'s ``kind`` (``"regularizer"`` or ``"constraint"``:
         Keras' ``<weight>_regularizer`` key), or None where the layer has none."""
@@ -617,7 +625,7 @@ def activation_flops(activation: str | None, n: int) -> int:
     that keeps the summary honest about the order of magnitude."""
     if activation in (None, "linear"):
         return 0
-    if activation in ("relu", "leaky_relu", "sign", "hard_sigmoid"):
+    if activation in ("relu", "leaky_relu", "sign", "hard_sigmoid", "relu6"):
         return n
     return 4 * n
 

@@ -77,6 +77,11 @@ def test_names_are_the_keras_vocabulary():
         "gelu",
         "softmax",
         "hard_sigmoid",
+        "relu6",
+        "hard_silu",
+        "hard_swish",
+        "mish",
+        "log_softmax",
         "sign",
     )
     for name in ACTIVATION_NAMES:
@@ -96,10 +101,50 @@ def test_none_means_linear():
 
 
 def test_flags():
-    assert [n for n in ACTIVATION_NAMES if not get_activation(n).elementwise] == ["softmax"]
+    mixing = [n for n in ACTIVATION_NAMES if not get_activation(n).elementwise]
+    assert mixing == ["softmax", "log_softmax"]
     assert [n for n in ACTIVATION_NAMES if not get_activation(n).has_gradient] == ["sign"]
     not_smooth = {n for n in ACTIVATION_NAMES if not get_activation(n).smooth}
-    assert not_smooth == {"relu", "leaky_relu", "selu", "hard_sigmoid", "sign"}
+    assert not_smooth == {
+        "relu",
+        "leaky_relu",
+        "selu",
+        "hard_sigmoid",
+        "relu6",
+        "hard_silu",
+        "hard_swish",
+        "sign",
+    }
+
+
+KERAS_NAMES = [n for n in ACTIVATION_NAMES if n != "sign"]
+
+
+@pytest.mark.parametrize("name", KERAS_NAMES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_activation_and_its_gradient_are_keras(tf_ready, name, dtype):
+    """Keras' own activation by the same name on the same inputs (kinks included: 0, ±3, 6),
+    and TensorFlow's gradient of Σ g·f(z) against backward()."""
+    import keras
+    import tensorflow as tf
+
+    rng = np.random.default_rng(2)
+    z = np.concatenate([rng.uniform(-8, 8, 42), [0.0, -3.0, 3.0, 6.0, -0.5, 1e-3]])
+    z = z.reshape(-1, 4).astype(dtype)
+    g = rng.normal(size=z.shape).astype(dtype)
+    fn = keras.activations.get(name)
+    var = tf.Variable(z)
+    with tf.GradientTape() as tape:
+        out = fn(var)
+        total = tf.reduce_sum(out * g)
+    theirs, grad = out.numpy(), tape.gradient(total, var).numpy()
+    act = get_activation(name)
+    ours = act.forward(z)
+    if dtype == "float64" and name in ("gelu", "leaky_relu"):
+        pytest.skip("TensorFlow rounds these constants to float32 (engine.backends.tensorflow)")
+    rtol = 2e-6 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(act.backward(z, ours, g), grad, rtol=rtol, atol=rtol)
 
 
 @pytest.mark.parametrize(
@@ -130,6 +175,11 @@ def test_flags():
         ("hard_sigmoid", 0.0, 0.5),
         ("hard_sigmoid", 1.5, 0.75),
         ("hard_sigmoid", 4.0, 1.0),
+        ("relu6", 7.5, 6.0),
+        ("relu6", -1.0, 0.0),
+        ("hard_silu", 1.5, 1.5 * 4.5 / 6),
+        ("hard_swish", -4.0, 0.0),
+        ("mish", 1.0, 1.0 * np.tanh(np.log1p(np.e))),
         ("sign", 0.0, 1.0),
         ("sign", -1e-9, -1.0),
         ("sign", 2.0, 1.0),
@@ -158,6 +208,10 @@ def test_softmax_rows():
         ("hard_sigmoid", -3.0, 0.0),
         ("hard_sigmoid", 3.0, 0.0),
         ("hard_sigmoid", 0.0, 1 / 6),
+        ("relu6", 0.0, 0.0),
+        ("relu6", 6.0, 0.0),
+        ("hard_silu", 3.0, 1.0),
+        ("hard_silu", -3.0, 0.0),
         ("sign", 0.5, 0.0),
     ],
 )

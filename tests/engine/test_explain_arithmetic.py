@@ -824,7 +824,8 @@ def test_every_hidden_activation_and_its_derivative_add_up(activation):
         exp = explain_neuron(session, "h", 1, u)
         checked += check(session, exp).checked
         if activation != "linear":
-            assert f"{activation}(" in exp.text() or activation in ("tanh", "sigmoid")
+            shown = "− log Σₖ e^zₖ" if activation == "log_softmax" else f"{activation}("
+            assert shown in exp.text() or activation in ("tanh", "sigmoid")
     assert checked >= 4 * 5
 
 
@@ -984,3 +985,32 @@ def test_a_regularized_weights_gradient_adds_up(kernel, bias, dtype):
             assert any(parts_text(line.lhs) == "L + R" for line in out.section("loss").lines)
         check(session, explain_neuron(session, "h", 1, 2))
         session.next_step()
+
+
+@pytest.mark.parametrize("class_name", ["LeakyReLU", "ELU", "Softmax", "PReLU"])
+def test_the_activation_layers_panels_add_up(class_name):
+    """Every unit of each case network of Keras' activation layers, at every phase."""
+    import json
+
+    cases = json.loads(
+        (Path(__file__).resolve().parents[1] / "layer_cases" / f"{class_name}.json").read_text()
+    )["cases"]
+    from engine.graph import build_graph
+    from engine.training import TrainingData
+
+    rng = np.random.default_rng(4)
+    for case in cases:
+        project = _project(
+            case["layers"], case["loss"], "sgd", input_shape=tuple(case["input_shape"])
+        )
+        width = build_graph(project).output_shape[-1]
+        x = rng.normal(size=(6, *case["input_shape"]))
+        labels = np.arange(6) % width
+        y = {
+            "mean_squared_error": rng.normal(size=(6, width)),
+            "binary_crossentropy": (labels % 2).reshape(-1, 1).astype(float),
+            "categorical_crossentropy": np.eye(width)[labels],
+        }.get(case["loss"], labels)
+        session = StepSession(project, batch_size=2, data=TrainingData(x, y, None, None))
+        report = _walk(session, [0, 1])
+        assert report.checked > 10

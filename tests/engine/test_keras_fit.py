@@ -350,3 +350,32 @@ def test_a_keras_model_with_the_issues_vocabulary_imports_and_trains_as_model_fi
         assert result["stop_reason"] is not None  # EarlyStopping ended the run
         assert len(result["ours"]["history"]["loss"]) < epochs
         assert "regularization_loss" in result["ours"]["history"]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "tensorflow"])
+def test_keras_activation_layers_train_as_model_fit(tf_ready, backend):
+    """PReLU (its alpha trained), LeakyReLU, ELU and a Softmax output layer, whose logits the
+    crossentropy takes as Keras does."""
+    layers = [
+        {"class_name": "Dense", "config": {"name": "d1", "units": 6}},
+        {
+            "class_name": "PReLU",
+            "config": {
+                "name": "prelu",
+                "alpha_initializer": {
+                    "class_name": "RandomUniform",
+                    "config": {"minval": 0.1, "maxval": 0.4},
+                },
+            },
+        },
+        {"class_name": "Dense", "config": {"name": "d2", "units": 5}},
+        {"class_name": "LeakyReLU", "config": {"name": "leaky", "negative_slope": 0.1}},
+        {"class_name": "Dense", "config": {"name": "d3", "units": 5}},
+        {"class_name": "ELU", "config": {"name": "elu", "alpha": 0.7}},
+        {"class_name": "Dense", "config": {"name": "d4", "units": UNITS}},
+        {"class_name": "Softmax", "config": {"name": "probs"}},
+    ]
+    project = project_of("softmax", "categorical_crossentropy", "adam")
+    project.data["model"]["layers"] = layers
+    x, y = data_for("categorical_crossentropy")
+    assert_same_training(fit_both(project, x, y, 3, backend))
