@@ -35,6 +35,8 @@ LOSS_NAMES: tuple[str, ...] = (
     "kl_divergence",
     "poisson",
     "cosine_similarity",
+    "binary_focal_crossentropy",
+    "categorical_focal_crossentropy",
 )
 
 #: Keras' loss class of each loss (``keras.losses.<class>``, the serialized ``class_name``).
@@ -54,6 +56,8 @@ LOSS_CLASSES: dict[str, str] = {
     "kl_divergence": "KLDivergence",
     "poisson": "Poisson",
     "cosine_similarity": "CosineSimilarity",
+    "binary_focal_crossentropy": "BinaryFocalCrossentropy",
+    "categorical_focal_crossentropy": "CategoricalFocalCrossentropy",
 }
 
 #: Keras' reductions that give one number per batch; for an unweighted batch the three
@@ -72,6 +76,21 @@ _LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "huber": {"delta": 1.0},
     "cosine_similarity": {"axis": -1},
+    "binary_focal_crossentropy": {
+        "apply_class_balancing": False,
+        "alpha": 0.25,
+        "gamma": 2.0,
+        "from_logits": False,
+        "label_smoothing": 0.0,
+        "axis": -1,
+    },
+    "categorical_focal_crossentropy": {
+        "alpha": 0.25,
+        "gamma": 2.0,
+        "from_logits": False,
+        "label_smoothing": 0.0,
+        "axis": -1,
+    },
 }
 
 METRIC_NAMES: tuple[str, ...] = ("accuracy", "mean_squared_error", "mean_absolute_error")
@@ -115,6 +134,13 @@ def _check_loss_config(name: str, config: dict[str, Any]) -> dict[str, Any]:
         if not is_number(value) or not 0 <= value <= 1:
             raise fail("label_smoothing", "a number in [0, 1]")
         config["label_smoothing"] = float(value)
+    if "apply_class_balancing" in config and not isinstance(config["apply_class_balancing"], bool):
+        raise fail("apply_class_balancing", "true or false")
+    for key in ("alpha", "gamma"):
+        if key in config:
+            if not is_number(config[key]) or config[key] < 0:
+                raise fail(key, "a number at least 0")
+            config[key] = float(config[key])
     if "delta" in config:
         if not is_number(config["delta"]) or config["delta"] <= 0:
             raise fail("delta", "a number greater than 0")
@@ -206,6 +232,8 @@ SCORED_ACTIVATION: dict[str, str] = {
     "categorical_crossentropy": "softmax",
     "sparse_categorical_crossentropy": "softmax",
     "binary_crossentropy": "sigmoid",
+    # its crossentropy part (Keras' ops.binary_crossentropy on the output) takes the logits
+    "binary_focal_crossentropy": "sigmoid",
 }
 
 #: The output activations whose logits Keras stores on their output (``_keras_logits``).

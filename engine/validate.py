@@ -478,23 +478,22 @@ def data_fit_problems(project, graph: Graph, dataset) -> list[Problem]:
                     **where,
                 )
             )
-    elif loss == "categorical_crossentropy":
+    elif loss in ("categorical_crossentropy", "categorical_focal_crossentropy"):
         if cls and width != k:
             problems.append(
                 Problem(
-                    f"categorical_crossentropy needs one output unit per class: {k} classes but "
-                    f"{width} units",
+                    f"{loss} needs one output unit per class: {k} classes but {width} units",
                     **where,
                 )
             )
         if not cls:
             problems.append(
                 Problem(
-                    "categorical_crossentropy needs class labels, the data has a numeric target",
+                    f"{loss} needs class labels, the data has a numeric target",
                     field="compile.loss",
                 )
             )
-    elif loss in ("binary_crossentropy", "hinge"):
+    elif loss in ("binary_crossentropy", "hinge", "binary_focal_crossentropy"):
         if cls and k > 2 and width != k:
             problems.append(
                 Problem(
@@ -557,9 +556,15 @@ def loss_output_problems(project, graph: Graph | None, dataset=None) -> list[Pro
     width = out.output_shape[-1] if out.output_shape else 0
     problems = []
     want = None
-    if loss in ("sparse_categorical_crossentropy", "categorical_crossentropy"):
+    if loss in (
+        "sparse_categorical_crossentropy",
+        "categorical_crossentropy",
+        "categorical_focal_crossentropy",
+    ):
         want = "softmax"
-    elif loss == "binary_crossentropy" and (width == 1 or act == "softmax"):
+    elif loss in ("binary_crossentropy", "binary_focal_crossentropy") and (
+        width == 1 or act == "softmax"
+    ):
         want = "sigmoid"
     if is_mismatched(act, loss):
         other = (

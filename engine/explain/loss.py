@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.explain.loss_more import logits_loss, row_loss, unit_loss
+from engine.explain.loss_more import focal_loss, logits_loss, row_loss, unit_loss
 from engine.formula import Num, Section, Sym, one_based, subscript
 from engine.losses import is_mismatched, scored_activation
 
@@ -108,11 +108,14 @@ def loss_section(b: Builder, node, sample: int, idx: tuple[int, ...]) -> Section
         )
     if config.get("label_smoothing"):
         eps = config["label_smoothing"]
-        share = f"{eps:g}/{k}" if loss == "categorical_crossentropy" else f"{eps:g}/2"
+        categorical = loss in ("categorical_crossentropy", "categorical_focal_crossentropy")
+        share = f"{eps:g}/{k}" if categorical else f"{eps:g}/2"
         sec.remark(
             f"label_smoothing {eps:g}: the targets y below are Keras' smoothed ones, "
             f"label·(1 − {eps:g}) + {share}."
         )
+    if focal_loss(b, sec, loss, node, full, grad, value, n, k):
+        return sec
     if config.get("from_logits") and not s.model.fused:
         logits_loss(b, sec, node, full, n, k, value, grad)
         return sec
@@ -356,6 +359,15 @@ def fused_delta(b: Builder, sec: Section, node, sample: int, idx, gz: Num) -> No
     k = node.output_shape[-1]
     yhat = _scored(b, node, full, paren=True)
     h = "p" if _mismatched(s, node) else "ŷ"
+    if s.loss_name == "binary_focal_crossentropy":
+        sec.add(
+            [Sym("δ", one_based(idx))],
+            ["∂L/∂z"],
+            [gz],
+            note="the focal factor's part through the output's own derivative, plus "
+            "w·(1 − p_t)^γ·(sigmoid(z) − y)/(n·k) from the crossentropy of the logits z",
+        )
+        return
     if s.loss_name == "sparse_categorical_crossentropy":
         label = int(b.value(("loss", None, "targets", (sample, *idx[:-1]))))
         y = b.calc(1.0 if label == idx[-1] else 0.0)

@@ -150,6 +150,119 @@ def unit_loss(
     return False
 
 
+def focal_loss(
+    b: Builder, sec: Section, loss: str, node, full, grad: Num, value: Num, n: int, k: int
+) -> bool:
+    """Add the lines of the focal crossentropies (Keras' formulas, ``losses.py``); False for
+    any other loss. Binary: ``ℓ = w·(1 − p_t)^γ·bce`` per unit, ``p_t = y·p + (1 − y)·(1 − p)``;
+    categorical: ``Σ_classes α·(1 − p′)^γ·(−y·log p′)``, ``p′`` the output renormalized and
+    clipped."""
+    if loss not in ("binary_focal_crossentropy", "categorical_focal_crossentropy"):
+        return False
+    cfg = b.s.model.loss_config
+    u = one_based(full[1:])
+    i = full[-1]
+    gamma = b.param(cfg["gamma"])
+    y = b.num(("loss", None, "targets", full), paren=True)
+    yhat = b.num(("forward", node.name, "a", full), paren=True)
+    sec.add([Sym("y", u)], [y], note="the target")
+    from engine.losses import is_mismatched
+
+    h = "p" if is_mismatched(node.activation, loss) else "ŷ"
+    dl = [f"∂L/∂{h}{subscript(u)}"]
+    if loss == "categorical_focal_crossentropy":
+        a = np.asarray(b.ev("forward", node.name).data["a"], dtype=np.float64)[full[:-1]]
+        if cfg["from_logits"]:
+            e = np.exp(a - a.max())
+            a = e / e.sum()
+        t = np.asarray(b.ev("loss").data["targets"], dtype=np.float64)[full[:-1]]
+        p = np.clip(a / a.sum(), _EPS, 1 - _EPS)
+        pu = b.calc(float(p[i]), paren=True)
+        sec.add(
+            [Sym("p", u)],
+            [
+                "ŷ / Σₖ ŷₖ, clipped to [ε, 1 − ε]"
+                + (" (ŷ = softmax of the output)" if cfg["from_logits"] else "")
+            ],
+            [pu],
+        )
+        alpha = b.param(cfg["alpha"])
+        term = float(cfg["alpha"]) * (1 - p[i]) ** cfg["gamma"] * (-t[i] * math.log(p[i]))
+        sec.add(
+            [f"ℓ{subscript(u)}"],
+            ["α·(1 − p)^γ·(−y·log p)"],
+            [alpha, "·(1 − ", pu, ")^", gamma, "·(−", y, "·log ", pu, ")"],
+            [b.calc(term)],
+            note="this class's term; (1 − p)^γ shrinks the terms the network already gets right",
+        )
+        per = float(np.sum(cfg["alpha"] * (1 - p) ** cfg["gamma"] * (-t * np.log(p))))
+        sec.add(["ℓ"], ["Σₖ ℓₖ"], [b.calc(per)], note="the sample's loss")
+        sec.add([Sym("L")], ["mean of ℓ over the batch"], [value], note=f"n = {n}")
+        sec.add(dl, [grad], note="through the renormalization and the focal factor")
+        return True
+    a = float(b.value(("forward", node.name, "a", full)))
+    tv = float(b.value(("loss", None, "targets", full)))
+    logits = None
+    if cfg["from_logits"]:
+        logits = a
+    elif b.s.model.fused:
+        logits = float(b.value(("forward", node.name, "z", full)))
+    pv = 1 / (1 + math.exp(-a)) if cfg["from_logits"] else a
+    p = b.calc(pv, paren=True)
+    if cfg["from_logits"]:
+        sec.add([Sym("p", u)], ["sigmoid(ŷ)"], ["sigmoid(", yhat, ")"], [p], note="from_logits")
+    else:
+        sec.add([Sym("p", u)], [yhat], note="the network's output")
+    p_t = tv * pv + (1 - tv) * (1 - pv)
+    sec.add(
+        [f"p_t{subscript(u)}"],
+        ["y·p + (1 − y)·(1 − p)"],
+        [y, "·", p, " + (1 − ", y, ")·(1 − ", p, ")"],
+        [b.calc(p_t, paren=True)],
+        note="the probability given to the target",
+    )
+    if logits is not None:
+        s_ = logits
+        bce = max(s_, 0) - s_ * tv + math.log1p(math.exp(-abs(s_)))
+        zt = b.calc(s_, paren=True)
+        sec.add(
+            ["bce"],
+            ["max(z, 0) − z·y + log(1 + e^(−|z|))"],
+            ["max(", zt, ", 0) − ", zt, "·", y, " + log(1 + e^(−|", zt, "|))"],
+            [b.calc(bce)],
+            note="Keras' binary crossentropy from the logits z of the output",
+        )
+    else:
+        c = min(max(pv, _EPS), 1 - _EPS)
+        bce = -(tv * math.log(c) + (1 - tv) * math.log(1 - c))
+        sec.add(
+            ["bce"],
+            ["−(y·log p + (1 − y)·log(1 − p))"],
+            ["−(", y, "·log ", b.calc(c), " + (1 − ", y, ")·log(1 − ", b.calc(c), "))"],
+            [b.calc(bce)],
+            note="p clipped to [ε, 1 − ε]",
+        )
+    focal = (1 - p_t) ** float(cfg["gamma"])
+    weight = 1.0
+    w_parts: list[Part] = []
+    if cfg["apply_class_balancing"]:
+        weight = tv * cfg["alpha"] + (1 - tv) * (1 - cfg["alpha"])
+        w_parts = [b.calc(weight), "·"]
+    sec.add(
+        [f"ℓ{subscript(u)}"],
+        (["w·"] if w_parts else []) + ["(1 − p_t)^γ·bce"],
+        [*w_parts, "(1 − ", b.calc(p_t, paren=True), ")^", gamma, "·", b.calc(bce, paren=True)],
+        [b.calc(weight * focal * bce)],
+        note="(1 − p_t)^γ shrinks what is already right"
+        + ("; w = y·α + (1 − y)·(1 − α)" if w_parts else ""),
+    )
+    sec.add(
+        [Sym("L")], ["mean of ℓ"], [value], note=f"mean over n = {n} samples and k = {k} outputs"
+    )
+    sec.add(dl, [grad], note="through the focal factor and the crossentropy")
+    return True
+
+
 def row_loss(
     b: Builder, sec: Section, loss: str, node, full, grad: Num, value: Num, n: int
 ) -> bool:

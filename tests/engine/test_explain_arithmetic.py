@@ -772,6 +772,30 @@ LOSS_CASES = [
     ),
     ({"class_name": "BinaryCrossentropy", "config": {"label_smoothing": 0.2}}, "sigmoid", 2),
     ({"class_name": "MeanSquaredError", "config": {"reduction": "sum"}}, "linear", 2),
+    ("binary_focal_crossentropy", "sigmoid", 2),
+    ("binary_focal_crossentropy", "sigmoid", 1),
+    ("binary_focal_crossentropy", "hard_sigmoid", 2),
+    ("binary_focal_crossentropy", "softmax", 2),
+    (
+        {
+            "class_name": "BinaryFocalCrossentropy",
+            "config": {"apply_class_balancing": True, "gamma": 1.5, "label_smoothing": 0.1},
+        },
+        "sigmoid",
+        2,
+    ),
+    ({"class_name": "BinaryFocalCrossentropy", "config": {"from_logits": True}}, "linear", 2),
+    ("categorical_focal_crossentropy", "softmax", 2),
+    (
+        {"class_name": "CategoricalFocalCrossentropy", "config": {"from_logits": True}},
+        "linear",
+        2,
+    ),
+    (
+        {"class_name": "CategoricalFocalCrossentropy", "config": {"gamma": 3.0, "alpha": 0.5}},
+        "softmax",
+        2,
+    ),
     (
         {"class_name": "SparseCategoricalCrossentropy", "config": {"reduction": "sum"}},
         "softmax",

@@ -167,6 +167,38 @@ LOSSES = [
     ({"class_name": "BinaryCrossentropy", "config": {"from_logits": True}}, "linear", "binary"),
     ({"class_name": "BinaryCrossentropy", "config": {"label_smoothing": 0.2}}, "sigmoid", "binary"),
     ({"class_name": "MeanSquaredError", "config": {"reduction": "sum"}}, "linear", "real"),
+    # The focal crossentropies; the binary one's crossentropy takes a sigmoid or softmax
+    # output's logits, as Keras' ops.binary_crossentropy does.
+    ("binary_focal_crossentropy", "sigmoid", "binary"),
+    ("binary_focal_crossentropy", "softmax", "binary"),
+    ("binary_focal_crossentropy", "hard_sigmoid", "binary"),
+    (
+        {
+            "class_name": "BinaryFocalCrossentropy",
+            "config": {"apply_class_balancing": True, "gamma": 1.5, "label_smoothing": 0.1},
+        },
+        "sigmoid",
+        "binary",
+    ),
+    (
+        {"class_name": "BinaryFocalCrossentropy", "config": {"from_logits": True}},
+        "linear",
+        "binary",
+    ),
+    ("categorical_focal_crossentropy", "softmax", "onehot"),
+    (
+        {
+            "class_name": "CategoricalFocalCrossentropy",
+            "config": {"from_logits": True, "alpha": 0.5, "gamma": 3.0},
+        },
+        "linear",
+        "onehot",
+    ),
+    (
+        {"class_name": "CategoricalFocalCrossentropy", "config": {"label_smoothing": 0.2}},
+        "softmax",
+        "onehot",
+    ),
 ]
 
 

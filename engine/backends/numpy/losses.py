@@ -357,7 +357,8 @@ def smoothed_targets(loss: str, config: dict, target: Array) -> Array:
         return target
     target = np.asarray(target)
     dt = target.dtype.type if target.dtype.kind == "f" else np.float64
-    share = 1 / target.shape[-1] if loss == "categorical_crossentropy" else 0.5
+    categorical = loss in ("categorical_crossentropy", "categorical_focal_crossentropy")
+    share = 1 / target.shape[-1] if categorical else 0.5
     return target * dt(1 - smoothing) + dt(smoothing * share)
 
 
@@ -443,6 +444,8 @@ def compute_loss(
 
 def _batch_loss(loss, config, target, a, z, activation, count, want_grad_a) -> LossResult:
     """The mean loss of a batch (see :func:`compute_loss`), its targets already smoothed."""
+    if loss in _FOCAL_LOSSES:
+        return _FOCAL_LOSSES[loss](target, a, z, activation, config, count)
     fused = _FUSED_LOSSES.get(loss)
     if fused is not None and config.get("from_logits") and not is_fused(activation, loss):
         # The output itself is the logits (a linear output, say): the fused formula on it.
@@ -464,6 +467,93 @@ def _batch_loss(loss, config, target, a, z, activation, count, want_grad_a) -> L
         )[1]
     per, grad_z = fused(target, z, count)
     return LossResult(_mean_value(per, count), grad_a, grad_z)
+
+
+def _softmax_rows(x: Array) -> Array:
+    return _log_softmax(x)[1]
+
+
+def _softmax_vjp(p: Array, g: Array) -> Array:
+    return p * (g - np.sum(g * p, axis=-1, keepdims=True))
+
+
+def _categorical_focal(y, a, z, activation, config, count) -> LossResult:
+    """Keras' categorical_focal_crossentropy: the output renormalized to sum to 1 and
+    clipped to [ε, 1 − ε], then Σ_classes α·(1 − p)^γ·(−y·log p), mean over the batch
+    (``from_logits``: softmax of the output first)."""
+    alpha, gamma = a.dtype.type(config["alpha"]), a.dtype.type(config["gamma"])
+    probs = _softmax_rows(a) if config["from_logits"] else a
+    total = np.sum(probs, axis=-1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        o = probs / total
+    c, mask = _clip_mask(o)
+    log_c = np.log(c)
+    modulating = (1 - c) ** gamma
+    per = np.sum(modulating * alpha * (-y * log_c), axis=-1)
+    # d/dc of α(1 − c)^γ·(−y log c); (1 − c)^(γ−1) only where γ > 0
+    d_mod = gamma * (1 - c) ** (gamma - 1) if gamma else np.zeros_like(c)
+    g_c = alpha * (d_mod * y * log_c - modulating * y / c)
+    g_o = np.where(mask, g_c, 0)
+    g_p = (g_o - np.sum(g_o * o, axis=-1, keepdims=True)) / total
+    grad = _softmax_vjp(probs, g_p) if config["from_logits"] else g_p
+    return LossResult(_mean_value(per, count), (grad * (1 / count)).astype(a.dtype), None)
+
+
+def _binary_focal(y, a, z, activation, config, count) -> LossResult:
+    """Keras' binary_focal_crossentropy: ``w·(1 − p_t)^γ·bce`` averaged over the units and
+    the batch, ``p_t = y·p + (1 − y)·(1 − p)``, ``w = y·α + (1 − y)·(1 − α)`` with
+    ``apply_class_balancing`` (else 1). Its crossentropy is Keras' binary_crossentropy of the
+    output: from the logits of a sigmoid or softmax output (Keras' ``_keras_logits``; the
+    gradient then comes back as dL/dz), or of ``sigmoid(output)`` with ``from_logits``, else
+    from the probabilities clipped to [ε, 1 − ε]."""
+    dt = a.dtype.type
+    gamma = dt(config["gamma"])
+    n = count * a.shape[-1]
+    if config["from_logits"]:
+        s, p, fused = a, _sigmoid(a), False
+    elif z is not None and is_fused(activation, "binary_focal_crossentropy"):
+        s, p, fused = np.asarray(z, dtype=a.dtype), a, True
+    else:
+        s, p, fused = None, a, False
+    if s is not None:  # tf.nn.sigmoid_cross_entropy_with_logits
+        bce = np.maximum(s, 0) - s * y + np.log1p(np.exp(-np.abs(s)))
+        d_bce_s = _sigmoid(s) - y
+    else:
+        c, mask = _clip_mask(p)
+        bce = -(y * np.log(c) + (1 - y) * np.log(1 - c))
+        d_bce_p = np.where(mask, (1 - y) / (1 - c) - y / c, 0)
+    p_t = y * p + (1 - y) * (1 - p)
+    focal = (1 - p_t) ** gamma
+    weight = 1
+    if config["apply_class_balancing"]:
+        alpha = dt(config["alpha"])
+        weight = y * alpha + (1 - y) * (1 - alpha)
+    per = np.mean(weight * focal * bce, axis=-1)
+    d_focal = -gamma * (1 - p_t) ** (gamma - 1) * (2 * y - 1) if gamma else np.zeros_like(p)
+    via_p = weight * d_focal * bce  # d(elementwise loss)/dp through the focal factor
+    if s is None:
+        grad = (via_p + weight * focal * d_bce_p) / n
+        return LossResult(_mean_value(per, count), grad.astype(a.dtype), None)
+    via_s = weight * focal * d_bce_s
+    if not fused:  # from_logits: p = sigmoid(output), the crossentropy of the output
+        grad = (via_p * p * (1 - p) + via_s) / n
+        return LossResult(_mean_value(per, count), grad.astype(a.dtype), None)
+    if activation == "sigmoid":
+        back = via_p * p * (1 - p)
+    else:  # a softmax output: p is softmax(z), mixing the units
+        back = _softmax_vjp(p, via_p)
+    grad_z = ((back + via_s) / n).astype(a.dtype)
+    # dL/d output, shown only: the crossentropy's part as if taken from the output itself
+    c, mask = _clip_mask(p)
+    d_bce_p = np.where(mask, (1 - y) / (1 - c) - y / c, 0)
+    grad_a = ((via_p + weight * focal * d_bce_p) / n).astype(a.dtype)
+    return LossResult(_mean_value(per, count), grad_a, grad_z)
+
+
+_FOCAL_LOSSES = {
+    "binary_focal_crossentropy": _binary_focal,
+    "categorical_focal_crossentropy": _categorical_focal,
+}
 
 
 def _same_rank(y_true: Array, y_pred: Array) -> tuple[Array, Array]:
