@@ -120,6 +120,11 @@ def _parser() -> argparse.ArgumentParser:
     i = sub.add_parser("import", help="read a saved Keras model (.keras or .h5) into a project")
     i.add_argument("model")
     i.add_argument("-o", "--output", help="the project to write (default: MODEL with .nnd)")
+    i.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse a setting NN Designer cannot honour instead of replacing it with a warning",
+    )
 
     sc = sub.add_parser("screenshot", help="render the main window offscreen to a PNG")
     sc.add_argument("project", nargs="?")
@@ -445,7 +450,9 @@ def cmd_import(args) -> int:
     from engine.project import save_project
 
     out = Path(args.output) if args.output else Path(args.model).with_suffix(".nnd")
-    project = import_keras_model(args.model)
+    project = import_keras_model(args.model, strict=args.strict)
+    for warning in project.load_warnings:
+        print(f"nndesigner: warning: {args.model}: {warning}", file=sys.stderr)
     if project.weights and out.suffix.lower() != ".nnd":
         raise NNDError(
             "the imported model has weights: write it to a .nnd file, which holds them "

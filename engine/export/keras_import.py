@@ -66,7 +66,7 @@ _METRIC_CLASSES = {
 _AUTO_MODEL_NAME = re.compile(r"(sequential|functional|model)(_\d+)?")
 
 
-def import_keras_model(path: str | os.PathLike) -> Project:
+def import_keras_model(path: str | os.PathLike, strict: bool = False) -> Project:
     """Read a saved Keras model into a project.
 
     Parameters
@@ -74,6 +74,12 @@ def import_keras_model(path: str | os.PathLike) -> Project:
     path : path
         A ``.keras`` file or a legacy ``.h5`` / ``.hdf5`` file; the model is Sequential or
         functional, with one input and one output, built from layers NN Designer supports.
+    strict : bool
+        Refuse a setting NN Designer cannot honour (an optimizer, loss or metric it does not
+        have, a layer setting it cannot represent). By default the rest of the model comes in:
+        each such setting is replaced by the nearest supported one (Adam for an unknown
+        optimizer, with its learning rate; a loss's own defaults for a setting the loss cannot
+        take; a layer setting's Keras default) and named in ``project.load_warnings``.
 
     Returns
     -------
@@ -88,8 +94,8 @@ def import_keras_model(path: str | os.PathLike) -> Project:
     ------
     NNDError
         The file is missing or not a Keras model (naming the file), a layer is of a class NN
-        Designer does not support (naming the layer and the class) or uses a setting it cannot
-        represent (naming the layer and the key), or Keras cannot be imported.
+        Designer does not support (naming the layer and the class), with ``strict`` a setting it
+        cannot represent (naming the layer and the key), or Keras cannot be imported.
     """
     path = Path(path)
     source = str(path)
@@ -108,8 +114,11 @@ def import_keras_model(path: str | os.PathLike) -> Project:
         )
     keras = _import_keras()
     model = _load(keras, path)
+    warnings: list[str] | None = None if strict else []
     try:
-        return _project_from_model(keras, model, path)
+        project = _project_from_model(keras, model, path, warnings)
+        project.load_warnings = list(warnings or [])
+        return project
     except NNDError as exc:
         if exc.where is None:
             raise NNDError(exc.message, source) from None
@@ -195,7 +204,15 @@ def _project_name(model, path: Path) -> str:
     return name
 
 
-def _project_from_model(keras, model, path: Path) -> Project:
+def _settle(warnings: list[str] | None, message: str, replacement: str) -> None:
+    """A setting NN Designer cannot honour: refused (``warnings`` None: --strict) or named in
+    a warning with what replaces it."""
+    if warnings is None:
+        raise NNDError(message)
+    warnings.append(f"{message}; {replacement}")
+
+
+def _project_from_model(keras, model, path: Path, warnings: list[str] | None = None) -> Project:
     if not isinstance(model, keras.Model):
         raise NNDError(f"holds a {type(model).__name__}, not a Keras model")
     try:
@@ -240,7 +257,7 @@ def _project_from_model(keras, model, path: Path) -> Project:
     for layer in kept:
         name = names[layer.name]
         cls = type(layer).__name__
-        config = _layer_config(layer, cls, name)
+        config = _layer_config(layer, cls, name, warnings)
         entry: dict[str, Any] = {"class_name": cls, "config": config}
         if inbound is not None:
             entry["inbound"] = inbound[layer.name]
@@ -267,7 +284,7 @@ def _project_from_model(keras, model, path: Path) -> Project:
         "name": _project_name(model, path),
         "model": {"input_shape": input_shape, "layers": layers},
     }
-    comp = _compile_settings(model)
+    comp = _compile_settings(model, warnings)
     if comp:
         data["compile"] = comp
     data["backend"] = "numpy"
@@ -400,8 +417,9 @@ def _rule_spec(kind: str, value: Any, where: str) -> Any:
         raise NNDError(f"{where}: {exc}") from None
 
 
-def _layer_config(layer, cls: str, name: str) -> dict:
-    """The project config of one Keras layer: its name and the non-default values."""
+def _layer_config(layer, cls: str, name: str, warnings: list[str] | None = None) -> dict:
+    """The project config of one Keras layer: its name and the non-default values (a value
+    NN Designer cannot represent: refused, or left at Keras' default with a warning)."""
     ltype = LAYER_TYPES[cls]
     raw = ltype.import_config(layer.get_config())
     config: dict[str, Any] = {"name": name}
@@ -415,9 +433,13 @@ def _layer_config(layer, cls: str, name: str) -> dict:
                 continue
             if key not in _UNUSED_VALUES and value is None:
                 continue  # a Keras setting left unset
-            raise NNDError(
-                f"{label} ({cls}) sets {key}={value!r}, which NN Designer cannot represent"
+            default = _UNUSED_VALUES.get(key)
+            _settle(
+                warnings,
+                f"{label} ({cls}) sets {key}={value!r}, which NN Designer cannot represent",
+                f"left at {default!r}" if key in _UNUSED_VALUES else "left out",
             )
+            continue
         if param.kind == "activation":
             value = _activation_name(value, label)
         elif param.kind == "initializer":
@@ -440,7 +462,7 @@ def _layer_config(layer, cls: str, name: str) -> dict:
 # ------------------------------------------------------------------------------------------------
 
 
-def _compile_settings(model) -> dict:
+def _compile_settings(model, warnings: list[str] | None = None) -> dict:
     try:
         cc = model.get_compile_config()
     except Exception:  # noqa: BLE001 - no compile settings to read
@@ -451,12 +473,25 @@ def _compile_settings(model) -> dict:
         return {}
     for key in ("loss_weights", "weighted_metrics"):
         if cc.get(key):
-            raise NNDError(f"the model was compiled with {key}, which NN Designer does not support")
+            _settle(
+                warnings,
+                f"the model was compiled with {key}, which NN Designer does not support",
+                "left out",
+            )
     out: dict[str, Any] = {}
     if cc.get("optimizer") is not None:
-        out["optimizer"] = _optimizer(cc["optimizer"])
+        try:
+            out["optimizer"] = _optimizer(cc["optimizer"])
+        except NNDError as exc:
+            out["optimizer"] = _nearest_optimizer(cc["optimizer"])
+            rate = out["optimizer"]["config"]["learning_rate"]
+            _settle(warnings, exc.message, f"Adam with learning_rate {rate:g} instead")
     if cc.get("loss") is not None:
-        out["loss"] = _loss(cc["loss"])
+        try:
+            out["loss"] = _loss(cc["loss"])
+        except NNDError as exc:
+            out["loss"] = _nearest_loss(cc["loss"])
+            _settle(warnings, exc.message, f"{out['loss']!r} instead")
     metrics = cc.get("metrics")
     if metrics:
         if not isinstance(metrics, (list, tuple)):
@@ -464,8 +499,45 @@ def _compile_settings(model) -> dict:
                 f"the model's metrics {metrics!r} are not a list; NN Designer models have one "
                 "output"
             )
-        out["metrics"] = [_metric(m) for m in metrics]
+        out["metrics"] = []
+        for m in metrics:
+            try:
+                out["metrics"].append(_metric(m))
+            except NNDError as exc:
+                _settle(warnings, exc.message, "left out")
+        if not out["metrics"]:
+            del out["metrics"]
     return out
+
+
+def _nearest_optimizer(spec: Any) -> dict:
+    """Adam with the optimizer's learning rate (when it is a number), for an optimizer NN
+    Designer cannot run or a setting it cannot honour."""
+    config = spec.get("config") if isinstance(spec, dict) else None
+    rate = (config or {}).get("learning_rate")
+    number = isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0
+    return {
+        "class_name": "Adam",
+        "config": {"learning_rate": _as_float32_value(float(rate)) if number else 0.001},
+    }
+
+
+def _nearest_loss(spec: Any) -> str:
+    """The loss itself at its defaults when only a setting is out of reach (a crossentropy's
+    ignore_class), else the nearest one NN Designer has: binary crossentropy for the overlap
+    losses of masks (Dice, Tversky), mean squared error otherwise."""
+    from engine.losses import resolve_loss
+
+    if isinstance(spec, dict) and spec.get("class_name") == "function":
+        spec = spec.get("config")
+    name = spec.get("class_name") if isinstance(spec, dict) else spec
+    try:
+        return resolve_loss({"class_name": name} if isinstance(spec, dict) else name)[0]
+    except (KeyError, ValueError, TypeError):
+        pass
+    if isinstance(name, str) and name.lower() in ("dice", "tversky"):
+        return "binary_crossentropy"
+    return "mean_squared_error"
 
 
 def _as_float32_value(value: Any) -> Any:

@@ -189,7 +189,7 @@ def test_keras_settings_without_an_equivalent_are_refused_by_name(keras, tmp_pat
     path = tmp_path / "m.keras"
     keras.Model(inputs, outputs).save(path)
     with pytest.raises(NNDError) as exc:
-        import_keras_model(path)
+        import_keras_model(path, strict=True)
     text = str(exc.value)
     assert "layer 'conv' (Conv2D)" in text and setting in text
 

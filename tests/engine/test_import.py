@@ -4,6 +4,7 @@ import -> export -> import. The Keras models are built here, tiny, and saved as 
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from pathlib import Path
 
@@ -228,12 +229,15 @@ def test_unsupported_layer_is_named_with_its_class(tmp_path):
 
 
 def test_settings_nn_designer_cannot_represent_are_refused(tmp_path):
+    """With strict=True (the CLI's --strict) every setting NN Designer cannot honour refuses
+    the import, naming it; see the next test for the default."""
+    import_model = functools.partial(import_keras_model, strict=True)
     regularized = keras.Sequential(
         [keras.Input(shape=(3,)), layers.Flatten(activity_regularizer="l2", name="reg")]
     )
     regularized.save(tmp_path / "reg.keras")
     with pytest.raises(NNDError, match=r"layer 'reg' \(Flatten\) sets activity_regularizer"):
-        import_keras_model(tmp_path / "reg.keras")
+        import_model(tmp_path / "reg.keras")
 
     ignoring = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2, name="d")])
     ignoring.compile(
@@ -241,18 +245,61 @@ def test_settings_nn_designer_cannot_represent_are_refused(tmp_path):
     )
     ignoring.save(tmp_path / "ignoring.keras")
     with pytest.raises(NNDError, match="the model's loss: .*'ignore_class' must be null"):
-        import_keras_model(tmp_path / "ignoring.keras")
+        import_model(tmp_path / "ignoring.keras")
     dice = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2, name="d")])
     dice.compile(optimizer="adam", loss=keras.losses.Dice())
     dice.save(tmp_path / "dice.keras")
     with pytest.raises(NNDError, match="loss 'Dice', which NN Designer does not support"):
-        import_keras_model(tmp_path / "dice.keras")
+        import_model(tmp_path / "dice.keras")
 
     lamb = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2, name="d")])
     lamb.compile(optimizer=keras.optimizers.Lamb(), loss="mse")
     lamb.save(tmp_path / "lamb.keras")
     with pytest.raises(NNDError, match="Lamb optimizer"):
-        import_keras_model(tmp_path / "lamb.keras")
+        import_model(tmp_path / "lamb.keras")
+
+
+def test_what_nn_designer_cannot_honour_is_replaced_with_a_warning(tmp_path, capsys):
+    """By default the rest of the model comes in: the unsupported optimizer becomes Adam with
+    its learning rate, the loss's setting falls back to the loss's default, the layer's setting
+    to Keras' default, the unknown metric is left out; each is named, and the CLI prints them
+    (exit 0) while --strict refuses (exit 2, no traceback)."""
+    from engine.cli import main
+
+    model = keras.Sequential(
+        [keras.Input(shape=(3,)), layers.Flatten(activity_regularizer="l2", name="flat")]
+        + [layers.Dense(2, name="d")]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Lamb(learning_rate=0.02),
+        loss=keras.losses.SparseCategoricalCrossentropy(ignore_class=0),
+        metrics=["accuracy", keras.metrics.AUC()],
+    )
+    path = tmp_path / "m.keras"
+    model.save(path)
+    project = import_keras_model(path)
+    assert project.compile["optimizer"] == {"class_name": "Adam", "config": {"learning_rate": 0.02}}
+    assert project.compile["loss"] == "sparse_categorical_crossentropy"
+    assert project.compile["metrics"] == ["accuracy"]
+    assert "activity_regularizer" not in project.data["model"]["layers"][0]["config"]
+    text = "\n".join(project.load_warnings)
+    assert len(project.load_warnings) == 4, text
+    for words in (
+        "Lamb optimizer",
+        "Adam with learning_rate 0.02",
+        "ignore_class",
+        "AUC",
+        "'flat' (Flatten) sets activity_regularizer",
+    ):
+        assert words in text
+    check_project(project, training=False)
+    assert main(["import", str(path), "-o", str(tmp_path / "p.nnd")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("nndesigner: warning:") == 4
+    assert main(["import", str(path), "-o", str(tmp_path / "q.nnd"), "--strict"]) == 2
+    err = capsys.readouterr().err
+    assert "activity_regularizer" in err and "Traceback" not in err
+    assert not (tmp_path / "q.nnd").exists()
 
 
 def test_every_loss_imports_with_its_settings(tmp_path):

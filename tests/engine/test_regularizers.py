@@ -456,7 +456,7 @@ def test_a_rule_on_a_layer_without_the_setting_is_named(tf_ready, tmp_path):
     )
     model.save(tmp_path / "m.keras")
     with pytest.raises(NNDError, match=r"layer 'drop' \(Dropout\) sets activity_regularizer"):
-        import_keras_model(tmp_path / "m.keras")
+        import_keras_model(tmp_path / "m.keras", strict=True)
 
 
 def test_the_shortest_spec_round_trips():
