@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.keras_objects import is_number, minimal_spec, resolve_spec
+from engine.keras_objects import is_number, minimal_spec, problem_of, resolve_spec
 
 #: The constraints with Keras' defaults.
 CONSTRAINT_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -63,11 +63,7 @@ def resolve_constraint(spec: Any) -> tuple[str, dict[str, Any]]:
 
 def check_constraint(value: Any) -> str | None:
     """None when ``value`` is a constraint spec, else what is wrong with it."""
-    try:
-        resolve_constraint(value)
-    except ValueError as exc:
-        return str(exc)
-    return None
+    return problem_of(resolve_constraint, value)
 
 
 def constraint_spec(value: Any) -> Any:

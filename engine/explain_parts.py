@@ -71,31 +71,19 @@ def activation_lines(b: Builder, sec: Section, node: Node, sample: int, idx: tup
     if act == "linear":
         sec.add(a_sym, [Sym("z", one_based(idx))], [a], note="linear activation: a = z")
         return
-    if act == "softmax":
-        k = node.output_shape[-1]
-        shown, left = shown_terms(k)
+    if act in ("softmax", "log_softmax"):
+        shown, left = shown_terms(node.output_shape[-1])
         pre = (sample, *idx[:-1])
         exps = [["e^", b.num(("forward", name, "z", (*pre, c)), paren=True)] for c in shown]
-        sec.add(
-            a_sym,
-            [f"e^z{subscript(one_based(idx))} / Σₖ e^zₖ"],
-            ["e^", z.operand(), " / (", *plus(exps), *more_terms(left), ")"],
-            [a],
-            note="softmax: the exponentials normalised to sum to 1",
-        )
-        return
-    if act == "log_softmax":
-        k = node.output_shape[-1]
-        shown, left = shown_terms(k)
-        pre = (sample, *idx[:-1])
-        exps = [["e^", b.num(("forward", name, "z", (*pre, c)), paren=True)] for c in shown]
-        sec.add(
-            a_sym,
-            [f"z{subscript(one_based(idx))} − log Σₖ e^zₖ"],
-            [z, " − log(", *plus(exps), *more_terms(left), ")"],
-            [a],
-            note="log_softmax: the log of softmax, computed without forming it",
-        )
+        total = [*plus(exps), *more_terms(left), ")"]
+        zu = f"z{subscript(one_based(idx))}"
+        if act == "softmax":
+            forms = [[f"e^{zu} / Σₖ e^zₖ"], ["e^", z.operand(), " / (", *total]]
+            note = "softmax: the exponentials normalised to sum to 1"
+        else:
+            forms = [[f"{zu} − log Σₖ e^zₖ"], [z, " − log(", *total]]
+            note = "log_softmax: the log of softmax, computed without forming it"
+        sec.add(a_sym, *forms, [a], note=note)
         return
     formula = FORMULAS.get(act)
     sec.add(

@@ -68,6 +68,15 @@ def resolve_spec(
     return cls, config
 
 
+def problem_of(resolve, value: Any) -> str | None:
+    """None when ``resolve(value)`` accepts the spec, else its message."""
+    try:
+        resolve(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def minimal_spec(cls: str, config: dict[str, Any], defaults: dict[str, Any]) -> Any:
     """The shortest spec of a resolved object: its class name when every setting is Keras'
     default, else ``{"class_name": cls, "config": {the settings that differ}}``."""

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.keras_objects import is_number, minimal_spec, resolve_spec
+from engine.keras_objects import is_number, minimal_spec, problem_of, resolve_spec
 
 #: The regularizers with Keras' defaults, in the order of its documentation.
 REGULARIZER_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -56,11 +56,7 @@ def resolve_regularizer(spec: Any) -> tuple[str, dict[str, Any]]:
 
 def check_regularizer(value: Any) -> str | None:
     """None when ``value`` is a regularizer spec, else what is wrong with it."""
-    try:
-        resolve_regularizer(value)
-    except ValueError as exc:
-        return str(exc)
-    return None
+    return problem_of(resolve_regularizer, value)
 
 
 def regularizer_spec(value: Any) -> Any:
