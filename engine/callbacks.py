@@ -1,5 +1,5 @@
-"""Keras' training callbacks that NN Designer runs: EarlyStopping, ReduceLROnPlateau and
-TerminateOnNaN, in the fit settings' Keras form (``"callbacks": [{"class_name":
+"""Keras' training callbacks that NN Designer runs: EarlyStopping, ReduceLROnPlateau,
+TerminateOnNaN and ModelCheckpoint (into the project), in the fit settings' Keras form (``"callbacks": [{"class_name":
 "EarlyStopping", "config": {...}}]``).
 
 :func:`resolve_callbacks` validates the list and fills in Keras' defaults; :func:`make_callbacks`
@@ -20,7 +20,12 @@ from typing import Any
 
 import numpy as np
 
-CALLBACK_NAMES: tuple[str, ...] = ("EarlyStopping", "ReduceLROnPlateau", "TerminateOnNaN")
+CALLBACK_NAMES: tuple[str, ...] = (
+    "EarlyStopping",
+    "ReduceLROnPlateau",
+    "TerminateOnNaN",
+    "ModelCheckpoint",
+)
 
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "EarlyStopping": {
@@ -44,7 +49,20 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "min_lr": 0.0,
     },
     "TerminateOnNaN": {},
+    # Keras requires a filepath; NN Designer's default is the file the exported script writes.
+    "ModelCheckpoint": {
+        "filepath": "best.keras",
+        "monitor": "val_loss",
+        "verbose": 0,
+        "save_best_only": False,
+        "save_weights_only": False,
+        "mode": "auto",
+        "save_freq": "epoch",
+        "initial_value_threshold": None,
+    },
 }
+#: Settings the exported script always writes (Keras has no default for them).
+REQUIRED_KEYS: dict[str, tuple[str, ...]] = {"ModelCheckpoint": ("filepath",)}
 _BY_LOWER = {n.lower(): n for n in CALLBACK_NAMES}
 #: The metrics that get better as they grow (Keras' ``_direction == "up"``); the rest fall.
 _UP = ("accuracy",)
@@ -100,9 +118,26 @@ def resolve_callback(spec: Any) -> tuple[str, dict[str, Any]]:
         raise fail("baseline", "a number or null")
     if "restore_best_weights" in config and not isinstance(config["restore_best_weights"], bool):
         raise fail("restore_best_weights", "true or false")
+    if cls == "ModelCheckpoint":
+        _check_checkpoint(config, fail)
     if "factor" in config and (not _number(config["factor"]) or not 0 < config["factor"] < 1):
         raise fail("factor", "a number in (0, 1) (Keras refuses a factor >= 1)")
     return cls, config
+
+
+def _check_checkpoint(config: dict[str, Any], fail) -> None:
+    path = config["filepath"]
+    suffix = ".weights.h5" if config["save_weights_only"] else ".keras"
+    if not isinstance(path, str) or not path.endswith(suffix):
+        raise fail("filepath", f"a file name ending in {suffix} (as Keras requires)")
+    for key in ("save_best_only", "save_weights_only"):
+        if not isinstance(config[key], bool):
+            raise fail(key, "true or false")
+    if config["save_freq"] != "epoch":
+        raise fail("save_freq", "'epoch' (NN Designer checks after every epoch)")
+    value = config["initial_value_threshold"]
+    if value is not None and not _number(value):
+        raise fail("initial_value_threshold", "a number or null")
 
 
 def resolve_callbacks(specs: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -131,7 +166,7 @@ class _Monitor:
         if mode == "auto":
             mode = "max" if self.monitor.removeprefix("val_") in _UP else "min"
         self.lower = mode == "min"
-        self.min_delta = abs(float(config["min_delta"])) * (-1 if self.lower else 1)
+        self.min_delta = abs(float(config.get("min_delta", 0.0))) * (-1 if self.lower else 1)
 
     def improves(self, value: float, reference: float | None) -> bool:
         if reference is None:
@@ -234,10 +269,42 @@ class TerminateOnNaN:
         return None
 
 
+class ModelCheckpoint(_Monitor):
+    """Keras' ModelCheckpoint into the project: with ``save_best_only``, the weights of the
+    epoch with the best monitored value (Keras' ``_should_save_model``: any improvement, from
+    ``initial_value_threshold``; an epoch without the value counts) are what the project keeps
+    at the end of training, as Keras' file would hold them; without it, the last epoch's, which
+    the project keeps anyway. ``filepath`` is where the exported script saves."""
+
+    def on_train_begin(self, model) -> None:
+        self.best = self.config["initial_value_threshold"]
+        self.saved = None
+        self.saved_epoch = 0
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float], model) -> str | None:
+        if not self.config["save_best_only"]:
+            return None
+        current = logs.get(self.monitor)
+        if current is None or self.improves(current, self.best):
+            if current is not None:
+                self.best = current
+            self.saved = model.get_weights()
+            self.saved_epoch = epoch
+        return None
+
+    def on_train_end(self, model) -> str | None:
+        if self.saved is None:
+            return None
+        model.set_weights(self.saved)
+        best = f" (best {self.monitor} {self.best:.6g})" if self.best is not None else ""
+        return f"ModelCheckpoint: the weights of epoch {self.saved_epoch + 1}{best} kept"
+
+
 _CLASSES = {
     "EarlyStopping": EarlyStopping,
     "ReduceLROnPlateau": ReduceLROnPlateau,
     "TerminateOnNaN": TerminateOnNaN,
+    "ModelCheckpoint": ModelCheckpoint,
 }
 
 

@@ -156,12 +156,13 @@ def keras_code(project: Project, *, script_dir: str | os.PathLike | None = None)
 def _callbacks_arg(project: Project) -> list[tuple[str, Call]]:
     """``callbacks=[keras.callbacks.EarlyStopping(...), ...]`` for the project's callbacks,
     each with the settings that differ from Keras' defaults; none when it has none."""
-    from engine.callbacks import resolve_callback, resolve_callbacks
+    from engine.callbacks import REQUIRED_KEYS, resolve_callback, resolve_callbacks
 
     calls = []
     for cls, config in resolve_callbacks(project.fit.get("callbacks")):
         defaults = resolve_callback(cls)[1]
-        args = [(k, lit(v)) for k, v in config.items() if v != defaults[k]]
+        required = REQUIRED_KEYS.get(cls, ())
+        args = [(k, lit(v)) for k, v in config.items() if k in required or v != defaults[k]]
         calls.append(Call(f"keras.callbacks.{cls}", args))
     return [("callbacks", Call("", calls, "[", "]"))] if calls else []
 

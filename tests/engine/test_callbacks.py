@@ -15,7 +15,12 @@ from tests.engine.test_cli import XOR, write
 
 
 def test_names_and_keras_defaults():
-    assert CALLBACK_NAMES == ("EarlyStopping", "ReduceLROnPlateau", "TerminateOnNaN")
+    assert CALLBACK_NAMES == (
+        "EarlyStopping",
+        "ReduceLROnPlateau",
+        "TerminateOnNaN",
+        "ModelCheckpoint",
+    )
     cls, config = resolve_callback("earlystopping")
     assert cls == "EarlyStopping"
     assert config == {
@@ -36,7 +41,24 @@ def test_names_and_keras_defaults():
     ("callbacks", "fragment"),
     [
         ({"class_name": "EarlyStopping"}, "'callbacks' must be a list"),
-        ([{"class_name": "ModelCheckpoint"}], "callback 1: unknown callback 'ModelCheckpoint'"),
+        ([{"class_name": "BackupAndRestore"}], "callback 1: unknown callback 'BackupAndRestore'"),
+        (
+            [{"class_name": "ModelCheckpoint", "config": {"filepath": "best.h5"}}],
+            "'filepath' must be a file name ending in .keras",
+        ),
+        (
+            [
+                {
+                    "class_name": "ModelCheckpoint",
+                    "config": {"save_weights_only": True, "filepath": "best.keras"},
+                }
+            ],
+            "ending in .weights.h5",
+        ),
+        (
+            [{"class_name": "ModelCheckpoint", "config": {"save_freq": 10}}],
+            "'save_freq' must be 'epoch'",
+        ),
         (
             [{"class_name": "EarlyStopping", "config": {"patience": -1}}],
             "'patience' must be a whole number",
@@ -65,6 +87,17 @@ def test_bad_callbacks_are_named_in_the_fit_settings(callbacks, fragment):
     problems = settings_problems(from_dict(spec))
     assert [p.field for p in problems] == ["fit.callbacks"], problems
     assert fragment in problems[0].message
+
+
+def test_the_exported_script_writes_the_checkpoints_filepath():
+    from engine.export import keras_code
+
+    spec = copy.deepcopy(XOR)
+    spec["fit"]["callbacks"] = [
+        {"class_name": "ModelCheckpoint", "config": {"save_best_only": True}}
+    ]
+    code = keras_code(from_dict(spec))
+    assert 'keras.callbacks.ModelCheckpoint(filepath="best.keras", save_best_only=True)' in code
 
 
 def test_reduce_lr_on_plateau_refuses_a_schedule():

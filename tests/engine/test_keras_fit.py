@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from engine.project import from_dict
-from tests.support.keras_fit import assert_same_training, fit_both
+from tests.support.keras_fit import assert_same_training, fit_both, keras_twin, keras_weights
 
 N, FEATURES, UNITS = 48, 4, 3
 
@@ -411,3 +411,29 @@ def test_keras_activation_layers_train_as_model_fit(tf_ready, backend):
     project.data["model"]["layers"] = layers
     x, y = data_for("categorical_crossentropy")
     assert_same_training(fit_both(project, x, y, 3, backend))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "tensorflow"])
+def test_model_checkpoint_keeps_the_weights_keras_saves(tf_ready, backend, tmp_path):
+    """ModelCheckpoint(save_best_only=True): the project ends with the weights of the best
+    val_loss epoch, the ones Keras' callback writes to its file (loaded back here), while
+    Keras' model itself ends with the last epoch's; the history is the same."""
+    loss = "categorical_crossentropy"
+    x, y = data_for(loss)
+    project = project_of(
+        "softmax", loss, {"class_name": "SGD", "config": {"learning_rate": 0.8}}, metrics=[]
+    )
+    path = tmp_path / "best.weights.h5"
+    checkpoint = {"filepath": str(path), "save_best_only": True, "save_weights_only": True}
+    project.data["fit"]["callbacks"] = [{"class_name": "ModelCheckpoint", "config": checkpoint}]
+    result = fit_both(project, x, y, 10, backend, validation=_validation(loss))
+    val = result["keras"]["history"]["val_loss"]
+    best = int(np.argmin(val))
+    assert best < len(val) - 1  # the best epoch is not the last: the test can tell them apart
+    last = result["keras"]["weights"]
+    twin, graph = keras_twin(project, result["initial"])
+    twin.load_weights(path)
+    result["keras"]["weights"] = keras_weights(twin, graph)
+    assert_same_training(result)
+    assert any(not np.allclose(last[k], result["keras"]["weights"][k]) for k in last)
+    assert result["stop_reason"] is None
