@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QWidget
 
+from designer.panels.callbacks_field import CallbacksField
 from designer.panels.fields import (
     BoolField,
     ChecklistField,
@@ -202,6 +203,14 @@ class SettingsForm(InspectorForm):
             "seed",
             IntField("fit.seed", self._setter("fit.seed"), 0, None),
             "Seeds weight initialization, shuffling and dropout: same seed, same run.",
+        )
+        self.add_field(
+            fit,
+            "callbacks",
+            CallbacksField("fit.callbacks", self._setter("fit.callbacks")),
+            "Keras' callbacks, run after every epoch as model.fit runs them: EarlyStopping, "
+            "ReduceLROnPlateau, TerminateOnNaN, ModelCheckpoint (the best epoch's weights kept "
+            "in the project). Each row: the settings that differ from Keras' defaults.",
         )
 
         data = self._group("Dataset")
@@ -556,7 +565,7 @@ class SettingsForm(InspectorForm):
         self.fields["compile.metrics"].show_value(canonical)
 
         fit = project.fit
-        for key in ("epochs", "batch_size", "validation_split", "shuffle", "seed"):
+        for key in ("epochs", "batch_size", "validation_split", "shuffle", "seed", "callbacks"):
             self.fields[f"fit.{key}"].show_value(fit.get(key))
 
         ds = project.dataset

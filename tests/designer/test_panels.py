@@ -488,3 +488,39 @@ def test_regularizers_and_constraints_sit_in_a_folded_section(doc, inspector, qt
     inspector.form.fields["kernel_constraint"].combo.setCurrentText("None")
     assert layer_config(doc, "hidden").get("kernel_constraint") is None
     assert doc.problems_for("hidden") == []
+
+
+def test_callbacks_are_added_edited_and_removed_in_keras_form(doc, inspector):
+    """The Fit group's callbacks: add one from the combo (Keras' defaults), edit its settings
+    as text (only those that differ are written), see a refused setting named at the field,
+    remove it; each change is one undoable edit."""
+    assert inspector.mode == "settings"
+    field = inspector.form.fields["fit.callbacks"]
+    assert field.rows == [] and field.add_combo.currentText() == "Add a callback…"
+    field.add_combo.activated.emit(field.add_combo.findText("EarlyStopping"))
+    assert doc.data["fit"]["callbacks"] == ["EarlyStopping"]
+    field.add_combo.activated.emit(field.add_combo.findText("ModelCheckpoint"))
+    assert doc.data["fit"]["callbacks"] == ["EarlyStopping", "ModelCheckpoint"]
+    field = inspector.form.fields["fit.callbacks"]
+    assert [row[0].text() for row in field.rows] == ["EarlyStopping", "ModelCheckpoint"]
+    assert "patience=0" in field.rows[0][1].toolTip()
+    edit = field.rows[0][1]
+    edit.setText("patience=2, restore_best_weights=true")
+    edit.editingFinished.emit()
+    assert doc.data["fit"]["callbacks"][0] == {
+        "class_name": "EarlyStopping",
+        "config": {"patience": 2, "restore_best_weights": True},
+    }
+    edit = inspector.form.fields["fit.callbacks"].rows[0][1]
+    assert edit.text() == "patience=2, restore_best_weights=true"
+    edit.setText("patience")
+    edit.editingFinished.emit()
+    assert "'patience' is not setting=value" in inspector.form.fields["fit.callbacks"].error_text
+    edit.setText("patience=-1")
+    edit.editingFinished.emit()
+    assert "'patience' must be a whole number" in inspector.form.fields["fit.callbacks"].error_text
+    field = inspector.form.fields["fit.callbacks"]
+    field.rows[0][2].click()
+    assert doc.data["fit"]["callbacks"] == ["ModelCheckpoint"]
+    inspector.form.fields["fit.callbacks"].rows[0][2].click()
+    assert doc.data["fit"].get("callbacks") is None
