@@ -1,6 +1,6 @@
 """Keras' training callbacks that NN Designer runs: EarlyStopping, ReduceLROnPlateau,
-TerminateOnNaN and ModelCheckpoint (into the project), in the fit settings' Keras form (``"callbacks": [{"class_name":
-"EarlyStopping", "config": {...}}]``).
+TerminateOnNaN and ModelCheckpoint (into the project), in the fit settings' Keras form
+(``"callbacks": [{"class_name": "EarlyStopping", "config": {...}}]``).
 
 :func:`resolve_callbacks` validates the list and fills in Keras' defaults; :func:`make_callbacks`
 builds the objects the :class:`~engine.training.Trainer` calls at the start of training, after

@@ -75,11 +75,13 @@ def import_keras_model(path: str | os.PathLike, strict: bool = False) -> Project
         A ``.keras`` file or a legacy ``.h5`` / ``.hdf5`` file; the model is Sequential or
         functional, with one input and one output, built from layers NN Designer supports.
     strict : bool
-        Refuse a setting NN Designer cannot honour (an optimizer, loss or metric it does not
-        have, a layer setting it cannot represent). By default the rest of the model comes in:
+        Refuse a compile setting NN Designer cannot honour (an optimizer, loss or metric it does
+        not have, a setting of one it cannot take). By default the rest of the model comes in:
         each such setting is replaced by the nearest supported one (Adam for an unknown
         optimizer, with its learning rate; a loss's own defaults for a setting the loss cannot
-        take; a layer setting's Keras default) and named in ``project.load_warnings``.
+        take; an unknown metric left out) and named in ``project.load_warnings``. A layer
+        setting NN Designer cannot represent is refused either way: it changes what the layer
+        computes.
 
     Returns
     -------
@@ -257,7 +259,7 @@ def _project_from_model(keras, model, path: Path, warnings: list[str] | None = N
     for layer in kept:
         name = names[layer.name]
         cls = type(layer).__name__
-        config = _layer_config(layer, cls, name, warnings)
+        config = _layer_config(layer, cls, name)
         entry: dict[str, Any] = {"class_name": cls, "config": config}
         if inbound is not None:
             entry["inbound"] = inbound[layer.name]
@@ -417,9 +419,9 @@ def _rule_spec(kind: str, value: Any, where: str) -> Any:
         raise NNDError(f"{where}: {exc}") from None
 
 
-def _layer_config(layer, cls: str, name: str, warnings: list[str] | None = None) -> dict:
+def _layer_config(layer, cls: str, name: str) -> dict:
     """The project config of one Keras layer: its name and the non-default values (a value
-    NN Designer cannot represent: refused, or left at Keras' default with a warning)."""
+    NN Designer cannot represent is refused, naming the layer and the key)."""
     ltype = LAYER_TYPES[cls]
     raw = ltype.import_config(layer.get_config())
     config: dict[str, Any] = {"name": name}
@@ -433,13 +435,11 @@ def _layer_config(layer, cls: str, name: str, warnings: list[str] | None = None)
                 continue
             if key not in _UNUSED_VALUES and value is None:
                 continue  # a Keras setting left unset
-            default = _UNUSED_VALUES.get(key)
-            _settle(
-                warnings,
-                f"{label} ({cls}) sets {key}={value!r}, which NN Designer cannot represent",
-                f"left at {default!r}" if key in _UNUSED_VALUES else "left out",
+            # Refused even without --strict: a layer setting changes what the layer computes
+            # (channels_first, a regularizer on a layer without one), so no replacement is near.
+            raise NNDError(
+                f"{label} ({cls}) sets {key}={value!r}, which NN Designer cannot represent"
             )
-            continue
         if param.kind == "activation":
             value = _activation_name(value, label)
         elif param.kind == "initializer":

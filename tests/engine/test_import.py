@@ -261,15 +261,12 @@ def test_settings_nn_designer_cannot_represent_are_refused(tmp_path):
 
 def test_what_nn_designer_cannot_honour_is_replaced_with_a_warning(tmp_path, capsys):
     """By default the rest of the model comes in: the unsupported optimizer becomes Adam with
-    its learning rate, the loss's setting falls back to the loss's default, the layer's setting
-    to Keras' default, the unknown metric is left out; each is named, and the CLI prints them
-    (exit 0) while --strict refuses (exit 2, no traceback)."""
+    its learning rate, the loss's setting falls back to the loss's default, the unknown metric
+    is left out; each is named, and the CLI prints them (exit 0) while --strict refuses (exit
+    2, no traceback). A layer setting it cannot represent is refused either way."""
     from engine.cli import main
 
-    model = keras.Sequential(
-        [keras.Input(shape=(3,)), layers.Flatten(activity_regularizer="l2", name="flat")]
-        + [layers.Dense(2, name="d")]
-    )
+    model = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2, name="d")])
     model.compile(
         optimizer=keras.optimizers.Lamb(learning_rate=0.02),
         loss=keras.losses.SparseCategoricalCrossentropy(ignore_class=0),
@@ -281,25 +278,24 @@ def test_what_nn_designer_cannot_honour_is_replaced_with_a_warning(tmp_path, cap
     assert project.compile["optimizer"] == {"class_name": "Adam", "config": {"learning_rate": 0.02}}
     assert project.compile["loss"] == "sparse_categorical_crossentropy"
     assert project.compile["metrics"] == ["accuracy"]
-    assert "activity_regularizer" not in project.data["model"]["layers"][0]["config"]
     text = "\n".join(project.load_warnings)
-    assert len(project.load_warnings) == 4, text
-    for words in (
-        "Lamb optimizer",
-        "Adam with learning_rate 0.02",
-        "ignore_class",
-        "AUC",
-        "'flat' (Flatten) sets activity_regularizer",
-    ):
+    assert len(project.load_warnings) == 3, text
+    for words in ("Lamb optimizer", "Adam with learning_rate 0.02", "ignore_class", "AUC"):
         assert words in text
     check_project(project, training=False)
     assert main(["import", str(path), "-o", str(tmp_path / "p.nnd")]) == 0
-    err = capsys.readouterr().err
-    assert err.count("nndesigner: warning:") == 4
+    assert capsys.readouterr().err.count("nndesigner: warning:") == 3
     assert main(["import", str(path), "-o", str(tmp_path / "q.nnd"), "--strict"]) == 2
     err = capsys.readouterr().err
-    assert "activity_regularizer" in err and "Traceback" not in err
+    assert "Lamb" in err and "Traceback" not in err
     assert not (tmp_path / "q.nnd").exists()
+
+    odd = keras.Sequential(
+        [keras.Input(shape=(3,)), layers.Flatten(activity_regularizer="l2", name="flat")]
+    )
+    odd.save(tmp_path / "odd.keras")
+    with pytest.raises(NNDError, match=r"'flat' \(Flatten\) sets activity_regularizer"):
+        import_keras_model(tmp_path / "odd.keras")
 
 
 def test_every_loss_imports_with_its_settings(tmp_path):

@@ -123,6 +123,7 @@ def test_the_fused_pairs_are_the_models():
         "categorical_crossentropy",
         "sparse_categorical_crossentropy",
         "binary_crossentropy",
+        "binary_focal_crossentropy",  # its crossentropy part takes the logits
     )
     assert losses.FUSED == {(a, c) for a in ("softmax", "sigmoid") for c in crossentropies}
     assert losses.is_fused("softmax", "categorical_crossentropy")
@@ -134,6 +135,7 @@ def test_the_fused_pairs_are_the_models():
         ("sigmoid", "categorical_crossentropy"),
         ("sigmoid", "sparse_categorical_crossentropy"),
         ("softmax", "binary_crossentropy"),
+        ("softmax", "binary_focal_crossentropy"),
     }
 
 
