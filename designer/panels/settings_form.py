@@ -195,7 +195,9 @@ class SettingsForm(InspectorForm):
             FloatField(
                 "fit.validation_split", self._setter("fit.validation_split"), 0.0, 0.99, 0.05
             ),
-            "Fraction of the samples held out (taken from the end, as Keras does).",
+            "Fraction of the samples held out for validation: a seeded random draw that keeps "
+            "each class's share (stratified), the same in the exported script. (Keras' own "
+            "validation_split takes the last fraction instead.)",
         )
         self.add_field(fit, "shuffle", BoolField("fit.shuffle", self._setter("fit.shuffle")))
         self.add_field(
