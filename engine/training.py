@@ -171,6 +171,7 @@ def load_training_data(project, graph: Graph) -> TrainingData:
         scale=scale_of(project.dataset),
         test_split=float(project.dataset.get("test_split", 0.0)),
         dtype=np.dtype(project.dtype),
+        validation_from_end=fit.get("validation_split_mode") == "last",
     )
 
     def enc(y):

@@ -21,7 +21,18 @@ from engine.optimizers import optimizer_class as _optimizer_class
 from engine.regularizers import resolve_regularizer
 
 COMPILE_KEYS = ("optimizer", "loss", "metrics")
-FIT_KEYS = ("epochs", "batch_size", "validation_split", "shuffle", "seed", "callbacks")
+FIT_KEYS = (
+    "epochs",
+    "batch_size",
+    "validation_split",
+    "validation_split_mode",
+    "shuffle",
+    "seed",
+    "callbacks",
+)
+#: How validation_split holds samples out: NN Designer's seeded stratified draw, or the last
+#: fraction as Keras' fit(validation_split=...) does.
+VALIDATION_SPLIT_MODES = ("stratified", "last")
 TOP_KEYS_KNOWN = (
     "format_version",
     "name",
@@ -174,6 +185,14 @@ def settings_problems(project, training: bool = True) -> list[Problem]:
                     f"must be a number in [0, 1), got {_short(v)}", field="fit.validation_split"
                 )
             )
+    mode = fit.get("validation_split_mode")
+    if mode is not None and mode not in VALIDATION_SPLIT_MODES:
+        problems.append(
+            Problem(
+                f"must be {' or '.join(VALIDATION_SPLIT_MODES)}, got {_short(mode)}",
+                field="fit.validation_split_mode",
+            )
+        )
     if "shuffle" in fit and not isinstance(fit["shuffle"], bool):
         problems.append(
             Problem(f"must be true or false, got {_short(fit['shuffle'])}", field="fit.shuffle")

@@ -44,6 +44,7 @@ from engine.losses import (
     resolve_loss,
 )
 from engine.optimizers import DEFAULT_OPTIMIZER, OPTIMIZER_NAMES, PERCEPTRON, resolve_optimizer
+from engine.validate import VALIDATION_SPLIT_MODES
 
 if TYPE_CHECKING:
     from designer.panels.inspector import InspectorPanel
@@ -195,9 +196,24 @@ class SettingsForm(InspectorForm):
             FloatField(
                 "fit.validation_split", self._setter("fit.validation_split"), 0.0, 0.99, 0.05
             ),
-            "Fraction of the samples held out for validation: a seeded random draw that keeps "
-            "each class's share (stratified), the same in the exported script. (Keras' own "
-            "validation_split takes the last fraction instead.)",
+            "Fraction of the samples held out for validation, as validation_split_mode says: "
+            "a seeded draw keeping each class's share, or the last samples as Keras does; the "
+            "exported script splits the same way.",
+        )
+        self.add_field(
+            fit,
+            "validation_split_mode",
+            ChoiceField(
+                "fit.validation_split_mode",
+                self._setter_default("fit.validation_split_mode", "stratified"),
+                [(m, m) for m in VALIDATION_SPLIT_MODES],
+                {
+                    "stratified": "A seeded random draw keeping each class's share",
+                    "last": "The last samples, as Keras' fit(validation_split=...) takes them",
+                },
+            ),
+            "How validation_split holds samples out: stratified (NN Designer's) or the last "
+            "fraction (Keras').",
         )
         self.add_field(fit, "shuffle", BoolField("fit.shuffle", self._setter("fit.shuffle")))
         self.add_field(
@@ -569,6 +585,9 @@ class SettingsForm(InspectorForm):
         fit = project.fit
         for key in ("epochs", "batch_size", "validation_split", "shuffle", "seed", "callbacks"):
             self.fields[f"fit.{key}"].show_value(fit.get(key))
+        self.fields["fit.validation_split_mode"].show_value(
+            fit.get("validation_split_mode") or "stratified"
+        )
 
         ds = project.dataset
         if "path" in ds:

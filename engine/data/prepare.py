@@ -368,6 +368,24 @@ class Prepared:
         return self.scaler
 
 
+def split_last(
+    x: np.ndarray, y: np.ndarray, fraction: float, seed: int = 0, stratify: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Keras' ``validation_split``: the last samples are the validation set, split at
+    ``floor(n·(1 − fraction))`` (``keras/src/trainers/data_adapters/array_slicing.py``);
+    ``seed`` and ``stratify`` are not used (the signature is :func:`split_validation`'s)."""
+    if not fraction:
+        return x, y, None, None
+    n = len(x)
+    split_at = int(math.floor(n * (1.0 - fraction)))
+    if split_at in (0, n):
+        raise DataError(
+            f"{n} samples cannot be split into a training and a validation set at "
+            f"validation_split {fraction:g} (Keras splits at floor(n·(1 − split)) = {split_at})"
+        )
+    return x[:split_at], y[:split_at], x[split_at:], y[split_at:]
+
+
 def prepare(
     dataset: Dataset,
     *,
@@ -377,6 +395,7 @@ def prepare(
     dtype: DTypeLike = np.float32,
     scale: str | None = None,
     test_split: float = 0.0,
+    validation_from_end: bool = False,
 ) -> Prepared:
     """Split, scale and cast a dataset for training.
 
@@ -399,6 +418,9 @@ def prepare(
     test_split : float
         Share of ``dataset.x`` held out as the test set (see :func:`split_test`), in
         ``[0, 1)``; only for a dataset without its own test set.
+    validation_from_end : bool
+        Hold out the last samples instead, as Keras' ``fit(validation_split=...)`` does
+        (:func:`split_last`): neither drawn nor stratified.
 
     Returns
     -------
@@ -429,9 +451,8 @@ def prepare(
                 '"test_split" or use the data without it'
             )
         x, y, x_test, y_test = split_test(x, y, test_split, seed, stratify=stratify)
-    x_train, y_train, x_val, y_val = split_validation(
-        x, y, validation_split, seed, stratify=stratify
-    )
+    split = split_last if validation_from_end else split_validation
+    x_train, y_train, x_val, y_val = split(x, y, validation_split, seed, stratify=stratify)
     scaler: Standardizer | MinMaxScaler | None = None
     if scale == "standardize":
         scaler = Standardizer().fit(x_train)

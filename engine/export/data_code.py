@@ -838,7 +838,15 @@ def load_data_code(
             "# never changes which samples it holds.",
             "(x, y), (x_test, y_test) = hold_out(x, y, TEST_SPLIT, (SEED, 0x7E57))",
         ]
-    if split:
+    if split and project.fit.get("validation_split_mode") == "last":
+        data.imports.add("math")
+        lines += [
+            "# The last samples validate, as Keras' fit(validation_split=...) splits them.",
+            "split_at = int(math.floor(len(x) * (1.0 - VALIDATION_SPLIT)))",
+            "x_train, y_train = x[:split_at], y[:split_at]",
+            "x_val, y_val = x[split_at:], y[split_at:]",
+        ]
+    elif split:
         data.helpers.append(_HOLD_OUT)
         lines.append("(x_train, y_train), (x_val, y_val) = hold_out(x, y, VALIDATION_SPLIT, SEED)")
     else:

@@ -90,7 +90,7 @@ def keras_code(project: Project, *, script_dir: str | os.PathLike | None = None)
     split = "dataset" in project.data and float(fit.get("validation_split", 0.0)) > 0
 
     imports_std = ["import argparse"] if compiled(project) else []
-    imports_std += [f"import {m}" for m in ("csv", "gzip") if m in data.imports]
+    imports_std += [f"import {m}" for m in ("csv", "gzip", "math") if m in data.imports]
     if project.weights or "Path" in data.imports:
         imports_std.append("from pathlib import Path")
     imports_third = ["import keras"]

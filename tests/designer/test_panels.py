@@ -524,3 +524,12 @@ def test_callbacks_are_added_edited_and_removed_in_keras_form(doc, inspector):
     assert doc.data["fit"]["callbacks"] == ["ModelCheckpoint"]
     inspector.form.fields["fit.callbacks"].rows[0][2].click()
     assert doc.data["fit"].get("callbacks") is None
+
+
+def test_the_validation_split_mode_is_offered(doc, inspector):
+    field = inspector.field("fit.validation_split_mode")
+    assert field.currentText() == "stratified"
+    field.setCurrentText("last")
+    assert doc.data["fit"]["validation_split_mode"] == "last"
+    inspector.field("fit.validation_split_mode").setCurrentText("stratified")
+    assert "validation_split_mode" not in doc.data["fit"]

@@ -1159,3 +1159,33 @@ def test_cli_export_writes_the_script_and_weights(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "Perceptron" in err and "Traceback" not in err
     assert not (tmp_path / "p.py").exists()
+
+
+def test_validation_split_mode_last_holds_out_the_last_samples_as_keras(tmp_path, monkeypatch):
+    """validation_split_mode "last": the last floor-split samples validate, as Keras'
+    fit(validation_split=...) takes them (its own split function on the same arrays), in the
+    app and in the exported script; the default stays the stratified draw."""
+    from keras.src.trainers.data_adapters.array_slicing import train_validation_split
+
+    project = chain(4, 3, "softmax", "sparse_categorical_crossentropy", {"name": "iris"}, split=0.3)
+    project.data["fit"]["validation_split_mode"] = "last"
+    graph = build_graph(project)
+    data = load_training_data(project, graph)
+    from engine.data import load_dataset
+
+    ds = load_dataset(project.dataset, project.base_dir, dtype=np.dtype("float32"))
+    (x_tr, y_tr), (x_va, y_va) = train_validation_split((ds.x, ds.y), validation_split=0.3)
+    np.testing.assert_array_equal(data.x_train, np.asarray(x_tr))
+    np.testing.assert_array_equal(data.x_val, np.asarray(x_va))
+    path = tmp_path / "last.py"
+    path.write_text(keras_code(project, script_dir=tmp_path), encoding="utf-8")
+    assert_prepared(import_with_keras_stub(path, monkeypatch).load_data(), data, "last")
+    project.data["fit"].pop("validation_split_mode")
+    stratified = load_training_data(project, graph)
+    assert not np.array_equal(stratified.x_val, data.x_val)
+    project.data["fit"]["validation_split_mode"] = "first"
+    from engine.validate import settings_problems
+
+    problems = settings_problems(project)
+    assert [p.field for p in problems] == ["fit.validation_split_mode"]
+    assert "must be stratified or last" in problems[0].message
