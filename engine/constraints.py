@@ -97,7 +97,11 @@ def axis_problem(value: Any, shape: tuple[int, ...]) -> str | None:
 
 def apply_constraint(spec: Any, w: np.ndarray) -> np.ndarray:
     """The projected weight (a new array of ``w``'s dtype)."""
-    cls, cfg = resolve_constraint(spec)
+    return project(*resolve_constraint(spec), w)
+
+
+def project(cls: str, cfg: dict[str, Any], w: np.ndarray) -> np.ndarray:
+    """:func:`apply_constraint` of a resolved constraint (the training step's: resolved once)."""
     dtype = w.dtype
     if cls == "NonNeg":
         return np.maximum(w, dtype.type(0))

@@ -104,7 +104,16 @@ def _orthogonal_parts(w: np.ndarray, mode: str):
 
 def penalty(spec: Any, w: np.ndarray) -> Any:
     """The regularizer's penalty of ``w`` (a scalar of ``w``'s dtype), as Keras computes it."""
-    cls, cfg = resolve_regularizer(spec)
+    return penalty_of(*resolve_regularizer(spec), w)
+
+
+def penalty_gradient(spec: Any, w: np.ndarray) -> np.ndarray:
+    """∂(penalty)/∂w, shaped like ``w`` (the sign of 0 is 0, as TensorFlow's |x|′)."""
+    return penalty_gradient_of(*resolve_regularizer(spec), w)
+
+
+def penalty_of(cls: str, cfg: dict[str, Any], w: np.ndarray) -> Any:
+    """:func:`penalty` of a resolved regularizer (the training step's: resolved once)."""
     dtype = w.dtype
     if cls == "L1":
         return _coefficient(cfg["l1"], dtype, True) * np.sum(np.abs(w))
@@ -122,9 +131,8 @@ def penalty(spec: Any, w: np.ndarray) -> Any:
     return dtype.type(factor * dtype.type(0.5) * np.sum(np.abs(off)) / dtype.type(pairs))
 
 
-def penalty_gradient(spec: Any, w: np.ndarray) -> np.ndarray:
-    """∂(penalty)/∂w, shaped like ``w`` (the sign of 0 is 0, as TensorFlow's |x|′)."""
-    cls, cfg = resolve_regularizer(spec)
+def penalty_gradient_of(cls: str, cfg: dict[str, Any], w: np.ndarray) -> np.ndarray:
+    """:func:`penalty_gradient` of a resolved regularizer."""
     dtype = w.dtype
     if cls == "L1":
         return (_coefficient(cfg["l1"], dtype, True) * np.sign(w)).astype(dtype)

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.constraints import apply_constraint
+from engine.constraints import project, resolve_constraint
 from engine.graph import Graph
-from engine.regularizers import penalty, penalty_gradient
+from engine.regularizers import penalty_gradient_of, penalty_of, resolve_regularizer
 
 
 class WeightRules:
     def __init__(self, graph: Graph) -> None:
-        # (flat key "layer/weight", spec)
-        self.regularizers: list[tuple[str, object]] = []
-        self.constraints: list[tuple[str, object]] = []
-        self.activity: dict[str, object] = {}
+        # (flat key "layer/weight", (class name, config)): resolved once, not every step
+        self.regularizers: list[tuple[str, tuple]] = []
+        self.constraints: list[tuple[str, tuple]] = []
+        self.activity: dict[str, tuple] = {}
         for node in graph.nodes:
             lt, cfg = node.layer_type, node.config
             for w in node.weights:
@@ -31,13 +31,13 @@ class WeightRules:
                     continue
                 reg = lt.weight_rule(cfg, w.name, "regularizer")
                 if reg is not None:
-                    self.regularizers.append((f"{node.name}/{w.name}", reg))
+                    self.regularizers.append((f"{node.name}/{w.name}", resolve_regularizer(reg)))
                 con = lt.weight_rule(cfg, w.name, "constraint")
                 if con is not None:
-                    self.constraints.append((f"{node.name}/{w.name}", con))
+                    self.constraints.append((f"{node.name}/{w.name}", resolve_constraint(con)))
             act = cfg.get("activity_regularizer") if lt.param("activity_regularizer") else None
             if act is not None:
-                self.activity[node.name] = act
+                self.activity[node.name] = resolve_regularizer(act)
 
     @property
     def penalizes(self) -> bool:
@@ -48,12 +48,12 @@ class WeightRules:
         """Σ of the weight regularizers' penalties (a scalar of ``dtype``)."""
         total = dtype.type(0.0)
         for key, spec in self.regularizers:
-            total = dtype.type(total + penalty(spec, flat[key]))
+            total = dtype.type(total + penalty_of(*spec, flat[key]))
         return total
 
     def weight_gradients(self, flat: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """∂(weight penalties)/∂w by flat key."""
-        return {key: penalty_gradient(spec, flat[key]) for key, spec in self.regularizers}
+        return {key: penalty_gradient_of(*spec, flat[key]) for key, spec in self.regularizers}
 
     def activity_penalty(self, outputs: dict[str, np.ndarray], dtype: np.dtype):
         """(Σ of the activity penalties, ∂ of it by each regularized layer's output): each
@@ -66,11 +66,11 @@ class WeightRules:
                 grads[name] = np.zeros_like(a)
                 continue
             n = dtype.type(len(a))
-            total = dtype.type(total + penalty(spec, a) / n)
-            grads[name] = (penalty_gradient(spec, a) / n).astype(dtype)
+            total = dtype.type(total + penalty_of(*spec, a) / n)
+            grads[name] = (penalty_gradient_of(*spec, a) / n).astype(dtype)
         return total, grads
 
     def constrain(self, flat: dict[str, np.ndarray]) -> None:
         """Project each constrained weight in place (after the optimizer's update)."""
         for key, spec in self.constraints:
-            np.copyto(flat[key], apply_constraint(spec, flat[key]))
+            np.copyto(flat[key], project(*spec, flat[key]))
