@@ -18,6 +18,7 @@ import numpy as np
 
 from engine.errors import DataError, NNDError, NonFiniteError
 from engine.graph import Graph
+from engine.metric_state import MetricSet
 from engine.optimizers import DEFAULT_OPTIMIZER
 
 
@@ -197,7 +198,7 @@ class Trainer:
     Parameters
     ----------
     model
-        A backend model (``train_step``, ``evaluate``, ``metric_values``).
+        A backend model (``train_step``, ``evaluate``, ``metrics``, ``loss``).
     data : TrainingData
     batch_size : int
     shuffle : bool
@@ -292,6 +293,8 @@ class Trainer:
             epoch = self.epochs_done + 1
             order = self._rng.permutation(n) if self.shuffle else None
             sums: dict[str, float] = {}
+            # Keras' metrics are stateful: reset each epoch, updated with every batch.
+            metrics = MetricSet(getattr(self.model, "metrics", None), self.model.loss)
             seen = 0
             step = 1
             while step <= spe:
@@ -347,14 +350,10 @@ class Trainer:
                         sums["regularization_loss"] = (
                             sums.get("regularization_loss", 0.0) + res.regularization * m
                         )
-                    metrics = (
-                        res.metrics
-                        if res.metrics is not None
-                        else self.model.metric_values(yb, res.y_pred)
-                    )
-                    for key, v in metrics.items():
-                        sums[key] = sums.get(key, 0.0) + v * m
+                    if metrics:
+                        metrics.update(yb, res.y_pred)
                     logs = {key: v / seen for key, v in sums.items()}
+                    logs.update(metrics.results())
                     yield TrainEvent(
                         "step",
                         epoch,
@@ -371,6 +370,7 @@ class Trainer:
             if stopped or seen == 0:
                 break
             logs = {k: v / seen for k, v in sums.items()}
+            logs.update(metrics.results())
             if self.data.x_val is not None and len(self.data.x_val):
                 for k, v in self.model.evaluate(
                     self.data.x_val, self.data.y_val, batch_size=max(self.batch_size, 256)

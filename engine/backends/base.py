@@ -15,14 +15,13 @@ class StepResult:
     """What one training step reports.
 
     ``loss`` is the batch loss before the update (with the regularizers' penalties, as Keras
-    reports it); ``y_pred`` the batch output (may be None when the backend reports ``metrics``
-    itself, computed on the same output); ``regularization`` the penalties' part of ``loss``
-    (None for a network without regularizers).
+    reports it); ``y_pred`` the batch output the metrics are computed from (None when the
+    model has no metrics and the backend does not copy it back); ``regularization`` the
+    penalties' part of ``loss`` (None for a network without regularizers).
     """
 
     loss: float
     y_pred: np.ndarray | None = None
-    metrics: dict[str, float] | None = None
     regularization: float | None = None
 
 
@@ -81,8 +80,6 @@ class Model(Protocol):
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> dict[str, float]: ...
 
     def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray: ...
-
-    def metric_values(self, y: np.ndarray, y_pred: np.ndarray) -> dict[str, float]: ...
 
     def get_weights(self) -> dict[str, dict[str, np.ndarray]]: ...
 

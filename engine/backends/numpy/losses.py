@@ -19,14 +19,13 @@ and lets the caller backpropagate through the activation.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 # The vocabulary (names, aliases, canonical forms) lives in engine.losses; only the math is here.
 from engine.losses import (
     canonical_loss,
-    canonical_metric,
     is_fused,
     resolve_loss,
     scored_activation,
@@ -556,68 +555,28 @@ _FOCAL_LOSSES = {
 }
 
 
-def _same_rank(y_true: Array, y_pred: Array) -> tuple[Array, Array]:
-    """Keras' squeeze_or_expand_to_same_rank for ranks that differ by one."""
-    if y_true.ndim == y_pred.ndim - 1:
-        y_true = y_true[..., None]
-    elif y_pred.ndim == y_true.ndim - 1:
-        y_pred = y_pred[..., None]
-    return y_true, y_pred
-
-
-def metric_value(metric: str, loss: str | None, y_true: Array, y_pred: Array) -> float:
-    """One metric over a batch, as Keras' ``compile(metrics=[...])`` computes it.
+def metric_value(metric: Any, loss: str | None, y_true: Array, y_pred: Array) -> float:
+    """One metric over one batch, as Keras' ``compile(metrics=[...])`` computes it (a fresh
+    state updated once: see :mod:`engine.metric_state`).
 
     Parameters
     ----------
-    metric : str
-        A name from :data:`METRIC_NAMES`, or ``"acc"``, ``"mse"``, ``"mae"``.
+    metric
+        A metric spec (:mod:`engine.metrics`): ``"accuracy"``, ``"mse"``, ``"auc"``, ...
     loss : str or None
         The compiled loss; None for the Perceptron, whose accuracy is the fraction of ±1
         predictions equal to the ±1 targets.
-    y_true : ndarray of shape (n,) or (n, k)
-        Targets: integer labels of shape (n,) with sparse_categorical_crossentropy, else the
-        shape of ``y_pred``.
-    y_pred : ndarray of shape (n, k)
-        The network's output (for the Perceptron, its ±1 predictions).
-
-    Returns
-    -------
-    float
-
-    Notes
-    -----
-    ``"accuracy"`` is resolved like Keras 3's ``compile_utils.get_metric``, from the shapes:
-    binary accuracy (threshold 0.5) when the output has width 1, sparse categorical accuracy
-    when ``y_true`` has one axis fewer (or width 1 against a wider output), else categorical
-    accuracy (argmax equal).
+    y_true, y_pred : ndarray
+        Targets (integer labels with sparse_categorical_crossentropy, else the output's
+        shape) and the network's output.
     """
-    metric = canonical_metric(metric)
+    from engine.metric_state import batch_metrics
+    from engine.metrics import resolve_metric
+
     if loss is not None:
         canonical_loss(loss)
-    y_true = np.asarray(y_true)
-    y_pred = np.asarray(y_pred)
-    if y_true.size == 0:
-        raise ValueError("cannot compute a metric on an empty batch")
-
-    if metric == "accuracy":
-        if loss is None:
-            y_true, y_pred = _same_rank(y_true, y_pred)
-            return float(np.mean(y_pred == y_true))
-        is_binary = y_pred.shape[-1] == 1
-        is_sparse = y_true.ndim < y_pred.ndim or (y_true.shape[-1] == 1 and y_pred.shape[-1] > 1)
-        if is_binary:
-            y_true, y_pred = _same_rank(y_true, y_pred)
-            return float(np.mean((y_pred > 0.5) == y_true))
-        if is_sparse:
-            if y_true.ndim == y_pred.ndim:
-                y_true = y_true[..., 0]
-            return float(np.mean(np.argmax(y_pred, axis=-1) == y_true))
-        return float(np.mean(np.argmax(y_pred, axis=-1) == np.argmax(y_true, axis=-1)))
-
-    y_pred = _float_array(y_pred)
-    y_true, y_pred = _same_rank(y_true.astype(y_pred.dtype), y_pred)
-    diff = y_true - y_pred
-    if metric == "mean_squared_error":
-        return float(np.mean(np.mean(diff * diff, axis=-1)))
-    return float(np.mean(np.mean(np.abs(diff), axis=-1)))
+    try:
+        key = resolve_metric(metric).key
+    except ValueError as exc:
+        raise KeyError(str(exc)) from None
+    return batch_metrics([metric], loss, y_true, y_pred)[key]

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from engine.backends.base import StepResult, given_weight
-from engine.backends.numpy.losses import compute_loss, metric_value, smoothed_targets
+from engine.backends.numpy.losses import compute_loss, smoothed_targets
 from engine.backends.numpy.optimizers import make_optimizer
 from engine.backends.numpy.rules import WeightRules
 from engine.backends.numpy.schedules import upcoming_rates
@@ -24,6 +24,7 @@ from engine.graph import INPUT, Graph, Node
 from engine.initializers import initialize
 from engine.layers import Cache, LayerState
 from engine.losses import is_fused, resolve_loss
+from engine.metric_state import MetricSet
 from engine.optimizers import DEFAULT_OPTIMIZER, is_perceptron, resolve_optimizer
 
 
@@ -76,7 +77,8 @@ class NumpyModel:
     graph : Graph
     loss : str or None
         Keras loss name (None only with the Perceptron optimizer).
-    metrics : list of str
+    metrics : list
+        ``compile.metrics`` specs (:mod:`engine.metrics`).
     optimizer : str or dict
         Keras optimizer spec (``"adam"`` or ``{"class_name": ..., "config": ...}``).
     dtype : {"float32", "float64"}
@@ -91,7 +93,7 @@ class NumpyModel:
         self,
         graph: Graph,
         loss: str | None,
-        metrics: list[str] | None = None,
+        metrics: list | None = None,
         optimizer: str | dict = DEFAULT_OPTIMIZER,
         dtype: str = "float32",
         seed: int = 0,
@@ -100,6 +102,7 @@ class NumpyModel:
         # The canonical name (what every view compares) and the resolved settings.
         self.loss, self.loss_config = resolve_loss(loss) if loss is not None else (None, {})
         self.metrics = list(metrics or [])
+        MetricSet(self.metrics, self.loss)  # raises ValueError naming a metric it does not know
         self.dtype = np.dtype(dtype)
         self.seed = int(seed)
         self.optimizer_class, self.optimizer_config = resolve_optimizer(optimizer)
@@ -463,23 +466,21 @@ class NumpyModel:
         return StepResult(errors / max(len(x2), 1), preds)
 
     # ----------------------------------------------------------------- evaluation
-    def metric_values(self, y: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-        return {m: float(metric_value(m, self.loss, y, y_pred)) for m in self.metrics}
-
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> dict[str, float]:
-        """Loss and metrics over a dataset (inference mode), averaged over samples like Keras."""
-        totals: dict[str, float] = {}
+        """Loss and metrics over a dataset (inference mode) as Keras' evaluate: the loss
+        averaged over samples, each metric's state updated batch by batch."""
         n = len(x)
         if n == 0:
             return {}
+        total = 0.0
+        metrics = MetricSet(self.metrics, self.loss)
         for i in range(0, n, batch_size):
             xb, yb = x[i : i + batch_size], y[i : i + batch_size]
             out, caches = self.forward(xb)
-            vals = {"loss": self._loss_value_for(yb, out, caches)}
-            vals.update(self.metric_values(yb, out))
-            for k, v in vals.items():
-                totals[k] = totals.get(k, 0.0) + v * len(xb)
-        return {k: v / n for k, v in totals.items()}
+            total += self._loss_value_for(yb, out, caches) * len(xb)
+            if metrics:
+                metrics.update(yb, out)
+        return {"loss": total / n, **metrics.results()}
 
     def _loss_value_for(self, y: np.ndarray, out: np.ndarray, caches: dict[str, Cache]) -> float:
         if self.perceptron:

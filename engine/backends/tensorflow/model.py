@@ -37,7 +37,6 @@ from engine.backends.tensorflow.steps import (
     initial_steps_per_call,
     loss_value,
     make_train_fn,
-    metric_tensors,
     penalty,
     steps_for,
 )
@@ -66,7 +65,8 @@ class TensorFlowModel(Probes):
     graph : Graph
     loss : str
         Keras loss name.
-    metrics : list of str
+    metrics : list
+        ``compile.metrics`` specs (:mod:`engine.metrics`).
     optimizer : str or dict
         Keras optimizer spec (``"adam"`` or ``{"class_name": ..., "config": ...}``).
     dtype : {"float32", "float64"}
@@ -98,7 +98,7 @@ class TensorFlowModel(Probes):
         self,
         graph: Graph,
         loss: str | None,
-        metrics: list[str] | None = None,
+        metrics: list | None = None,
         optimizer: str | dict = DEFAULT_OPTIMIZER,
         dtype: str = "float32",
         seed: int = 0,
@@ -106,15 +106,17 @@ class TensorFlowModel(Probes):
         problems = unsupported_problems(graph, optimizer)
         if problems:
             raise ValidationError(problems)
-        from engine.losses import canonical_metric, resolve_loss
+        from engine.losses import resolve_loss
+        from engine.metrics import resolve_metric
         from engine.optimizers import resolve_optimizer
 
         if loss is None:
             raise ValidationError([Problem("is required", field="compile.loss")])
         self.graph = graph
         self.loss, self.loss_config = resolve_loss(loss)
-        self.metrics = [canonical_metric(m) for m in (metrics or [])]
-        self._metric_names = list(metrics or [])
+        self.metrics = list(metrics or [])
+        for m in self.metrics:
+            resolve_metric(m)  # raises ValueError naming a metric it does not know
         self.dtype = np.dtype(dtype)
         self.seed = int(seed)
         self.optimizer_class, self.optimizer_config = resolve_optimizer(optimizer)
@@ -181,9 +183,6 @@ class TensorFlowModel(Probes):
     def _loss_value(self, y, out):
         """The batch loss as the NumPy engine defines it (see :func:`.steps.loss_value`)."""
         return loss_value(self._tf, self._loss_obj, self._fused_loss, self.dtype.name, y, out)
-
-    def _metric_tensors(self, y, out) -> list:
-        return metric_tensors(self._tf, self.metrics, y, out)
 
     # ----------------------------------------------------------------- weights
     def initialize(self, seed: int | None = None) -> None:
@@ -371,10 +370,9 @@ class TensorFlowModel(Probes):
             self.keras_model,
             self._variables,
             self._backups,
-            len(self.metrics),
+            bool(self.metrics),
             self.dtype.name,
             self._loss_value,
-            self._metric_tensors,
             self._apply_update,
             x_spec,
             y_spec,
@@ -401,8 +399,8 @@ class TensorFlowModel(Probes):
         Returns
         -------
         list of StepResult
-            Per batch: the loss before its update and the metrics on the same output
-            (``y_pred`` is None: nothing is copied back but these numbers).
+            Per batch: the loss before its update and, when the model has metrics, the
+            output they are computed from (``y_pred``; else None: nothing else is copied back).
 
         Raises
         ------
@@ -434,17 +432,17 @@ class TensorFlowModel(Probes):
         x_block = np.stack([self._cast_x(x) for x in xs])
         y_block = np.stack([np.asarray(y) for y in ys])
         fn = self._train_fn(x_block, y_block)
-        done, status, bad, losses, metrics = fn(x_block, y_block)
+        done, status, bad, losses, regs, outs = fn(x_block, y_block)
         status = int(status)
         losses = losses.numpy()
-        metrics = metrics.numpy()
+        regs = regs.numpy()
+        outs = outs.numpy() if self.metrics else None
         n_ok = int(done) - (status != STATUS_OK)
         results = [
             StepResult(
                 float(losses[j]),
-                None,
-                {name: float(metrics[j, m]) for m, name in enumerate(self._metric_names)},
-                float(metrics[j, -1]) if self._penalized else None,
+                None if outs is None else outs[j],
+                regularization=float(regs[j, 0]) if self._penalized else None,
             )
             for j in range(n_ok)
         ]
@@ -495,6 +493,7 @@ class TensorFlowModel(Probes):
         return np.concatenate(parts)
 
     def _eval_fn(self, y: np.ndarray):
+        """The compiled ``(x, y) -> (loss, output)`` of an evaluation batch."""
         key = (y.dtype.str, y.shape[1:])
         fn = self._eval_fns.get(key)
         if fn is None:
@@ -506,8 +505,7 @@ class TensorFlowModel(Probes):
                 loss = self._loss_value(y, out)
                 if self._penalized:  # Keras' evaluate adds model.losses too
                     loss = loss + penalty(tf, model, self.dtype.name)
-                vals = [loss, *self._metric_tensors(y, out)]
-                return tf.stack(vals)
+                return loss, out
 
             fn = tf.function(
                 run,
@@ -520,24 +518,22 @@ class TensorFlowModel(Probes):
         return fn
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> dict[str, float]:
-        """Loss and metrics over a dataset (inference mode), averaged over samples like Keras."""
+        """Loss and metrics over a dataset (inference mode) as Keras' evaluate: the loss
+        averaged over samples, each metric's state updated batch by batch."""
+        from engine.metric_state import MetricSet
+
         n = len(x)
         if n == 0:
             return {}
         x = self._cast_x(x)
         y = np.asarray(y)
         fn = self._eval_fn(y)
-        totals = np.zeros(1 + len(self.metrics))
+        total = 0.0
+        metrics = MetricSet(self.metrics, self.loss)
         for i in range(0, n, batch_size):
             xb, yb = x[i : i + batch_size], y[i : i + batch_size]
-            totals += fn(xb, yb).numpy().astype(np.float64) * len(xb)
-        names = ["loss", *self._metric_names]
-        return {k: float(v / n) for k, v in zip(names, totals, strict=True)}
-
-    def metric_values(self, y: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-        from engine.backends.numpy.losses import metric_value
-
-        return {
-            name: float(metric_value(m, self.loss, y, y_pred))
-            for name, m in zip(self._metric_names, self.metrics, strict=True)
-        }
+            loss, out = fn(xb, yb)
+            total += float(loss.numpy()) * len(xb)
+            if metrics:
+                metrics.update(yb, out.numpy())
+        return {"loss": total / n, **metrics.results()}

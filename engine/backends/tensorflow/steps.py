@@ -3,12 +3,12 @@
 :func:`make_train_fn` builds the function one call of
 :meth:`~engine.backends.tensorflow.model.TensorFlowModel.train_steps` runs: a while loop over a
 stacked block of batches, each doing forward, loss, gradients, a finiteness check and the
-optimizer update in the graph; the per-step loss and metrics come back as one small array. A
+optimizer update in the graph; the per-step losses (and the outputs the metrics are computed
+from, on the host) come back as arrays. A
 non-finite loss or gradient skips that step's update; an update that makes a weight non-finite
 is undone from an in-graph copy; either way the loop stops there and says why
-(``STATUS_*``) and which variables were at fault. :func:`loss_value` and
-:func:`metric_tensors` are the in-graph loss and metrics, defined as the NumPy engine defines
-them. How many steps one call runs is sized by :func:`steps_for`.
+(``STATUS_*``) and which variables were at fault. :func:`loss_value` is the in-graph loss,
+defined as the NumPy engine defines it. How many steps one call runs is sized by :func:`steps_for`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ __all__ = [
     "initial_steps_per_call",
     "loss_value",
     "make_train_fn",
-    "metric_tensors",
     "penalty",
     "steps_for",
 ]
@@ -76,40 +75,14 @@ def penalty(tf, keras_model, dtype_name: str):
     return tf.add_n([tf.cast(v, dtype) for v in losses])
 
 
-def metric_tensors(tf, metrics: list[str], y, out) -> list:
-    """Each metric on a batch, in the graph, resolved like NumpyModel.metric_values."""
-    vals = []
-    width = out.shape[-1]
-    for m in metrics:
-        if m == "accuracy":
-            if width == 1:
-                yt = tf.reshape(tf.cast(y, out.dtype), tf.shape(out))
-                hit = tf.equal(tf.cast(out > 0.5, out.dtype), yt)
-            elif y.shape.rank < out.shape.rank or (y.shape[-1] == 1 and width > 1):
-                yt = y if y.shape.rank < out.shape.rank else y[..., 0]
-                hit = tf.equal(tf.argmax(out, axis=-1), tf.cast(yt, tf.int64))
-            else:
-                hit = tf.equal(tf.argmax(out, axis=-1), tf.argmax(y, axis=-1))
-            vals.append(tf.reduce_mean(tf.cast(hit, out.dtype)))
-        else:
-            yt = tf.cast(y, out.dtype)
-            if yt.shape.rank == out.shape.rank - 1:
-                yt = yt[..., None]
-            diff = yt - out
-            per = diff * diff if m == "mean_squared_error" else tf.abs(diff)
-            vals.append(tf.reduce_mean(tf.reduce_mean(per, axis=-1)))
-    return vals
-
-
 def make_train_fn(
     tf,
     keras_model,
     variables: list,
     backups: list,
-    n_metrics: int,
+    want_outputs: bool,
     dtype_name: str,
     loss_fn,
-    metrics_fn,
     apply_update,
     x_spec,
     y_spec,
@@ -117,7 +90,8 @@ def make_train_fn(
     state_backups: list | None = None,
     penalized: bool = False,
 ):
-    """The compiled ``run(xs, ys) -> (steps done, status, bad flags, losses, metrics)``.
+    """The compiled ``run(xs, ys) -> (steps done, status, bad flags, losses, penalties,
+    outputs)``.
 
     Parameters
     ----------
@@ -127,10 +101,12 @@ def make_train_fn(
         The trainable variables, in the order of the gradients.
     backups : list of tf.Variable
         One per variable, shaped like it: the last finite weights, to undo an update with.
-    n_metrics : int
+    want_outputs : bool
+        Return each step's output (the training-mode forward pass, before its update): the
+        metrics are computed from it on the host (:mod:`engine.metric_state`).
     dtype_name : {"float32", "float64"}
-    loss_fn, metrics_fn : callable
-        ``(y, out)`` -> the batch loss, the list of metric tensors.
+    loss_fn : callable
+        ``(y, out)`` -> the batch loss.
     apply_update : callable
         ``(grads) -> None``: one optimizer step.
     x_spec, y_spec : tf.TensorSpec
@@ -142,20 +118,21 @@ def make_train_fn(
 
     penalized : bool
         The model has regularizers: their penalty (:func:`penalty`) joins each step's loss,
-        and is reported after the metrics, as one more column.
+        and is reported per step.
 
     Returns
     -------
     tf.function
         Its outputs: the number of steps run, a ``STATUS_*``, the per-variable flags of what
-        was not finite (gradients or weights), the losses (k,) and metrics (k, n_metrics, plus
-        one column for the penalty when ``penalized``).
+        was not finite (gradients or weights), the losses (k,), the penalties (k, 1 when
+        ``penalized`` else 0) and the outputs (k, batch, *output_shape when ``want_outputs``,
+        else k, 0).
     """
     model = keras_model
     states, state_backups = list(states or []), list(state_backups or [])
     n_vars = len(variables)
     dtype = tf.as_dtype(dtype_name)
-    n_columns = n_metrics + (1 if penalized else 0)
+    n_columns = 1 if penalized else 0
     no_flags = tf.zeros([n_vars], tf.bool)
 
     def quick_finite(loss, tensors):
@@ -203,12 +180,13 @@ def make_train_fn(
     def run(xs, ys):
         k = tf.shape(xs)[0]
         losses = tf.TensorArray(dtype, size=k, element_shape=[])
-        metrics = tf.TensorArray(dtype, size=k, element_shape=[n_columns])
+        regs = tf.TensorArray(dtype, size=k, element_shape=[n_columns])
+        outs = tf.TensorArray(dtype, size=k, infer_shape=False)
 
-        def cond(i, status, bad, losses, metrics):
+        def cond(i, status, bad, losses, regs, outs):
             return tf.logical_and(i < k, tf.equal(status, STATUS_OK))
 
-        def body(i, status, bad, losses, metrics):
+        def body(i, status, bad, losses, regs, outs):
             x, y = xs[i], ys[i]
             for b, v in zip(state_backups, states, strict=True):
                 b.assign(v)
@@ -219,9 +197,6 @@ def make_train_fn(
                     reg = penalty(tf, model, dtype_name)
                     loss = loss + reg
             grads = tape.gradient(loss, variables)
-            mets = metrics_fn(y, out)
-            if penalized:
-                mets = [*mets, reg]
 
             def exact_check():
                 flags = finite_flags(grads)
@@ -237,16 +212,17 @@ def make_train_fn(
 
             status, bad = tf.cond(ok, lambda: guarded_update(grads), skip)
             losses = losses.write(i, loss)
-            metrics = metrics.write(i, tf.stack(mets) if mets else tf.zeros([0], dtype))
-            return i + 1, status, bad, losses, metrics
+            regs = regs.write(i, tf.reshape(reg, [1]) if penalized else tf.zeros([0], dtype))
+            outs = outs.write(i, tf.cast(out, dtype) if want_outputs else tf.zeros([0], dtype))
+            return i + 1, status, bad, losses, regs, outs
 
-        i, status, bad, losses, metrics = tf.while_loop(
+        i, status, bad, losses, regs, outs = tf.while_loop(
             cond,
             body,
-            (tf.constant(0), tf.constant(STATUS_OK), no_flags, losses, metrics),
+            (tf.constant(0), tf.constant(STATUS_OK), no_flags, losses, regs, outs),
             parallel_iterations=1,
         )
-        return i, status, bad, losses.stack(), metrics.stack()
+        return i, status, bad, losses.stack(), regs.stack(), outs.stack()
 
     # XLA (jit_compile) was measured slower on CPU for these small dense nets.
     return tf.function(run, input_signature=[x_spec, y_spec])
