@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.metrics import grows_better
+
 CALLBACK_NAMES: tuple[str, ...] = (
     "EarlyStopping",
     "ReduceLROnPlateau",
@@ -64,8 +66,6 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 #: Settings the exported script always writes (Keras has no default for them).
 REQUIRED_KEYS: dict[str, tuple[str, ...]] = {"ModelCheckpoint": ("filepath",)}
 _BY_LOWER = {n.lower(): n for n in CALLBACK_NAMES}
-#: The metrics that get better as they grow (Keras' ``_direction == "up"``); the rest fall.
-_UP = ("accuracy",)
 
 
 def _number(value: Any) -> bool:
@@ -159,12 +159,12 @@ def resolve_callbacks(specs: Any) -> list[tuple[str, dict[str, Any]]]:
 class _Monitor:
     """Keras' MonitorCallback: which way the monitored value improves, by ``min_delta``."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], metrics: list | None = None) -> None:
         self.config = config
         self.monitor = config["monitor"]
         mode = config["mode"]
-        if mode == "auto":
-            mode = "max" if self.monitor.removeprefix("val_") in _UP else "min"
+        if mode == "auto":  # the compiled metric's direction, as Keras reads it
+            mode = "max" if grows_better(self.monitor, metrics) else "min"
         self.lower = mode == "min"
         self.min_delta = abs(float(config.get("min_delta", 0.0))) * (-1 if self.lower else 1)
 
@@ -256,7 +256,7 @@ class ReduceLROnPlateau(_Monitor):
 class TerminateOnNaN:
     """Keras' TerminateOnNaN: what NN Designer always does (see the module's docstring)."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], metrics: list | None = None) -> None:
         self.config = config
 
     def on_train_begin(self, model) -> None:
@@ -308,6 +308,7 @@ _CLASSES = {
 }
 
 
-def make_callbacks(specs: Any) -> list:
-    """The callback objects of a fit settings' ``callbacks`` list (validated)."""
-    return [_CLASSES[cls](config) for cls, config in resolve_callbacks(specs)]
+def make_callbacks(specs: Any, metrics: list | None = None) -> list:
+    """The callback objects of a fit settings' ``callbacks`` list (validated); ``metrics``
+    (the compiled ones) say which way a monitored metric improves."""
+    return [_CLASSES[cls](config, metrics) for cls, config in resolve_callbacks(specs)]

@@ -1,7 +1,8 @@
-"""The losses' and metrics' vocabulary: Keras 3's names, aliases and fused pairs, for every backend.
+"""The losses' vocabulary: Keras 3's names, aliases and fused pairs, for every backend (the
+metrics' is :mod:`engine.metrics`).
 
-:func:`canonical_loss` and :func:`canonical_metric` resolve Keras' short names (``"mse"``,
-``"mae"``, ``"acc"``) to the canonical ones. :data:`FUSED` lists the (output activation, loss)
+:func:`canonical_loss` resolves Keras' short names (``"mse"``, ``"mae"``) to the canonical
+ones. :data:`FUSED` lists the (output activation, loss)
 pairs that Keras' TensorFlow backend computes from the logits instead of the activation's
 output (a fused, numerically stable loss): a softmax or sigmoid output with any of the three
 crossentropies. :func:`is_mismatched` names the pairs where the loss scores another function of
@@ -93,8 +94,6 @@ _LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 
-METRIC_NAMES: tuple[str, ...] = ("accuracy", "mean_squared_error", "mean_absolute_error")
-
 _LOSS_ALIASES = {
     "mse": "mean_squared_error",
     "mae": "mean_absolute_error",
@@ -103,7 +102,6 @@ _LOSS_ALIASES = {
     "kld": "kl_divergence",
     "logcosh": "log_cosh",
 }
-_METRIC_ALIASES = {"acc": "accuracy", "mse": "mean_squared_error", "mae": "mean_absolute_error"}
 _BY_CLASS = {cls.lower(): name for name, cls in LOSS_CLASSES.items()}
 _SPEC_KEYS = frozenset({"class_name", "config", "module", "registered_name"})
 
@@ -263,23 +261,6 @@ def canonical_loss(spec: Any) -> str:
         return resolve_loss(spec)[0]
     except ValueError as exc:
         raise KeyError(str(exc)) from None
-
-
-def canonical_metric(name: str) -> str:
-    """Return the canonical name of a metric, resolving ``"acc"``, ``"mse"`` and ``"mae"``.
-
-    Raises
-    ------
-    KeyError
-        For an unknown metric; its single argument is a message for people.
-    """
-    if isinstance(name, str):
-        name = _METRIC_ALIASES.get(name, name)
-        if name in METRIC_NAMES:
-            return name
-    raise KeyError(
-        f"unknown metric {name!r}; expected one of {', '.join(METRIC_NAMES)}, acc, mse, mae"
-    )
 
 
 def is_fused(activation: str | None, loss: str | None) -> bool:

@@ -74,20 +74,23 @@ ACCURACY = "accuracy"
 #: Names ``compile(metrics=[...])`` takes beside the classes' own and their snake-case forms.
 _ALIASES = {"mse": "MeanSquaredError", "mae": "MeanAbsoluteError"}
 
-#: The metric names the Inspector offers, common first: each is a name Keras' compile takes.
-METRIC_CHOICES: tuple[str, ...] = (
-    "accuracy",
-    "mean_squared_error",
-    "mean_absolute_error",
-    "precision",
-    "recall",
-    "auc",
-    "f1_score",
-    "top_k_categorical_accuracy",
-    "sparse_top_k_categorical_accuracy",
-    "root_mean_squared_error",
-    "r2_score",
-)
+#: The metrics the Inspector offers, common first, with the spec each adds: Keras' name, or a
+#: serialized metric where Keras' default would not give one number (F1Score's average).
+METRIC_CHOICES: dict[str, Any] = {
+    "accuracy": "accuracy",
+    "mean_squared_error": "mean_squared_error",
+    "mean_absolute_error": "mean_absolute_error",
+    "precision": "precision",
+    "recall": "recall",
+    "auc": "auc",
+    "f1_score": {"class_name": "F1Score", "config": {"average": "macro"}},
+    "top_k_categorical_accuracy": "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy": "sparse_top_k_categorical_accuracy",
+    "root_mean_squared_error": "root_mean_squared_error",
+    "r2_score": "r2_score",
+}
+#: How many of METRIC_CHOICES stay in front; the rest fold under "More metrics".
+COMMON_CHOICES = 6
 
 #: Metrics whose targets have the output's shape (Keras raises, or counts nonsense, on
 #: integer labels): everything but the accuracies and the sparse top-k.
@@ -112,7 +115,7 @@ def _class_of(name: str) -> str | None:
     if name in _ALIASES:
         return _ALIASES[name]
     for cls in METRIC_DEFAULTS:
-        if snake_case(cls) == name or DEFAULT_KEYS[cls] == name:
+        if snake_case(cls) == name:
             return cls
     return None
 
@@ -155,9 +158,50 @@ def resolve_metric(spec: Any) -> MetricSpec:
     )
 
 
+def metric_spec(spec: MetricSpec) -> Any:
+    """The shortest spec of a resolved metric: Keras' name when every setting is its default
+    and the key is that name, else ``{"class_name": ..., "config": {the settings that
+    differ, and "name" when the key is not the class's default}}``."""
+    if spec.cls == ACCURACY:
+        return spec.key
+    defaults = METRIC_DEFAULTS[spec.cls]
+    changed = {k: v for k, v in spec.config.items() if v != defaults[k]}
+    if not changed and _class_of(spec.key) == spec.cls:  # "mae", "auc", "Precision"
+        return spec.key
+    if spec.key != DEFAULT_KEYS[spec.cls]:
+        changed["name"] = spec.key
+    return {"class_name": spec.cls, "config": changed} if changed else {"class_name": spec.cls}
+
+
+#: The classes whose value falls as the model improves (Keras' ``_direction == "down"``).
+_DOWN = frozenset({"MeanSquaredError", "MeanAbsoluteError", "RootMeanSquaredError"})
+
+
+def grows_better(key: str, metrics: list | None = None) -> bool:
+    """Whether the logged value ``key`` (``val_`` or not) improves as it grows, as Keras'
+    ``mode="auto"`` decides it: from the compiled metric logged under that key (its
+    ``_direction``), else from the name itself (a Keras metric name: ``"mae"`` falls,
+    ``"auc"`` grows); else a loss or an error falls and any other name grows."""
+    name = key.removeprefix("val_")
+    candidates = []
+    for m in metrics or []:
+        try:
+            candidates.append(resolve_metric(m))
+        except ValueError:
+            continue
+    try:
+        candidates.append(resolve_metric(name))
+    except ValueError:
+        pass
+    for spec in candidates:
+        if spec.key == name:
+            return spec.cls not in _DOWN
+    return not ("loss" in name or "error" in name)
+
+
 def names() -> list[str]:
     """Every metric name NN Designer knows, for messages."""
-    return [ACCURACY, "acc", *DEFAULT_KEYS.values(), "mse", "mae"]
+    return [ACCURACY, "acc", *(snake_case(c) for c in METRIC_DEFAULTS), "mse", "mae"]
 
 
 def _int_at_least(cls: str, key: str, value: Any, low: int, allow_none: bool = False) -> None:

@@ -239,7 +239,7 @@ class Trainer:
         from engine.callbacks import make_callbacks
 
         self.callback_specs = callbacks
-        self.callbacks = make_callbacks(callbacks)
+        self.callbacks = make_callbacks(callbacks, getattr(model, "metrics", None))
         self.stop_reason: str | None = None
         self._begun = False
 

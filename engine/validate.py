@@ -14,7 +14,7 @@ import numpy as np
 
 from engine.errors import NNDError, Problem, ValidationError
 from engine.graph import BACKENDS, DTYPES, Graph, analyze_model, memory_estimate
-from engine.losses import canonical_loss, canonical_metric, is_mismatched
+from engine.losses import canonical_loss, is_mismatched
 from engine.memory import format_bytes, memory_limit
 from engine.optimizers import DEFAULT_OPTIMIZER, is_perceptron, resolve_optimizer
 from engine.optimizers import optimizer_class as _optimizer_class
@@ -135,18 +135,23 @@ def settings_problems(project, training: bool = True) -> list[Problem]:
             )
         )
     else:
+        from engine.metrics import resolve_metric
+
+        keys: set[str] = set()
         for m in metrics:
             try:
-                canonical_metric(m)
-            except (KeyError, TypeError):
-                from engine.losses import METRIC_NAMES
-
+                key = resolve_metric(m).key
+            except ValueError as exc:
+                problems.append(Problem(str(exc), field="compile.metrics"))
+                continue
+            if key in keys:  # Keras' history would hold one of them only
                 problems.append(
                     Problem(
-                        f"unknown metric {_short(m)}; expected one of {', '.join(METRIC_NAMES)}",
+                        f"two metrics log under {key!r}; give one a 'name' of its own",
                         field="compile.metrics",
                     )
                 )
+            keys.add(key)
 
     fit = data.get("fit", {})
     if not isinstance(fit, dict):
@@ -319,6 +324,7 @@ def combination_problems(project, graph: Graph, training: bool = True) -> list[P
                 problems.append(
                     Problem("the perceptron's input must be flat (add a Flatten)", layer=d.name)
                 )
+    problems += _metric_problems(project, graph)
     if project.dtype == "float64":
         problems += _float32_only_problems(graph)
     if project.backend == "tensorflow":
@@ -329,6 +335,30 @@ def combination_problems(project, graph: Graph, training: bool = True) -> list[P
         )
     if training:
         problems += _memory_problems(project, graph)
+    return problems
+
+
+def _metric_problems(project, graph: Graph) -> list[Problem]:
+    """The metrics that cannot score this output against the loss's targets."""
+    from engine.metrics import metric_problem, resolve_metric
+
+    comp = compile_section(project)
+    metrics = comp.get("metrics", [])
+    loss = comp.get("loss")
+    try:
+        sparse = loss is not None and canonical_loss(loss) == "sparse_categorical_crossentropy"
+    except KeyError:
+        return []  # the loss is reported on its own
+    width = graph.output_node.output_shape[-1]
+    problems = []
+    for m in metrics if isinstance(metrics, list) else []:
+        try:
+            spec = resolve_metric(m)
+        except ValueError:
+            continue  # reported by settings_problems
+        why = metric_problem(spec, width, sparse, is_perceptron(optimizer_class(project)))
+        if why:
+            problems.append(Problem(why, field="compile.metrics"))
     return problems
 
 

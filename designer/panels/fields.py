@@ -35,7 +35,6 @@ __all__ = [
     "INT_MAX",
     "NOT_SET",
     "BoolField",
-    "ChecklistField",
     "ChoiceCombo",
     "ChoiceField",
     "Field",
@@ -681,35 +680,3 @@ class ReadOnlyField(Field):
             self.editor.setText(text)
             self.editor.setCursorPosition(0)
             self.editor.setToolTip(text)
-
-
-class ChecklistField(Field):
-    """Several names, each a check box (Keras metrics)."""
-
-    def __init__(self, key: str, on_commit: Callable[[Any], None], names: Sequence[str]) -> None:
-        super().__init__(key, on_commit)
-        box = QWidget()
-        layout = QVBoxLayout(box)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        self.boxes: dict[str, QCheckBox] = {}
-        for name in names:
-            check = QCheckBox(name)
-            check.toggled.connect(self._toggled)
-            layout.addWidget(check)
-            self.boxes[name] = check
-        self._set_editor(box)
-
-    def checked(self) -> list[str]:
-        return [name for name, box in self.boxes.items() if box.isChecked()]
-
-    def _toggled(self, _checked: bool) -> None:
-        self.on_commit(self.checked())
-
-    def show_value(self, value: Any) -> None:
-        chosen = set(value or [])
-        for name, box in self.boxes.items():
-            if box.isChecked() != (name in chosen):
-                box.blockSignals(True)
-                box.setChecked(name in chosen)
-                box.blockSignals(False)

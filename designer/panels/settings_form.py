@@ -19,7 +19,6 @@ from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QWidget
 from designer.panels.callbacks_field import CallbacksField
 from designer.panels.fields import (
     BoolField,
-    ChecklistField,
     ChoiceField,
     Field,
     FloatField,
@@ -30,15 +29,14 @@ from designer.panels.fields import (
 )
 from designer.panels.form_base import InspectorForm, form_layout, hint_label, label, problem_text
 from designer.panels.input_form import commit_input_shape, show_input_shape
+from designer.panels.metrics_field import MetricsField
 from engine import edits
 from engine.data import BUILTIN_DATASETS, SCALES, keep_common_keys, scale_of
 from engine.graph import BACKENDS, DTYPES
 from engine.losses import (
     LOSS_NAMES,
-    METRIC_NAMES,
     REDUCTIONS,
     canonical_loss,
-    canonical_metric,
     loss_defaults,
     loss_spec,
     resolve_loss,
@@ -181,8 +179,11 @@ class SettingsForm(InspectorForm):
         self.add_field(
             comp,
             "metrics",
-            ChecklistField("compile.metrics", self._commit_metrics, METRIC_NAMES),
-            "Reported every epoch; the loss is always reported.",
+            MetricsField(
+                "compile.metrics", lambda v: self._set("compile.metrics", v, "Change the metrics")
+            ),
+            "Keras' metrics, reported every batch and epoch (on the validation split too); "
+            "the loss is always reported.",
         )
 
         fit = self._group("Fit")
@@ -361,16 +362,6 @@ class SettingsForm(InspectorForm):
                 lambda commit=commit: commit(None), f"Reset to the default ({default!r})"
             )
             self._add_row(self.loss_rows, key, field, f"Default: {default!r}")
-
-    def _commit_metrics(self, checked: Any) -> None:
-        current = self.document.project.compile.get("metrics", [])
-        unknown = []
-        for m in current if isinstance(current, list) else []:
-            try:
-                canonical_metric(m)
-            except (KeyError, TypeError):
-                unknown.append(m)
-        self._set("compile.metrics", list(checked) + unknown, "Change the metrics")
 
     def _set_dataset(self, name: Any) -> None:
         if name is _FILE or not isinstance(name, str):
@@ -573,14 +564,7 @@ class SettingsForm(InspectorForm):
                 field = self.fields[f"compile.loss.{key}"]
                 field.show_value(loss_config.get(key, defaults[key]))
                 field.set_overridden(loss_config.get(key, defaults[key]) != defaults[key])
-        metrics = comp.get("metrics", [])
-        canonical = []
-        for m in metrics if isinstance(metrics, list) else []:
-            try:
-                canonical.append(canonical_metric(m))
-            except (KeyError, TypeError):
-                pass
-        self.fields["compile.metrics"].show_value(canonical)
+        self.fields["compile.metrics"].show_value(comp.get("metrics", []))
 
         fit = project.fit
         for key in ("epochs", "batch_size", "validation_split", "shuffle", "seed", "callbacks"):

@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from engine.metrics import grows_better
+
 #: Smoothing weight of the per-step loss curve (TensorBoard-style, debiased EMA).
 SMOOTHING = 0.9
 #: Snapshot series longer than this are thinned by half (every other point dropped).
@@ -180,11 +182,12 @@ class RunHistory:
 
     # ------------------------------------------------------------------ queries
     def best(self, key: str) -> tuple[float, int] | None:
-        """The best finite value of ``key`` and its epoch (min for losses, max otherwise);
-        NaN and inf never count as best."""
+        """The best finite value of ``key`` and its epoch (min for losses and errors, max for
+        metrics that grow better: :func:`engine.metrics.grows_better`); NaN and inf never
+        count as best."""
         vals = self.epochs.get(key, [])
         best = None
-        lower = "loss" in key or "error" in key
+        lower = not grows_better(key)
         for i, v in enumerate(vals):
             if not math.isfinite(v):
                 continue

@@ -17,7 +17,6 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +53,6 @@ _UNUSED_VALUES: dict[str, Any] = {
 
 # The Keras optimizers NN Designer has (the Perceptron is its own rule, not Keras').
 _OPTIMIZERS = tuple(name for name in OPTIMIZER_NAMES if name != PERCEPTRON)
-_METRIC_CLASSES = {
-    "Accuracy": "accuracy",
-    "BinaryAccuracy": "accuracy",
-    "CategoricalAccuracy": "accuracy",
-    "SparseCategoricalAccuracy": "accuracy",
-    "MeanSquaredError": "mean_squared_error",
-    "MeanAbsoluteError": "mean_absolute_error",
-}
 # Names Keras gives models it was not told to name: the file name says more.
 _AUTO_MODEL_NAME = re.compile(r"(sequential|functional|model)(_\d+)?")
 
@@ -505,6 +496,9 @@ def _compile_settings(model, warnings: list[str] | None = None) -> dict:
                 out["metrics"].append(_metric(m))
             except NNDError as exc:
                 _settle(warnings, exc.message, "left out")
+        width = model.outputs[0].shape[-1] if model.outputs else None
+        if width is not None and out.get("loss") is not None:
+            out["metrics"] = _fitting_metrics(out["metrics"], out["loss"], width, warnings)
         if not out["metrics"]:
             del out["metrics"]
     return out
@@ -608,45 +602,43 @@ def _loss(spec: Any) -> Any:
     return loss_spec(name, config)
 
 
-def _metric(spec: Any) -> str:
-    from engine.losses import METRIC_NAMES, canonical_metric
+def _metric(spec: Any) -> Any:
+    """A compiled metric as a project spec (:func:`engine.metrics.metric_spec`): a name as
+    Keras' compile took it, or its serialized form with the settings that differ."""
+    from engine.metrics import metric_spec, resolve_metric
 
-    def check(cls: str, config: dict) -> None:
-        threshold = config.get("threshold", 0.5)
-        if threshold != 0.5:
-            raise NNDError(
-                f"the model's metric {cls} uses threshold={threshold!r}; NN Designer's is 0.5"
-            )
-
-    return _compiled_name(spec, "metric", _METRIC_CLASSES, check, canonical_metric, METRIC_NAMES)
-
-
-def _compiled_name(
-    spec: Any,
-    what: str,
-    classes: dict[str, str],
-    check: Callable[[str, dict], None],
-    canonical: Callable[[Any], str],
-    names: Iterable[str],
-) -> str:
-    """The canonical name of a compiled loss or metric: ``spec`` is a name, a serialized
-    function (``{"class_name": "function", "config": name}``) or one of ``classes``, whose
-    config ``check`` vets (raising NNDError for settings NN Designer does not have)."""
-    name: Any = spec
-    if isinstance(spec, dict):
-        cls = spec.get("class_name")
-        config = spec.get("config")
-        if cls == "function":
-            name = config
-        elif cls in classes:
-            check(cls, config or {})
-            name = classes[cls]
-        else:
-            name = cls
+    if isinstance(spec, dict) and spec.get("class_name") == "function":
+        spec = spec.get("config")
+    if isinstance(spec, dict) and spec.get("class_name") == "MeanMetricWrapper":
+        fn = (spec.get("config") or {}).get("fn")
+        spec = fn.get("config") if isinstance(fn, dict) else fn
     try:
-        return canonical(name)
-    except (KeyError, TypeError):
-        raise NNDError(
-            f"the model was compiled with the {what} {name!r}, which NN Designer does not "
-            f"support (supported: {', '.join(names)})"
-        ) from None
+        return metric_spec(resolve_metric(spec))
+    except ValueError as exc:
+        shown = spec.get("class_name") if isinstance(spec, dict) else spec
+        raise NNDError(f"the model's metric {shown!r}: {exc}") from None
+
+
+def _fitting_metrics(metrics: list, loss: Any, width: int, warnings: list[str] | None) -> list:
+    """The metrics that can score this output against the loss's targets: F1Score's
+    per-class default (average=None) becomes average="macro" (one number per epoch); one that
+    cannot score it at all is left out; each named in a warning."""
+    from engine.losses import canonical_loss
+    from engine.metrics import MetricSpec, metric_problem, metric_spec, resolve_metric
+
+    sparse = canonical_loss(loss) == "sparse_categorical_crossentropy"
+    kept = []
+    for m in metrics:
+        spec = resolve_metric(m)
+        why = metric_problem(spec, width, sparse, False)
+        if why and spec.cls in ("F1Score", "FBetaScore") and spec.config["average"] is None:
+            fixed = MetricSpec(spec.cls, spec.key, {**spec.config, "average": "macro"})
+            if metric_problem(fixed, width, sparse, False) is None:
+                _settle(warnings, f"the model's metric {why}", 'average="macro" instead')
+                kept.append(metric_spec(fixed))
+                continue
+        if why:
+            _settle(warnings, f"the model's metric {why}", "left out")
+            continue
+        kept.append(m)
+    return kept

@@ -248,15 +248,28 @@ def compiled(project: Project) -> bool:
     return "compile" in project.data
 
 
-def _compile_call(project: Project) -> Call:
-    from engine.losses import canonical_metric
+def _metric_expr(spec: Any) -> str | Call:
+    """A metric as the project names it (Keras' compile reads the same names and logs under
+    them), else its class with the settings that differ and its name, always: an unnamed
+    Keras metric is named by a process-wide counter (a second ``AUC()`` logs ``auc_1``)
+    (``keras.metrics.AUC(curve="PR", name="auc")``)."""
+    from engine.metrics import METRIC_DEFAULTS, resolve_metric
 
+    if isinstance(spec, str):
+        return lit(spec)
+    m = resolve_metric(spec)
+    defaults = METRIC_DEFAULTS[m.cls]
+    args = [(k, lit(v)) for k, v in m.config.items() if v != defaults[k]]
+    return Call(f"keras.metrics.{m.cls}", [*args, ("name", lit(m.key))])
+
+
+def _compile_call(project: Project) -> Call:
     comp = project.compile
     args: list[Any] = [("optimizer", _optimizer_expr(comp.get("optimizer", DEFAULT_OPTIMIZER)))]
     args.append(("loss", _loss_expr(comp["loss"])))
-    metrics = [canonical_metric(m) for m in comp.get("metrics", [])]
+    metrics = [_metric_expr(m) for m in comp.get("metrics", [])]
     if metrics:
-        args.append(("metrics", lit(metrics)))
+        args.append(("metrics", Call("", metrics, "[", "]")))
     return Call("model.compile", args)
 
 

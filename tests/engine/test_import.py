@@ -159,7 +159,8 @@ def test_import_functional_model(saved, suffix):
             "config": {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True},
         },
         "loss": "mean_squared_error",
-        "metrics": ["mean_absolute_error"],
+        # as the file keeps it, the key Keras' history logs it under ("mae" as compiled)
+        "metrics": ["mae" if suffix == ".keras" else "mean_absolute_error"],
     }
     assert "side/bias" not in project.weights
     assert set(project.weights) == set(saved["graph:weights"])
@@ -270,7 +271,7 @@ def test_what_nn_designer_cannot_honour_is_replaced_with_a_warning(tmp_path, cap
     model.compile(
         optimizer=keras.optimizers.Lamb(learning_rate=0.02),
         loss=keras.losses.SparseCategoricalCrossentropy(ignore_class=0),
-        metrics=["accuracy", keras.metrics.AUC()],
+        metrics=["accuracy", keras.metrics.PearsonCorrelation()],
     )
     path = tmp_path / "m.keras"
     model.save(path)
@@ -280,7 +281,7 @@ def test_what_nn_designer_cannot_honour_is_replaced_with_a_warning(tmp_path, cap
     assert project.compile["metrics"] == ["accuracy"]
     text = "\n".join(project.load_warnings)
     assert len(project.load_warnings) == 3, text
-    for words in ("Lamb optimizer", "Adam with learning_rate 0.02", "ignore_class", "AUC"):
+    for words in ("Lamb optimizer", "Adam with learning_rate 0.02", "ignore_class", "Pearson"):
         assert words in text
     check_project(project, training=False)
     assert main(["import", str(path), "-o", str(tmp_path / "p.nnd")]) == 0
@@ -538,3 +539,48 @@ def test_import_to_a_json_project_would_drop_the_weights_and_is_refused(saved, t
     assert cli.main(["import", str(saved["seq.keras"]), "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert "write it to a .nnd file" in err and str(out) in err and not out.exists()
+
+
+def test_a_model_compiled_with_keras_metrics_imports_them(tmp_path):
+    """Keras' serialized metrics come in with their settings and the keys Keras logs them
+    under; F1Score's per-class default becomes average="macro" (one number per epoch), named
+    in a warning; the project exports them in Keras' classes again."""
+    model = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(4, "softmax", name="d")])
+    model.compile(
+        optimizer="sgd",
+        loss="categorical_crossentropy",
+        metrics=[
+            "acc",
+            keras.metrics.AUC(curve="PR", name="prauc"),
+            keras.metrics.Precision(thresholds=0.3),
+            keras.metrics.TopKCategoricalAccuracy(k=2),
+            keras.metrics.F1Score(),
+            "mse",
+        ],
+    )
+    path = tmp_path / "m.keras"
+    model.save(path)
+    project = import_keras_model(path)
+    assert project.compile["metrics"] == [
+        "acc",
+        {"class_name": "AUC", "config": {"curve": "PR", "name": "prauc"}},
+        {"class_name": "Precision", "config": {"thresholds": 0.3}},
+        {"class_name": "TopKCategoricalAccuracy", "config": {"k": 2}},
+        {"class_name": "F1Score", "config": {"average": "macro"}},
+        "mse",
+    ]
+    assert len(project.load_warnings) == 1
+    assert 'average="macro" instead' in project.load_warnings[0]
+    check_project(project, training=False)
+    code = export_project(project, tmp_path / "m.py")[0].read_text()
+    assert 'keras.metrics.AUC(curve="PR", name="prauc")' in code
+    assert 'keras.metrics.F1Score(average="macro", name="f1_score")' in code
+
+    sparse = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(4, "softmax", name="d")])
+    sparse.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["auc"])
+    sparse.save(tmp_path / "s.keras")
+    project = import_keras_model(tmp_path / "s.keras")
+    assert "metrics" not in project.compile  # AUC cannot score integer labels: left out
+    assert "auc" in project.load_warnings[0] and "left out" in project.load_warnings[0]
+    with pytest.raises(NNDError, match="auc"):
+        import_keras_model(tmp_path / "s.keras", strict=True)

@@ -12,9 +12,7 @@ from engine.backends.numpy.losses import LossResult, compute_loss, metric_value
 from engine.losses import (
     LOSS_CLASSES,
     LOSS_NAMES,
-    METRIC_NAMES,
     canonical_loss,
-    canonical_metric,
     loss_spec,
     resolve_loss,
 )
@@ -143,12 +141,14 @@ def test_bad_loss_settings_are_named(spec, fragment):
 
 
 def test_metric_names_and_aliases():
-    assert METRIC_NAMES == ("accuracy", "mean_squared_error", "mean_absolute_error")
-    assert canonical_metric("acc") == "accuracy"
-    assert canonical_metric("mse") == "mean_squared_error"
-    assert canonical_metric("mae") == "mean_absolute_error"
-    with pytest.raises(KeyError, match="unknown metric 'auc'"):
-        canonical_metric("auc")
+    from engine.metrics import resolve_metric
+
+    assert resolve_metric("acc").cls == "accuracy"
+    assert resolve_metric("mse").cls == "MeanSquaredError"
+    assert resolve_metric("mae").cls == "MeanAbsoluteError"
+    assert resolve_metric("auc").cls == "AUC"
+    with pytest.raises(ValueError, match="unknown metric 'aucc'"):
+        resolve_metric("aucc")
 
 
 # --- values against hand-computed Keras formulas ---------------------------------------------

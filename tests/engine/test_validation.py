@@ -129,6 +129,52 @@ def test_unknown_loss_and_metric():
 
 
 @pytest.mark.parametrize(
+    ("metrics", "loss", "needle"),
+    [
+        (
+            ["auc", {"class_name": "AUC", "config": {"curve": "PR"}}],
+            "categorical_crossentropy",
+            "two metrics log under 'auc'",
+        ),
+        (["precision"], "sparse_categorical_crossentropy", "integer labels"),
+        (["sparse_top_k_categorical_accuracy"], "categorical_crossentropy", "TopKCategorical"),
+        (["f1_score"], "categorical_crossentropy", "average=None"),
+        (
+            [{"class_name": "Recall", "config": {"class_id": 12}}],
+            "categorical_crossentropy",
+            "class_id=12 is outside the 10 output units",
+        ),
+        (
+            [{"class_name": "AUC", "config": {"curve": "XYZ"}}],
+            "categorical_crossentropy",
+            "'curve' must be",
+        ),
+    ],
+)
+def test_metrics_that_cannot_score_the_output_are_named(metrics, loss, needle):
+    texts, problems = problems_of(
+        mlp(compile={"optimizer": "adam", "loss": loss, "metrics": metrics})
+    )
+    assert any(needle in t for t in texts), texts
+    assert all(p.field == "compile.metrics" for p in problems)
+
+
+def test_metrics_that_fit_the_output_pass():
+    metrics = [
+        "acc",
+        "auc",
+        "precision",
+        {"class_name": "F1Score", "config": {"average": "macro"}},
+        {"class_name": "TopKCategoricalAccuracy", "config": {"k": 2}},
+        "r2_score",
+    ]
+    texts, _ = problems_of(
+        mlp(compile={"optimizer": "adam", "loss": "categorical_crossentropy", "metrics": metrics})
+    )
+    assert texts == []
+
+
+@pytest.mark.parametrize(
     "fit, field",
     [
         ({"batch_size": 0}, "fit.batch_size"),

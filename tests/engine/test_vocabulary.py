@@ -91,15 +91,10 @@ def test_a_project_without_a_usable_compile_section_trains_with_the_default(comp
 def test_canonical_names_resolve_keras_aliases():
     assert losses.canonical_loss("mse") == "mean_squared_error"
     assert losses.canonical_loss("mae") == "mean_absolute_error"
-    assert losses.canonical_metric("acc") == "accuracy"
     for name in losses.LOSS_NAMES:
         assert losses.canonical_loss(name) == name
-    for name in losses.METRIC_NAMES:
-        assert losses.canonical_metric(name) == name
     with pytest.raises(KeyError, match="unknown loss 'nope'"):
         losses.canonical_loss("nope")
-    with pytest.raises(KeyError, match="unknown metric 'nope'"):
-        losses.canonical_metric("nope")
 
 
 def test_the_fused_pairs_are_the_models():

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QPushButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QPushButton, QWidget
 
 from designer.plots.fit import ElidedLabel
 from designer.plots.theme import curve_colors, foreground_color, style_plot_item
@@ -26,7 +26,8 @@ LR_COLOR = "#2ca02c"
 
 class LossPlot(LiveView):
     """Loss (per step: batch values faint, smoothed solid; per epoch: train and validation)
-    and the first metric likewise; earlier runs faint; a log-scale toggle; a marker where
+    and a metric likewise (the first, or the one chosen in the bar's combo: any of the
+    compiled metrics); earlier runs faint; a log-scale toggle; a marker where
     training diverged; the learning rate of every step on its own axis at the right (a
     toggle: a schedule's rates, or the constant rate and its live changes)."""
 
@@ -42,6 +43,14 @@ class LossPlot(LiveView):
         self.lr_box.toggled.connect(self.show_learning_rate)
         self.clear_button = QPushButton("Clear earlier runs")
         self.clear_button.clicked.connect(self.clear_earlier)
+        # Which metric the right plot shows; filled from the history's metrics.
+        self.metric_box = QComboBox()
+        self.metric_box.setToolTip("The metric the right-hand plot shows")
+        self.metric_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.metric_box.setMinimumContentsLength(8)
+        self.metric_box.setVisible(False)
+        self.metric_box.activated.connect(self._choose_metric)
+        self._chosen_metric: str | None = None
         # One line that elides (the whole of it in the tooltip): the long "best val_loss …
         # · best loss …" must not widen the window (issue 13).
         self.best_label = ElidedLabel()
@@ -51,6 +60,7 @@ class LossPlot(LiveView):
         bar.addWidget(self.log_box)
         bar.addWidget(self.lr_box)
         bar.addWidget(self.clear_button)
+        bar.addWidget(self.metric_box)
         bar.addWidget(self.best_label, 1)
         self.graphics = plot_area_under(self, bar)
 
@@ -163,6 +173,29 @@ class LossPlot(LiveView):
             )
         )
         self._render_earlier()
+
+    def _choose_metric(self, index: int) -> None:
+        self._chosen_metric = self.metric_box.itemText(index)
+        self.mark_dirty()
+
+    def choose_metric(self, key: str) -> None:
+        """Show ``key`` on the metric plot (a key of the history's metrics)."""
+        self._chosen_metric = key
+        self.mark_dirty()
+
+    def _sync_metric_box(self, keys: list[str]) -> None:
+        box = self.metric_box
+        if [box.itemText(i) for i in range(box.count())] != keys:
+            box.blockSignals(True)
+            box.clear()
+            box.addItems(keys)
+            box.blockSignals(False)
+        box.setVisible(len(keys) > 1)
+        shown = self._chosen_metric if self._chosen_metric in keys else (keys or [None])[0]
+        if shown is not None and box.currentText() != shown:
+            box.blockSignals(True)
+            box.setCurrentText(shown)
+            box.blockSignals(False)
 
     def clear_earlier(self) -> None:
         self._earlier.clear()
@@ -281,8 +314,9 @@ class LossPlot(LiveView):
             n = min(len(vals), len(ex))
             item.setData(*finite_xy(ex[:n], vals[:n], log))
         keys = h.metric_keys()
-        if keys and keys[0] != self.metric_key:
-            self.metric_key = keys[0]
+        self._sync_metric_box(keys)
+        if keys:
+            self.metric_key = self._chosen_metric if self._chosen_metric in keys else keys[0]
         self.metric_plot.setTitle(self.metric_key.replace("_", " ").capitalize() if keys else "")
         step_metric = h.step_metrics.get(self.metric_key)
         if step_metric is not None:

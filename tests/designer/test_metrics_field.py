@@ -1,0 +1,99 @@
+"""The Inspector's metrics editor: the common metrics in front, the rest folded, each checked
+metric's settings on a line of its own; what the boxes do not cover is kept and listed."""
+
+from __future__ import annotations
+
+import pytest
+
+from designer.document import Document
+from engine import edits
+from engine.project import seed_project
+
+
+@pytest.fixture
+def doc(qtbot):
+    return Document(seed_project())
+
+
+@pytest.fixture
+def inspector(doc, qtbot):
+    from designer.panels.inspector import InspectorPanel
+
+    panel = InspectorPanel(doc)
+    qtbot.addWidget(panel)
+    panel.resize(380, 900)
+    panel.show()
+    return panel
+
+
+def metrics_of(doc):
+    return doc.data["compile"].get("metrics")
+
+
+def test_common_metrics_stay_in_front_and_the_rest_fold(doc, inspector):
+    field = inspector.form.fields["compile.metrics"]
+    assert field.boxes["accuracy"].isChecked()  # the seed's
+    for label in ("precision", "recall", "auc"):
+        assert field.boxes[label].isVisible()
+    assert not field.boxes["r2_score"].isVisible()
+    field.more_button.click()
+    assert field.boxes["r2_score"].isVisible()
+    field.more_button.click()
+    assert not field.boxes["r2_score"].isVisible()
+
+
+def test_checking_adds_keras_specs_and_each_is_one_undo_step(doc, inspector):
+    field = inspector.form.fields["compile.metrics"]
+    field.boxes["auc"].setChecked(True)
+    assert metrics_of(doc) == ["accuracy", "auc"]
+    field.more_button.click()
+    field.boxes["f1_score"].setChecked(True)
+    # F1Score's default (average=None) is a vector per class: the box adds one number
+    assert metrics_of(doc)[-1] == {"class_name": "F1Score", "config": {"average": "macro"}}
+    field.boxes["accuracy"].setChecked(False)
+    assert metrics_of(doc) == ["auc", {"class_name": "F1Score", "config": {"average": "macro"}}]
+    doc.undo_stack.undo()
+    assert field.boxes["accuracy"].isChecked()
+    assert metrics_of(doc)[0] == "accuracy"
+
+
+def test_a_metrics_settings_line_commits_the_shortest_spec(doc, inspector):
+    field = inspector.form.fields["compile.metrics"]
+    line = field.settings["auc"]
+    assert not line.isVisible()
+    field.boxes["auc"].setChecked(True)
+    assert line.isVisible() and line.text() == ""
+    line.setText('curve="PR", num_thresholds=50')
+    line.editingFinished.emit()
+    assert metrics_of(doc)[-1] == {
+        "class_name": "AUC",
+        "config": {"num_thresholds": 50, "curve": "PR"},
+    }
+    assert line.text() == 'num_thresholds=50, curve="PR"'
+    line.setText("curve=XYZ")
+    line.editingFinished.emit()
+    assert "curve" in field.error_text and "XYZ" in field.error_text
+    assert metrics_of(doc)[-1]["config"]["curve"] == "PR"  # not committed
+    line.setText("")
+    line.editingFinished.emit()
+    assert metrics_of(doc)[-1] == "auc"  # Keras' defaults: the name again
+
+
+def test_metrics_the_boxes_do_not_cover_are_kept_and_listed(doc, inspector):
+    binary = {"class_name": "BinaryAccuracy", "config": {"threshold": 0.3}}
+    doc.edit(
+        "Set metrics",
+        lambda d: edits.set_setting(d, "compile.metrics", ["accuracy", binary]),
+    )
+    field = inspector.form.fields["compile.metrics"]
+    assert field.others.isVisible()
+    assert "binary_accuracy (BinaryAccuracy)" in field.others.text()
+    field.boxes["recall"].setChecked(True)
+    assert metrics_of(doc) == ["accuracy", binary, "recall"]
+
+
+def test_a_metric_that_cannot_score_the_output_is_named_under_the_field(doc, inspector):
+    # the seed's sparse_categorical_crossentropy takes integer labels: Precision cannot score
+    field = inspector.form.fields["compile.metrics"]
+    field.boxes["precision"].setChecked(True)
+    assert "sparse_categorical_crossentropy" in inspector.error_text("compile.metrics")
