@@ -620,7 +620,7 @@ class TrainingCore:
     def _build(self) -> None:
         from engine.monitor import Monitor
         from engine.project import Project, weights_by_layer
-        from engine.training import Trainer, load_training_data
+        from engine.training import load_training_data, make_trainer
         from engine.validate import check_project
 
         cfg = self._config
@@ -664,9 +664,7 @@ class TrainingCore:
             )
             model.set_weights(merged)
         fit = project.fit
-        trainer = Trainer(
-            model, data, fit["batch_size"], fit["shuffle"], fit["seed"], fit.get("callbacks")
-        )
+        trainer = make_trainer(model, data, fit)
         continued = bool(init) and len(kept) == len(init)
         if continued and old_trainer is not None:
             trainer.history = copy.deepcopy(old_trainer.history)
@@ -745,7 +743,14 @@ class TrainingCore:
             self.model.learning_rate = lr  # a live change outlives the reset
         old = self.trainer
         self.trainer = Trainer(
-            self.model, old.data, old.batch_size, old.shuffle, seed, old.callback_specs
+            self.model,
+            old.data,
+            old.batch_size,
+            old.shuffle,
+            seed,
+            old.callback_specs,
+            old.steps_limit,
+            old.initial_epoch,
         )
         self.monitor = Monitor(
             self.model,

@@ -218,7 +218,7 @@ def _fmt_time(seconds: float) -> str:
 
 def cmd_train(args) -> int:
     from engine.project import save_project
-    from engine.training import Trainer, build_model, load_training_data
+    from engine.training import build_model, epochs_to_run, load_training_data, make_trainer
     from engine.validate import check_project
 
     project = _load(args.project)
@@ -267,8 +267,8 @@ def cmd_train(args) -> int:
     data = load_training_data(project, graph)
     model = build_model(project, graph)
     f = project.fit
-    trainer = Trainer(model, data, f["batch_size"], f["shuffle"], f["seed"], f.get("callbacks"))
-    epochs = f["epochs"]
+    trainer = make_trainer(model, data, f)
+    epochs = epochs_to_run(f)
     quiet = args.quiet
     tty = sys.stdout.isatty()
     if not quiet and project.weights:

@@ -34,6 +34,9 @@ class TrainingData:
     y_test: np.ndarray | None = None
     dataset: object | None = None
     standardizer: object | None = None
+    #: Each training sample's loss weight (Keras' ``fit(class_weight=...)`` turned into sample
+    #: weights, as Keras does), or None: every sample counts once.
+    sw_train: np.ndarray | None = None
 
 
 @dataclass
@@ -180,15 +183,51 @@ def load_training_data(project, graph: Graph) -> TrainingData:
             return None
         return encode_targets(project, graph, y, ds.n_classes, ds.task, np.dtype(project.dtype))
 
+    y_train = enc(prep.y_train)
+    class_weight = fit.get("class_weight")
     return TrainingData(
         x_train=prep.x_train,
-        y_train=enc(prep.y_train),
+        y_train=y_train,
         x_val=prep.x_val,
         y_val=enc(prep.y_val),
         x_test=prep.x_test,
         y_test=enc(prep.y_test),
         dataset=ds,
         standardizer=prep.scaler,
+        sw_train=None
+        if not class_weight
+        else class_sample_weights(y_train, class_weight, np.dtype(project.dtype)),
+    )
+
+
+def class_sample_weights(y: np.ndarray, class_weight: dict, dtype) -> np.ndarray:
+    """Keras' class_weight_to_sample_weights: each sample weighs its class's weight (1 for a
+    class the mapping leaves out); the class is the label, the argmax of a one-hot row, or a
+    width-1 target rounded. The weights go through float32 (Keras' floatx array) first.
+
+    ``class_weight`` maps class indices (ints, or their text as JSON keys are) to weights.
+    """
+    y = np.asarray(y)
+    if y.ndim > 1:
+        y = np.argmax(y, axis=-1) if y.shape[-1] != 1 else y[..., 0]
+    labels = np.round(y).astype(np.int64)
+    table = {int(k): float(v) for k, v in class_weight.items()}
+    weights = np.array([table.get(int(c), 1.0) for c in labels], dtype=np.float32)
+    return weights.astype(dtype)
+
+
+def make_trainer(model, data: TrainingData, fit: dict) -> Trainer:
+    """A :class:`Trainer` with a project's fit settings (batch size, shuffle, seed, callbacks,
+    steps_per_epoch, initial_epoch)."""
+    return Trainer(
+        model,
+        data,
+        fit["batch_size"],
+        fit["shuffle"],
+        fit["seed"],
+        fit.get("callbacks"),
+        fit.get("steps_per_epoch"),
+        fit.get("initial_epoch", 0),
     )
 
 
@@ -207,6 +246,14 @@ class Trainer:
     callbacks : list, optional
         The fit settings' ``callbacks`` specs (:mod:`engine.callbacks`: EarlyStopping,
         ReduceLROnPlateau, TerminateOnNaN), called after every epoch as Keras calls them.
+    steps_per_epoch : int, optional
+        Keras' ``steps_per_epoch``: an epoch ends after this many batches and the next one
+        goes on where it stopped, through the same pass over the (shuffled) data; an epoch
+        that reaches the pass's end stops there (Keras: "your input ran out of data") and the
+        next starts a new pass. None: one whole pass per epoch.
+    initial_epoch : int
+        Keras' ``initial_epoch``: the epochs counted as done before the first (the history and
+        the callbacks number the epochs from it).
 
     Attributes
     ----------
@@ -222,6 +269,8 @@ class Trainer:
         shuffle: bool = True,
         seed: int = 0,
         callbacks: list | None = None,
+        steps_per_epoch: int | None = None,
+        initial_epoch: int = 0,
     ) -> None:
         if len(data.x_train) == 0:
             raise DataError("the training split is empty; lower validation_split or add data")
@@ -231,7 +280,13 @@ class Trainer:
         self.shuffle = bool(shuffle)
         self._rng = np.random.default_rng([int(seed), 7])
         self.history: dict[str, list[float]] = {}
-        self.epochs_done = 0
+        self.steps_limit = None if steps_per_epoch is None else int(steps_per_epoch)
+        self.initial_epoch = int(initial_epoch)
+        self.epochs_done = self.initial_epoch
+        # The pass over the training data an epoch takes its batches from (Keras' iterator):
+        # its order (None: unshuffled) and how many of its batches are used.
+        self._pass_order: np.ndarray | None = None
+        self._pass_used: int | None = None
         self.error: NonFiniteError | None = None
         self._stop = threading.Event()
         self._resume = threading.Event()
@@ -269,8 +324,29 @@ class Trainer:
         return not self._resume.is_set()
 
     @property
-    def steps_per_epoch(self) -> int:
+    def batches_per_pass(self) -> int:
+        """Batches in one pass over the training data (the last may be smaller)."""
         return math.ceil(len(self.data.x_train) / self.batch_size)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """The steps of a whole epoch: a pass, or ``steps_per_epoch`` when it is set."""
+        full = self.batches_per_pass
+        return full if self.steps_limit is None else min(self.steps_limit, full)
+
+    def _epoch_batches(self) -> tuple[np.ndarray | None, int, int]:
+        """``(order, first batch, steps)`` of the next epoch, as Keras' EpochIterator takes
+        them: a new pass (a new shuffle) when the last one was used up or no
+        ``steps_per_epoch`` is set, else the rest of the current pass, at most
+        ``steps_per_epoch`` batches."""
+        n = len(self.data.x_train)
+        full = self.batches_per_pass
+        if self.steps_limit is None or self._pass_used is None or self._pass_used >= full:
+            self._pass_order = self._rng.permutation(n) if self.shuffle else None
+            self._pass_used = 0
+        first = self._pass_used
+        steps = full - first if self.steps_limit is None else min(self.steps_limit, full - first)
+        return self._pass_order, first, steps
 
     def run(self, epochs: int) -> Iterator[TrainEvent]:
         """Train ``epochs`` more epochs, yielding events. Stops early on request, on
@@ -289,9 +365,10 @@ class Trainer:
         samples = 0
         yield TrainEvent("begin", self.epochs_done, 0, spe, total_epochs)
         stopped = self.stop_reason is not None
+        sw = self.data.sw_train
         for _ in range(0 if stopped else epochs):
             epoch = self.epochs_done + 1
-            order = self._rng.permutation(n) if self.shuffle else None
+            order, first_batch, spe = self._epoch_batches()
             sums: dict[str, float] = {}
             # Keras' metrics are stateful: reset each epoch, updated with every batch.
             metrics = MetricSet(getattr(self.model, "metrics", None), self.model.loss)
@@ -307,24 +384,30 @@ class Trainer:
                     break
                 steps = range(step, min(step + k, spe + 1))
                 batches = []
+                weights = None if sw is None else []
                 for s in steps:
-                    lo, hi = (s - 1) * self.batch_size, min(s * self.batch_size, n)
-                    if order is None:
-                        batches.append((self.data.x_train[lo:hi], self.data.y_train[lo:hi]))
-                    else:
-                        idx = order[lo:hi]
-                        batches.append((self.data.x_train[idx], self.data.y_train[idx]))
+                    b = first_batch + s - 1  # the batch's place in the pass
+                    lo, hi = b * self.batch_size, min((b + 1) * self.batch_size, n)
+                    idx = slice(lo, hi) if order is None else order[lo:hi]
+                    batches.append((self.data.x_train[idx], self.data.y_train[idx]))
+                    if weights is not None:
+                        weights.append(sw[idx])
                 rates_of = getattr(self.model, "learning_rates", None)
                 rates = rates_of(len(batches)) if rates_of else [math.nan] * len(batches)
                 try:
                     if k == 1:
-                        results = [self.model.train_step(*batches[0], epoch=epoch, step=step)]
+                        extra = {} if weights is None else {"sample_weight": weights[0]}
+                        results = [
+                            self.model.train_step(*batches[0], epoch=epoch, step=step, **extra)
+                        ]
                     else:
+                        extra = {} if weights is None else {"sample_weights": weights}
                         results = self.model.train_steps(
                             [b[0] for b in batches],
                             [b[1] for b in batches],
                             epoch=epoch,
                             first_step=step,
+                            **extra,
                         )
                 except NonFiniteError as exc:
                     self.error = exc
@@ -367,6 +450,7 @@ class Trainer:
                         learning_rate=rate,
                     )
                 step += len(steps)
+                self._pass_used += len(steps)
             if stopped or seen == 0:
                 break
             logs = {k: v / seen for k, v in sums.items()}
@@ -431,6 +515,12 @@ def switch_backend(trainer: Trainer, project, graph: Graph, backend: str) -> str
     return f"switched to the {backend} backend: weights and optimizer state carried over"
 
 
+def epochs_to_run(fit: dict) -> int:
+    """The epochs a ``fit`` runs: Keras' ``epochs`` counts to the last epoch's number, so
+    with an ``initial_epoch`` it runs ``epochs - initial_epoch`` of them."""
+    return max(int(fit["epochs"]) - int(fit.get("initial_epoch", 0)), 0)
+
+
 def train_project(
     project, epochs: int | None = None, backend: str | None = None
 ) -> tuple[object, Trainer]:
@@ -441,10 +531,8 @@ def train_project(
     data = load_training_data(project, graph)
     model = build_model(project, graph, backend)
     fit = project.fit
-    trainer = Trainer(
-        model, data, fit["batch_size"], fit["shuffle"], fit["seed"], fit.get("callbacks")
-    )
-    for _ in trainer.run(epochs or fit["epochs"]):
+    trainer = make_trainer(model, data, fit)
+    for _ in trainer.run(epochs or epochs_to_run(fit)):
         pass
     trainer.finish()
     return model, trainer

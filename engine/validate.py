@@ -29,6 +29,9 @@ FIT_KEYS = (
     "shuffle",
     "seed",
     "callbacks",
+    "class_weight",
+    "steps_per_epoch",
+    "initial_epoch",
 )
 #: How validation_split holds samples out: NN Designer's seeded stratified draw, or the last
 #: fraction as Keras' fit(validation_split=...) does.
@@ -198,6 +201,7 @@ def settings_problems(project, training: bool = True) -> list[Problem]:
                 field="fit.validation_split_mode",
             )
         )
+    problems += _fit_count_problems(fit)
     if "shuffle" in fit and not isinstance(fit["shuffle"], bool):
         problems.append(
             Problem(f"must be true or false, got {_short(fit['shuffle'])}", field="fit.shuffle")
@@ -255,6 +259,64 @@ def settings_problems(project, training: bool = True) -> list[Problem]:
     if "name" in data and not isinstance(data["name"], str):
         problems.append(Problem(f"must be a text, got {_short(data['name'])}", field="name"))
     return problems
+
+
+def _fit_count_problems(fit: dict) -> list[Problem]:
+    """steps_per_epoch, initial_epoch and class_weight, as Keras' fit takes them."""
+    problems = []
+    spe = fit.get("steps_per_epoch")
+    if spe is not None and (not _is_int(spe) or spe < 1):
+        problems.append(
+            Problem(
+                f"must be a whole number of at least 1 (absent: a whole pass), got {_short(spe)}",
+                field="fit.steps_per_epoch",
+            )
+        )
+    start = fit.get("initial_epoch", 0)
+    epochs = fit.get("epochs", 1)
+    if not _is_int(start) or start < 0:
+        problems.append(
+            Problem(
+                f"must be a whole number of at least 0, got {_short(start)}",
+                field="fit.initial_epoch",
+            )
+        )
+    elif _is_int(epochs) and start >= epochs:
+        problems.append(
+            Problem(
+                f"is {start} but epochs is {epochs}: Keras' epochs counts to the last epoch's "
+                f"number, so nothing would train; set epochs above {start}",
+                field="fit.initial_epoch",
+            )
+        )
+    weights = fit.get("class_weight")
+    if weights is not None:
+        why = class_weight_problem(weights)
+        if why:
+            problems.append(Problem(why, field="fit.class_weight"))
+    return problems
+
+
+def class_weight_problem(weights) -> str | None:
+    """What is wrong with a ``class_weight`` mapping (class index -> weight), or None."""
+    if not isinstance(weights, dict):
+        return (
+            f'must map class indices to weights, like {{"0": 1.0, "1": 5.0}}, got {_short(weights)}'
+        )
+    for key, value in weights.items():
+        text = str(key)
+        if isinstance(key, bool) or not (text.isdigit() or _is_int(key)):
+            return f"the class {_short(key)} is not a class index (0, 1, 2, ...)"
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            return f"class {text}'s weight must be a number of at least 0, got {_short(value)}"
+    if len({int(k) for k in weights}) != len(weights):
+        return "a class is given twice"
+    return None
 
 
 def json_kind(value) -> str:
@@ -325,6 +387,23 @@ def combination_problems(project, graph: Graph, training: bool = True) -> list[P
                     Problem("the perceptron's input must be flat (add a Flatten)", layer=d.name)
                 )
     problems += _metric_problems(project, graph)
+    if project.fit.get("class_weight"):
+        if is_perceptron(opt_class):
+            problems.append(
+                Problem(
+                    "the Perceptron's rule updates on each mistake alike; it takes no class "
+                    "weights",
+                    field="fit.class_weight",
+                )
+            )
+        elif len(graph.output_node.output_shape) != 1:
+            problems.append(
+                Problem(
+                    "weighs each sample's loss; the output must be one vector per sample "
+                    f"(it is {graph.output_node.output_shape})",
+                    field="fit.class_weight",
+                )
+            )
     if project.dtype == "float64":
         problems += _float32_only_problems(graph)
     if project.backend == "tensorflow":
@@ -499,6 +578,24 @@ def data_fit_problems(project, graph: Graph, dataset) -> list[Problem]:
     # The output width is the units field of a fully connected output layer.
     where = {"layer": out.name, "field": "units" if out.layer_type.fully_connected else None}
 
+    class_weight = project.fit.get("class_weight")
+    if class_weight and isinstance(class_weight, dict):
+        if not cls:
+            problems.append(
+                Problem(
+                    "weighs classes, but the data has a numeric target (regression)",
+                    field="fit.class_weight",
+                )
+            )
+        else:
+            beyond = sorted(int(c) for c in class_weight if str(c).isdigit() and int(c) >= k)
+            if beyond:
+                problems.append(
+                    Problem(
+                        f"names class {beyond[0]}, but the data has {k} classes (0 to {k - 1})",
+                        field="fit.class_weight",
+                    )
+                )
     if is_perceptron(opt_class):
         if not cls or k > 2:
             problems.append(

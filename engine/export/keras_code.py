@@ -153,6 +153,21 @@ def keras_code(project: Project, *, script_dir: str | os.PathLike | None = None)
     return "\n".join(out) + "\n"
 
 
+def _fit_extras(project: Project) -> list[tuple[str, Any]]:
+    """``class_weight={0: 1.0, 1: 5.0}``, ``steps_per_epoch``, ``initial_epoch`` when set."""
+    fit = project.fit
+    out: list[tuple[str, Any]] = []
+    weights = fit.get("class_weight")
+    if weights:
+        items = sorted((int(k), float(v)) for k, v in weights.items())
+        out.append(("class_weight", "{" + ", ".join(f"{k}: {lit(v)}" for k, v in items) + "}"))
+    if fit.get("steps_per_epoch") is not None:
+        out.append(("steps_per_epoch", lit(int(fit["steps_per_epoch"]))))
+    if fit.get("initial_epoch"):
+        out.append(("initial_epoch", lit(int(fit["initial_epoch"]))))
+    return out
+
+
 def _callbacks_arg(project: Project) -> list[tuple[str, Call]]:
     """``callbacks=[keras.callbacks.EarlyStopping(...), ...]`` for the project's callbacks,
     each with the settings that differ from Keras' defaults; none when it has none."""
@@ -210,7 +225,8 @@ def _main_lines(project: Project, test: bool) -> list[str]:
             ("shuffle", lit(bool(project.fit.get("shuffle", True)))),
             ("validation_data", "validation_data"),
         ]
-        + _callbacks_arg(project),
+        + _callbacks_arg(project)
+        + _fit_extras(project),
     )
     lines += render(fit, 1)
     if test:

@@ -163,3 +163,39 @@ def test_a_callback_watching_a_metric_takes_its_direction_as_keras(
     result = fit_both(project, x, y, 12, backend, (xv, yv))
     assert len(result["ours"]["history"]["loss"]) == len(result["keras"]["history"]["loss"])
     assert_same_training(result)
+
+
+# Fit settings: class_weight (as sample weights on the training loss only), steps_per_epoch
+# (an epoch goes on through the same pass over the data, Keras' EpochIterator), initial_epoch.
+FIT_CASES = {
+    "class_weight binary": ("binary", {"class_weight": {"0": 0.5, "1": 3.0}}),
+    "class_weight one-hot": ("onehot", {"class_weight": {"0": 2.0, "2": 0.25}}),
+    "class_weight labels": ("labels", {"class_weight": {"1": 4.0}}),
+    "steps_per_epoch 2 of 3": ("labels", {"steps_per_epoch": 2}),
+    "steps_per_epoch 5 > 3": ("onehot", {"steps_per_epoch": 5}),
+    "initial_epoch": ("binary", {"initial_epoch": 2}),
+    "all three": ("onehot", {"class_weight": {"1": 2.0}, "steps_per_epoch": 2, "initial_epoch": 1}),
+}
+
+
+@pytest.mark.filterwarnings("ignore:Your input ran out of data")
+@pytest.mark.parametrize("backend", ["numpy", "tensorflow"])
+@pytest.mark.parametrize("case", list(FIT_CASES))
+def test_fit_settings_train_as_model_fit(tf_ready, case, backend):
+    kind, settings = FIT_CASES[case]
+    units, activation, loss = {
+        "binary": (1, "sigmoid", "binary_crossentropy"),
+        "onehot": (3, "softmax", "categorical_crossentropy"),
+        "labels": (3, "softmax", "sparse_categorical_crossentropy"),
+    }[kind]
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(N, FEATURES)).astype("float32")
+    y = _targets(kind, units, rng, N)
+    xv = rng.normal(size=(20, FEATURES)).astype("float32")
+    yv = _targets(kind, units, rng, 20)
+    project = _project(units, activation, loss, ["accuracy"])
+    project.data["fit"].update(settings)
+    result = fit_both(project, x, y, 5, backend, (xv, yv))
+    epochs = 5 - settings.get("initial_epoch", 0)
+    assert len(result["ours"]["history"]["loss"]) == epochs
+    assert_same_training(result)

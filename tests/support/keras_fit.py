@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.export import keras_code
 from engine.project import Project
-from engine.training import Trainer, TrainingData, build_model
+from engine.training import TrainingData, build_model, class_sample_weights, make_trainer
 from engine.validate import check_project
 
 
@@ -63,11 +63,12 @@ def fit_both(
     graph = check_project(project)
     model = build_model(project, graph, backend, weights=False)
     initial = model.flat_weights()
-    batch_size = int(project.fit["batch_size"])
     x_val, y_val = validation if validation is not None else (None, None)
-    specs = project.fit.get("callbacks")
-    trainer = Trainer(model, TrainingData(x, y, x_val, y_val), batch_size, False, 0, specs)
-    for _ in trainer.run(epochs):
+    fit = {**project.fit, "shuffle": False, "seed": 0}
+    weights = fit.get("class_weight")
+    sw = class_sample_weights(y, weights, np.dtype(project.dtype)) if weights else None
+    trainer = make_trainer(model, TrainingData(x, y, x_val, y_val, sw_train=sw), fit)
+    for _ in trainer.run(epochs - int(fit.get("initial_epoch", 0))):
         pass
     trainer.finish()
     twin, graph = keras_twin(project, initial)
@@ -81,13 +82,21 @@ def fit_both(
 
 def keras_fit(keras_model, graph, project: Project, x, y, epochs: int, validation=None) -> dict:
     """``model.fit`` of a compiled Keras model holding the initial weights, with the project's
-    batch size and callbacks (Keras' own classes), unshuffled: ``{"weights", "history"}``."""
+    batch size, callbacks (Keras' own classes), class_weight, steps_per_epoch and
+    initial_epoch, unshuffled: ``{"weights", "history"}``."""
     import keras
 
     from engine.callbacks import resolve_callbacks
 
-    specs = project.fit.get("callbacks")
+    fit = project.fit
+    specs = fit.get("callbacks")
     callbacks = [getattr(keras.callbacks, cls)(**cfg) for cls, cfg in resolve_callbacks(specs)]
+    extra = {}
+    if fit.get("class_weight"):
+        extra["class_weight"] = {int(k): float(v) for k, v in fit["class_weight"].items()}
+    for key in ("steps_per_epoch", "initial_epoch"):
+        if fit.get(key) is not None:
+            extra[key] = fit[key]
     history = keras_model.fit(
         x,
         y,
@@ -97,6 +106,7 @@ def keras_fit(keras_model, graph, project: Project, x, y, epochs: int, validatio
         verbose=0,
         validation_data=validation,
         callbacks=callbacks,
+        **extra,
     )
     return {"weights": keras_weights(keras_model, graph), "history": dict(history.history)}
 

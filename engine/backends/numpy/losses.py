@@ -54,11 +54,15 @@ class LossResult(NamedTuple):
         fused paths (softmax + categorical/sparse crossentropy, sigmoid + binary
         crossentropy), else None: the caller then backpropagates ``grad_a`` through the
         activation.
+    per : ndarray of shape (n,) or None
+        Each sample's loss (its mean over the units), before the reduction: what a sample
+        weight multiplies.
     """
 
     value: float
     grad_a: Array
     grad_z: Array | None
+    per: Array | None = None
 
 
 def _float_array(x: object) -> Array:
@@ -369,6 +373,7 @@ def compute_loss(
     activation: str | None = None,
     want_grad_a: bool = True,
     config: dict | None = None,
+    sample_weight: Array | None = None,
 ) -> LossResult:
     """Loss value and gradients for one batch, as Keras 3 computes them.
 
@@ -396,6 +401,9 @@ def compute_loss(
         crossentropy of the output taken as logits), ``label_smoothing`` (targets moved
         towards uniform first), ``delta`` (Huber), ``reduction`` (``"sum"``: not divided by
         the batch size).
+    sample_weight : ndarray of shape (n,), optional
+        Each sample's weight (Keras' ``fit(sample_weight=...)``, or its ``class_weight`` turned
+        into them): the sample's loss and gradient are multiplied by it.
 
     Returns
     -------
@@ -429,16 +437,44 @@ def compute_loss(
             )
 
     target = smoothed_targets(loss, config, target)
-    # Keras' reduction "sum" does not divide by the batch size: the mean's gradients times it.
-    scale = count if config.get("reduction") == "sum" else 1
     result = _batch_loss(loss, config, target, a, z, activation, count, want_grad_a)
+    reduction = config.get("reduction")
+    if sample_weight is not None:
+        result = _weighted(result, sample_weight, a, count, reduction)
+    # Keras' reduction "sum" does not divide by the batch size: the mean's gradients times it.
+    scale = count if reduction == "sum" else 1
     if scale == 1:
         return result
     return LossResult(
         result.value * scale,
         None if result.grad_a is None else result.grad_a * a.dtype.type(scale),
         None if result.grad_z is None else result.grad_z * a.dtype.type(scale),
+        result.per,
     )
+
+
+def _weighted(result: LossResult, sample_weight, a: Array, count: int, reduction) -> LossResult:
+    """Keras' reduce_weighted_values: each sample's loss times its weight, summed and divided
+    by the batch size (``sum_over_batch_size``, ``mean``), or by the sum of the weights
+    (``mean_with_sample_weight``; 0 when they sum to 0); the gradients' rows likewise."""
+    w = np.asarray(sample_weight, dtype=a.dtype).reshape(-1)
+    if len(w) != count or result.per is None or result.per.shape != (count,):
+        raise ValueError(
+            f"sample weights need one weight per sample of a (n, k) output: {len(w)} weights "
+            f"for an output of shape {a.shape}"
+        )
+    per = result.per * w
+    factor = a.dtype.type(1)
+    if reduction == "mean_with_sample_weight":
+        total = float(np.sum(w))
+        factor = a.dtype.type(count / total) if total else a.dtype.type(0)
+    rows = w[:, None] * factor if a.ndim == 2 else w.reshape((-1,) + (1,) * (a.ndim - 1)) * factor
+
+    def scaled(g):
+        return None if g is None else (g * rows).astype(a.dtype)
+
+    value = float(np.sum(per) * factor / count)
+    return LossResult(value, scaled(result.grad_a), scaled(result.grad_z), per)
 
 
 def _batch_loss(loss, config, target, a, z, activation, count, want_grad_a) -> LossResult:
@@ -449,13 +485,13 @@ def _batch_loss(loss, config, target, a, z, activation, count, want_grad_a) -> L
     if fused is not None and config.get("from_logits") and not is_fused(activation, loss):
         # The output itself is the logits (a linear output, say): the fused formula on it.
         per, grad = fused(target, a, count)
-        return LossResult(_mean_value(per, count), grad, None)
+        return LossResult(_mean_value(per, count), grad, None, per)
     if z is None or fused is None or not is_fused(activation, loss):
         if loss == "huber":
             per, grad_a = _huber(target, a, count, config["delta"])
         else:
             per, grad_a = _PROBABILITY_LOSSES[loss](target, a, count)
-        return LossResult(_mean_value(per, count), grad_a, None)
+        return LossResult(_mean_value(per, count), grad_a, None, per)
     z = np.asarray(z, dtype=a.dtype)
     if z.shape != a.shape:
         raise ValueError(f"the logits have shape {z.shape} but the output has shape {a.shape}")
@@ -465,7 +501,7 @@ def _batch_loss(loss, config, target, a, z, activation, count, want_grad_a) -> L
             target, scored_probabilities(loss, activation, a, z), count
         )[1]
     per, grad_z = fused(target, z, count)
-    return LossResult(_mean_value(per, count), grad_a, grad_z)
+    return LossResult(_mean_value(per, count), grad_a, grad_z, per)
 
 
 def _softmax_rows(x: Array) -> Array:
@@ -495,7 +531,7 @@ def _categorical_focal(y, a, z, activation, config, count) -> LossResult:
     g_o = np.where(mask, g_c, 0)
     g_p = (g_o - np.sum(g_o * o, axis=-1, keepdims=True)) / total
     grad = _softmax_vjp(probs, g_p) if config["from_logits"] else g_p
-    return LossResult(_mean_value(per, count), (grad * (1 / count)).astype(a.dtype), None)
+    return LossResult(_mean_value(per, count), (grad * (1 / count)).astype(a.dtype), None, per)
 
 
 def _binary_focal(y, a, z, activation, config, count) -> LossResult:
@@ -532,11 +568,11 @@ def _binary_focal(y, a, z, activation, config, count) -> LossResult:
     via_p = weight * d_focal * bce  # d(elementwise loss)/dp through the focal factor
     if s is None:
         grad = (via_p + weight * focal * d_bce_p) / n
-        return LossResult(_mean_value(per, count), grad.astype(a.dtype), None)
+        return LossResult(_mean_value(per, count), grad.astype(a.dtype), None, per)
     via_s = weight * focal * d_bce_s
     if not fused:  # from_logits: p = sigmoid(output), the crossentropy of the output
         grad = (via_p * p * (1 - p) + via_s) / n
-        return LossResult(_mean_value(per, count), grad.astype(a.dtype), None)
+        return LossResult(_mean_value(per, count), grad.astype(a.dtype), None, per)
     if activation == "sigmoid":
         back = via_p * p * (1 - p)
     else:  # a softmax output: p is softmax(z), mixing the units
@@ -546,7 +582,7 @@ def _binary_focal(y, a, z, activation, config, count) -> LossResult:
     c, mask = _clip_mask(p)
     d_bce_p = np.where(mask, (1 - y) / (1 - c) - y / c, 0)
     grad_a = ((via_p + weight * focal * d_bce_p) / n).astype(a.dtype)
-    return LossResult(_mean_value(per, count), grad_a, grad_z)
+    return LossResult(_mean_value(per, count), grad_a, grad_z, per)
 
 
 _FOCAL_LOSSES = {

@@ -246,10 +246,17 @@ class NumpyModel:
         return np.concatenate(parts)
 
     def loss_result(
-        self, y: np.ndarray, out: np.ndarray, caches: dict[str, Cache], want_grad_a: bool = True
+        self,
+        y: np.ndarray,
+        out: np.ndarray,
+        caches: dict[str, Cache],
+        want_grad_a: bool = True,
+        sample_weight: np.ndarray | None = None,
     ):
-        """The loss of a forward pass (``out``, ``caches`` from :meth:`forward`) against ``y``:
-        a result with ``value``, ``grad_a`` (dL/d output) and, when :attr:`fused`, ``grad_z``."""
+        """The loss of a forward pass (``out``, ``caches`` from :meth:`forward`) against ``y``
+        (each sample's loss times its ``sample_weight`` when given): a result with ``value``,
+        ``grad_a`` (dL/d output), ``per`` (each sample's loss, weighted) and, when
+        :attr:`fused`, ``grad_z``."""
         node = self.graph.output_node
         c = caches[node.name]
         return compute_loss(
@@ -260,6 +267,7 @@ class NumpyModel:
             node.activation if self.fused else None,
             want_grad_a=want_grad_a,
             config=self.loss_config,
+            sample_weight=sample_weight,
         )
 
     def penalties(self, caches: dict[str, Cache]) -> tuple[Any, dict[str, np.ndarray]]:
@@ -360,18 +368,43 @@ class NumpyModel:
         """The weight gradients of :meth:`outputs_and_gradients`."""
         return self.outputs_and_gradients(x, y)[1]
 
-    def train_step(self, x: np.ndarray, y: np.ndarray, epoch: int = 0, step: int = 0) -> StepResult:
-        """One optimizer step on a batch. Raises NonFiniteError before touching the weights
-        when the loss or a gradient is not finite."""
+    def train_step(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        epoch: int = 0,
+        step: int = 0,
+        sample_weight: np.ndarray | None = None,
+    ) -> StepResult:
+        """One optimizer step on a batch (each sample's loss weighted by ``sample_weight``
+        when given). Raises NonFiniteError before touching the weights when the loss or a
+        gradient is not finite."""
         if self.perceptron:
             return self._perceptron_step(self._cast_x(x), y)
         # Divergence is detected and reported below; NumPy's overflow warnings would only add noise.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return self._train_step(x, y, epoch, step)
+            return self._train_step(x, y, epoch, step, sample_weight)
 
-    def _train_step(self, x: np.ndarray, y: np.ndarray, epoch: int, step: int) -> StepResult:
+    def train_steps(
+        self,
+        xs: list[np.ndarray],
+        ys: list[np.ndarray],
+        epoch: int = 0,
+        first_step: int = 1,
+        sample_weights: list[np.ndarray] | None = None,
+    ) -> list[StepResult]:
+        """:meth:`train_step` on each batch in turn."""
+        weights = sample_weights or [None] * len(xs)
+        return [
+            self.train_step(x, y, epoch, first_step + i, w)
+            for i, (x, y, w) in enumerate(zip(xs, ys, weights, strict=True))
+        ]
+
+    def _train_step(
+        self, x: np.ndarray, y: np.ndarray, epoch: int, step: int, sample_weight=None
+    ) -> StepResult:
         out, caches = self.forward(x, training=True)
-        res = self.loss_result(y, out, caches, want_grad_a=False)
+        res = self.loss_result(y, out, caches, want_grad_a=False, sample_weight=sample_weight)
         reg, act_grads = self.penalties(caches)
         # Keras reports the whole loss: the data's plus the regularizers' penalties.
         loss = float(self.dtype.type(res.value + reg))
@@ -466,9 +499,16 @@ class NumpyModel:
         return StepResult(errors / max(len(x2), 1), preds)
 
     # ----------------------------------------------------------------- evaluation
-    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> dict[str, float]:
-        """Loss and metrics over a dataset (inference mode) as Keras' evaluate: the loss
-        averaged over samples, each metric's state updated batch by batch."""
+    def evaluate(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        batch_size: int = 256,
+        sample_weight: np.ndarray | None = None,
+    ) -> dict[str, float]:
+        """Loss and metrics over a dataset (inference mode) as Keras' evaluate: the loss (each
+        sample's weighted by ``sample_weight`` when given) averaged over samples, each
+        metric's state updated batch by batch."""
         n = len(x)
         if n == 0:
             return {}
@@ -476,24 +516,30 @@ class NumpyModel:
         metrics = MetricSet(self.metrics, self.loss)
         for i in range(0, n, batch_size):
             xb, yb = x[i : i + batch_size], y[i : i + batch_size]
+            wb = None if sample_weight is None else sample_weight[i : i + batch_size]
             out, caches = self.forward(xb)
-            total += self._loss_value_for(yb, out, caches) * len(xb)
+            total += self._loss_value_for(yb, out, caches, wb) * len(xb)
             if metrics:
                 metrics.update(yb, out)
         return {"loss": total / n, **metrics.results()}
 
-    def _loss_value_for(self, y: np.ndarray, out: np.ndarray, caches: dict[str, Cache]) -> float:
+    def _loss_value_for(
+        self, y: np.ndarray, out: np.ndarray, caches: dict[str, Cache], sample_weight=None
+    ) -> float:
         if self.perceptron:
             return float(np.mean(out.reshape(-1) != y.reshape(-1)))
-        value = self.loss_result(y, out, caches, want_grad_a=False).value
+        res = self.loss_result(y, out, caches, want_grad_a=False, sample_weight=sample_weight)
         # Keras' evaluate adds the regularizers' penalties too (its model.losses).
-        return float(self.dtype.type(value + self.penalties(caches)[0]))
+        return float(self.dtype.type(res.value + self.penalties(caches)[0]))
 
     # ----------------------------------------------------------------- the step trace
-    def trace_step(self, x: np.ndarray, y: np.ndarray) -> Iterator[PhaseEvent]:
+    def trace_step(
+        self, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> Iterator[PhaseEvent]:
         """One training step as phase events: forward per layer, loss, backward per layer (in
-        reverse), update per layer. Weights change only after the last update event has been
-        consumed; closing the generator earlier leaves the model exactly as it was."""
+        reverse), update per layer (each sample's loss weighted by ``sample_weight`` when
+        given). Weights change only after the last update event has been consumed; closing
+        the generator earlier leaves the model exactly as it was."""
         if self.perceptron:
             yield from self._perceptron_trace(self._cast_x(x), y)
             return
@@ -514,7 +560,7 @@ class NumpyModel:
                 yield PhaseEvent("forward", node.name, data)
 
             out = outs[self.graph.output]
-            res = self.loss_result(y, out, caches)
+            res = self.loss_result(y, out, caches, sample_weight=sample_weight)
             reg, act_grads = self.penalties(caches)
             loss_data: dict[str, Any] = {
                 "value": float(res.value),
@@ -523,6 +569,9 @@ class NumpyModel:
                 "labels": np.array(y, copy=True),
                 "grad": res.grad_a.copy(),
             }
+            if sample_weight is not None:  # each sample's loss and the weight it was taken by
+                loss_data["sample_weight"] = np.array(sample_weight, dtype=self.dtype)
+                loss_data["per_sample"] = np.array(res.per, copy=True)
             if self.rules.penalizes:
                 # the regularizers' part, and the whole loss the optimizer minimizes
                 loss_data["regularization"] = float(reg)

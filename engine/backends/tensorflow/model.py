@@ -180,9 +180,11 @@ class TensorFlowModel(Probes):
     def _activation(self, name: str | None):
         return keras_activation(self._tf, self.dtype.name, name)
 
-    def _loss_value(self, y, out):
+    def _loss_value(self, y, out, sample_weight=None):
         """The batch loss as the NumPy engine defines it (see :func:`.steps.loss_value`)."""
-        return loss_value(self._tf, self._loss_obj, self._fused_loss, self.dtype.name, y, out)
+        return loss_value(
+            self._tf, self._loss_obj, self._fused_loss, self.dtype.name, y, out, sample_weight
+        )
 
     # ----------------------------------------------------------------- weights
     def initialize(self, seed: int | None = None) -> None:
@@ -345,11 +347,13 @@ class TensorFlowModel(Probes):
         tf = self._tf
         return tf.TensorSpec([None] * lead + list(y.shape[lead:]), tf.as_dtype(y.dtype.name))
 
-    def _train_fn(self, xs: np.ndarray, ys: np.ndarray):
-        key = (ys.dtype.str, ys.shape[2:])
+    def _train_fn(self, xs: np.ndarray, ys: np.ndarray, weighted: bool = False):
+        key = (ys.dtype.str, ys.shape[2:], weighted)
         fn = self._train_fns.get(key)
         if fn is None:
-            fn = self._make_train_fn(self._x_spec(xs, 2), self._y_spec(ys, 2))
+            tf = self._tf
+            w_spec = tf.TensorSpec([None, None], tf.as_dtype(self.dtype.name)) if weighted else None
+            fn = self._make_train_fn(self._x_spec(xs, 2), self._y_spec(ys, 2), w_spec)
             self._train_fns[key] = fn
             self._traced = True  # its first call traces it: that call's time says little
         return fn
@@ -364,7 +368,7 @@ class TensorFlowModel(Probes):
             for v in self._constrained:
                 v.assign(v.constraint(v))
 
-    def _make_train_fn(self, x_spec, y_spec):
+    def _make_train_fn(self, x_spec, y_spec, w_spec=None):
         return make_train_fn(
             self._tf,
             self.keras_model,
@@ -379,6 +383,7 @@ class TensorFlowModel(Probes):
             self._states,
             self._state_backups,
             self._penalized,
+            w_spec,
         )
 
     # ----------------------------------------------------------------- training
@@ -386,15 +391,29 @@ class TensorFlowModel(Probes):
         x = np.asarray(x)
         return x if x.dtype == self.dtype else x.astype(self.dtype)
 
-    def train_step(self, x: np.ndarray, y: np.ndarray, epoch: int = 0, step: int = 0) -> StepResult:
+    def train_step(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        epoch: int = 0,
+        step: int = 0,
+        sample_weight: np.ndarray | None = None,
+    ) -> StepResult:
         """One optimizer step on a batch (see :meth:`train_steps`)."""
-        return self.train_steps([x], [y], epoch=epoch, first_step=step)[0]
+        weights = None if sample_weight is None else [sample_weight]
+        return self.train_steps([x], [y], epoch=epoch, first_step=step, sample_weights=weights)[0]
 
     def train_steps(
-        self, xs: list[np.ndarray], ys: list[np.ndarray], epoch: int = 0, first_step: int = 1
+        self,
+        xs: list[np.ndarray],
+        ys: list[np.ndarray],
+        epoch: int = 0,
+        first_step: int = 1,
+        sample_weights: list[np.ndarray] | None = None,
     ) -> list[StepResult]:
         """Several optimizer steps, one per batch, in as few compiled calls as the batch sizes
-        allow (consecutive batches of one size run in one call).
+        allow (consecutive batches of one size run in one call); each sample's loss weighted
+        by ``sample_weights`` (one array per batch) when given.
 
         Returns
         -------
@@ -416,7 +435,10 @@ class TensorFlowModel(Probes):
             end = start + 1
             while end < len(xs) and len(xs[end]) == len(xs[start]):
                 end += 1
-            results.extend(self._run_block(xs[start:end], ys[start:end], epoch, first_step + start))
+            ws = None if sample_weights is None else sample_weights[start:end]
+            results.extend(
+                self._run_block(xs[start:end], ys[start:end], epoch, first_step + start, ws)
+            )
             start = end
         self._adapt_steps_per_call(len(xs), time.perf_counter() - t0)
         return results
@@ -427,12 +449,21 @@ class TensorFlowModel(Probes):
         self.steps_per_call = steps_for(TARGET_CALL_SECONDS * steps / seconds)
 
     def _run_block(
-        self, xs: list[np.ndarray], ys: list[np.ndarray], epoch: int, first_step: int
+        self,
+        xs: list[np.ndarray],
+        ys: list[np.ndarray],
+        epoch: int,
+        first_step: int,
+        ws: list[np.ndarray] | None = None,
     ) -> list[StepResult]:
         x_block = np.stack([self._cast_x(x) for x in xs])
         y_block = np.stack([np.asarray(y) for y in ys])
-        fn = self._train_fn(x_block, y_block)
-        done, status, bad, losses, regs, outs = fn(x_block, y_block)
+        fn = self._train_fn(x_block, y_block, ws is not None)
+        if ws is None:
+            done, status, bad, losses, regs, outs = fn(x_block, y_block)
+        else:
+            w_block = np.stack([np.asarray(w, dtype=self.dtype) for w in ws])
+            done, status, bad, losses, regs, outs = fn(x_block, y_block, w_block)
         status = int(status)
         losses = losses.numpy()
         regs = regs.numpy()
@@ -492,34 +523,40 @@ class TensorFlowModel(Probes):
             return np.zeros((0, *self.graph.output_shape), dtype=self.dtype)
         return np.concatenate(parts)
 
-    def _eval_fn(self, y: np.ndarray):
-        """The compiled ``(x, y) -> (loss, output)`` of an evaluation batch."""
-        key = (y.dtype.str, y.shape[1:])
+    def _eval_fn(self, y: np.ndarray, weighted: bool = False):
+        """The compiled ``(x, y[, w]) -> (loss, output)`` of an evaluation batch."""
+        key = (y.dtype.str, y.shape[1:], weighted)
         fn = self._eval_fns.get(key)
         if fn is None:
             tf = self._tf
             model = self.keras_model
 
-            def run(x, y):
+            def run(x, y, w=None):
                 out = model(x, training=False)
-                loss = self._loss_value(y, out)
+                loss = self._loss_value(y, out, w)
                 if self._penalized:  # Keras' evaluate adds model.losses too
                     loss = loss + penalty(tf, model, self.dtype.name)
                 return loss, out
 
-            fn = tf.function(
-                run,
-                input_signature=[
-                    self._x_spec(np.empty((0, *self.graph.input_shape)), 1),
-                    self._y_spec(y, 1),
-                ],
-            )
+            specs = [self._x_spec(np.empty((0, *self.graph.input_shape)), 1), self._y_spec(y, 1)]
+            if weighted:
+                specs.append(tf.TensorSpec([None], tf.as_dtype(self.dtype.name)))
+                fn = tf.function(run, input_signature=specs)
+            else:
+                fn = tf.function(lambda x, y: run(x, y), input_signature=specs)
             self._eval_fns[key] = fn
         return fn
 
-    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> dict[str, float]:
-        """Loss and metrics over a dataset (inference mode) as Keras' evaluate: the loss
-        averaged over samples, each metric's state updated batch by batch."""
+    def evaluate(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        batch_size: int = 256,
+        sample_weight: np.ndarray | None = None,
+    ) -> dict[str, float]:
+        """Loss and metrics over a dataset (inference mode) as Keras' evaluate: the loss (each
+        sample's weighted by ``sample_weight`` when given) averaged over samples, each
+        metric's state updated batch by batch."""
         from engine.metric_state import MetricSet
 
         n = len(x)
@@ -527,12 +564,16 @@ class TensorFlowModel(Probes):
             return {}
         x = self._cast_x(x)
         y = np.asarray(y)
-        fn = self._eval_fn(y)
+        fn = self._eval_fn(y, sample_weight is not None)
         total = 0.0
         metrics = MetricSet(self.metrics, self.loss)
         for i in range(0, n, batch_size):
             xb, yb = x[i : i + batch_size], y[i : i + batch_size]
-            loss, out = fn(xb, yb)
+            if sample_weight is None:
+                loss, out = fn(xb, yb)
+            else:
+                wb = np.asarray(sample_weight[i : i + batch_size], dtype=self.dtype)
+                loss, out = fn(xb, yb, wb)
             total += float(loss.numpy()) * len(xb)
             if metrics:
                 metrics.update(yb, out.numpy())

@@ -49,8 +49,9 @@ def initial_steps_per_call(graph: Graph) -> int:
     return steps_for(TARGET_CALL_SECONDS * 1e10 / max(1, 3 * 32 * graph.total_flops))
 
 
-def loss_value(tf, loss_obj, fused_loss: bool, dtype_name: str, y, out):
-    """The batch loss as the NumPy engine defines it.
+def loss_value(tf, loss_obj, fused_loss: bool, dtype_name: str, y, out, sample_weight=None):
+    """The batch loss as the NumPy engine defines it (each sample's weighted by
+    ``sample_weight`` when given, Keras' own weighting).
 
     Keras' TensorFlow backend computes a crossentropy from the logits stored on any
     softmax or sigmoid output (``_keras_logits``), whichever activation made it: a
@@ -62,7 +63,9 @@ def loss_value(tf, loss_obj, fused_loss: bool, dtype_name: str, y, out):
     """
     if not fused_loss:
         out = tf.identity(out)
-    return tf.cast(loss_obj(y, out), tf.as_dtype(dtype_name))
+    if sample_weight is None:
+        return tf.cast(loss_obj(y, out), tf.as_dtype(dtype_name))
+    return tf.cast(loss_obj(y, out, sample_weight=sample_weight), tf.as_dtype(dtype_name))
 
 
 def penalty(tf, keras_model, dtype_name: str):
@@ -89,6 +92,7 @@ def make_train_fn(
     states: list | None = None,
     state_backups: list | None = None,
     penalized: bool = False,
+    w_spec=None,
 ):
     """The compiled ``run(xs, ys) -> (steps done, status, bad flags, losses, penalties,
     outputs)``.
@@ -106,7 +110,7 @@ def make_train_fn(
         metrics are computed from it on the host (:mod:`engine.metric_state`).
     dtype_name : {"float32", "float64"}
     loss_fn : callable
-        ``(y, out)`` -> the batch loss.
+        ``(y, out, sample_weight)`` -> the batch loss (``sample_weight`` None or a batch's).
     apply_update : callable
         ``(grads) -> None``: one optimizer step.
     x_spec, y_spec : tf.TensorSpec
@@ -119,6 +123,9 @@ def make_train_fn(
     penalized : bool
         The model has regularizers: their penalty (:func:`penalty`) joins each step's loss,
         and is reported per step.
+    w_spec : tf.TensorSpec, optional
+        Of a block of sample weights (k, batch): the function then takes ``(xs, ys, ws)`` and
+        weights each sample's loss.
 
     Returns
     -------
@@ -177,7 +184,7 @@ def make_train_fn(
             exact,
         )
 
-    def run(xs, ys):
+    def run(xs, ys, ws=None):
         k = tf.shape(xs)[0]
         losses = tf.TensorArray(dtype, size=k, element_shape=[])
         regs = tf.TensorArray(dtype, size=k, element_shape=[n_columns])
@@ -188,11 +195,12 @@ def make_train_fn(
 
         def body(i, status, bad, losses, regs, outs):
             x, y = xs[i], ys[i]
+            w = None if ws is None else ws[i]
             for b, v in zip(state_backups, states, strict=True):
                 b.assign(v)
             with tf.GradientTape() as tape:
                 out = model(x, training=True)
-                loss = loss_fn(y, out)
+                loss = loss_fn(y, out, w)
                 if penalized:
                     reg = penalty(tf, model, dtype_name)
                     loss = loss + reg
@@ -225,4 +233,6 @@ def make_train_fn(
         return i, status, bad, losses.stack(), regs.stack(), outs.stack()
 
     # XLA (jit_compile) was measured slower on CPU for these small dense nets.
-    return tf.function(run, input_signature=[x_spec, y_spec])
+    if w_spec is None:
+        return tf.function(lambda xs, ys: run(xs, ys), input_signature=[x_spec, y_spec])
+    return tf.function(run, input_signature=[x_spec, y_spec, w_spec])
