@@ -397,7 +397,8 @@ def _first_batch(project, graph, batch_size: int, dtype: str | None = None):
     if dtype:
         project.data["dtype"] = dtype
     data = load_training_data(project, graph)
-    return data.x_train[:batch_size], data.y_train[:batch_size]
+    w = None if data.sw_train is None else data.sw_train[:batch_size]
+    return data.x_train[:batch_size], data.y_train[:batch_size], w
 
 
 def cmd_parity(args) -> int:
@@ -421,9 +422,9 @@ def cmd_trace(args) -> int:
     if batch < 1:
         raise NNDError(f"--batch-size must be at least 1, got {batch}")
     project.data["fit"] = dict(project.fit, shuffle=False)
-    x, y = _first_batch(project, graph, batch)
+    x, y, w = _first_batch(project, graph, batch)
     model = build_model(project, graph)
-    events = list(model.trace_step(x, y))
+    events = list(model.trace_step(x, y, w))
     from engine.stepper import trace_document, write_trace_json
 
     doc = trace_document(project.name, len(x), model.optimizer_class, model.loss, events)

@@ -110,7 +110,7 @@ def cmd_gradcheck(args) -> int:
         if node.activation == "sign":
             raise NNDError("the 'sign' activation has no gradient to check", f"layer '{node.name}'")
     project.data["fit"] = dict(project.fit, validation_split=0.0)
-    x, y = _first_batch(project, graph, args.batch_size, dtype="float64")
+    x, y, _ = _first_batch(project, graph, args.batch_size, dtype="float64")
     model = build_model(project, graph, backend="numpy")
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         checks = gradient_check(model, x, y, entries=args.entries, rtol=args.tolerance)

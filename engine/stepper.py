@@ -200,6 +200,7 @@ class StepSession:
         self._cursor = 0
         self._start: _StepStart
         self.batch_x = self.data.x_train[:0]
+        self.batch_w = None
         self.batch_y = self.data.y_train[:0]
         self.batch_indices = np.zeros(0, dtype=np.int64)
         self.reset()
@@ -415,6 +416,8 @@ class StepSession:
         self.batch_indices = (self._cursor + np.arange(self._batch_size)) % n
         self.batch_x = self.data.x_train[self.batch_indices]
         self.batch_y = self.data.y_train[self.batch_indices]
+        sw = getattr(self.data, "sw_train", None)
+        self.batch_w = None if sw is None else sw[self.batch_indices]
         m = self.model
         self._start = _StepStart(
             weights=m.get_weights(),
@@ -425,7 +428,7 @@ class StepSession:
         self.index = -1
         self.committed = False
         self.step_number += 1
-        self._gen = m.trace_step(self.batch_x, self.batch_y)
+        self._gen = m.trace_step(self.batch_x, self.batch_y, self.batch_w)
 
     # ------------------------------------------------------------------ the whole step
     def full_phases(self) -> list[PhaseEvent]:
@@ -435,7 +438,7 @@ class StepSession:
             return list(self.phases)
         twin = self._twin()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return list(twin.trace_step(self.batch_x, self.batch_y))
+            return list(twin.trace_step(self.batch_x, self.batch_y, self.batch_w))
 
     def trace_document(self) -> dict:
         """The current step as :func:`trace_document` (what ``nndesigner trace`` writes)."""

@@ -85,8 +85,56 @@ def _scored_line(b: Builder, sec: Section, node, full: tuple[int, ...]) -> Num:
     return p
 
 
+def _weight_lines(b: Builder, sec: Section, node, sample: int, idx: tuple[int, ...]) -> None:
+    """The sample weight's part of the loss (Keras' fit ``class_weight``, as sample weights):
+    each sample's loss and gradient times its weight."""
+    full = (sample, *idx)
+    h = "p" if _mismatched(b.s, node) else "ŷ"
+    u = one_based(idx)
+    grad = b.num(("loss", None, "grad_unweighted", full))
+    w = b.num(("loss", None, "sample_weight", (sample,)))
+    note = "this sample's weight (the class_weight of its class)"
+    if b.s.model.loss_config.get("reduction") == "mean_with_sample_weight":
+        note += ", times n/Σw (reduction mean_with_sample_weight)"
+    sec.add([Sym("w")], [w], note=note)
+    sec.add(
+        [Sym("L")],
+        ["Σ ℓ·w / n"],
+        [b.num(("loss", None, "value", ()))],
+        note="each sample's loss ℓ times its weight (L⁰ above: the mean without them)",
+    )
+    sec.add(
+        [f"∂L/∂{h}{subscript(u)}"],
+        [f"w · ∂L⁰/∂{h}{subscript(u)}"],
+        [w, " · ", grad.operand() if grad.value < 0 else grad],
+        [b.num(("loss", None, "grad", full))],
+        note="L⁰: the loss before the weights; backprop starts from the weighted gradient",
+    )
+
+
 def loss_section(b: Builder, node, sample: int, idx: tuple[int, ...]) -> Section:
-    """The loss section of unit ``idx`` of the output layer ``node`` for ``sample``."""
+    """The loss section of unit ``idx`` of the output layer ``node`` for ``sample``: the
+    loss's own lines, then, with sample weights, the weight's."""
+    sec = _loss_lines(b, node, sample, idx)
+    if "sample_weight" in b.ev("loss").data:
+        _unweighted_names(sec)
+        _weight_lines(b, sec, node, sample, idx)
+    return sec
+
+
+def _unweighted_names(sec: Section) -> None:
+    """Name the loss and its gradient before the sample weights L⁰ and ∂L⁰/∂…: L and ∂L/∂…
+    are the weighted ones, which the later sections use."""
+    for line in sec.lines:
+        for i, part in enumerate(line.lhs):
+            if isinstance(part, Sym) and part.name == "L" and not part.sup:
+                line.lhs[i] = Sym("L", part.sub, "0")
+            elif isinstance(part, str) and "∂L/∂" in part:
+                line.lhs[i] = part.replace("∂L/∂", "∂L⁰/∂")
+
+
+def _loss_lines(b: Builder, node, sample: int, idx: tuple[int, ...]) -> Section:
+    """The loss's own lines (before any sample weight)."""
     s = b.s
     loss = s.loss_name
     sec = Section(f"Loss ({loss})", "loss")
@@ -98,10 +146,13 @@ def loss_section(b: Builder, node, sample: int, idx: tuple[int, ...]) -> Section
     h = "p" if _mismatched(s, node) else "ŷ"
     yhat = b.num(("forward", out, "a", full))
     y_hat = [Sym("ŷ", u)]
-    value = b.num(("loss", None, "value", ()))
-    grad = b.num(("loss", None, "grad", full))
+    weighted = "sample_weight" in b.ev("loss").data
+    # With sample weights the loss's own lines are the unweighted loss; the weight follows.
+    value = b.num(("loss", None, "value_unweighted" if weighted else "value", ()))
+    grad = b.num(("loss", None, "grad_unweighted" if weighted else "grad", full))
     dl = [f"∂L/∂{h}{subscript(u)}"]
     config = s.model.loss_config
+
     if config.get("reduction") == "sum":
         sec.remark(
             "reduction 'sum': the batch's per-sample losses are added, not averaged (n = 1 below)."
@@ -378,10 +429,22 @@ def fused_delta(b: Builder, sec: Section, node, sample: int, idx, gz: Num) -> No
     else:
         y = b.num(("loss", None, "targets", full))
         div, where = f"({n}·{k})", "(n·k)"
+    note = f"{scored_activation(node.activation, s.loss_name)} and the cross-entropy together"
+    loss_data = b.ev("loss").data
+    if "sample_weight" in loss_data:  # each sample's δ times its weight
+        w = b.num(("loss", None, "sample_weight", (sample,)))
+        sec.add(
+            [Sym("δ", one_based(idx))],
+            [f"∂L/∂z = w·({h} − y) / {where}"],
+            [w, "·(", yhat, " − ", y.operand(), ") / ", div],
+            [gz],
+            note=note + "; w: the sample's weight",
+        )
+        return
     sec.add(
         [Sym("δ", one_based(idx))],
         [f"∂L/∂z = ({h} − y) / {where}"],
         ["(", yhat, " − ", y.operand(), ") / ", div],
         [gz],
-        note=f"{scored_activation(node.activation, s.loss_name)} and the cross-entropy together",
+        note=note,
     )

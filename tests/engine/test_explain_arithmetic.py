@@ -1038,3 +1038,44 @@ def test_the_activation_layers_panels_add_up(class_name):
         session = StepSession(project, batch_size=2, data=TrainingData(x, y, None, None))
         report = _walk(session, [0, 1])
         assert report.checked > 10
+
+
+# class_weight weighs each sample's loss and gradient: the fused pairs' δ, the unfused
+# ∂L/∂ŷ, the mean and the sum reductions, and Keras' mean_with_sample_weight.
+WEIGHTED_CASES = [
+    ("sparse_categorical_crossentropy", "softmax", 2),
+    ("categorical_crossentropy", "softmax", 2),
+    ("binary_crossentropy", "sigmoid", 1),
+    ("mean_squared_error", "sigmoid", 1),
+    ("binary_focal_crossentropy", "sigmoid", 1),
+    ({"class_name": "BinaryCrossentropy", "config": {"from_logits": True}}, "linear", 1),
+    ({"class_name": "SparseCategoricalCrossentropy", "config": {"reduction": "sum"}}, "softmax", 2),
+    (
+        {"class_name": "MeanSquaredError", "config": {"reduction": "mean_with_sample_weight"}},
+        "sigmoid",
+        1,
+    ),
+]
+
+
+@pytest.mark.parametrize("loss,activation,units", WEIGHTED_CASES, ids=str)
+def test_class_weights_add_up_in_the_panel(loss, activation, units):
+    layers = [
+        _layer("Dense", "h", units=3, activation="tanh"),
+        _layer("Dense", "out", units=units, activation=activation),
+    ]
+    project = _project(layers, loss)
+    project.data["fit"]["class_weight"] = {"0": 0.5, "1": 3.0}
+    session = StepSession(project, batch_size=4)
+    session.run_to_end()
+    weights = session.phases[-1] and session.batch_w
+    assert weights is not None and set(np.unique(weights)) <= {0.5, 3.0}
+    seen_w = False
+    for sample in range(4):
+        for u in range(units):
+            exp = explain_neuron(session, "out", sample, u)
+            check(session, exp)
+            seen_w = seen_w or any(c.lhs.startswith("w") for c in chains_of(exp))
+        check(session, explain_neuron(session, "h", sample, 1))
+        check(session, explain_weight(session, "out", 2, units - 1, sample))
+    assert seen_w

@@ -569,9 +569,17 @@ class NumpyModel:
                 "labels": np.array(y, copy=True),
                 "grad": res.grad_a.copy(),
             }
-            if sample_weight is not None:  # each sample's loss and the weight it was taken by
-                loss_data["sample_weight"] = np.array(sample_weight, dtype=self.dtype)
-                loss_data["per_sample"] = np.array(res.per, copy=True)
+            if sample_weight is not None:
+                # the weights (times n/Σw with mean_with_sample_weight: what each sample's loss
+                # and gradient were multiplied by), and the loss and gradient before them
+                plain = self.loss_result(y, out, caches)
+                w = np.asarray(sample_weight, dtype=self.dtype).reshape(-1)
+                if self.loss_config.get("reduction") == "mean_with_sample_weight":
+                    total = float(np.sum(w))
+                    w = w * self.dtype.type(len(w) / total) if total else np.zeros_like(w)
+                loss_data["sample_weight"] = w
+                loss_data["value_unweighted"] = float(plain.value)
+                loss_data["grad_unweighted"] = plain.grad_a.copy()
             if self.rules.penalizes:
                 # the regularizers' part, and the whole loss the optimizer minimizes
                 loss_data["regularization"] = float(reg)
