@@ -284,8 +284,9 @@ def _fit_count_problems(fit: dict) -> list[Problem]:
     elif _is_int(epochs) and start >= epochs:
         problems.append(
             Problem(
-                f"is {start} but epochs is {epochs}: Keras' epochs counts to the last epoch's "
-                f"number, so nothing would train; set epochs above {start}",
+                f"is {_short(start)} but epochs is {_short(epochs)}: Keras' epochs counts to "
+                f"the last epoch's number, so nothing would train; set epochs above "
+                f"{_short(start)}",
                 field="fit.initial_epoch",
             )
         )
@@ -304,9 +305,12 @@ def class_weight_problem(weights) -> str | None:
             f'must map class indices to weights, like {{"0": 1.0, "1": 5.0}}, got {_short(weights)}'
         )
     for key, value in weights.items():
-        text = str(key)
-        if isinstance(key, bool) or not (text.isdigit() or _is_int(key)):
+        is_index = (isinstance(key, str) and key.isdigit() and len(key) <= 9) or (
+            _is_int(key) and 0 <= key < 10**9
+        )
+        if not is_index:
             return f"the class {_short(key)} is not a class index (0, 1, 2, ...)"
+        text = str(key)
         if (
             isinstance(value, bool)
             or not isinstance(value, (int, float))
@@ -588,7 +592,9 @@ def data_fit_problems(project, graph: Graph, dataset) -> list[Problem]:
                 )
             )
         else:
-            beyond = sorted(int(c) for c in class_weight if str(c).isdigit() and int(c) >= k)
+            beyond = sorted(
+                int(c) for c in class_weight if class_weight_problem({c: 1}) is None and int(c) >= k
+            )
             if beyond:
                 problems.append(
                     Problem(

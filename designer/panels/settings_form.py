@@ -53,6 +53,44 @@ _FILE = object()  # the dataset combo's value for a file dataset
 _UNSET = object()  # the signature of rows not built yet
 
 
+def class_weight_text(value: Any) -> str | None:
+    """``{"0": 1.0, "1": 5.0}`` -> ``"0: 1, 1: 5"`` (None for none; other values as JSON)."""
+    if not value:
+        return None
+    if not isinstance(value, dict):
+        return json.dumps(value)
+    try:
+        items = sorted(value.items(), key=lambda kv: int(kv[0]))
+    except (TypeError, ValueError):
+        return json.dumps(value)
+    return ", ".join(f"{k}: {v:g}" if isinstance(v, float) else f"{k}: {v}" for k, v in items)
+
+
+def parse_class_weight(text: str) -> dict[str, float] | None:
+    """``"0: 1, 1: 5"`` -> ``{"0": 1.0, "1": 5.0}``; empty text -> None (no class weights).
+    Raises ValueError naming the part that does not read."""
+    from engine.validate import class_weight_problem
+
+    out: dict[str, float] = {}
+    for piece in (p.strip() for p in text.split(",")):
+        if not piece:
+            continue
+        key, colon, raw = piece.partition(":")
+        try:
+            if not colon:
+                raise ValueError
+            cls, weight = str(int(key.strip())), float(raw)
+        except ValueError:
+            raise ValueError(f"{piece!r} is not class: weight (like 1: 5)") from None
+        if cls in out:
+            raise ValueError(f"class {cls} is given twice")
+        out[cls] = weight
+    problem = class_weight_problem(out) if out else None
+    if problem:
+        raise ValueError(problem)
+    return out or None
+
+
 def _generic_optimizer_keys() -> frozenset[str]:
     """Config keys every Keras optimizer has (weight_decay, clipnorm, use_ema...)."""
     sets = [set(resolve_optimizer(n)[1]) for n in OPTIMIZER_NAMES if n != PERCEPTRON]
@@ -231,6 +269,36 @@ class SettingsForm(InspectorForm):
             "ReduceLROnPlateau, TerminateOnNaN, ModelCheckpoint (the best epoch's weights kept "
             "in the project). Each row: the settings that differ from Keras' defaults.",
         )
+        self.add_field(
+            fit,
+            "class_weight",
+            TextField(
+                "fit.class_weight", self._commit_class_weight, placeholder="none, e.g. 0: 1, 1: 5"
+            ),
+            "Keras' class_weight: each training sample's loss weighs its class's weight (1 for "
+            "a class not named); the validation loss and the metrics are not weighted.",
+        )
+        self.add_field(
+            fit,
+            "steps_per_epoch",
+            IntField(
+                "fit.steps_per_epoch",
+                self._setter("fit.steps_per_epoch"),
+                1,
+                1e7,
+                nullable=True,
+                none_text="a whole pass",
+            ),
+            "Batches per epoch (Keras' steps_per_epoch): the next epoch goes on through the "
+            "same pass over the data. Default: a whole pass.",
+        )
+        self.add_field(
+            fit,
+            "initial_epoch",
+            IntField("fit.initial_epoch", self._setter_default("fit.initial_epoch", 0), 0, 1e6),
+            "Keras' initial_epoch: the epochs counted as done before the first; training runs "
+            "epochs − initial_epoch of them.",
+        )
 
         data = self._group("Dataset")
         names = [(n, n) for n in BUILTIN_DATASETS]
@@ -362,6 +430,15 @@ class SettingsForm(InspectorForm):
                 lambda commit=commit: commit(None), f"Reset to the default ({default!r})"
             )
             self._add_row(self.loss_rows, key, field, f"Default: {default!r}")
+
+    def _commit_class_weight(self, text: Any) -> None:
+        field = self.fields["fit.class_weight"]
+        try:
+            value = parse_class_weight(str(text))
+        except ValueError as exc:
+            field.show_errors([str(exc)])
+            return
+        self._set("fit.class_weight", value, "Change the class weights")
 
     def _set_dataset(self, name: Any) -> None:
         if name is _FILE or not isinstance(name, str):
@@ -567,8 +644,18 @@ class SettingsForm(InspectorForm):
         self.fields["compile.metrics"].show_value(comp.get("metrics", []))
 
         fit = project.fit
-        for key in ("epochs", "batch_size", "validation_split", "shuffle", "seed", "callbacks"):
+        for key in (
+            "epochs",
+            "batch_size",
+            "validation_split",
+            "shuffle",
+            "seed",
+            "callbacks",
+            "steps_per_epoch",
+        ):
             self.fields[f"fit.{key}"].show_value(fit.get(key))
+        self.fields["fit.initial_epoch"].show_value(fit.get("initial_epoch", 0))
+        self.fields["fit.class_weight"].show_value(class_weight_text(fit.get("class_weight")))
         self.fields["fit.validation_split_mode"].show_value(
             fit.get("validation_split_mode") or "stratified"
         )

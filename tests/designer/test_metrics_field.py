@@ -97,3 +97,48 @@ def test_a_metric_that_cannot_score_the_output_is_named_under_the_field(doc, ins
     field = inspector.form.fields["compile.metrics"]
     field.boxes["precision"].setChecked(True)
     assert "sparse_categorical_crossentropy" in inspector.error_text("compile.metrics")
+
+
+def test_class_weight_steps_per_epoch_and_initial_epoch_fields(doc, inspector):
+    weights = inspector.field("fit.class_weight")
+    weights.setText("0: 1, 1: 4.5")
+    weights.textEdited.emit("0: 1, 1: 4.5")
+    weights.editingFinished.emit()
+    assert doc.data["fit"]["class_weight"] == {"0": 1.0, "1": 4.5}
+    assert weights.text() == "0: 1, 1: 4.5"
+    weights.setText("0: heavy")
+    weights.textEdited.emit("0: heavy")
+    weights.editingFinished.emit()
+    assert "'0: heavy' is not class: weight" in inspector.error_text("fit.class_weight")
+    assert doc.data["fit"]["class_weight"] == {"0": 1.0, "1": 4.5}  # kept
+    weights.setText("")
+    weights.textEdited.emit("")
+    weights.editingFinished.emit()
+    assert "class_weight" not in doc.data["fit"]
+
+    spe = inspector.field("fit.steps_per_epoch")
+    assert spe.specialValueText() == "a whole pass" and spe.value() == spe.minimum()
+    spe.setValue(3)
+    assert doc.data["fit"]["steps_per_epoch"] == 3
+    spe.setValue(spe.minimum())
+    assert "steps_per_epoch" not in doc.data["fit"]
+
+    start = inspector.field("fit.initial_epoch")
+    start.setValue(2)
+    assert doc.data["fit"]["initial_epoch"] == 2
+    start.setValue(0)
+    assert "initial_epoch" not in doc.data["fit"]
+    start.setValue(doc.data["fit"].get("epochs", 10) + 5)
+    assert "nothing would train" in inspector.error_text("fit.initial_epoch")
+
+
+def test_class_weight_text_round_trips():
+    from designer.panels.settings_form import class_weight_text, parse_class_weight
+
+    assert parse_class_weight("") is None
+    assert parse_class_weight(" 2: 0.5 , 0 : 3") == {"2": 0.5, "0": 3.0}
+    assert class_weight_text({"2": 0.5, "0": 3.0}) == "0: 3, 2: 0.5"
+    with pytest.raises(ValueError, match="at least 0"):
+        parse_class_weight("0: -1")
+    with pytest.raises(ValueError, match="twice"):
+        parse_class_weight("0: 1, 00: 2")

@@ -1035,7 +1035,15 @@ def built(tmp_path_factory):
         "xor_untrained": make(XOR_SGD),
         # Data read from a table beside the project, with a test set to evaluate on.
         "csv_table": golden_project("csv_table", tmp),
+        # Keras' metrics in their classes, class_weight and steps_per_epoch in fit.
+        "fit_settings": golden_project("csv_table", tmp),
     }
+    fitted = cases["fit_settings"]
+    fitted.data["compile"]["metrics"] = [
+        "acc",
+        {"class_name": "SparseTopKCategoricalAccuracy", "config": {"k": 2, "name": "top2"}},
+    ]
+    fitted.data["fit"].update({"class_weight": {"0": 2.0, "2": 0.5}, "steps_per_epoch": 2})
     shutil.copy(GOLDEN / "penguins.csv", tmp / "penguins.csv")
     jobs, written = [], {}
     rng = np.random.default_rng(9)
@@ -1055,7 +1063,9 @@ def built(tmp_path_factory):
             "-c",
             CHECKER,
             json.dumps(jobs),
-            json.dumps({name: str(written[name][0]) for name in ("graph", "csv_table")}),
+            json.dumps(
+                {name: str(written[name][0]) for name in ("graph", "csv_table", "fit_settings")}
+            ),
         ],
         capture_output=True,
         text=True,
@@ -1131,6 +1141,17 @@ def test_running_a_file_with_a_test_set_evaluates_on_it(built):
     assert run["stdout"].count("val_loss") == 1, run["stdout"][-2000:]
     last = run["stdout"].strip().splitlines()[-1]
     assert last.startswith("test: accuracy ") and " loss " in last, last
+
+
+def test_the_exported_fit_has_the_metrics_class_weight_and_steps_per_epoch(built):
+    code = built["written"]["fit_settings"][0].read_text()
+    assert 'keras.metrics.SparseTopKCategoricalAccuracy(k=2, name="top2")' in code
+    assert "class_weight={0: 2.0, 2: 0.5}" in code and "steps_per_epoch=2" in code
+    run = built["report"]["__run__fit_settings"]
+    assert run["exit"] == 0, run["stdout"][-2000:]
+    assert "val_top2" in run["stdout"] and "2/2" in run["stdout"], run["stdout"][-2000:]
+    metrics = built["report"]["fit_settings"]["metrics"]
+    assert metrics[0] == "acc" and "SparseTopKCategoricalAccuracy" in str(metrics[1])
 
 
 def test_example_projects_export_or_are_refused_by_name():

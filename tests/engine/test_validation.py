@@ -182,11 +182,38 @@ def test_metrics_that_fit_the_output_pass():
         ({"validation_split": 1.0}, "fit.validation_split"),
         ({"shuffle": 1}, "fit.shuffle"),
         ({"epoch": 3}, "fit.epoch"),
+        ({"steps_per_epoch": 0}, "fit.steps_per_epoch"),
+        ({"steps_per_epoch": 2.5}, "fit.steps_per_epoch"),
+        ({"initial_epoch": -1}, "fit.initial_epoch"),
+        ({"initial_epoch": 5, "epochs": 5}, "fit.initial_epoch"),
+        ({"class_weight": [1, 2]}, "fit.class_weight"),
+        ({"class_weight": {"a": 1.0}}, "fit.class_weight"),
+        ({"class_weight": {"0": -2.0}}, "fit.class_weight"),
+        ({"class_weight": {"0": float("nan")}}, "fit.class_weight"),
     ],
 )
 def test_fit_problems(fit, field):
     _, p = one(mlp(fit=fit))
     assert p.field == field
+
+
+def test_class_weight_must_name_the_datas_classes():
+    from engine.data import load_dataset
+
+    data = mlp(fit={"class_weight": {"0": 1.0, "12": 2.0}})
+    project = from_dict(data)
+    graph = check_project(project)
+    dataset = load_dataset(project.dataset, None)
+    texts = [str(p) for p in data_fit_problems(project, graph, dataset)]
+    assert any("names class 12, but the data has 10 classes" in t for t in texts), texts
+    regression = mlp(fit={"class_weight": {"0": 1.0}})
+    regression["dataset"] = {"name": "diabetes"}
+    regression["compile"]["loss"] = "mse"
+    regression["model"]["input_shape"] = [10]
+    project = from_dict(regression)
+    graph = check_project(project, training=False)
+    texts = [str(p) for p in data_fit_problems(project, graph, load_dataset(project.dataset, None))]
+    assert any("numeric target (regression)" in t for t in texts), texts
 
 
 def test_duplicate_names():
