@@ -3,11 +3,11 @@
 metrics", each checked metric that has settings followed by a line of them as Keras names them
 (``curve="PR", num_thresholds=100``).
 
-Checking a box adds the metric's spec; unchecking removes every metric of that class; edited
-settings replace the spec with the shortest one (:func:`engine.metrics.metric_spec`). Metrics
-the boxes do not cover (a BinaryAccuracy, a second AUC under another name) are listed under
-the boxes and kept as they are. Text that does not read as settings is named under the field
-and not committed.
+Checking a box adds the metric's spec; unchecking removes the first metric of that class,
+which the box stands for; edited settings replace its spec with the shortest one
+(:func:`engine.metrics.metric_spec`). Metrics the boxes do not cover (a BinaryAccuracy, a
+second AUC under another name) are listed under the boxes and kept as they are. Text that
+does not read as settings is named under the field and not committed.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ class MetricsField(Field):
         for grid in grids:
             grid.setContentsMargins(0, 0, 0, 0)
             grid.setVerticalSpacing(2)
+            grid.setColumnMinimumWidth(0, 16)
             grid.setColumnStretch(1, 1)
         for i, label in enumerate(METRIC_CHOICES):
             grid = grids[0] if i < COMMON_CHOICES else grids[1]
@@ -75,7 +76,8 @@ class MetricsField(Field):
             cls = self._classes[label]
             check.setToolTip(f"keras.metrics.{cls}")
             check.toggled.connect(lambda on, label=label: self._toggled(label, on))
-            grid.addWidget(check, row, 0)
+            # The settings line goes under its box, indented: the Inspector may be narrow.
+            grid.addWidget(check, row, 0, 1, 2)
             self.boxes[label] = check
             if METRIC_DEFAULTS.get(cls):
                 line = QLineEdit()
@@ -87,7 +89,7 @@ class MetricsField(Field):
                 )
                 line.setVisible(False)
                 line.editingFinished.connect(lambda label=label: self._settings_done(label))
-                grid.addWidget(line, row, 1)
+                grid.addWidget(line, row + 1, 1)
                 self.settings[label] = line
         outer.addWidget(front)
         self.more_button = QToolButton()
@@ -114,14 +116,14 @@ class MetricsField(Field):
         return [label for label, box in self.boxes.items() if box.isChecked()]
 
     def _of(self, label: str) -> list[int]:
-        """Indexes of the project's metrics that the box ``label`` stands for."""
+        """The index of the project's metric that the box ``label`` stands for (the first of
+        its class; a second one, under its own name, is listed with the others), or []."""
         cls = self._classes[label]
-        out = []
         for i, m in enumerate(self._value):
             r = _resolved(m)
             if r is not None and r.cls == cls:
-                out.append(i)
-        return out
+                return [i]
+        return []
 
     def _toggled(self, label: str, on: bool) -> None:
         value = list(self._value)

@@ -90,6 +90,11 @@ def test_metrics_the_boxes_do_not_cover_are_kept_and_listed(doc, inspector):
     assert "binary_accuracy (BinaryAccuracy)" in field.others.text()
     field.boxes["recall"].setChecked(True)
     assert metrics_of(doc) == ["accuracy", binary, "recall"]
+    pr = {"class_name": "AUC", "config": {"curve": "PR", "name": "pr_auc"}}
+    doc.edit("Set metrics", lambda d: edits.set_setting(d, "compile.metrics", ["auc", pr]))
+    assert field.boxes["auc"].isChecked() and "pr_auc (AUC)" in field.others.text()
+    field.boxes["auc"].setChecked(False)  # the box's own AUC goes, the named one stays
+    assert metrics_of(doc) == [pr]
 
 
 def test_a_metric_that_cannot_score_the_output_is_named_under_the_field(doc, inspector):

@@ -851,6 +851,43 @@ def test_the_loss_plot_draws_the_regularization_part_not_as_a_metric(qtbot):
     assert plot.reg_loss.opts["pen"].style() == Qt.PenStyle.DashLine
 
 
+def test_the_metric_plot_shows_the_metric_chosen_in_its_combo(qtbot):
+    """Every compiled metric is offered; the choice is drawn at once (also after the run,
+    when the controller no longer refreshes), and it survives new epochs; the best label
+    takes the metric's direction (mae falls)."""
+    from designer.training.history import RunHistory
+    from designer.training.views.loss import LossPlot
+
+    plot = LossPlot()
+    plot.auto_refresh = False  # as the controller runs it
+    qtbot.addWidget(plot)
+    plot.show()
+    h = RunHistory(1)
+    h.add_epochs(
+        [
+            (1, {"loss": 0.9, "accuracy": 0.5, "auc": 0.6, "mae": 0.4, "val_auc": 0.55}),
+            (2, {"loss": 0.7, "accuracy": 0.6, "auc": 0.7, "mae": 0.3, "val_auc": 0.65}),
+        ]
+    )
+    plot.set_history(h)
+    plot.refresh(force=True)
+    box = plot.metric_box
+    assert box.isVisible() and [box.itemText(i) for i in range(box.count())] == [
+        "accuracy",
+        "auc",
+        "mae",
+    ]
+    assert plot.metric_key == "accuracy"
+    box.activated.emit(1)
+    assert plot.metric_key == "auc" and plot.metric_plot.titleLabel.text == "AUC"
+    assert list(plot.epoch_metric.getData()[1]) == pytest.approx([0.6, 0.7])
+    assert list(plot.val_metric.getData()[1]) == pytest.approx([0.55, 0.65])
+    h.add_epochs([(3, {"loss": 0.6, "accuracy": 0.7, "auc": 0.8, "mae": 0.35})])
+    plot.refresh(force=True)
+    assert plot.metric_key == "auc" and box.currentText() == "auc"
+    assert h.best("mae") == (0.3, 2) and h.best("auc") == (0.8, 3)
+
+
 # ------------------------------------------------------------------------------ torture
 def test_start_pause_stop_reset_torture(qtbot, make_window):
     """200 cycles of random commands at random moments: no crash, no dangling thread or

@@ -24,6 +24,18 @@ MAX_EPOCH_SYMBOLS = 60
 LR_COLOR = "#2ca02c"
 
 
+_ACRONYMS = {"auc", "pr", "roc", "mse", "mae", "rmse", "msle", "mape", "f1", "r2", "kl"}
+
+
+def metric_title(key: str) -> str:
+    """``"pr_auc"`` -> ``"PR AUC"``, ``"top_k_categorical_accuracy"`` -> ``"Top k categorical
+    accuracy"``: a metric key as a plot title."""
+    words = [w.upper() if w in _ACRONYMS else w for w in key.split("_")]
+    if words and words[0] == key.split("_")[0]:
+        words[0] = words[0][:1].upper() + words[0][1:]
+    return " ".join(words)
+
+
 class LossPlot(LiveView):
     """Loss (per step: batch values faint, smoothed solid; per epoch: train and validation)
     and a metric likewise (the first, or the one chosen in the bar's combo: any of the
@@ -175,13 +187,13 @@ class LossPlot(LiveView):
         self._render_earlier()
 
     def _choose_metric(self, index: int) -> None:
-        self._chosen_metric = self.metric_box.itemText(index)
-        self.mark_dirty()
+        self.choose_metric(self.metric_box.itemText(index))
 
     def choose_metric(self, key: str) -> None:
-        """Show ``key`` on the metric plot (a key of the history's metrics)."""
+        """Show ``key`` on the metric plot (a key of the history's metrics), now: a choice
+        of the user's does not wait for the controller's next refresh."""
         self._chosen_metric = key
-        self.mark_dirty()
+        self.refresh()
 
     def _sync_metric_box(self, keys: list[str]) -> None:
         box = self.metric_box
@@ -317,7 +329,7 @@ class LossPlot(LiveView):
         self._sync_metric_box(keys)
         if keys:
             self.metric_key = self._chosen_metric if self._chosen_metric in keys else keys[0]
-        self.metric_plot.setTitle(self.metric_key.replace("_", " ").capitalize() if keys else "")
+        self.metric_plot.setTitle(metric_title(self.metric_key) if keys else "")
         step_metric = h.step_metrics.get(self.metric_key)
         if step_metric is not None:
             self.step_metric.setData(*finite_xy(x[: len(step_metric)], step_metric.data))
