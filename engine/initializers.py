@@ -179,6 +179,28 @@ def parse_initializer(spec: object) -> tuple[str, dict[str, Any]]:
     return name, full
 
 
+_KERAS_CLASSES = {
+    name: cls for cls, name in _CLASS_NAMES.items() if not cls.endswith("Initializer")
+}
+
+
+def changed_settings(name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The settings of a resolved initializer that differ from Keras' defaults."""
+    defaults = _CONFIG_DEFAULTS[name]
+    return {k: v for k, v in config.items() if v != defaults[k]}
+
+
+def initializer_spec(name: str, settings: dict[str, Any]) -> object:
+    """The shortest spec of initializer ``name`` (snake) with ``settings``: the name when
+    every setting is Keras' default (and Keras can build it from the name), else
+    ``{"class_name": "RandomNormal", "config": {the settings that differ}}``. Raises
+    ValueError naming a setting it does not have or a value it refuses."""
+    cls = _KERAS_CLASSES[name]
+    resolved, config = _resolve({"class_name": cls, "config": settings})
+    changed = changed_settings(resolved, config)
+    return {"class_name": cls, "config": changed} if changed else resolved
+
+
 def _resolve(spec: object) -> tuple[str, dict[str, Any]]:
     """:func:`parse_initializer`, also refusing a constant spec that lacks its value."""
     name, config = parse_initializer(spec)

@@ -12,11 +12,10 @@ shown read-only. A nullable param shows None as its ``none_text`` ("same as pool
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLineEdit
 
 from designer.panels.fields import (
     BoolField,
@@ -28,11 +27,15 @@ from designer.panels.fields import (
     ReadOnlyField,
     ShapeField,
 )
-from designer.panels.form_base import hint_label
-from designer.panels.rule_field import RuleField
+from designer.panels.rule_field import RuleField, parse_settings, settings_text
 from engine.activations import ACTIVATION_NAMES
-from engine.initializers import INITIALIZER_NAMES
-from engine.layers import Param, snake_name
+from engine.initializers import (
+    INITIALIZER_NAMES,
+    changed_settings,
+    initializer_spec,
+    parse_initializer,
+)
+from engine.layers import Param
 
 #: Params whose arrows step along 1-2-5 (0.001, 0.002, 0.005, 0.01...).
 LOG_STEP_KEYS = frozenset({"learning_rate", "epsilon"})
@@ -75,34 +78,61 @@ class ActivationField(ChoiceField):
 
 
 class InitializerField(ChoiceField):
-    """A combo of initializer names; a Keras dict spec is shown as its name plus its config,
-    read-only (choosing a name replaces it)."""
+    """A combo of initializer names and, for one with settings, a line of them as Keras names
+    them (``stddev=0.1, seed=3``; Constant's ``value``). A name alone commits the name (Keras'
+    defaults); edited settings commit ``{"class_name": "RandomNormal", "config": {the settings
+    that differ}}``. Constant, whose value Keras requires, commits ``value=0.0`` when chosen.
+    Text that does not read as settings is named under the line and not committed."""
 
     def __init__(self, key: str, on_commit: Callable[[Any], None]) -> None:
-        super().__init__(key, on_commit, [(name, name) for name in INITIALIZER_NAMES])
-        self.custom = hint_label()
-        self.custom.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.custom.setVisible(False)
-        self._outer.insertWidget(1, self.custom)
+        self._commit = on_commit
+        super().__init__(key, self._chosen, [(name, name) for name in INITIALIZER_NAMES])
+        self.settings = QLineEdit()
+        self.settings.setPlaceholderText("settings")
+        self.settings.setToolTip(
+            "The initializer's settings as Keras names them, e.g. stddev=0.1, seed=3 "
+            "(Enter to apply)"
+        )
+        self.settings.setVisible(False)
+        self.settings.editingFinished.connect(self._settings_done)
+        self._outer.insertWidget(1, self.settings)
+        self._name: str | None = None
+        self._shown = ""
+
+    def inputs(self):
+        return [self.editor, self.settings]
+
+    def _chosen(self, value: Any) -> None:
+        # Keras builds Constant only with its value: choosing it gives one.
+        if value == "constant":
+            value = {"class_name": "Constant", "config": {"value": 0.0}}
+        self._commit(value)
+
+    def _settings_done(self) -> None:
+        text = self.settings.text()
+        if self._name is None or text == self._shown:
+            return
+        try:
+            spec = initializer_spec(self._name, parse_settings(text))
+        except ValueError as exc:
+            self.show_errors([str(exc)])
+            return
+        self._shown = text
+        self._commit(spec)
 
     def show_value(self, value: Any, extra_text: str | None = None) -> None:
-        name = value
-        if isinstance(value, dict):
-            cls = value.get("class_name")
-            name = snake_name(cls) if isinstance(cls, str) else None
-            if isinstance(cls, str) and cls in INITIALIZER_NAMES:
-                name = cls
-            config = value.get("config") or {}
-            text = f"custom: {cls}({', '.join(f'{k}={v!r}' for k, v in config.items())})"
-            self.custom.setText(text)
-            self.custom.setToolTip(json.dumps(value, indent=1))
-            self.custom.setVisible(True)
-        else:
-            self.custom.setVisible(False)
-            if isinstance(value, str) and value not in INITIALIZER_NAMES:
-                snake = snake_name(value)
-                name = snake if snake in INITIALIZER_NAMES else value
-        super().show_value(name, extra_text)
+        try:
+            name, config = parse_initializer(value)
+        except ValueError:
+            name, config = None, {}
+        shown = name if name is not None else value
+        super().show_value(shown, extra_text)
+        self._name = name
+        self._shown = settings_text(changed_settings(name, config)) if name else ""
+        if not self.settings.hasFocus():
+            self.settings.setText(self._shown)
+        self.settings.setPlaceholderText(", ".join(config) if config else "settings")
+        self.settings.setVisible(bool(config))
 
 
 def make_param_field(p: Param, commit: Callable[[Any], None]) -> Field:

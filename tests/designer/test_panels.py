@@ -140,16 +140,35 @@ def test_inspector_class_change_fills_required_params(doc, inspector):
     assert inspector.field("units").value() == 32
 
 
-def test_initializer_dict_spec_is_shown_read_only(doc, inspector):
+def test_an_initializers_settings_are_shown_and_edited(doc, inspector):
     spec = {"class_name": "RandomNormal", "config": {"stddev": 0.1}}
     doc.edit("init", lambda d: edits.set_param(d, "hidden", "kernel_initializer", spec))
     doc.set_selection(["hidden"])
     field = inspector.form.fields["kernel_initializer"]
     assert field.combo.currentText() == "random_normal"
-    assert "stddev=0.1" in field.custom.text() and not field.custom.isHidden()
+    assert field.settings.text() == "stddev=0.1" and not field.settings.isHidden()
+    field.settings.setText("stddev=0.2, seed=3")
+    field.settings.editingFinished.emit()
+    assert layer_config(doc, "hidden")["kernel_initializer"] == {
+        "class_name": "RandomNormal",
+        "config": {"seed": 3, "stddev": 0.2},
+    }
+    field.settings.setText("stdev=1")
+    field.settings.editingFinished.emit()
+    assert "no setting 'stdev'" in field.error_text
     field.combo.setCurrentText("he_normal")  # a name replaces the custom spec
     assert layer_config(doc, "hidden")["kernel_initializer"] == "he_normal"
-    assert field.custom.isHidden()
+    assert field.settings.text() == ""
+    field.combo.setCurrentText("zeros")  # no settings: no line
+    assert field.settings.isHidden()
+    field.combo.setCurrentText("constant")  # Keras needs its value: one is given
+    assert layer_config(doc, "hidden")["kernel_initializer"] == {
+        "class_name": "Constant",
+        "config": {"value": 0.0},
+    }
+    field.settings.setText("value=0.25")
+    field.settings.editingFinished.emit()
+    assert layer_config(doc, "hidden")["kernel_initializer"]["config"] == {"value": 0.25}
 
 
 def test_activation_picker_edits_and_plots_the_function(doc, inspector):
