@@ -34,9 +34,14 @@ class TrainingData:
     y_test: np.ndarray | None = None
     dataset: object | None = None
     standardizer: object | None = None
-    #: Each training sample's loss weight (Keras' ``fit(class_weight=...)`` turned into sample
-    #: weights, as Keras does), or None: every sample counts once.
+    #: Each training sample's loss weight (the dataset's ``sample_weight`` column, or Keras'
+    #: ``fit(class_weight=...)`` turned into sample weights as Keras does), or None: every
+    #: sample counts once.
     sw_train: np.ndarray | None = None
+    #: The validation and test samples' weights (the column's; class weights weigh the
+    #: training samples only).
+    sw_val: np.ndarray | None = None
+    sw_test: np.ndarray | None = None
 
 
 @dataclass
@@ -185,6 +190,9 @@ def load_training_data(project, graph: Graph) -> TrainingData:
 
     y_train = enc(prep.y_train)
     class_weight = fit.get("class_weight")
+    sw_train = prep.w_train
+    if class_weight:  # validation refuses a sample_weight column beside them, as Keras does
+        sw_train = class_sample_weights(y_train, class_weight, np.dtype(project.dtype))
     return TrainingData(
         x_train=prep.x_train,
         y_train=y_train,
@@ -194,9 +202,9 @@ def load_training_data(project, graph: Graph) -> TrainingData:
         y_test=enc(prep.y_test),
         dataset=ds,
         standardizer=prep.scaler,
-        sw_train=None
-        if not class_weight
-        else class_sample_weights(y_train, class_weight, np.dtype(project.dtype)),
+        sw_train=sw_train,
+        sw_val=prep.w_val,
+        sw_test=prep.w_test,
     )
 
 
@@ -456,8 +464,9 @@ class Trainer:
             logs = {k: v / seen for k, v in sums.items()}
             logs.update(metrics.results())
             if self.data.x_val is not None and len(self.data.x_val):
+                extra = {} if self.data.sw_val is None else {"sample_weight": self.data.sw_val}
                 for k, v in self.model.evaluate(
-                    self.data.x_val, self.data.y_val, batch_size=max(self.batch_size, 256)
+                    self.data.x_val, self.data.y_val, batch_size=self._eval_batch_size(), **extra
                 ).items():
                     logs[f"val_{k}"] = v
             self.epochs_done = epoch
@@ -490,6 +499,15 @@ class Trainer:
             samples=samples,
             stopped=stopped,
         )
+
+    def _eval_batch_size(self) -> int:
+        """The validation batches' size: any size gives the same mean of per-sample losses,
+        so at least 256 (fewer calls); a loss reduced by ``sum`` or by the sum of the weights
+        depends on the batches, so the fit's batch size, as Keras' validation uses."""
+        reduction = (getattr(self.model, "loss_config", None) or {}).get("reduction")
+        if reduction in ("sum", "mean_with_sample_weight"):
+            return self.batch_size
+        return max(self.batch_size, 256)
 
     def _last_logs(self) -> dict[str, float]:
         return {k: v[-1] for k, v in self.history.items() if v}

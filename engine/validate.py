@@ -391,6 +391,32 @@ def combination_problems(project, graph: Graph, training: bool = True) -> list[P
                     Problem("the perceptron's input must be flat (add a Flatten)", layer=d.name)
                 )
     problems += _metric_problems(project, graph)
+    column = project.dataset.get("sample_weight") if isinstance(project.dataset, dict) else None
+    if column is not None:
+        if project.fit.get("class_weight"):
+            problems.append(
+                Problem(
+                    "the dataset's sample_weight column and fit.class_weight cannot both weigh "
+                    "the samples (Keras refuses both); remove one",
+                    field="fit.class_weight",
+                )
+            )
+        if is_perceptron(opt_class):
+            problems.append(
+                Problem(
+                    "the Perceptron's rule updates on each mistake alike; it takes no sample "
+                    "weights",
+                    field="dataset.sample_weight",
+                )
+            )
+        elif len(graph.output_node.output_shape) != 1:
+            problems.append(
+                Problem(
+                    "weighs each sample's loss; the output must be one vector per sample "
+                    f"(it is {graph.output_node.output_shape})",
+                    field="dataset.sample_weight",
+                )
+            )
     if project.fit.get("class_weight"):
         if is_perceptron(opt_class):
             problems.append(

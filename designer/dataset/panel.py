@@ -101,6 +101,7 @@ _SOURCE_WIDGETS = (
     "table_host",
     "target_field",
     "features_list",
+    "weight_field",
     "delimiter_field",
     "header_field",
     "encoding_field",

@@ -1,6 +1,6 @@
 """The Dataset panel's "Data" form: the source (a built-in set with its parameters, or a file
-or folder), and for a table the target column, the feature columns and how the file is read;
-for every file the task. It shows the panel's :class:`~designer.dataset.state.DatasetState`
+or folder), and for a table the target column, the feature columns, the sample weights column
+and how the file is read; for every file the task. It shows the panel's :class:`~designer.dataset.state.DatasetState`
 and hands every gesture to the panel."""
 
 from __future__ import annotations
@@ -117,6 +117,13 @@ class SourceForm(QGroupBox):
         self.features_list.setSizeAdjustPolicy(QListWidget.SizeAdjustPolicy.AdjustToContents)
         self.features_list.itemChanged.connect(self._on_feature_toggled)
         tform.addRow("Features", self.features_list)
+        self.weight_field = ChoiceField("dataset.sample_weight", self._on_weight, [])
+        panel.guard(self.weight_field.combo)
+        self.weight_field.widget.setToolTip(
+            "A column of weights: each sample's loss counts that much (Keras' "
+            "fit(sample_weight=...)); the validation loss too, not the metrics"
+        )
+        tform.addRow("Sample weights", self.weight_field.widget)
         self.delimiter_field = ChoiceField("dataset.delimiter", self._on_delimiter, [])
         self.header_field = ChoiceField("dataset.header", self._on_header, [])
         self.encoding_field = ChoiceField("dataset.encoding", self._on_encoding, [])
@@ -169,6 +176,10 @@ class SourceForm(QGroupBox):
     def _on_target(self, value: Any) -> None:
         if isinstance(value, int):
             self.panel.set_target(value)
+
+    def _on_weight(self, value: Any) -> None:
+        change, text = self.state.weight_change(value if isinstance(value, int) else None)
+        self.panel.propose(self.state.table_spec(change), text)
 
     def _on_feature_toggled(self, _item: QListWidgetItem) -> None:
         checked = []
@@ -276,6 +287,8 @@ class SourceForm(QGroupBox):
                 kind = kinds[j] if j < len(kinds) else ""
                 choices.append((f"{name}  ({kind})" if kind else name, j))
             self.target_field.set_choices(choices)
+            numeric = [(name, j) for name, j in choices if j < len(kinds) and kinds[j] == "numeric"]
+            self.weight_field.set_choices([("None (every sample alike)", None), *numeric])
             self.features_list.blockSignals(True)
             self.features_list.clear()
             for j, name in enumerate(columns):
@@ -290,6 +303,8 @@ class SourceForm(QGroupBox):
         rows = min(max(len(columns) - len(targets), 1), 6)
         self.features_list.setFixedHeight(rows * max(self.features_list.sizeHintForRow(0), 16) + 6)
         self.target_field.show_value(targets[0] if targets else None)
+        weights = state.weight_column()
+        self.weight_field.show_value(weights)
         features = set(state.feature_columns())
         self.features_list.blockSignals(True)
         for i in range(self.features_list.count()):
@@ -299,7 +314,7 @@ class SourceForm(QGroupBox):
             state_ = Qt.CheckState.Checked if j in features else Qt.CheckState.Unchecked
             if item.checkState() != state_:
                 item.setCheckState(state_)
-            item.setHidden(is_target)
+            item.setHidden(is_target or j == weights)
         self.features_list.blockSignals(False)
 
         def auto(label: str, detected: Any) -> str:

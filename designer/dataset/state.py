@@ -414,12 +414,36 @@ class DatasetState:
         return [c for c in cols if c is not None]
 
     def auto_features(self, targets: list[int]) -> list[int]:
-        """The columns read as features when the spec names none: numeric non-targets."""
+        """The columns read as features when the spec names none: numeric columns other than
+        the targets and the sample weights."""
         preview = self.preview
         if preview is None:
             return []
         kinds = preview.kinds[: self.table_width()]
-        return [j for j, kind in enumerate(kinds) if kind == "numeric" and j not in targets]
+        weights = self.weight_column()
+        return [
+            j
+            for j, kind in enumerate(kinds)
+            if kind == "numeric" and j not in targets and j != weights
+        ]
+
+    def weight_column(self) -> int | None:
+        """The column of sample weights (the spec's ``sample_weight``), or None."""
+        spec = self.shown_spec()
+        if self.preview is None or spec.get("sample_weight") is None:
+            return None
+        return self.column_index(spec["sample_weight"])
+
+    def weight_change(self, column: int | None) -> tuple[dict[str, Any], str]:
+        """(change of the spec, undo text) to weigh each sample by ``column`` (None: no
+        weights); a column listed as a feature leaves the features."""
+        spec = self.shown_spec()
+        if column is None:
+            return {"sample_weight": None}, "Weigh every sample alike"
+        change: dict[str, Any] = {"sample_weight": self.column_ref(column)}
+        if isinstance(spec.get("features"), list):
+            change["features"] = [self.column_ref(c) for c in self.feature_columns() if c != column]
+        return change, f"Weigh the samples by {self.preview.columns[column]}"
 
     def feature_columns(self) -> list[int]:
         spec = self.shown_spec()

@@ -118,7 +118,7 @@ COMMON_KEYS = ("standardize", "scale", "test_split")
 FORMATS = ("csv", "npz", "npy", "idx", "images")
 #: The keys that apply to each format only.
 FORMAT_KEYS: dict[str, tuple[str, ...]] = {
-    "csv": ("target", "features", "delimiter", "header", "encoding", "decimal"),
+    "csv": ("target", "features", "sample_weight", "delimiter", "header", "encoding", "decimal"),
     "npz": (),
     "npy": ("y_path",),
     "idx": ("labels_path",),
@@ -215,6 +215,11 @@ def _file_key_problems(spec: dict[str, Any]) -> list[str]:
                 "dataset.target: must be a column name, a 0-based column index, or a list of "
                 f"them, got {target!r}"
             )
+    if "sample_weight" in spec and _column_ref_problem(spec["sample_weight"]):
+        problems.append(
+            "dataset.sample_weight: must be a column name or a 0-based column index, got "
+            f"{spec['sample_weight']!r}"
+        )
     if "features" in spec:
         features = spec["features"]
         if (

@@ -113,6 +113,9 @@ class Dataset:
     notes: list[str] = field(default_factory=list)
     detected: dict[str, Any] = field(default_factory=dict)
     image_shape: tuple[int, int, int] | None = None
+    #: Each sample's loss weight (a table's ``sample_weight`` column: Keras'
+    #: ``fit(sample_weight=...)``), float64 of shape (n,), or None.
+    sample_weight: np.ndarray | None = None
 
     @property
     def feature_shape(self) -> tuple[int, ...]:

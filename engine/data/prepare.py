@@ -361,6 +361,10 @@ class Prepared:
     x_test: np.ndarray | None
     y_test: np.ndarray | None
     scaler: Standardizer | MinMaxScaler | None
+    #: Each sample's loss weight per part (the dataset's ``sample_weight``), or None.
+    w_train: np.ndarray | None = None
+    w_val: np.ndarray | None = None
+    w_test: np.ndarray | None = None
 
     @property
     def standardizer(self) -> Standardizer | MinMaxScaler | None:
@@ -444,15 +448,34 @@ def prepare(
     stratify = dataset.task == "classification"
     x, y = dataset.x, dataset.y
     x_test, y_test = dataset.x_test, dataset.y_test
+    weights = getattr(dataset, "sample_weight", None)
+    # With sample weights the splits pick row numbers, and every part takes its rows of x, y
+    # and the weights: the same rows as the splits of x and y themselves.
+    rows = None if weights is None else np.arange(len(x))
+    w_test = None
     if test_split:
         if x_test is not None:
             raise DataError(
                 f"the dataset has its own test set ({len(x_test)} samples); remove "
                 '"test_split" or use the data without it'
             )
-        x, y, x_test, y_test = split_test(x, y, test_split, seed, stratify=stratify)
+        if rows is None:
+            x, y, x_test, y_test = split_test(x, y, test_split, seed, stratify=stratify)
+        else:
+            rows, _, test_rows, _ = split_test(rows, y, test_split, seed, stratify=stratify)
+            x_test, y_test, w_test = x[test_rows], y[test_rows], weights[test_rows]
     split = split_last if validation_from_end else split_validation
-    x_train, y_train, x_val, y_val = split(x, y, validation_split, seed, stratify=stratify)
+    w_train = w_val = None
+    if rows is None:
+        x_train, y_train, x_val, y_val = split(x, y, validation_split, seed, stratify=stratify)
+    else:
+        # the parts of ``rows`` are row numbers of the whole dataset
+        train_rows, _, val_rows, _ = split(rows, y[rows], validation_split, seed, stratify=stratify)
+        x_train, y_train, w_train = x[train_rows], y[train_rows], weights[train_rows]
+        if val_rows is not None:
+            x_val, y_val, w_val = x[val_rows], y[val_rows], weights[val_rows]
+        else:
+            x_val = y_val = None
     scaler: Standardizer | MinMaxScaler | None = None
     if scale == "standardize":
         scaler = Standardizer().fit(x_train)
@@ -482,4 +505,12 @@ def prepare(
         x_test=inputs(x_test),
         y_test=targets(y_test),
         scaler=scaler,
+        w_train=weight_array(w_train, dtype),
+        w_val=weight_array(w_val, dtype),
+        w_test=weight_array(w_test, dtype),
     )
+
+
+def weight_array(w: np.ndarray | None, dtype: np.dtype) -> np.ndarray | None:
+    """Sample weights in the model's dtype (Keras casts them to the loss's)."""
+    return None if w is None else np.ascontiguousarray(w, dtype=dtype)

@@ -9,6 +9,9 @@ A table spec is ``{"path": "iris.csv"}`` plus optional keys:
 ``features``
     The input columns, names or indices. Default: every other column, except columns that
     hold text (left out, with a note in :attr:`Dataset.notes`) or nothing at all.
+``sample_weight``
+    A column of weights, one per row (Keras' ``fit(sample_weight=...)``): each sample's loss
+    counts that much. Finite numbers, none below 0; never a feature. Default: none.
 ``delimiter``
     One character. Default: sniffed among ``,`` ``;`` tab ``|`` (Python's ``csv.Sniffer``,
     checked by how consistently each candidate splits the first 50 lines).
@@ -837,6 +840,21 @@ def _column_numbers(
     return numbers
 
 
+def _sample_weights(table: _Table, j: int, values) -> np.ndarray:
+    """The sample weight column: finite numbers, none below 0 (a TableError names the rows)."""
+    numbers = _column_numbers(table, j, values, "the sample weight column")
+    bad = np.flatnonzero(numbers < 0)
+    if len(bad):
+        shown = ", ".join(show_value(values[i]) for i in bad[:3])
+        raise TableError(
+            f"the sample weights must be 0 or more; {len(bad)} "
+            f"{'is' if len(bad) == 1 else 'are'} negative ({shown})",
+            where=table.where(row=table.row_numbers[int(bad[0])], column=j),
+            column=j,
+        )
+    return numbers.astype(np.float64)
+
+
 def _resolve_column(table: _Table, ref: object, key: str) -> int:
     names = table.names
     width = len(names)
@@ -1039,6 +1057,15 @@ def load_table(
     if len(set(target_cols)) != len(target_cols):
         raise TableError('"target" names the same column twice', where=where)
 
+    weight_col = None
+    if "sample_weight" in spec:
+        weight_col = _resolve_column(table, spec["sample_weight"], "sample_weight")
+        if weight_col in target_cols:
+            raise TableError(
+                f"{table.ref(weight_col)} is both the target and the sample weights",
+                where=where,
+                column=weight_col,
+            )
     notes = list(table.notes)
     converted: dict[int, np.ndarray] = {}
     if "features" in spec:
@@ -1052,10 +1079,16 @@ def load_table(
                 where=where,
                 column=both[0],
             )
+        if weight_col in feature_cols:
+            raise TableError(
+                f"{table.ref(weight_col)} is both a feature and the sample weights",
+                where=where,
+                column=weight_col,
+            )
     else:
         feature_cols = []
         for j in range(width):
-            if j in target_cols:
+            if j in target_cols or j == weight_col:
                 continue
             share, numbers = _numeric_share(columns[j], table.decimal)
             if numbers is not None:
@@ -1086,6 +1119,9 @@ def load_table(
         numbers = converted.pop(j, None)
         x[:, k] = _column_numbers(table, j, columns[j], "a feature column", numbers)
 
+    weights = None
+    if weight_col is not None:
+        weights = _sample_weights(table, weight_col, columns[weight_col])
     target_refs = _spec_refs(table, target_cols)
     dataset = Dataset(
         x=x,
@@ -1105,7 +1141,9 @@ def load_table(
             "target": target_refs[0] if len(target_refs) == 1 else target_refs,
             "features": _spec_refs(table, feature_cols),
             "task": task,
+            **({} if weight_col is None else {"sample_weight": _spec_refs(table, [weight_col])[0]}),
         },
+        sample_weight=weights,
     )
     if task == "classification" and n_classes is not None and n_classes < 2:
         j = target_cols[0]

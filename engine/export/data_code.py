@@ -301,6 +301,9 @@ class DataCode:
     # The samples may have any shape (.npz/.npy arrays: (n, d), (n, H, W, C)...): load_data
     # lays them out in the model's input shape whatever its rank, flat ones too.
     any_shape: bool = False
+    # The lines define w, each sample's weight (a table's sample_weight column): every part
+    # comes with its weights, (x, y, w).
+    weighted: bool = False
 
     @property
     def has_test(self) -> bool:
@@ -615,6 +618,11 @@ def _table_source(source: _Source) -> None:
         emit("y = class_indices(column(header, rows, TARGET))")
     else:
         emit("y = to_numbers(column(header, rows, TARGET)).astype(np.float32).reshape(-1, 1)")
+    if settings.get("sample_weight") is not None:
+        data.constants.append(f"SAMPLE_WEIGHT = {lit(settings['sample_weight'])}")
+        data.weighted = True
+        emit("# each sample's loss weight (Keras' fit(sample_weight=...))")
+        emit("w = to_numbers(column(header, rows, SAMPLE_WEIGHT)).astype(np.float32)")
 
 
 def _list_expr(value: Any) -> Any:
@@ -639,6 +647,8 @@ def _pinned_table_settings(spec: dict) -> dict | None:
         return None
     target = spec["target"]
     refs = (target if isinstance(target, list) else [target]) + list(spec["features"])
+    if "sample_weight" in spec:
+        refs.append(spec["sample_weight"])
     for ref in refs:
         if isinstance(ref, bool) or not isinstance(ref, (int, str)):
             return None
@@ -646,7 +656,10 @@ def _pinned_table_settings(spec: dict) -> dict | None:
             return None
         if isinstance(ref, str) and (not spec["header"] or ref != ref.strip() or _int_like(ref)):
             return None  # a name to resolve, or a string read as an index: detect them
-    return {key: spec[key] for key in _TABLE_KEYS}
+    pinned = {key: spec[key] for key in _TABLE_KEYS}
+    if "sample_weight" in spec:
+        pinned["sample_weight"] = spec["sample_weight"]
+    return pinned
 
 
 def _int_like(text: str) -> bool:
@@ -769,6 +782,65 @@ def _in_dtype(code: str, dtype: str) -> str:
     return code.replace("as float32", f"as {dtype}").replace("float32 targets", f"{dtype} targets")
 
 
+def _split_lines(project: Project, data: DataCode, split: bool) -> None:
+    """The test and validation splits of x and y."""
+    lines = data.lines
+    if data.test_split:
+        data.helpers.append(_HOLD_OUT)
+        lines += [
+            "# The test set first, from a seed stream of its own: another validation_split",
+            "# never changes which samples it holds.",
+            "(x, y), (x_test, y_test) = hold_out(x, y, TEST_SPLIT, (SEED, 0x7E57))",
+        ]
+    if split and project.fit.get("validation_split_mode") == "last":
+        data.imports.add("math")
+        lines += [
+            "# The last samples validate, as Keras' fit(validation_split=...) splits them.",
+            "split_at = int(math.floor(len(x) * (1.0 - VALIDATION_SPLIT)))",
+            "x_train, y_train = x[:split_at], y[:split_at]",
+            "x_val, y_val = x[split_at:], y[split_at:]",
+        ]
+    elif split:
+        data.helpers.append(_HOLD_OUT)
+        lines.append("(x_train, y_train), (x_val, y_val) = hold_out(x, y, VALIDATION_SPLIT, SEED)")
+    else:
+        lines.append("x_train, y_train = x, y")
+
+
+def _weighted_split_lines(project: Project, data: DataCode, split: bool) -> None:
+    """The splits of x, y and the weights w: the held-out rows are chosen as without weights
+    (hold_out of the row numbers), each part taking its rows of all three."""
+    lines = data.lines
+    if data.test_split:
+        data.helpers.append(_HOLD_OUT)
+        lines += [
+            "# The test set first, from a seed stream of its own: another validation_split",
+            "# never changes which samples it holds.",
+            "rows = np.arange(len(x))",
+            "(rows, y), (test_rows, y_test) = hold_out(rows, y, TEST_SPLIT, (SEED, 0x7E57))",
+            "x_test, w_test = x[test_rows], w[test_rows]",
+            "x, w = x[rows], w[rows]",
+        ]
+    if split and project.fit.get("validation_split_mode") == "last":
+        data.imports.add("math")
+        lines += [
+            "# The last samples validate, as Keras' fit(validation_split=...) splits them.",
+            "split_at = int(math.floor(len(x) * (1.0 - VALIDATION_SPLIT)))",
+            "x_train, y_train, w_train = x[:split_at], y[:split_at], w[:split_at]",
+            "x_val, y_val, w_val = x[split_at:], y[split_at:], w[split_at:]",
+        ]
+    elif split:
+        data.helpers.append(_HOLD_OUT)
+        lines += [
+            "rows = np.arange(len(x))",
+            "(train_rows, y_train), (val_rows, y_val) = hold_out(rows, y, VALIDATION_SPLIT, SEED)",
+            "x_train, w_train = x[train_rows], w[train_rows]",
+            "x_val, w_val = x[val_rows], w[val_rows]",
+        ]
+    else:
+        lines.append("x_train, y_train, w_train = x, y, w")
+
+
 def load_data_code(
     project: Project, graph: Graph, script_dir: Path | None
 ) -> tuple[list[str], DataCode]:
@@ -831,26 +903,10 @@ def load_data_code(
         data.lines = [_in_dtype(line, project.dtype) for line in data.lines]
     lines = data.lines
     split = float(project.fit.get("validation_split", 0.0)) > 0
-    if data.test_split:
-        data.helpers.append(_HOLD_OUT)
-        lines += [
-            "# The test set first, from a seed stream of its own: another validation_split",
-            "# never changes which samples it holds.",
-            "(x, y), (x_test, y_test) = hold_out(x, y, TEST_SPLIT, (SEED, 0x7E57))",
-        ]
-    if split and project.fit.get("validation_split_mode") == "last":
-        data.imports.add("math")
-        lines += [
-            "# The last samples validate, as Keras' fit(validation_split=...) splits them.",
-            "split_at = int(math.floor(len(x) * (1.0 - VALIDATION_SPLIT)))",
-            "x_train, y_train = x[:split_at], y[:split_at]",
-            "x_val, y_val = x[split_at:], y[split_at:]",
-        ]
-    elif split:
-        data.helpers.append(_HOLD_OUT)
-        lines.append("(x_train, y_train), (x_val, y_val) = hold_out(x, y, VALIDATION_SPLIT, SEED)")
+    if data.weighted:
+        _weighted_split_lines(project, data, split)
     else:
-        lines.append("x_train, y_train = x, y")
+        _split_lines(project, data, split)
     parts = ["train"] + (["val"] if split else []) + (["test"] if data.has_test else [])
     scale = scale_of(spec)
     if scale != "none":
@@ -873,21 +929,25 @@ def load_data_code(
         lines += [INDENT + line for line in encode]
     elif data.task != "regression":
         lines += encode
-    returned = ["(x_train, y_train)", "(x_val, y_val)" if split else "None"]
+    part = "(x_{0}, y_{0}, w_{0})" if data.weighted else "(x_{0}, y_{0})"
+    returned = [part.format("train"), part.format("val") if split else "None"]
     if data.has_test:
-        returned.append("(x_test, y_test)")
+        returned.append(part.format("test"))
     lines.append("return " + ", ".join(returned))
 
     how = ["split"] if split or data.test_split else []
     how += {"standardize": ["standardized"], "minmax": ["min-max scaled"]}.get(scale, [])
     done = f", {' and '.join(how)} as NN Designer does" if how else ""
-    val = "``(x_val, y_val)``" if split else "None (the project holds out no validation data)"
+    doc_part = "``(x_{0}, y_{0}, w_{0})``" if data.weighted else "``(x_{0}, y_{0})``"
+    val = doc_part.format("val") if split else "None (the project holds out no validation data)"
     if data.has_test:
         title = "Training, validation and test data, prepared as in NN Designer."
-        returns = f"``(x_train, y_train)``, {val} and ``(x_test, y_test)``"
+        returns = f"{doc_part.format('train')}, {val} and {doc_part.format('test')}"
     else:
         title = "Training and validation data, prepared as in NN Designer."
-        returns = f"``(x_train, y_train)`` and {val}"
+        returns = f"{doc_part.format('train')} and {val}"
+    if data.weighted:
+        returns += " (w: each sample's loss weight)"
     doc = f"{title}\n\n{data.description}{done}. Returns {returns}."
     body = (
         ["def load_data():"] + docstring(doc, 1) + [INDENT + line if line else "" for line in lines]

@@ -148,7 +148,7 @@ def keras_code(project: Project, *, script_dir: str | os.PathLike | None = None)
         seen.add(helper)
         out += ["", ""] + helper.strip("\n").split("\n")
     out += ["", ""] + data_lines
-    out += ["", ""] + _main_lines(project, data.has_test)
+    out += ["", ""] + _main_lines(project, data.has_test, data.weighted)
     out += ["", "", 'if __name__ == "__main__":', f"{INDENT}main()"]
     return "\n".join(out) + "\n"
 
@@ -182,7 +182,7 @@ def _callbacks_arg(project: Project) -> list[tuple[str, Call]]:
     return [("callbacks", Call("", calls, "[", "]"))] if calls else []
 
 
-def _main_lines(project: Project, test: bool) -> list[str]:
+def _main_lines(project: Project, test: bool, weighted: bool = False) -> list[str]:
     if not compiled(project):
         return [
             "def main():",
@@ -210,10 +210,18 @@ def _main_lines(project: Project, test: bool) -> list[str]:
     )
     lines.append(f"{INDENT}args = parser.parse_args()")
     lines.append(f"{INDENT}keras.utils.set_random_seed(SEED)")
+    train, tested = (
+        ("(x_train, y_train, w_train)", "(x_test, y_test, w_test)")
+        if weighted
+        else (
+            "(x_train, y_train)",
+            "(x_test, y_test)",
+        )
+    )
     if test:
-        lines.append(f"{INDENT}(x_train, y_train), validation_data, (x_test, y_test) = load_data()")
+        lines.append(f"{INDENT}{train}, validation_data, {tested} = load_data()")
     else:
-        lines.append(f"{INDENT}(x_train, y_train), validation_data = load_data()")
+        lines.append(f"{INDENT}{train}, validation_data = load_data()")
     lines.append(f"{INDENT}model = build_model()")
     fit = Call(
         "model.fit",
@@ -225,6 +233,7 @@ def _main_lines(project: Project, test: bool) -> list[str]:
             ("shuffle", lit(bool(project.fit.get("shuffle", True)))),
             ("validation_data", "validation_data"),
         ]
+        + ([("sample_weight", "w_train")] if weighted else [])
         + _callbacks_arg(project)
         + _fit_extras(project),
     )
@@ -238,7 +247,8 @@ def _main_lines(project: Project, test: bool) -> list[str]:
                 ("batch_size", "BATCH_SIZE"),
                 ("verbose", "0"),
                 ("return_dict", "True"),
-            ],
+            ]
+            + ([("sample_weight", "w_test")] if weighted else []),
         )
         lines += render(evaluate, 1, "scores = ")
         lines.append(

@@ -193,6 +193,39 @@ def test_a_csv_loads_in_the_background_with_preview_shape_balance_and_scatter(
     assert panel.dataset.n_classes == 3
 
 
+def test_a_column_of_sample_weights_is_chosen_and_leaves_the_features(make_panel, qtbot, tmp_path):
+    csv_path = iris_like_csv(tmp_path / "iris.csv")
+    doc = document("xor")
+    panel = make_panel(doc)
+    with qtbot.waitSignal(panel.dataset_loaded, timeout=15000):
+        panel.open_path(csv_path)
+    idle(qtbot, panel)
+    field = panel.weight_field
+    # None first, then the numeric columns (the text target is not offered)
+    assert field.values[0] is None and field.values[1:] == [0, 1, 2, 3]
+    assert field.value() is None
+    field.combo.setCurrentIndex(field.values.index(0))
+    idle(qtbot, panel)
+    assert panel.error == ""
+    assert doc.data["dataset"]["sample_weight"] == "sepal_length"
+    assert panel.feature_columns() == [1, 2, 3]
+    assert panel.features_list.item(0).isHidden()
+    np.testing.assert_allclose(
+        panel.dataset.sample_weight, load_dataset({"path": str(csv_path)}).x[:, 0]
+    )
+    assert panel.dataset.x.shape == (30, 3)
+    field.combo.setCurrentIndex(0)
+    idle(qtbot, panel)
+    assert "sample_weight" not in doc.data["dataset"]
+    assert panel.feature_columns() == [0, 1, 2, 3]
+    # a column with negative cells is refused, named by row and column; the data stay
+    field.combo.setCurrentIndex(field.values.index(3))
+    idle(qtbot, panel)
+    assert "the sample weights must be 0 or more" in panel.error
+    assert "petal_width" in panel.error
+    assert "sample_weight" not in doc.data["dataset"]
+
+
 def test_a_broken_cell_is_named_and_the_project_keeps_its_data(make_panel, qtbot, tmp_path):
     good = iris_like_csv(tmp_path / "good.csv")
     bad = iris_like_csv(tmp_path / "bad.csv", n_per_class=20, broken=(41, 1))

@@ -9,6 +9,8 @@ import pathlib
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.data import (
     Dataset,
@@ -760,3 +762,63 @@ def test_preview_is_for_tables_only(tmp_path) -> None:
     np.savez(tmp_path / "d.npz", x=np.zeros((2, 1)), y=np.array([0, 1]))
     with pytest.raises(DataError, match="only delimited text tables"):
         preview_table({"path": "d.npz"}, base_dir=tmp_path)
+
+
+# ----------------------------------------------------------------------------- sample weights
+def test_a_sample_weight_column_is_read_and_never_a_feature(tmp_path):
+    from engine.data import load_dataset
+    from engine.errors import DataError
+
+    path = tmp_path / "w.csv"
+    path.write_text("x1,x2,w,label\n0.1,0.2,1.0,a\n0.3,0.1,2.5,b\n0.5,0.4,0,a\n0.2,0.9,1,b\n")
+    ds = load_dataset({"path": str(path), "sample_weight": "w"})
+    assert ds.feature_names == ["x1", "x2"] and ds.x.shape == (4, 2)
+    np.testing.assert_array_equal(ds.sample_weight, [1.0, 2.5, 0.0, 1.0])
+    assert ds.detected["sample_weight"] == "w"
+    assert load_dataset({"path": str(path), "sample_weight": 2}).sample_weight[1] == 2.5
+    for spec, words in (
+        ({"sample_weight": "label"}, "both the target and the sample weights"),
+        ({"sample_weight": "w", "features": ["x1", "w"]}, "both a feature and the sample"),
+        ({"sample_weight": "nope"}, "no column named 'nope'"),
+    ):
+        with pytest.raises(DataError, match=words):
+            load_dataset({"path": str(path), **spec})
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,w,y\n1,1,0\n2,-3,1\n3,oops,0\n")
+    with pytest.raises(DataError) as err:
+        load_dataset({"path": str(bad), "sample_weight": "w"})
+    assert "row 4" in str(err.value) and "'w'" in str(err.value)  # the text cell first
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(6, 40),
+    val=st.sampled_from([0.0, 0.2, 0.5]),
+    test=st.sampled_from([0.0, 0.25]),
+    last=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_the_splits_take_each_rows_weight_with_it(n, val, test, last, seed):
+    """prepare splits a weighted dataset into the same rows as the unweighted one, each part
+    with its rows' weights."""
+    from engine.data.files import Dataset
+    from engine.data.prepare import prepare
+
+    rng = np.random.default_rng(seed)
+    x = np.arange(n, dtype=np.float64)[:, None] + rng.random((n, 2)) * 0.1
+    y = rng.integers(0, 2, n)
+    y[:2] = [0, 1]
+    w = rng.uniform(0, 5, n)
+    kw = {"validation_split": val, "test_split": test, "seed": seed, "validation_from_end": last}
+    a = prepare(Dataset(x=x, y=y, n_classes=2, sample_weight=w), **kw)
+    b = prepare(Dataset(x=x, y=y, n_classes=2), **kw)
+    for part in ("train", "val", "test"):
+        xa, xb = getattr(a, f"x_{part}"), getattr(b, f"x_{part}")
+        weights = getattr(a, f"w_{part}")
+        if xb is None:
+            assert xa is None and weights is None
+            continue
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(getattr(a, f"y_{part}"), getattr(b, f"y_{part}"))
+        rows = np.floor(xa[:, 0]).astype(int)  # each sample's row number
+        np.testing.assert_array_equal(weights, w[rows].astype(np.float32))

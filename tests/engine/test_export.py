@@ -590,13 +590,19 @@ def data_cases(tmp_path: Path) -> dict[str, object]:
     np.savez(onehot, x=rng.normal(size=(40, 2)), y=np.eye(4)[rng.integers(0, 4, size=40)])
     root = tmp_path / "files"
     write_data_files(root)
+    # A table with a column of sample weights (Keras' fit(sample_weight=...)).
+    weighted_rows = ["a,b,weight,kind"] + [
+        f"{rng.normal():.4f},{rng.normal():.4f},{rng.uniform(0, 3):.3f},{'xyz'[i % 3]}"
+        for i in range(45)
+    ]
+    (root / "weighted.csv").write_text("\n".join(weighted_rows) + "\n", encoding="utf-8")
 
     def file(name: str, **keys) -> dict:
         return {"path": str(root / name), **keys}
 
     sparse = "sparse_categorical_crossentropy"
     onehot_loss = "categorical_crossentropy"
-    return {
+    cases = {
         "xor_sgd": make(XOR_SGD),
         "merge_graph": make(GRAPH),
         "spiral_float64": chain(
@@ -723,12 +729,27 @@ def data_cases(tmp_path: Path) -> dict[str, object]:
             12, 3, "softmax", onehot_loss, file("gray", scale="standardize"), dtype="float64"
         ),
         "golden_csv_table": golden_project("csv_table"),
+        # A sample weight column: every part comes with its rows' weights.
+        "csv_weighted": chain(
+            2, 3, "softmax", sparse, file("weighted.csv", sample_weight="weight")
+        ),
+        "csv_weighted_test_split": chain(
+            2, 3, "softmax", sparse, file("weighted.csv", sample_weight=2, test_split=0.2)
+        ),
+        "csv_weighted_last_float64": chain(
+            2, 3, "softmax", sparse, file("weighted.csv", sample_weight="weight"), dtype="float64"
+        ),
+        "csv_weighted_no_split": chain(
+            2, 3, "softmax", sparse, file("weighted.csv", sample_weight="weight"), split=0
+        ),
         # .npz files with their own test sets.
         "npz_own_test": chain(2, 3, "softmax", sparse, file("own_test.npz")),
         "npz_own_test_regression": chain(
             1, 1, "linear", "mse", file("own_test_reg.npz", scale="minmax"), dtype="float64"
         ),
     }
+    cases["csv_weighted_last_float64"].data["fit"]["validation_split_mode"] = "last"
+    return cases
 
 
 def import_with_keras_stub(path: Path, monkeypatch, **datasets):
@@ -745,11 +766,19 @@ def import_with_keras_stub(path: Path, monkeypatch, **datasets):
 
 
 def assert_prepared(returned, expected, name: str) -> None:
-    """load_data()'s return equals load_training_data()'s arrays: dtype, shape, values."""
+    """load_data()'s return equals load_training_data()'s arrays: dtype, shape, values (and
+    each part's sample weights, for data that has them)."""
     has_test = expected.x_test is not None
     assert len(returned) == (3 if has_test else 2), name
-    (x_train, y_train), validation = returned[:2]
+    weighted = expected.sw_train is not None
+    assert len(returned[0]) == (3 if weighted else 2), name
+    x_train, y_train = returned[0][:2]
+    validation = returned[1]
     pairs = [("x_train", x_train, expected.x_train), ("y_train", y_train, expected.y_train)]
+    if weighted:
+        pairs.append(("w_train", returned[0][2], expected.sw_train))
+        if expected.x_val is not None:
+            pairs.append(("w_val", validation[2], expected.sw_val))
     if expected.x_val is None:
         assert validation is None, name
     else:
@@ -762,6 +791,8 @@ def assert_prepared(returned, expected, name: str) -> None:
             ("x_test", returned[2][0], expected.x_test),
             ("y_test", returned[2][1], expected.y_test),
         ]
+        if weighted:
+            pairs.append(("w_test", returned[2][2], expected.sw_test))
     for part, got, want in pairs:
         what = f"{name}: {part}"
         assert got.dtype == want.dtype, what
@@ -1038,6 +1069,18 @@ def built(tmp_path_factory):
         # Keras' metrics in their classes, class_weight and steps_per_epoch in fit.
         "fit_settings": golden_project("csv_table", tmp),
     }
+    rows = ["a,b,weight,kind"] + [
+        f"{(i * 7919) % 97 / 97:.3f},{(i * 104729) % 89 / 89:.3f},{1 + i % 4},{'xyz'[i % 3]}"
+        for i in range(60)
+    ]
+    (tmp / "weighted.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    cases["weighted_table"] = chain(
+        2,
+        3,
+        "softmax",
+        "sparse_categorical_crossentropy",
+        {"path": str(tmp / "weighted.csv"), "sample_weight": "weight", "test_split": 0.2},
+    )
     fitted = cases["fit_settings"]
     fitted.data["compile"]["metrics"] = [
         "acc",
@@ -1064,7 +1107,10 @@ def built(tmp_path_factory):
             CHECKER,
             json.dumps(jobs),
             json.dumps(
-                {name: str(written[name][0]) for name in ("graph", "csv_table", "fit_settings")}
+                {
+                    name: str(written[name][0])
+                    for name in ("graph", "csv_table", "fit_settings", "weighted_table")
+                }
             ),
         ],
         capture_output=True,
@@ -1152,6 +1198,15 @@ def test_the_exported_fit_has_the_metrics_class_weight_and_steps_per_epoch(built
     assert "val_top2" in run["stdout"] and "2/2" in run["stdout"], run["stdout"][-2000:]
     metrics = built["report"]["fit_settings"]["metrics"]
     assert metrics[0] == "acc" and "SparseTopKCategoricalAccuracy" in str(metrics[1])
+
+
+def test_an_exported_weighted_table_trains_and_evaluates_with_its_weights(built):
+    code = built["written"]["weighted_table"][0].read_text()
+    assert 'SAMPLE_WEIGHT = "weight"' in code and "sample_weight=w_train" in code
+    assert "sample_weight=w_test" in code
+    run = built["report"]["__run__weighted_table"]
+    assert run["exit"] == 0, run["stdout"][-2000:]
+    assert run["stdout"].count("val_loss") == 1 and "test:" in run["stdout"], run["stdout"]
 
 
 def test_example_projects_export_or_are_refused_by_name():

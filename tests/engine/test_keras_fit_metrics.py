@@ -199,3 +199,43 @@ def test_fit_settings_train_as_model_fit(tf_ready, case, backend):
     epochs = 5 - settings.get("initial_epoch", 0)
     assert len(result["ours"]["history"]["loss"]) == epochs
     assert_same_training(result)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "tensorflow"])
+@pytest.mark.parametrize(
+    ("kind", "loss"),
+    [
+        ("labels", "sparse_categorical_crossentropy"),
+        ("binary", "binary_crossentropy"),
+        ("real", "mean_squared_error"),
+        ("real", {"class_name": "MeanSquaredError", "config": {"reduction": "sum"}}),
+        (
+            "binary",
+            {
+                "class_name": "BinaryCrossentropy",
+                "config": {"reduction": "mean_with_sample_weight"},
+            },
+        ),
+    ],
+    ids=str,
+)
+def test_sample_weights_train_as_model_fit(tf_ready, kind, loss, backend):
+    """Keras' fit(sample_weight=...): each training sample's loss and gradient weighted; the
+    validation data's own weights weigh val_loss; the metrics are not weighted."""
+    units, activation = {"labels": (3, "softmax"), "binary": (1, "sigmoid"), "real": (2, "linear")}[
+        kind
+    ]
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(N, FEATURES)).astype("float32")
+    y = _targets(kind, units, rng, N)
+    w = rng.uniform(0, 3, N).astype("float32")
+    w[::7] = 0.0  # a weight of 0 drops the sample's loss
+    xv = rng.normal(size=(20, FEATURES)).astype("float32")
+    yv = _targets(kind, units, rng, 20)
+    wv = rng.uniform(0, 2, 20).astype("float32")
+    metric = "accuracy" if kind != "real" else "mae"
+    project = _project(units, activation, loss, [metric])
+    if kind == "real" and isinstance(loss, dict):  # reduction "sum": gradients ×batch size
+        project.data["compile"]["optimizer"]["config"]["learning_rate"] = 0.005
+    result = fit_both(project, x, y, 3, backend, (xv, yv, wv), sample_weight=w)
+    assert_same_training(result)

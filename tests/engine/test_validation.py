@@ -216,6 +216,18 @@ def test_class_weight_must_name_the_datas_classes():
     assert any("numeric target (regression)" in t for t in texts), texts
 
 
+def test_sample_weights_and_class_weights_cannot_both_weigh(tmp_path):
+    (tmp_path / "t.csv").write_text("a,b,w,y\n1,2,1,0\n2,1,3,1\n3,1,0.5,0\n1,1,2,1\n")
+    data = mlp(fit={"class_weight": {"0": 2.0}})
+    data["dataset"] = {"path": str(tmp_path / "t.csv"), "sample_weight": "w"}
+    data["model"]["input_shape"] = [2]
+    texts, problems = problems_of(data)
+    assert any("cannot both weigh" in t for t in texts), texts
+    data["dataset"]["sample_weight"] = ["w"]
+    texts, _ = problems_of(data)
+    assert any("dataset.sample_weight: must be a column name" in t for t in texts), texts
+
+
 def test_duplicate_names():
     layers = [
         {"class_name": "Dense", "config": {"name": "a", "units": 3}},

@@ -47,12 +47,14 @@ def fit_both(
     y: np.ndarray,
     epochs: int,
     backend: str = "numpy",
-    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    validation: tuple | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Train ``project`` on ``(x, y)`` for ``epochs`` with NN Designer's ``backend`` and with
     Keras' ``model.fit``, from the same initial weights, on the same batches; with the
     project's callbacks (Keras' own classes for ``model.fit``) and ``validation`` data when
-    given.
+    given (``(x, y)`` or ``(x, y, sample weights)``), each training sample's loss weighted by
+    ``sample_weight`` when given.
 
     Returns
     -------
@@ -63,11 +65,12 @@ def fit_both(
     graph = check_project(project)
     model = build_model(project, graph, backend, weights=False)
     initial = model.flat_weights()
-    x_val, y_val = validation if validation is not None else (None, None)
+    x_val, y_val, *w_val = validation if validation is not None else (None, None)
     fit = {**project.fit, "shuffle": False, "seed": 0}
     weights = fit.get("class_weight")
-    sw = class_sample_weights(y, weights, np.dtype(project.dtype)) if weights else None
-    trainer = make_trainer(model, TrainingData(x, y, x_val, y_val, sw_train=sw), fit)
+    sw = class_sample_weights(y, weights, np.dtype(project.dtype)) if weights else sample_weight
+    data = TrainingData(x, y, x_val, y_val, sw_train=sw, sw_val=w_val[0] if w_val else None)
+    trainer = make_trainer(model, data, fit)
     for _ in trainer.run(epochs - int(fit.get("initial_epoch", 0))):
         pass
     trainer.finish()
@@ -75,12 +78,14 @@ def fit_both(
     return {
         "initial": initial,
         "ours": {"weights": model.flat_weights(), "history": dict(trainer.history)},
-        "keras": keras_fit(twin, graph, project, x, y, epochs, validation),
+        "keras": keras_fit(twin, graph, project, x, y, epochs, validation, sample_weight),
         "stop_reason": trainer.stop_reason,
     }
 
 
-def keras_fit(keras_model, graph, project: Project, x, y, epochs: int, validation=None) -> dict:
+def keras_fit(
+    keras_model, graph, project: Project, x, y, epochs: int, validation=None, sample_weight=None
+) -> dict:
     """``model.fit`` of a compiled Keras model holding the initial weights, with the project's
     batch size, callbacks (Keras' own classes), class_weight, steps_per_epoch and
     initial_epoch, unshuffled: ``{"weights", "history"}``."""
@@ -97,6 +102,8 @@ def keras_fit(keras_model, graph, project: Project, x, y, epochs: int, validatio
     for key in ("steps_per_epoch", "initial_epoch"):
         if fit.get(key) is not None:
             extra[key] = fit[key]
+    if sample_weight is not None:
+        extra["sample_weight"] = sample_weight
     history = keras_model.fit(
         x,
         y,
