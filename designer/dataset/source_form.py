@@ -1,7 +1,7 @@
 """The Dataset panel's "Data" form: the source (a built-in set with its parameters, or a file
 or folder), and for a table the target column, the feature columns, the sample weights column
-and how the file is read; for every file the task. It shows the panel's :class:`~designer.dataset.state.DatasetState`
-and hands every gesture to the panel."""
+and how the file is read; for every file the task. It shows the panel's
+:class:`~designer.dataset.state.DatasetState` and hands every gesture to the panel."""
 
 from __future__ import annotations
 
