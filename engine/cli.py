@@ -13,16 +13,18 @@ gradient.
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from engine import gradcheck_cli
+from engine import gradcheck_cli, runs_cli
 from engine.errors import NNDError, NonFiniteError, Problem, ValidationError
 
 SUBCOMMANDS = (
     "train",
+    "runs",
     "summary",
     "gradcheck",
     "parity",
@@ -35,6 +37,7 @@ SUBCOMMANDS = (
 #: What each subcommand is doing, for the message of a MemoryError ("ran out of memory while...").
 _DOING = {
     "train": "training the project",
+    "runs": "listing the runs",
     "summary": "summarizing the project",
     "gradcheck": "checking the gradients",
     "parity": "comparing the backends",
@@ -78,6 +81,15 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", type=int)
     t.add_argument("--seed", type=int)
+    t.add_argument("--learning-rate", type=float, help="the optimizer's learning rate")
+    t.add_argument(
+        "--from",
+        dest="from_point",
+        metavar="RUN:EPOCH",
+        help="continue run RUN from its snapshot after EPOCH (a fork: with other settings, a "
+        "new line of training; with the same, the same run again); --epochs is the last "
+        "epoch's number, as in Keras",
+    )
     t.add_argument("-o", "--output", help="where to write the trained project (.nnd)")
     t.add_argument("--quiet", action="store_true", help="print nothing but errors")
     t.add_argument(
@@ -107,6 +119,10 @@ def _parser() -> argparse.ArgumentParser:
     pa = sub.add_parser("parity", help="compare one training step of NumPy and TensorFlow")
     pa.add_argument("project")
     pa.add_argument("--batch-size", type=int, default=32)
+
+    ru = sub.add_parser("runs", help="list a project's training runs: parents, changes, metrics")
+    ru.add_argument("project")
+    ru.add_argument("--json", action="store_true", help="the table as JSON, for scripts")
 
     r = sub.add_parser("trace", help="one training step, phase by phase, as JSON")
     r.add_argument("project")
@@ -182,6 +198,13 @@ def main(argv: list[str] | None = None, render_window: WindowRenderer | None = N
     except KeyboardInterrupt:
         print("nndesigner: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`nndesigner runs P.nnd | head`): nothing more to say, and
+        # Python's flush at exit must not complain either.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _load(path: str):
@@ -218,8 +241,6 @@ def _fmt_time(seconds: float) -> str:
 
 def cmd_train(args) -> int:
     from engine.project import save_project
-    from engine.training import build_model, epochs_to_run, load_training_data, make_trainer
-    from engine.validate import check_project
 
     project = _load(args.project)
     out = Path(args.output) if args.output else _default_output(project)
@@ -245,6 +266,8 @@ def cmd_train(args) -> int:
                 [Problem(f"must be an object, got {json_kind(fit)}", field="fit")]
             )
         fit.update(overrides)
+    if args.learning_rate is not None:
+        _set_learning_rate(project, args.learning_rate)
     if args.backend:
         project.data["backend"] = args.backend
     data_path = None
@@ -263,20 +286,18 @@ def cmd_train(args) -> int:
 
         dataset = load_dataset(project.dataset, project.base_dir)
         project.data = match_network_to_data(project.data, dataset)
-    graph = check_project(project)
-    data = load_training_data(project, graph)
-    model = build_model(project, graph)
+    from engine.run_recorder import begin_run
+    from engine.runs import parse_point
+
+    from_point = parse_point(args.from_point) if args.from_point else None
+    begun = begin_run(project, from_point)
+    data, model, trainer, recorder = begun.data, begun.model, begun.trainer, begun.recorder
     f = project.fit
-    trainer = make_trainer(model, data, f)
-    epochs = epochs_to_run(f)
+    epochs = begun.epochs
     quiet = args.quiet
     tty = sys.stdout.isatty()
-    if not quiet and project.weights:
-        print(
-            f"Continuing from the trained weights in {project.path.name}"
-            " (the optimizer state restarts: it is not saved with the project)",
-            flush=True,
-        )
+    if not quiet:
+        _say_where_it_starts(project, recorder.run)
     if not quiet:
         n_val = 0 if data.x_val is None else len(data.x_val)
         print(
@@ -303,7 +324,10 @@ def cmd_train(args) -> int:
                     f" ETA {_fmt_time(eta)} - {_fmt_logs(ev.logs)}\x1b[K"
                 )
                 sys.stdout.flush()
-        elif ev.kind == "epoch" and not quiet:
+        elif ev.kind == "epoch":
+            recorder.epoch(trainer)
+            if quiet:
+                continue
             took = time.perf_counter() - t_epoch
             t_epoch = time.perf_counter()
             remaining = (ev.epochs - ev.epoch) * took
@@ -317,12 +341,13 @@ def cmd_train(args) -> int:
         elif ev.kind == "end":
             result = ev
     restored = trainer.finish()
+    recorder.finish(trainer)
     if not quiet and trainer.stop_reason is not None:
         print(f"Stopped after epoch {trainer.epochs_done}: {trainer.stop_reason}", flush=True)
     if not quiet and restored:
         print(f"End of training: {restored}", flush=True)
     project.weights = model.flat_weights()
-    project.history = trainer.history
+    project.history = trainer.history  # the whole line's, as the window shows it
     if data_path is not None:
         from engine.data import relative_data_path
 
@@ -339,6 +364,41 @@ def cmd_train(args) -> int:
     if not quiet:
         print(f"Saved the trained project to {out}")
     return 0
+
+
+def _set_learning_rate(project, rate: float) -> None:
+    """``--learning-rate``: the optimizer's (a schedule's initial rate)."""
+    from engine.optimizers import DEFAULT_OPTIMIZER
+
+    comp = project.data.setdefault("compile", {})
+    spec = comp.get("optimizer", DEFAULT_OPTIMIZER)
+    if isinstance(spec, str):
+        spec = {"class_name": spec, "config": {}}
+    spec = copy.deepcopy(spec)
+    config = spec.setdefault("config", {})
+    current = config.get("learning_rate")
+    if isinstance(current, dict):  # a schedule: its initial rate
+        current.setdefault("config", {})["initial_learning_rate"] = rate
+    else:
+        config["learning_rate"] = rate
+    comp["optimizer"] = spec
+
+
+def _say_where_it_starts(project, run) -> None:
+    """One line: which run this is and where it starts from."""
+    if run.parent is None and project.weights:
+        print(
+            f"Continuing from the trained weights in {project.path.name} as run {run.number}"
+            " (the optimizer state restarts: the file keeps no snapshot of it)",
+            flush=True,
+        )
+    elif run.parent is not None:
+        changed = ", ".join(f"{k} {v['to']!r}" for k, v in run.changed.items()) or "nothing"
+        print(
+            f"Run {run.number}: continuing run {run.parent.replace(':', ' after epoch ')}"
+            f" (weights, optimizer state and random streams as they were; changed: {changed})",
+            flush=True,
+        )
 
 
 def _data_spec(current: dict, path: Path, target: str | None) -> dict:
@@ -505,6 +565,7 @@ def cmd_screenshot(args, render_window: WindowRenderer | None = None) -> int:
 
 COMMANDS = {
     "train": cmd_train,
+    "runs": runs_cli.cmd_runs,
     "summary": cmd_summary,
     "gradcheck": gradcheck_cli.cmd_gradcheck,
     "parity": cmd_parity,

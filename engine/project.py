@@ -48,7 +48,9 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 MAX_JSON_BYTES = 64 * 2**20  # a .json project, or project.json / history.json inside a .nnd
 MAX_NND_BYTES = 4 * 2**30  # a .nnd on disk
 MAX_WEIGHTS_BYTES = 4 * 2**30  # weights.npz inflated (also checked against the memory limit)
-MAX_ZIP_ENTRIES = 10_000  # an .nnd holds 3 entries, its weights.npz 2 per Dense layer
+# An .nnd holds a few entries and two per snapshot (engine.runs.MAX_SNAPSHOTS at most), its
+# weights.npz 2 per Dense layer.
+MAX_ZIP_ENTRIES = 100_000
 # Deeper JSON than this is refused: Python's json, copy.deepcopy and json.dumps recurse once
 # (deepcopy: three frames) per level, so depth near 1000 raises RecursionError somewhere later.
 MAX_JSON_DEPTH = 100
@@ -142,6 +144,10 @@ class Project:
         Dense kernel of shape ``(in, out)``).
     history : dict or None
         Keras-style history: ``{"loss": [...], "val_loss": [...], "accuracy": [...], ...}``.
+    runs : RunStore or None
+        The training runs and their snapshots (:mod:`engine.runs`); None until one ran (a
+        ``.json`` project keeps none; a ``.nnd`` saved before runs were kept opens with its
+        history as run 1).
     load_warnings : list of str
         What :func:`load_project` found odd but not fatal (weights for no layer of the
         project), for the CLI and the window to show.
@@ -158,6 +164,7 @@ class Project:
         self.path = Path(path) if path is not None else None
         self.weights = weights
         self.history = history
+        self.runs = None
         self.load_warnings: list[str] = []
 
     # Convenient read access; the dict stays the single source of truth.
@@ -210,7 +217,9 @@ class Project:
 
     def copy(self) -> Project:
         weights = {k: v.copy() for k, v in self.weights.items()} if self.weights else None
-        return Project(copy.deepcopy(self.data), self.path, weights, copy.deepcopy(self.history))
+        out = Project(copy.deepcopy(self.data), self.path, weights, copy.deepcopy(self.history))
+        out.runs = copy.deepcopy(self.runs)
+        return out
 
     def to_json_text(self) -> str:
         """The spec as the text written to ``project.json`` (deterministic).
@@ -687,11 +696,73 @@ def _load_nnd(fh: IO[bytes], source: str) -> Project:
                     f"{source} (history.json)",
                 )
                 check_history(history, f"{source} (history.json)")
+            runs = _read_runs(zf, names, project, history, weights, source)
         except _ZIP_ERRORS as exc:
             raise ProjectError(f"the .nnd archive is damaged: {exc}", source) from exc
     project.weights = weights
     project.history = history
+    project.runs = runs
     return project
+
+
+#: The most runs a project may list, and the snapshots' entries' folder in the .nnd.
+MAX_RUNS = 10_000
+SNAPSHOT_DIR = "snapshots/"
+
+
+def _snapshot_name(run: int, epoch: int) -> str:
+    return f"{SNAPSHOT_DIR}run{run}_epoch{epoch}"
+
+
+def _read_runs(zf, names: set, project, history, weights, source: str):
+    """The project's runs (runs.json and its snapshots), or, for a .nnd saved before runs
+    were kept, its history as run 1 (:func:`engine.runs.from_legacy`)."""
+    from engine.runs import RUNS_FORMAT, RunStore, budget_of, from_legacy, run_from_json
+    from engine.snapshots import from_entries
+
+    if "runs.json" not in names:
+        store = from_legacy(project.data, history, weights)
+        return store if store.runs else None
+    where = f"{source} (runs.json)"
+    doc = _parse_json(_read_entry(zf, "runs.json", MAX_JSON_BYTES, source), where)
+    if not isinstance(doc, dict) or not isinstance(doc.get("runs"), list):
+        raise ProjectError('runs.json must be {"runs_format": 1, "runs": [...]}', where)
+    fmt = doc.get("runs_format")
+    if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt > RUNS_FORMAT:
+        raise ProjectError(
+            f"runs.json has runs_format {_short(fmt)}; this version reads {RUNS_FORMAT}. "
+            "Please update NN Designer.",
+            where,
+        )
+    if len(doc["runs"]) > MAX_RUNS:
+        raise ProjectError(
+            f"runs.json lists {len(doc['runs']):,} runs; at most {MAX_RUNS:,}", where
+        )
+    store = RunStore(budget_mb=budget_of(project.data))
+    seen = set()
+    for item in doc["runs"]:
+        run = run_from_json(item, where)
+        if run.number in seen:
+            raise ProjectError(f"runs.json lists run {run.number} twice", where)
+        seen.add(run.number)
+        epochs = item.get("snapshots") or []
+        if not isinstance(epochs, list):
+            raise ProjectError(f"run {run.number}'s snapshots must be a list of epochs", where)
+        for epoch in epochs:
+            if isinstance(epoch, bool) or not isinstance(epoch, int):
+                raise ProjectError(f"run {run.number} lists a snapshot epoch {epoch!r}", where)
+            base = _snapshot_name(run.number, epoch)
+            if base + ".json" not in names or base + ".npz" not in names:
+                raise ProjectError(
+                    f"the snapshot of run {run.number}, epoch {epoch} is missing", where
+                )
+            meta = _read_entry(zf, base + ".json", MAX_JSON_BYTES, source)
+            arrays = _read_entry(zf, base + ".npz", MAX_WEIGHTS_BYTES, source)
+            run.snapshots[epoch] = from_entries(
+                meta, arrays, f"{source} ({base})", MAX_WEIGHTS_BYTES
+            )
+        store.runs.append(run)
+    return store
 
 
 def read_json_entry(path: str | os.PathLike, name: str) -> Any:
@@ -906,11 +977,33 @@ def project_bytes(project: Project, suffix: str) -> bytes:
             except (ValueError, TypeError) as exc:
                 raise ProjectError(f"the training history holds NaN or inf: {exc}") from exc
             entries.append(("history.json", hist.encode("utf-8")))
+        if project.runs is not None and project.runs.runs and not project.runs.legacy:
+            entries += _runs_entries(project.runs)
         for name, payload in entries:
             info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, payload)
     return buf.getvalue()
+
+
+def _runs_entries(store) -> list[tuple[str, bytes]]:
+    """``runs.json`` and every snapshot's two entries."""
+    from engine.runs import RUNS_FORMAT
+    from engine.snapshots import to_entries
+
+    doc = {"runs_format": RUNS_FORMAT, "runs": [run.to_json() for run in store.runs]}
+    check_json_value(doc, "the training runs")
+    try:
+        text = json.dumps(doc, indent=1, allow_nan=False) + "\n"
+    except (ValueError, TypeError) as exc:
+        raise ProjectError(f"the training runs hold NaN or inf: {exc}") from exc
+    entries = [("runs.json", text.encode("utf-8"))]
+    for run in store.runs:
+        for epoch in sorted(run.snapshots):
+            meta, arrays = to_entries(run.snapshots[epoch])
+            base = _snapshot_name(run.number, epoch)
+            entries += [(base + ".json", meta), (base + ".npz", arrays)]
+    return entries
 
 
 def save_project(project: Project, path: str | os.PathLike) -> Path:

@@ -232,7 +232,8 @@ def test_train_with_tensorflow_then_numpy_carries_weights(tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", str(tmp_path / "tf.nnd"), "--backend", "numpy", "--epochs", "1"]) == 0
     out = capsys.readouterr().out
-    assert "Continuing from the trained weights" in out and "optimizer state restarts" in out
+    # run 2 goes on from run 1's state after epoch 2, on the other engine
+    assert "Run 2: continuing run 1 after epoch 2" in out and "backend 'numpy'" in out
     np_weights = load_project(tmp_path / "tf.nnd").weights
     assert set(np_weights) == set(tf_weights)
     # One more epoch moved the weights a little from where TensorFlow left them, not from scratch.

@@ -203,6 +203,20 @@ class TensorFlowModel(Probes):
             state = layer.seed_generator.state
             state.assign(np.array([layer_seed(node, seed), 0], dtype=state.dtype))
 
+    def rng_states(self) -> dict[str, np.ndarray]:
+        """The state of every layer's seed generator (Dropout's masks), by layer name."""
+        return {
+            node.name: np.array(layer.seed_generator.state.numpy(), copy=True)
+            for node, layer in self._seeded
+        }
+
+    def set_rng_states(self, states: dict[str, np.ndarray]) -> None:
+        """Put seed generators back to states from :meth:`rng_states`."""
+        for node, layer in self._seeded:
+            if node.name in states:
+                state = layer.seed_generator.state
+                state.assign(np.asarray(states[node.name], dtype=state.dtype))
+
     def get_weights(self) -> dict[str, dict[str, np.ndarray]]:
         """Copies of every weight, trainable or not, as ``{layer: {"kernel": (in, out), ...}}``."""
         out: dict[str, dict[str, np.ndarray]] = {}

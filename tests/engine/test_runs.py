@@ -1,0 +1,198 @@
+"""Runs you can rewind and fork: every training is a run of the project, with epoch-end
+snapshots (weights, optimizer state, random streams, callbacks), kept within a budget, saved
+in the .nnd; a run forked from a snapshot with unchanged settings is the same run, bit for bit
+on the NumPy engine."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.cli import main
+from engine.errors import NNDError, ProjectError
+from engine.project import from_dict, load_project, save_project
+from engine.run_recorder import begin_run
+from engine.runs import RunStore, parse_point, settings_diff
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
+EXAMPLE_NAMES = sorted(p.stem for p in EXAMPLES.glob("*.json"))
+# Data from the Keras cache (not here) and big sets: a small stand-in of the same shape.
+STAND_IN = {"mnist", "fashion_mnist", "digits"}
+
+
+def example(name: str, tmp_path: Path, epochs: int = 3):
+    data = json.loads((EXAMPLES / f"{name}.json").read_text())
+    data["fit"] = {**data.get("fit", {}), "epochs": epochs}
+    project = from_dict(data)
+    if project.dataset.get("name") in STAND_IN:
+        rng = np.random.default_rng(0)
+        shape = tuple(project.data["model"]["input_shape"])
+        x = rng.uniform(0, 1, (60, *shape)).astype("float32")
+        np.savez(tmp_path / f"{name}.npz", x=x, y=np.arange(60) % 10)
+        project.data["dataset"] = {"path": str(tmp_path / f"{name}.npz")}
+    project.path = tmp_path / f"{name}.json"
+    return project
+
+
+def train(project, from_point=None):
+    """One run as the CLI and the window record it; returns the run."""
+    begun = begin_run(project, from_point)
+    for ev in begun.trainer.run(begun.epochs):
+        if ev.kind == "epoch":
+            begun.recorder.epoch(begun.trainer)
+    begun.trainer.finish()
+    run = begun.recorder.finish(begun.trainer)
+    project.weights = begun.model.flat_weights()
+    project.history = begun.trainer.history
+    return run
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_a_fork_with_unchanged_settings_is_the_same_run_bit_for_bit(name, tmp_path):
+    project = example(name, tmp_path)
+    first = train(project)
+    assert first.number == 1 and first.parent is None and first.epochs == 3
+    assert sorted(first.snapshots) == [1, 2, 3]
+    # Through the file: the snapshots' bytes hold every number exactly.
+    path = save_project(project, tmp_path / f"{name}.nnd")
+    loaded = load_project(path)
+    fork = train(loaded, (1, 1))
+    assert fork.number == 2 and fork.parent == "1:1" and fork.first_epoch == 2
+    assert fork.changed == {}
+    for key, values in first.history.items():
+        assert fork.history[key] == values[1:], key  # exactly equal floats
+    again = loaded.runs.get(1).snapshots[3].weights
+    for key, value in fork.snapshots[3].weights.items():
+        np.testing.assert_array_equal(value, again[key], err_msg=key)
+    # the line's whole history: the parent's first epoch, then the fork's
+    assert loaded.history["loss"] == first.history["loss"]
+
+
+def test_a_fork_with_another_learning_rate_goes_another_way(tmp_path):
+    project = example("xor", tmp_path, epochs=4)
+    first = train(project)
+    forked = project.copy()
+    forked.data["compile"]["optimizer"]["config"]["learning_rate"] = 0.3
+    run = train(forked, (1, 2))
+    assert run.changed == {"compile.optimizer.config.learning_rate": {"from": 0.03, "to": 0.3}}
+    assert run.snapshots[3].optimizer["learning_rate"] == pytest.approx(0.3)
+    assert run.history["loss"][0] != first.history["loss"][2]
+
+
+def test_a_project_saved_before_runs_opens_with_its_history_as_run_1(tmp_path):
+    project = example("xor", tmp_path)
+    train(project)
+    project.runs = None  # as an older NN Designer saved it: weights and history only
+    path = save_project(project, tmp_path / "old.nnd")
+    old = load_project(path)
+    assert len(old.runs) == 1
+    run = old.runs.get(1)
+    assert run.parent is None and run.history == project.history
+    assert run.snapshots[3].partial  # the weights, no optimizer state
+    # It trains on: run 2 continues from the weights (the optimizer restarting).
+    nxt = train(old)
+    assert nxt.number == 2 and nxt.parent is None and nxt.first_epoch == 1
+
+
+def test_plain_training_of_a_trained_project_continues_its_last_run(tmp_path):
+    project = example("xor", tmp_path)
+    first = train(project)
+    run = train(project)  # another `epochs` epochs, from run 1's state after epoch 3
+    assert run.parent == "1:3" and run.first_epoch == 4 and run.epochs == 3
+    assert run.changed == {} and first.number == 1
+
+
+def test_snapshots_stay_within_the_budget_keeping_first_last_best_and_forks(tmp_path):
+    project = example("xor", tmp_path, epochs=40)
+    one = train(project)
+    size = one.snapshots[1].nbytes
+    store = project.runs
+    assert store.count == 40 and one.thinned == 0
+    # a second run forked at 17 (its snapshots a copy of the first's), then a budget of 12
+    store.runs.append(copy.deepcopy(one))
+    store.runs[-1].number, store.runs[-1].parent = 2, "1:17"
+    store.budget_mb = 12 * size / 1e6
+    store.fit_budget()
+    assert store.nbytes <= store.budget_bytes
+    kept = set(store.get(1).snapshots)
+    assert {1, 40, one.best_epoch(), 17} <= kept
+    assert store.get(1).thinned + len(kept) == 40
+    with pytest.raises(NNDError, match="thinned to keep the project within its budget"):
+        store.snapshot(1, next(e for e in range(2, 40) if e not in kept))
+
+
+def test_the_runs_command_prints_the_table_and_json(tmp_path, capsys):
+    project = example("xor", tmp_path, epochs=3)
+    path = save_project(project, tmp_path / "x.json")
+    out = tmp_path / "x.nnd"
+    assert main(["train", str(path), "-o", str(out), "--quiet"]) == 0
+    assert main(["train", str(out), "--from", "1:2", "--learning-rate", "0.2", "-o", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "Run 2: continuing run 1 after epoch 2" in said and "learning_rate 0.2" in said
+    assert main(["runs", str(out)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["run", "parent", "epochs"]
+    assert table[2].split()[:3] == ["2", "1:2", "3–3"]
+    assert "compile.optimizer.config.learning_rate=0.2" in table[2]
+    assert "of the 100 MB budget" in table[-1]
+    assert main(["runs", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [r["run"] for r in doc["runs"]] == [1, 2] and doc["runs"][1]["parent"] == "1:2"
+    assert main(["train", str(out), "--from", "7:1", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "no run 7 (its runs: 1, 2)" in err and "Traceback" not in err
+    assert main(["train", str(out), "--from", "1:9", "-o", str(out)]) == 2
+    assert "its epochs run 1–3" in capsys.readouterr().err
+    assert main(["train", str(out), "--from", "one", "-o", str(out)]) == 2
+    assert "not RUN:EPOCH" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "runs_json",
+    [
+        "[]",
+        '{"runs_format": 9, "runs": []}',
+        '{"runs_format": 1, "runs": [{"number": 0}]}',
+        '{"runs_format": 1, "runs": [{"number": 1, "parent": "x"}]}',
+        '{"runs_format": 1, "runs": [{"number": 1, "history": {"loss": ["a"]}}]}',
+        '{"runs_format": 1, "runs": [{"number": 1, "snapshots": [3]}]}',
+        '{"runs_format": 1, "runs": [{"number": 1}, {"number": 1}]}',
+    ],
+)
+def test_a_malformed_runs_file_is_refused_by_name(tmp_path, runs_json):
+    import zipfile
+
+    project = example("xor", tmp_path)
+    path = save_project(project, tmp_path / "p.nnd")
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.writestr("runs.json", runs_json)
+    with pytest.raises(ProjectError, match="runs"):
+        load_project(path)
+
+
+def test_points_and_settings_diffs():
+    assert parse_point("2:14") == (2, 14)
+    for bad in ("2", "a:b", "0:1", "1:-1"):
+        with pytest.raises(NNDError):
+            parse_point(bad)
+    before = {"fit": {"epochs": 3, "seed": 1}, "model": {"layers": [1], "input_shape": [2]}}
+    after = {"fit": {"epochs": 5, "seed": 1}, "model": {"layers": [2], "input_shape": [2]}}
+    assert settings_diff(before, after) == {
+        "fit.epochs": {"from": 3, "to": 5},
+        "model.layers": {"from": [1], "to": [2]},
+    }
+    assert RunStore().table() == []
+
+
+def test_weights_trained_since_the_last_run_are_not_replaced_by_its_snapshot(tmp_path):
+    """The window trains without recording a run (yet): a later training continues from the
+    project's weights, not from the last run's older snapshot."""
+    project = example("xor", tmp_path)
+    train(project)
+    project.weights = {k: v + 0.01 for k, v in project.weights.items()}
+    run = train(project)
+    assert run.parent is None and run.first_epoch == 1
