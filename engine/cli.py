@@ -132,6 +132,12 @@ def _parser() -> argparse.ArgumentParser:
     x = sub.add_parser("export", help="write the project as a Keras script (and its weights)")
     x.add_argument("project")
     x.add_argument("-o", "--output", help="the .py file to write (default: beside the project)")
+    x.add_argument(
+        "--from",
+        dest="from_point",
+        metavar="RUN:EPOCH",
+        help="the weights of that run after that epoch (default: the project's current ones)",
+    )
 
     i = sub.add_parser("import", help="read a saved Keras model (.keras or .h5) into a project")
     i.add_argument("model")
@@ -498,6 +504,16 @@ def cmd_export(args) -> int:
     from engine.validate import check_project
 
     project = _load(args.project)
+    if args.from_point:
+        from engine.runs import parse_point
+
+        number, epoch = parse_point(args.from_point)
+        if project.runs is None:
+            raise NNDError("the project has no runs to export from; train it first")
+        snap = project.runs.snapshot(number, epoch)
+        # The run's own settings (its network, optimizer, fit) with its weights then.
+        project.data.update(copy.deepcopy(project.runs.get(number).settings))
+        project.weights = dict(snap.weights)
     # Validated here first (no data, no loss needed): the exporter reads the spec as valid.
     check_project(project, training=False)
     out = Path(args.output) if args.output else Path(args.project).with_suffix(".py")

@@ -45,6 +45,7 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 # Limits on what a project file may make us read. A project's JSON is a few KiB (a layout
 # included); far beyond these it is not a project but an attack or an accident (a FIFO, a
 # zip bomb), and reading it whole would hang or exhaust memory.
+SMALL_ENTRY_BYTES = 2**20  # entries below this are read without a memory check
 MAX_JSON_BYTES = 64 * 2**20  # a .json project, or project.json / history.json inside a .nnd
 MAX_NND_BYTES = 4 * 2**30  # a .nnd on disk
 MAX_WEIGHTS_BYTES = 4 * 2**30  # weights.npz inflated (also checked against the memory limit)
@@ -648,8 +649,10 @@ def _read_entry(zf: zipfile.ZipFile, name: str, cap: int, source: str) -> bytes:
     size can lie: reading stops past it)."""
     info = zf.getinfo(name)
     _check_entry(info, cap, name, source)
-    # weights.npz is held while its arrays are made from it: twice its size at the peak.
-    check_allocation_for(info.file_size * (2 if name == "weights.npz" else 1), name, source)
+    # weights.npz is held while its arrays are made from it: twice its size at the peak. Small
+    # entries (a snapshot's, by the thousand) need no check: the archive's size bounds them.
+    if info.file_size > SMALL_ENTRY_BYTES:
+        check_allocation_for(info.file_size * (2 if name == "weights.npz" else 1), name, source)
     with zf.open(info) as fp:
         data = _read_at_most(fp, info.file_size)
     if data is None or len(data) != info.file_size:
@@ -752,12 +755,12 @@ def _read_runs(zf, names: set, project, history, weights, source: str):
             if isinstance(epoch, bool) or not isinstance(epoch, int):
                 raise ProjectError(f"run {run.number} lists a snapshot epoch {epoch!r}", where)
             base = _snapshot_name(run.number, epoch)
-            if base + ".json" not in names or base + ".npz" not in names:
+            if base + ".json" not in names or base + ".bin" not in names:
                 raise ProjectError(
                     f"the snapshot of run {run.number}, epoch {epoch} is missing", where
                 )
             meta = _read_entry(zf, base + ".json", MAX_JSON_BYTES, source)
-            arrays = _read_entry(zf, base + ".npz", MAX_WEIGHTS_BYTES, source)
+            arrays = _read_entry(zf, base + ".bin", MAX_WEIGHTS_BYTES, source)
             run.snapshots[epoch] = from_entries(
                 meta, arrays, f"{source} ({base})", MAX_WEIGHTS_BYTES
             )
@@ -1002,7 +1005,7 @@ def _runs_entries(store) -> list[tuple[str, bytes]]:
         for epoch in sorted(run.snapshots):
             meta, arrays = to_entries(run.snapshots[epoch])
             base = _snapshot_name(run.number, epoch)
-            entries += [(base + ".json", meta), (base + ".npz", arrays)]
+            entries += [(base + ".json", meta), (base + ".bin", arrays)]
     return entries
 
 

@@ -9,17 +9,16 @@ cooldown...). :func:`capture` takes one from a :class:`~engine.training.Trainer`
 epoch; :func:`restore` puts a trainer back into it, so that a run continued from a snapshot
 with the same settings is the same run, bit for bit on the NumPy engine.
 
-On disk a snapshot is two entries of the project's ``.nnd``: ``<name>.json`` (the numbers and
-the structure) and ``<name>.npz`` (every array, without pickles), see :func:`to_entries` and
+On disk a snapshot is two entries of the project's ``.nnd``: ``<name>.json`` (the numbers, the
+structure and an index of the arrays) and ``<name>.bin`` (the arrays' raw bytes, read with
+``numpy.frombuffer``: no pickles, nothing executed), see :func:`to_entries` and
 :func:`from_entries`.
 """
 
 from __future__ import annotations
 
 import copy
-import io
 import json
-import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -152,47 +151,68 @@ def _join(value: Any, arrays: dict[str, np.ndarray], where: str) -> Any:
     return value
 
 
+#: The dtypes a snapshot's arrays may have (weights, slots, orders, generator states).
+_DTYPES = frozenset(
+    np.dtype(t).str for t in ("float16", "float32", "float64", "int32", "int64", "uint32", "uint64")
+) | {np.dtype(bool).str}
+
+
 def to_entries(snap: Snapshot) -> tuple[bytes, bytes]:
-    """``(json bytes, npz bytes)`` of a snapshot (no pickles; the same bytes for the same
-    snapshot)."""
+    """``(json bytes, array bytes)`` of a snapshot: the JSON holds the structure and an index
+    (``"__arrays__": {name: [dtype, shape, offset]}``) into one buffer of the arrays' raw
+    bytes, each 8-byte aligned (no pickles; the same bytes for the same snapshot)."""
     arrays: dict[str, np.ndarray] = {}
     meta = _split(snap._payload(), arrays, "")
+    index: dict[str, list] = {}
+    chunks: list[bytes] = []
+    offset = 0
+    for name in sorted(arrays):
+        arr = np.ascontiguousarray(arrays[name])
+        if arr.dtype.str not in _DTYPES:
+            arr = arr.astype(np.float64)
+        raw = arr.tobytes()
+        index[name] = [arr.dtype.str, list(arr.shape), offset]
+        pad = (-len(raw)) % 8
+        chunks.append(raw + b"\0" * pad)
+        offset += len(raw) + pad
+    meta["__arrays__"] = index
     text = json.dumps(meta, sort_keys=True, allow_nan=True).encode("utf-8")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(arrays):
-            arr = io.BytesIO()
-            np.lib.format.write_array(arr, np.ascontiguousarray(arrays[name]), allow_pickle=False)
-            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, arr.getvalue())
-    return text, buf.getvalue()
+    return text, b"".join(chunks)
 
 
-def from_entries(meta_bytes: bytes, npz_bytes: bytes, where: str, max_bytes: int) -> Snapshot:
+def from_entries(meta_bytes: bytes, raw: bytes, where: str, max_bytes: int) -> Snapshot:
     """The snapshot of :func:`to_entries`' bytes; ProjectError naming ``where`` for anything
-    malformed (arrays are read without pickles, each within ``max_bytes`` inflated)."""
+    malformed (an index outside the buffer, a dtype that is not a number's, a shape beyond
+    ``max_bytes``)."""
     try:
         meta = json.loads(meta_bytes.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProjectError(f"a snapshot's JSON does not read: {exc}", where) from None
+    if not isinstance(meta, dict):
+        raise ProjectError("a snapshot's JSON must be an object", where)
+    index = meta.pop("__arrays__", {})
+    if not isinstance(index, dict):
+        raise ProjectError("a snapshot's array index must be an object", where)
     arrays: dict[str, np.ndarray] = {}
-    try:
-        with zipfile.ZipFile(io.BytesIO(npz_bytes)) as zf:
-            total = 0
-            for info in zf.infolist():
-                total += info.file_size
-                if total > max_bytes:
-                    raise ProjectError(
-                        f"a snapshot's arrays inflate beyond {max_bytes:,} bytes", where
-                    )
-                name = info.filename.removesuffix(".npy")
-                with zf.open(info) as fp:
-                    arrays[name] = np.lib.format.read_array(fp, allow_pickle=False)
-    except ProjectError:
-        raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise ProjectError(f"a snapshot's arrays do not read: {exc}", where) from None
+    for name, item in index.items():
+        try:
+            dtype_text, shape, offset = item
+            dtype = np.dtype(dtype_text) if dtype_text in _DTYPES else None
+            shape = tuple(int(d) for d in shape)
+            offset = int(offset)
+        except (TypeError, ValueError):
+            raise ProjectError(
+                f"a snapshot's array {name!r} is not [dtype, shape, offset]", where
+            ) from None
+        if dtype is None:
+            raise ProjectError(f"a snapshot's array {name!r} has the dtype {dtype_text!r}", where)
+        if any(d < 0 for d in shape) or offset < 0:
+            raise ProjectError(f"a snapshot's array {name!r} has a negative size", where)
+        nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if nbytes > max_bytes or offset + nbytes > len(raw):
+            raise ProjectError(f"a snapshot's array {name!r} lies outside its data", where)
+        count = nbytes // dtype.itemsize
+        arrays[name] = np.frombuffer(raw, dtype, count, offset).reshape(shape).copy()
     if not isinstance(meta, dict) or not {"epoch", "weights", "optimizer", "rng"} <= set(meta):
         raise ProjectError("a snapshot lacks its epoch, weights, optimizer or rng", where)
     data = _join(meta, arrays, where)

@@ -196,3 +196,56 @@ def test_weights_trained_since_the_last_run_are_not_replaced_by_its_snapshot(tmp
     project.weights = {k: v + 0.01 for k, v in project.weights.items()}
     run = train(project)
     assert run.parent is None and run.first_epoch == 1
+
+
+def test_export_takes_a_runs_weights_and_settings_at_an_epoch(tmp_path, capsys, monkeypatch):
+    import engine.export
+
+    project = example("xor", tmp_path, epochs=3)
+    train(project)
+    forked = project.copy()
+    forked.data["compile"]["optimizer"]["config"]["learning_rate"] = 0.3
+    train(forked, (1, 2))
+    path = save_project(forked, tmp_path / "x.nnd")
+    exported = []
+    real = engine.export.export_project
+    monkeypatch.setattr(
+        engine.export, "export_project", lambda p, out: exported.append(p) or real(p, out)
+    )
+    assert main(["export", str(path), "--from", "1:2", "-o", str(tmp_path / "m.py")]) == 0
+    assert "learning_rate=0.03" in (tmp_path / "m.py").read_text()  # run 1's, not the fork's
+    snap = load_project(path).runs.snapshot(1, 2)
+    for key, value in snap.weights.items():
+        np.testing.assert_array_equal(exported[0].weights[key], value, err_msg=key)
+    assert main(["export", str(path), "--from", "1:7", "-o", str(tmp_path / "n.py")]) == 2
+    assert "no snapshot after epoch 7" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("index", "words"),
+    [
+        ({"a0": ["|O", [2], 0]}, "dtype"),
+        ({"a0": ["<f4", [10**9], 0]}, "outside its data"),
+        ({"a0": ["<f4", [4], 10**6]}, "outside its data"),
+        ({"a0": ["<f4", [-1], 0]}, "negative"),
+        ({"a0": "x"}, r"not \[dtype, shape, offset\]"),
+    ],
+)
+def test_a_hostile_snapshot_is_refused_by_name(tmp_path, index, words):
+    import zipfile
+
+    project = example("xor", tmp_path, epochs=1)
+    train(project)
+    path = save_project(project, tmp_path / "p.nnd")
+    broken = tmp_path / "q.nnd"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(broken, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "snapshots/run1_epoch1.json":
+                meta = json.loads(data)
+                meta["__arrays__"] = index
+                meta["weights"] = {"hidden/kernel": {"__array__": "a0"}}
+                data = json.dumps(meta).encode()
+            dst.writestr(item, data)
+    with pytest.raises(ProjectError, match=words):
+        load_project(broken)
