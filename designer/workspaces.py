@@ -47,7 +47,7 @@ TIPS = {
     "train": "Train it: the training panel, the curves and the live views large",
     "backprop": "Step through one training step with every number (also Ctrl+B)",
 }
-STATE_VERSION = 2
+STATE_VERSION = 3  # 3: the Runs dock (issue 17); older saved layouts give way to the default
 #: The explicit minimum of every dock's content: small enough that three columns and a bottom
 #: row fit a 1366×768 screen, large enough that a squeezed panel still shows something.
 DOCK_MIN = QSize(160, 90)
@@ -214,7 +214,7 @@ class WorkspaceManager(QObject):
             d = self._training().docks
             views = [d[k] for k in ("boundary", "tiles", "predictions")]
             return [
-                (left, [d["panel"], w.inspector_dock]),
+                (left, [d["panel"], w.inspector_dock, d["runs"]]),
                 (right, [v for v in views if self._relevant(v)]),
                 # Under the data views, in the same column: four tabs would elide their titles.
                 (right, [d["activity"]]),

@@ -16,11 +16,11 @@ def _number(v) -> str:
     return str(v)
 
 
-def _value(v) -> str:
+def value_text(v) -> str:
     if isinstance(v, dict):  # an optimizer or a loss spec: its class and settings
         cls = v.get("class_name")
         cfg = v.get("config") or {}
-        inner = ", ".join(f"{k}={_value(x)}" for k, x in cfg.items())
+        inner = ", ".join(f"{k}={value_text(x)}" for k, x in cfg.items())
         return f"{cls}({inner})" if cls else json.dumps(v)
     if isinstance(v, list):
         return "[…]" if len(v) > 4 else json.dumps(v)
@@ -48,7 +48,7 @@ def runs_text(rows: list[dict], budget: str) -> str:
         ][:2]
         final_text = " ".join(f"{k} {_number(final[k])}" for k in keys) or "–"
         snaps = str(r["snapshots"]) + (f" (-{r['thinned']})" if r["thinned"] else "")
-        changed = ", ".join(f"{k}={_value(v)}" for k, v in r["changed"].items()) or "–"
+        changed = ", ".join(f"{k}={value_text(v)}" for k, v in r["changed"].items()) or "–"
         lines.append(
             [
                 str(r["run"]),

@@ -56,7 +56,9 @@ from designer.training.views import (
     PredictionsGrid,
     WeightTilesView,
 )
+from designer.training.views.runs import RunsView
 from designer.workers import RunConfig, TrainingSession, layer_classes
+from engine.errors import NNDError
 from engine.optimizers import DEFAULT_OPTIMIZER
 
 #: The views render at most this often while training runs...
@@ -190,6 +192,8 @@ class TrainingController(QObject):
         self.confusion = ConfusionMatrixView()
         self.activity = NetworkActivityView()
         self.feature_maps = FeatureMapsView()
+        self.runs_view = RunsView()
+        self.runs_view.selection_changed.connect(self._on_runs_selected)
         self.history = RunHistory()
         self.info = None
         self.snapshot = None
@@ -247,6 +251,7 @@ class TrainingController(QObject):
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
         self._load_project_history()
+        self.refresh_runs()
         self._update_controls()
 
     # ------------------------------------------------------------------ window parts
@@ -296,6 +301,7 @@ class TrainingController(QObject):
             "confusion": dock(
                 "Confusion matrix", "training_confusion_dock", self.confusion, bottom
             ),
+            "runs": dock("Runs", "training_runs_dock", self.runs_view, bottom),
         }
         self._laid_out = False
         if w.isVisible():
@@ -310,9 +316,9 @@ class TrainingController(QObject):
         self._next_render = 0.0
 
     def lay_out_docks(self) -> None:
-        """The default arrangement. Bottom: the panel beside the loss / layer statistics /
-        confusion tabs. Right: the views of the data (boundary, tiles, predictions, network
-        activity) as tabs."""
+        """The default arrangement. Bottom: the panel (and the Runs table, a tab beside it)
+        beside the loss / layer statistics / confusion tabs. Right: the views of the data
+        (boundary, tiles, predictions, network activity) as tabs."""
         self._laid_out = True
         w, d = self.window, self.docks
         w.splitDockWidget(d["panel"], d["loss"], Qt.Orientation.Horizontal)
@@ -320,6 +326,9 @@ class TrainingController(QObject):
             w.tabifyDockWidget(d["boundary"], d[key])
         for key in ("layers", "confusion"):
             w.tabifyDockWidget(d["loss"], d[key])
+        # Beside the plots, not behind them: the runs chosen in it are drawn on them.
+        w.tabifyDockWidget(d["panel"], d["runs"])
+        d["panel"].raise_()
         d["boundary"].raise_()
         d["loss"].raise_()
         w.resizeDocks([d["panel"], d["loss"]], [330, 900], Qt.Orientation.Horizontal)
@@ -572,8 +581,55 @@ class TrainingController(QObject):
             self._weights_spec = None
             self._render_history()
 
+    # ------------------------------------------------------------------ runs
+    def refresh_runs(self) -> None:
+        """The Runs table from the project's runs (and the overlays of those still chosen)."""
+        from engine.memory import format_bytes
+
+        store = self.document.project.runs
+        rows = store.table() if store is not None else []
+        summary = ""
+        if store is not None and rows:
+            thinned = sum(r.thinned for r in store.runs)
+            summary = (
+                f"Snapshots: {format_bytes(store.nbytes)} of the {store.budget_mb:g} MB budget "
+                f"({store.count} kept" + (f", {thinned} thinned" if thinned else "") + "). "
+                "Select runs to draw them over the loss and metric plots."
+            )
+        self.runs_view.set_rows(rows, summary)
+        self._on_runs_selected(self.runs_view.selected())
+
+    def _on_runs_selected(self, numbers: list[int]) -> None:
+        store = self.document.project.runs
+        overlays = []
+        for number in numbers if store is not None else []:
+            run = store.get(number)
+            fork = None
+            if run.parent:
+                from engine.runs import parse_point
+
+                parent_number, epoch = parse_point(run.parent)
+                try:
+                    parent = store.get(parent_number)
+                except NNDError:  # a parent no longer kept: no marker
+                    parent = None
+                if parent is not None:
+                    i = epoch - parent.first_epoch
+                    at = {k: v[i] for k, v in parent.history.items() if 0 <= i < len(v)}
+                    fork = (epoch, at)
+            overlays.append(
+                {
+                    "number": run.number,
+                    "x": list(range(run.first_epoch, run.last_epoch + 1)),
+                    "history": run.history,
+                    "fork": fork,
+                }
+            )
+        self.loss_plot.show_runs(overlays)
+
     def _on_replaced(self) -> None:
         """Another project was opened: stop, forget the model, start the views over."""
+        self.refresh_runs()
         self.session.stop()
         self._sent_signature = None
         self._fresh = True

@@ -15,6 +15,7 @@ from designer.plots.theme import curve_colors, foreground_color, style_plot_item
 from designer.training.colors import WRONG
 from designer.training.views.base import CURVE_OPTS, LiveView, make_pen, plot_area_under
 from designer.training.views.ranger import Ranger, data_bounds, finite_xy
+from designer.training.views.run_overlays import RunOverlays
 
 VAL_COLOR = "#d62728"
 MAX_EARLIER_RUNS = 5
@@ -159,6 +160,8 @@ class LossPlot(LiveView):
         self.loss_plot.vb.sigResized.connect(self._align_lr_view)
         self.lr_view.setVisible(False)
         self.metric_key = "accuracy"
+        #: The project's runs selected in the Runs table, drawn over both plots.
+        self.overlays = RunOverlays(self.loss_plot, self.metric_plot)
         self._few_epochs = True
         _ = deriv
         self._empty(True)
@@ -280,8 +283,35 @@ class LossPlot(LiveView):
                 self.earlier_loss[i].setData([], [])
                 self.earlier_metric[i].setData([], [])
 
+    def show_runs(self, runs: list[dict]) -> None:
+        """Draw these runs over the plots (see :class:`RunOverlays`), now."""
+        self.overlays.set_runs(runs)
+        self.refresh()
+
+    def _render_runs_only(self) -> None:
+        """No live run: the selected runs alone, the metric plot on their first metric."""
+        keys = []
+        for run in self.overlays.runs:
+            for k in run["history"]:
+                if not k.startswith("val_") and k not in ("loss", "regularization_loss"):
+                    keys.append(k)
+        keys = list(dict.fromkeys(keys))
+        self._sync_metric_box(keys)
+        if keys:
+            self.metric_key = self._chosen_metric if self._chosen_metric in keys else keys[0]
+        self.metric_plot.setTitle(metric_title(self.metric_key) if keys else "")
+        log = self.log_box.isChecked()
+        loss_values, metric_values = self.overlays.draw(self.metric_key if keys else None, log)
+        x_end = max((float(r["x"][-1]) for r in self.overlays.runs if len(r["x"])), default=1.0)
+        self._empty(False)
+        self.loss_range.apply(x=(0.0, x_end), y=data_bounds(*loss_values, log=log))
+        self.metric_range.apply(x=(0.0, x_end), y=data_bounds(*metric_values))
+
     def render(self) -> None:
         h = self.history
+        if h is None and self.overlays.runs:
+            self._render_runs_only()
+            return
         if h is None:
             for item in (
                 self.raw_loss,
@@ -343,13 +373,18 @@ class LossPlot(LiveView):
             n = min(len(vals), len(ex))
             item.setData(*finite_xy(ex[:n], vals[:n]))
         self._symbols(len(ex))
+        over_loss, over_metric = self.overlays.draw(self.metric_key if keys else None, log)
         x_end = max(float(x[-1]) if len(x) else 0.0, float(ex[-1]) if len(ex) else 0.0, 1.0)
+        for run in self.overlays.runs:
+            if len(run["x"]):
+                x_end = max(x_end, float(run["x"][-1]))
         y_loss = data_bounds(
             h.batch_loss.data,
             h.epochs.get("loss"),
             h.epochs.get("val_loss"),
             h.epochs.get("regularization_loss"),  # the dashed curve stays in view
             *(run[1] for run in self._earlier),
+            *over_loss,
             log=log,
         )
         self.loss_range.apply(x=(0.0, x_end), y=y_loss)
@@ -357,6 +392,7 @@ class LossPlot(LiveView):
             step_metric.data if step_metric is not None else None,
             h.epochs.get(self.metric_key),
             h.epochs.get(f"val_{self.metric_key}"),
+            *over_metric,
         )
         self.metric_range.apply(x=(0.0, x_end), y=y_metric)
         div = h.divergence

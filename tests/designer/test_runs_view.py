@@ -1,0 +1,75 @@
+"""The window's Runs table: a project's runs (recorded by nndesigner train) listed with their
+parents, changes and metrics, sortable and filterable; selected runs drawn over the loss and
+metric plots in their colours, a fork's starting point marked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from engine.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
+
+
+@pytest.fixture
+def three_runs(tmp_path) -> Path:
+    """xor trained 6 epochs (run 1), forked after epoch 3 unchanged (run 2) and with
+    another learning rate (run 3)."""
+    spec = json.loads((EXAMPLES / "xor.json").read_text())
+    spec["fit"]["epochs"] = 6
+    src = tmp_path / "xor.json"
+    src.write_text(json.dumps(spec))
+    out = tmp_path / "xor.nnd"
+    assert main(["train", str(src), "-o", str(out), "--quiet"]) == 0
+    assert main(["train", str(out), "--from", "1:3", "-o", str(out), "--quiet"]) == 0
+    args = ["train", str(out), "--from", "1:3", "--learning-rate", "0.2", "-o", str(out)]
+    assert main([*args, "--quiet"]) == 0
+    return out
+
+
+def test_the_runs_table_lists_sorts_filters_and_overlays_the_runs(make_window, three_runs):
+    window = make_window(three_runs)
+    window.workspaces.switch("train")
+    ctrl = window.training
+    ctrl.docks["runs"].raise_()  # its tab, beside the plots
+    view = ctrl.runs_view
+    assert ctrl.loss_plot.isVisible()
+    model = view.proxy
+    assert model.rowCount() == 3
+    assert [model.index(r, 1).data() for r in range(3)] == ["–", "1:3", "1:3"]
+    assert "learning_rate=0.2" in model.index(2, 2).data()
+    assert model.index(1, 3).data() == "4–6"
+    assert "of the 100 MB budget" in view.summary.text()
+    # sorted by the final loss, ascending: run 3 (the higher rate) learned most
+    view.table.sortByColumn(5, Qt.SortOrder.AscendingOrder)
+    assert model.index(0, 0).data() == "3"
+    view.filter.setText("learning_rate")
+    assert model.rowCount() == 1 and model.index(0, 0).data() == "3"
+    view.filter.setText("")
+    assert model.rowCount() == 3
+    # two runs selected: their curves on both plots, the fork's start marked
+    view.select([1, 3])
+    assert view.selected() == [1, 3]
+    overlays = ctrl.loss_plot.overlays
+    assert [r["number"] for r in overlays.runs] == [1, 3]
+    assert overlays.runs[1]["fork"][0] == 3
+    loss_items = [i for p, i in overlays._items if p is ctrl.loss_plot.loss_plot]
+    # run 1: loss and val_loss; run 3: loss, val_loss and their two fork rings
+    assert len(loss_items) == 6
+    x, y = loss_items[0].getData()
+    assert list(x) == [1, 2, 3, 4, 5, 6]
+    metric_items = [i for p, i in overlays._items if p is ctrl.loss_plot.metric_plot]
+    assert metric_items and ctrl.loss_plot.metric_key == "accuracy"
+    view.select([])
+    assert ctrl.loss_plot.overlays._items == []
+
+
+def test_a_project_without_runs_says_how_to_get_them(make_window):
+    window = make_window(None)
+    view = window.training.runs_view
+    assert view.proxy.rowCount() == 0
+    assert not view.empty.isHidden() and view.table.isHidden()
