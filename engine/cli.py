@@ -254,6 +254,14 @@ def cmd_train(args) -> int:
         raise NNDError(
             "the trained project must be written to a .nnd file (it holds the weights)", str(out)
         )
+    from engine.runs import parse_point
+
+    from_point = parse_point(args.from_point) if args.from_point else None
+    if from_point is not None:
+        # A fork starts from its parent's settings; the options below change them.
+        if project.runs is None:
+            raise NNDError("the project has no runs to continue; train it first")
+        project.data.update(copy.deepcopy(project.runs.get(from_point[0]).settings))
     overrides = {
         key: value
         for key, value in (
@@ -293,9 +301,7 @@ def cmd_train(args) -> int:
         dataset = load_dataset(project.dataset, project.base_dir)
         project.data = match_network_to_data(project.data, dataset)
     from engine.run_recorder import begin_run
-    from engine.runs import parse_point
 
-    from_point = parse_point(args.from_point) if args.from_point else None
     begun = begin_run(project, from_point)
     data, model, trainer, recorder = begun.data, begun.model, begun.trainer, begun.recorder
     f = project.fit

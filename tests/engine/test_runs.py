@@ -249,3 +249,16 @@ def test_a_hostile_snapshot_is_refused_by_name(tmp_path, index, words):
             dst.writestr(item, data)
     with pytest.raises(ProjectError, match=words):
         load_project(broken)
+
+
+def test_a_fork_starts_from_its_parents_settings_not_the_projects_latest(tmp_path, capsys):
+    project = example("xor", tmp_path, epochs=4)
+    path = save_project(project, tmp_path / "x.json")
+    out = tmp_path / "x.nnd"
+    assert main(["train", str(path), "-o", str(out), "--quiet"]) == 0
+    fork = ["train", str(out), "--from", "1:2", "-o", str(out), "--quiet"]
+    assert main([*fork, "--learning-rate", "0.2"]) == 0
+    # the project now holds run 2's rate; a fork of run 1 changes only what it is told
+    assert main([*fork, "--batch-size", "8"]) == 0
+    run = load_project(out).runs.get(3)
+    assert run.changed == {"fit.batch_size": {"from": 16, "to": 8}}
