@@ -49,9 +49,9 @@ SMALL_ENTRY_BYTES = 2**20  # entries below this are read without a memory check
 MAX_JSON_BYTES = 64 * 2**20  # a .json project, or project.json / history.json inside a .nnd
 MAX_NND_BYTES = 4 * 2**30  # a .nnd on disk
 MAX_WEIGHTS_BYTES = 4 * 2**30  # weights.npz inflated (also checked against the memory limit)
-# An .nnd holds a few entries and two per snapshot (engine.runs.MAX_SNAPSHOTS at most), its
-# weights.npz 2 per Dense layer.
-MAX_ZIP_ENTRIES = 100_000
+# An .nnd holds a few entries and two per snapshot (engine.runs.MAX_SNAPSHOTS, 20 000, at most),
+# its weights.npz 2 per Dense layer; far more is a forged directory.
+MAX_ZIP_ENTRIES = 50_000
 # Deeper JSON than this is refused: Python's json, copy.deepcopy and json.dumps recurse once
 # (deepcopy: three frames) per level, so depth near 1000 raises RecursionError somewhere later.
 MAX_JSON_DEPTH = 100
