@@ -233,6 +233,10 @@ class RunConfig:
     #: The plane of the decision boundary for data with more than two features (see
     #: :func:`engine.data.projection.Projection.from_choice`); None: the default plane.
     projection: dict | None = None
+    #: A run's epoch-end state to continue from (:class:`engine.snapshots.Snapshot`: weights,
+    #: optimizer, random streams, callbacks) — "Continue from here"; ``history`` is then the
+    #: line's history up to that epoch. A new run of the project.
+    restore: Any = None
 
 
 def layer_classes(spec: dict | None) -> dict[str, str]:
@@ -666,7 +670,18 @@ class TrainingCore:
         fit = project.fit
         trainer = make_trainer(model, data, fit)
         continued = bool(init) and len(kept) == len(init)
-        if continued and old_trainer is not None:
+        if cfg.restore is not None:
+            from engine.snapshots import restore
+
+            # Continue a run from its snapshot: everything as it was then, a new run here.
+            restore(trainer, cfg.restore)
+            trainer.history = copy.deepcopy(cfg.history or {})
+            continued = False
+            self.gstep = 0
+            self._samples = 0
+            self.train_seconds = self.train_cpu_seconds = 0.0
+            self.run_id += 1
+        elif continued and old_trainer is not None:
             trainer.history = copy.deepcopy(old_trainer.history)
             trainer.epochs_done = old_trainer.epochs_done
         elif continued and cfg.history:
@@ -820,6 +835,7 @@ class TrainingCore:
         elif kind == "epoch":
             self._step_end = None  # validation and the report are no step's time
             self.mailbox.post_epoch(ev.epoch, ev.logs, self.run_id)
+            self._post_run_snapshot()
             self._report_due = True
             now = time.perf_counter()
             if now >= self._next_report:
@@ -902,6 +918,24 @@ class TrainingCore:
         self._next_snapshot = time.perf_counter() + snapshot_spacing(snap.seconds, self._step_s)
         # Send it now rather than at the next drain period: the views show it ~25 ms sooner.
         self.on_wake()
+
+    def _post_run_snapshot(self) -> None:
+        """The run's state after this epoch, for the project's runs (engine.runs): the window
+        keeps it within the project's snapshot budget."""
+        from engine.snapshots import capture
+
+        self.mailbox.post_event(
+            "run_snapshot",
+            {
+                "snapshot": capture(self.trainer),
+                "history": copy.deepcopy(self.trainer.history),
+                # this run's training time so far (the budget running now included)
+                "seconds": self.train_seconds
+                + (time.perf_counter() - self._t_budget if self._t_budget is not None else 0.0),
+                "run_id": self.run_id,
+                "gen": self._config.gen if self._config is not None else 0,
+            },
+        )
 
     def _handoff(self) -> None:
         """Copies of the weights and history for the project (made here, on this thread)."""

@@ -133,7 +133,7 @@ def begin_run(project, from_point: tuple[int, int] | None = None, backend: str |
             ) from None
         # The history up to that epoch, as the parent had it: the epochs go on from there.
         upto = from_point[1] - parent_run.first_epoch + 1
-        trainer.history = _history_upto(store, parent_run, upto)
+        trainer.history = line_history(store, parent_run, upto)
         # A learning rate set for the fork replaces the one the snapshot carried (which a
         # ReduceLROnPlateau may have lowered); unchanged, the snapshot's stays.
         rate = settings_diff(parent_run.settings, settings).get(
@@ -165,7 +165,7 @@ def _same_weights(a: dict, b: dict) -> bool:
     return set(a) == set(b) and all(np.array_equal(a[k], b[k]) for k in a)
 
 
-def _history_upto(store: RunStore, run: Run, count: int) -> dict[str, list[float]]:
+def line_history(store: RunStore, run: Run, count: int) -> dict[str, list[float]]:
     """The whole history of ``run``'s line up to its ``count``-th epoch: its ancestors'
     epochs before it forked, then its own."""
     own = {k: list(v[:count]) for k, v in run.history.items()}
@@ -178,6 +178,6 @@ def _history_upto(store: RunStore, run: Run, count: int) -> dict[str, list[float
         parent = store.get(parent_number)
     except NNDError:
         return own
-    before = _history_upto(store, parent, parent_epoch - parent.first_epoch + 1)
+    before = line_history(store, parent, parent_epoch - parent.first_epoch + 1)
     keys = list(dict.fromkeys([*before, *own]))
     return {k: before.get(k, []) + own.get(k, []) for k in keys}

@@ -46,6 +46,7 @@ from designer.document import set_view_state, view_state
 from designer.training.activity import NetworkActivityView
 from designer.training.history import RunHistory
 from designer.training.panel import TrainingPanel, effective_learning_rate
+from designer.training.run_log import RunLog
 from designer.training.views import (
     ConfusionMatrixView,
     DecisionBoundaryView,
@@ -194,6 +195,11 @@ class TrainingController(QObject):
         self.feature_maps = FeatureMapsView()
         self.runs_view = RunsView()
         self.runs_view.selection_changed.connect(self._on_runs_selected)
+        self.runs_view.continue_requested.connect(self.continue_from)
+        self.run_log = RunLog(self.document)
+        self._runs_dirty = False
+        #: A snapshot the next configuration continues from (Continue from here).
+        self._restore = None
         self.history = RunHistory()
         self.info = None
         self.snapshot = None
@@ -473,8 +479,10 @@ class TrainingController(QObject):
                 fresh=self._fresh,
                 gen=self._gen,
                 projection=copy.deepcopy(self.projection_choice),
+                restore=self._restore,
             )
         )
+        self._restore = None
         self._sent_signature = sig
         self._fresh = False
         self._keep_weights = True
@@ -586,6 +594,7 @@ class TrainingController(QObject):
         """The Runs table from the project's runs (and the overlays of those still chosen)."""
         from engine.memory import format_bytes
 
+        self._runs_dirty = False
         store = self.document.project.runs
         rows = store.table() if store is not None else []
         summary = ""
@@ -596,7 +605,8 @@ class TrainingController(QObject):
                 f"({store.count} kept" + (f", {thinned} thinned" if thinned else "") + "). "
                 "Select runs to draw them over the loss and metric plots."
             )
-        self.runs_view.set_rows(rows, summary)
+        kept = {r.number: sorted(r.snapshots) for r in store.runs} if store is not None else {}
+        self.runs_view.set_rows(rows, summary, kept)
         self._on_runs_selected(self.runs_view.selected())
 
     def _on_runs_selected(self, numbers: list[int]) -> None:
@@ -627,8 +637,40 @@ class TrainingController(QObject):
             )
         self.loss_plot.show_runs(overlays)
 
+    def continue_from(self, number: int, epoch: int) -> bool:
+        """Continue run ``number`` from its snapshot after ``epoch``: the project takes that
+        run's settings (one undoable edit) and that epoch's weights and history, and training
+        goes on from there as a new run (its parent ``number:epoch``), optimizer and random
+        streams as they were. False (with a message) when it cannot."""
+        from engine.run_recorder import line_history
+
+        store = self.document.project.runs
+        try:
+            if store is None:
+                raise NNDError("the project has no runs")
+            run = store.get(number)
+            snap = store.snapshot(number, epoch)
+        except NNDError as exc:
+            self.panel.show_message(_esc(exc.message), "warning")
+            return False
+        if self.state == "running":
+            self.session.stop()
+        settings = copy.deepcopy(run.settings)
+        self.document.edit(f"Continue run {number} from epoch {epoch}", lambda d: {**d, **settings})
+        history = line_history(store, run, epoch - run.first_epoch + 1)
+        self.document.set_trained({k: v.copy() for k, v in snap.weights.items()}, history)
+        self._weights_spec = copy.deepcopy(self.document.data)
+        self.run_log.pending_parent = f"{number}:{epoch}"
+        self._restore = snap
+        self._fresh = True
+        self._sent_signature = None
+        self._status(f"Continuing run {number} from epoch {epoch}")
+        self.play()
+        return True
+
     def _on_replaced(self) -> None:
         """Another project was opened: stop, forget the model, start the views over."""
+        self.run_log.forget()
         self.refresh_runs()
         self.session.stop()
         self._sent_signature = None
@@ -730,6 +772,12 @@ class TrainingController(QObject):
                     self._showing = False
             elif kind == "handoff":
                 self._on_handoff(ev[1])
+                if self._runs_dirty:
+                    self.refresh_runs()
+            elif kind == "run_snapshot":
+                if ev[1].get("gen", self._gen) == self._gen:
+                    self.run_log.on_snapshot(ev[1])
+                    self._runs_dirty = True
             elif kind == "diverged":
                 self._on_diverged(ev[1])
             elif kind == "error":
@@ -754,6 +802,8 @@ class TrainingController(QObject):
                 self._status(ev[1])
             elif kind == "finished":
                 self.finished_runs += 1
+                if self._runs_dirty:
+                    self.refresh_runs()
                 why = ev[4] if len(ev) > 4 and isinstance(ev[4], dict) else {}
                 if why.get("stopped"):
                     end = f"; {why['end']}" if why.get("end") else ""
@@ -842,6 +892,7 @@ class TrainingController(QObject):
     def _on_build(self, build: dict) -> None:
         if build.get("gen", self._gen) != self._gen:
             return
+        self.run_log.on_build(build)
         info = build["info"]
         if not build["continued"]:
             self.loss_plot.archive(self.history)

@@ -73,3 +73,42 @@ def test_a_project_without_runs_says_how_to_get_them(make_window):
     view = window.training.runs_view
     assert view.proxy.rowCount() == 0
     assert not view.empty.isHidden() and view.table.isHidden()
+
+
+def test_the_windows_trainings_are_runs_and_continue_from_here_repeats_one(
+    qtbot, training_window, tmp_path
+):
+    """Play records a run with a snapshot after every epoch; Continue from here at an epoch
+    is a new run of that parent which, with the settings unchanged, repeats the run's later
+    epochs exactly (the same engine in the worker); the .nnd keeps both."""
+    import copy
+
+    from engine.project import from_dict, load_project
+    from tests.designer.test_training import TIMEOUT, tiny_spec
+
+    window, ctrl = training_window(from_dict(copy.deepcopy(tiny_spec(epochs=4))))
+    ctrl.play()
+    qtbot.waitUntil(lambda: ctrl.finished_runs >= 1 and ctrl.state == "idle", timeout=TIMEOUT)
+    store = window.document.project.runs
+    assert store is not None and len(store) == 1
+    first = store.get(1)
+    assert first.parent is None and sorted(first.snapshots) == [1, 2, 3, 4]
+    assert first.history["loss"] == window.document.project.history["loss"]
+    assert ctrl.runs_view.proxy.rowCount() == 1
+    # Continue from epoch 2: run 2, parent 1:2, epochs 3-4 as run 1 had them
+    ctrl.runs_view.select([1])
+    assert ctrl.runs_view.fork_host.isVisibleTo(ctrl.runs_view)
+    ctrl.runs_view.epoch_spin.setValue(2)
+    ctrl.runs_view.continue_button.click()
+    qtbot.waitUntil(lambda: ctrl.finished_runs >= 2 and ctrl.state == "idle", timeout=TIMEOUT)
+    assert len(store) == 2
+    second = store.get(2)
+    assert second.parent == "1:2" and second.first_epoch == 3 and second.changed == {}
+    assert second.history["loss"] == first.history["loss"][2:]
+    assert second.history["val_loss"] == first.history["val_loss"][2:]
+    assert window.document.project.history["loss"] == first.history["loss"]
+    path = tmp_path / "runs.nnd"
+    window.document.save(path)
+    saved = load_project(path).runs
+    assert [r.number for r in saved.runs] == [1, 2] and saved.get(2).parent == "1:2"
+    assert ctrl.runs_view.proxy.rowCount() == 2

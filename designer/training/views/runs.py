@@ -10,9 +10,12 @@ from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QPushButton,
+    QSpinBox,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -50,9 +53,12 @@ class _Item(QStandardItem):
 
 
 class RunsView(QWidget):
-    """The table and its filter; ``selection_changed(list of run numbers)``."""
+    """The table and its filter; ``selection_changed(list of run numbers)``; under it, with
+    one run selected, "Continue from here" at one of its kept epochs
+    (``continue_requested(run, epoch)``)."""
 
     selection_changed = Signal(list)
+    continue_requested = Signal(int, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -78,6 +84,21 @@ class RunsView(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
+        self.epoch_spin = QSpinBox()
+        self.epoch_spin.setPrefix("epoch ")
+        self.epoch_spin.setToolTip("An epoch of the selected run whose snapshot is kept")
+        self.continue_button = QPushButton("Continue from here")
+        self.continue_button.setToolTip(
+            "Train on from the selected run's state after this epoch (weights, optimizer, "
+            "random streams), as a new run; with unchanged settings it repeats the run"
+        )
+        self.continue_button.clicked.connect(self._continue)
+        fork_row = QHBoxLayout()
+        fork_row.setContentsMargins(0, 0, 0, 0)
+        fork_row.addWidget(self.epoch_spin)
+        fork_row.addWidget(self.continue_button, 1)
+        self.fork_host = QWidget()
+        self.fork_host.setLayout(fork_row)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.empty = QLabel(
@@ -89,15 +110,22 @@ class RunsView(QWidget):
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addWidget(self.filter)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.fork_host)
         layout.addWidget(self.summary)
         layout.addWidget(self.empty)
         self.rows: list[dict] = []
+        #: run number -> the epochs whose snapshots are kept
+        self.kept: dict[int, list[int]] = {}
         self.set_rows([], "")
 
-    def set_rows(self, rows: list[dict], summary: str) -> None:
-        """Show ``rows`` (:meth:`engine.runs.RunStore.table`), keeping the selection."""
+    def set_rows(
+        self, rows: list[dict], summary: str, kept: dict[int, list[int]] | None = None
+    ) -> None:
+        """Show ``rows`` (:meth:`engine.runs.RunStore.table`), keeping the selection; ``kept``:
+        each run's epochs with a snapshot (what Continue from here may start from)."""
         keep = set(self.selected())
         self.rows = rows
+        self.kept = dict(kept or {})
         self.table.setSortingEnabled(False)
         self.model.removeRows(0, self.model.rowCount())
         for r in rows:
@@ -136,6 +164,7 @@ class RunsView(QWidget):
         self.empty.setVisible(not rows)
         if keep:
             self.select(sorted(keep & {r["run"] for r in rows}))
+        self._sync_fork()
 
     def selected(self) -> list[int]:
         rows = self.table.selectionModel().selectedRows(0) if self.table.selectionModel() else []
@@ -154,4 +183,25 @@ class RunsView(QWidget):
                 )
 
     def _on_selection(self, *_args) -> None:
+        self._sync_fork()
         self.selection_changed.emit(self.selected())
+
+    def _sync_fork(self) -> None:
+        chosen = self.selected()
+        epochs = self.kept.get(chosen[0], []) if len(chosen) == 1 else []
+        self.fork_host.setVisible(bool(epochs))
+        if epochs:
+            self.epoch_spin.setRange(min(epochs), max(epochs))
+            if self.epoch_spin.value() not in epochs:
+                self.epoch_spin.setValue(max(epochs))
+
+    def _continue(self) -> None:
+        chosen = self.selected()
+        if len(chosen) != 1:
+            return
+        epochs = self.kept.get(chosen[0], [])
+        epoch = self.epoch_spin.value()
+        if epoch not in epochs:  # a thinned epoch: the nearest kept one
+            epoch = min(epochs, key=lambda e: (abs(e - epoch), e))
+            self.epoch_spin.setValue(epoch)
+        self.continue_requested.emit(chosen[0], epoch)
