@@ -409,6 +409,10 @@ class TrainingCore:
         self._next_report = 0.0
         self._report_due = False
         self._sample_index = 0
+        #: The scrubber's epoch shown (its weights in the model) and the model's own weights
+        #: kept aside meanwhile; None when the model shows its own state.
+        self._rewound_epoch: int | None = None
+        self._rewound: dict | None = None
         #: Wall time spent training (with a budget), since the last build or reset.
         self.train_seconds = 0.0
         self._t_budget: float | None = None
@@ -513,6 +517,8 @@ class TrainingCore:
     # ------------------------------------------------------------------ commands
     def _handle(self, cmd: tuple) -> None:
         kind = cmd[0]
+        if kind in ("configure", "play", "step", "step_epoch", "stop", "reset", "show"):
+            self._unrewind()  # the scrubber's weights never train, nor carry over
         if kind == "configure":
             self._close_gen()
             if self._budget is not None:
@@ -521,6 +527,8 @@ class TrainingCore:
             self._config = cmd[1]
             self._dirty = True
             self._set_state("idle")
+        elif kind == "rewind":
+            self._rewind(cmd[1], cmd[2])
         elif kind == "play":
             if self._ensure_model():
                 ended = self.trainer.stop_reason is not None  # a callback ended the last run
@@ -897,7 +905,8 @@ class TrainingCore:
             return
         self._report_due = False
         t0 = time.perf_counter()
-        report = self.monitor.epoch_report(self.trainer.epochs_done)
+        rewound = self._rewound_epoch
+        report = self.monitor.epoch_report(rewound or self.trainer.epochs_done)
         if report is not None:
             report.run = self.run_id
             self.mailbox.put("epoch_report", report)
@@ -911,13 +920,42 @@ class TrainingCore:
         if not force and not self.mailbox.snapshot_taken:
             return
         epoch = self.trainer.epochs_done + (1 if self._gen is not None else 0)
-        snap = self.monitor.snapshot(self.gstep, epoch, gradients=gradients)
+        rewound = self._rewound_epoch
+        snap = self.monitor.snapshot(self.gstep, rewound or epoch, gradients=gradients)
         snap.run = self.run_id
+        snap.rewound = rewound  # the scrubber's epoch, or None: the model's own state
         snap.plane = self.plane  # an attribute of ours: the engine's Snapshot has no such field
         self.mailbox.put("snapshot", snap)
         self._next_snapshot = time.perf_counter() + snapshot_spacing(snap.seconds, self._step_s)
         # Send it now rather than at the next drain period: the views show it ~25 ms sooner.
         self.on_wake()
+
+    def _rewind(self, epoch: int | None, weights: dict | None) -> None:
+        """The views of another epoch's weights (the timeline scrubber): the model holds them
+        while the worker is idle; the weights it trained to are kept aside and come back
+        before anything trains (:meth:`_unrewind`) or with ``epoch`` None."""
+        if self._budget is not None or self._gen is not None or self.model is None:
+            return  # training: the scrubber waits for a pause
+        if epoch is None or weights is None:
+            self._unrewind()
+        else:
+            if self._rewound is None:
+                self._rewound = self.model.flat_weights()
+            self.model.set_flat_weights(weights)
+            self._rewound_epoch = int(epoch)
+        self._snapshot(force=True)
+        self._report_due = True
+        self._next_report = 0.0
+        self._epoch_report()
+
+    def _unrewind(self) -> None:
+        """The model's own weights back, after the scrubber showed another epoch's."""
+        if self._rewound is None:
+            return
+        if self.model is not None:
+            self.model.set_flat_weights(self._rewound)
+        self._rewound = None
+        self._rewound_epoch = None
 
     def _post_run_snapshot(self) -> None:
         """The run's state after this epoch, for the project's runs (engine.runs): the window

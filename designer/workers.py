@@ -478,6 +478,12 @@ class TrainingSession(QObject):
         snapshot and, for classification, the confusion matrix) without training."""
         self._post("show")
 
+    def rewind(self, epoch: int | None, weights: dict | None) -> None:
+        """Show the views as they were after ``epoch`` (``weights``: that epoch's snapshot),
+        without training; ``None``: back to the model's own weights. Training (Play, Step)
+        goes back first, by itself."""
+        self._post("rewind", epoch, weights)
+
     def select_sample(self, index: int) -> None:
         self._post("sample", int(index))
 

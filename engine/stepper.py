@@ -178,10 +178,22 @@ class StepSession:
         "the project's trained weights" or "initial weights (seed N)".
     """
 
-    def __init__(self, project, graph: Graph | None = None, batch_size: int = 1, data=None):
+    def __init__(
+        self,
+        project,
+        graph: Graph | None = None,
+        batch_size: int = 1,
+        data=None,
+        start=None,
+        start_label: str = "",
+    ):
         from engine.training import load_training_data
         from engine.validate import check_project
 
+        #: A run's snapshot to start from (:class:`engine.snapshots.Snapshot`: the scrubber's
+        #: epoch), instead of the project's weights; ``start_label`` says whose.
+        self.start = start
+        self.start_label = start_label
         self.project = project
         self.graph = graph if graph is not None else check_project(project)
         self.data = data if data is not None else load_training_data(project, self.graph)
@@ -254,6 +266,23 @@ class StepSession:
     def _fresh_model(self) -> NumpyModel:
         model = build_model(self.project, self.graph, "numpy", weights=False)
         self.weights_source = f"initial weights (seed {model.seed})"
+        if self.start is not None:
+            try:
+                model.set_flat_weights(self.start.weights)
+            except DataError as exc:
+                model.initialize()
+                self.weights_source = (
+                    f"initial weights (seed {model.seed}); {self.start_label or 'the snapshot'} "
+                    f"does not fit the network any more ({exc})"
+                )
+                return model
+            if not self.start.partial and self.start.optimizer:
+                model.optimizer.set_state(self.start.optimizer)  # Adam's moments as then
+            rng = self.start.rng or {}
+            if rng.get("backend") == "numpy" and rng.get("layers"):
+                model.set_rng_states(rng["layers"])
+            self.weights_source = self.start_label or "a run's snapshot"
+            return model
         if self.project.weights:
             try:
                 model.set_flat_weights(self.project.weights)

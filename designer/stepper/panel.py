@@ -373,6 +373,9 @@ class StepperPanel(QWidget):
         self.setObjectName("stepper_panel")
         self.document = document
         self.session: StepSession | None = None
+        #: ``(snapshot, label)`` to start the steps from (the training scrubber's epoch), or
+        #: None: the project's weights.
+        self.start_snapshot: tuple | None = None
         self.sample = 0
         self.pinned: tuple | None = None
         self.explanation: Explanation | None = None
@@ -548,7 +551,14 @@ class StepperPanel(QWidget):
         try:
             if doc.graph is None or not doc.valid:
                 raise NNDError(doc.invalid_reason() or "the project is not valid")
-            self.session = StepSession(doc.project, doc.graph, batch_size=self._batch_size())
+            snap, label = self.start_snapshot or (None, "")
+            self.session = StepSession(
+                doc.project,
+                doc.graph,
+                batch_size=self._batch_size(),
+                start=snap,
+                start_label=label,
+            )
         except NNDError as exc:
             self.session = None
             self.error = str(exc)

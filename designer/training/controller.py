@@ -196,6 +196,9 @@ class TrainingController(QObject):
         self.runs_view = RunsView()
         self.runs_view.selection_changed.connect(self._on_runs_selected)
         self.runs_view.continue_requested.connect(self.continue_from)
+        self.loss_plot.scrubber.rewind.connect(self._on_rewind)
+        #: The epoch the views show from a snapshot (the scrubber), or None: now.
+        self.rewound: tuple[int, int] | None = None
         self.run_log = RunLog(self.document)
         self._runs_dirty = False
         #: A snapshot the next configuration continues from (Continue from here).
@@ -435,6 +438,7 @@ class TrainingController(QObject):
 
     def stop(self) -> None:
         self.session.stop()
+        self.run_log.close(self.run_id)  # Play … Stop is one run; training on makes another
 
     def reset(self) -> None:
         """Re-initialise the weights from the seed; this run's curves stay, faint."""
@@ -607,9 +611,53 @@ class TrainingController(QObject):
             )
         kept = {r.number: sorted(r.snapshots) for r in store.runs} if store is not None else {}
         self.runs_view.set_rows(rows, summary, kept)
+        self._sync_scrubber()
         self._on_runs_selected(self.runs_view.selected())
 
+    def _scrubbed_run(self) -> int | None:
+        """The run the scrubber moves over: the one selected in the Runs table, else the
+        project's last."""
+        store = self.document.project.runs
+        if store is None or not store.runs:
+            return None
+        chosen = self.runs_view.selected()
+        return chosen[0] if len(chosen) == 1 else store.runs[-1].number
+
+    def _sync_scrubber(self) -> None:
+        store = self.document.project.runs
+        number = self._scrubbed_run()
+        epochs = sorted(store.get(number).snapshots) if number is not None else []
+        self.loss_plot.scrubber.set_epochs(number, epochs)
+        self.loss_plot.scrubber.setEnabled(self.state != "running")
+
+    def _on_rewind(self, number: int, epoch: int) -> None:
+        """The scrubber moved: every view as it was after that epoch of that run (from its
+        snapshot); (-1, -1): back to now. Backprop mode then starts from that epoch too."""
+        stepper = getattr(getattr(self.window, "stepper", None), "panel", None)
+        if number < 0 or self.state == "running":
+            if self.rewound is not None:
+                self.rewound = None
+                self.session.rewind(None, None)
+            self.loss_plot.mark_epoch(None)
+            if stepper is not None:
+                stepper.start_snapshot = None
+            return
+        store = self.document.project.runs
+        try:
+            snap = store.snapshot(number, epoch)
+        except (NNDError, AttributeError):
+            return
+        if self._last_build is None:  # nothing built yet: build what the project holds
+            self._configure_if_needed()
+            self.session.show()
+        self.rewound = (number, epoch)
+        self.session.rewind(epoch, {k: v.copy() for k, v in snap.weights.items()})
+        self.loss_plot.mark_epoch(epoch)
+        if stepper is not None:
+            stepper.start_snapshot = (snap, f"run {number}'s weights after epoch {epoch}")
+
     def _on_runs_selected(self, numbers: list[int]) -> None:
+        self._sync_scrubber()
         store = self.document.project.runs
         overlays = []
         for number in numbers if store is not None else []:
@@ -770,6 +818,9 @@ class TrainingController(QObject):
                 self.state = ev[1]
                 if ev[1] == "running":
                     self._showing = False
+                    if self.rewound is not None:  # training: the views follow it again
+                        self.loss_plot.scrubber.back_to_now()
+                self.loss_plot.scrubber.setEnabled(ev[1] != "running")
             elif kind == "handoff":
                 self._on_handoff(ev[1])
                 if self._runs_dirty:
@@ -802,6 +853,7 @@ class TrainingController(QObject):
                 self._status(ev[1])
             elif kind == "finished":
                 self.finished_runs += 1
+                self.run_log.close(self.run_id)
                 if self._runs_dirty:
                     self.refresh_runs()
                 why = ev[4] if len(ev) > 4 and isinstance(ev[4], dict) else {}

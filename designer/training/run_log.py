@@ -23,6 +23,14 @@ class RunLog:
         self._parents: dict[int, str | None] = {}
         #: the parent the next build starts from (Continue from here), with the settings then
         self.pending_parent: str | None = None
+        #: worker runs whose project run ended (finished, or stopped): more epochs are a new run
+        self._closed: set[int] = set()
+
+    def close(self, run_id: int) -> None:
+        """The worker's run ``run_id`` ended (its epochs done, a callback, or Stop): epochs
+        trained on after this make a new run of the project."""
+        if run_id in self._runs:
+            self._closed.add(run_id)
 
     def store(self) -> RunStore:
         project = self.document.project
@@ -54,6 +62,11 @@ class RunLog:
         run_id = payload["run_id"]
         store = self.store()
         run = self._runs.get(run_id)
+        if run is not None and run_id in self._closed:
+            # Trained on after it ended (Play again): a new run, continuing that one.
+            self._closed.discard(run_id)
+            self._parents[run_id] = f"{run.number}:{run.last_epoch}"
+            run = None
         if run is None or not any(r is run for r in store.runs):
             parent = self._parents.get(run_id)
             settings = project_settings(self.document.project.data)
@@ -83,4 +96,5 @@ class RunLog:
         """Another project: its runs are its own."""
         self._runs.clear()
         self._parents.clear()
+        self._closed.clear()
         self.pending_parent = None

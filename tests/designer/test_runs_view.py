@@ -112,3 +112,52 @@ def test_the_windows_trainings_are_runs_and_continue_from_here_repeats_one(
     saved = load_project(path).runs
     assert [r.number for r in saved.runs] == [1, 2] and saved.get(2).parent == "1:2"
     assert ctrl.runs_view.proxy.rowCount() == 2
+
+
+def test_the_scrubber_rewinds_every_view_to_an_epoch_and_back(qtbot, training_window):
+    """Dragging the scrubber draws the views from that epoch's snapshot; the last epoch's is
+    the model's own state (the same boundary, exactly); Now brings it back; Backprop mode
+    would start from the epoch shown; training never sees the rewound weights."""
+    import copy
+
+    import numpy as np
+
+    from engine.project import from_dict
+    from tests.designer.test_training import TIMEOUT, tiny_spec
+
+    window, ctrl = training_window(from_dict(copy.deepcopy(tiny_spec(epochs=4))))
+    ctrl.play()
+    qtbot.waitUntil(lambda: ctrl.finished_runs >= 1 and ctrl.state == "idle", timeout=TIMEOUT)
+    scrub = ctrl.loss_plot.scrubber
+    assert scrub.isVisibleTo(ctrl.loss_plot) and scrub.epochs == [1, 2, 3, 4]
+    qtbot.waitUntil(lambda: ctrl.snapshot is not None, timeout=TIMEOUT)
+    now = np.array(ctrl.snapshot.boundary, copy=True)
+
+    def shown(epoch):
+        return lambda: ctrl.snapshot is not None and ctrl.snapshot.rewound == epoch
+
+    scrub.show_epoch(1)
+    qtbot.waitUntil(shown(1), timeout=TIMEOUT)
+    assert ctrl.rewound == (1, 1) and scrub.label.text() == "run 1, epoch 1"
+    assert ctrl.snapshot.epoch == 1 and not np.array_equal(ctrl.snapshot.boundary, now)
+    assert ctrl.loss_plot.rewind_lines[0].isVisible()
+    stepper = window.stepper.panel if hasattr(window, "stepper") else None
+    if stepper is not None:
+        assert stepper.start_snapshot[1] == "run 1's weights after epoch 1"
+    scrub.show_epoch(4)
+    qtbot.waitUntil(shown(4), timeout=TIMEOUT)
+    np.testing.assert_array_equal(ctrl.snapshot.boundary, now)
+    scrub.back_to_now()
+    qtbot.waitUntil(shown(None), timeout=TIMEOUT)
+    np.testing.assert_array_equal(ctrl.snapshot.boundary, now)
+    assert ctrl.rewound is None and not ctrl.loss_plot.rewind_lines[0].isVisible()
+    # rewound, then Play: the run goes on from the model's own weights (epochs 5-6)
+    scrub.show_epoch(2)
+    qtbot.waitUntil(shown(2), timeout=TIMEOUT)
+    window.document.project.data["fit"]["epochs"] = 6
+    assert ctrl.train_blocking(6, timeout_s=TIMEOUT / 1000)
+    # a run that ended and trains on is a new run of the project, continuing it
+    store = window.document.project.runs
+    assert [r.number for r in store.runs] == [1, 2]
+    assert store.get(2).parent == "1:4" and store.get(2).first_epoch == 5
+    assert len(window.document.project.history["loss"]) == 6

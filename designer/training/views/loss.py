@@ -16,6 +16,7 @@ from designer.training.colors import WRONG
 from designer.training.views.base import CURVE_OPTS, LiveView, make_pen, plot_area_under
 from designer.training.views.ranger import Ranger, data_bounds, finite_xy
 from designer.training.views.run_overlays import RunOverlays
+from designer.training.views.scrubber import Scrubber
 
 VAL_COLOR = "#d62728"
 MAX_EARLIER_RUNS = 5
@@ -76,6 +77,9 @@ class LossPlot(LiveView):
         bar.addWidget(self.metric_box)
         bar.addWidget(self.best_label, 1)
         self.graphics = plot_area_under(self, bar)
+        #: The timeline scrubber under the plots (the controller gives it a run's epochs).
+        self.scrubber = Scrubber()
+        self.layout().addWidget(self.scrubber)
 
         self.loss_plot = self.graphics.addPlot(row=0, col=0, title="Loss")
         self.metric_plot = self.graphics.addPlot(row=0, col=1, title="Accuracy")
@@ -150,6 +154,13 @@ class LossPlot(LiveView):
         )
         self.nan_line.setVisible(False)
         self.loss_plot.addItem(self.nan_line, ignoreBounds=True)
+        # The epoch the scrubber shows, on both plots.
+        self.rewind_lines = []
+        for plot in (self.loss_plot, self.metric_plot):
+            line = pg.InfiniteLine(angle=90, pen=make_pen(fg, 1.2, Qt.PenStyle.DotLine))
+            line.setVisible(False)
+            plot.addItem(line, ignoreBounds=True)
+            self.rewind_lines.append(line)
         # The learning rate: a second view box over the loss plot, its axis at the right.
         self.lr_view = pg.ViewBox()
         self.loss_plot.scene().addItem(self.lr_view)
@@ -282,6 +293,13 @@ class LossPlot(LiveView):
             else:
                 self.earlier_loss[i].setData([], [])
                 self.earlier_metric[i].setData([], [])
+
+    def mark_epoch(self, epoch: int | None) -> None:
+        """A dotted line at the epoch the scrubber shows (None: none)."""
+        for line in self.rewind_lines:
+            line.setVisible(epoch is not None)
+            if epoch is not None:
+                line.setValue(float(epoch))
 
     def show_runs(self, runs: list[dict]) -> None:
         """Draw these runs over the plots (see :class:`RunOverlays`), now."""
