@@ -401,39 +401,9 @@ def combination_problems(project, graph: Graph, training: bool = True) -> list[P
                     field="fit.class_weight",
                 )
             )
-        if is_perceptron(opt_class):
-            problems.append(
-                Problem(
-                    "the Perceptron's rule updates on each mistake alike; it takes no sample "
-                    "weights",
-                    field="dataset.sample_weight",
-                )
-            )
-        elif len(graph.output_node.output_shape) != 1:
-            problems.append(
-                Problem(
-                    "weighs each sample's loss; the output must be one vector per sample "
-                    f"(it is {graph.output_node.output_shape})",
-                    field="dataset.sample_weight",
-                )
-            )
+        problems += _weighting_problems(graph, opt_class, "sample", "dataset.sample_weight")
     if project.fit.get("class_weight"):
-        if is_perceptron(opt_class):
-            problems.append(
-                Problem(
-                    "the Perceptron's rule updates on each mistake alike; it takes no class "
-                    "weights",
-                    field="fit.class_weight",
-                )
-            )
-        elif len(graph.output_node.output_shape) != 1:
-            problems.append(
-                Problem(
-                    "weighs each sample's loss; the output must be one vector per sample "
-                    f"(it is {graph.output_node.output_shape})",
-                    field="fit.class_weight",
-                )
-            )
+        problems += _weighting_problems(graph, opt_class, "class", "fit.class_weight")
     if project.dtype == "float64":
         problems += _float32_only_problems(graph)
     if project.backend == "tensorflow":
@@ -445,6 +415,27 @@ def combination_problems(project, graph: Graph, training: bool = True) -> list[P
     if training:
         problems += _memory_problems(project, graph)
     return problems
+
+
+def _weighting_problems(graph: Graph, opt_class, what: str, field: str) -> list[Problem]:
+    """Why the network cannot weigh its samples' losses (``what``: "sample" or "class")."""
+    if is_perceptron(opt_class):
+        return [
+            Problem(
+                f"the Perceptron's rule updates on each mistake alike; it takes no {what} weights",
+                field=field,
+            )
+        ]
+    shape = graph.output_node.output_shape
+    if len(shape) != 1:
+        return [
+            Problem(
+                f"weighs each sample's loss; the output must be one vector per sample (it is "
+                f"{shape})",
+                field=field,
+            )
+        ]
+    return []
 
 
 def _metric_problems(project, graph: Graph) -> list[Problem]:

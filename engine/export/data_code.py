@@ -783,62 +783,55 @@ def _in_dtype(code: str, dtype: str) -> str:
 
 
 def _split_lines(project: Project, data: DataCode, split: bool) -> None:
-    """The test and validation splits of x and y."""
-    lines = data.lines
+    """The test and validation splits of x and y, and of the weights w for weighted data: the
+    held-out rows are chosen as without weights (hold_out of the row numbers), each part
+    taking its rows of all three."""
+    lines, weighted = data.lines, data.weighted
     if data.test_split:
         data.helpers.append(_HOLD_OUT)
         lines += [
             "# The test set first, from a seed stream of its own: another validation_split",
             "# never changes which samples it holds.",
-            "(x, y), (x_test, y_test) = hold_out(x, y, TEST_SPLIT, (SEED, 0x7E57))",
         ]
+        if weighted:
+            lines += [
+                "rows = np.arange(len(x))",
+                "(rows, y), (test_rows, y_test) = hold_out(rows, y, TEST_SPLIT, (SEED, 0x7E57))",
+                "x_test, w_test = x[test_rows], w[test_rows]",
+                "x, w = x[rows], w[rows]",
+            ]
+        else:
+            lines.append("(x, y), (x_test, y_test) = hold_out(x, y, TEST_SPLIT, (SEED, 0x7E57))")
+    parts = ("x", "y", "w") if weighted else ("x", "y")
     if split and project.fit.get("validation_split_mode") == "last":
         data.imports.add("math")
+
+        def part(suffix: str, cut: str) -> str:
+            names = ", ".join(f"{p}_{suffix}" for p in parts)
+            return f"{names} = " + ", ".join(f"{p}[{cut}]" for p in parts)
+
         lines += [
             "# The last samples validate, as Keras' fit(validation_split=...) splits them.",
             "split_at = int(math.floor(len(x) * (1.0 - VALIDATION_SPLIT)))",
-            "x_train, y_train = x[:split_at], y[:split_at]",
-            "x_val, y_val = x[split_at:], y[split_at:]",
+            part("train", ":split_at"),
+            part("val", "split_at:"),
         ]
     elif split:
         data.helpers.append(_HOLD_OUT)
-        lines.append("(x_train, y_train), (x_val, y_val) = hold_out(x, y, VALIDATION_SPLIT, SEED)")
+        if weighted:
+            lines += [
+                "rows = np.arange(len(x))",
+                "(train_rows, y_train), (val_rows, y_val) = "
+                "hold_out(rows, y, VALIDATION_SPLIT, SEED)",
+                "x_train, w_train = x[train_rows], w[train_rows]",
+                "x_val, w_val = x[val_rows], w[val_rows]",
+            ]
+        else:
+            lines.append(
+                "(x_train, y_train), (x_val, y_val) = hold_out(x, y, VALIDATION_SPLIT, SEED)"
+            )
     else:
-        lines.append("x_train, y_train = x, y")
-
-
-def _weighted_split_lines(project: Project, data: DataCode, split: bool) -> None:
-    """The splits of x, y and the weights w: the held-out rows are chosen as without weights
-    (hold_out of the row numbers), each part taking its rows of all three."""
-    lines = data.lines
-    if data.test_split:
-        data.helpers.append(_HOLD_OUT)
-        lines += [
-            "# The test set first, from a seed stream of its own: another validation_split",
-            "# never changes which samples it holds.",
-            "rows = np.arange(len(x))",
-            "(rows, y), (test_rows, y_test) = hold_out(rows, y, TEST_SPLIT, (SEED, 0x7E57))",
-            "x_test, w_test = x[test_rows], w[test_rows]",
-            "x, w = x[rows], w[rows]",
-        ]
-    if split and project.fit.get("validation_split_mode") == "last":
-        data.imports.add("math")
-        lines += [
-            "# The last samples validate, as Keras' fit(validation_split=...) splits them.",
-            "split_at = int(math.floor(len(x) * (1.0 - VALIDATION_SPLIT)))",
-            "x_train, y_train, w_train = x[:split_at], y[:split_at], w[:split_at]",
-            "x_val, y_val, w_val = x[split_at:], y[split_at:], w[split_at:]",
-        ]
-    elif split:
-        data.helpers.append(_HOLD_OUT)
-        lines += [
-            "rows = np.arange(len(x))",
-            "(train_rows, y_train), (val_rows, y_val) = hold_out(rows, y, VALIDATION_SPLIT, SEED)",
-            "x_train, w_train = x[train_rows], w[train_rows]",
-            "x_val, w_val = x[val_rows], w[val_rows]",
-        ]
-    else:
-        lines.append("x_train, y_train, w_train = x, y, w")
+        lines.append(", ".join(f"{p}_train" for p in parts) + " = " + ", ".join(parts))
 
 
 def load_data_code(
@@ -903,10 +896,7 @@ def load_data_code(
         data.lines = [_in_dtype(line, project.dtype) for line in data.lines]
     lines = data.lines
     split = float(project.fit.get("validation_split", 0.0)) > 0
-    if data.weighted:
-        _weighted_split_lines(project, data, split)
-    else:
-        _split_lines(project, data, split)
+    _split_lines(project, data, split)
     parts = ["train"] + (["val"] if split else []) + (["test"] if data.has_test else [])
     scale = scale_of(spec)
     if scale != "none":

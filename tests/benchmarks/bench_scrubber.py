@@ -30,13 +30,9 @@ TIMEOUT_S = 300.0
 
 
 def _wait(app, cond, timeout_s: float = TIMEOUT_S) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        app.processEvents()
-        time.sleep(0.001)
-    return True
+    from tests.benchmarks.common import wait_until
+
+    return wait_until(app, cond, timeout_s)
 
 
 def one_example(app, name: str, steps: int, epochs: int | None) -> list[float]:

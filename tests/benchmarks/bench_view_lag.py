@@ -45,13 +45,9 @@ TIMEOUT_S = 120.0
 
 
 def _wait(app, cond, timeout_s: float = TIMEOUT_S) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        app.processEvents()
-        time.sleep(0.002)
-    return True
+    from tests.benchmarks.common import wait_until
+
+    return wait_until(app, cond, timeout_s)
 
 
 class Recorder:

@@ -3,7 +3,20 @@ import this as ``tests.benchmarks.common``."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
+
+
+def wait_until(app, cond, timeout_s: float) -> bool:
+    """Process ``app``'s events until ``cond()`` holds (True) or ``timeout_s`` passes."""
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        app.processEvents()
+        time.sleep(0.001)
+    return True
 
 
 def make_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
