@@ -27,6 +27,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from engine.errors import NNDError, ProjectError
 from engine.snapshots import Snapshot
 
@@ -286,6 +288,26 @@ class RunStore:
                 }
             )
         return rows
+
+
+def weight_difference(store: RunStore, a: int, b: int) -> list[dict[str, Any]]:
+    """Per weight, how far run ``b``'s last kept weights are from run ``a``'s: ``{"weight":
+    "hidden/kernel", "diff": ‖w_b − w_a‖, "relative": that / ‖w_a‖ (None when ‖w_a‖ is 0),
+    "epochs": (a's, b's)}``; weights one run lacks or with other shapes are left out."""
+    ra, rb = store.get(a), store.get(b)
+    if not ra.snapshots or not rb.snapshots:
+        return []
+    ea, eb = max(ra.snapshots), max(rb.snapshots)
+    wa, wb = ra.snapshots[ea].weights, rb.snapshots[eb].weights
+    out = []
+    for key in wa:
+        if key not in wb or wa[key].shape != wb[key].shape:
+            continue
+        x = wa[key].astype(np.float64)
+        d = float(np.linalg.norm(wb[key].astype(np.float64) - x))
+        n = float(np.linalg.norm(x))
+        out.append({"weight": key, "diff": d, "relative": d / n if n else None, "epochs": (ea, eb)})
+    return out
 
 
 def _ranges(epochs: list[int]) -> str:

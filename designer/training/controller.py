@@ -659,6 +659,13 @@ class TrainingController(QObject):
     def _on_runs_selected(self, numbers: list[int]) -> None:
         self._sync_scrubber()
         store = self.document.project.runs
+        if store is not None and len(numbers) == 2:
+            from engine.runs import weight_difference
+
+            rows = weight_difference(store, numbers[0], numbers[1])
+            self.runs_view.show_difference(numbers[0], numbers[1], rows)
+        else:
+            self.runs_view.show_difference(None, None, [])
         overlays = []
         for number in numbers if store is not None else []:
             run = store.get(number)

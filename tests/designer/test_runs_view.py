@@ -64,6 +64,10 @@ def test_the_runs_table_lists_sorts_filters_and_overlays_the_runs(make_window, t
     assert list(x) == [1, 2, 3, 4, 5, 6]
     metric_items = [i for p, i in overlays._items if p is ctrl.loss_plot.metric_plot]
     assert metric_items and ctrl.loss_plot.metric_key == "accuracy"
+    # two runs: their per-layer weight difference (run 3's learning rate moved them apart)
+    text = view.compare.text()
+    assert not view.compare.isHidden() and "Run 3 (epoch 6) against run 1 (epoch 6)" in text
+    assert "hidden/kernel:" in text and "% of ‖w‖" in text
     view.select([])
     assert ctrl.loss_plot.overlays._items == []
 

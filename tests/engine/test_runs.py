@@ -174,6 +174,23 @@ def test_a_malformed_runs_file_is_refused_by_name(tmp_path, runs_json):
         load_project(path)
 
 
+def test_the_weight_difference_of_two_runs(tmp_path):
+    from engine.runs import weight_difference
+
+    project = example("xor", tmp_path, epochs=3)
+    train(project)
+    project.data["fit"]["epochs"] = 6
+    train(project, (1, 3))  # run 2 continues run 1: epochs 4-6
+    rows = weight_difference(project.runs, 1, 2)
+    assert {r["weight"] for r in rows} == set(project.weights)
+    for r in rows:
+        w1 = project.runs.get(1).snapshots[3].weights[r["weight"]]
+        w2 = project.runs.get(2).snapshots[6].weights[r["weight"]]
+        assert r["diff"] == pytest.approx(float(np.linalg.norm(w2 - w1)), rel=1e-6)
+        assert r["epochs"] == (3, 6)
+    assert all(r["diff"] == 0 for r in weight_difference(project.runs, 1, 1))
+
+
 def test_points_and_settings_diffs():
     assert parse_point("2:14") == (2, 14)
     for bad in ("2", "a:b", "0:1", "1:-1"):
@@ -262,3 +279,19 @@ def test_a_fork_starts_from_its_parents_settings_not_the_projects_latest(tmp_pat
     assert main([*fork, "--batch-size", "8"]) == 0
     run = load_project(out).runs.get(3)
     assert run.changed == {"fit.batch_size": {"from": 16, "to": 8}}
+
+
+def test_a_fork_on_the_tensorflow_backend_repeats_the_run_within_float32_rounding(
+    tf_ready, tmp_path
+):
+    project = example("skip_connection", tmp_path, epochs=3)  # a merge, dropout-free
+    project.data["backend"] = "tensorflow"
+    first = train(project)
+    path = save_project(project, tmp_path / "tf.nnd")
+    loaded = load_project(path)
+    fork = train(loaded, (1, 1))
+    for key, values in first.history.items():
+        np.testing.assert_allclose(fork.history[key], values[1:], rtol=1e-5, atol=1e-6, err_msg=key)
+    again = loaded.runs.get(1).snapshots[3].weights
+    for key, value in fork.snapshots[3].weights.items():
+        np.testing.assert_allclose(value, again[key], rtol=1e-5, atol=1e-6, err_msg=key)

@@ -99,6 +99,11 @@ class RunsView(QWidget):
         fork_row.addWidget(self.continue_button, 1)
         self.fork_host = QWidget()
         self.fork_host.setLayout(fork_row)
+        #: Two runs selected: their per-layer weight difference.
+        self.compare = QLabel()
+        self.compare.setWordWrap(True)
+        self.compare.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.compare.setVisible(False)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.empty = QLabel(
@@ -111,6 +116,7 @@ class RunsView(QWidget):
         layout.addWidget(self.filter)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.fork_host)
+        layout.addWidget(self.compare)
         layout.addWidget(self.summary)
         layout.addWidget(self.empty)
         self.rows: list[dict] = []
@@ -165,6 +171,20 @@ class RunsView(QWidget):
         if keep:
             self.select(sorted(keep & {r["run"] for r in rows}))
         self._sync_fork()
+
+    def show_difference(self, a: int | None, b: int | None, rows: list[dict]) -> None:
+        """The weight difference of runs ``a`` and ``b`` (:func:`engine.runs.weight_difference`),
+        or nothing."""
+        if a is None or not rows:
+            self.compare.setVisible(False)
+            return
+        ea, eb = rows[0]["epochs"]
+        lines = [f"Run {b} (epoch {eb}) against run {a} (epoch {ea}), ‖Δw‖ per weight:"]
+        for r in rows:
+            rel = "" if r["relative"] is None else f" ({100 * r['relative']:.1f} % of ‖w‖)"
+            lines.append(f"{r['weight']}: {r['diff']:.4g}{rel}")
+        self.compare.setText("\n".join(lines))
+        self.compare.setVisible(True)
 
     def selected(self) -> list[int]:
         rows = self.table.selectionModel().selectedRows(0) if self.table.selectionModel() else []
