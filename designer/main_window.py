@@ -13,6 +13,7 @@ functions, so tests can replace them.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass
@@ -1031,13 +1032,24 @@ class MainWindow(QMainWindow):
         return True
 
     def export_code(self) -> bool:
-        """Write the project as a Keras script (File ▸ Export Keras code…)."""
+        """Write the project as a Keras script (File ▸ Export Keras code…): its current
+        weights, or, while the Rewind scrubber shows a run's epoch, that run's settings and
+        its weights after that epoch."""
         doc = self.document
         if not doc.valid:
             self.show_message(f"Cannot export: {doc.invalid_reason()}")
             return False
+        project = doc.project
+        rewound = getattr(getattr(self, "training", None), "rewound", None)
+        suffix = ""
+        if rewound is not None and project.runs is not None:
+            number, epoch = rewound
+            project = project.copy()
+            project.data.update(copy.deepcopy(project.runs.get(number).settings))
+            project.weights = dict(project.runs.snapshot(number, epoch).weights)
+            suffix = f"_run{number}_epoch{epoch}"
         folder = Path(self._start_folder())
-        start = folder / f"{_slug(doc.project.name)}.py"
+        start = folder / f"{_slug(doc.project.name)}{suffix}.py"
         path, _ = QFileDialog.getSaveFileName(
             self, "Export Keras code", str(start), "Python script (*.py)"
         )
@@ -1048,13 +1060,14 @@ class MainWindow(QMainWindow):
 
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            written = export_project(doc.project, target)
+            written = export_project(project, target)
         except NNDError as exc:
             QApplication.restoreOverrideCursor()
             QMessageBox.critical(self, "Export Keras code", f"Nothing was exported.\n\n{exc}")
             return False
         QApplication.restoreOverrideCursor()
-        self.show_message("Exported " + ", ".join(str(p) for p in written))
+        what = f" (run {rewound[0]} after epoch {rewound[1]})" if suffix else ""
+        self.show_message("Exported " + ", ".join(str(p) for p in written) + what)
         return True
 
     # ------------------------------------------------------------------ drops

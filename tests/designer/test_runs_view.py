@@ -165,3 +165,33 @@ def test_the_scrubber_rewinds_every_view_to_an_epoch_and_back(qtbot, training_wi
     assert [r.number for r in store.runs] == [1, 2]
     assert store.get(2).parent == "1:4" and store.get(2).first_epoch == 5
     assert len(window.document.project.history["loss"]) == 6
+
+
+def test_export_while_rewound_writes_that_runs_epoch(
+    make_window, three_runs, tmp_path, monkeypatch
+):
+    import numpy as np
+    from PySide6.QtWidgets import QFileDialog
+
+    import engine.export
+
+    window = make_window(three_runs)
+    ctrl = window.training
+    ctrl._on_rewind(3, 5)  # run 3 (learning rate 0.2) after epoch 5
+    assert ctrl.rewound == (3, 5)
+    seen = []
+    real = engine.export.export_project
+    monkeypatch.setattr(
+        engine.export, "export_project", lambda p, out: seen.append(p) or real(p, out)
+    )
+    monkeypatch.setattr(
+        QFileDialog,
+        "getSaveFileName",
+        lambda *a, **k: (str(tmp_path / "m.py"), ""),
+    )
+    assert window.export_code()
+    snap = window.document.project.runs.snapshot(3, 5)
+    for key, value in snap.weights.items():
+        np.testing.assert_array_equal(seen[0].weights[key], value)
+    assert "learning_rate=0.2" in (tmp_path / "m.py").read_text()
+    assert window.document.project.weights is not seen[0].weights  # the project unchanged
