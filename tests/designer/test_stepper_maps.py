@@ -72,7 +72,9 @@ def wired(qtbot, monkeypatch):
         monkeypatch.setattr(
             panel_module,
             "StepSession",
-            lambda project, graph, batch_size=1: StepSession(project, graph, batch_size, data),
+            lambda project, graph, batch_size=1, **kw: StepSession(
+                project, graph, batch_size, data, **kw
+            ),
         )
         panel = StepperPanel(Document(project_of(layers, input_shape)))
         view = BackpropView()

@@ -295,3 +295,18 @@ def test_a_fork_on_the_tensorflow_backend_repeats_the_run_within_float32_roundin
     again = loaded.runs.get(1).snapshots[3].weights
     for key, value in fork.snapshots[3].weights.items():
         np.testing.assert_allclose(value, again[key], rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+def test_backprop_mode_can_start_from_a_runs_epoch(tmp_path):
+    from engine.stepper import StepSession
+
+    project = example("xor", tmp_path, epochs=3)
+    train(project)
+    snap = project.runs.snapshot(1, 1)
+    session = StepSession(project, start=snap, start_label="run 1's weights after epoch 1")
+    for key, value in snap.weights.items():
+        np.testing.assert_array_equal(session.model.flat_weights()[key], value, err_msg=key)
+    assert session.model.optimizer.iterations == snap.optimizer["iterations"]
+    assert session.weights_source == "run 1's weights after epoch 1"
+    plain = StepSession(project)
+    assert plain.weights_source == "the project's trained weights"
