@@ -83,6 +83,18 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int)
     t.add_argument("--learning-rate", type=float, help="the optimizer's learning rate")
     t.add_argument(
+        "--distribute",
+        choices=("mirrored",),
+        help="data-parallel on TensorFlow's MirroredStrategy: every GPU, or --replicas "
+        "logical CPU devices (the TensorFlow backend)",
+    )
+    t.add_argument(
+        "--replicas",
+        type=int,
+        metavar="N",
+        help="with --distribute: split the CPU into N logical devices (no GPU needed)",
+    )
+    t.add_argument(
         "--from",
         dest="from_point",
         metavar="RUN:EPOCH",
@@ -282,6 +294,12 @@ def cmd_train(args) -> int:
         fit.update(overrides)
     if args.learning_rate is not None:
         _set_learning_rate(project, args.learning_rate)
+    if args.replicas is not None and args.distribute is None:
+        raise NNDError("--replicas splits the CPU for --distribute mirrored; give --distribute")
+    if args.distribute is not None:
+        project.data["distribute"] = {"strategy": args.distribute}
+        if args.replicas is not None:
+            project.data["distribute"]["replicas"] = args.replicas
     if args.backend:
         project.data["backend"] = args.backend
     data_path = None

@@ -139,7 +139,11 @@ def build_model(
     elif backend == "tensorflow":
         from engine.backends.tensorflow import TensorFlowModel
 
-        model = TensorFlowModel(graph, **args)
+        spec = project.data.get("distribute")
+        distribute = None
+        if isinstance(spec, dict):  # validated: {"strategy": "mirrored", "replicas": N}
+            distribute = (spec["strategy"], spec.get("replicas"))
+        model = TensorFlowModel(graph, **args, distribute=distribute)
     else:
         raise DataError(f"unknown backend {backend!r}; expected numpy or tensorflow")
     if weights and project.weights:

@@ -45,6 +45,7 @@ TOP_KEYS_KNOWN = (
     "dataset",
     "backend",
     "dtype",
+    "distribute",
 )
 
 
@@ -249,6 +250,7 @@ def settings_problems(project, training: bool = True) -> list[Problem]:
                 field="backend",
             )
         )
+    problems += _distribute_problems(data)
     if data.get("dtype", "float32") not in DTYPES:
         problems.append(
             Problem(
@@ -258,6 +260,60 @@ def settings_problems(project, training: bool = True) -> list[Problem]:
         )
     if "name" in data and not isinstance(data["name"], str):
         problems.append(Problem(f"must be a text, got {_short(data['name'])}", field="name"))
+    return problems
+
+
+def _distribute_problems(data: dict) -> list[Problem]:
+    """The ``distribute`` section: ``{"strategy": "mirrored", "replicas": N}`` (replicas:
+    logical CPU devices; absent: every GPU), TensorFlow backend only."""
+    spec = data.get("distribute")
+    if spec is None:
+        return []
+    from engine.backends.tensorflow.distribute import DISTRIBUTE_CHOICES
+
+    if not isinstance(spec, dict):
+        return [
+            Problem(f'must be {{"strategy": "mirrored"}}, got {_short(spec)}', field="distribute")
+        ]
+    problems = []
+    for key in spec:
+        if key not in ("strategy", "replicas"):
+            problems.append(
+                Problem("unknown key; known: strategy, replicas", field=f"distribute.{key}")
+            )
+    if spec.get("strategy") not in DISTRIBUTE_CHOICES:
+        problems.append(
+            Problem(
+                f"must be one of {', '.join(DISTRIBUTE_CHOICES)}, got "
+                f"{_short(spec.get('strategy'))}",
+                field="distribute.strategy",
+            )
+        )
+    replicas = spec.get("replicas")
+    if replicas is not None and (not _is_int(replicas) or not 1 <= replicas <= 64):
+        problems.append(
+            Problem(
+                f"must be a whole number from 1 to 64, got {_short(replicas)}",
+                field="distribute.replicas",
+            )
+        )
+    if data.get("backend", "numpy") != "tensorflow":
+        problems.append(
+            Problem(
+                "distributed training runs on TensorFlow's strategies: set the backend to "
+                "tensorflow",
+                field="distribute",
+            )
+        )
+    fit = data.get("fit") if isinstance(data.get("fit"), dict) else {}
+    batch = fit.get("batch_size", 32)
+    if _is_int(replicas) and _is_int(batch) and batch < replicas:
+        problems.append(
+            Problem(
+                f"{replicas} replicas each need a sample of every batch; batch_size is {batch}",
+                field="distribute.replicas",
+            )
+        )
     return problems
 
 

@@ -40,7 +40,7 @@ from engine.backends.tensorflow.steps import (
     penalty,
     steps_for,
 )
-from engine.errors import DataError, NonFiniteError, Problem, ValidationError
+from engine.errors import DataError, NNDError, NonFiniteError, Problem, ValidationError
 from engine.graph import Graph
 from engine.layers.base import layer_seed
 from engine.optimizers import DEFAULT_OPTIMIZER, SCALARS, SLOTS
@@ -102,6 +102,7 @@ class TensorFlowModel(Probes):
         optimizer: str | dict = DEFAULT_OPTIMIZER,
         dtype: str = "float32",
         seed: int = 0,
+        distribute: tuple[str, int | None] | None = None,
     ) -> None:
         problems = unsupported_problems(graph, optimizer)
         if problems:
@@ -123,10 +124,22 @@ class TensorFlowModel(Probes):
         self.steps_per_call = initial_steps_per_call(graph)
         self._traced = False
         self._tf, self._keras = import_tensorflow()
+        #: ``tf.distribute`` strategy (``distribute=("mirrored", replicas or None)``), or None.
+        self.strategy = None
+        self._dist_step = None
+        if distribute is not None:
+            from engine.backends.tensorflow.distribute import make_strategy
+
+            self.strategy = make_strategy(self._tf, distribute[0], distribute[1])
+            self.steps_per_call = 1
         self._train_fns: dict[tuple, Any] = {}
         self._eval_fns: dict[tuple, Any] = {}
         self._predict_fn = None
-        self._build()
+        if self.strategy is not None:
+            with self.strategy.scope():  # mirrored variables, one copy per replica
+                self._build()
+        else:
+            self._build()
         self.initialize(self.seed)
 
     # ----------------------------------------------------------------- building
@@ -176,6 +189,8 @@ class TensorFlowModel(Probes):
         self._fused, self._rms_moms = fused_update(
             tf, self.optimizer, self.optimizer_class, self.optimizer_config, self._variables, dt
         )
+        if self.strategy is not None:  # Keras' optimizer all-reduces; the fused kernels do not
+            self._fused = None
 
     def _activation(self, name: str | None):
         return keras_activation(self._tf, self.dtype.name, name)
@@ -441,6 +456,13 @@ class TensorFlowModel(Probes):
             At the first batch whose loss, gradient or updated weights are not finite. The
             weights are those after the previous batch (the last finite ones).
         """
+        if self.strategy is not None:
+            if sample_weights is not None:
+                raise NNDError(
+                    "sample and class weights are not distributed yet; train without "
+                    "--distribute, or without the weights"
+                )
+            return self._distributed_steps(xs, ys, epoch, first_step)
         results: list[StepResult] = []
         self._traced = False
         t0 = time.perf_counter()
@@ -455,6 +477,27 @@ class TensorFlowModel(Probes):
             )
             start = end
         self._adapt_steps_per_call(len(xs), time.perf_counter() - t0)
+        return results
+
+    def _distributed_steps(self, xs, ys, epoch: int, first_step: int) -> list[StepResult]:
+        """One step per batch on the strategy's replicas (see :mod:`.distribute`)."""
+        if self._dist_step is None:
+            from engine.backends.tensorflow.distribute import make_distributed_step
+
+            self._dist_step = make_distributed_step(self, self.strategy)
+        results = []
+        for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+            loss, reg, out, ok = self._dist_step(self._cast_x(x), np.asarray(y))
+            if not ok:
+                what = "the loss" if not np.isfinite(loss) else "the gradient"
+                raise NonFiniteError(epoch, first_step + i, None, what)
+            results.append(
+                StepResult(
+                    loss,
+                    out if self.metrics else None,
+                    regularization=reg if self._penalized else None,
+                )
+            )
         return results
 
     def _adapt_steps_per_call(self, steps: int, seconds: float) -> None:
