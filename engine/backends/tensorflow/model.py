@@ -130,8 +130,12 @@ class TensorFlowModel(Probes):
         if distribute is not None:
             from engine.backends.tensorflow.distribute import make_strategy
 
-            self.strategy = make_strategy(self._tf, distribute[0], distribute[1])
-            self.steps_per_call = 1
+            strategy = make_strategy(self._tf, distribute[0], distribute[1])
+            # One replica is one device: the compiled multi-step loop, as without a strategy
+            # (MirroredStrategy's one-device path fails in Keras' apply on a retrace).
+            if strategy.num_replicas_in_sync > 1:
+                self.strategy = strategy
+                self.steps_per_call = 1
         self._train_fns: dict[tuple, Any] = {}
         self._eval_fns: dict[tuple, Any] = {}
         self._predict_fn = None
