@@ -136,13 +136,24 @@ def keras_code(project: Project, *, script_dir: str | os.PathLike | None = None)
     if data.test_split:
         constants.append(f"TEST_SPLIT = {lit(data.test_split)}")
     constants.append(f"SEED = {int(fit['seed'])}")
+    if compiled(project):
+        dist = (
+            project.data.get("distribute")
+            if isinstance(project.data.get("distribute"), dict)
+            else {}
+        )
+        constants.append(f"DISTRIBUTE = {lit(dist.get('strategy'))}  # or --distribute mirrored")
+        constants.append(f"REPLICAS = {lit(dist.get('replicas'))}  # or --replicas N")
     if project.weights:
         constants.append('WEIGHTS_PATH = Path(__file__).with_suffix(".weights.h5")')
     constants += data.constants
     out += constants + ["", ""]
     out += model_lines
     seen = set()
-    for helper in data.helpers:
+    helpers = list(data.helpers)
+    if compiled(project):
+        helpers.append(_DISTRIBUTION)
+    for helper in helpers:
         if helper in seen:
             continue
         seen.add(helper)
@@ -151,6 +162,27 @@ def keras_code(project: Project, *, script_dir: str | os.PathLike | None = None)
     out += ["", ""] + _main_lines(project, data.has_test, data.weighted)
     out += ["", "", 'if __name__ == "__main__":', f"{INDENT}main()"]
     return "\n".join(out) + "\n"
+
+
+_DISTRIBUTION = '''
+def distribution(kind, replicas):
+    """TensorFlow's MirroredStrategy over every GPU, or over ``replicas`` logical
+    CPU devices; the default strategy (one device) without ``kind``."""
+    import tensorflow as tf
+
+    if kind is None:
+        if replicas:
+            raise SystemExit("--replicas splits the CPU for --distribute mirrored")
+        return tf.distribute.get_strategy()
+    if not replicas:
+        return tf.distribute.MirroredStrategy()
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(replicas)]
+    )
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:replicas]
+    return tf.distribute.MirroredStrategy(devices=devices)
+'''
 
 
 def _fit_extras(project: Project) -> list[tuple[str, Any]]:
@@ -208,7 +240,33 @@ def _main_lines(project: Project, test: bool, weighted: bool = False) -> list[st
         ),
         1,
     )
+    lines += render(
+        Call(
+            "parser.add_argument",
+            [
+                '"--distribute"',
+                ("choices", '["mirrored"]'),
+                ("default", "DISTRIBUTE"),
+                ("help", '"data-parallel on MirroredStrategy (every GPU)"'),
+            ],
+        ),
+        1,
+    )
+    lines += render(
+        Call(
+            "parser.add_argument",
+            [
+                '"--replicas"',
+                ("type", "int"),
+                ("default", "REPLICAS"),
+                ("help", '"with --distribute: N logical CPU devices"'),
+            ],
+        ),
+        1,
+    )
     lines.append(f"{INDENT}args = parser.parse_args()")
+    lines.append(f"{INDENT}# before anything starts TensorFlow: its devices are made once")
+    lines.append(f"{INDENT}strategy = distribution(args.distribute, args.replicas)")
     lines.append(f"{INDENT}keras.utils.set_random_seed(SEED)")
     train, tested = (
         ("(x_train, y_train, w_train)", "(x_test, y_test, w_test)")
@@ -222,7 +280,8 @@ def _main_lines(project: Project, test: bool, weighted: bool = False) -> list[st
         lines.append(f"{INDENT}{train}, validation_data, {tested} = load_data()")
     else:
         lines.append(f"{INDENT}{train}, validation_data = load_data()")
-    lines.append(f"{INDENT}model = build_model()")
+    lines.append(f"{INDENT}with strategy.scope():  # one copy of the model per replica")
+    lines.append(f"{INDENT}{INDENT}model = build_model()")
     fit = Call(
         "model.fit",
         [

@@ -65,3 +65,29 @@ def test_distribution_settings_are_checked(capsys, tmp_path):
     src.write_text((EXAMPLES / "xor.json").read_text())
     assert main(["train", str(src), "--replicas", "2", "-o", str(tmp_path / "o.nnd")]) == 2
     assert "give --distribute" in capsys.readouterr().err
+
+
+def test_the_exported_script_trains_on_two_replicas_as_on_one_device(tf_ready, tmp_path):
+    """``python model.py --distribute mirrored --replicas 2`` (Keras' model.fit under the
+    strategy's scope) ends where the one-device run ends."""
+    import re
+
+    spec = json.loads((EXAMPLES / "xor.json").read_text())
+    spec["fit"].update({"epochs": 2, "shuffle": False})
+    src = tmp_path / "xor.json"
+    src.write_text(json.dumps(spec))
+    assert main(["export", str(src), "-o", str(tmp_path / "m.py")]) == 0
+
+    def run(*args):
+        r = subprocess.run(
+            [sys.executable, str(tmp_path / "m.py"), *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert r.returncode == 0, r.stderr[-3000:]
+        return [float(v) for v in re.findall(r"val_loss: (\d+\.\d+)", r.stdout)]
+
+    one = run()
+    two = run("--distribute", "mirrored", "--replicas", "2")
+    assert len(one) == 2 and two == pytest.approx(one, abs=2e-4)

@@ -17,6 +17,8 @@ EPOCHS = 30
 BATCH_SIZE = 16
 VALIDATION_SPLIT = 0.2
 SEED = 1
+DISTRIBUTE = None  # or --distribute mirrored
+REPLICAS = None  # or --replicas N
 
 
 def build_model():
@@ -70,6 +72,25 @@ def hold_out(x, y, fraction, seed):
     return (x[~is_out], y[~is_out]), (x[is_out], y[is_out])
 
 
+def distribution(kind, replicas):
+    """TensorFlow's MirroredStrategy over every GPU, or over ``replicas`` logical
+    CPU devices; the default strategy (one device) without ``kind``."""
+    import tensorflow as tf
+
+    if kind is None:
+        if replicas:
+            raise SystemExit("--replicas splits the CPU for --distribute mirrored")
+        return tf.distribute.get_strategy()
+    if not replicas:
+        return tf.distribute.MirroredStrategy()
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(replicas)]
+    )
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:replicas]
+    return tf.distribute.MirroredStrategy(devices=devices)
+
+
 def load_data():
     """Training and validation data, prepared as in NN Designer.
 
@@ -102,10 +123,25 @@ def main():
         default=EPOCHS,
         help="number of epochs (default: %(default)s)",
     )
+    parser.add_argument(
+        "--distribute",
+        choices=["mirrored"],
+        default=DISTRIBUTE,
+        help="data-parallel on MirroredStrategy (every GPU)",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=REPLICAS,
+        help="with --distribute: N logical CPU devices",
+    )
     args = parser.parse_args()
+    # before anything starts TensorFlow: its devices are made once
+    strategy = distribution(args.distribute, args.replicas)
     keras.utils.set_random_seed(SEED)
     (x_train, y_train), validation_data = load_data()
-    model = build_model()
+    with strategy.scope():  # one copy of the model per replica
+        model = build_model()
     model.fit(
         x_train,
         y_train,
