@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 
 from engine.errors import NNDError
-from engine.runs import Run, RunStore, budget_of, now_text, project_settings, settings_diff
+from engine.runs import Run, RunStore, budget_of, project_settings, settings_diff
 from engine.snapshots import capture, restore
 
 
@@ -34,16 +34,14 @@ class Begun:
 
 class RunRecorder:
     """Collects one run's snapshots and history while it trains. The run is in the store
-    from the start, so that the budget thins its snapshots as they come (a long run of a
-    big network never holds more than the budget)."""
+    from the start (:meth:`RunStore.start_run`), so that the budget thins its snapshots as
+    they come (a long run of a big network never holds more than the budget)."""
 
     def __init__(self, store: RunStore, run: Run, history_start: int = 0) -> None:
         self.store = store
         self.run = run
         self._t0 = time.perf_counter()
         self._history_start = history_start
-        store.runs.append(run)
-        store.legacy = False  # a new run: the file keeps its runs from now on
 
     def _own_history(self, trainer) -> dict[str, list[float]]:
         return {k: list(v[self._history_start :]) for k, v in trainer.history.items()}
@@ -147,14 +145,7 @@ def begin_run(project, from_point: tuple[int, int] | None = None, backend: str |
     else:
         epochs = epochs_to_run(project.fit)  # a continued project trains epochs more
     parent_text = f"{from_point[0]}:{from_point[1]}" if from_point is not None else None
-    run = Run(
-        number=store.next_number(),
-        parent=parent_text,
-        started=now_text(),
-        settings=settings,
-        changed=settings_diff(parent_run.settings if parent_run else None, settings),
-        first_epoch=trainer.epochs_done + 1,
-    )
+    run = store.start_run(parent_text, settings, trainer.epochs_done + 1)
     recorder = RunRecorder(store, run, len(trainer.history.get("loss", [])))
     return Begun(graph, data, model, trainer, recorder, epochs)
 

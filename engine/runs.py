@@ -220,6 +220,26 @@ class RunStore:
         return points
 
     # ------------------------------------------------------------------ changes
+    def start_run(self, parent: str | None, settings: dict, first_epoch: int) -> Run:
+        """A new run (appended; the file keeps runs from now on): the next number, started
+        now, ``changed`` against its parent's settings (none for a run without a parent, or
+        whose parent is no longer kept)."""
+        parent_settings = None
+        if parent is not None:
+            number = parse_point(parent)[0]
+            parent_settings = next((r.settings for r in self.runs if r.number == number), None)
+        run = Run(
+            number=self.next_number(),
+            parent=parent,
+            started=now_text(),
+            settings=settings,
+            changed=settings_diff(parent_settings, settings),
+            first_epoch=first_epoch,
+        )
+        self.runs.append(run)
+        self.legacy = False
+        return run
+
     def add(self, run: Run) -> None:
         self.runs.append(run)
         self.fit_budget()

@@ -50,7 +50,7 @@ class Snapshot:
     def nbytes(self) -> int:
         """The bytes its arrays hold (what a project's snapshot budget counts)."""
         arrays: dict[str, np.ndarray] = {}
-        _split(self._payload(), arrays, "")
+        _split(self._payload(), arrays)
         return sum(a.nbytes for a in arrays.values())
 
     def _payload(self) -> dict[str, Any]:
@@ -65,8 +65,9 @@ class Snapshot:
 
 
 def _optimizer_state(model) -> dict[str, Any]:
+    # Both engines' getters return copies already.
     get = getattr(model, "get_optimizer_state", None) or model.optimizer.get_state
-    return copy.deepcopy(get())
+    return get()
 
 
 def capture(trainer) -> Snapshot:
@@ -123,7 +124,7 @@ def restore(trainer, snap: Snapshot) -> None:
 
 
 # ------------------------------------------------------------------------------ on disk
-def _split(value: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
+def _split(value: Any, arrays: dict[str, np.ndarray]) -> Any:
     """``value`` with every array replaced by a marker (the array goes to ``arrays``)."""
     if isinstance(value, np.ndarray):
         name = f"a{len(arrays)}"
@@ -132,9 +133,9 @@ def _split(value: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, dict):
-        return {str(k): _split(v, arrays, f"{path}/{k}") for k, v in value.items()}
+        return {str(k): _split(v, arrays) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_split(v, arrays, f"{path}/{i}") for i, v in enumerate(value)]
+        return [_split(v, arrays) for v in value]
     return value
 
 
@@ -162,7 +163,7 @@ def to_entries(snap: Snapshot) -> tuple[bytes, bytes]:
     (``"__arrays__": {name: [dtype, shape, offset]}``) into one buffer of the arrays' raw
     bytes, each 8-byte aligned (no pickles; the same bytes for the same snapshot)."""
     arrays: dict[str, np.ndarray] = {}
-    meta = _split(snap._payload(), arrays, "")
+    meta = _split(snap._payload(), arrays)
     index: dict[str, list] = {}
     chunks: list[bytes] = []
     offset = 0

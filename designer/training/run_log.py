@@ -9,7 +9,7 @@ project's last run ended there.
 
 from __future__ import annotations
 
-from engine.runs import Run, RunStore, budget_of, now_text, project_settings, settings_diff
+from engine.runs import Run, RunStore, budget_of, project_settings
 
 
 class RunLog:
@@ -68,22 +68,8 @@ class RunLog:
             self._parents[run_id] = f"{run.number}:{run.last_epoch}"
             run = None
         if run is None or not any(r is run for r in store.runs):
-            parent = self._parents.get(run_id)
             settings = project_settings(self.document.project.data)
-            parent_settings = None
-            if parent is not None:
-                number = int(parent.split(":")[0])
-                parent_settings = next((r.settings for r in store.runs if r.number == number), None)
-            run = Run(
-                number=store.next_number(),
-                parent=parent,
-                started=now_text(),
-                settings=settings,
-                changed=settings_diff(parent_settings, settings),
-                first_epoch=snap.epoch,
-            )
-            store.runs.append(run)
-            store.legacy = False
+            run = store.start_run(self._parents.get(run_id), settings, snap.epoch)
             self._runs[run_id] = run
         run.snapshots[snap.epoch] = snap
         run.duration_s = float(payload.get("seconds") or 0.0)
