@@ -84,9 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--learning-rate", type=float, help="the optimizer's learning rate")
     t.add_argument(
         "--distribute",
-        choices=("mirrored",),
-        help="data-parallel on TensorFlow's MirroredStrategy: every GPU, or --replicas "
-        "logical CPU devices (the TensorFlow backend)",
+        choices=("mirrored", "multiworker"),
+        help="data-parallel on TensorFlow's strategies (the TensorFlow backend): mirrored "
+        "over every GPU, or --replicas logical CPU devices; multiworker over the cluster "
+        "TF_CONFIG names (run the same command on every worker; the chief writes -o, a "
+        "{worker} in -o gives every worker a file of its own)",
     )
     t.add_argument(
         "--replicas",
@@ -261,7 +263,12 @@ def cmd_train(args) -> int:
     from engine.project import save_project
 
     project = _load(args.project)
-    out = Path(args.output) if args.output else _default_output(project)
+    cluster = None
+    if args.distribute == "multiworker":
+        from engine.backends.tensorflow.distribute import read_cluster
+
+        cluster = read_cluster()
+    out = _output_path(args, project, cluster)
     if out.suffix.lower() != ".nnd":
         raise NNDError(
             "the trained project must be written to a .nnd file (it holds the weights)", str(out)
@@ -385,15 +392,38 @@ def cmd_train(args) -> int:
         project.data["dataset"]["path"] = relative_data_path(data_path, out.absolute().parent)
     else:
         rebase_data_paths(project, out)
-    save_project(project, out)
+    writes = cluster is None or cluster.is_chief or "{worker}" in (args.output or "")
+    if writes:
+        save_project(project, out)
+    elif not quiet:
+        print(
+            f"{cluster.label()}: the chief writes {out}"
+            " (a {worker} in -o gives each worker its own)"
+        )
     if result is not None and result.error is not None:
         print(f"nndesigner: {result.error}", file=sys.stderr)
-        if not quiet:
-            print(f"Saved the last finite weights to {out}")
+        if not quiet and writes:
+            kept = "finite" if isinstance(result.error, NonFiniteError) else "complete step's"
+            print(f"Saved the last {kept} weights to {out}")
         return result.error.exit_code
-    if not quiet:
+    if not quiet and writes:
         print(f"Saved the trained project to {out}")
     return 0
+
+
+def _output_path(args, project, cluster) -> Path:
+    """Where ``train`` writes: ``-o`` (its ``{worker}`` replaced by this worker's rank, the
+    chief's 0), or the project's own name with ``.nnd``."""
+    if not args.output:
+        return _default_output(project)
+    text = args.output
+    if "{worker}" in text:
+        if cluster is None:
+            raise NNDError(
+                "{worker} in -o names each worker's file: it needs --distribute multiworker"
+            )
+        text = text.replace("{worker}", str(cluster.rank))
+    return Path(text)
 
 
 def _set_learning_rate(project, rate: float) -> None:

@@ -108,3 +108,24 @@ class NonFiniteError(NNDError):
             "(NaN or inf). The last finite weights were kept. Usually a lower learning rate, "
             "gradient clipping or standardized inputs help."
         )
+
+
+class ClusterError(NNDError):
+    """A multi-worker training lost a peer: a worker died or stopped answering.
+
+    ``epoch`` and ``step`` (1-based) say where; the weights are those after the previous step.
+    Exit status 4: not bad input, and not a diverging run.
+    """
+
+    exit_code = 4
+
+    def __init__(self, detail: str, epoch: int | None = None, step: int | None = None) -> None:
+        self.detail = detail
+        self.epoch = epoch
+        self.step = step
+        where = f"at epoch {epoch}, step {step}" if epoch is not None else "during training"
+        super().__init__(
+            f"training stopped {where}: a worker of the cluster stopped answering ({detail}). "
+            "Every worker stops; start the same command on every worker again (add --from "
+            "RUN:EPOCH to continue the saved run)."
+        )

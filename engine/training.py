@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import DataError, NNDError, NonFiniteError
+from engine.errors import ClusterError, DataError, NNDError, NonFiniteError
 from engine.graph import Graph
 from engine.metric_state import MetricSet
 from engine.optimizers import DEFAULT_OPTIMIZER
@@ -50,7 +50,8 @@ class TrainEvent:
 
     ``kind``: ``"begin"`` (once), ``"step"`` (after each batch), ``"epoch"`` (after each epoch,
     with validation), ``"end"`` (once; ``error`` holds a NonFiniteError when training diverged,
-    ``stopped`` is True when a stop was requested). ``epoch`` and ``step`` are 1-based; ``logs``
+    a ClusterError when a multi-worker run lost a peer; ``stopped`` is True when a stop was
+    requested). ``epoch`` and ``step`` are 1-based; ``logs``
     holds Keras-style values (``loss``, ``accuracy``, ``val_loss``...): running means over the
     epoch so far for step events, the epoch's values for epoch events.
     """
@@ -299,7 +300,7 @@ class Trainer:
         # its order (None: unshuffled) and how many of its batches are used.
         self._pass_order: np.ndarray | None = None
         self._pass_used: int | None = None
-        self.error: NonFiniteError | None = None
+        self.error: NonFiniteError | ClusterError | None = None
         self._stop = threading.Event()
         self._resume = threading.Event()
         self._resume.set()
@@ -421,7 +422,7 @@ class Trainer:
                             first_step=step,
                             **extra,
                         )
-                except NonFiniteError as exc:
+                except (NonFiniteError, ClusterError) as exc:
                     self.error = exc
                     yield TrainEvent(
                         "end",

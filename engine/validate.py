@@ -265,7 +265,8 @@ def settings_problems(project, training: bool = True) -> list[Problem]:
 
 def _distribute_problems(data: dict) -> list[Problem]:
     """The ``distribute`` section: ``{"strategy": "mirrored", "replicas": N}`` (replicas:
-    logical CPU devices; absent: every GPU), TensorFlow backend only."""
+    logical CPU devices; absent: every GPU) or ``{"strategy": "multiworker"}`` (the cluster
+    from ``TF_CONFIG``), TensorFlow backend only."""
     spec = data.get("distribute")
     if spec is None:
         return []
@@ -294,6 +295,14 @@ def _distribute_problems(data: dict) -> list[Problem]:
         problems.append(
             Problem(
                 f"must be a whole number from 1 to 64, got {_short(replicas)}",
+                field="distribute.replicas",
+            )
+        )
+    if replicas is not None and spec.get("strategy") == "multiworker":
+        problems.append(
+            Problem(
+                "splits one machine's CPU for the mirrored strategy; a multiworker cluster "
+                "uses each worker's GPUs, or its CPU",
                 field="distribute.replicas",
             )
         )

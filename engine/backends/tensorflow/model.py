@@ -40,7 +40,14 @@ from engine.backends.tensorflow.steps import (
     penalty,
     steps_for,
 )
-from engine.errors import DataError, NNDError, NonFiniteError, Problem, ValidationError
+from engine.errors import (
+    ClusterError,
+    DataError,
+    NNDError,
+    NonFiniteError,
+    Problem,
+    ValidationError,
+)
 from engine.graph import Graph
 from engine.layers.base import layer_seed
 from engine.optimizers import DEFAULT_OPTIMIZER, SCALARS, SLOTS
@@ -132,7 +139,7 @@ class TensorFlowModel(Probes):
 
             strategy = make_strategy(self._tf, distribute[0], distribute[1])
             # One replica is one device: the compiled multi-step loop, as without a strategy
-            # (MirroredStrategy's one-device path fails in Keras' apply on a retrace).
+            # (faster than a strategy's step per batch).
             if strategy.num_replicas_in_sync > 1:
                 self.strategy = strategy
                 self.steps_per_call = 1
@@ -491,7 +498,10 @@ class TensorFlowModel(Probes):
             self._dist_step = make_distributed_step(self, self.strategy)
         results = []
         for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
-            loss, reg, out, ok = self._dist_step(self._cast_x(x), np.asarray(y))
+            try:
+                loss, reg, out, ok = self._dist_step(self._cast_x(x), np.asarray(y))
+            except ClusterError as exc:
+                raise ClusterError(exc.detail, epoch, first_step + i) from None
             if not ok:
                 what = "the loss" if not np.isfinite(loss) else "the gradient"
                 raise NonFiniteError(epoch, first_step + i, None, what)
