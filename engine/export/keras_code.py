@@ -91,6 +91,8 @@ def keras_code(project: Project, *, script_dir: str | os.PathLike | None = None)
 
     imports_std = ["import argparse"] if compiled(project) else []
     imports_std += [f"import {m}" for m in ("csv", "gzip", "math") if m in data.imports]
+    if compiled(project):
+        imports_std.append("import os")  # TF_CONFIG, for --distribute multiworker
     if project.weights or "Path" in data.imports:
         imports_std.append("from pathlib import Path")
     imports_third = ["import keras"]
@@ -142,7 +144,8 @@ def keras_code(project: Project, *, script_dir: str | os.PathLike | None = None)
             if isinstance(project.data.get("distribute"), dict)
             else {}
         )
-        constants.append(f"DISTRIBUTE = {lit(dist.get('strategy'))}  # or --distribute mirrored")
+        strategy = lit(dist.get("strategy"))
+        constants.append(f"DISTRIBUTE = {strategy}  # or --distribute mirrored|multiworker")
         constants.append(f"REPLICAS = {lit(dist.get('replicas'))}  # or --replicas N")
     if project.weights:
         constants.append('WEIGHTS_PATH = Path(__file__).with_suffix(".weights.h5")')
@@ -151,15 +154,18 @@ def keras_code(project: Project, *, script_dir: str | os.PathLike | None = None)
     out += model_lines
     seen = set()
     helpers = list(data.helpers)
+    trains = compiled(project) and "numpy" in data.imports  # else load_data() only raises
     if compiled(project):
         helpers.append(_DISTRIBUTION)
+    if trains:
+        helpers.append(_MULTIWORKER)
     for helper in helpers:
         if helper in seen:
             continue
         seen.add(helper)
         out += ["", ""] + helper.strip("\n").split("\n")
     out += ["", ""] + data_lines
-    out += ["", ""] + _main_lines(project, data.has_test, data.weighted)
+    out += ["", ""] + _main_lines(project, data.has_test, data.weighted, trains)
     out += ["", "", 'if __name__ == "__main__":', f"{INDENT}main()"]
     return "\n".join(out) + "\n"
 
@@ -167,13 +173,20 @@ def keras_code(project: Project, *, script_dir: str | os.PathLike | None = None)
 _DISTRIBUTION = '''
 def distribution(kind, replicas):
     """TensorFlow's MirroredStrategy over every GPU, or over ``replicas`` logical
-    CPU devices; the default strategy (one device) without ``kind``."""
+    CPU devices; MultiWorkerMirroredStrategy over the cluster TF_CONFIG names;
+    the default strategy (one device) without ``kind``."""
     import tensorflow as tf
 
     if kind is None:
         if replicas:
             raise SystemExit("--replicas splits the CPU for --distribute mirrored")
         return tf.distribute.get_strategy()
+    if kind == "multiworker":
+        if replicas:
+            raise SystemExit("--replicas is for --distribute mirrored")
+        if not os.environ.get("TF_CONFIG"):
+            raise SystemExit("--distribute multiworker needs TF_CONFIG (the cluster)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
     if not replicas:
         return tf.distribute.MirroredStrategy()
     cpu = tf.config.list_physical_devices("CPU")[0]
@@ -183,6 +196,103 @@ def distribution(kind, replicas):
     devices = [d.name for d in tf.config.list_logical_devices("CPU")][:replicas]
     return tf.distribute.MirroredStrategy(devices=devices)
 '''
+
+_MULTIWORKER = '''
+def fit_multiworker(strategy, model, x, y, epochs, validation_data=None, shuffle=True):
+    """model.fit's training as a custom loop, for MultiWorkerMirroredStrategy, on which
+    Keras 3's fit does not run (keras-team/keras#20585).
+
+    Every worker holds the same data and takes its replicas' share of each global
+    batch of BATCH_SIZE samples; tf.nn.compute_average_loss averages the loss over the
+    global batch and Keras' optimizer all-reduces the gradients, so the run equals one
+    device's. The validation data is scored by Keras' evaluate on a copy of the model
+    outside the strategy. Returns the history, as model.fit's History.history.
+    """
+    import tensorflow as tf
+
+    loss_fn = keras.losses.get(model.loss)
+    per_sample = loss_fn.call if isinstance(loss_fn, keras.losses.Loss) else loss_fn
+    replicas = strategy.num_replicas_in_sync
+    with strategy.scope():
+        model.optimizer.build(model.trainable_variables)
+
+    def replica_step(xb, yb, n):
+        with tf.GradientTape() as tape:
+            out = model(xb, training=True)
+            if len(out.shape) == len(yb.shape) + 1 and out.shape[-1] == 1:
+                yb = tf.expand_dims(yb, -1)  # labels (n,) for outputs (n, 1)
+            per = per_sample(yb, out)
+            loss = tf.nn.compute_average_loss(per, global_batch_size=n)
+            if model.losses:
+                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+        grads = tape.gradient(loss, model.trainable_variables)
+        model.optimizer.apply(grads, model.trainable_variables)
+        return loss
+
+    @tf.function
+    def train_step(xb, yb, n):
+        losses = strategy.run(replica_step, args=(xb, yb, n))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+
+    def shard(batch):
+        parts = np.array_split(batch, replicas)
+        return strategy.experimental_distribute_values_from_function(
+            lambda ctx: tf.constant(parts[ctx.replica_id_in_sync_group])
+        )
+
+    plain = build_model()  # outside the strategy: Keras' evaluate runs there
+    rng = np.random.default_rng(SEED)  # the same order on every worker
+    history = {}
+    for epoch in range(epochs):
+        order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
+        total = 0.0
+        for start in range(0, len(x), BATCH_SIZE):
+            idx = order[start : start + BATCH_SIZE]
+            n = tf.constant(len(idx), tf.int64)
+            total += float(train_step(shard(x[idx]), shard(y[idx]), n)) * len(idx)
+        logs = {"loss": total / len(x)}
+        if validation_data is not None:
+            plain.set_weights(model.get_weights())
+            scores = plain.evaluate(
+                *validation_data, batch_size=BATCH_SIZE, verbose=0, return_dict=True
+            )
+            logs.update({"val_" + k: v for k, v in scores.items()})
+        for k, v in logs.items():
+            history.setdefault(k, []).append(v)
+        shown = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+        print(f"Epoch {epoch + 1}/{epochs} - {shown}", flush=True)
+    return history
+'''
+
+
+def _multiworker_lines(project: Project, weighted: bool) -> list[str]:
+    """``if args.distribute == "multiworker":`` the custom loop (or why it cannot run)."""
+    lines = [f'{INDENT}if args.distribute == "multiworker":']
+    missing = [name for name, _ in _fit_extras(project) + _callbacks_arg(project)]
+    if weighted:
+        missing.insert(0, "sample_weight")
+    if missing:
+        message = f"the multiworker loop takes no {', '.join(missing)}; use model.fit"
+        one = f"{INDENT * 2}raise SystemExit({lit(message)})"
+        if len(one) <= 88:
+            lines.append(one)
+        else:  # as ruff formats it: the text on lines of its own
+            import textwrap
+
+            parts = textwrap.wrap(message, 70, drop_whitespace=False)
+            lines.append(f"{INDENT * 2}raise SystemExit(")
+            lines += [f"{INDENT * 3}{lit(part)}" for part in parts]
+            lines.append(f"{INDENT * 2})")
+    else:
+        shuffle = lit(bool(project.fit.get("shuffle", True)))
+        lines.append(f"{INDENT * 2}fit_multiworker(")
+        lines.append(
+            f"{INDENT * 3}strategy, model, x_train, y_train, args.epochs, validation_data, "
+            f"{shuffle}"
+        )
+        lines.append(f"{INDENT * 2})")
+    lines.append(f"{INDENT * 2}return")
+    return lines
 
 
 def _fit_extras(project: Project) -> list[tuple[str, Any]]:
@@ -214,7 +324,9 @@ def _callbacks_arg(project: Project) -> list[tuple[str, Call]]:
     return [("callbacks", Call("", calls, "[", "]"))] if calls else []
 
 
-def _main_lines(project: Project, test: bool, weighted: bool = False) -> list[str]:
+def _main_lines(
+    project: Project, test: bool, weighted: bool = False, trains: bool = True
+) -> list[str]:
     if not compiled(project):
         return [
             "def main():",
@@ -245,9 +357,9 @@ def _main_lines(project: Project, test: bool, weighted: bool = False) -> list[st
             "parser.add_argument",
             [
                 '"--distribute"',
-                ("choices", '["mirrored"]'),
+                ("choices", '["mirrored", "multiworker"]'),
                 ("default", "DISTRIBUTE"),
-                ("help", '"data-parallel on MirroredStrategy (every GPU)"'),
+                ("help", '"data-parallel: mirrored (every GPU), multiworker (TF_CONFIG)"'),
             ],
         ),
         1,
@@ -282,6 +394,8 @@ def _main_lines(project: Project, test: bool, weighted: bool = False) -> list[st
         lines.append(f"{INDENT}{train}, validation_data = load_data()")
     lines.append(f"{INDENT}with strategy.scope():  # one copy of the model per replica")
     lines.append(f"{INDENT}{INDENT}model = build_model()")
+    if trains:
+        lines += _multiworker_lines(project, weighted)
     fit = Call(
         "model.fit",
         [

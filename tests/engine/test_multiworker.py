@@ -180,3 +180,62 @@ def test_multiworker_settings_and_outputs_are_checked(tmp_path, capsys):
     args = ["train", str(src), "--backend", "tensorflow", "--distribute", "multiworker"]
     assert main([*args, "-o", out]) == 2
     assert "TF_CONFIG, which is not set" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_exported_script_trains_on_two_workers_as_model_fit_on_one(tf_ready, tmp_path):
+    """``python model.py --distribute multiworker`` on two loopback workers (the script's
+    custom loop: Keras' fit does not run on MultiWorkerMirroredStrategy) ends where
+    ``model.fit`` on one device ends."""
+    import re
+
+    from engine.cli import main
+
+    spec = json.loads((EXAMPLES / "xor.json").read_text())
+    spec["fit"].update({"epochs": 2, "shuffle": False, "batch_size": 9})
+    src = tmp_path / "xor.json"
+    src.write_text(json.dumps(spec))
+    assert main(["export", str(src), "-o", str(tmp_path / "m.py")]) == 0
+    script = [sys.executable, str(tmp_path / "m.py")]
+
+    def val_losses(text):
+        return [float(v) for v in re.findall(r"val_loss: (\d+\.\d+)", text)]
+
+    r = subprocess.run(script, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    one = val_losses(r.stdout)
+    ports = _free_ports(2)
+    procs = [
+        subprocess.Popen(
+            [*script, "--distribute", "multiworker"],
+            cwd=tmp_path,
+            env=dict(os.environ, TF_CONFIG=_tf_config(ports, i)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    results = _finish(procs, timeout=300)
+    for code, _, err in results:
+        assert code == 0, err[-3000:]
+    assert len(one) == 2
+    for _, out, _ in results:
+        assert val_losses(out) == pytest.approx(one, abs=2e-4), out
+
+
+def test_the_exported_multiworker_loop_refuses_what_it_does_not_run():
+    from engine.export.keras_code import keras_code
+
+    spec = json.loads((EXAMPLES / "xor.json").read_text())
+    spec["fit"].update(
+        class_weight={"0": 1.0, "1": 2.0},
+        steps_per_epoch=3,
+        callbacks=[{"class_name": "EarlyStopping", "config": {"patience": 2}}],
+    )
+    code = keras_code(from_dict(spec))
+    compile(code, "m.py", "exec")
+    text = " ".join(code.split())
+    assert "class_weight, steps_per_epoch, callbacks; use model.fit" in text.replace('" "', "")
+    plain = keras_code(from_dict(json.loads((EXAMPLES / "xor.json").read_text())))
+    assert "fit_multiworker(" in plain and "takes no" not in plain

@@ -8,6 +8,7 @@ epochs) and then evaluates it on the test set.
 
 import argparse
 import csv
+import os
 from pathlib import Path
 
 import keras
@@ -19,7 +20,7 @@ BATCH_SIZE = 8
 VALIDATION_SPLIT = 0.2
 TEST_SPLIT = 0.2
 SEED = 0
-DISTRIBUTE = None  # or --distribute mirrored
+DISTRIBUTE = None  # or --distribute mirrored|multiworker
 REPLICAS = None  # or --replicas N
 DATA_PATH = Path(__file__).resolve().parent / "penguins.csv"
 # How NN Designer reads the table:
@@ -125,13 +126,20 @@ def fit_standardizer(x):
 
 def distribution(kind, replicas):
     """TensorFlow's MirroredStrategy over every GPU, or over ``replicas`` logical
-    CPU devices; the default strategy (one device) without ``kind``."""
+    CPU devices; MultiWorkerMirroredStrategy over the cluster TF_CONFIG names;
+    the default strategy (one device) without ``kind``."""
     import tensorflow as tf
 
     if kind is None:
         if replicas:
             raise SystemExit("--replicas splits the CPU for --distribute mirrored")
         return tf.distribute.get_strategy()
+    if kind == "multiworker":
+        if replicas:
+            raise SystemExit("--replicas is for --distribute mirrored")
+        if not os.environ.get("TF_CONFIG"):
+            raise SystemExit("--distribute multiworker needs TF_CONFIG (the cluster)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
     if not replicas:
         return tf.distribute.MirroredStrategy()
     cpu = tf.config.list_physical_devices("CPU")[0]
@@ -140,6 +148,72 @@ def distribution(kind, replicas):
     )
     devices = [d.name for d in tf.config.list_logical_devices("CPU")][:replicas]
     return tf.distribute.MirroredStrategy(devices=devices)
+
+
+def fit_multiworker(strategy, model, x, y, epochs, validation_data=None, shuffle=True):
+    """model.fit's training as a custom loop, for MultiWorkerMirroredStrategy, on which
+    Keras 3's fit does not run (keras-team/keras#20585).
+
+    Every worker holds the same data and takes its replicas' share of each global
+    batch of BATCH_SIZE samples; tf.nn.compute_average_loss averages the loss over the
+    global batch and Keras' optimizer all-reduces the gradients, so the run equals one
+    device's. The validation data is scored by Keras' evaluate on a copy of the model
+    outside the strategy. Returns the history, as model.fit's History.history.
+    """
+    import tensorflow as tf
+
+    loss_fn = keras.losses.get(model.loss)
+    per_sample = loss_fn.call if isinstance(loss_fn, keras.losses.Loss) else loss_fn
+    replicas = strategy.num_replicas_in_sync
+    with strategy.scope():
+        model.optimizer.build(model.trainable_variables)
+
+    def replica_step(xb, yb, n):
+        with tf.GradientTape() as tape:
+            out = model(xb, training=True)
+            if len(out.shape) == len(yb.shape) + 1 and out.shape[-1] == 1:
+                yb = tf.expand_dims(yb, -1)  # labels (n,) for outputs (n, 1)
+            per = per_sample(yb, out)
+            loss = tf.nn.compute_average_loss(per, global_batch_size=n)
+            if model.losses:
+                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+        grads = tape.gradient(loss, model.trainable_variables)
+        model.optimizer.apply(grads, model.trainable_variables)
+        return loss
+
+    @tf.function
+    def train_step(xb, yb, n):
+        losses = strategy.run(replica_step, args=(xb, yb, n))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+
+    def shard(batch):
+        parts = np.array_split(batch, replicas)
+        return strategy.experimental_distribute_values_from_function(
+            lambda ctx: tf.constant(parts[ctx.replica_id_in_sync_group])
+        )
+
+    plain = build_model()  # outside the strategy: Keras' evaluate runs there
+    rng = np.random.default_rng(SEED)  # the same order on every worker
+    history = {}
+    for epoch in range(epochs):
+        order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
+        total = 0.0
+        for start in range(0, len(x), BATCH_SIZE):
+            idx = order[start : start + BATCH_SIZE]
+            n = tf.constant(len(idx), tf.int64)
+            total += float(train_step(shard(x[idx]), shard(y[idx]), n)) * len(idx)
+        logs = {"loss": total / len(x)}
+        if validation_data is not None:
+            plain.set_weights(model.get_weights())
+            scores = plain.evaluate(
+                *validation_data, batch_size=BATCH_SIZE, verbose=0, return_dict=True
+            )
+            logs.update({"val_" + k: v for k, v in scores.items()})
+        for k, v in logs.items():
+            history.setdefault(k, []).append(v)
+        shown = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+        print(f"Epoch {epoch + 1}/{epochs} - {shown}", flush=True)
+    return history
 
 
 def load_data():
@@ -174,9 +248,9 @@ def main():
     )
     parser.add_argument(
         "--distribute",
-        choices=["mirrored"],
+        choices=["mirrored", "multiworker"],
         default=DISTRIBUTE,
-        help="data-parallel on MirroredStrategy (every GPU)",
+        help="data-parallel: mirrored (every GPU), multiworker (TF_CONFIG)",
     )
     parser.add_argument(
         "--replicas",
@@ -191,6 +265,11 @@ def main():
     (x_train, y_train), validation_data, (x_test, y_test) = load_data()
     with strategy.scope():  # one copy of the model per replica
         model = build_model()
+    if args.distribute == "multiworker":
+        fit_multiworker(
+            strategy, model, x_train, y_train, args.epochs, validation_data, True
+        )
+        return
     model.fit(
         x_train,
         y_train,
