@@ -237,6 +237,9 @@ class RunConfig:
     #: optimizer, random streams, callbacks) — "Continue from here"; ``history`` is then the
     #: line's history up to that epoch. A new run of the project.
     restore: Any = None
+    #: The window's run now: a new process (after a crash, or for another split of the CPU)
+    #: goes on counting from it, so that a continued run keeps its number (and its curves).
+    run_id: int = 0
 
 
 def layer_classes(spec: dict | None) -> dict[str, str]:
@@ -283,6 +286,44 @@ def make_model(project, graph):
     from engine.training import build_model
 
     return build_model(project, graph, weights=False)
+
+
+#: Why the window does not train a ``{"strategy": "multiworker"}`` project: its cluster is
+#: one process per worker, each started by hand with that worker's ``TF_CONFIG``.
+MULTIWORKER_REFUSAL = (
+    "A multiworker cluster trains from the command line, one process per worker: run "
+    "nndesigner train PROJECT --backend tensorflow --distribute multiworker on each worker, "
+    "with its TF_CONFIG. The window trains the mirrored strategy (every GPU, or "
+    '"replicas": N logical CPU devices).'
+)
+
+
+def distribute_refusal(spec: dict) -> str:
+    """Why the window cannot train ``spec``'s ``distribute`` section ('' when it can): a
+    multiworker cluster trains from the command line only."""
+    dist = spec.get("distribute")
+    if isinstance(dist, dict) and dist.get("strategy") == "multiworker":
+        return MULTIWORKER_REFUSAL
+    return ""
+
+
+def cpu_devices(spec: dict | None) -> int | None:
+    """The logical CPU devices that TensorFlow must start with to train ``spec``: the
+    ``replicas`` of a mirrored ``distribute`` section on the TensorFlow backend. None when
+    any split does (no such section: TensorFlow's first CPU device, or every GPU).
+
+    TensorFlow fixes its devices when it starts, once per process (see
+    :func:`engine.backends.tensorflow.distribute.configure_replicas`): another count needs
+    another process."""
+    if not isinstance(spec, dict) or spec.get("backend") != "tensorflow":
+        return None
+    dist = spec.get("distribute")
+    if not isinstance(dist, dict) or dist.get("strategy") != "mirrored":
+        return None
+    replicas = dist.get("replicas")
+    if isinstance(replicas, int) and not isinstance(replicas, bool):
+        return replicas
+    return None
 
 
 def _data_key(spec: dict, path: str | None) -> str:
@@ -636,6 +677,9 @@ class TrainingCore:
         from engine.validate import check_project
 
         cfg = self._config
+        refusal = distribute_refusal(cfg.spec)
+        if refusal:
+            raise NNDError(refusal)  # the window refuses first; a script may not
         self._set_state("building")
         old_model = self.model
         old_trainer = self.trainer
@@ -658,6 +702,7 @@ class TrainingCore:
         if old_backend == "tensorflow":
             _clear_keras_session()
 
+        self.run_id = max(self.run_id, int(cfg.run_id))
         project = Project(copy.deepcopy(cfg.spec), Path(cfg.path) if cfg.path else None)
         graph = check_project(project)
         key = _data_key(cfg.spec, cfg.path)
@@ -734,6 +779,9 @@ class TrainingCore:
                 "epochs_done": trainer.epochs_done,
                 "steps_per_epoch": trainer.steps_per_epoch,
                 "batch_size": trainer.batch_size,
+                # TensorFlow's count of the strategy's replicas (every GPU: only it knows)
+                "replicas": getattr(getattr(model, "strategy", None), "num_replicas_in_sync", 1),
+                "distribute": copy.deepcopy(cfg.spec.get("distribute")),
                 "weights": model.flat_weights(),
                 "history": copy.deepcopy(trainer.history),
                 "gen": cfg.gen,

@@ -11,6 +11,12 @@
 Either way the UI thread drains one :class:`Mailbox` with a QTimer (≤ 30 Hz) and emits one
 ``drained(Batch)`` per drain; every method of the session is called on the UI thread and
 returns at once.
+
+TensorFlow fixes its devices once per process, when it starts: a configuration whose
+``distribute`` section splits the CPU into another count of logical devices (``"replicas":
+N``) than the child's TensorFlow started with gets a new child (:func:`designer.worker_core.
+cpu_devices`). A thread shares the window's TensorFlow: there the engine refuses another split
+with its message.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from designer.worker_core import (  # noqa: F401 - also the names the app and te
     StepRecord,
     TrainingCore,
     child_main,
+    cpu_devices,
     layer_classes,
     make_model,
 )
@@ -193,6 +200,9 @@ class _ProcessHost:
         self._closing = False
         #: Batches received (a child that dies without sending any failed to start up).
         self.received = 0
+        #: The logical CPU devices the child's TensorFlow starts with (its first TensorFlow
+        #: configuration's count, 1 by default); None until it is given one.
+        self.tf_devices: int | None = None
         self._release_lock = threading.Lock()
         self._reader_done = self._closed = self._released = False
         collect_on_ui_thread()
@@ -437,9 +447,14 @@ class TrainingSession(QObject):
             elif cmd[0] == "live" and self._last_config is not None:
                 self._last_config.spec = cmd[1]
             return
+        if cmd[0] == "configure" and self.new_process_for(cmd[1].spec):
+            self._retire_host()
         host = self._ensure_host()
         if cmd[0] == "configure":
             self._last_config = cmd[1]
+            if isinstance(host, _ProcessHost) and host.tf_devices is None:
+                if cmd[1].spec.get("backend") == "tensorflow":
+                    host.tf_devices = cpu_devices(cmd[1].spec) or 1
         elif cmd[0] == "projection" and self._last_config is not None:
             self._last_config.projection = cmd[1]
         elif cmd[0] == "live" and self._last_config is not None:
@@ -449,7 +464,27 @@ class TrainingSession(QObject):
             self._timer.start()
 
     def configure(self, config: RunConfig) -> None:
+        """Build from ``config`` at the next command that trains (in a new child process when
+        its TensorFlow must split the CPU otherwise: :meth:`new_process_for`)."""
         self._post("configure", config)
+
+    def new_process_for(self, spec: dict) -> bool:
+        """Whether a configuration of ``spec`` gets a new child process: it needs TensorFlow
+        to start with another count of logical CPU devices than it did in the child now."""
+        host = self._host
+        need = cpu_devices(spec)
+        return (
+            isinstance(host, _ProcessHost)
+            and not host.dead
+            and need is not None
+            and host.tf_devices not in (None, need)
+        )
+
+    def _retire_host(self) -> None:
+        """End the child (at its next step boundary; waits for it): the next command starts
+        another, which gets the configuration that comes with it."""
+        host, self._host = self._host, None
+        host.close()
 
     def play(self) -> None:
         self._post("play")

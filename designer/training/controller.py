@@ -4,7 +4,9 @@ live views to any QMainWindow that has a ``document`` (:class:`designer.document
 The controller is the only place that connects the document, the worker and the views:
 
 - Play / Pause / Step / Step epoch / Stop / Reset drive a :class:`TrainingSession`; Play is
-  disabled, with the reason as its tooltip, while the document is invalid.
+  disabled, with the reason as its tooltip, while the document is invalid, and while its
+  ``distribute`` section is a multiworker cluster (which trains from the command line; the
+  panel says so inline).
 - Document edits are sorted by what they need: the learning rate and the epoch count apply
   live; anything else rebuilds the model (asking first while training runs). Editing the
   network while trained weights exist asks whether to keep the weights of unchanged layers
@@ -58,6 +60,7 @@ from designer.training.views import (
     WeightTilesView,
 )
 from designer.training.views.runs import RunsView
+from designer.worker_core import distribute_refusal
 from designer.workers import RunConfig, TrainingSession, layer_classes
 from engine.errors import NNDError
 from engine.optimizers import DEFAULT_OPTIMIZER
@@ -72,7 +75,7 @@ RENDER_HZ = 10.0
 RENDER_COST_FACTOR = {"process": 1.0, "thread": 4.0}
 #: The run id of a history waiting for the worker to confirm a reset.
 PENDING_RUN = -1
-TRAINING_KEYS = ("model", "compile", "fit", "dataset", "backend", "dtype")
+TRAINING_KEYS = ("model", "compile", "fit", "dataset", "backend", "dtype", "distribute")
 BADGE_KEY = 0x4E4E44  # QGraphicsItem.data() key marking our badges
 
 
@@ -230,6 +233,11 @@ class TrainingController(QObject):
         self._target_epochs = 1
         self._last_build: dict | None = None
         self._pending_progress = None
+        #: The refusal to start the panel shows inline (a multiworker cluster), or "".
+        self._refusal = ""
+        #: A change of the CPU's split while training ran: the run stopped (handing its
+        #: weights over), and goes on in a new process once the worker is idle.
+        self._resume_after_stop = False
         self._badges_view: QGraphicsView | None = None
         #: The decision boundary's plane for data with more than two features (None: default).
         self.projection_choice: dict | None = None
@@ -353,6 +361,9 @@ class TrainingController(QObject):
         project's epoch count first (a live setting). True when the run finished."""
         from PySide6.QtCore import QEventLoop
 
+        if not self.can_train()[0]:
+            self._update_controls()  # the reason, in the panel and on Play
+            return False
         if epochs is not None:
             self.document.project.data.setdefault("fit", {})["epochs"] = int(epochs)
             if self._sent_signature is not None:
@@ -419,6 +430,9 @@ class TrainingController(QObject):
         reason = self.document.invalid_reason()
         if reason:
             return False, f"Fix the project first: {reason}"
+        refusal = distribute_refusal(self.document.data)
+        if refusal:
+            return False, refusal
         return True, ""
 
     def play(self) -> None:
@@ -484,6 +498,7 @@ class TrainingController(QObject):
                 gen=self._gen,
                 projection=copy.deepcopy(self.projection_choice),
                 restore=self._restore,
+                run_id=self.run_id,
             )
         )
         self._restore = None
@@ -558,10 +573,25 @@ class TrainingController(QObject):
                 QTimer.singleShot(0, self._undo_last)
                 return
             self._check_keep_weights()
+            if self.session.new_process_for(doc.data):
+                # Another split of the CPU needs a new process: the run stops first, so that
+                # its weights reach the project, and goes on from them (_resume).
+                self._resume_after_stop = True
+                self.session.stop()
+                return
             self._configure_if_needed()
             self.session.play()
             return
         self._check_keep_weights()
+
+    def _resume(self) -> None:
+        """Train on after a stop for another split of the CPU (a new process)."""
+        if self._resume_after_stop and not self._shut:
+            self._resume_after_stop = False
+            if self.can_train()[0]:
+                self._configure_if_needed()
+                self._set_state("running")
+                self.session.play()
 
     def _undo_last(self) -> None:
         try:
@@ -801,6 +831,19 @@ class TrainingController(QObject):
     def _update_controls(self) -> None:
         ok, reason = self.can_train()
         self.panel.set_state(self.state, ok, reason)
+        self._show_refusal(distribute_refusal(self.document.data) if not ok else "")
+
+    def _show_refusal(self, text: str) -> None:
+        """Say inline why Play does not start (a multiworker cluster), and take it back
+        when it no longer applies (unless another message replaced it)."""
+        html = f"<b>Training does not start here.</b> {_esc(text)}" if text else ""
+        if html == self._refusal and (not html or self.panel.message_text == html):
+            return
+        if html:
+            self.panel.show_message(html, "warning")
+        elif self.panel.message_text == self._refusal:
+            self.panel.clear_message()
+        self._refusal = html
 
     # ------------------------------------------------------------------ worker output
     def _on_batch(self, batch) -> None:
@@ -823,6 +866,8 @@ class TrainingController(QObject):
                 self._weights_spec = None
             elif kind == "state":
                 self.state = ev[1]
+                if ev[1] == "idle" and self._resume_after_stop:
+                    QTimer.singleShot(0, self, self._resume)
                 if ev[1] == "running":
                     self._showing = False
                     if self.rewound is not None:  # training: the views follow it again
@@ -849,8 +894,17 @@ class TrainingController(QObject):
                     )
                     self._status(f"The saved weights could not be drawn: {ev[1]}")
                 else:
+                    hint = ""
+                    if "cannot split the CPU" in ev[1] and self.session.mode == "thread":
+                        hint = (
+                            "<br>Training runs in a thread of NN Designer's own process here "
+                            "(NND_TRAINING_WORKER=thread, or no process could start), where "
+                            "TensorFlow has started already: restart NN Designer to train "
+                            "with this split."
+                        )
                     self.panel.show_message(
-                        f"<b>Training failed.</b> {_esc(ev[1])}<br>The project was not changed.",
+                        f"<b>Training failed.</b> {_esc(ev[1])}<br>The project was not "
+                        f"changed.{hint}",
                         "error",
                     )
                     self._status(f"Training failed: {ev[1]}")
@@ -990,6 +1044,9 @@ class TrainingController(QObject):
             self._weights_spec = copy.deepcopy(self.document.data)
         if build.get("note"):
             self.panel.show_message(_esc(build["note"]), "info")
+        self.panel.show_replicas(
+            build.get("distribute"), build.get("backend"), build.get("replicas")
+        )
 
     def _on_info(self, payload: dict) -> None:
         """The same model, another plane for the decision boundary."""

@@ -1,5 +1,6 @@
 """The training panel: the run controls, the key settings (compactly; the inspector's project
-settings page has them all), progress, and messages about the run.
+settings page has them all), progress, and messages about the run. A project with a
+``distribute`` section also gets a line on how training is distributed (:func:`distribute_text`).
 
 Settings edits go through :meth:`Document.edit` with the inspector's merge keys, so that the two
 editors of one field share its undo step.
@@ -78,6 +79,53 @@ def effective_learning_rate(project) -> float | None:
         )
     except (ValueError, TypeError, KeyError):
         return None
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def distribute_text(project, replicas: int | None = None) -> str:
+    """The panel's line on distributed training: the strategy, its replicas and each one's
+    share of the global batch (``fit.batch_size``); '' when the project has no ``distribute``
+    section or does not train on TensorFlow (validation says why).
+
+    ``replicas``: the count that the worker's strategy reported (``num_replicas_in_sync``),
+    for a mirrored strategy over every GPU, which only TensorFlow counts (None before a run).
+    """
+    from engine.backends.tensorflow.distribute import shard_sizes
+
+    spec = project.data.get("distribute")
+    if not isinstance(spec, dict) or project.backend != "tensorflow":
+        return ""
+    if spec.get("strategy") == "multiworker":
+        return "MultiWorkerMirroredStrategy · trains from the command line, one process per worker"
+    if spec.get("strategy") != "mirrored":
+        return ""
+    batch = project.fit.get("batch_size", 32)
+    given = spec.get("replicas")
+    if _is_count(given):
+        kind = "device" if given == 1 else "devices"
+        devices = f"{_plural(given, 'replica')} (logical CPU {kind})"
+        replicas = given
+    elif _is_count(replicas):
+        devices = f"every GPU ({_plural(replicas, 'replica')})"
+    else:
+        devices, replicas = "every GPU", None
+    if not _is_count(batch):
+        return f"MirroredStrategy · {devices}"
+    if replicas is None:
+        return f"MirroredStrategy · {devices} · global batch {batch}, split over the GPUs"
+    sizes = shard_sizes(batch, replicas)  # as the engine splits a batch: unevenly too
+    share = str(sizes[0]) if min(sizes) == max(sizes) else f"{min(sizes)}–{max(sizes)}"
+    return (
+        f"MirroredStrategy · {devices} · {share} sample{'' if share == '1' else 's'} per "
+        f"replica (global batch {batch})"
+    )
 
 
 def _line_label() -> ElidedLabel:
@@ -184,6 +232,11 @@ class TrainingPanel(QWidget):
         form.addRow("Learning rate", self.lr_spin)
         self.batch_spin = self._int_spin(1, 10_000_000, "fit.batch_size")
         form.addRow("Batch size", self.batch_spin)
+        #: How training is distributed (the project's ``distribute`` section; hidden without).
+        self.distribute_label = _line_label()
+        form.addRow("Distributed", self.distribute_label)
+        #: (distribute section, backend, replicas) of the last build (show_replicas).
+        self._built_replicas: tuple | None = None
         self.epochs_spin = self._int_spin(1, 1_000_000, "fit.epochs")
         self.epochs_spin.setToolTip("Applies live: training runs until this many epochs")
         form.addRow("Epochs", self.epochs_spin)
@@ -204,6 +257,7 @@ class TrainingPanel(QWidget):
         self.settings_button.setToolTip("Optimizer, loss, metrics and dataset parameters")
         self.settings_button.clicked.connect(self.show_settings_requested)
         form.addRow("", self.settings_button)
+        self._form = form
 
         # The settings scroll when the dock is short; controls and progress stay in view.
         settings = QWidget()
@@ -339,8 +393,27 @@ class TrainingPanel(QWidget):
             v = fit.get("validation_split")
             if isinstance(v, (int, float)) and self.val_spin.value() != v:
                 self.val_spin.setValue(float(v))
+            self._sync_distribute()
         finally:
             self._syncing = False
+
+    def _sync_distribute(self) -> None:
+        p = self.document.project
+        built = self._built_replicas
+        replicas = None
+        if built is not None and built[:2] == (p.data.get("distribute"), p.backend):
+            replicas = built[2]  # the strategy of this very section counted them
+        text = distribute_text(p, replicas)
+        self.distribute_label.setText(text)
+        self.distribute_label.setToolTip(text)
+        self._form.setRowVisible(self.distribute_label, bool(text))
+
+    def show_replicas(self, distribute: Any, backend: str | None, replicas: int | None) -> None:
+        """The replicas the strategy of a build counted (``num_replicas_in_sync``), for the
+        ``distribute`` section and backend it was built from: the line says them while the
+        project keeps that section."""
+        self._built_replicas = (distribute, backend, replicas)
+        self._sync_distribute()
 
     def set_state(self, state: str, can_train: bool, reason: str = "") -> None:
         """Enable the controls for the worker's state (idle, building, running, paused)."""

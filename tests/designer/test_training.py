@@ -210,12 +210,14 @@ def test_a_killed_training_process_is_reported_and_the_next_play_starts_another(
     # Play starts a new process, from the weights and history handed over last.
     k = len(losses)
     window.document.edit("epochs", lambda d: edits.set_setting(d, "fit.epochs", k + 1))
+    drawn = len(ctrl.history.epochs["loss"])
     ctrl.play()
     wait_finished(qtbot, ctrl)
     assert ctrl.session.worker_pid() not in (pid, os.getpid())
     # (A fresh start would reproduce the same losses from the seed: check the build itself.)
     assert ctrl._last_build["continued"] and ctrl._last_build["epochs_done"] == k
     assert p.history["loss"][:k] == losses and len(p.history["loss"]) == k + 1
+    assert len(ctrl.history.epochs["loss"]) == drawn + 1  # the new process's epoch is drawn
     assert ctrl.snapshot.sample_index == 2
 
 
