@@ -237,9 +237,11 @@ class RunConfig:
     #: optimizer, random streams, callbacks) — "Continue from here"; ``history`` is then the
     #: line's history up to that epoch. A new run of the project.
     restore: Any = None
-    #: The window's run now: a new process (after a crash, or for another split of the CPU)
-    #: goes on counting from it, so that a continued run keeps its number (and its curves).
+    #: The window's run now and its steps so far: a new process (after a crash, or for
+    #: another split of the CPU) counts on from them, so that a continued run keeps its
+    #: number and its curves go on.
     run_id: int = 0
+    gstep: int = 0
 
 
 def layer_classes(spec: dict | None) -> dict[str, str]:
@@ -740,6 +742,7 @@ class TrainingCore:
         elif continued and cfg.history:
             trainer.history = copy.deepcopy(cfg.history)
             trainer.epochs_done = int(cfg.epochs_done)
+            self.gstep = max(self.gstep, int(cfg.gstep))  # a new process: the window's count
         else:
             self.gstep = 0
             self._samples = 0

@@ -499,6 +499,7 @@ class TrainingController(QObject):
                 projection=copy.deepcopy(self.projection_choice),
                 restore=self._restore,
                 run_id=self.run_id,
+                gstep=self.history.gsteps,
             )
         )
         self._restore = None

@@ -218,6 +218,7 @@ def test_a_killed_training_process_is_reported_and_the_next_play_starts_another(
     assert ctrl._last_build["continued"] and ctrl._last_build["epochs_done"] == k
     assert p.history["loss"][:k] == losses and len(p.history["loss"]) == k + 1
     assert len(ctrl.history.epochs["loss"]) == drawn + 1  # the new process's epoch is drawn
+    assert ctrl.history.gsteps > g  # and its steps count on
     assert ctrl.snapshot.sample_index == 2
 
 
