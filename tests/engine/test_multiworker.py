@@ -49,23 +49,25 @@ def _spec(tmp_path: Path, epochs: int) -> Path:
     return src
 
 
-def _workers(src: Path, out: str, ports: list[int], cwd: Path) -> list[subprocess.Popen]:
+def _spawn(cmd: list[str], ports: list[int], cwd: Path) -> list[subprocess.Popen]:
+    """``cmd`` once per worker of a loopback cluster on ``ports``, each with its TF_CONFIG."""
     root = str(Path(__file__).resolve().parents[2])
-    procs = []
-    for i in range(len(ports)):
-        env = dict(os.environ, TF_CONFIG=_tf_config(ports, i), PYTHONPATH=root)
-        cmd = [*TRAIN, str(src), "--backend", "tensorflow", "--distribute", "multiworker"]
-        procs.append(
-            subprocess.Popen(
-                [*cmd, "-o", out],
-                cwd=cwd,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+    return [
+        subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=dict(os.environ, TF_CONFIG=_tf_config(ports, i), PYTHONPATH=root),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-    return procs
+        for i in range(len(ports))
+    ]
+
+
+def _workers(src: Path, out: str, ports: list[int], cwd: Path) -> list[subprocess.Popen]:
+    cmd = [*TRAIN, str(src), "--backend", "tensorflow", "--distribute", "multiworker"]
+    return _spawn([*cmd, "-o", out], ports, cwd)
 
 
 def _finish(procs, timeout: float) -> list[tuple[int, str, str]]:
@@ -204,18 +206,7 @@ def test_the_exported_script_trains_on_two_workers_as_model_fit_on_one(tf_ready,
     r = subprocess.run(script, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     one = val_losses(r.stdout)
-    ports = _free_ports(2)
-    procs = [
-        subprocess.Popen(
-            [*script, "--distribute", "multiworker"],
-            cwd=tmp_path,
-            env=dict(os.environ, TF_CONFIG=_tf_config(ports, i)),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(2)
-    ]
+    procs = _spawn([*script, "--distribute", "multiworker"], _free_ports(2), tmp_path)
     results = _finish(procs, timeout=300)
     for code, _, err in results:
         assert code == 0, err[-3000:]
