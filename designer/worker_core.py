@@ -317,15 +317,14 @@ def cpu_devices(spec: dict | None) -> int | None:
     TensorFlow fixes its devices when it starts, once per process (see
     :func:`engine.backends.tensorflow.distribute.configure_replicas`): another count needs
     another process."""
+    from engine.training import distribute_setting
+
     if not isinstance(spec, dict) or spec.get("backend") != "tensorflow":
         return None
-    dist = spec.get("distribute")
-    if not isinstance(dist, dict) or dist.get("strategy") != "mirrored":
+    setting = distribute_setting(spec)
+    if setting is None or setting[0] != "mirrored":
         return None
-    replicas = dist.get("replicas")
-    if isinstance(replicas, int) and not isinstance(replicas, bool):
-        return replicas
-    return None
+    return setting[1]
 
 
 def _data_key(spec: dict, path: str | None) -> str:

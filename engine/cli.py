@@ -97,6 +97,13 @@ def _parser() -> argparse.ArgumentParser:
         help="with --distribute: split the CPU into N logical devices (no GPU needed)",
     )
     t.add_argument(
+        "--cluster-wait",
+        type=int,
+        metavar="SECONDS",
+        help="with --distribute multiworker: how long a worker waits for the rest of the "
+        "cluster to start (default 300)",
+    )
+    t.add_argument(
         "--from",
         dest="from_point",
         metavar="RUN:EPOCH",
@@ -259,11 +266,34 @@ def _fmt_time(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+#: The longest --cluster-wait: a day.
+MAX_CLUSTER_WAIT_S = 86400
+
+
+def _set_cluster_wait(args) -> None:
+    """``--cluster-wait``: this process's bound on the wait for the cluster's other workers."""
+    if args.distribute != "multiworker":
+        raise NNDError(
+            "--cluster-wait bounds the wait for a cluster; give --distribute multiworker"
+        )
+    wait = args.cluster_wait
+    if not 0 < wait <= MAX_CLUSTER_WAIT_S:
+        raise NNDError(
+            f"--cluster-wait must be a whole number of seconds from 1 to "
+            f"{MAX_CLUSTER_WAIT_S} (a day), got {wait}"
+        )
+    from engine.backends.tensorflow import distribute
+
+    distribute.CLUSTER_WAIT_S = wait
+
+
 def cmd_train(args) -> int:
     from engine.project import save_project
 
     project = _load(args.project)
     cluster = None
+    if args.cluster_wait is not None:
+        _set_cluster_wait(args)
     if args.distribute == "multiworker":
         from engine.backends.tensorflow.distribute import read_cluster
 

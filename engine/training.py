@@ -96,6 +96,19 @@ def model_args(project, dtype: str | None = None) -> dict[str, Any]:
     )
 
 
+def distribute_setting(data: dict) -> tuple[str, int | None] | None:
+    """The project's ``distribute`` section as (strategy, replicas): ``("mirrored", 2)``,
+    ``("mirrored", None)`` (every GPU), ``("multiworker", None)``; None without one. The one
+    reading of the section, for the TensorFlow model and the window's training process."""
+    spec = data.get("distribute")
+    if not isinstance(spec, dict) or not isinstance(spec.get("strategy"), str):
+        return None
+    replicas = spec.get("replicas")
+    if not isinstance(replicas, int) or isinstance(replicas, bool):
+        replicas = None
+    return spec["strategy"], replicas
+
+
 def build_model(
     project,
     graph: Graph,
@@ -140,11 +153,7 @@ def build_model(
     elif backend == "tensorflow":
         from engine.backends.tensorflow import TensorFlowModel
 
-        spec = project.data.get("distribute")
-        distribute = None
-        if isinstance(spec, dict):  # validated: {"strategy": "mirrored", "replicas": N}
-            distribute = (spec["strategy"], spec.get("replicas"))
-        model = TensorFlowModel(graph, **args, distribute=distribute)
+        model = TensorFlowModel(graph, **args, distribute=distribute_setting(project.data))
     else:
         raise DataError(f"unknown backend {backend!r}; expected numpy or tensorflow")
     if weights and project.weights:

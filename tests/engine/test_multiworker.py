@@ -24,6 +24,7 @@ from engine.validate import project_problems
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 TRAIN = [sys.executable, "-m", "engine.cli", "train"]
+ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def _free_ports(n: int) -> list[int]:
@@ -51,12 +52,11 @@ def _spec(tmp_path: Path, epochs: int) -> Path:
 
 def _spawn(cmd: list[str], ports: list[int], cwd: Path) -> list[subprocess.Popen]:
     """``cmd`` once per worker of a loopback cluster on ``ports``, each with its TF_CONFIG."""
-    root = str(Path(__file__).resolve().parents[2])
     return [
         subprocess.Popen(
             cmd,
             cwd=cwd,
-            env=dict(os.environ, TF_CONFIG=_tf_config(ports, i), PYTHONPATH=root),
+            env=dict(os.environ, TF_CONFIG=_tf_config(ports, i), PYTHONPATH=ROOT),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -137,6 +137,47 @@ def test_a_killed_worker_ends_the_other_with_a_message_within_a_minute(tf_ready,
     assert took < 60
     saved = load_project(tmp_path / "w0.nnd")  # the chief kept the weights it had
     assert saved.history["loss"]
+
+
+@pytest.mark.slow
+def test_a_worker_whose_peers_never_start_ends_after_the_cluster_wait(tf_ready, tmp_path):
+    # TensorFlow's own join waits in C++ without end for a peer that never starts (found with
+    # a 3 s wait still waiting after 10 minutes): the watchdog process ends the worker.
+    src = _spec(tmp_path, 2)
+    cmd = [*TRAIN, str(src), "--backend", "tensorflow", "--distribute", "multiworker"]
+    lone = subprocess.Popen(
+        [*cmd, "--cluster-wait", "3", "-o", "w.nnd"],
+        cwd=tmp_path,
+        env=dict(os.environ, TF_CONFIG=_tf_config(_free_ports(2), 0), PYTHONPATH=ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # worker 0 of two; worker 1 never starts
+    started = time.monotonic()
+    try:
+        _, err = lone.communicate(timeout=120)
+    finally:
+        if lone.poll() is None:
+            lone.kill()
+            lone.communicate()
+    assert lone.returncode != 0
+    assert "did not join within 3 s" in err and "--cluster-wait" in err, err[-3000:]
+    assert "Traceback" not in err
+    assert time.monotonic() - started < 120
+    assert not (tmp_path / "w.nnd").exists()
+
+
+def test_the_cluster_wait_is_checked(tmp_path, capsys):
+    from engine.cli import main
+
+    src = tmp_path / "x.json"
+    src.write_text((EXAMPLES / "xor.json").read_text())
+    assert main(["train", str(src), "--cluster-wait", "5", "-o", str(tmp_path / "o.nnd")]) == 2
+    assert "give --distribute multiworker" in capsys.readouterr().err
+    args = ["train", str(src), "--backend", "tensorflow", "--distribute", "multiworker"]
+    for wait in ("0", "86401"):
+        assert main([*args, "--cluster-wait", wait, "-o", str(tmp_path / "o.nnd")]) == 2
+        assert "from 1 to 86400" in capsys.readouterr().err
 
 
 def test_tf_config_is_checked_before_tensorflow_reads_it():

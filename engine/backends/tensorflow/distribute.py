@@ -121,9 +121,9 @@ def read_cluster(environ=None) -> Cluster:
 
 
 def _multiworker(tf):
-    """MultiWorkerMirroredStrategy with a bounded wait for the cluster and a quick health
-    check (TensorFlow's own, with shorter settings than its defaults: a wait without end,
-    checks every 30 s)."""
+    """MultiWorkerMirroredStrategy with a bounded wait for the cluster (a watchdog process:
+    :func:`_cluster_watchdog`) and a quick check of its peers (TensorFlow's own, with shorter
+    settings than its defaults: checks every 30 s)."""
     from tensorflow.python.distribute import collective_all_reduce_strategy as car
 
     ext = car.CollectiveAllReduceExtended
@@ -134,15 +134,61 @@ def _multiworker(tf):
     ):
         if hasattr(ext, name):  # TensorFlow's settings; left alone if a version lacks them
             setattr(ext, name, value)
+    dog = _cluster_watchdog()
     try:
         return tf.distribute.MultiWorkerMirroredStrategy()
-    except RuntimeError as exc:
-        if "Timeout waiting for the cluster" in str(exc):
-            raise NNDError(
-                f"the other workers of TF_CONFIG's cluster did not start within "
-                f"{CLUSTER_WAIT_S} s; start the same command on every worker"
-            ) from None
-        raise NNDError(f"cannot join TF_CONFIG's cluster: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - TensorFlow's errors, whatever their class
+        text = str(exc)
+        if "Timeout waiting for the cluster" in text or "DEADLINE_EXCEEDED" in text.upper():
+            raise NNDError(_no_cluster_message()) from None
+        raise NNDError(f"cannot join TF_CONFIG's cluster: {_cause(text)}") from None
+    finally:
+        dog.stdin.close()  # the cluster formed (or failed by itself): the watchdog leaves
+        dog.wait()
+
+
+#: The watchdog process: it waits for its standard input to close (the worker joined the
+#: cluster, or ended) for at most the given seconds, else writes the message and kills the
+#: worker (SIGKILL: a worker blocked in TensorFlow's C++ neither runs Python nor ends on
+#: SIGTERM).
+_WATCHDOG = """
+import os, select, signal, sys
+pid, wait, message = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+ready, _, _ = select.select([sys.stdin], [], [], wait)
+if not ready:
+    sys.stderr.write(message + "\\n")
+    sys.stderr.flush()
+    os.kill(pid, signal.SIGKILL)
+"""
+
+
+def _cluster_watchdog():
+    """A small process that ends this worker when joining the cluster takes longer than
+    ``CLUSTER_WAIT_S``: TensorFlow's join waits in C++ without end for a peer that never
+    starts (even with the coordination service's registration timeout set), holding the
+    interpreter, so no timer in this process could run."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            _WATCHDOG,
+            str(os.getpid()),
+            str(CLUSTER_WAIT_S),
+            f"nndesigner: {_no_cluster_message()}",
+        ],
+        stdin=subprocess.PIPE,
+    )
+
+
+def _no_cluster_message() -> str:
+    return (
+        f"the other workers of TF_CONFIG's cluster did not join within {CLUSTER_WAIT_S} s; "
+        "start the same command on every worker, with its TF_CONFIG (--cluster-wait sets "
+        "the wait)"
+    )
 
 
 def configure_replicas(tf, replicas: int) -> None:
