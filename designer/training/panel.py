@@ -233,7 +233,9 @@ class TrainingPanel(QWidget):
         self.batch_spin = self._int_spin(1, 10_000_000, "fit.batch_size")
         form.addRow("Batch size", self.batch_spin)
         #: How training is distributed (the project's ``distribute`` section; hidden without).
-        self.distribute_label = _line_label()
+        #: It wraps rather than elides: cut short, it hid the per-replica batch (issue 18).
+        self.distribute_label = QLabel()
+        self.distribute_label.setWordWrap(True)
         form.addRow("Distributed", self.distribute_label)
         #: (distribute section, backend, replicas) of the last build (show_replicas).
         self._built_replicas: tuple | None = None

@@ -92,6 +92,7 @@ def test_the_panel_line_says_how_training_is_distributed_and_follows_the_project
     qtbot.addWidget(panel)
     line = panel.distribute_label
     assert not line.isHidden()
+    assert line.wordWrap()  # a narrow dock shows it on two lines, not cut short with "…"
     assert line.text() == (
         "MirroredStrategy · 2 replicas (logical CPU devices) · 16 samples per replica "
         "(global batch 32)"
