@@ -19,13 +19,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from engine import gradcheck_cli, runs_cli
+from engine import doctor_cli, gradcheck_cli, runs_cli
 from engine.errors import NNDError, NonFiniteError, Problem, ValidationError
 
 SUBCOMMANDS = (
     "train",
     "runs",
     "summary",
+    "doctor",
     "gradcheck",
     "parity",
     "trace",
@@ -39,6 +40,7 @@ _DOING = {
     "train": "training the project",
     "runs": "listing the runs",
     "summary": "summarizing the project",
+    "doctor": "examining the project",
     "gradcheck": "checking the gradients",
     "parity": "comparing the backends",
     "trace": "tracing a training step",
@@ -135,6 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summary", help="print the layer table: output shapes, parameters, FLOPs")
     s.add_argument("project")
 
+    doctor_cli.add_parser(sub)
     gradcheck_cli.add_parser(sub)
 
     pa = sub.add_parser("parity", help="compare one training step of NumPy and TensorFlow")
@@ -667,6 +670,7 @@ COMMANDS = {
     "train": cmd_train,
     "runs": runs_cli.cmd_runs,
     "summary": cmd_summary,
+    "doctor": doctor_cli.cmd_doctor,
     "gradcheck": gradcheck_cli.cmd_gradcheck,
     "parity": cmd_parity,
     "trace": cmd_trace,

@@ -769,6 +769,25 @@ def data_fit_problems(project, graph: Graph, dataset) -> list[Problem]:
     return problems
 
 
+CATEGORICAL_LOSSES = (
+    "sparse_categorical_crossentropy",
+    "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+)
+BINARY_LOSSES = ("binary_crossentropy", "binary_focal_crossentropy")
+
+
+def probability_activation(loss: str, width: int, activation: str | None) -> str | None:
+    """The output activation a cross-entropy ``loss`` (canonical name) wants: softmax for the
+    categorical ones, sigmoid for a binary one on one unit (or in place of a softmax); None
+    when the loss asks for none."""
+    if loss in CATEGORICAL_LOSSES:
+        return "softmax"
+    if loss in BINARY_LOSSES and (width == 1 or activation == "softmax"):
+        return "sigmoid"
+    return None
+
+
 def loss_output_problems(project, graph: Graph | None, dataset=None) -> list[Problem]:
     """Mismatches between the output layer and the loss that still train, badly: a
     cross-entropy needs probabilities (softmax, or sigmoid for one unit), a mismatched pair
@@ -789,17 +808,7 @@ def loss_output_problems(project, graph: Graph | None, dataset=None) -> list[Pro
     act = out.activation
     width = out.output_shape[-1] if out.output_shape else 0
     problems = []
-    want = None
-    if loss in (
-        "sparse_categorical_crossentropy",
-        "categorical_crossentropy",
-        "categorical_focal_crossentropy",
-    ):
-        want = "softmax"
-    elif loss in ("binary_crossentropy", "binary_focal_crossentropy") and (
-        width == 1 or act == "softmax"
-    ):
-        want = "sigmoid"
+    want = probability_activation(loss, width, act)
     if is_mismatched(act, loss):
         other = (
             " (independent yes/no outputs), or categorical_crossentropy (one class per sample)"

@@ -305,7 +305,12 @@ def cache_problem(title: str, loader: str, wanted: list[str]) -> str:
     return str(_not_cached(title, loader, wanted))
 
 
-def _not_cached(title: str, loader: str, wanted: list[str]) -> DataError:
+class NotCachedError(DataError):
+    """A Keras-download dataset that is not in the Keras cache (nothing is wrong with it: it
+    is not downloaded yet)."""
+
+
+def _not_cached(title: str, loader: str, wanted: list[str]) -> NotCachedError:
     dirs = keras_datasets_dirs()
     primary = dirs[0] / wanted[0]
     also = f" (also looked in {dirs[1]})" if len(dirs) > 1 else ""
@@ -326,7 +331,7 @@ def _not_cached(title: str, loader: str, wanted: list[str]) -> DataError:
             f"on a machine with internet access (it saves the data into the Keras cache), or "
             f"copy {files} into {folder}."
         )
-    return DataError(
+    return NotCachedError(
         f"{title} is not in the Keras cache: {primary} does not exist{also}. NN Designer "
         f"downloads data only when asked to. {get}"
     )

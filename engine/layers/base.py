@@ -20,7 +20,8 @@ class name:
   unit square, drawn by the designer), :meth:`~LayerType.subtitle`;
 - **traits** the views ask instead of the class name: ``merge``, ``has_activation``,
   ``fully_connected``, ``passes_values``, ``unit_by_unit``, ``random_in_training``,
-  ``flattens``, ``image_input``, ``filter_weight``; ``group`` (the palette's).
+  ``flattens``, ``image_input``, ``filter_weight``, ``affine``, ``normalizes``; ``group``
+  (the palette's).
 
 Shapes never include the batch axis. Arrays passed to the math hooks do.
 """
@@ -399,6 +400,13 @@ class LayerType:
     # pooling). Match network to data keeps an image's shape for a network that starts with
     # one, built-in image datasets come as images, validation offers a Reshape for flat input.
     image_input: ClassVar[bool] = False
+    # Adds no non-linearity: its output is an affine function of its input (values passed,
+    # reshaped, masked, or scaled and shifted per unit). The doctor looks through it for two
+    # fully connected layers that compute one linear map.
+    affine: ClassVar[bool] = False
+    # Standardizes its input over the batch (BatchNormalization): the doctor's check of where
+    # it sits against the activation.
+    normalizes: ClassVar[bool] = False
     # The weight shaped (kernel rows, kernel columns, input channels, filters) that views draw
     # as one small image per filter (Conv2D's ``kernel``); None for layers without filters.
     filter_weight: ClassVar[str | None] = None

@@ -52,6 +52,8 @@ class BatchNormalization(LayerType):
     order = 45
     group = "Normalization"
     unit_by_unit = True
+    affine = True
+    normalizes = True
     color = "#8a5a2b"
     glyph = (
         Stroke("line", ((0.15, 0.74), (0.85, 0.74)), "faint"),

@@ -26,6 +26,7 @@ class Dropout(LayerType):
     passes_values = True
     unit_by_unit = True
     random_in_training = True
+    affine = True
     new_config = {"rate": 0.2}
     color = "#d9822b"
     glyph = tuple(

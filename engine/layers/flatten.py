@@ -19,6 +19,7 @@ class Flatten(LayerType):
     passes_values = True
     unit_by_unit = True
     flattens = True
+    affine = True
     color = "#2a9d8f"
     glyph = (
         *(

@@ -66,6 +66,7 @@ class Reshape(LayerType):
     group = "Reshaping"
     passes_values = True
     unit_by_unit = True
+    affine = True
     new_config = {"target_shape": [8, 8, 1]}
     color = "#1f7a8c"
     glyph = (
