@@ -328,7 +328,34 @@ class MainWindow(QMainWindow):
         self.training.boundary.projection_requested.connect(self.dataset.set_projection)
         self.training.set_projection(self.dataset.projection_choice)
         self.dataset.panel.dataset_loaded.connect(self._on_changed)
+        self._attach_doctor()
         self._attach_workspaces()
+
+    def _attach_doctor(self) -> None:
+        """The Doctor panel (issue 19): findings on every edit and when the data load."""
+        from designer.panels.doctor import DoctorPanel
+
+        self.doctor_panel = DoctorPanel(
+            self.document, lambda: getattr(self.dataset, "dataset", None), self
+        )
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self.doctor_dock = self._dock("Doctor", "doctor_dock", self.doctor_panel, bottom)
+        self.mode_docks.append(self.doctor_dock)
+        self.dataset.panel.dataset_loaded.connect(self.doctor_panel.refresh)
+        # The data checks need the data: shown, the panel has the Dataset panel load them.
+        data_panel = self.dataset.panel
+        self.doctor_dock.visibilityChanged.connect(
+            lambda visible: visible and QTimer.singleShot(0, data_panel, data_panel.ensure_loaded)
+        )
+        self.doctor_panel.place_requested.connect(self.show_place)
+        self.add_panel_toggle(self.doctor_dock)
+
+    def add_panel_toggle(self, dock: QDockWidget) -> None:
+        """List ``dock`` in View > Panels, before Reset Layout."""
+        separators = [a for a in self.panels_menu.actions() if a.isSeparator()]
+        self.panels_menu.insertAction(
+            separators[0] if separators else None, dock.toggleViewAction()
+        )
 
     def _attach_workspaces(self) -> None:
         """Design / Train / Backprop (issue 13): the segmented control at the toolbar's left,
@@ -725,10 +752,13 @@ class MainWindow(QMainWindow):
         problems = getattr(self, "_verdict", None) or []
         if not problems:
             return ""
-        problem = problems[0]
+        return self.show_place(problems[0].layer, problems[0].field)
+
+    def show_place(self, layer: str | None, field: str | None) -> str:
+        """Show a layer (selected, Inspector raised), the Dataset panel (a ``dataset`` or
+        input-shape field) or the project settings; what was shown, as :meth:`go_to_problem`."""
         if self.workspaces.current == "backprop":
             self.workspaces.switch("design")
-        layer = problem.layer
         if layer and edits.find_layer(self.document.data, layer) is not None:
             self.document.set_selection([layer])
             item = self.canvas.network_scene.item_for(layer)
@@ -736,7 +766,7 @@ class MainWindow(QMainWindow):
                 self.canvas.ensureVisible(item.sceneBoundingRect(), 40, 40)
             self._raise_dock(self.inspector_dock)
             return layer
-        field = problem.field or ""
+        field = field or ""
         if field.startswith(("dataset", "model.input_shape")):
             self.dataset.show_dock()
             return "dataset"

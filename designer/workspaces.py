@@ -2,8 +2,8 @@
 
 A workspace says which docks are shown where, and what the central area holds:
 
-- **Design**: the Layers palette (left), the canvas, the Inspector / Keras code / Dataset tabs
-  (right) and the Summary / Undo history tabs (under the canvas).
+- **Design**: the Layers palette (left), the canvas, the Inspector / Keras code / Dataset /
+  Doctor tabs (right) and the Summary / Undo history tabs (under the canvas).
 - **Train**: the Training panel (left), a smaller canvas over the curves (loss and metrics,
   layer statistics, confusion matrix), and the live views large on the right (decision
   boundary, weight tiles, predictions, network activity).
@@ -47,7 +47,7 @@ TIPS = {
     "train": "Train it: the training panel, the curves and the live views large",
     "backprop": "Step through one training step with every number (also Ctrl+B)",
 }
-STATE_VERSION = 3  # 3: the Runs dock (issue 17); older saved layouts give way to the default
+STATE_VERSION = 4  # 4: the Doctor dock (issue 19); older saved layouts give way to the default
 #: The explicit minimum of every dock's content: small enough that three columns and a bottom
 #: row fit a 1366×768 screen, large enough that a squeezed panel still shows something.
 DOCK_MIN = QSize(160, 90)
@@ -207,7 +207,8 @@ class WorkspaceManager(QObject):
         if name == "design":
             return [
                 (left, [w.palette_dock]),
-                (right, [w.inspector_dock, w.code_dock, w.dataset.dock]),
+                # The Doctor here: a third tab under the canvas would widen a 800 px window.
+                (right, [w.inspector_dock, w.code_dock, w.dataset.dock, w.doctor_dock]),
                 (bottom, [w.summary_dock, w.history_dock]),
             ]
         if name == "train":

@@ -144,10 +144,8 @@ class DatasetController(QObject):
                 toolbar.setObjectName("main")
             toolbar.addAction(self.action)
             window.addAction(self.action)
-        panels = getattr(window, "panels_menu", None)
-        if isinstance(panels, QMenu):
-            separators = [a for a in panels.actions() if a.isSeparator()]
-            panels.insertAction(separators[0] if separators else None, self.dock.toggleViewAction())
+        if isinstance(getattr(window, "panels_menu", None), QMenu):
+            window.add_panel_toggle(self.dock)
 
     # ------------------------------------------------------------------ API
     @property
