@@ -69,13 +69,15 @@ class DoctorPanel(QWidget):
         self.fix_button.setEnabled(False)
         self.fix_button.clicked.connect(self.apply_selected)
 
+        # Below the table, the whole finding: a narrow dock elides the table's column.
         row = QHBoxLayout()
-        row.addWidget(self.why, 1)
-        row.addWidget(self.fix_button, 0, Qt.AlignmentFlag.AlignTop)
+        row.addWidget(self.fix_button)
+        row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.verdict)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.table, 3)
+        layout.addWidget(self.why, 2, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(row)
 
         document.changed.connect(self.refresh)
@@ -146,7 +148,8 @@ class DoctorPanel(QWidget):
             self.fix_button.setEnabled(False)
             self.fix_button.setText("Fix")
             return
-        self.why.setText(f"<b>Why:</b> {_escape(f.why)}")
+        where = f" <i>({_escape(f.where())})</i>" if f.layer or f.field else ""
+        self.why.setText(f"<b>{_escape(f.message)}</b>{where}<br><b>Why:</b> {_escape(f.why)}")
         self.fix_button.setEnabled(f.fix is not None)
         self.fix_button.setText(f"Fix: {f.fix.label}" if f.fix else "No automatic fix")
         self.fix_button.setToolTip(

@@ -68,6 +68,7 @@ def test_window_shows_the_docks_and_the_seed_project(make_window):
     assert window.tabifiedDockWidgets(window.inspector_dock) == [
         window.code_dock,
         window.dataset.dock,
+        window.doctor_dock,
     ]
     assert window.tabifiedDockWidgets(window.summary_dock) == [window.history_dock]
     for dock in (window.palette_dock, window.inspector_dock, window.summary_dock):
@@ -103,7 +104,15 @@ def test_menus_hold_the_actions_with_standard_shortcuts(make_window):
     assert act["delete"].shortcutContext() == Qt.ShortcutContext.WidgetWithChildrenShortcut
     assert act["delete"] in window.canvas.actions()
     toggles = [a.text() for a in window.panels_menu.actions() if a.isCheckable()]
-    assert toggles == ["Layers", "Inspector", "Keras code", "Summary", "Undo history", "Dataset"]
+    assert toggles == [
+        "Layers",
+        "Inspector",
+        "Keras code",
+        "Summary",
+        "Undo history",
+        "Dataset",
+        "Doctor",
+    ]
 
 
 def test_title_follows_name_file_and_unsaved_changes(make_window):
