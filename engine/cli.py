@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from engine import doctor_cli, gradcheck_cli, runs_cli
+from engine import doctor_cli, gradcheck_cli, runs_cli, watch_cli
 from engine.errors import NNDError, NonFiniteError, Problem, ValidationError
 
 SUBCOMMANDS = (
@@ -115,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     t.add_argument("-o", "--output", help="where to write the trained project (.nnd)")
     t.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    watch_cli.add_arguments(t)
     t.add_argument(
         "--data",
         metavar="FILE",
@@ -334,6 +335,7 @@ def cmd_train(args) -> int:
         fit.update(overrides)
     if args.learning_rate is not None:
         _set_learning_rate(project, args.learning_rate)
+    watch_cli.arm(project, args)
     if args.replicas is not None and args.distribute is None:
         raise NNDError("--replicas splits the CPU for --distribute mirrored; give --distribute")
     if args.distribute is not None:
@@ -379,6 +381,7 @@ def cmd_train(args) -> int:
     last_draw = 0.0
     t_epoch = time.perf_counter()
     result = None
+    watched = None
     for ev in trainer.run(epochs):
         if ev.kind == "step" and not quiet and tty:
             now = time.perf_counter()
@@ -408,6 +411,9 @@ def cmd_train(args) -> int:
                 + ("\x1b[K" if tty else ""),
                 flush=True,
             )
+        elif ev.kind == "watch" and watched is None:
+            watched = ev.hit
+            trainer.request_stop()  # headless, a watchpoint stops the run at that batch
         elif ev.kind == "end":
             result = ev
     restored = trainer.finish()
@@ -433,6 +439,17 @@ def cmd_train(args) -> int:
             f"{cluster.label()}: the chief writes {out}"
             " (a {worker} in -o gives each worker its own)"
         )
+    if watched is not None:
+        if tty and not quiet:
+            print()
+        print(f"nndesigner: {watch_cli.hit_text(watched)}", file=sys.stderr)
+        trace = watch_cli.trace_path(args, out)
+        phases = watch_cli.write_hit_trace(project, begun.graph, trainer, watched, trace)
+        if not quiet:
+            print(f"Wrote the batch's step, {phases} phases from the weights before it, to {trace}")
+            if writes:
+                print(f"Saved the project as it stopped to {out}")
+        return watch_cli.EXIT_WATCH
     if result is not None and result.error is not None:
         print(f"nndesigner: {result.error}", file=sys.stderr)
         if not quiet and writes:

@@ -69,6 +69,8 @@ class TrainEvent:
     error: NNDError | None = None
     #: The learning rate the step's update used (step events; NaN where unknown).
     learning_rate: float = math.nan
+    #: ``"watch"`` events: the watchpoint that fired (:class:`engine.watch.WatchHit`).
+    hit: Any = None
 
 
 def model_args(project, dtype: str | None = None) -> dict[str, Any]:
@@ -250,6 +252,7 @@ def make_trainer(model, data: TrainingData, fit: dict) -> Trainer:
         fit.get("callbacks"),
         fit.get("steps_per_epoch"),
         fit.get("initial_epoch", 0),
+        fit.get("watch"),
     )
 
 
@@ -276,6 +279,10 @@ class Trainer:
     initial_epoch : int
         Keras' ``initial_epoch``: the epochs counted as done before the first (the history and
         the callbacks number the epochs from it).
+    watch : list, optional
+        The fit settings' ``watch`` (:mod:`engine.watch`): watchpoints that yield a
+        ``"watch"`` event at the batch where one fires. The consumer decides: the window
+        pauses (:meth:`pause`), the CLI stops. With watchpoints, one step per call.
 
     Attributes
     ----------
@@ -293,6 +300,7 @@ class Trainer:
         callbacks: list | None = None,
         steps_per_epoch: int | None = None,
         initial_epoch: int = 0,
+        watch: list | None = None,
     ) -> None:
         if len(data.x_train) == 0:
             raise DataError("the training split is empty; lower validation_split or add data")
@@ -319,6 +327,14 @@ class Trainer:
         self.callbacks = make_callbacks(callbacks, getattr(model, "metrics", None))
         self.stop_reason: str | None = None
         self._begun = False
+        from engine.watch import Watcher
+
+        #: The armed watchpoints (None without any) and, while an epoch runs, where it began
+        #: (a snapshot, the pass's order, the epoch's first batch): what :meth:`state_before`
+        #: replays from.
+        graph = getattr(model, "graph", None)
+        self.watcher = Watcher(list(watch), graph) if watch and graph is not None else None
+        self._epoch_start: tuple | None = None
 
     def finish(self) -> str | None:
         """End the training as Keras' ``fit`` ends it: the callbacks' ``on_train_end``
@@ -391,6 +407,12 @@ class Trainer:
         for _ in range(0 if stopped else epochs):
             epoch = self.epochs_done + 1
             order, first_batch, spe = self._epoch_batches()
+            watcher = self.watcher
+            if watcher is not None:
+                from engine.snapshots import capture
+
+                self._epoch_start = (capture(self), order, first_batch)
+            retried: tuple | None = None  # a refused step shown to the debugger, tried again
             sums: dict[str, float] = {}
             # Keras' metrics are stateful: reset each epoch, updated with every batch.
             metrics = MetricSet(getattr(self.model, "metrics", None), self.model.loss)
@@ -399,6 +421,8 @@ class Trainer:
             while step <= spe:
                 # Read every call: a backend adapts it, and the model may be switched mid-epoch.
                 k = max(1, int(getattr(self.model, "steps_per_call", 1)))
+                if watcher is not None:
+                    k = 1  # a watchpoint looks at every step
                 if not self._resume.is_set():
                     self._resume.wait()
                 if self._stop.is_set():
@@ -416,6 +440,17 @@ class Trainer:
                         weights.append(sw[idx])
                 rates_of = getattr(self.model, "learning_rates", None)
                 rates = rates_of(len(batches)) if rates_of else [math.nan] * len(batches)
+                rows = None
+                if watcher is not None:
+                    from engine.watch import batch_rows
+
+                    lo = (first_batch + step - 1) * self.batch_size
+                    rows = batch_rows(order, lo, min(lo + self.batch_size, n))
+                    if watcher.probe_due(step, spe):
+                        hit = watcher.probe(self.model, epoch, step, *batches[0], rows)
+                        if hit is not None:
+                            yield self._watch_event(hit, spe, total_epochs, t0, samples)
+                    watcher.step_timer()
                 try:
                     if k == 1:
                         extra = {} if weights is None else {"sample_weight": weights[0]}
@@ -432,6 +467,19 @@ class Trainer:
                             **extra,
                         )
                 except (NonFiniteError, ClusterError) as exc:
+                    hit = None
+                    if watcher is not None and isinstance(exc, NonFiniteError):
+                        if retried != (epoch, step):
+                            hit = watcher.nonfinite(epoch, step, exc.layer, exc.what, rows)
+                    if hit is not None:
+                        # Paused at the refused step: the weights are those before it. Asked
+                        # to go on, the step is tried again once (a lower rate may pass).
+                        yield self._watch_event(hit, spe, total_epochs, t0, samples)
+                        retried = (epoch, step)
+                        if self._stop.is_set():
+                            stopped = True
+                            break
+                        continue
                     self.error = exc
                     yield TrainEvent(
                         "end",
@@ -445,6 +493,9 @@ class Trainer:
                         error=exc,
                     )
                     return
+                if watcher is not None:
+                    watcher.step_done()
+                    watcher.count_step()
                 for s, (xb, yb), res, rate in zip(steps, batches, results, rates, strict=True):
                     m = len(xb)
                     seen += m
@@ -471,6 +522,10 @@ class Trainer:
                         samples,
                         learning_rate=rate,
                     )
+                    if watcher is not None:
+                        hit = watcher.after_step(epoch, s, res.loss, rows)
+                        if hit is not None:
+                            yield self._watch_event(hit, spe, total_epochs, t0, samples)
                 step += len(steps)
                 self._pass_used += len(steps)
             if stopped or seen == 0:
@@ -499,7 +554,11 @@ class Trainer:
                 elapsed=time.perf_counter() - t0,
                 samples=samples,
             )
-            if self.stop_reason is not None:
+            if watcher is not None:
+                hit = watcher.after_epoch(epoch, logs)
+                if hit is not None:
+                    yield self._watch_event(hit, spe, total_epochs, t0, samples)
+            if self.stop_reason is not None or self._stop.is_set():
                 stopped = True
                 break
         yield TrainEvent(
@@ -513,6 +572,32 @@ class Trainer:
             samples=samples,
             stopped=stopped,
         )
+
+    def _watch_event(self, hit, spe: int, total_epochs: int, t0: float, samples: int):
+        return TrainEvent(
+            "watch",
+            hit.epoch,
+            hit.step,
+            spe,
+            total_epochs,
+            self._last_logs(),
+            elapsed=time.perf_counter() - t0,
+            samples=samples,
+            hit=hit,
+        )
+
+    def state_before(self, project, graph: Graph, hit):
+        """``(NumPy model, Snapshot)`` in the state before ``hit``'s step (its weights,
+        optimizer state and random streams), replayed from the epoch's start
+        (:func:`engine.watch.before_step`); after the epoch for a condition on its logs."""
+        from engine.snapshots import capture
+        from engine.watch import before_step
+
+        if hit.step == 0 or self._epoch_start is None:
+            start, order, first, step = capture(self), None, 0, 1
+        else:
+            (start, order, first), step = self._epoch_start, hit.step
+        return before_step(project, graph, start, order, first, self.batch_size, self.data, step)
 
     def _eval_batch_size(self) -> int:
         """The validation batches' size: any size gives the same mean of per-sample losses,

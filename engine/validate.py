@@ -32,6 +32,7 @@ FIT_KEYS = (
     "class_weight",
     "steps_per_epoch",
     "initial_epoch",
+    "watch",
 )
 #: How validation_split holds samples out: NN Designer's seeded stratified draw, or the last
 #: fraction as Keras' fit(validation_split=...) does.
@@ -207,6 +208,10 @@ def settings_problems(project, training: bool = True) -> list[Problem]:
         problems.append(
             Problem(f"must be true or false, got {_short(fit['shuffle'])}", field="fit.shuffle")
         )
+    if "watch" in fit:
+        from engine.watch import watch_problems
+
+        problems += [Problem(m, field="fit.watch") for m in watch_problems(fit["watch"])]
     if "callbacks" in fit:
         from engine.callbacks import resolve_callbacks
 
