@@ -437,6 +437,7 @@ class TrainingCore:
         self.trainer = None
         self.monitor = None
         self.graph = None
+        self.project = None
         self._gen = None
         self._budget: tuple | None = None
         self.state = "idle"
@@ -748,6 +749,7 @@ class TrainingCore:
             self.train_seconds = self.train_cpu_seconds = 0.0
             self.run_id += 1
         self.graph = graph
+        self.project = project
         self.model = model
         self.trainer = trainer
         self._built_spec = copy.deepcopy(cfg.spec)
@@ -900,6 +902,8 @@ class TrainingCore:
                 self._epoch_report()
             if now >= self._next_snapshot and self.mailbox.snapshot_taken:
                 self._snapshot()
+        elif kind == "watch":
+            self._watched(ev.hit)
         elif kind == "end":
             self._gen = None
             if ev.error is not None:
@@ -947,6 +951,28 @@ class TrainingCore:
             },
         )
         self._set_state("idle")
+
+    def _watched(self, hit) -> None:
+        """A watchpoint fired: pause at its batch (Play goes on from there) and hand the window
+        the state before its step, replayed here (:meth:`engine.training.Trainer.state_before`)."""
+        from engine.watch import batch_rows
+        from engine.watch_cli import hit_text
+
+        _model, snap = self.trainer.state_before(self.project, self.graph, hit)
+        rows = hit.rows
+        if len(rows) == 0:  # a condition on an epoch's logs: the next batch, in order
+            rows = batch_rows(None, 0, min(self.trainer.batch_size, len(self.trainer.data.x_train)))
+        self.mailbox.post_event(
+            "watch",
+            {
+                "hit": hit.to_json(),
+                "text": hit_text(hit),
+                "snapshot": snap,
+                "rows": np.asarray(rows),
+                "run_id": self.run_id,
+            },
+        )
+        self._suspend()
 
     def _epoch_report(self) -> None:
         """The confusion matrix of the last finished epoch (throttled like snapshots: short

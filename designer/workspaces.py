@@ -47,7 +47,7 @@ TIPS = {
     "train": "Train it: the training panel, the curves and the live views large",
     "backprop": "Step through one training step with every number (also Ctrl+B)",
 }
-STATE_VERSION = 4  # 4: the Doctor dock (issue 19); older saved layouts give way to the default
+STATE_VERSION = 4  # 4: the Doctor and Watch docks (issue 19); older layouts give way
 #: The explicit minimum of every dock's content: small enough that three columns and a bottom
 #: row fit a 1366×768 screen, large enough that a squeezed panel still shows something.
 DOCK_MIN = QSize(160, 90)
@@ -215,7 +215,7 @@ class WorkspaceManager(QObject):
             d = self._training().docks
             views = [d[k] for k in ("boundary", "tiles", "predictions")]
             return [
-                (left, [d["panel"], w.inspector_dock, d["runs"]]),
+                (left, [d["panel"], w.inspector_dock, d["runs"], d["watch"]]),
                 (right, [v for v in views if self._relevant(v)]),
                 # Under the data views, in the same column: four tabs would elide their titles.
                 (right, [d["activity"]]),

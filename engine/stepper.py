@@ -186,6 +186,7 @@ class StepSession:
         data=None,
         start=None,
         start_label: str = "",
+        first_rows=None,
     ):
         from engine.training import load_training_data
         from engine.validate import check_project
@@ -194,6 +195,9 @@ class StepSession:
         #: epoch), instead of the project's weights; ``start_label`` says whose.
         self.start = start
         self.start_label = start_label
+        #: The training split's rows of the first step's batch (a watchpoint's batch), or
+        #: None: the first ``batch_size`` samples. Later steps walk on in order.
+        self.first_rows = None if first_rows is None else np.asarray(first_rows, dtype=np.int64)
         self.project = project
         self.graph = graph if graph is not None else check_project(project)
         self.data = data if data is not None else load_training_data(project, self.graph)
@@ -442,7 +446,11 @@ class StepSession:
     def _start_step(self) -> None:
         self._close()
         n = self.n_samples
-        self.batch_indices = (self._cursor + np.arange(self._batch_size)) % n
+        rows = self.first_rows
+        if rows is not None and self.step_number == 0 and len(rows) and rows.max() < n:
+            self.batch_indices = rows
+        else:
+            self.batch_indices = (self._cursor + np.arange(self._batch_size)) % n
         self.batch_x = self.data.x_train[self.batch_indices]
         self.batch_y = self.data.y_train[self.batch_indices]
         sw = getattr(self.data, "sw_train", None)

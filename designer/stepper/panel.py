@@ -376,6 +376,8 @@ class StepperPanel(QWidget):
         #: ``(snapshot, label)`` to start the steps from (the training scrubber's epoch), or
         #: None: the project's weights.
         self.start_snapshot: tuple | None = None
+        #: The first step's batch (rows of the training split): a watchpoint's, or None.
+        self.start_rows = None
         self.sample = 0
         self.pinned: tuple | None = None
         self.explanation: Explanation | None = None
@@ -552,12 +554,18 @@ class StepperPanel(QWidget):
             if doc.graph is None or not doc.valid:
                 raise NNDError(doc.invalid_reason() or "the project is not valid")
             snap, label = self.start_snapshot or (None, "")
+            rows = self.start_rows
+            if rows is not None and len(rows) > 1 and not self.batch_radio.isChecked():
+                self.batch_radio.setChecked(True)  # the watchpoint's whole batch
+            if rows is not None and len(rows) > 1:
+                self.batch_spin.setValue(len(rows))
             self.session = StepSession(
                 doc.project,
                 doc.graph,
                 batch_size=self._batch_size(),
                 start=snap,
                 start_label=label,
+                first_rows=rows,
             )
         except NNDError as exc:
             self.session = None

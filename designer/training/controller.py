@@ -196,12 +196,18 @@ class TrainingController(QObject):
         self.confusion = ConfusionMatrixView()
         self.activity = NetworkActivityView()
         self.feature_maps = FeatureMapsView()
+        from designer.panels.watch import WatchPanel
+
+        self.watch_panel = WatchPanel(self.document)
         self.runs_view = RunsView()
         self.runs_view.selection_changed.connect(self._on_runs_selected)
         self.runs_view.continue_requested.connect(self.continue_from)
         self.loss_plot.scrubber.rewind.connect(self._on_rewind)
         #: The epoch the views show from a snapshot (the scrubber), or None: now.
         self.rewound: tuple[int, int] | None = None
+        #: The watchpoint that paused the run (its hit, the state before its step, the
+        #: batch's rows), until the run goes on.
+        self.last_watch: dict | None = None
         self.run_log = RunLog(self.document)
         self._runs_dirty = False
         #: A snapshot the next configuration continues from (Continue from here).
@@ -319,6 +325,7 @@ class TrainingController(QObject):
                 "Confusion matrix", "training_confusion_dock", self.confusion, bottom
             ),
             "runs": dock("Runs", "training_runs_dock", self.runs_view, bottom),
+            "watch": dock("Watch", "training_watch_dock", self.watch_panel, bottom),
         }
         self._laid_out = False
         if w.isVisible():
@@ -345,6 +352,7 @@ class TrainingController(QObject):
             w.tabifyDockWidget(d["loss"], d[key])
         # Beside the plots, not behind them: the runs chosen in it are drawn on them.
         w.tabifyDockWidget(d["panel"], d["runs"])
+        w.tabifyDockWidget(d["panel"], d["watch"])
         d["panel"].raise_()
         d["boundary"].raise_()
         d["loss"].raise_()
@@ -871,6 +879,7 @@ class TrainingController(QObject):
                     QTimer.singleShot(0, self, self._resume)
                 if ev[1] == "running":
                     self._showing = False
+                    self._forget_watch()
                     if self.rewound is not None:  # training: the views follow it again
                         self.loss_plot.scrubber.back_to_now()
                 self.loss_plot.scrubber.setEnabled(ev[1] != "running")
@@ -884,6 +893,8 @@ class TrainingController(QObject):
                     self._runs_dirty = True
             elif kind == "diverged":
                 self._on_diverged(ev[1])
+            elif kind == "watch":
+                self._on_watch(ev[1])
             elif kind == "error":
                 self.errors.append(ev[1])
                 # The worker lost its model (or its process): the next Play configures it
@@ -1140,6 +1151,50 @@ class TrainingController(QObject):
             f"Training diverged at epoch {info['epoch']}, step {info['step']}"
             + (f" in layer '{info['layer']}'" if info.get("layer") else "")
         )
+
+    def _forget_watch(self) -> None:
+        """The run goes on: Backprop mode starts from the project's weights again."""
+        if self.last_watch is None:
+            return
+        self.last_watch = None
+        stepper = getattr(getattr(self.window, "stepper", None), "panel", None)
+        if stepper is not None:
+            stepper.start_snapshot = None
+            stepper.start_rows = None
+
+    def _on_watch(self, info: dict) -> None:
+        """A watchpoint paused the run: say which, where and why, and open Backprop mode on
+        that batch from the weights before its step (Play resumes the run)."""
+        hit = info["hit"]
+        self.last_watch = info
+        where = f", layer <b>{_esc(hit['layer'])}</b>" if hit.get("layer") else ""
+        step = f", step {hit['step']}" if hit["step"] else ""
+        applied = (
+            " Its update was made (the spike is in that step's loss); Backprop mode replays it."
+            if hit["step_applied"] and hit["step"]
+            else ""
+        )
+        html = (
+            f"<b>Paused by the {_esc(hit['watchpoint'])} watchpoint at epoch {hit['epoch']}"
+            f"{step}</b>{where}: {_esc(hit['message'])}.{applied}<br>Backprop mode shows that "
+            "batch from the weights before its step; Play resumes the run."
+        )
+        self.panel.show_message(html, "warning")
+        self._status(info["text"])
+        stepper = getattr(self.window, "stepper", None)
+        if stepper is None:
+            return
+        label = (
+            f"the weights before epoch {hit['epoch']}, step {hit['step']} "
+            f"({hit['watchpoint']} watchpoint)"
+            if hit["step"]
+            else f"the weights after epoch {hit['epoch']} ({hit['watchpoint']} watchpoint)"
+        )
+        stepper.panel.start_snapshot = (info["snapshot"], label)
+        stepper.panel.start_rows = info["rows"]
+        if stepper.active:
+            stepper.set_active(False)  # opened again below, on the new batch
+        stepper.set_active(True)
 
     def _status(self, text: str) -> None:
         try:
