@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QPoint, QRect, QRectF, QSize, Qt, QThread, Signal
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
@@ -710,10 +711,13 @@ class StepperPanel(QWidget):
         rows = s.batch_indices + 1
         if len(rows) == 1:
             samples = f"sample {rows[0]}"
-        elif rows[-1] == rows[0] + len(rows) - 1:
+        elif np.all(np.diff(rows) == 1):
             samples = f"samples {rows[0]}–{rows[-1]}"
-        else:
+        elif np.all(np.diff(rows) % s.n_samples == 1):  # wrapped around the end
             samples = f"samples {rows[0]}–{s.n_samples}, 1–{rows[-1]}"
+        else:  # a shuffled batch (a watchpoint's): its rows, a few of them
+            shown = ", ".join(str(r) for r in rows[:4])
+            samples = f"{len(rows)} samples (rows {shown}{', …' if len(rows) > 4 else ''})"
         loss = s.event("loss")
         loss_text = ""
         if loss is not None:

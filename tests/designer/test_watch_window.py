@@ -57,6 +57,7 @@ def test_a_watchpoint_pauses_and_opens_backprop_mode_on_its_batch(qtbot, make_wi
         for name, w in ws.items():
             np.testing.assert_array_equal(session.weights_before[layer][name], w)
     assert "DeadUnits watchpoint" in session.weights_source
+    assert "16 samples (rows" in stepper.panel.status_label.text()  # shuffled: not a range
 
     # Play resumes the run: dead all along, the watchpoint stays quiet; the run finishes.
     stepper.set_active(False)
