@@ -967,6 +967,7 @@ class TrainingCore:
             {
                 "hit": hit.to_json(),
                 "text": hit_text(hit),
+                "replay_note": self.trainer.replay_note(hit),
                 "snapshot": snap,
                 "rows": np.asarray(rows),
                 "run_id": self.run_id,

@@ -7,6 +7,7 @@ the first non-finite loss or gradient keeping the last finite weights.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -282,7 +283,7 @@ class Trainer:
     watch : list, optional
         The fit settings' ``watch`` (:mod:`engine.watch`): watchpoints that yield a
         ``"watch"`` event at the batch where one fires. The consumer decides: the window
-        pauses (:meth:`pause`), the CLI stops. With watchpoints, one step per call.
+        pauses (:meth:`pause`), the CLI stops.
 
     Attributes
     ----------
@@ -408,10 +409,16 @@ class Trainer:
             epoch = self.epochs_done + 1
             order, first_batch, spe = self._epoch_batches()
             watcher = self.watcher
-            if watcher is not None:
+            if watcher is not None and watcher.replays:
                 from engine.snapshots import capture
 
-                self._epoch_start = (capture(self), order, first_batch)
+                # What a hit after its step is replayed from (state_before), kept as the
+                # watcher's budget allows (cheap on NumPy; TensorFlow reads its variables).
+                self._epoch_start = None
+                if watcher.capture_due():
+                    t_capture = time.perf_counter()
+                    self._epoch_start = (capture(self), order, first_batch, epoch)
+                    watcher.captured(time.perf_counter() - t_capture)
             retried: tuple | None = None  # a refused step shown to the debugger, tried again
             sums: dict[str, float] = {}
             # Keras' metrics are stateful: reset each epoch, updated with every batch.
@@ -421,8 +428,6 @@ class Trainer:
             while step <= spe:
                 # Read every call: a backend adapts it, and the model may be switched mid-epoch.
                 k = max(1, int(getattr(self.model, "steps_per_call", 1)))
-                if watcher is not None:
-                    k = 1  # a watchpoint looks at every step
                 if not self._resume.is_set():
                     self._resume.wait()
                 if self._stop.is_set():
@@ -440,13 +445,9 @@ class Trainer:
                         weights.append(sw[idx])
                 rates_of = getattr(self.model, "learning_rates", None)
                 rates = rates_of(len(batches)) if rates_of else [math.nan] * len(batches)
-                rows = None
                 if watcher is not None:
-                    from engine.watch import batch_rows
-
-                    lo = (first_batch + step - 1) * self.batch_size
-                    rows = batch_rows(order, lo, min(lo + self.batch_size, n))
-                    if watcher.probe_due(step, spe):
+                    if watcher.probe_due():
+                        rows = self._batch_rows(order, first_batch, step)
                         hit = watcher.probe(self.model, epoch, step, *batches[0], rows)
                         if hit is not None:
                             yield self._watch_event(hit, spe, total_epochs, t0, samples)
@@ -469,13 +470,17 @@ class Trainer:
                 except (NonFiniteError, ClusterError) as exc:
                     hit = None
                     if watcher is not None and isinstance(exc, NonFiniteError):
-                        if retried != (epoch, step):
-                            hit = watcher.nonfinite(epoch, step, exc.layer, exc.what, rows)
+                        if retried != (epoch, exc.step):
+                            rows = self._batch_rows(order, first_batch, exc.step)
+                            hit = watcher.nonfinite(epoch, exc.step, exc.layer, exc.what, rows)
                     if hit is not None:
-                        # Paused at the refused step: the weights are those before it. Asked
-                        # to go on, the step is tried again once (a lower rate may pass).
+                        # Paused at the refused step: the weights are those before it (the
+                        # steps of its call before it were made: their losses go unreported).
+                        # Asked to go on, the step is tried again once (a lower rate may pass).
                         yield self._watch_event(hit, spe, total_epochs, t0, samples)
-                        retried = (epoch, step)
+                        retried = (epoch, exc.step)
+                        self._pass_used += exc.step - step
+                        step = exc.step
                         if self._stop.is_set():
                             stopped = True
                             break
@@ -494,8 +499,7 @@ class Trainer:
                     )
                     return
                 if watcher is not None:
-                    watcher.step_done()
-                    watcher.count_step()
+                    watcher.step_done(len(results))
                 for s, (xb, yb), res, rate in zip(steps, batches, results, rates, strict=True):
                     m = len(xb)
                     seen += m
@@ -523,7 +527,8 @@ class Trainer:
                         learning_rate=rate,
                     )
                     if watcher is not None:
-                        hit = watcher.after_step(epoch, s, res.loss, rows)
+                        rows_of = functools.partial(self._batch_rows, order, first_batch, s)
+                        hit = watcher.after_step(epoch, s, res.loss, rows_of)
                         if hit is not None:
                             yield self._watch_event(hit, spe, total_epochs, t0, samples)
                 step += len(steps)
@@ -573,6 +578,13 @@ class Trainer:
             stopped=stopped,
         )
 
+    def _batch_rows(self, order, first_batch: int, step: int) -> np.ndarray:
+        """The training split's rows of an epoch's ``step`` (1-based)."""
+        from engine.watch import batch_rows
+
+        lo = (first_batch + step - 1) * self.batch_size
+        return batch_rows(order, lo, min(lo + self.batch_size, len(self.data.x_train)))
+
     def _watch_event(self, hit, spe: int, total_epochs: int, t0: float, samples: int):
         return TrainEvent(
             "watch",
@@ -588,16 +600,35 @@ class Trainer:
 
     def state_before(self, project, graph: Graph, hit):
         """``(NumPy model, Snapshot)`` in the state before ``hit``'s step (its weights,
-        optimizer state and random streams), replayed from the epoch's start
-        (:func:`engine.watch.before_step`); after the epoch for a condition on its logs."""
+        optimizer state and random streams): the model's own when the step was not taken,
+        else replayed from the epoch's start (:func:`engine.watch.before_step`); after the
+        epoch for a condition on its logs."""
         from engine.snapshots import capture
         from engine.watch import before_step
 
-        if hit.step == 0 or self._epoch_start is None:
+        if not self.replays_exactly(hit):
+            # The step was not taken (refused, or looked at before it), or the epoch ended:
+            # the model holds that state itself, on either backend. (Or, past the budget,
+            # this epoch's start was not kept: the state after the step, as replay_note says.)
             start, order, first, step = capture(self), None, 0, 1
         else:
-            (start, order, first), step = self._epoch_start, hit.step
+            (start, order, first, _epoch), step = self._epoch_start, hit.step
         return before_step(project, graph, start, order, first, self.batch_size, self.data, step)
+
+    def replays_exactly(self, hit) -> bool:
+        """Whether :meth:`state_before` replays ``hit``'s step from its epoch's start (a hit
+        after its step was made), rather than handing the model's own state."""
+        start = self._epoch_start
+        return bool(hit.applied and hit.step and start is not None and start[3] == hit.epoch)
+
+    def replay_note(self, hit) -> str:
+        """'' when :meth:`state_before` gives the state before ``hit``'s step, else why not."""
+        if not hit.applied or not hit.step or self.replays_exactly(hit):
+            return ""
+        return (
+            "the weights after that step (its epoch's start was not kept: the debugger's time "
+            "budget)"
+        )
 
     def _eval_batch_size(self) -> int:
         """The validation batches' size: any size gives the same mean of per-sample losses,

@@ -20,9 +20,9 @@ A project lists them in ``fit.watch``, in the serialized form callbacks use:
 
 Loss watchpoints are evaluated at every step (they read the step's loss: no cost). The layer
 watchpoints need the batch's activations and gradients, one probe pass as costly as a step:
-they are evaluated before a step, on its batch, every ``interval`` steps, the interval set
-from measured times so that their cost stays under :data:`COST_BUDGET` of training time
-(at least once per epoch).
+they are evaluated before a step, on its batch: at the first step, then whenever their
+measured time so far plus one more look stays within :data:`COST_BUDGET` of the training
+time so far.
 
 When one fires, :class:`WatchHit` says which, on which layer and step, and the batch's rows;
 :func:`state_before` replays the epoch from its start to give the weights, optimizer state and
@@ -31,10 +31,10 @@ random streams before that step, for Backprop mode and the CLI's trace.
 
 from __future__ import annotations
 
+import bisect
 import math
 import operator
 import re
-import statistics
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -45,7 +45,9 @@ import numpy as np
 from engine.errors import NNDError
 
 #: The layer watchpoints' share of training time they may take (their probes' measured time).
-COST_BUDGET = 0.03
+COST_BUDGET = 0.02
+#: The share the states kept at epoch starts (for LossSpike's replay) may take.
+CAPTURE_BUDGET = 0.01
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "NonFinite": {},
@@ -57,8 +59,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "UpdateRatio": {"low": 1e-6, "high": 1e-1, "patience": 5},
     "MetricCondition": {"metric": "val_loss", "op": ">", "value": math.inf, "after_epoch": 0},
 }
-#: Every kind but MetricCondition, which needs a condition: what ``--watch`` arms by default.
-DEFAULT_KINDS = tuple(k for k in DEFAULTS if k != "MetricCondition")
+#: Every kind but MetricCondition, which needs a condition.
+ALL_KINDS = tuple(k for k in DEFAULTS if k != "MetricCondition")
+#: What ``--watch`` arms when the project names none: all but LossSpike, whose alarms a
+#: converged classifier raises often (one misclassified sample in a batch is 10-50 times
+#: the median loss then): armed by name, for runs that blow up.
+DEFAULT_KINDS = tuple(k for k in ALL_KINDS if k != "LossSpike")
 LAYER_KINDS = (
     "DeadUnits",
     "SaturatedUnits",
@@ -196,26 +202,30 @@ class Watcher:
 
     specs: list
     graph: Any
-    interval: int = 1
     probe_seconds: float = 0.0
-    step_seconds: float = 0.0
     _losses: deque = field(default_factory=lambda: deque(maxlen=1))
     _quiet: set = field(default_factory=set)
     _outside: dict = field(default_factory=dict)
     _last_probe: tuple | None = None
-    _since_probe: int = 0
     _step_t: float = 0.0
     _probe_cost: float = 0.0
     _train_cost: float = 0.0
     _steps_total: int = 0
-    _epoch_looks: int = 0
+    _captures: int = 0
+    _capture_cost: float = 0.0
+    _capture_last: float = 0.0
 
     def __post_init__(self) -> None:
         self.armed = resolve(self.specs)
         self.kinds = {k for k, _ in self.armed}
-        spike = self.config("LossSpike")
+        spike = self._spike = self.config("LossSpike")
         self._losses = deque(maxlen=int(spike["window"]) if spike else 1)
+        self._window: list[float] = []
+        self._warmup = max(int(spike["warmup"]), 1) if spike else 0
         self.probes = bool(self.kinds & set(LAYER_KINDS))
+        #: Whether a hit can come after its step was made (a loss spike is seen in the step's
+        #: own loss): the trainer then keeps the state each epoch starts from, to replay.
+        self.replays = "LossSpike" in self.kinds
         self.evaluations = 0
 
     def config(self, kind: str) -> dict | None:
@@ -233,31 +243,38 @@ class Watcher:
         self._quiet.discard(key)
 
     # ------------------------------------------------------------------ loss
-    def after_step(self, epoch, step, loss: float, rows, applied: bool = True) -> WatchHit | None:
-        """The loss watchpoints on a step's batch loss (the loss before its update)."""
-        spike = self.config("LossSpike")
+    def after_step(self, epoch, step, loss: float, rows) -> WatchHit | None:
+        """The loss watchpoints on a step's batch loss (the loss before its update, made).
+        ``rows``: the batch's rows, or a function that gives them (asked only on a hit)."""
+        spike = self._spike
+        if spike is None or not math.isfinite(loss):
+            return None
         hit = None
-        if spike is not None and math.isfinite(loss):
-            history = self._losses
-            if len(history) >= max(int(spike["warmup"]), 1):
-                median = statistics.median(history)
-                if median > 0 and loss > spike["factor"] * median:
-                    hit = self._fire(
+        window = self._window
+        if len(window) >= self._warmup:
+            median = window[len(window) // 2]  # of the sorted window
+            if median > 0 and loss > spike["factor"] * median:
+                hit = self._fire(
+                    "LossSpike",
+                    WatchHit(
                         "LossSpike",
-                        WatchHit(
-                            "LossSpike",
-                            f"the batch loss {loss:.4g} is {loss / median:.1f} times the median "
-                            f"{median:.4g} of the last {len(history)} batches",
-                            epoch,
-                            step,
-                            None,
-                            np.asarray(rows),
-                            applied,
-                        ),
-                    )
-                else:
-                    self._clear("LossSpike")
-            history.append(loss)
+                        f"the batch loss {loss:.4g} is {loss / median:.1f} times the median "
+                        f"{median:.4g} of the last {len(window)} batches",
+                        epoch,
+                        step,
+                        None,
+                        np.asarray(rows() if callable(rows) else rows),
+                        True,
+                    ),
+                )
+            elif "LossSpike" in self._quiet:
+                self._clear("LossSpike")
+        # The last ``window`` losses, kept sorted (the median is the middle one).
+        losses = self._losses
+        if len(losses) == losses.maxlen:
+            del window[bisect.bisect_left(window, losses[0])]
+        losses.append(loss)
+        bisect.insort(window, loss)
         return hit
 
     def nonfinite(self, epoch, step, layer, what: str, rows) -> WatchHit | None:
@@ -303,23 +320,35 @@ class Watcher:
         return found
 
     # ------------------------------------------------------------------ layers
-    def probe_due(self, step_in_epoch: int, last_step: int) -> bool:
-        """Whether the layer watchpoints look at this step's batch: every ``interval`` steps,
-        and at the epoch's last step when none did this epoch."""
+    def probe_due(self) -> bool:
+        """Whether the layer watchpoints look at the next batch: at the very first, where a
+        network's start shows (dead or saturated units, vanishing gradients at initialization),
+        then whenever the looks' time so far plus one more stays within :data:`COST_BUDGET` of
+        the training time so far."""
         if not self.probes:
             return False
-        if step_in_epoch == 1:
-            self._epoch_looks = 0
-        self._since_probe += 1
-        return self._since_probe >= self.interval or (
-            step_in_epoch == last_step and self._epoch_looks == 0
+        if self.evaluations == 0:
+            return True
+        return self._probe_cost + self.probe_seconds <= COST_BUDGET * self._train_cost
+
+    def capture_due(self) -> bool:
+        """Whether this epoch's starting state is kept: the first, then as the budget allows."""
+        return self._captures == 0 or (
+            self._capture_cost + self._capture_last <= CAPTURE_BUDGET * self._train_cost
         )
+
+    def captured(self, seconds: float) -> None:
+        self._captures += 1
+        self._capture_cost += seconds
+        self._capture_last = seconds
 
     def step_timer(self) -> None:
         self._step_t = time.perf_counter()
 
-    def step_done(self) -> None:
+    def step_done(self, steps: int = 1) -> None:
+        """A call of ``steps`` training steps ended (timed from :meth:`step_timer`)."""
         self._train_cost += time.perf_counter() - self._step_t
+        self._steps_total += steps
 
     def probe(self, model, epoch, step, x, y, rows) -> WatchHit | None:
         """The layer watchpoints on the batch ``(x, y)`` about to be trained (the model's weights
@@ -327,9 +356,7 @@ class Watcher:
         from engine.monitor import dead_fraction, layer_gradients, layer_outputs, saturated_fraction
 
         t0 = time.perf_counter()
-        self._since_probe = 0
         self.evaluations += 1
-        self._epoch_looks += 1
         outputs = layer_outputs(model, x)
         grads = (
             layer_gradients(model, x, y)
@@ -383,8 +410,13 @@ class Watcher:
                     self._clear(key)
         self._gradient_ratio(grads, hit)
         self._update_ratio(model, hit)
-        self._probe_cost += time.perf_counter() - t0
-        self._retune()
+        took = time.perf_counter() - t0
+        self._probe_cost += took
+        # The first look also builds what the probes need (TensorFlow traces its probe
+        # model): the next looks are expected to take what the later ones took.
+        self.probe_seconds = (
+            took if self.evaluations <= 2 else 0.7 * self.probe_seconds + 0.3 * took
+        )
         return found[0] if found else None
 
     def _gradient_ratio(self, grads: dict, hit) -> None:
@@ -453,18 +485,10 @@ class Watcher:
                     layer,
                 )
 
-    def count_step(self) -> None:
-        self._steps_total += 1
-
-    def _retune(self) -> None:
-        """Look at the layers every k-th step, k such that the probes' share of the time stays
-        under :data:`COST_BUDGET` (from the times measured so far)."""
-        steps = max(self._steps_total, 1)
-        per_step = self._train_cost / steps if self._train_cost else 0.0
-        per_probe = self._probe_cost / max(self.evaluations, 1)
-        self.probe_seconds, self.step_seconds = per_probe, per_step
-        if per_step > 0:
-            self.interval = max(1, math.ceil(per_probe / (COST_BUDGET * per_step)))
+    @property
+    def steps_per_look(self) -> float:
+        """Training steps per look so far (what the budget allowed)."""
+        return self._steps_total / max(self.evaluations, 1)
 
     def cost_share(self) -> float:
         """The probes' time over the steps' time so far."""

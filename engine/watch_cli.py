@@ -20,10 +20,10 @@ def add_arguments(t) -> None:
     t.add_argument(
         "--watch",
         action="store_true",
-        help="arm the project's watchpoints (fit.watch; without any, every default one: "
-        "non-finite values, loss spikes, dead or saturated units, vanishing or exploding "
-        "gradients, update ratios); stop at the batch where one fires, write that step's "
-        "trace and exit with status 4",
+        help="arm the project's watchpoints (fit.watch; without any, the defaults: "
+        "non-finite values, dead or saturated units, vanishing or exploding gradients, "
+        "update ratios); stop at the batch where one fires, write that step's trace and "
+        "exit with status 4",
     )
     t.add_argument(
         "--watch-if",
@@ -79,6 +79,9 @@ def write_hit_trace(project, graph, trainer, hit, path: Path) -> int:
         events = list(model.trace_step(data.x_train[rows], data.y_train[rows], weights))
     doc = trace_document(project.name, len(rows), model.optimizer_class, model.loss, events)
     doc["watchpoint"] = hit.to_json()
+    note = trainer.replay_note(hit)
+    if note:
+        doc["watchpoint"]["weights"] = note
     write_trace_json(path, json_safe(doc))
     return len(events)
 

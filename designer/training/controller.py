@@ -1184,12 +1184,15 @@ class TrainingController(QObject):
         stepper = getattr(self.window, "stepper", None)
         if stepper is None:
             return
-        label = (
-            f"the weights before epoch {hit['epoch']}, step {hit['step']} "
-            f"({hit['watchpoint']} watchpoint)"
-            if hit["step"]
-            else f"the weights after epoch {hit['epoch']} ({hit['watchpoint']} watchpoint)"
-        )
+        if info.get("replay_note"):
+            label = f"{info['replay_note']} ({hit['watchpoint']} watchpoint)"
+        elif hit["step"]:
+            label = (
+                f"the weights before epoch {hit['epoch']}, step {hit['step']} "
+                f"({hit['watchpoint']} watchpoint)"
+            )
+        else:
+            label = f"the weights after epoch {hit['epoch']} ({hit['watchpoint']} watchpoint)"
         stepper.panel.start_snapshot = (info["snapshot"], label)
         stepper.panel.start_rows = info["rows"]
         if stepper.active:

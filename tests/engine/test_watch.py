@@ -166,19 +166,23 @@ def test_a_loss_spike_names_its_batch_and_the_weights_before_its_step(tmp_path):
     assert snap.optimizer["iterations"] == 8
 
 
-def test_a_watchpoint_fires_once_until_its_condition_clears(tmp_path):
-    data = xor(watch=["DeadUnits"], epochs=3)
-    data["model"]["layers"][0]["config"].update(
-        activation="relu", bias_initializer={"class_name": "Constant", "config": {"value": -5.0}}
-    )
-    project = from_dict(data)
-    graph = check_project(project)
-    trainer = make_trainer(
-        build_model(project, graph), load_training_data(project, graph), project.fit
-    )
-    hits = [ev for ev in trainer.run(3) if ev.kind == "watch"]
-    assert len(hits) == 1  # dead all along: said once
-    assert trainer.watcher.evaluations >= 3  # looked at least once an epoch
+def test_a_watchpoint_fires_once_until_its_condition_clears():
+    from engine.watch import Watcher
+
+    watcher = Watcher([{"class_name": "LossSpike", "config": {"factor": 10, "warmup": 5}}], None)
+    losses = [1.0] * 10 + [100.0, 100.0, 1.0, 100.0]
+    fired = [i for i, loss in enumerate(losses) if watcher.after_step(1, i + 1, loss, np.arange(2))]
+    assert fired == [10, 13]  # quiet while it lasts (11), armed again once it cleared (12)
+
+
+def test_the_layer_watchpoints_keep_to_their_time_budget():
+    data = xor(watch=["DeadUnits", "VanishingGradients", "UpdateRatio"], epochs=40)
+    _, _, trainer, hit, _ = trained(data, 40)
+    watcher = trainer.watcher
+    assert hit is None and watcher.evaluations >= 2  # the first batch, then as time allows
+    # Every look after the first fits the budget of the training time before it.
+    first = watcher.probe_seconds * 3  # a generous bound on the first look (it builds)
+    assert watcher.cost_share() <= 0.03 + first / watcher._train_cost
 
 
 def test_a_metric_condition_fires_after_its_epoch():
@@ -206,7 +210,7 @@ def test_update_ratio_outside_its_range_for_long_fires():
 def test_the_default_watchpoints_stay_quiet_on_a_healthy_run():
     _, _, trainer, hit, _ = trained(xor(watch=list(DEFAULT_KINDS)), 20)
     assert hit is None
-    assert trainer.watcher.interval >= 1
+    assert trainer.watcher.evaluations >= 1
 
 
 def test_watch_settings_are_validated():
@@ -272,3 +276,18 @@ def test_cli_watch_if_and_its_errors(tmp_path, capsys):
     assert main(["train", str(path), "--watch", "--watch-if", "loss is high"]) == 2
     err = capsys.readouterr().err
     assert "METRIC OP VALUE" in err and "Traceback" not in err
+
+
+def test_past_its_budget_an_epoch_start_is_not_kept_and_the_hit_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr("engine.watch.CAPTURE_BUDGET", 0.0)  # only the first epoch's is kept
+    data = spike_data(tmp_path)
+    project = from_dict(copy.deepcopy(data))
+    graph = check_project(project)
+    trainer = make_trainer(
+        build_model(project, graph), load_training_data(project, graph), project.fit
+    )
+    hits = [ev.hit for ev in trainer.run(2) if ev.kind == "watch"]
+    assert [(h.epoch, h.step) for h in hits] == [(1, 9), (2, 9)]
+    assert trainer.replay_note(hits[1]).startswith("the weights after that step")
+    _, snap = trainer.state_before(project, graph, hits[1])
+    assert_same(snap.weights, trainer.model.flat_weights())  # what the model holds now
