@@ -377,35 +377,36 @@ class Watcher:
                 found.append(h)
 
         dead, sat = self.config("DeadUnits"), self.config("SaturatedUnits")
+        # (kind, config, the activations it watches, the share of units at fault, what).
+        unit_checks = [
+            (
+                "DeadUnits",
+                dead,
+                ("relu",),
+                lambda a, act: dead_fraction(a),
+                "{share:.0%} of '{layer}''s ReLU units output 0 for every sample of the batch",
+            ),
+            (
+                "SaturatedUnits",
+                sat,
+                ("sigmoid", "tanh"),
+                saturated_fraction,
+                "{share:.0%} of '{layer}''s {act} outputs sit in its flat tails",
+            ),
+        ]
         for node in self.graph.nodes:
             a = outputs.get(node.name)
             act = node.activation
             if a is None:
                 continue
-            if dead is not None and act == "relu":
-                share = dead_fraction(a)
-                key = ("DeadUnits", node.name)
-                if share > dead["level"]:
-                    hit(
-                        "DeadUnits",
-                        key,
-                        f"{share:.0%} of '{node.name}''s ReLU units output 0 for every sample "
-                        f"of the batch (level {dead['level']:.0%})",
-                        node.name,
-                    )
-                else:
-                    self._clear(key)
-            if sat is not None and act in ("sigmoid", "tanh"):
-                share = saturated_fraction(a, act)
-                key = ("SaturatedUnits", node.name)
-                if share > sat["level"]:
-                    hit(
-                        "SaturatedUnits",
-                        key,
-                        f"{share:.0%} of '{node.name}''s {act} outputs sit in its flat tails "
-                        f"(level {sat['level']:.0%})",
-                        node.name,
-                    )
+            for kind, cfg, acts, share_of, text in unit_checks:
+                if cfg is None or act not in acts:
+                    continue
+                share = share_of(a, act)
+                key = (kind, node.name)
+                if share > cfg["level"]:
+                    message = text.format(share=share, layer=node.name, act=act)
+                    hit(kind, key, f"{message} (level {cfg['level']:.0%})", node.name)
                 else:
                     self._clear(key)
         self._gradient_ratio(grads, hit)

@@ -27,13 +27,18 @@ def _adds_no_nonlinearity(node) -> bool:
     return lt.affine or (lt.has_activation and node.params == 0 and node.activation == "linear")
 
 
-def _linear_stacks(graph) -> list[Finding]:
+def _fed_by_one(graph, wanted):
+    """``(node, its one input's node or None, every node by name)`` for each layer whose type
+    ``wanted(layer_type)`` accepts and that has a single input."""
     by_name = {n.name: n for n in graph.nodes}
-    found = []
     for node in graph.nodes:
-        if not node.layer_type.fully_connected or len(node.inbound) != 1:
-            continue
-        src = by_name.get(node.inbound[0])
+        if wanted(node.layer_type) and len(node.inbound) == 1:
+            yield node, by_name.get(node.inbound[0]), by_name
+
+
+def _linear_stacks(graph) -> list[Finding]:
+    found = []
+    for node, src, by_name in _fed_by_one(graph, lambda lt: lt.fully_connected):
         between = []
         while src is not None and _adds_no_nonlinearity(src):
             between.append(src.class_name)
@@ -168,12 +173,8 @@ def _dense_on_images(data: dict, graph, dataset) -> list[Finding]:
 
 
 def _batchnorm_after_activation(graph) -> list[Finding]:
-    by_name = {n.name: n for n in graph.nodes}
     found = []
-    for node in graph.nodes:
-        if not node.layer_type.normalizes or len(node.inbound) != 1:
-            continue
-        src = by_name.get(node.inbound[0])
+    for node, src, _by_name in _fed_by_one(graph, lambda lt: lt.normalizes):
         if src is None or not src.layer_type.has_activation or _linear(src):
             continue
         act = src.activation
