@@ -412,8 +412,12 @@ def cmd_train(args) -> int:
                 flush=True,
             )
         elif ev.kind == "watch" and watched is None:
+            # Headless, a watchpoint stops the run at that batch; its step is traced now,
+            # while the trainer holds the state it paused in.
             watched = ev.hit
-            trainer.request_stop()  # headless, a watchpoint stops the run at that batch
+            trace = watch_cli.trace_path(args, out)
+            phases = watch_cli.write_hit_trace(project, begun.graph, trainer, watched, trace)
+            trainer.request_stop()
         elif ev.kind == "end":
             result = ev
     restored = trainer.finish()
@@ -443,8 +447,6 @@ def cmd_train(args) -> int:
         if tty and not quiet:
             print()
         print(f"nndesigner: {watch_cli.hit_text(watched)}", file=sys.stderr)
-        trace = watch_cli.trace_path(args, out)
-        phases = watch_cli.write_hit_trace(project, begun.graph, trainer, watched, trace)
         if not quiet:
             print(f"Wrote the batch's step, {phases} phases from the weights before it, to {trace}")
             if writes:

@@ -451,6 +451,9 @@ class Trainer:
                         hit = watcher.probe(self.model, epoch, step, *batches[0], rows)
                         if hit is not None:
                             yield self._watch_event(hit, spe, total_epochs, t0, samples)
+                            if self._stop.is_set():  # stopped there: the step is not made
+                                stopped = True
+                                break
                     watcher.step_timer()
                 try:
                     if k == 1:

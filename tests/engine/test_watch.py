@@ -291,3 +291,28 @@ def test_past_its_budget_an_epoch_start_is_not_kept_and_the_hit_says_so(tmp_path
     assert trainer.replay_note(hits[1]).startswith("the weights after that step")
     _, snap = trainer.state_before(project, graph, hits[1])
     assert_same(snap.weights, trainer.model.flat_weights())  # what the model holds now
+
+
+def test_cli_watch_traces_the_batch_from_the_weights_before_its_step(tmp_path):
+    data = xor(watch=["DeadUnits"])
+    data["model"]["layers"][0]["config"].update(
+        activation="relu", bias_initializer={"class_name": "Constant", "config": {"value": -5.0}}
+    )
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data))
+    assert main(["train", str(path), "--watch", "-o", str(tmp_path / "o.nnd"), "--quiet"]) == 4
+    doc = json.loads((tmp_path / "o.watch.json").read_text())
+    assert (doc["watchpoint"]["watchpoint"], doc["watchpoint"]["step"]) == ("DeadUnits", 1)
+    project = from_dict(copy.deepcopy(data))
+    graph = check_project(project)
+    prepared = load_training_data(project, graph)
+    initial = build_model(project, graph).get_weights()
+    x = prepared.x_train[doc["watchpoint"]["batch_rows"]]
+    hidden, output = doc["phases"][0], doc["phases"][1]
+    assert (hidden["layer"], output["layer"]) == ("hidden", "output")
+    h = np.maximum(x @ initial["hidden"]["kernel"] + initial["hidden"]["bias"], 0)
+    np.testing.assert_allclose(np.asarray(hidden["a"]), h, atol=1e-7)
+    # The output's bias learns even with every hidden unit dead: after the step it would
+    # differ. The trace is from the initial weights: the step was not made.
+    z = h @ initial["output"]["kernel"] + initial["output"]["bias"]
+    np.testing.assert_allclose(np.asarray(output["z"]), z, atol=1e-7)
