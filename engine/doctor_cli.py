@@ -31,9 +31,12 @@ def load_data(project):
     if "dataset" not in project.data:
         return None, None
     from engine.data.builtin import NotCachedError
+    from engine.graph import DTYPES
 
+    # An invalid dtype is validation's to name (an error finding); the data load in float32.
+    dtype = project.dtype if isinstance(project.dtype, str) and project.dtype in DTYPES else None
     try:
-        return load_dataset(project.dataset, project.base_dir, project.dtype), None
+        return load_dataset(project.dataset, project.base_dir, dtype or "float32"), None
     except NotCachedError as exc:  # not wrong, not downloaded yet: the network is checked
         return None, Finding(
             WARNING,
