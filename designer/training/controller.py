@@ -1180,6 +1180,7 @@ class TrainingController(QObject):
             "batch from the weights before its step; Play resumes the run."
         )
         self.panel.show_message(html, "warning")
+        self.panel.progress.setFormat(f"Paused at epoch {hit['epoch']}{step} ({hit['watchpoint']})")
         self._status(info["text"])
         stepper = getattr(self.window, "stepper", None)
         if stepper is None:

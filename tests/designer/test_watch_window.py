@@ -44,6 +44,7 @@ def test_a_watchpoint_pauses_and_opens_backprop_mode_on_its_batch(qtbot, make_wi
     text = ctrl.panel.message_text
     assert "DeadUnits watchpoint at epoch 1, step 1" in text and "hidden" in text
     assert "Play resumes" in text
+    assert ctrl.panel.progress.format() == "Paused at epoch 1, step 1 (DeadUnits)"
 
     # Backprop mode: that batch, from the weights before its step (here the initial ones).
     stepper = window.stepper
