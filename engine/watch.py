@@ -357,7 +357,7 @@ class Watcher:
 
         t0 = time.perf_counter()
         self.evaluations += 1
-        outputs = layer_outputs(model, x)
+        outputs = layer_outputs(model, x) if self.kinds & {"DeadUnits", "SaturatedUnits"} else {}
         grads = (
             layer_gradients(model, x, y)
             if self.kinds
