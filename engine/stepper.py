@@ -448,7 +448,8 @@ class StepSession:
         n = self.n_samples
         rows = self.first_rows
         if rows is not None and self.step_number == 0 and len(rows) and rows.max() < n:
-            self.batch_indices = rows
+            # The Perceptron's rule is per sample: the batch's first one.
+            self.batch_indices = rows[:1] if self.perceptron else rows
         else:
             self.batch_indices = (self._cursor + np.arange(self._batch_size)) % n
         self.batch_x = self.data.x_train[self.batch_indices]

@@ -316,3 +316,22 @@ def test_cli_watch_traces_the_batch_from_the_weights_before_its_step(tmp_path):
     # differ. The trace is from the initial weights: the step was not made.
     z = h @ initial["output"]["kernel"] + initial["output"]["bias"]
     np.testing.assert_allclose(np.asarray(output["z"]), z, atol=1e-7)
+
+
+def test_backprop_mode_starts_on_a_watchpoints_batch():
+    from engine.stepper import StepSession
+
+    project, graph, trainer, hit, _ = trained(diverging(), 60)
+    _, snap = trainer.state_before(project, graph, hit)
+    session = StepSession(project, graph, batch_size=16, start=snap, first_rows=hit.rows)
+    np.testing.assert_array_equal(session.batch_indices, hit.rows)
+    np.testing.assert_array_equal(session.batch_x, trainer.data.x_train[hit.rows])
+    assert_same(
+        {f"{k}/{w}": a for k, ws in session.weights_before.items() for w, a in ws.items()},
+        snap.weights,
+    )
+    session.next_step()  # later steps walk the split in order
+    assert len(session.batch_indices) == 16
+    perceptron = from_dict(json.loads((ROOT / "resources/examples/perceptron.json").read_text()))
+    one = StepSession(perceptron, first_rows=np.array([5, 9, 2]))
+    np.testing.assert_array_equal(one.batch_indices, [5])  # its rule: one sample
