@@ -955,13 +955,10 @@ class TrainingCore:
     def _watched(self, hit) -> None:
         """A watchpoint fired: pause at its batch (Play goes on from there) and hand the window
         the state before its step, replayed here (:meth:`engine.training.Trainer.state_before`)."""
-        from engine.watch import batch_rows
         from engine.watch_cli import hit_text
 
         _model, snap = self.trainer.state_before(self.project, self.graph, hit)
-        rows = hit.rows
-        if len(rows) == 0:  # a condition on an epoch's logs: the next batch, in order
-            rows = batch_rows(None, 0, min(self.trainer.batch_size, len(self.trainer.data.x_train)))
+        rows = self.trainer.hit_rows(hit)
         self.mailbox.post_event(
             "watch",
             {

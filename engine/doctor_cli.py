@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import json
 
-from engine.doctor import ERROR, LEVELS, WARNING, Finding, apply_fix, diagnose, has_error
+from engine.doctor import (
+    ERROR,
+    WARNING,
+    Finding,
+    apply_fix,
+    counts_text,
+    diagnose,
+    has_error,
+)
 from engine.errors import DataError, NNDError
 
 
@@ -56,15 +64,6 @@ def load_data(project):
             None,
             "dataset",
         )
-
-
-def counts_text(findings: list[Finding]) -> str:
-    parts = []
-    for level in LEVELS:
-        n = sum(f.level == level for f in findings)
-        if n:
-            parts.append(f"{n} {level}{'s' if n != 1 else ''}")
-    return ", ".join(parts) or "no findings"
 
 
 def findings_text(name: str, findings: list[Finding]) -> str:

@@ -588,6 +588,15 @@ class Trainer:
         lo = (first_batch + step - 1) * self.batch_size
         return batch_rows(order, lo, min(lo + self.batch_size, len(self.data.x_train)))
 
+    def hit_rows(self, hit) -> np.ndarray:
+        """The batch a hit is shown on: its own, or for a condition on an epoch's logs (no
+        batch) the first ``batch_size`` rows of the training split."""
+        if len(hit.rows):
+            return hit.rows
+        from engine.watch import batch_rows
+
+        return batch_rows(None, 0, min(self.batch_size, len(self.data.x_train)))
+
     def _watch_event(self, hit, spe: int, total_epochs: int, t0: float, samples: int):
         return TrainEvent(
             "watch",

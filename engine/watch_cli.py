@@ -68,12 +68,8 @@ def write_hit_trace(project, graph, trainer, hit, path: Path) -> int:
     from engine.stepper import trace_document, write_trace_json
 
     model, _snap = trainer.state_before(project, graph, hit)
-    rows = hit.rows
+    rows = trainer.hit_rows(hit)
     data = trainer.data
-    if len(rows) == 0:  # a condition on an epoch's logs: the next batch, in order
-        from engine.watch import batch_rows
-
-        rows = batch_rows(None, 0, min(trainer.batch_size, len(data.x_train)))
     weights = None if data.sw_train is None else data.sw_train[rows]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         events = list(model.trace_step(data.x_train[rows], data.y_train[rows], weights))

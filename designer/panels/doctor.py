@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.plots.theme import is_dark
-from engine.doctor import ERROR, HINT, WARNING, Finding, apply_fix, diagnose
+from engine.doctor import ERROR, HINT, WARNING, Finding, apply_fix, counts_text, diagnose
 
 #: (light, dark) colours of each level's mark, as the status bar's verdict uses them.
 LEVEL_COLORS = {
@@ -119,12 +119,10 @@ class DoctorPanel(QWidget):
         if not self.findings:
             data = "" if with_data else " (the data checks run once data are loaded)"
             return f"No findings: nothing the doctor checks is wrong{data}."
-        counts = [
-            f"{n} {level}{'s' if n != 1 else ''}"
-            for level in (ERROR, WARNING, HINT)
-            if (n := sum(f.level == level for f in self.findings))
-        ]
-        return ", ".join(counts) + " · select one for why and its fix, double-click to go there"
+        return (
+            counts_text(self.findings)
+            + " · select one for why and its fix, double-click to go there"
+        )
 
     @staticmethod
     def _key(f: Finding) -> tuple:

@@ -21,6 +21,7 @@ from engine.doctor.findings import (
     Finding,
     Fix,
     apply_fix,
+    counts_text,
     fix,
     sort_findings,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "Finding",
     "Fix",
     "apply_fix",
+    "counts_text",
     "diagnose",
     "has_error",
 ]

@@ -104,6 +104,16 @@ def apply_fix(data: dict, the_fix: Fix) -> dict:
     return data
 
 
+def counts_text(findings: list[Finding]) -> str:
+    """``"1 error, 2 warnings"``: how many findings of each level, most severe first."""
+    parts = []
+    for level in LEVELS:
+        n = sum(f.level == level for f in findings)
+        if n:
+            parts.append(f"{n} {level}{'s' if n != 1 else ''}")
+    return ", ".join(parts) or "no findings"
+
+
 def sort_findings(findings: list[Finding]) -> list[Finding]:
     """Errors first, then warnings, then hints; the order of the checks within a level."""
     return sorted(findings, key=lambda f: LEVELS.index(f.level))

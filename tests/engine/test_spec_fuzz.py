@@ -174,6 +174,19 @@ def address_space_cap(extra: int = 1536 << 20):
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
+def run_case(case, *commands, allowed, capped: bool = True) -> None:
+    """Write ``case`` (an example with its changes) to a temporary folder and run each command
+    on it, ``command(path, folder) -> argv``, under :func:`address_space_cap` when ``capped``;
+    every exit status must be in ``allowed``."""
+    name, changes = case
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        path = write(folder, mutated(name, changes))
+        with address_space_cap() if capped else contextlib.nullcontext():
+            for command in commands:
+                run(command(path, folder), allowed=allowed)
+
+
 FUZZ = settings(
     derandomize=True,
     database=None,
@@ -211,10 +224,20 @@ def test_summary_and_export_answer_any_value_with_0_or_2(case):
 @settings(FUZZ, max_examples=250)
 @given(hostile_projects(list(TRAINABLE)))
 def test_train_answers_any_value_with_0_2_or_3(case):
-    name, changes = case
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        path = write(folder, mutated(name, changes))
-        argv = ["train", str(path), "--epochs", "1", "--backend", "numpy", "--quiet"]
-        with address_space_cap():
-            run([*argv, "-o", str(folder / "out.nnd")], allowed=(0, 2, 3))
+    run_case(case, train_argv, allowed=(0, 2, 3))
+
+
+def train_argv(path: Path, folder: Path, *extra: str) -> list[str]:
+    """One epoch of ``nndesigner train`` on the NumPy engine, quiet, into ``folder``."""
+    return [
+        "train",
+        str(path),
+        "--epochs",
+        "1",
+        "--backend",
+        "numpy",
+        "--quiet",
+        "-o",
+        str(folder / "out.nnd"),
+        *extra,
+    ]
